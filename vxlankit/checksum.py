@@ -1,0 +1,38 @@
+"""The Internet checksum (RFC 1071) and the IPv4 pseudo-header (RFC 768)."""
+
+from __future__ import annotations
+
+import array
+import sys
+
+_SWAP = sys.byteorder == "little"
+
+
+def ones_complement_sum(data: bytes | bytearray | memoryview, start: int = 0) -> int:
+    """16-bit one's complement sum of ``data`` (big-endian words), folded, not inverted."""
+    buf = bytes(data)
+    if len(buf) & 1:
+        buf += b"\x00"
+    words = array.array("H", buf)
+    if _SWAP:
+        words.byteswap()
+    total = start + sum(words)
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def internet_checksum(data: bytes | bytearray | memoryview, start: int = 0) -> int:
+    """The value to put in a checksum field (the field itself zeroed in ``data``)."""
+    return ~ones_complement_sum(data, start) & 0xFFFF
+
+
+def pseudo_header_sum(src: bytes, dst: bytes, proto: int, length: int) -> int:
+    """Partial sum of the IPv4 pseudo-header used by UDP and TCP checksums."""
+    return ones_complement_sum(src + dst + bytes((0, proto)) + length.to_bytes(2, "big"))
+
+
+def udp_checksum(src: bytes, dst: bytes, segment: bytes | bytearray | memoryview) -> int:
+    """UDP checksum over pseudo-header + segment (checksum field zeroed); 0 is sent as 0xffff."""
+    value = internet_checksum(segment, pseudo_header_sum(src, dst, 17, len(segment)))
+    return value or 0xFFFF

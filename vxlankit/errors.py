@@ -1,0 +1,75 @@
+"""One exception hierarchy for everything a user can cause.
+
+Modelled on hyperframe: callers catch ``VxlanKitError`` (or a narrower class) and never see a
+``construct``, ``struct`` or ``OSError`` traceback from the public API.  Every error can say where
+it happened: the file, the packet (record) number and the byte offset.
+"""
+
+from __future__ import annotations
+
+
+class VxlanKitError(Exception):
+    """Base class of every error vxlankit raises on purpose."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        packet: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.packet = packet
+        self.offset = offset
+
+    def where(self) -> str:
+        parts = []
+        if self.path is not None:
+            parts.append(str(self.path))
+        if self.packet is not None:
+            parts.append(f"packet {self.packet}")
+        if self.offset is not None:
+            parts.append(f"offset {self.offset}")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.where()
+        return f"{where}: {self.message}" if where else self.message
+
+
+class DecodeError(VxlanKitError):
+    """Bytes that cannot be read as the requested protocol."""
+
+
+class TruncatedError(DecodeError):
+    """The data ends before the structure does (a short capture, a cut header)."""
+
+
+class MalformedError(DecodeError):
+    """The structure is complete but its values are impossible (IHL < 5, UDP length < 8, ...)."""
+
+
+class EncodeError(VxlanKitError):
+    """Field values that cannot be written (out of range, wrong type, inconsistent)."""
+
+
+class CaptureError(VxlanKitError):
+    """A capture file that cannot be read or written: bad magic, damaged record, I/O failure."""
+
+
+class FilterError(VxlanKitError):
+    """A display-filter expression that does not parse."""
+
+
+__all__ = [
+    "VxlanKitError",
+    "DecodeError",
+    "TruncatedError",
+    "MalformedError",
+    "EncodeError",
+    "CaptureError",
+    "FilterError",
+]

@@ -1,0 +1,162 @@
+"""The decoded form of a frame: an ordered list of layers, each with Wireshark-named fields.
+
+A ``Layer`` holds the fields of one protocol header (``eth``, ``vlan``, ``ip``, ``udp``,
+``vxlan``, ``arp``, ``icmp``, ``data``, ``trailer`` ...), where it sits in the frame and whether it
+was complete.  Field names are Wireshark's (``tshark -G fields``); integers are ints, MAC and IPv4
+addresses are strings as Wireshark shows them, byte strings are ``bytes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+# Layer statuses.
+OK = "ok"
+TRUNCATED = "truncated"  # the capture ended before this layer did
+MALFORMED = "malformed"  # complete, but with impossible values
+
+# Checksum statuses, with Wireshark's numbering (proto_checksum_enum_e), so that
+# ``ip.checksum.status`` compares directly with tshark's value.
+CHECKSUM_BAD = 0
+CHECKSUM_GOOD = 1
+CHECKSUM_UNVERIFIED = 2
+CHECKSUM_NOT_PRESENT = 3
+CHECKSUM_STATUS_NAMES = {
+    CHECKSUM_BAD: "bad",
+    CHECKSUM_GOOD: "good",
+    CHECKSUM_UNVERIFIED: "unverified",
+    CHECKSUM_NOT_PRESENT: "not present",
+}
+
+
+class Layer:
+    """One protocol header (or payload) inside a frame.
+
+    ``raw`` is set only when the header could not be decoded into fields (it was cut short, or
+    is opaque); encoding then writes it back verbatim, so ``encode(decode(b)) == b`` always holds.
+    """
+
+    __slots__ = ("proto", "fields", "offset", "length", "status", "raw", "notes")
+
+    def __init__(
+        self,
+        proto: str,
+        fields: dict[str, Any] | None = None,
+        *,
+        offset: int = 0,
+        length: int = 0,
+        status: str = OK,
+        raw: bytes | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        self.proto = proto
+        self.fields: dict[str, Any] = fields if fields is not None else {}
+        self.offset = offset
+        self.length = length
+        self.status = status
+        self.raw = raw
+        self.notes: list[str] = notes if notes is not None else []
+
+    def __getitem__(self, name: str) -> Any:
+        return self.fields[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.fields.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.fields
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Layer):
+            return NotImplemented
+        return (
+            self.proto == other.proto
+            and self.fields == other.fields
+            and self.raw == other.raw
+        )
+
+    def __hash__(self) -> int:  # layers are mutable value objects; hash by identity
+        return id(self)
+
+    def __repr__(self) -> str:
+        extra = "" if self.status == OK else f" status={self.status}"
+        raw = "" if self.raw is None else f" raw={len(self.raw)}B"
+        return f"Layer({self.proto!r}@{self.offset}+{self.length}{extra}{raw} {self.fields!r})"
+
+
+class Packet:
+    """A decoded frame: its layers in wire order, decode problems, and the bytes themselves."""
+
+    __slots__ = ("layers", "errors", "linktype", "data")
+
+    def __init__(
+        self,
+        layers: list[Layer],
+        errors: list[str] | None = None,
+        *,
+        linktype: int = 1,
+        data: bytes = b"",
+    ) -> None:
+        self.layers = layers
+        self.errors: list[str] = errors if errors is not None else []
+        self.linktype = linktype
+        self.data = data
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Packet):
+            return NotImplemented
+        return self.layers == other.layers
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        stack = ":".join(layer.proto for layer in self.layers)
+        return f"Packet({stack}, {len(self.data)}B, errors={self.errors!r})"
+
+    @property
+    def protocols(self) -> str:
+        """The stack as tshark's ``frame.protocols`` would name it, without ``ethertype``."""
+        return ":".join(layer.proto for layer in self.layers)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(layer.status == OK for layer in self.layers)
+
+    def layer(self, proto: str, occurrence: int = 1) -> Layer | None:
+        """The ``occurrence``-th layer (1-based) of ``proto``; ``-1`` is the last one."""
+        found = [layer for layer in self.layers if layer.proto == proto]
+        if not found:
+            return None
+        if occurrence < 0:
+            return found[occurrence]
+        return found[occurrence - 1] if occurrence <= len(found) else None
+
+    def values(self, name: str) -> list[Any]:
+        """Every occurrence of field ``name``, outermost first (Wireshark's ``name#1``, ``#2``...)."""
+        return [layer.fields[name] for layer in self.layers if name in layer.fields]
+
+    def get(self, name: str, occurrence: int = 1, default: Any = None) -> Any:
+        """Field ``name`` at its ``occurrence``-th appearance (1 = outer, 2 = inner, -1 = last)."""
+        found = self.values(name)
+        if not found:
+            return default
+        if occurrence < 0:
+            return found[occurrence] if -occurrence <= len(found) else default
+        return found[occurrence - 1] if occurrence <= len(found) else default
+
+    def __getitem__(self, name: str) -> Any:
+        found = self.values(name)
+        if not found:
+            raise KeyError(name)
+        return found[0]
+
+    def __contains__(self, name: object) -> bool:
+        return any(name in layer.fields for layer in self.layers)
