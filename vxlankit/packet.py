@@ -140,7 +140,7 @@ class Packet:
         return found[occurrence - 1] if occurrence <= len(found) else None
 
     def values(self, name: str) -> list[Any]:
-        """Every occurrence of field ``name``, outermost first (Wireshark's ``name#1``, ``#2``...)."""
+        """Every occurrence of ``name``, outermost first (Wireshark's ``name#1``, ``#2``...)."""
         return [layer.fields[name] for layer in self.layers if name in layer.fields]
 
     def get(self, name: str, occurrence: int = 1, default: Any = None) -> Any:

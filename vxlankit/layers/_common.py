@@ -1,0 +1,39 @@
+"""Construct adapters shared by the layer schemas (addresses as Wireshark displays them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from construct import Adapter, Bytes, Container
+
+from vxlankit.addr import ip_bytes, ip_str, mac_bytes, mac_str
+
+
+class _MacAdapter(Adapter):  # type: ignore[misc]
+    def _decode(self, obj: bytes, context: Any, path: Any) -> str:
+        return mac_str(obj)
+
+    def _encode(self, obj: str, context: Any, path: Any) -> bytes:
+        return mac_bytes(obj)
+
+
+class _IPv4Adapter(Adapter):  # type: ignore[misc]
+    def _decode(self, obj: bytes, context: Any, path: Any) -> str:
+        return ip_str(obj)
+
+    def _encode(self, obj: str, context: Any, path: Any) -> bytes:
+        return ip_bytes(obj)
+
+
+MacAddress = _MacAdapter(Bytes(6))
+IPv4Address = _IPv4Adapter(Bytes(4))
+
+
+def schema_fields(parsed: Container) -> dict[str, Any]:
+    """A parsed Construct container as a vxlankit field dict: helpers (``_x``) and absent
+    (``None``) conditional fields dropped, so it compares directly with the fast decoders."""
+    return {
+        key: value
+        for key, value in parsed.items()
+        if not key.startswith("_") and value is not None
+    }

@@ -1,0 +1,169 @@
+"""ARP (RFC 826).  Ethernet/IPv4 decoded fully; any other sizes kept as bytes, never rejected.
+
+     0                   1                   2                   3
+     0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |        Hardware type          |         Protocol type         |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |  HW addr len  | Proto addr len|            Opcode             |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    | Sender hardware address (hln) | Sender protocol address (pln) |
+    | Target hardware address (hln) | Target protocol address (pln) |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+
+Field names follow Wireshark: an Ethernet-sized hardware address (hardware type 1 or 6, length 6)
+is ``arp.src.hw_mac``, anything else ``arp.src.hw`` (bytes); an IPv4 protocol address (type
+0x0800, length 4) is ``arp.src.proto_ipv4``, anything else ``arp.src.proto``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from construct import Bytes, Computed, If, Int8ub, Int16ub, Rebuild, Struct, this
+
+from vxlankit.addr import ip_bytes, ip_str, mac_bytes, mac_str
+
+PROTO = "arp"
+FIXED_LEN = 8
+OP_REQUEST = 1
+OP_REPLY = 2
+HW_ETHERNET = 1
+HW_IEEE802 = 6
+PROTO_IPV4 = 0x0800
+
+
+def is_ether(hw_type: int, hw_size: int) -> bool:
+    return hw_size == 6 and hw_type in (HW_ETHERNET, HW_IEEE802)
+
+
+def is_ipv4(proto_type: int, proto_size: int) -> bool:
+    return proto_size == 4 and proto_type == PROTO_IPV4
+
+
+def _ether(ctx: Any) -> bool:
+    return is_ether(ctx["arp.hw.type"], ctx["arp.hw.size"])
+
+
+def _ipv4(ctx: Any) -> bool:
+    return is_ipv4(ctx["arp.proto.type"], ctx["arp.proto.size"])
+
+
+def _hw(prefix: str) -> Any:
+    def get(ctx: Any) -> bytes:
+        if _ether(ctx):
+            return mac_bytes(ctx[f"arp.{prefix}.hw_mac"])
+        return bytes(ctx[f"arp.{prefix}.hw"])
+
+    return get
+
+
+def _pr(prefix: str) -> Any:
+    def get(ctx: Any) -> bytes:
+        if _ipv4(ctx):
+            return ip_bytes(ctx[f"arp.{prefix}.proto_ipv4"])
+        return bytes(ctx[f"arp.{prefix}.proto"])
+
+    return get
+
+
+def _views(prefix: str) -> list[Any]:
+    return [
+        f"_{prefix}_hw" / Rebuild(Bytes(this["arp.hw.size"]), _hw(prefix)),
+        f"arp.{prefix}.hw_mac" / If(_ether, Computed(lambda c: mac_str(c[f"_{prefix}_hw"]))),
+        f"arp.{prefix}.hw" / If(lambda c: not _ether(c), Computed(this[f"_{prefix}_hw"])),
+        f"_{prefix}_pr" / Rebuild(Bytes(this["arp.proto.size"]), _pr(prefix)),
+        f"arp.{prefix}.proto_ipv4"
+        / If(_ipv4, Computed(lambda c: ip_str(c[f"_{prefix}_pr"]))),
+        f"arp.{prefix}.proto" / If(lambda c: not _ipv4(c), Computed(this[f"_{prefix}_pr"])),
+    ]
+
+
+SCHEMA = Struct(
+    "arp.hw.type" / Int16ub,
+    "arp.proto.type" / Int16ub,
+    "arp.hw.size" / Int8ub,
+    "arp.proto.size" / Int8ub,
+    "arp.opcode" / Int16ub,
+    *_views("src"),
+    *_views("dst"),
+)
+
+_FIXED = struct.Struct("!HHBBH")
+_ETHER_IPV4 = struct.Struct("!HHBBH6s4s6s4s")
+
+
+def length(buf: bytes, off: int) -> int:
+    """Header length from the two size fields (the caller checked 8 bytes are there)."""
+    return FIXED_LEN + 2 * (buf[off + 4] + buf[off + 5])
+
+
+def decode(buf: bytes, off: int) -> dict[str, Any]:
+    htype, ptype, hlen, plen, op = _FIXED.unpack_from(buf, off)
+    if hlen == 6 and plen == 4 and ptype == PROTO_IPV4 and htype in (HW_ETHERNET, HW_IEEE802):
+        _, _, _, _, _, sha, spa, tha, tpa = _ETHER_IPV4.unpack_from(buf, off)
+        return {
+            "arp.hw.type": htype,
+            "arp.proto.type": ptype,
+            "arp.hw.size": hlen,
+            "arp.proto.size": plen,
+            "arp.opcode": op,
+            "arp.src.hw_mac": sha.hex(":"),
+            "arp.src.proto_ipv4": ip_str(spa),
+            "arp.dst.hw_mac": tha.hex(":"),
+            "arp.dst.proto_ipv4": ip_str(tpa),
+        }
+    fields: dict[str, Any] = {
+        "arp.hw.type": htype,
+        "arp.proto.type": ptype,
+        "arp.hw.size": hlen,
+        "arp.proto.size": plen,
+        "arp.opcode": op,
+    }
+    ether = is_ether(htype, hlen)
+    ipv4 = is_ipv4(ptype, plen)
+    pos = off + FIXED_LEN
+    for prefix in ("src", "dst"):
+        hw = bytes(buf[pos : pos + hlen])
+        pos += hlen
+        pr = bytes(buf[pos : pos + plen])
+        pos += plen
+        if ether:
+            fields[f"arp.{prefix}.hw_mac"] = mac_str(hw)
+        else:
+            fields[f"arp.{prefix}.hw"] = hw
+        if ipv4:
+            fields[f"arp.{prefix}.proto_ipv4"] = ip_str(pr)
+        else:
+            fields[f"arp.{prefix}.proto"] = pr
+    return fields
+
+
+def encode(fields: dict[str, Any]) -> bytes:
+    htype = fields["arp.hw.type"]
+    ptype = fields["arp.proto.type"]
+    hlen = fields["arp.hw.size"]
+    plen = fields["arp.proto.size"]
+    out = [_FIXED.pack(htype, ptype, hlen, plen, fields["arp.opcode"])]
+    ether = is_ether(htype, hlen)
+    ipv4 = is_ipv4(ptype, plen)
+    for prefix in ("src", "dst"):
+        if ether:
+            out.append(mac_bytes(fields[f"arp.{prefix}.hw_mac"]))
+        else:
+            out.append(bytes(fields[f"arp.{prefix}.hw"]))
+        if ipv4:
+            out.append(ip_bytes(fields[f"arp.{prefix}.proto_ipv4"]))
+        else:
+            out.append(bytes(fields[f"arp.{prefix}.proto"]))
+    return b"".join(out)
+
+
+def address_sizes(fields: dict[str, Any]) -> tuple[int, int]:
+    """The hardware and protocol address sizes the fields imply (for ``fix_lengths``)."""
+    hw = fields.get("arp.src.hw_mac")
+    hw_len = 6 if hw is not None else len(fields.get("arp.src.hw", b""))
+    pr = fields.get("arp.src.proto_ipv4")
+    pr_len = 4 if pr is not None else len(fields.get("arp.src.proto", b""))
+    return hw_len, pr_len

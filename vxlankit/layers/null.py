@@ -1,0 +1,38 @@
+"""BSD loopback ("NULL", link type 0): a 4-byte address family in the capturing host's order.
+
+    +-------------------------------+
+    | address family (host order)   |   2 = AF_INET; 24, 28 or 30 = AF_INET6 (BSD flavours)
+    +-------------------------------+
+
+The byte order is not recorded anywhere, so (like libpcap and Wireshark) it is inferred: a
+family fits in 16 bits, so a value with its low half zero was written by the other byte order.
+``null.byte_order`` (vxlankit's name) keeps what was seen so that the header re-encodes.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from construct import Int32ub, Int32ul, Struct
+
+PROTO = "null"
+HEADER_LEN = 4
+AF_INET = 2
+AF_INET6 = (10, 24, 28, 30)
+
+SCHEMA_LE = Struct("null.family" / Int32ul)
+SCHEMA_BE = Struct("null.family" / Int32ub)
+
+
+def decode(buf: bytes, off: int) -> dict[str, Any]:
+    (little,) = struct.unpack_from("<I", buf, off)
+    if little & 0xFFFF:
+        return {"null.family": little, "null.byte_order": "little"}
+    (big,) = struct.unpack_from(">I", buf, off)
+    return {"null.family": big, "null.byte_order": "big"}
+
+
+def encode(fields: dict[str, Any]) -> bytes:
+    order = "<I" if fields.get("null.byte_order", "little") == "little" else ">I"
+    return struct.pack(order, fields["null.family"])

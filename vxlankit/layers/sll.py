@@ -1,0 +1,116 @@
+"""Linux "cooked" capture headers: SLL (link type 113) and SLL2 (link type 276).
+
+SLL, 16 bytes:
+
+    +---------------+---------------+---------------+-------------------------------+
+    | packet type 2 | ARPHRD type 2 | addr length 2 |  link-layer address (8, padded) |
+    +---------------+---------------+---------------+-------------------------------+
+    | protocol 2    |
+    +---------------+
+
+SLL2, 20 bytes:
+
+    +-------------+------------+-----------+-----------+---------+---------+-------------+
+    | protocol 2  | reserved 2 | ifindex 4 | ARPHRD 2  | pkt 1   | alen 1  | address 8   |
+    +-------------+------------+-----------+-----------+---------+---------+-------------+
+
+Wireshark calls both ``sll``.  A 6-byte address is ``sll.src.eth``, another length
+``sll.src.other``; the address bytes past its length are ``sll.unused`` so they re-encode.  A
+protocol of 0x0600 or more is an EtherType (``sll.etype``), smaller is a Linux protocol
+(``sll.ltype``).  SLL2's reserved word is ``sll.reserved`` (vxlankit's name).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from construct import Bytes, Int8ub, Int16ub, Int32ub, Struct
+
+from vxlankit.addr import mac_bytes, mac_str
+
+PROTO = "sll"
+HEADER_LEN = 16
+HEADER_LEN_V2 = 20
+
+SCHEMA = Struct(
+    "sll.pkttype" / Int16ub,
+    "sll.hatype" / Int16ub,
+    "sll.halen" / Int16ub,
+    "_addr" / Bytes(8),
+    "_protocol" / Int16ub,
+)
+SCHEMA_V2 = Struct(
+    "_protocol" / Int16ub,
+    "sll.reserved" / Int16ub,
+    "sll.ifindex" / Int32ub,
+    "sll.hatype" / Int16ub,
+    "sll.pkttype" / Int8ub,
+    "sll.halen" / Int8ub,
+    "_addr" / Bytes(8),
+)
+
+_V1 = struct.Struct("!HHH8sH")
+_V2 = struct.Struct("!HHIHBB8s")
+
+
+def _address(fields: dict[str, Any], halen: int, addr: bytes) -> None:
+    used = min(halen, 8)
+    if halen == 6:
+        fields["sll.src.eth"] = mac_str(addr[:6])
+    else:
+        fields["sll.src.other"] = addr[:used]
+    fields["sll.unused"] = addr[used:]
+
+
+def _protocol(fields: dict[str, Any], protocol: int) -> None:
+    fields["sll.etype" if protocol >= 0x0600 else "sll.ltype"] = protocol
+
+
+def schema_fields(parsed: Any, v2: bool = False) -> dict[str, Any]:
+    fields = {k: v for k, v in parsed.items() if not k.startswith("_")}
+    _address(fields, parsed["sll.halen"], parsed["_addr"])
+    _protocol(fields, parsed["_protocol"])
+    return fields
+
+
+def decode(buf: bytes, off: int) -> dict[str, Any]:
+    pkttype, hatype, halen, addr, protocol = _V1.unpack_from(buf, off)
+    fields: dict[str, Any] = {"sll.pkttype": pkttype, "sll.hatype": hatype, "sll.halen": halen}
+    _address(fields, halen, addr)
+    _protocol(fields, protocol)
+    return fields
+
+
+def decode_v2(buf: bytes, off: int) -> dict[str, Any]:
+    protocol, reserved, ifindex, hatype, pkttype, halen, addr = _V2.unpack_from(buf, off)
+    fields: dict[str, Any] = {
+        "sll.reserved": reserved, "sll.ifindex": ifindex, "sll.hatype": hatype,
+        "sll.pkttype": pkttype, "sll.halen": halen,
+    }
+    _address(fields, halen, addr)
+    _protocol(fields, protocol)
+    return fields
+
+
+def _addr_bytes(fields: dict[str, Any]) -> bytes:
+    addr = mac_bytes(fields["sll.src.eth"]) if "sll.src.eth" in fields else bytes(
+        fields.get("sll.src.other", b""))
+    addr += bytes(fields.get("sll.unused", b""))
+    return (addr + bytes(8))[:8]
+
+
+def protocol(fields: dict[str, Any]) -> int:
+    value = fields.get("sll.etype")
+    return int(value if value is not None else fields["sll.ltype"])
+
+
+def encode(fields: dict[str, Any]) -> bytes:
+    return _V1.pack(fields["sll.pkttype"], fields["sll.hatype"], fields["sll.halen"],
+                    _addr_bytes(fields), protocol(fields))
+
+
+def encode_v2(fields: dict[str, Any]) -> bytes:
+    return _V2.pack(protocol(fields), fields.get("sll.reserved", 0), fields["sll.ifindex"],
+                    fields["sll.hatype"], fields["sll.pkttype"], fields["sll.halen"],
+                    _addr_bytes(fields))

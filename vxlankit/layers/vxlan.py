@@ -1,0 +1,159 @@
+"""VXLAN (RFC 7348), its Group Based Policy extension, and VXLAN-GPE.
+
+VXLAN, with the GBP bits (draft-smith-vxlan-group-policy) drawn in:
+
+     0                   1                   2                   3
+     0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |G|R|R|R|I|R|R|R|R|D|R|R|A|R|R|R|        Group Policy ID        |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |          VXLAN Network Identifier (VNI)       |   Reserved    |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+
+RFC 7348 has only I (0x0800 of ``vxlan.flags``); bytes 2-3 are reserved there, and Wireshark
+shows them as ``vxlan.gbp`` either way.  Reserved bits are decoded (``vxlan.flags_reserved``) and
+re-encoded, never dropped; I=0 is reported by the codec, not rejected.
+
+VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe, UDP 4790):
+
+     0                   1                   2                   3
+     0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |R|R|Ver|I|P|B|O|           Reserved            | Next Protocol |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |          VXLAN Network Identifier (VNI)       |   Reserved    |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+
+tshark 4.0 dissects GPE as protocol ``vxlan`` too, with a one-byte ``vxlan.flags``; vxlankit
+does the same, so a GPE layer is the ``vxlan`` layer that has ``vxlan.next_proto``.
+Authoritative fields for encoding: ``vxlan.flags``, ``vxlan.gbp`` (or ``vxlan.reserved_16`` and
+``vxlan.next_proto`` for GPE), ``vxlan.vni``, ``vxlan.reserved8``; the flag bits are views.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from construct import Computed, Int8ub, Int16ub, Int24ub, Struct, this
+
+PROTO = "vxlan"
+HEADER_LEN = 8
+
+FLAG_G = 0x8000
+FLAG_I = 0x0800
+FLAG_D = 0x0040
+FLAG_A = 0x0008
+RESERVED_MASK = 0xFFFF & ~(FLAG_G | FLAG_I | FLAG_D | FLAG_A)  # 0x77b7, as Wireshark masks it
+
+GPE_FLAG_I = 0x08
+GPE_FLAG_P = 0x04
+GPE_FLAG_B = 0x02
+GPE_FLAG_O = 0x01
+GPE_VERSION_MASK = 0x30
+GPE_RESERVED_MASK = 0xC2  # R R and B (B was dropped from later drafts; Wireshark masks it)
+
+NEXT_IPV4 = 1
+NEXT_IPV6 = 2
+NEXT_ETHERNET = 3
+NEXT_NSH = 4
+NEXT_MPLS = 5
+NEXT_PROTOCOL_NAMES = {NEXT_IPV4: "IPv4", NEXT_IPV6: "IPv6", NEXT_ETHERNET: "Ethernet",
+                       NEXT_NSH: "NSH", NEXT_MPLS: "MPLS"}
+
+SCHEMA = Struct(
+    "vxlan.flags" / Int16ub,
+    "vxlan.flag_g" / Computed((this["vxlan.flags"] >> 15) & 1),
+    "vxlan.flag_i" / Computed((this["vxlan.flags"] >> 11) & 1),
+    "vxlan.flag_d" / Computed((this["vxlan.flags"] >> 6) & 1),
+    "vxlan.flag_a" / Computed((this["vxlan.flags"] >> 3) & 1),
+    "vxlan.flags_reserved" / Computed(this["vxlan.flags"] & RESERVED_MASK),
+    "vxlan.gbp" / Int16ub,
+    "vxlan.vni" / Int24ub,
+    "vxlan.reserved8" / Int8ub,
+)
+
+GPE_SCHEMA = Struct(
+    "vxlan.flags" / Int8ub,
+    "vxlan.ver" / Computed((this["vxlan.flags"] >> 4) & 0x03),
+    "vxlan.i_bit" / Computed((this["vxlan.flags"] >> 3) & 1),
+    "vxlan.p_bit" / Computed((this["vxlan.flags"] >> 2) & 1),
+    "vxlan.o_bit" / Computed(this["vxlan.flags"] & 1),
+    "vxlan.flags_reserved" / Computed(this["vxlan.flags"] & GPE_RESERVED_MASK),
+    "vxlan.reserved_16" / Int16ub,
+    "vxlan.next_proto" / Int8ub,
+    "vxlan.vni" / Int24ub,
+    "vxlan.reserved8" / Int8ub,
+)
+
+_S = struct.Struct("!HHI")
+_G = struct.Struct("!BHBI")
+
+
+def decode(buf: bytes, off: int) -> dict[str, Any]:
+    flags, gbp, word = _S.unpack_from(buf, off)
+    return {
+        "vxlan.flags": flags,
+        "vxlan.flag_g": flags >> 15,
+        "vxlan.flag_i": (flags >> 11) & 1,
+        "vxlan.flag_d": (flags >> 6) & 1,
+        "vxlan.flag_a": (flags >> 3) & 1,
+        "vxlan.flags_reserved": flags & RESERVED_MASK,
+        "vxlan.gbp": gbp,
+        "vxlan.vni": word >> 8,
+        "vxlan.reserved8": word & 0xFF,
+    }
+
+
+def encode(fields: dict[str, Any]) -> bytes:
+    vni = fields["vxlan.vni"]
+    if not 0 <= vni < 1 << 24:
+        raise ValueError(f"vxlan.vni {vni} does not fit in 24 bits")
+    return _S.pack(fields["vxlan.flags"], fields["vxlan.gbp"],
+                   (vni << 8) | fields["vxlan.reserved8"])
+
+
+def derive(fields: dict[str, Any]) -> None:
+    flags = fields["vxlan.flags"]
+    fields["vxlan.flag_g"] = flags >> 15
+    fields["vxlan.flag_i"] = (flags >> 11) & 1
+    fields["vxlan.flag_d"] = (flags >> 6) & 1
+    fields["vxlan.flag_a"] = (flags >> 3) & 1
+    fields["vxlan.flags_reserved"] = flags & RESERVED_MASK
+
+
+def decode_gpe(buf: bytes, off: int) -> dict[str, Any]:
+    flags, reserved, nxt, word = _G.unpack_from(buf, off)
+    return {
+        "vxlan.flags": flags,
+        "vxlan.ver": (flags >> 4) & 0x03,
+        "vxlan.i_bit": (flags >> 3) & 1,
+        "vxlan.p_bit": (flags >> 2) & 1,
+        "vxlan.o_bit": flags & 1,
+        "vxlan.flags_reserved": flags & GPE_RESERVED_MASK,
+        "vxlan.reserved_16": reserved,
+        "vxlan.next_proto": nxt,
+        "vxlan.vni": word >> 8,
+        "vxlan.reserved8": word & 0xFF,
+    }
+
+
+def encode_gpe(fields: dict[str, Any]) -> bytes:
+    vni = fields["vxlan.vni"]
+    if not 0 <= vni < 1 << 24:
+        raise ValueError(f"vxlan.vni {vni} does not fit in 24 bits")
+    return _G.pack(fields["vxlan.flags"], fields["vxlan.reserved_16"], fields["vxlan.next_proto"],
+                   (vni << 8) | fields["vxlan.reserved8"])
+
+
+def derive_gpe(fields: dict[str, Any]) -> None:
+    flags = fields["vxlan.flags"]
+    fields["vxlan.ver"] = (flags >> 4) & 0x03
+    fields["vxlan.i_bit"] = (flags >> 3) & 1
+    fields["vxlan.p_bit"] = (flags >> 2) & 1
+    fields["vxlan.o_bit"] = flags & 1
+    fields["vxlan.flags_reserved"] = flags & GPE_RESERVED_MASK
+
+
+def is_gpe(fields: dict[str, Any]) -> bool:
+    return "vxlan.next_proto" in fields
