@@ -43,12 +43,11 @@ class Layer:
         self,
         proto: str,
         fields: dict[str, Any] | None = None,
-        *,
         offset: int = 0,
         length: int = 0,
         status: str = OK,
         raw: bytes | None = None,
-        notes: list[str] | None = None,
+        notes: tuple[str, ...] = (),
     ) -> None:
         self.proto = proto
         self.fields: dict[str, Any] = fields if fields is not None else {}
@@ -56,7 +55,8 @@ class Layer:
         self.length = length
         self.status = status
         self.raw = raw
-        self.notes: list[str] = notes if notes is not None else []
+        # A tuple: most layers have no notes, and a shared empty tuple costs no allocation.
+        self.notes = notes
 
     def __getitem__(self, name: str) -> Any:
         return self.fields[name]

@@ -16,6 +16,7 @@ import zlib
 from typing import Any
 
 from vxlankit.checksum import internet_checksum, pseudo_header_sum
+from vxlankit.checksum import verify as checksum_ok
 from vxlankit.codec.options import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions
 from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, udp, vlan, vxlan
 from vxlankit.packet import (
@@ -76,6 +77,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
     # The innermost IPv4 header seen: addresses for pseudo-headers, and whether its payload
     # is all there (a checksum over a cut payload cannot be verified).
     ip_src = ip_dst = b""
+    ip_pseudo = 0
     ip_complete = True
     ip_payload_end = end
 
@@ -86,7 +88,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                 _cut(layers, errors, "eth", buf, off, end, 14)
                 break
             fields = ethernet.decode(buf, off)
-            layers.append(Layer("eth", fields, offset=off, length=14))
+            layers.append(Layer("eth", fields, off, 14))
             eth_start = off
             off += 14
             etype = fields.get("eth.type")
@@ -101,7 +103,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
             fields = ipv4.decode(buf, off)
             hdr_len = fields["ip.hdr_len"]
             total = fields["ip.len"]
-            layer = Layer("ip", fields, offset=off, length=20)
+            layer = Layer("ip", fields, off, 20)
             layers.append(layer)
             if fields["ip.version"] != 4 or hdr_len < 20:
                 layer.status = MALFORMED
@@ -121,10 +123,10 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                 break
             layer.length = hdr_len
             if verify:
-                calc = internet_checksum(buf[off:off + 10] + buf[off + 12:off + hdr_len])
-                if calc == fields["ip.checksum"]:
+                if checksum_ok(buf[off:off + hdr_len]):
                     fields["ip.checksum.status"] = CHECKSUM_GOOD
                 else:
+                    calc = internet_checksum(buf[off:off + 10] + buf[off + 12:off + hdr_len])
                     fields["ip.checksum.status"] = CHECKSUM_BAD
                     fields["ip.checksum_calculated"] = calc
                     errors.append(f"ip: bad header checksum at offset {off + 10}: "
@@ -150,6 +152,8 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                     end = ip_payload_end
             ip_src = buf[off + 12:off + 16]
             ip_dst = buf[off + 16:off + 20]
+            # Addresses as integers: congruent (mod 0xffff) to their pseudo-header word sum.
+            ip_pseudo = int.from_bytes(buf[off + 12:off + 20], "big")
             off = payload_start
             if fields["ip.frag_offset"]:
                 nxt = "data"  # only first fragments carry the next header
@@ -163,7 +167,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                 break
             fields = udp.decode(buf, off)
             ulen = fields["udp.length"]
-            layer = Layer("udp", fields, offset=off, length=8)
+            layer = Layer("udp", fields, off, 8)
             layers.append(layer)
             if ulen < 8:
                 layer.status = MALFORMED
@@ -187,12 +191,12 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
             if csum == 0:
                 fields["udp.checksum.status"] = CHECKSUM_NOT_PRESENT
             elif verify and complete and ip_src:
-                segment = buf[off:off + 6] + buf[off + 8:off + ulen]
-                calc = internet_checksum(segment, pseudo_header_sum(ip_src, ip_dst, 17, ulen))
-                calc = calc or 0xFFFF
-                if calc == csum:
+                if checksum_ok(buf[off:off + ulen], ip_pseudo + 17 + ulen):
                     fields["udp.checksum.status"] = CHECKSUM_GOOD
                 else:
+                    segment = buf[off:off + 6] + buf[off + 8:off + ulen]
+                    calc = internet_checksum(segment, pseudo_header_sum(ip_src, ip_dst, 17, ulen))
+                    calc = calc or 0xFFFF
                     fields["udp.checksum.status"] = CHECKSUM_BAD
                     fields["udp.checksum_calculated"] = calc
                     errors.append(f"udp: bad checksum at offset {off + 6}: 0x{csum:04x}, "
@@ -213,21 +217,21 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
             depth += 1
             if nxt == "vxlan":
                 fields = vxlan.decode(buf, off)
-                layer = Layer("vxlan", fields, offset=off, length=8)
+                layer = Layer("vxlan", fields, off, 8)
                 if not fields["vxlan.flag_i"]:
-                    layer.notes.append("I flag not set (RFC 7348 requires it)")
+                    layer.notes += ("I flag not set (RFC 7348 requires it)",)
                 if fields["vxlan.flags_reserved"] or fields["vxlan.reserved8"] or (
                         not fields["vxlan.flag_g"] and fields["vxlan.gbp"]):
-                    layer.notes.append("reserved bits set")
+                    layer.notes += ("reserved bits set",)
                 nxt = "eth"
             else:
                 fields = vxlan.decode_gpe(buf, off)
-                layer = Layer("vxlan", fields, offset=off, length=8)
+                layer = Layer("vxlan", fields, off, 8)
                 if not fields["vxlan.i_bit"]:
-                    layer.notes.append("I flag not set")
+                    layer.notes += ("I flag not set",)
                 if fields["vxlan.flags_reserved"] or fields["vxlan.reserved_16"] or fields[
                         "vxlan.reserved8"]:
-                    layer.notes.append("reserved bits set")
+                    layer.notes += ("reserved bits set",)
                 nxt = options.gpe_next_protocols.get(fields["vxlan.next_proto"], "data")
             layers.append(layer)
             off += 8
@@ -239,7 +243,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
             if alen > avail:
                 _cut(layers, errors, "arp", buf, off, end, alen)
                 break
-            layers.append(Layer("arp", arp.decode(buf, off), offset=off, length=alen))
+            layers.append(Layer("arp", arp.decode(buf, off), off, alen))
             off += alen
             if off < end:
                 trailers.append((off, end, eth_start))
@@ -250,12 +254,12 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                 _cut(layers, errors, "icmp", buf, off, end, 8)
                 break
             fields = icmp.decode(buf, off)
-            layers.append(Layer("icmp", fields, offset=off, length=8))
+            layers.append(Layer("icmp", fields, off, 8))
             if verify and ip_complete:
-                calc = internet_checksum(buf[off:off + 2] + buf[off + 4:end])
-                if calc == fields["icmp.checksum"]:
+                if checksum_ok(buf[off:end]):
                     fields["icmp.checksum.status"] = CHECKSUM_GOOD
                 else:
+                    calc = internet_checksum(buf[off:off + 2] + buf[off + 4:end])
                     fields["icmp.checksum.status"] = CHECKSUM_BAD
                     fields["icmp.checksum_calculated"] = calc
                     errors.append(f"icmp: bad checksum at offset {off + 2}: "
@@ -269,7 +273,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                 _cut(layers, errors, nxt, buf, off, end, 4)
                 break
             fields = vlan.decode(buf, off, nxt)
-            layers.append(Layer(nxt, fields, offset=off, length=4))
+            layers.append(Layer(nxt, fields, off, 4))
             off += 4
             nxt = ethertypes.get(fields[nxt + ".etype"], "data")
         elif nxt == "sll" or nxt == "sll2":
@@ -278,7 +282,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                 _cut(layers, errors, "sll", buf, off, end, size)
                 break
             fields = sll.decode(buf, off) if nxt == "sll" else sll.decode_v2(buf, off)
-            layers.append(Layer("sll", fields, offset=off, length=size))
+            layers.append(Layer("sll", fields, off, size))
             off += size
             etype = fields.get("sll.etype")
             nxt = "data" if etype is None else ethertypes.get(etype, "data")
@@ -287,7 +291,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                 _cut(layers, errors, "null", buf, off, end, 4)
                 break
             fields = null.decode(buf, off)
-            layers.append(Layer("null", fields, offset=off, length=4))
+            layers.append(Layer("null", fields, off, 4))
             off += 4
             nxt = "ip" if fields["null.family"] == null.AF_INET else "data"
         else:  # "data", or a name in a dispatch table that this codec has no decoder for
