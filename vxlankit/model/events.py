@@ -1,0 +1,548 @@
+"""Values the sans-IO models take and give: frames, input events, output events.
+
+Everything here is a frozen, slotted dataclass.  Addresses are Wireshark-style strings
+(``"02:42:0a:00:00:03"``, ``"10.0.0.3"``), VNIs are ints, time is ``now``: float seconds on
+whatever clock the caller uses (capture timestamps, usually), given to every call and never read
+from the system.
+
+Input events are what a caller hands to a device's ``handle(event, now)``; output events are
+what it gets back, in the order the device produced them.  An output names the device that
+produced it (``device``) so that a transcript of several devices reads on its own, and the
+table-changing outputs (``Learned``, ``Moved``, ``Aged``, ``Installed``, ``Removed``) carry the
+time and a ``reason`` naming the kernel path that would have done the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from vxlankit.errors import VxlanKitError
+
+ETH_P_IP = 0x0800
+ETH_P_ARP = 0x0806
+ETH_P_IPV6 = 0x86DD
+
+ARPOP_REQUEST = 1
+ARPOP_REPLY = 2
+ARPHRD_ETHER = 1
+ARPHRD_IEEE802 = 6
+
+IPPROTO_ICMP = 1
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+
+# ``vxlan.flags`` is the first 16 bits of the header, as Wireshark and vxlankit.layers.vxlan
+# read it: the RFC 7348 I flag (0x08 in the first octet) is 0x0800 here.
+VXLAN_FLAG_I = 0x0800
+VXLAN_FLAG_G = 0x8000  # Group Based Policy present (draft-smith-vxlan-group-policy)
+VXLAN_FLAG_D = 0x0040  # GBP "don't learn"
+VXLAN_FLAG_A = 0x0008  # GBP "policy applied"
+
+IANA_VXLAN_PORT = 4789
+ZERO_MAC = "00:00:00:00:00:00"
+ANY_IP = "0.0.0.0"
+
+
+class ModelError(VxlanKitError):
+    """A model was driven in a way that has no meaning: a port or VNI it was never given."""
+
+
+# --------------------------------------------------------------------------- frames
+
+
+@dataclass(frozen=True, slots=True)
+class ArpInfo:
+    """The parsed body of an ARP packet (Wireshark ``arp.*``)."""
+
+    opcode: int
+    sender_mac: str
+    sender_ip: str
+    target_mac: str
+    target_ip: str
+    # arp_reduce() checks these before answering; a proxy can only answer Ethernet/IPv4 ARP.
+    hw_type: int = ARPHRD_ETHER
+    proto_type: int = ETH_P_IP
+    hw_size: int = 6
+    proto_size: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class IpInfo:
+    """The parts of an inner IPv4 header the models look at.
+
+    ``tos`` and ``df`` matter because the outer header inherits ECN (always) and DF (with
+    ``df="inherit"``) from the inner one; ``sport``/``dport`` feed the UDP source-port hash.
+    """
+
+    src: str
+    dst: str
+    proto: int
+    ttl: int = 64
+    tos: int = 0
+    df: bool = False
+    sport: int | None = None
+    dport: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """An Ethernet frame as a value.
+
+    ``payload`` is everything after the 14-byte Ethernet header (VLAN tags included), so that a
+    decoded frame can be written back byte for byte.  A frame the model builds itself (a proxy
+    ARP reply) has ``payload == b""`` and is fully described by ``arp``; an encoder builds the
+    28-byte ARP body from it and adds no padding (the kernel's arp_create() does not pad).
+    """
+
+    dst: str
+    src: str
+    ethertype: int
+    arp: ArpInfo | None = None
+    ip: IpInfo | None = None
+    payload: bytes = b""
+
+
+# --------------------------------------------------------------------------- input events
+
+
+@dataclass(frozen=True, slots=True)
+class FrameReceived:
+    """Bridge input: a frame enters the bridge on ``port`` (br_handle_frame)."""
+
+    port: str
+    frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeFdbAdd:
+    """Bridge input: ``bridge fdb replace MAC dev PORT master static``.
+
+    Static entries are never aged and never moved by learning (Linux needs ``sticky`` as well
+    for the latter; see docs/models.md).
+    """
+
+    mac: str
+    port: str
+    reason: str = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeFdbDel:
+    """Bridge input: ``bridge fdb del MAC dev ... master`` (static or learned alike)."""
+
+    mac: str
+    reason: str = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class VtepTransmit:
+    """VTEP input: the bridge hands ``frame`` to the vxlan device of ``vni`` (vxlan_xmit)."""
+
+    vni: int
+    frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class VxlanReceived:
+    """VTEP input: a UDP datagram from the underlay reached the VXLAN socket (vxlan_rcv).
+
+    ``flags``, ``gbp`` and ``reserved8`` are the header words as ``vxlan.flags`` (16 bits),
+    ``vxlan.gbp`` (16 bits: the group policy ID, or reserved) and ``vxlan.reserved8``; ``tos``
+    is the outer IPv4 TOS byte, needed for ECN decapsulation.
+    """
+
+    src_ip: str
+    dst_ip: str
+    sport: int
+    dport: int
+    vni: int
+    frame: Frame
+    flags: int = VXLAN_FLAG_I
+    gbp: int = 0
+    reserved8: int = 0
+    tos: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FdbAdd:
+    """VTEP input: ``bridge fdb replace MAC dev vxlanN dst REMOTE [static|dynamic]``.
+
+    Replaces the entry's remotes with ``(remote,)``, as netlink NeighSet (NLM_F_REPLACE) does.
+    ``static`` is NUD_PERMANENT/NUD_NOARP: never aged, never migrated by learning.
+    """
+
+    vni: int
+    mac: str
+    remote: str
+    static: bool = True
+    reason: str = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class FdbAppend:
+    """VTEP input: ``bridge fdb append MAC dev vxlanN dst REMOTE``.
+
+    Adds one more remote; with ``mac == ZERO_MAC`` this builds the head-end replication list
+    that unknown unicast and broadcast/multicast frames are sent to.
+    """
+
+    vni: int
+    mac: str
+    remote: str
+    reason: str = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class FdbDel:
+    """VTEP input: ``bridge fdb del MAC dev vxlanN [dst REMOTE]``.
+
+    Without ``remote`` the whole entry goes; with it, that remote only (and the entry with it
+    when it was the last one).
+    """
+
+    vni: int
+    mac: str
+    remote: str | None = None
+    reason: str = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class NeighAdd:
+    """VTEP input: ``ip neigh replace IP lladdr MAC dev vxlanN nud permanent``."""
+
+    vni: int
+    ip: str
+    mac: str
+    reason: str = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class NeighDel:
+    """VTEP input: ``ip neigh del IP dev vxlanN``."""
+
+    vni: int
+    ip: str
+    reason: str = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAdd:
+    """Control-plane input: gossip says endpoint ``ip``/``mac`` of network ``vni`` lives
+    behind the VTEP ``vtep_ip`` (libnetwork overlay peerAdd)."""
+
+    vni: int
+    ip: str
+    mac: str
+    vtep_ip: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerDelete:
+    """Control-plane input: gossip says that endpoint is gone (libnetwork peerDelete)."""
+
+    vni: int
+    ip: str
+    mac: str
+    vtep_ip: str
+
+
+BridgeInput = FrameReceived | BridgeFdbAdd | BridgeFdbDel
+VtepInput = VtepTransmit | VxlanReceived | FdbAdd | FdbAppend | FdbDel | NeighAdd | NeighDel
+ControlInput = PeerAdd | PeerDelete
+
+# --------------------------------------------------------------------------- output events
+
+
+class DropReason(str, Enum):
+    """Why a device dropped (or consumed without forwarding) a frame.
+
+    Values are the Linux ``SKB_DROP_REASON_*`` names where one exists, so a model transcript can
+    be set beside ``perf trace -e skb:kfree_skb`` output; the rest are named after the kernel
+    function that makes the decision.
+    """
+
+    # bridge
+    MAC_INVALID_SOURCE = "MAC_INVALID_SOURCE"  # br_handle_frame / vxlan_snoop
+    BRIDGE_SAME_PORT = "BRIDGE_SAME_PORT"  # should_deliver(): never back out of the ingress
+    BRIDGE_NO_EGRESS = "BRIDGE_NO_EGRESS"  # br_flood() found no other port
+    # VTEP, receive path
+    UDP_NO_SOCKET = "NO_SOCKET"  # no VXLAN socket on that UDP port
+    OTHERHOST = "OTHERHOST"  # outer destination is neither us nor a group we joined
+    VXLAN_INVALID_HDR = "VXLAN_INVALID_HDR"  # I flag clear, or reserved bits (Linux policy)
+    VXLAN_VNI_NOT_FOUND = "VXLAN_VNI_NOT_FOUND"
+    LOCAL_MAC = "LOCAL_MAC"  # inner source is the vxlan device's own MAC: a loop
+    VXLAN_ENTRY_EXISTS = "VXLAN_ENTRY_EXISTS"  # vxlan_snoop: won't migrate a static entry
+    IP_TUNNEL_ECN = "IP_TUNNEL_ECN"  # outer CE over a not-ECT inner packet
+    # VTEP, transmit path
+    VXLAN_NO_REMOTE = "VXLAN_NO_REMOTE"  # no FDB entry and no default entry (vxlan_xmit)
+    ARP_REDUCE = "ARP_REDUCE"  # proxy on: arp_reduce() consumed an ARP it did not answer
+    NO_NEXT_HOP = "NO_NEXT_HOP"  # the model has no underlay next-hop MAC for the remote
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """Bridge output: ``frame`` leaves on ``port`` (br_forward)."""
+
+    device: str
+    port: str
+    frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class Flooded:
+    """Bridge output: ``frame`` leaves on every port in ``ports`` (br_flood).
+
+    ``kind`` is ``"broadcast"``, ``"multicast"`` or ``"unknown-unicast"``.
+    """
+
+    device: str
+    ports: tuple[str, ...]
+    frame: Frame
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """A device dropped or consumed ``frame``; ``detail`` says it in words."""
+
+    device: str
+    reason: DropReason
+    frame: Frame | None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """A learning table gained ``mac`` -> ``location`` (a bridge port, or a remote VTEP IP).
+
+    ``vni`` is None for the bridge.  ``reason`` names the kernel path (``br_fdb_update``,
+    ``vxlan_snoop``).
+    """
+
+    device: str
+    vni: int | None
+    mac: str
+    location: str
+    now: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A learned ``mac`` moved from ``old`` to ``new`` (bridge port change, VTEP migration)."""
+
+    device: str
+    vni: int | None
+    mac: str
+    old: str
+    new: str
+    now: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Aged:
+    """A learned entry expired: last refreshed at ``last_seen``, gone from ``expired_at``
+    (= last_seen + ageing time); ``now`` is when the model noticed."""
+
+    device: str
+    vni: int | None
+    mac: str
+    location: str
+    last_seen: float
+    expired_at: float
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class LimitReached:
+    """A new ``mac`` was not learned because ``limit`` learned entries already exist.
+
+    The frame itself is still handled (Linux: fdb_create() / vxlan_fdb_create() fail, the
+    packet goes on).
+    """
+
+    device: str
+    vni: int | None
+    mac: str
+    limit: int
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """A table entry was put in by configuration (control plane, user), not by learning.
+
+    ``table`` is ``"fdb"`` or ``"neigh"``; ``key`` the MAC (fdb) or IP (neigh); ``value`` the
+    port / remote VTEP IP (fdb) or MAC (neigh).
+    """
+
+    device: str
+    table: str
+    vni: int | None
+    key: str
+    value: str
+    static: bool
+    now: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """A table entry was taken out by configuration (see ``Installed`` for the fields)."""
+
+    device: str
+    table: str
+    vni: int | None
+    key: str
+    value: str
+    now: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decapsulated:
+    """VTEP output: the inner ``frame`` of VNI ``vni`` goes up to the bridge, having come from
+    the VTEP at ``from_vtep``."""
+
+    device: str
+    vni: int
+    frame: Frame
+    from_vtep: str
+
+
+@dataclass(frozen=True, slots=True)
+class Encapsulated:
+    """VTEP output: one underlay frame, with every header value an encoder needs.
+
+    Ethernet ``eth_src`` -> ``eth_dst`` (type IPv4); IPv4 ``ip_src`` -> ``ip_dst`` with
+    ``ip_id``, ``ttl``, ``tos``, ``df``, protocol UDP, no options; UDP ``sport`` -> ``dport``
+    with checksum ``udp_checksum`` (``"zero"``: 0, ``"compute"``: the real one); VXLAN
+    ``flags``/``gbp``/``reserved8`` and ``vni``; then ``frame``.  Lengths and the IPv4 header
+    checksum follow from these.
+    """
+
+    device: str
+    vni: int
+    frame: Frame
+    eth_src: str
+    eth_dst: str
+    ip_src: str
+    ip_dst: str
+    ip_id: int
+    ttl: int
+    tos: int
+    df: bool
+    sport: int
+    dport: int
+    udp_checksum: str
+    flags: int = VXLAN_FLAG_I
+    gbp: int = 0
+    reserved8: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ArpProxied:
+    """VTEP output: arp_reduce() answered a request for ``ip`` with ``mac`` from the neighbour
+    table; ``frame`` is the reply, which goes back up to the bridge (netif_rx on the vxlan
+    device) as if it had come from the remote host."""
+
+    device: str
+    vni: int
+    ip: str
+    mac: str
+    frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class L2Miss:
+    """VTEP output: no FDB entry for unicast ``mac`` (an RTM_GETNEIGH to listeners)."""
+
+    device: str
+    vni: int
+    mac: str
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class L3Miss:
+    """VTEP output: no neighbour entry for ``ip`` (an RTM_GETNEIGH to listeners)."""
+
+    device: str
+    vni: int
+    ip: str
+    now: float
+
+
+Output = (
+    Forwarded
+    | Flooded
+    | Dropped
+    | Learned
+    | Moved
+    | Aged
+    | LimitReached
+    | Installed
+    | Removed
+    | Decapsulated
+    | Encapsulated
+    | ArpProxied
+    | L2Miss
+    | L3Miss
+)
+
+__all__ = [
+    "ANY_IP",
+    "ARPHRD_ETHER",
+    "ARPHRD_IEEE802",
+    "ARPOP_REPLY",
+    "ARPOP_REQUEST",
+    "ETH_P_ARP",
+    "ETH_P_IP",
+    "ETH_P_IPV6",
+    "IANA_VXLAN_PORT",
+    "IPPROTO_ICMP",
+    "IPPROTO_TCP",
+    "IPPROTO_UDP",
+    "VXLAN_FLAG_A",
+    "VXLAN_FLAG_D",
+    "VXLAN_FLAG_G",
+    "VXLAN_FLAG_I",
+    "ZERO_MAC",
+    "Aged",
+    "ArpInfo",
+    "ArpProxied",
+    "BridgeFdbAdd",
+    "BridgeFdbDel",
+    "BridgeInput",
+    "ControlInput",
+    "Decapsulated",
+    "DropReason",
+    "Dropped",
+    "Encapsulated",
+    "FdbAdd",
+    "FdbAppend",
+    "FdbDel",
+    "Flooded",
+    "Forwarded",
+    "Frame",
+    "FrameReceived",
+    "Installed",
+    "IpInfo",
+    "L2Miss",
+    "L3Miss",
+    "Learned",
+    "LimitReached",
+    "ModelError",
+    "Moved",
+    "NeighAdd",
+    "NeighDel",
+    "Output",
+    "PeerAdd",
+    "PeerDelete",
+    "Removed",
+    "VtepInput",
+    "VtepTransmit",
+    "VxlanReceived",
+]

@@ -1,0 +1,656 @@
+"""A Linux VXLAN device (VTEP) as a sans-IO state machine.
+
+One ``Vtep`` stands for the vxlan devices of one host that share a UDP socket, one per VNI
+(Docker creates one per overlay subnet): each VNI has its own FDB (inner MAC -> remote VTEP
+IPs) and its own neighbour table (IP -> MAC, for proxy ARP).
+
+Followed from drivers/net/vxlan/vxlan_core.c (as of Linux 6.x): vxlan_rcv, vxlan_set_mac and
+vxlan_snoop on the receive path; vxlan_xmit, arp_reduce and vxlan_xmit_one on the transmit
+path; vxlan_cleanup for ageing.  docs/models.md says, for each behaviour, which function it
+follows and where the model differs.
+
+Time is ``now`` in float seconds.  A dynamic entry last refreshed at ``t`` is present at
+``now < t + ageing`` and gone at ``now >= t + ageing`` (vxlan_cleanup deletes when
+``time_before_eq(timeout, jiffies)``), without the kernel's 10 s GC slack.  Receive traffic
+(vxlan_snoop with learning on) refreshes an entry; transmit traffic does too only with
+``tx_refreshes=True``, as before Linux 6.15 ("vxlan: Age out FDB entries based on 'updated'
+time").
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from vxlankit.addr import ip_int
+from vxlankit.errors import EncodeError
+from vxlankit.model.events import (
+    ANY_IP,
+    ARPHRD_ETHER,
+    ARPHRD_IEEE802,
+    ARPOP_REPLY,
+    ARPOP_REQUEST,
+    ETH_P_ARP,
+    ETH_P_IP,
+    ETH_P_IPV6,
+    IANA_VXLAN_PORT,
+    VXLAN_FLAG_D,
+    VXLAN_FLAG_G,
+    VXLAN_FLAG_I,
+    ZERO_MAC,
+    Aged,
+    ArpInfo,
+    ArpProxied,
+    Decapsulated,
+    Dropped,
+    DropReason,
+    Encapsulated,
+    FdbAdd,
+    FdbAppend,
+    FdbDel,
+    Frame,
+    Installed,
+    L2Miss,
+    L3Miss,
+    Learned,
+    LimitReached,
+    ModelError,
+    Moved,
+    NeighAdd,
+    NeighDel,
+    Output,
+    Removed,
+    VtepInput,
+    VtepTransmit,
+    VxlanReceived,
+)
+
+DEFAULT_AGEING = 300.0  # FDB_AGE_DEFAULT
+DEFAULT_MAX_LEARNED = 4096  # Linux's maxaddress defaults to 0 (unlimited); see docs
+RFC7348_SRC_PORTS = (49152, 65535)  # RFC 7348 §5: the dynamic/private range
+_INF = float("inf")
+_ODD_NIBBLE = frozenset("13579bdfBDF")
+# Bits vxlan_parse_gbp_hdr() consumes when the GBP extension is on: G, the whole second flag
+# octet (D, A and the reserved bits beside them) and the 16-bit policy ID.
+_GBP_FLAG_BITS = VXLAN_FLAG_G | 0x00FF
+
+RxPolicy = Literal["linux", "rfc7348"]
+DfPolicy = Literal["unset", "set", "inherit"]
+UdpChecksum = Literal["zero", "compute"]
+
+
+def _is_group(mac: str) -> bool:
+    return mac[1] in _ODD_NIBBLE
+
+
+def _first_octet(ip: str) -> int:
+    return int(ip.partition(".")[0])
+
+
+def _is_ip_multicast(ip: str) -> bool:
+    return 224 <= _first_octet(ip) <= 239
+
+
+def _group_mac(ip: str) -> str:
+    """RFC 1112 §6.4: 01:00:5e followed by the low 23 bits of the group address."""
+    low23 = ip_int(ip) & 0x7FFFFF
+    return f"01:00:5e:{low23 >> 16:02x}:{(low23 >> 8) & 0xFF:02x}:{low23 & 0xFF:02x}"
+
+
+@dataclass(frozen=True, slots=True)
+class VtepConfig:
+    """How a VTEP is set up; the defaults are a plain ``ip link add type vxlan`` with RFC 7348
+    choices where Linux has none of its own.  ``VtepConfig.docker(...)`` gives Docker's.
+
+    ``local_ip`` is the outer source address and ``mac`` the underlay NIC's MAC (outer source
+    MAC); ``dev_mac`` is the vxlan device's own MAC, used only to drop looped frames.
+    ``next_hops`` maps a remote VTEP IP or a CIDR subnet ("192.168.1.0/24", "0.0.0.0/0") to the
+    outer destination MAC: the remote itself on a shared segment, else the gateway.
+    ``ttl`` 0 means the kernel's choice: 1 to a multicast group, 64 otherwise.  ``tos`` 1
+    means "inherit" (copy the inner TOS); the outer ECN bits always follow the inner ones.
+    ``max_learned`` caps learned entries per VNI (0 = unlimited); configured ones don't count.
+    """
+
+    local_ip: str
+    mac: str
+    name: str = "vxlan0"
+    vnis: tuple[int, ...] = (4096,)
+    dev_mac: str | None = None
+    port: int = IANA_VXLAN_PORT
+    learning: bool = True
+    proxy: bool = False
+    l2miss: bool = False
+    l3miss: bool = False
+    ageing: float = DEFAULT_AGEING
+    max_learned: int = DEFAULT_MAX_LEARNED
+    rx_policy: RxPolicy = "linux"
+    gbp: bool = False
+    honour_dont_learn: bool = False
+    ttl: int = 0
+    tos: int = 0
+    df: DfPolicy = "unset"
+    udp_checksum: UdpChecksum = "zero"
+    src_port_range: tuple[int, int] = RFC7348_SRC_PORTS
+    group: str | None = None
+    next_hops: Mapping[str, str] = field(default_factory=dict)
+    ip_id_start: int = 0
+    tx_refreshes: bool = False
+
+    def __post_init__(self) -> None:
+        if self.rx_policy not in ("linux", "rfc7348"):
+            raise ModelError(f"rx_policy must be 'linux' or 'rfc7348', not {self.rx_policy!r}")
+        if self.df not in ("unset", "set", "inherit"):
+            raise ModelError(f"df must be 'unset', 'set' or 'inherit', not {self.df!r}")
+        if self.udp_checksum not in ("zero", "compute"):
+            raise ModelError(f"udp_checksum must be 'zero' or 'compute', not "
+                             f"{self.udp_checksum!r}")
+        lo, hi = self.src_port_range
+        if not 0 < lo <= hi <= 0xFFFF:
+            raise ModelError(f"bad src_port_range {self.src_port_range}")
+        if not self.vnis or any(not 0 <= v < 1 << 24 for v in self.vnis):
+            raise ModelError(f"VNIs must be 24-bit integers, got {self.vnis}")
+        if self.honour_dont_learn and not self.gbp:
+            raise ModelError("honour_dont_learn needs the GBP extension (gbp=True)")
+        if self.ageing < 0 or self.max_learned < 0 or not 0 <= self.ttl <= 255:
+            raise ModelError("ageing and max_learned must be >= 0, ttl within 0..255")
+        if self.group is not None and not _is_ip_multicast(self.group):
+            raise ModelError(f"group {self.group} is not an IPv4 multicast address")
+
+    @classmethod
+    def docker(
+        cls,
+        local_ip: str,
+        mac: str,
+        vnis: tuple[int, ...] = (4096,),
+        **overrides: object,
+    ) -> VtepConfig:
+        """Docker's overlay driver: ``learning proxy l2miss l3miss dstport 4789``.
+
+        libnetwork's createVxlan (drivers/overlay/ov_utils.go) sets Learning, Proxy, L2miss
+        and L3miss to true and no ageing, TTL, TOS, checksum or source-port range of its own.
+        """
+        settings: dict[str, object] = {
+            "learning": True,
+            "proxy": True,
+            "l2miss": True,
+            "l3miss": True,
+            "port": IANA_VXLAN_PORT,
+        }
+        settings.update(overrides)
+        return cls(local_ip, mac, vnis=vnis, **settings)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class FdbEntry:
+    """A read-only view of one FDB entry."""
+
+    vni: int
+    mac: str
+    remotes: tuple[str, ...]
+    static: bool
+    learned: bool
+    last_seen: float
+
+
+class _Entry:
+    __slots__ = ("remotes", "static", "learned", "seen")
+
+    def __init__(self, remotes: list[str], static: bool, learned: bool, seen: float) -> None:
+        self.remotes = remotes
+        self.static = static
+        self.learned = learned  # made by vxlan_snoop, so it counts against max_learned
+        self.seen = seen
+
+
+class Vtep:
+    """The VTEP.  ``handle(event, now)`` and ``tick(now)`` return lists of outputs."""
+
+    __slots__ = (
+        "config",
+        "name",
+        "_fdb",
+        "_neigh",
+        "_n_learned",
+        "_next_expiry",
+        "_ip_id",
+        "_exact_hops",
+        "_prefix_hops",
+        "_hop_cache",
+        "_port_lo",
+        "_port_span",
+    )
+
+    def __init__(self, config: VtepConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self._fdb: dict[int, dict[str, _Entry]] = {vni: {} for vni in config.vnis}
+        self._neigh: dict[int, dict[str, str]] = {vni: {} for vni in config.vnis}
+        self._n_learned: dict[int, int] = {vni: 0 for vni in config.vnis}
+        # A lower bound on the earliest expiry of any dynamic entry (see Bridge).
+        self._next_expiry = _INF
+        self._ip_id = config.ip_id_start & 0xFFFF
+        self._exact_hops: dict[str, str] = {}
+        self._prefix_hops: list[tuple[int, int, str]] = []
+        # remote -> (outer destination MAC, default TTL), or None when there is no next hop.
+        self._hop_cache: dict[str, tuple[str, int] | None] = {}
+        for key, mac in config.next_hops.items():
+            if "/" in key:
+                net, _, plen_text = key.partition("/")
+                plen = int(plen_text)
+                if not 0 <= plen <= 32:
+                    raise ModelError(f"bad prefix length in next hop {key!r}")
+                mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF
+                self._prefix_hops.append((ip_int(net) & mask, mask, mac))
+            else:
+                self._exact_hops[key] = mac
+        # Longest prefix first: the first match is the route the kernel would use.
+        self._prefix_hops.sort(key=lambda hop: -bin(hop[1]).count("1"))
+        lo, hi = config.src_port_range
+        self._port_lo = lo
+        self._port_span = hi - lo + 1
+        if config.group is not None:
+            # The device's "group" is its default destination: the kernel keeps it as the
+            # all-zeros FDB entry (vxlan_dev_configure), and so does the model.
+            for vni in config.vnis:
+                self._fdb[vni][ZERO_MAC] = _Entry([config.group], True, False, 0.0)
+
+    # ------------------------------------------------------------------ queries
+
+    def fdb(self, vni: int) -> dict[str, FdbEntry]:
+        table = self._table(vni)
+        return {mac: self._view(vni, mac, e) for mac, e in table.items()}
+
+    def lookup(self, vni: int, mac: str) -> FdbEntry | None:
+        entry = self._table(vni).get(mac)
+        return None if entry is None else self._view(vni, mac, entry)
+
+    def neighbours(self, vni: int) -> dict[str, str]:
+        if vni not in self._neigh:
+            raise ModelError(f"{self.name}: no VNI {vni}")
+        return dict(self._neigh[vni])
+
+    def learned_count(self, vni: int) -> int:
+        return self._n_learned[vni]
+
+    @staticmethod
+    def _view(vni: int, mac: str, e: _Entry) -> FdbEntry:
+        return FdbEntry(vni, mac, tuple(e.remotes), e.static, e.learned, e.seen)
+
+    def _table(self, vni: int) -> dict[str, _Entry]:
+        table = self._fdb.get(vni)
+        if table is None:
+            raise ModelError(f"{self.name}: no VNI {vni}")
+        return table
+
+    # ------------------------------------------------------------------ events
+
+    def tick(self, now: float) -> list[Output]:
+        """Age the tables without traffic."""
+        out: list[Output] = []
+        if now >= self._next_expiry:
+            self._expire(now, out)
+        return out
+
+    def handle(self, event: VtepInput, now: float) -> list[Output]:
+        out: list[Output] = []
+        if now >= self._next_expiry:
+            self._expire(now, out)
+        if type(event) is VtepTransmit:
+            self._transmit(event, now, out)
+        elif type(event) is VxlanReceived:
+            self._receive(event, now, out)
+        elif isinstance(event, FdbAdd):
+            self._fdb_add(event, now, out)
+        elif isinstance(event, FdbAppend):
+            self._fdb_append(event, now, out)
+        elif isinstance(event, FdbDel):
+            self._fdb_del(event, now, out)
+        elif isinstance(event, NeighAdd):
+            neigh = self._neigh_table(event.vni)
+            if neigh.get(event.ip) != event.mac:
+                neigh[event.ip] = event.mac
+                out.append(Installed(self.name, "neigh", event.vni, event.ip, event.mac, True,
+                                     now, event.reason))
+        elif isinstance(event, NeighDel):
+            neigh = self._neigh_table(event.vni)
+            mac = neigh.pop(event.ip, None)
+            if mac is not None:
+                out.append(Removed(self.name, "neigh", event.vni, event.ip, mac, now,
+                                   event.reason))
+        else:
+            raise ModelError(f"{self.name}: not a VTEP event: {event!r}")
+        return out
+
+    def _neigh_table(self, vni: int) -> dict[str, str]:
+        neigh = self._neigh.get(vni)
+        if neigh is None:
+            raise ModelError(f"{self.name}: no VNI {vni}")
+        return neigh
+
+    # ------------------------------------------------------------------ receive path
+
+    def _receive(self, ev: VxlanReceived, now: float, out: list[Output]) -> None:
+        cfg = self.config
+        frame = ev.frame
+        if ev.dport != cfg.port:
+            out.append(Dropped(self.name, DropReason.UDP_NO_SOCKET, frame,
+                               f"UDP port {ev.dport} is not the VXLAN port {cfg.port}"))
+            return
+        if ev.dst_ip != cfg.local_ip and ev.dst_ip != cfg.group:
+            out.append(Dropped(self.name, DropReason.OTHERHOST, frame,
+                               f"outer destination {ev.dst_ip} is not {cfg.local_ip}"))
+            return
+        flags = ev.flags
+        # vxlan_rcv: "VNI flag always required to be set".  RFC 7348 §5 agrees in substance:
+        # I=1 is what makes the VNI valid, so a packet without it has no network to go to.
+        if not flags & VXLAN_FLAG_I:
+            out.append(Dropped(self.name, DropReason.VXLAN_INVALID_HDR, frame,
+                               f"I flag clear (vxlan.flags 0x{flags:04x})"))
+            return
+        table = self._fdb.get(ev.vni)
+        if table is None:
+            out.append(Dropped(self.name, DropReason.VXLAN_VNI_NOT_FOUND, frame,
+                               f"no vxlan device for VNI {ev.vni}"))
+            return
+        if cfg.rx_policy == "linux":
+            rest_flags = flags & ~VXLAN_FLAG_I
+            rest_gbp = ev.gbp
+            if cfg.gbp:
+                rest_flags &= ~_GBP_FLAG_BITS
+                rest_gbp = 0
+            if rest_flags or rest_gbp or ev.reserved8:
+                out.append(Dropped(
+                    self.name, DropReason.VXLAN_INVALID_HDR, frame,
+                    f"reserved bits set (vxlan.flags 0x{flags:04x}, vxlan.gbp 0x{ev.gbp:04x},"
+                    f" vxlan.reserved8 0x{ev.reserved8:02x}); Linux drops what RFC 7348 ignores",
+                ))
+                return
+
+        src = frame.src
+        if src == cfg.dev_mac:
+            out.append(Dropped(self.name, DropReason.LOCAL_MAC, frame,
+                               f"inner source {src} is this device's own MAC: a loop"))
+            return
+        dont_learn = (cfg.honour_dont_learn and flags & VXLAN_FLAG_G != 0
+                      and flags & VXLAN_FLAG_D != 0)
+        if cfg.learning and not dont_learn:
+            if _is_group(src) or src == ZERO_MAC:
+                out.append(Dropped(self.name, DropReason.MAC_INVALID_SOURCE, frame,
+                                   f"inner source {src} is not unicast (vxlan_snoop)"))
+                return
+            if not self._snoop(ev.vni, table, src, ev.src_ip, now, frame, out):
+                return
+
+        # vxlan_ecn_decapsulate / INET_ECN_decapsulate: congestion marked on the way over
+        # cannot be passed on to an inner packet that does not do ECN, so it is dropped.
+        ip = frame.ip
+        if ev.tos & 3 == 3 and ip is not None and ip.tos & 3 == 0:
+            out.append(Dropped(self.name, DropReason.IP_TUNNEL_ECN, frame,
+                               "outer ECN CE over a not-ECT inner packet"))
+            return
+        out.append(Decapsulated(self.name, ev.vni, frame, ev.src_ip))
+
+    def _snoop(self, vni: int, table: dict[str, _Entry], mac: str, remote: str, now: float,
+               frame: Frame, out: list[Output]) -> bool:
+        """vxlan_snoop: learn or refresh ``mac`` -> ``remote``.  False: drop the packet."""
+        entry = table.get(mac)
+        if entry is not None:
+            first = entry.remotes[0]
+            if first == remote:
+                entry.seen = now
+                return True
+            if entry.static:
+                out.append(Dropped(
+                    self.name, DropReason.VXLAN_ENTRY_EXISTS, frame,
+                    f"{mac} is statically behind {first}; not migrated to {remote}",
+                ))
+                return False
+            entry.remotes[0] = remote
+            entry.seen = now
+            out.append(Moved(self.name, vni, mac, first, remote, now, "vxlan_snoop"))
+            return True
+        limit = self.config.max_learned
+        if limit and self._n_learned[vni] >= limit:
+            out.append(LimitReached(self.name, vni, mac, limit, now))
+            return True
+        table[mac] = _Entry([remote], False, True, now)
+        self._n_learned[vni] += 1
+        self._note_expiry(now)
+        out.append(Learned(self.name, vni, mac, remote, now, "vxlan_snoop"))
+        return True
+
+    # ------------------------------------------------------------------ transmit path
+
+    def _transmit(self, ev: VtepTransmit, now: float, out: list[Output]) -> None:
+        cfg = self.config
+        vni = ev.vni
+        frame = ev.frame
+        table = self._table(vni)
+        if cfg.proxy and frame.ethertype == ETH_P_ARP:
+            self._arp_reduce(vni, table, frame, now, out)
+            return
+        dst = frame.dst
+        entry = table.get(dst)
+        if entry is None:
+            entry = table.get(ZERO_MAC)
+            if entry is None:
+                if cfg.l2miss and not _is_group(dst):
+                    out.append(L2Miss(self.name, vni, dst, now))
+                out.append(Dropped(self.name, DropReason.VXLAN_NO_REMOTE, frame,
+                                   f"no FDB entry for {dst} and no default entry"))
+                return
+        elif cfg.tx_refreshes:
+            entry.seen = now
+        for remote in entry.remotes:
+            self._encapsulate(vni, frame, remote, out)
+
+    def _arp_reduce(self, vni: int, table: dict[str, _Entry], frame: Frame, now: float,
+                    out: list[Output]) -> None:
+        """arp_reduce: with ``proxy`` on, every ARP frame is consumed here, answered or not."""
+        cfg = self.config
+        arp = frame.arp
+        if arp is None:
+            out.append(Dropped(self.name, DropReason.ARP_REDUCE, frame,
+                               "ARP frame with no readable ARP body"))
+            return
+        if (arp.hw_type not in (ARPHRD_ETHER, ARPHRD_IEEE802) or arp.proto_type != ETH_P_IP
+                or arp.opcode != ARPOP_REQUEST or arp.hw_size != 6 or arp.proto_size != 4):
+            out.append(Dropped(self.name, DropReason.ARP_REDUCE, frame,
+                               f"ARP opcode {arp.opcode} is not an Ethernet/IPv4 request; "
+                               "proxy mode consumes it"))
+            return
+        tip = arp.target_ip
+        octet = _first_octet(tip)
+        if octet == 127 or 224 <= octet <= 239:
+            out.append(Dropped(self.name, DropReason.ARP_REDUCE, frame,
+                               f"ARP for loopback/multicast {tip}"))
+            return
+        mac = self._neigh[vni].get(tip)
+        if mac is None:
+            if cfg.l3miss:
+                out.append(L3Miss(self.name, vni, tip, now))
+            out.append(Dropped(self.name, DropReason.ARP_REDUCE, frame,
+                               f"no neighbour entry for {tip}; the request is not flooded"))
+            return
+        entry = table.get(mac)
+        if entry is not None:
+            if cfg.tx_refreshes:
+                entry.seen = now
+            if entry.remotes[0] == ANY_IP:
+                out.append(Dropped(self.name, DropReason.ARP_REDUCE, frame,
+                                   f"{tip} is a bridge-local neighbour"))
+                return
+        # arp_create(ARPOP_REPLY, ETH_P_ARP, sip, dev, tip, sha, n->ha, sha): the reply goes
+        # to the requester's ARP sender address, from the neighbour's MAC.
+        reply = Frame(
+            arp.sender_mac,
+            mac,
+            ETH_P_ARP,
+            arp=ArpInfo(ARPOP_REPLY, mac, tip, arp.sender_mac, arp.sender_ip),
+        )
+        out.append(ArpProxied(self.name, vni, tip, mac, reply))
+
+    def _encapsulate(self, vni: int, frame: Frame, remote: str, out: list[Output]) -> None:
+        cfg = self.config
+        if remote == ANY_IP:
+            out.append(Dropped(self.name, DropReason.VXLAN_NO_REMOTE, frame,
+                               "FDB remote is 0.0.0.0 (vxlan_xmit_one)"))
+            return
+        if remote in self._hop_cache:
+            hop = self._hop_cache[remote]
+        else:
+            hop = self._hop_cache[remote] = self._resolve_next_hop(remote)
+        if hop is None:
+            out.append(Dropped(self.name, DropReason.NO_NEXT_HOP, frame,
+                               f"no next-hop MAC configured for {remote}"))
+            return
+        eth_dst, default_ttl = hop
+        ttl = cfg.ttl or default_ttl
+        ip = frame.ip
+        inner_tos = ip.tos if ip is not None else 0
+        tos = cfg.tos
+        if tos == 1:  # "tos inherit"
+            tos = inner_tos
+        # INET_ECN_encapsulate: the outer ECN field copies the inner one, except that CE
+        # becomes ECT(0) so that a congestion mark is not applied twice.
+        ecn = inner_tos & 3
+        tos = (tos & ~3) | (2 if ecn == 3 else ecn)
+        df_policy = cfg.df
+        if df_policy == "unset":
+            df = False
+        elif df_policy == "set":
+            df = True
+        else:
+            df = frame.ethertype == ETH_P_IPV6 or (ip is not None and ip.df)
+        ip_id = self._ip_id
+        self._ip_id = (ip_id + 1) & 0xFFFF
+        out.append(Encapsulated(
+            self.name, vni, frame, cfg.mac, eth_dst, cfg.local_ip, remote, ip_id, ttl, tos,
+            df, self._source_port(frame), cfg.port, cfg.udp_checksum,
+        ))
+
+    def _resolve_next_hop(self, remote: str) -> tuple[str, int] | None:
+        """Outer destination MAC and the TTL the kernel would pick (vxlan_xmit_one: 1 towards
+        a multicast group, else the route's hop limit, 64 by default)."""
+        try:
+            addr = ip_int(remote)
+        except EncodeError:
+            raise ModelError(f"{self.name}: remote {remote!r} is not an IPv4 address") from None
+        if _is_ip_multicast(remote):
+            return _group_mac(remote), 1
+        mac = self._exact_hops.get(remote)
+        if mac is not None:
+            return mac, 64
+        for net, mask, hop in self._prefix_hops:
+            if addr & mask == net:
+                return hop, 64
+        return None
+
+    def _source_port(self, frame: Frame) -> int:
+        """RFC 7348 §5: a hash of the inner flow, spread over the configured range.
+
+        Linux hashes with skb_get_hash() (a seeded jhash of the flow dissector's keys, or the
+        inner Ethernet header when there is no flow); a model must be reproducible, so CRC-32
+        of the same keys stands in, mapped into the range the way udp_flow_src_port() does.
+        """
+        ip = frame.ip
+        if ip is not None:
+            key = f"{ip.src}>{ip.dst}/{ip.proto}:{ip.sport}>{ip.dport}"
+        else:
+            key = f"{frame.src}>{frame.dst}/{frame.ethertype:04x}"
+        h = zlib.crc32(key.encode())
+        return self._port_lo + ((h * self._port_span) >> 32)
+
+    # ------------------------------------------------------------------ configuration
+
+    def _fdb_add(self, ev: FdbAdd, now: float, out: list[Output]) -> None:
+        table = self._table(ev.vni)
+        entry = table.get(ev.mac)
+        if entry is None:
+            table[ev.mac] = _Entry([ev.remote], ev.static, False, now)
+        else:
+            if entry.remotes == [ev.remote] and entry.static == ev.static and not entry.learned:
+                return
+            if entry.learned:
+                self._n_learned[ev.vni] -= 1
+            entry.remotes = [ev.remote]
+            entry.static = ev.static
+            entry.learned = False
+            entry.seen = now
+        if not ev.static:
+            self._note_expiry(now)
+        out.append(Installed(self.name, "fdb", ev.vni, ev.mac, ev.remote, ev.static, now,
+                             ev.reason))
+
+    def _fdb_append(self, ev: FdbAppend, now: float, out: list[Output]) -> None:
+        table = self._table(ev.vni)
+        entry = table.get(ev.mac)
+        if entry is None:
+            table[ev.mac] = _Entry([ev.remote], True, False, now)
+            static = True
+        elif ev.remote in entry.remotes:
+            return
+        else:
+            entry.remotes.append(ev.remote)
+            static = entry.static
+        out.append(Installed(self.name, "fdb", ev.vni, ev.mac, ev.remote, static, now,
+                             ev.reason))
+
+    def _fdb_del(self, ev: FdbDel, now: float, out: list[Output]) -> None:
+        table = self._table(ev.vni)
+        entry = table.get(ev.mac)
+        if entry is None:
+            return
+        if ev.remote is None:
+            gone = list(entry.remotes)
+            entry.remotes.clear()
+        elif ev.remote in entry.remotes:
+            gone = [ev.remote]
+            entry.remotes.remove(ev.remote)
+        else:
+            return
+        if not entry.remotes:
+            del table[ev.mac]
+            if entry.learned:
+                self._n_learned[ev.vni] -= 1
+        for remote in gone:
+            out.append(Removed(self.name, "fdb", ev.vni, ev.mac, remote, now, ev.reason))
+
+    # ------------------------------------------------------------------ ageing
+
+    def _note_expiry(self, seen: float) -> None:
+        if self.config.ageing > 0:
+            expiry = seen + self.config.ageing
+            if expiry < self._next_expiry:
+                self._next_expiry = expiry
+
+    def _expire(self, now: float, out: list[Output]) -> None:
+        ageing = self.config.ageing
+        if ageing <= 0:  # ageing 0: vxlan_open() never starts the GC timer
+            self._next_expiry = _INF
+            return
+        expired: list[tuple[float, int, str, _Entry]] = []
+        next_expiry = _INF
+        for vni, table in self._fdb.items():
+            for mac, entry in table.items():
+                if entry.static:
+                    continue
+                deadline = entry.seen + ageing
+                if deadline <= now:
+                    expired.append((deadline, vni, mac, entry))
+                elif deadline < next_expiry:
+                    next_expiry = deadline
+        expired.sort(key=lambda item: (item[0], item[1], item[2]))
+        for deadline, vni, mac, entry in expired:
+            del self._fdb[vni][mac]
+            if entry.learned:
+                self._n_learned[vni] -= 1
+            for remote in entry.remotes:
+                out.append(Aged(self.name, vni, mac, remote, entry.seen, deadline, now))
+        self._next_expiry = next_expiry
+
+
+__all__ = ["Vtep", "VtepConfig", "FdbEntry", "DEFAULT_AGEING", "DEFAULT_MAX_LEARNED",
+           "RFC7348_SRC_PORTS"]
