@@ -1,0 +1,254 @@
+"""``replay``: feed a capture through VTEP models as the capture's receiving VTEPs saw it.
+
+Each VXLAN packet becomes a ``VxlanReceived`` event for the VTEP at its outer destination IP,
+with the packet's timestamp as ``now``.  The report says what each VTEP learned (its FDB per
+VNI), the timeline of table changes, and the anomalies an SRE debugging an overlay wants named:
+a MAC behind two VTEPs, packets a Linux VTEP would drop and why, ARP requests nobody answered,
+and how much of each VNI's traffic was flooded.
+
+Nothing is kept per packet: the models hold the state, and the report keeps counters and the
+table-changing events only, so memory follows the number of MACs, not the size of the file.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from vxlankit.addr import is_group_mac
+from vxlankit.capture.reader import open_capture
+from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
+from vxlankit.frames import vxlan_received
+from vxlankit.model.events import (
+    Aged,
+    Dropped,
+    Learned,
+    LimitReached,
+    Moved,
+    Output,
+    VxlanReceived,
+)
+from vxlankit.model.vtep import Vtep, VtepConfig
+
+
+def iso_time(ts: float | int, ns: bool = False) -> str:
+    """A timestamp (seconds, or integer nanoseconds with ``ns=True``) as ISO 8601 UTC with
+    nanoseconds, e.g. ``2013-05-18T20:21:44.837063000Z``."""
+    total_ns = int(ts) if ns else round(ts * 1e9)
+    seconds, frac = divmod(total_ns, 10**9)
+    stamp = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{frac:09d}Z"
+
+
+@dataclass
+class _ArpWait:
+    vni: int
+    sender_ip: str
+    target_ip: str
+    first_ns: int
+    count: int = 1
+
+
+@dataclass
+class ReplayReport:
+    """What ``replay`` found.  ``to_json()`` gives the documented JSON document."""
+
+    vteps: dict[str, Vtep]
+    # (vtep, vni, mac) -> [first, last] capture time (ns) a frame from mac reached vtep:
+    # exact, where the models' float clock would round nanoseconds.
+    seen: dict[tuple[str, int, str], list[int]]
+    events: list[tuple[int, Output]]
+    drops: Counter[tuple[str, str]]
+    floods: Counter[int]
+    per_vni: Counter[int]
+    unanswered_arp: list[_ArpWait]
+    flapping: dict[tuple[str, int, str], set[str]]
+    packets: int = 0
+    vxlan_packets: int = 0
+    vni_pairs: Counter[tuple[int, int]] = field(default_factory=Counter)
+
+    def fdb_rows(self, vtep_ip: str) -> list[dict[str, Any]]:
+        vtep = self.vteps[vtep_ip]
+        rows = []
+        for vni in vtep.config.vnis:
+            for mac, entry in sorted(vtep.fdb(vni).items()):
+                for remote in entry.remotes:
+                    times = self.seen.get((vtep_ip, vni, mac))
+                    first = iso_time(times[0], ns=True) if times else None
+                    last = iso_time(times[1], ns=True) if times else iso_time(entry.last_seen)
+                    rows.append({
+                        "vni": vni, "mac": mac, "remote": remote, "static": entry.static,
+                        "first_seen": first, "last_seen": last,
+                    })
+        return rows
+
+    def anomalies(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for (vtep, vni, mac), remotes in sorted(self.flapping.items()):
+            found.append({"kind": "mac_flapping", "vtep": vtep, "vni": vni, "mac": mac,
+                          "remotes": sorted(remotes),
+                          "detail": f"{mac} seen behind {len(remotes)} VTEPs"})
+        for (vtep, reason), count in sorted(self.drops.items()):
+            found.append({"kind": "linux_would_drop", "vtep": vtep, "reason": reason,
+                          "packets": count})
+        for wait in self.unanswered_arp:
+            found.append({"kind": "unanswered_arp", "vni": wait.vni, "who_has": wait.target_ip,
+                          "tell": wait.sender_ip, "requests": wait.count,
+                          "first": iso_time(wait.first_ns, ns=True)})
+        for vni, count in sorted(self.floods.items()):
+            found.append({"kind": "flood_volume", "vni": vni, "packets": count,
+                          "of_packets": self.per_vni[vni]})
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "vteps": [
+                {"vtep": ip, "vnis": list(vtep.config.vnis), "fdb": self.fdb_rows(ip),
+                 "neighbors": [{"vni": vni, "ip": nip, "mac": mac}
+                               for vni in vtep.config.vnis
+                               for nip, mac in sorted(vtep.neighbours(vni).items())]}
+                for ip, vtep in sorted(self.vteps.items())
+            ],
+            "events": [event_json(e, ts_ns) for ts_ns, e in self.events],
+            "anomalies": self.anomalies(),
+            "packets": self.packets,
+            "vxlan_packets": self.vxlan_packets,
+            "vni_pairs": [{"vnis": list(pair), "packets": n}
+                          for pair, n in sorted(self.vni_pairs.items())],
+        }
+
+
+def event_json(event: Output, ts_ns: int | None = None) -> dict[str, Any]:
+    """A model output as a flat JSON object (frames left out, times as ISO strings).
+
+    ``ts_ns``: the capture time of the packet that caused it, exact (the models' ``now`` is a
+    float and would round nanoseconds); it replaces ``now``."""
+    out: dict[str, Any] = {"event": type(event).__name__.lower()}
+    if ts_ns is not None:
+        out["time"] = iso_time(ts_ns, ns=True)
+    for name in event.__dataclass_fields__:
+        value = getattr(event, name)
+        if name == "frame" or (name == "now" and ts_ns is not None):
+            continue
+        if name in ("now", "last_seen", "expired_at") and isinstance(value, float):
+            value = iso_time(value)
+        elif hasattr(value, "value"):
+            value = value.value
+        out[name] = value
+    return out
+
+
+def _scan(path: Any, options: DecodeOptions) -> tuple[set[str], set[int], dict[str, str]]:
+    """First pass: the VTEP IPs that receive VXLAN, the VNIs, and each VTEP's MAC."""
+    vteps: set[str] = set()
+    vnis: set[int] = set()
+    macs: dict[str, str] = {}
+    with open_capture(path) as reader:
+        for record in reader:
+            packet = decode(record.data, record.interface.linktype, options)
+            for _, hop in vxlan_received(packet):
+                vteps.add(hop.dst_ip)
+                vnis.add(hop.vni)
+                if packet.layers and packet.layers[0].proto == "eth":
+                    macs.setdefault(hop.dst_ip, packet.layers[0].fields["eth.dst"])
+                break
+    return vteps, vnis, macs
+
+
+def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEFAULT_OPTIONS,
+           rx_policy: str = "linux", ageing: float = 300.0) -> ReplayReport:
+    """Run ``path`` (a capture file path) through VTEP models; see the module docstring.
+
+    ``vteps``: the VTEP IPs to model (default: every outer destination of VXLAN traffic).
+    The file is read twice (once to find the VTEPs and VNIs, once to replay), so ``path``
+    must be re-readable: a path, not a pipe.
+    """
+    seen_vteps, vnis, macs = _scan(path, options)
+    chosen = sorted(set(vteps) or seen_vteps)
+    vni_tuple = tuple(sorted(vnis)) or (0,)
+    models = {
+        ip: Vtep(VtepConfig(ip, macs.get(ip, "00:00:00:00:00:00"), name=f"vxlan@{ip}",
+                            vnis=vni_tuple, rx_policy=rx_policy, ageing=ageing))  # type: ignore[arg-type]
+        for ip in chosen
+    }
+    report = ReplayReport(models, {}, [], Counter(), Counter(), Counter(), [], defaultdict(set))
+    seen = report.seen
+    arp_waits: dict[tuple[int, str, str], _ArpWait] = {}
+    # Inner flows seen on each VNI: the same flow on two VNIs is a routed hop between subnets.
+    flow_vnis: dict[tuple[str, str, int], set[int]] = defaultdict(set)
+    owners: dict[tuple[int, str], set[str]] = defaultdict(set)
+    last_ns: int | None = None
+    with open_capture(path) as reader:
+        for record in reader:
+            report.packets += 1
+            last_ns = record.ts_ns
+            packet = decode(record.data, record.interface.linktype, options)
+            hops = vxlan_received(packet)
+            if not hops:
+                continue
+            report.vxlan_packets += 1
+            now = record.ts_ns / 1e9
+            for _, hop in hops:
+                _account(report, hop, record.ts_ns, arp_waits, flow_vnis, owners)
+                model = models.get(hop.dst_ip)
+                if model is None:
+                    continue
+                times = seen.get((hop.dst_ip, hop.vni, hop.frame.src))
+                if times is None:
+                    seen[(hop.dst_ip, hop.vni, hop.frame.src)] = [record.ts_ns, record.ts_ns]
+                else:
+                    times[1] = record.ts_ns
+                for out in model.handle(hop, now):
+                    _note(report, model.config.local_ip, out, record.ts_ns)
+    if last_ns is not None:
+        # Age the tables as they stood when the capture ended.
+        for vtep in models.values():
+            for out in vtep.tick(last_ns / 1e9):
+                _note(report, vtep.config.local_ip, out, last_ns)
+    report.unanswered_arp = sorted(arp_waits.values(), key=lambda w: w.first_ns)
+    for crossed in flow_vnis.values():
+        if len(crossed) > 1:
+            ordered = sorted(crossed)
+            for a, b in zip(ordered, ordered[1:], strict=False):
+                report.vni_pairs[(a, b)] += 1
+    for (vni, mac), remotes in owners.items():
+        if len(remotes) > 1:
+            for ip in chosen:
+                report.flapping[(ip, vni, mac)] = set(remotes)
+    return report
+
+
+def _account(report: ReplayReport, hop: VxlanReceived, ts_ns: int,
+             arp_waits: dict[tuple[int, str, str], _ArpWait],
+             flow_vnis: dict[tuple[str, str, int], set[int]],
+             owners: dict[tuple[int, str], set[str]]) -> None:
+    frame = hop.frame
+    report.per_vni[hop.vni] += 1
+    if is_group_mac(frame.dst):
+        report.floods[hop.vni] += 1
+    if not is_group_mac(frame.src):
+        owners[(hop.vni, frame.src)].add(hop.src_ip)
+    arp = frame.arp
+    if arp is not None:
+        if arp.opcode == 1:
+            key = (hop.vni, arp.sender_ip, arp.target_ip)
+            wait = arp_waits.get(key)
+            if wait is None:
+                arp_waits[key] = _ArpWait(hop.vni, arp.sender_ip, arp.target_ip, ts_ns)
+            else:
+                wait.count += 1
+        elif arp.opcode == 2:
+            arp_waits.pop((hop.vni, arp.target_ip, arp.sender_ip), None)
+    if frame.ip is not None:
+        flow_vnis[(frame.ip.src, frame.ip.dst, frame.ip.proto)].add(hop.vni)
+
+
+def _note(report: ReplayReport, vtep_ip: str, out: Output, ts_ns: int) -> None:
+    if isinstance(out, (Learned, Moved, Aged, LimitReached)):
+        report.events.append((ts_ns, out))
+    elif isinstance(out, Dropped):
+        report.events.append((ts_ns, out))
+        report.drops[(vtep_ip, out.reason.value)] += 1

@@ -1,0 +1,1 @@
+"""Synthesis of whole overlay exchanges, driven by the reference models."""

@@ -1,0 +1,177 @@
+"""The actors around the models: a container's network stack running ping, and the router
+between the two underlay subnets.  They make and change frames through ``codec.encode`` only.
+
+Each actor method takes what arrived and returns the frames it sends, as bytes; timing is the
+scenario's business.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import struct
+from dataclasses import dataclass, field
+
+from vxlankit import build
+from vxlankit.addr import BROADCAST_MAC, ZERO_MAC
+from vxlankit.codec import decode, encode
+from vxlankit.layers.arp import OP_REPLY, OP_REQUEST
+from vxlankit.layers.icmp import ECHO_REPLY, ECHO_REQUEST
+from vxlankit.packet import Layer, Packet
+
+
+def ping_payload(size: int, sent_ns: int) -> bytes:
+    """What iputils ping puts in an echo: a struct timeval (two little-endian 64-bit words on
+    a 64-bit host) when it fits, then the byte pattern 0x10, 0x11, ... (offset & 0xff)."""
+    body = bytes(i & 0xFF for i in range(size))
+    if size >= 16:
+        stamp = struct.pack("<qq", sent_ns // 10**9, (sent_ns // 1000) % 10**6)
+        body = stamp + body[16:]
+    return body
+
+
+@dataclass
+class Echo:
+    seq: int
+    sent_ns: int
+    replied_ns: int | None = None
+
+
+@dataclass
+class _Outgoing:
+    """An IPv4 packet waiting for its next hop's MAC: header choices and the layers after IP."""
+
+    df: bool
+    ip_id: int
+    tail: list[Layer]
+
+
+@dataclass
+class ContainerStack:
+    """Just enough of a Linux network stack: an ARP cache, ARP replies, echo replies, and a
+    ping client.  IP ids follow Linux: 0 for DF packets from an unconnected socket (ping), a
+    per-destination counter for the kernel's own ICMP replies (which go without DF)."""
+
+    name: str
+    ip: str
+    mac: str
+    rng: random.Random
+    arp_cache: dict[str, str] = field(default_factory=dict)
+    pending: dict[str, list[_Outgoing]] = field(default_factory=dict)
+    echoes: list[Echo] = field(default_factory=list)
+    ident: int = 0
+    _reply_id: int = 0
+
+    def __post_init__(self) -> None:
+        self.ident = self.rng.randrange(1, 0x10000)
+        self._reply_id = self.rng.randrange(0, 0x10000)
+
+    # -- sending
+
+    def _resolve_or_queue(self, dst_ip: str, out: _Outgoing) -> list[bytes]:
+        """Send now if the neighbour is known, else queue and ask for it (one request per
+        destination, as the kernel's neighbour code does while INCOMPLETE)."""
+        mac = self.arp_cache.get(dst_ip)
+        if mac is not None:
+            return [self._finish(dst_ip, mac, out)]
+        first = dst_ip not in self.pending
+        self.pending.setdefault(dst_ip, []).append(out)
+        if not first:
+            return []
+        return [encode([build.eth(dst=BROADCAST_MAC, src=self.mac),
+                        build.arp(OP_REQUEST, self.mac, self.ip, ZERO_MAC, dst_ip)])]
+
+    def _finish(self, dst_ip: str, mac: str, out: _Outgoing) -> bytes:
+        return encode([build.eth(dst=mac, src=self.mac),
+                       build.ipv4(src=self.ip, dst=dst_ip, df=out.df, id=out.ip_id),
+                       *out.tail])
+
+    def ping(self, dst_ip: str, seq: int, size: int, now_ns: int) -> list[bytes]:
+        self.echoes.append(Echo(seq, now_ns))
+        out = _Outgoing(True, 0, [build.icmp_echo(self.ident, seq),
+                                  build.payload(ping_payload(size, now_ns))])
+        return self._resolve_or_queue(dst_ip, out)
+
+    # -- receiving
+
+    def receive(self, data: bytes, now_ns: int) -> list[bytes]:
+        packet = decode(data)
+        eth = packet.layer("eth")
+        if eth is None or eth["eth.dst"] not in (self.mac, BROADCAST_MAC):
+            return []
+        arp = packet.layer("arp")
+        if arp is not None:
+            return self._receive_arp(packet)
+        ip = packet.layer("ip")
+        icmp = packet.layer("icmp")
+        if ip is None or icmp is None or ip["ip.dst"] != self.ip:
+            return []
+        if icmp["icmp.type"] == ECHO_REQUEST:
+            data_layer = packet.layer("data")
+            body = data_layer["data.data"] if data_layer is not None else b""
+            self._reply_id = (self._reply_id + 1) & 0xFFFF
+            out = _Outgoing(False, self._reply_id,
+                            [build.icmp_echo(icmp["icmp.ident"], icmp["icmp.seq"], reply=True),
+                             build.payload(body)])
+            return self._resolve_or_queue(ip["ip.src"], out)
+        if icmp["icmp.type"] == ECHO_REPLY and icmp["icmp.ident"] == self.ident:
+            for echo in self.echoes:
+                if echo.seq == icmp["icmp.seq"] and echo.replied_ns is None:
+                    echo.replied_ns = now_ns
+                    break
+        return []
+
+    def _receive_arp(self, packet: Packet) -> list[bytes]:
+        arp = packet.layer("arp")
+        assert arp is not None
+        sender_ip = arp.get("arp.src.proto_ipv4")
+        sender_mac = arp.get("arp.src.hw_mac")
+        if sender_ip is None or sender_mac is None:
+            return []
+        out: list[bytes] = []
+        if arp["arp.opcode"] == OP_REQUEST and arp["arp.dst.proto_ipv4"] == self.ip:
+            # arp_process(): a request for us creates the sender's entry and is answered.
+            self.arp_cache[sender_ip] = sender_mac
+            out.append(encode([build.eth(dst=sender_mac, src=self.mac),
+                               build.arp(OP_REPLY, self.mac, self.ip, sender_mac, sender_ip)]))
+        elif arp["arp.opcode"] == OP_REPLY and arp["arp.dst.proto_ipv4"] == self.ip:
+            self.arp_cache[sender_ip] = sender_mac
+        if sender_ip in self.arp_cache:
+            for queued in self.pending.pop(sender_ip, []):
+                out.append(self._finish(sender_ip, self.arp_cache[sender_ip], queued))
+        return out
+
+
+@dataclass
+class Router:
+    """The underlay router: forwards IPv4 between its interfaces by longest prefix, rewrites
+    the MACs, decrements the TTL and fixes the header checksum (RFC 1812 5.3.1, 5.2.4)."""
+
+    interfaces: dict[str, tuple[str, str]]  # name -> (prefix "a.b.c.d/n", router MAC)
+    hosts: dict[str, str]  # neighbour IP -> MAC (the router's resolved ARP entries)
+
+    def route(self, dst_ip: str) -> tuple[str, str] | None:
+        best: tuple[int, str, str] | None = None
+        for name, (prefix, mac) in self.interfaces.items():
+            net = ipaddress.ip_network(prefix)
+            if ipaddress.ip_address(dst_ip) in net and (best is None or net.prefixlen > best[0]):
+                best = (net.prefixlen, name, mac)
+        return None if best is None else (best[1], best[2])
+
+    def forward(self, data: bytes) -> tuple[str, bytes] | None:
+        """The frame as it leaves the router, and the interface it leaves by (None: dropped)."""
+        packet = decode(data)
+        ip = packet.layer("ip")
+        if ip is None or ip.raw is not None or ip["ip.ttl"] <= 1:
+            return None
+        hop = self.route(ip["ip.dst"])
+        dst_mac = self.hosts.get(ip["ip.dst"])
+        if hop is None or dst_mac is None:
+            return None
+        name, router_mac = hop
+        eth = packet.layers[0]
+        eth.fields["eth.src"] = router_mac
+        eth.fields["eth.dst"] = dst_mac
+        ip.fields["ip.ttl"] -= 1
+        ip.fields["ip.checksum"] = None  # recomputed; nothing else in the frame changes
+        return name, encode(packet, fix_lengths=False, compute_checksums=False)
