@@ -105,9 +105,10 @@ def frame_label(data: bytes) -> str:
     prefix = f"VXLAN VNI {vxlan['vxlan.vni']}: " if vxlan is not None else ""
     arp = packet.layer("arp", -1)
     if arp is not None and "arp.dst.proto_ipv4" in arp.fields:
+        target, sender = arp["arp.dst.proto_ipv4"], arp["arp.src.proto_ipv4"]
         if arp["arp.opcode"] == 1:
-            return f"{prefix}ARP who-has {arp['arp.dst.proto_ipv4']} tell {arp['arp.src.proto_ipv4']}"
-        return f"{prefix}ARP {arp['arp.src.proto_ipv4']} is-at {arp['arp.src.hw_mac']}"
+            return f"{prefix}ARP who-has {target} tell {sender}"
+        return f"{prefix}ARP {sender} is-at {arp['arp.src.hw_mac']}"
     icmp = packet.layer("icmp", -1)
     if icmp is not None and icmp["icmp.type"] in (0, 8):
         kind = "request" if icmp["icmp.type"] == 8 else "reply"
