@@ -1,0 +1,115 @@
+"""Test helpers for external resources: the shared real captures and tshark.
+
+Both are optional on a developer's machine (the tests that need them skip), but under CI
+(``CI=true``) a missing capture folder or a missing tshark is a failure, so a broken CI image
+cannot silently turn the suite green.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI") == "true"
+_REL = Path("shared") / "captures" / "real"
+
+
+def _find_real_dir() -> Path | None:
+    override = os.environ.get("VXLANKIT_REAL_CAPTURES")
+    if override:
+        return Path(override)
+    # The folder sits beside the repository (../shared/captures/real from the repo root);
+    # look up from here so that a checkout at another depth (a worktree) finds it too.
+    repo = Path(__file__).resolve().parents[2]
+    for base in (repo.parent, *repo.parent.parents):
+        candidate = base / _REL
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+REAL_DIR = _find_real_dir()
+
+
+def require_real_dir() -> Path:
+    """The real-captures folder, or skip (fail under CI) when it is absent."""
+    if REAL_DIR is None or not REAL_DIR.is_dir():
+        message = f"real captures folder not found ({_REL} beside the repository)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return REAL_DIR
+
+
+def real_capture(name: str) -> Path:
+    path = require_real_dir() / name
+    if not path.is_file():
+        message = f"real capture {name} missing from {path.parent}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def real_capture_names() -> list[str]:
+    """Every capture in the folder (empty when absent: the caller's test then skips/fails)."""
+    if REAL_DIR is None or not REAL_DIR.is_dir():
+        return []
+    return sorted(p.name for p in REAL_DIR.iterdir() if p.suffix in (".pcap", ".pcapng"))
+
+
+def require_tshark() -> str:
+    path = shutil.which("tshark")
+    if path is None:
+        if IN_CI:
+            pytest.fail("tshark is not installed (required under CI)")
+        pytest.skip("tshark is not installed")
+    return path
+
+
+# A minimal classic-pcap reader and writer, independent of vxlankit.capture on purpose: the
+# codec's tests must not depend on the capture code they are used to check.
+_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">",  # microseconds
+    b"\x4d\x3c\xb2\xa1": "<", b"\xa1\xb2\x3c\x4d": ">",  # nanoseconds
+}
+
+
+def read_pcap(path: Path) -> tuple[int, list[bytes]]:
+    """(link type, [frame bytes]) of a classic pcap file."""
+    data = path.read_bytes()
+    order = _MAGICS.get(data[:4])
+    if order is None:
+        raise ValueError(f"{path.name}: not a classic pcap file")
+    (network,) = struct.unpack_from(order + "I", data, 20)
+    linktype = network & 0x0FFFFFFF  # the top bits can carry FCS information
+    frames = []
+    off = 24
+    while off + 16 <= len(data):
+        _, _, incl_len, _ = struct.unpack_from(order + "IIII", data, off)
+        off += 16
+        frames.append(data[off:off + incl_len])
+        off += incl_len
+    return linktype, frames
+
+
+def iter_real_frames() -> Iterator[tuple[str, int, int, bytes]]:
+    """(file name, packet number from 1, link type, bytes) over every real capture."""
+    for name in real_capture_names():
+        linktype, frames = read_pcap(require_real_dir() / name)
+        for number, frame in enumerate(frames, 1):
+            yield name, number, linktype, frame
+
+
+def write_pcap(path: Path, frames: list[bytes], linktype: int = 1) -> None:
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
+    records = []
+    for i, frame in enumerate(frames):
+        records.append(struct.pack("<IIII", 1_700_000_000 + i, 0, len(frame), len(frame)))
+        records.append(frame)
+    path.write_bytes(header + b"".join(records))

@@ -1,0 +1,36 @@
+"""Shared pytest configuration: the hypothesis profiles.
+
+``dev`` (the default) keeps the whole suite fast on a laptop; ``ci`` runs more examples, never
+fails on timing (shared CI runners are slow and noisy) and prints the reproduction blob of a
+failure.  Choose with ``HYPOTHESIS_PROFILE=ci|dev``; without it, ``CI=true`` selects ``ci``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "dev",
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "ci",
+    max_examples=150,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def _profile() -> str:
+    chosen = os.environ.get("HYPOTHESIS_PROFILE")
+    if chosen:
+        return chosen
+    return "ci" if os.environ.get("CI") == "true" else "dev"
+
+
+settings.load_profile(_profile())

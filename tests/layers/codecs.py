@@ -1,0 +1,98 @@
+"""Each layer's two implementations side by side: the struct fast path (``decode``/``encode``)
+and the Construct ``SCHEMA`` (the reference), with the small adapters that turn a schema parse
+into a field dict and a field dict into a schema build input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from construct import Construct
+
+from vxlankit.addr import mac_bytes
+from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers._common import schema_fields
+
+Fields = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LayerCodec:
+    name: str
+    decode: Callable[[bytes, int], Fields]
+    encode: Callable[[Fields], bytes]
+    parse: Callable[[bytes], Fields]  # schema parse -> fields
+    build: Callable[[Fields], bytes]  # fields -> schema build
+
+
+def _schema(schema: Construct) -> tuple[Callable[[bytes], Fields], Callable[[Fields], bytes]]:
+    return (lambda b: schema_fields(schema.parse(b))), schema.build
+
+
+def _renamed(fields: Fields, old: str, new: str) -> Fields:
+    return {new + k[len(old):] if k.startswith(old) else k: v for k, v in fields.items()}
+
+
+def _sll_build_input(fields: Fields) -> Fields:
+    if "sll.src.eth" in fields:
+        addr = mac_bytes(fields["sll.src.eth"])
+    else:
+        addr = bytes(fields["sll.src.other"])
+    addr = (addr + bytes(fields["sll.unused"]) + bytes(8))[:8]
+    protocol = fields["sll.etype"] if "sll.etype" in fields else fields["sll.ltype"]
+    return {**fields, "_addr": addr, "_protocol": protocol}
+
+
+def _null_parse(buf: bytes) -> Fields:
+    # The documented inference: a family fits in 16 bits, so a little-endian read whose low
+    # half is zero means the header was written big-endian.
+    little = null.SCHEMA_LE.parse(buf)["null.family"]
+    if little & 0xFFFF:
+        return {"null.family": little, "null.byte_order": "little"}
+    return {"null.family": null.SCHEMA_BE.parse(buf)["null.family"], "null.byte_order": "big"}
+
+
+def _null_build(fields: Fields) -> bytes:
+    schema = null.SCHEMA_LE if fields["null.byte_order"] == "little" else null.SCHEMA_BE
+    return bytes(schema.build({"null.family": fields["null.family"]}))
+
+
+CODECS: dict[str, LayerCodec] = {
+    "eth": LayerCodec("eth", ethernet.decode, ethernet.encode, *_schema(ethernet.SCHEMA)),
+    "vlan": LayerCodec("vlan", vlan.decode, vlan.encode, *_schema(vlan.SCHEMA)),
+    "ieee8021ad": LayerCodec(
+        "ieee8021ad",
+        lambda b, off: vlan.decode(b, off, "ieee8021ad"),
+        lambda f: vlan.encode(f, "ieee8021ad"),
+        lambda b: _renamed(schema_fields(vlan.SCHEMA.parse(b)), "vlan.", "ieee8021ad."),
+        lambda f: vlan.SCHEMA.build(_renamed(f, "ieee8021ad.", "vlan.")),
+    ),
+    "arp": LayerCodec("arp", arp.decode, arp.encode, *_schema(arp.SCHEMA)),
+    "ip": LayerCodec("ip", ipv4.decode, ipv4.encode, *_schema(ipv4.SCHEMA)),
+    "icmp": LayerCodec(
+        "icmp", icmp.decode, icmp.encode,
+        lambda b: icmp.schema_fields(icmp.SCHEMA.parse(b)),
+        lambda f: icmp.SCHEMA.build(icmp.schema_build_input(f)),
+    ),
+    "udp": LayerCodec("udp", udp.decode, udp.encode, *_schema(udp.SCHEMA)),
+    "vxlan": LayerCodec("vxlan", vxlan.decode, vxlan.encode, *_schema(vxlan.SCHEMA)),
+    "vxlan-gpe": LayerCodec("vxlan-gpe", vxlan.decode_gpe, vxlan.encode_gpe,
+                            *_schema(vxlan.GPE_SCHEMA)),
+    "sll": LayerCodec(
+        "sll", sll.decode, sll.encode,
+        lambda b: sll.schema_fields(sll.SCHEMA.parse(b)),
+        lambda f: sll.SCHEMA.build(_sll_build_input(f)),
+    ),
+    "sll2": LayerCodec(
+        "sll2", sll.decode_v2, sll.encode_v2,
+        lambda b: sll.schema_fields(sll.SCHEMA_V2.parse(b), v2=True),
+        lambda f: sll.SCHEMA_V2.build(_sll_build_input(f)),
+    ),
+    "null": LayerCodec("null", null.decode, null.encode, _null_parse, _null_build),
+}
+
+# Header sizes for random-bytes tests: (fixed size, or a function of the first bytes, and
+# the most bytes any header of the layer can need).
+MAX_HEADER = {"eth": 14, "vlan": 4, "ieee8021ad": 4, "arp": 8 + 2 * (255 + 255), "ip": 60,
+              "icmp": 8, "udp": 8, "vxlan": 8, "vxlan-gpe": 8, "sll": 16, "sll2": 20, "null": 4}

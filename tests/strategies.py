@@ -1,0 +1,408 @@
+"""Hypothesis strategies for the codec: one field-dict strategy per layer header, and whole
+frames (a list of :class:`~vxlankit.packet.Layer` plus the pcap link type to decode it with).
+
+Field dicts hold every field the layer's fast ``decode`` returns (authoritative fields and the
+views derived from them), so ``layer.encode(f)`` -> ``layer.decode`` gives ``f`` back.
+
+Frames are built with :mod:`vxlankit.build` and leave lengths as ``None`` (``encode`` fills them
+in); checksums are ``None`` (computed), an explicit random value, or for UDP 0 ("none").  A
+test compares the decoded frame with the generated one on the fields the strategy set.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+from vxlankit import build, encode
+from vxlankit.layers import arp as arp_layer
+from vxlankit.layers import ipv4 as ipv4_layer
+from vxlankit.layers import vxlan as vxlan_layer
+from vxlankit.packet import Layer
+
+u8 = st.integers(0, 0xFF)
+u16 = st.integers(0, 0xFFFF)
+u24 = st.integers(0, 0xFFFFFF)
+u32 = st.integers(0, 0xFFFFFFFF)
+macs = st.binary(min_size=6, max_size=6).map(lambda b: b.hex(":"))
+ipv4s = st.binary(min_size=4, max_size=4).map(socket.inet_ntoa)
+
+# --------------------------------------------------------------------------- per-layer fields
+
+
+@st.composite
+def eth_fields(draw: st.DrawFn) -> dict[str, Any]:
+    fields: dict[str, Any] = {"eth.dst": draw(macs), "eth.src": draw(macs)}
+    if draw(st.booleans()):
+        fields["eth.type"] = draw(st.integers(0x0600, 0xFFFF))
+    else:
+        fields["eth.len"] = draw(st.integers(0, 0x05FF))
+    return fields
+
+
+def vlan_fields(proto: str = "vlan") -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({
+        f"{proto}.priority": st.integers(0, 7),
+        f"{proto}.dei": st.integers(0, 1),
+        f"{proto}.id": st.integers(0, 0x0FFF),
+        f"{proto}.etype": u16,
+    })
+
+
+@st.composite
+def arp_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """Ethernet/IPv4 ARP, or any other address sizes (kept as bytes)."""
+    if draw(st.booleans()):
+        return {
+            "arp.hw.type": draw(st.sampled_from([arp_layer.HW_ETHERNET, arp_layer.HW_IEEE802])),
+            "arp.proto.type": arp_layer.PROTO_IPV4,
+            "arp.hw.size": 6,
+            "arp.proto.size": 4,
+            "arp.opcode": draw(u16),
+            "arp.src.hw_mac": draw(macs),
+            "arp.src.proto_ipv4": draw(ipv4s),
+            "arp.dst.hw_mac": draw(macs),
+            "arp.dst.proto_ipv4": draw(ipv4s),
+        }
+    htype = draw(st.one_of(st.sampled_from([1, 6, 32]), u16))
+    ptype = draw(st.one_of(st.just(0x0800), u16))
+    hlen = draw(st.integers(0, 20))
+    plen = draw(st.integers(0, 20))
+    fields: dict[str, Any] = {
+        "arp.hw.type": htype, "arp.proto.type": ptype, "arp.hw.size": hlen,
+        "arp.proto.size": plen, "arp.opcode": draw(u16),
+    }
+    ether = arp_layer.is_ether(htype, hlen)
+    ipv4 = arp_layer.is_ipv4(ptype, plen)
+    for prefix in ("src", "dst"):
+        if ether:
+            fields[f"arp.{prefix}.hw_mac"] = draw(macs)
+        else:
+            fields[f"arp.{prefix}.hw"] = draw(st.binary(min_size=hlen, max_size=hlen))
+        if ipv4:
+            fields[f"arp.{prefix}.proto_ipv4"] = draw(ipv4s)
+        else:
+            fields[f"arp.{prefix}.proto"] = draw(st.binary(min_size=plen, max_size=plen))
+    return fields
+
+
+@st.composite
+def ipv4_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """Any header the layer can write: every version, 0-40 bytes of options."""
+    options = draw(st.integers(0, 10).flatmap(
+        lambda words: st.binary(min_size=4 * words, max_size=4 * words)))
+    fields: dict[str, Any] = {
+        "ip.version": draw(st.integers(0, 15)),
+        "ip.hdr_len": 20 + len(options),
+        "ip.dsfield": draw(u8),
+        "ip.len": draw(u16),
+        "ip.id": draw(u16),
+        "ip.flags": draw(st.integers(0, 7)),
+        "ip.frag_offset": draw(st.integers(0, 0x1FFF)),
+        "ip.ttl": draw(u8),
+        "ip.proto": draw(u8),
+        "ip.checksum": draw(u16),
+        "ip.src": draw(ipv4s),
+        "ip.dst": draw(ipv4s),
+        "ip.options": options,
+    }
+    ipv4_layer.derive(fields)
+    return fields
+
+
+@st.composite
+def icmp_fields(draw: st.DrawFn) -> dict[str, Any]:
+    itype = draw(st.one_of(st.sampled_from([0, 3, 4, 5, 8, 11, 13]), u8))
+    fields: dict[str, Any] = {"icmp.type": itype, "icmp.code": draw(u8),
+                              "icmp.checksum": draw(u16)}
+    if itype in (0, 8):
+        fields["icmp.ident"] = draw(u16)
+        fields["icmp.seq"] = draw(u16)
+    else:
+        name = "icmp.unused" if itype in (3, 4, 11) else "icmp.rest"
+        fields[name] = draw(st.binary(min_size=4, max_size=4))
+    return fields
+
+
+udp_fields = st.fixed_dictionaries({
+    "udp.srcport": u16, "udp.dstport": u16, "udp.length": u16, "udp.checksum": u16,
+})
+
+
+@st.composite
+def vxlan_fields(draw: st.DrawFn) -> dict[str, Any]:
+    fields: dict[str, Any] = {"vxlan.flags": draw(u16), "vxlan.gbp": draw(u16),
+                              "vxlan.vni": draw(u24), "vxlan.reserved8": draw(u8)}
+    vxlan_layer.derive(fields)
+    return fields
+
+
+@st.composite
+def gpe_fields(draw: st.DrawFn) -> dict[str, Any]:
+    fields: dict[str, Any] = {"vxlan.flags": draw(u8), "vxlan.reserved_16": draw(u16),
+                              "vxlan.next_proto": draw(u8), "vxlan.vni": draw(u24),
+                              "vxlan.reserved8": draw(u8)}
+    vxlan_layer.derive_gpe(fields)
+    return fields
+
+
+@st.composite
+def _sll_common(draw: st.DrawFn, halen: int) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    used = min(halen, 8)
+    if halen == 6:
+        fields["sll.src.eth"] = draw(macs)
+    else:
+        fields["sll.src.other"] = draw(st.binary(min_size=used, max_size=used))
+    fields["sll.unused"] = draw(st.binary(min_size=8 - used, max_size=8 - used))
+    if draw(st.booleans()):
+        fields["sll.etype"] = draw(st.integers(0x0600, 0xFFFF))
+    else:
+        fields["sll.ltype"] = draw(st.integers(0, 0x05FF))
+    return fields
+
+
+@st.composite
+def sll_fields(draw: st.DrawFn) -> dict[str, Any]:
+    halen = draw(st.one_of(st.just(6), st.integers(0, 10), u16))
+    fields = {"sll.pkttype": draw(u16), "sll.hatype": draw(u16), "sll.halen": halen}
+    fields.update(draw(_sll_common(halen)))
+    return fields
+
+
+@st.composite
+def sll2_fields(draw: st.DrawFn) -> dict[str, Any]:
+    halen = draw(st.one_of(st.just(6), st.integers(0, 10), u8))
+    fields = {"sll.reserved": draw(u16), "sll.ifindex": draw(u32), "sll.hatype": draw(u16),
+              "sll.pkttype": draw(u8), "sll.halen": halen}
+    fields.update(draw(_sll_common(halen)))
+    return fields
+
+
+@st.composite
+def null_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """The byte order is inferred on decode from which half of the word is zero, so a
+    big-endian family is one that fits in 16 bits and a little-endian one has a non-zero low
+    half."""
+    if draw(st.booleans()):
+        family = draw(u32.filter(lambda v: v & 0xFFFF))
+        return {"null.family": family, "null.byte_order": "little"}
+    return {"null.family": draw(u16), "null.byte_order": "big"}
+
+
+# --------------------------------------------------------------------------------- whole frames
+
+LINKS = ("eth", "raw", "raw4", "sll", "sll2", "null")
+LINKTYPE_OF = {"eth": 1, "raw": 101, "raw4": 228, "sll": 113, "sll2": 276, "null": 0}
+# Stacks on top of the link layer.  Kinds that start with ARP (or 802.3) need an Ethernet-ish
+# link: a raw-IP or NULL link can only carry IPv4.
+KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "icmp", "udp",
+         "arp", "eth802.3")
+IP_KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "icmp", "udp")
+MIN_FRAME = 60
+
+
+@dataclass
+class Frame:
+    """Layers to encode, the link type to decode them with, and what the strategy chose."""
+
+    layers: list[Layer]
+    linktype: int
+    kind: str
+    link: str
+
+    def __repr__(self) -> str:
+        stack = "/".join(layer.proto for layer in self.layers)
+        return f"Frame({self.link}:{self.kind} {stack} {[lay.fields for lay in self.layers]!r})"
+
+
+def _checksum(draw: st.DrawFn, zero_ok: bool = False) -> int | None:
+    choices: list[st.SearchStrategy[int | None]] = [st.none(), u16]
+    if zero_ok:
+        choices.append(st.just(0))
+    return draw(st.one_of(*choices))
+
+
+@st.composite
+def ip_layer(draw: st.DrawFn) -> Layer:
+    """A first (or only) fragment: later fragments are not dissected past IP."""
+    options = draw(st.sampled_from([b"", b"\x94\x04\x00\x00", b"\x01\x01\x01\x00"]) | st.integers(
+        1, 3).flatmap(lambda w: st.binary(min_size=4 * w, max_size=4 * w)))
+    return build.ipv4(
+        src=draw(ipv4s), dst=draw(ipv4s), ttl=draw(u8), id=draw(u16), df=draw(st.booleans()),
+        dscp=draw(st.integers(0, 63)), ecn=draw(st.integers(0, 3)), options=options,
+        checksum=_checksum(draw),
+    )
+
+
+@st.composite
+def icmp_layers(draw: st.DrawFn) -> list[Layer]:
+    """ICMP echo or another type, and its data (no ``data`` layer when there is none)."""
+    if draw(st.booleans()):
+        icmp = build.icmp_echo(ident=draw(u16), seq=draw(u16), reply=draw(st.booleans()),
+                               checksum=_checksum(draw))
+    else:
+        itype = draw(st.sampled_from([3, 4, 5, 11, 12, 13, 42]) | u8.filter(
+            lambda t: t not in (0, 8)))
+        icmp = build.icmp(itype, code=draw(u8), rest=draw(st.binary(min_size=4, max_size=4)),
+                          checksum=_checksum(draw))
+    data = draw(st.binary(max_size=64))
+    return [icmp, build.payload(data)] if data else [icmp]
+
+
+@st.composite
+def arp_layer_(draw: st.DrawFn) -> Layer:
+    if draw(st.integers(0, 3)):
+        return build.arp(opcode=draw(st.sampled_from([1, 2]) | u16), sender_mac=draw(macs),
+                         sender_ip=draw(ipv4s), target_mac=draw(macs), target_ip=draw(ipv4s))
+    fields = draw(arp_fields())
+    # Sizes left to encode, which derives them from the addresses.
+    fields["arp.hw.size"] = None
+    fields["arp.proto.size"] = None
+    return Layer("arp", fields)
+
+
+@st.composite
+def vlan_tags(draw: st.DrawFn, max_tags: int = 3) -> list[Layer]:
+    """0..max_tags stacked tags; the outermost may be an 802.1ad S-tag."""
+    count = draw(st.integers(0, max_tags))
+    tags = []
+    for i in range(count):
+        service = i == 0 and draw(st.booleans())
+        tags.append(build.vlan(id=draw(st.integers(0, 0x0FFF)), priority=draw(st.integers(0, 7)),
+                               dei=draw(st.integers(0, 1)), service=service))
+    return tags
+
+
+def _frame_len(layers: list[Layer]) -> int:
+    return len(encode([Layer(lay.proto, dict(lay.fields), raw=lay.raw) for lay in layers]))
+
+
+@st.composite
+def ethernet_frame(draw: st.DrawFn, payload: str, max_tags: int = 3, depth: int = 0) -> list[Layer]:
+    """Ethernet (+tags) carrying ``payload`` ("icmp", "arp", "udp" or "vxlan"), then, when it
+    is shorter than 60 bytes (or by choice), padding and trailer bytes after the payload.
+
+    Padding is sized so that the decoder names it exactly as generated: ``eth.padding`` up to
+    the 60-byte minimum frame, ``eth.trailer`` past it."""
+    eth = build.eth(dst=draw(macs), src=draw(macs))
+    if draw(st.integers(0, 4)) == 0:
+        eth.fields["eth.type"] = None
+    layers = [eth, *draw(vlan_tags(max_tags))]
+    if len(layers) > 1 and layers[1].proto == "ieee8021ad" and draw(st.booleans()):
+        eth.fields["eth.type"] = 0x9100  # the pre-standard QinQ TPID
+    layers += draw(l3(payload, depth))
+    size = _frame_len(layers)
+    trailer: dict[str, Any] = {}
+    if size < MIN_FRAME:
+        trailer["eth.padding"] = draw(st.binary(min_size=MIN_FRAME - size,
+                                                max_size=MIN_FRAME - size))
+    if draw(st.integers(0, 3)) == 0:
+        trailer["eth.trailer"] = draw(st.binary(min_size=1, max_size=8))
+    if trailer:
+        layers.append(Layer("trailer", trailer))
+    return layers
+
+
+@st.composite
+def vxlan_header(draw: st.DrawFn, gbp: bool | None = None) -> Layer:
+    if gbp is None:
+        gbp = draw(st.booleans())
+    if gbp:
+        return build.vxlan_gbp(vni=draw(u24), group=draw(u16), dont_learn=draw(st.booleans()),
+                               policy_applied=draw(st.booleans()))
+    if draw(st.integers(0, 3)):
+        return build.vxlan(vni=draw(u24))
+    # Anything, the I flag and reserved bits included: decoded, noted, re-encoded.
+    return build.vxlan(vni=draw(u24), flags=draw(u16), gbp=draw(u16), reserved8=draw(u8))
+
+
+@st.composite
+def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
+    """What an Ethernet (or SLL/NULL/raw) link carries."""
+    if payload == "arp":
+        return [draw(arp_layer_())]
+    ip = draw(ip_layer())
+    if payload == "icmp":
+        return [ip, *draw(icmp_layers())]
+    if payload == "udp":
+        sport = draw(u16)
+        dport = draw(u16.filter(lambda p: p not in (4789, 4790, 8472)))
+        data = draw(st.binary(min_size=1, max_size=64))
+        return [ip, build.udp(sport, dport, checksum=_checksum(draw, zero_ok=True)),
+                build.payload(data)]
+    if payload == "gpe-ip":
+        gpe = build.vxlan_gpe(vni=draw(u24), reserved8=draw(u8) if draw(st.booleans()) else 0)
+        udp = build.udp(draw(u16), 4790, checksum=_checksum(draw, zero_ok=True))
+        return [ip, udp, gpe, draw(ip_layer()), *draw(icmp_layers())]
+    # VXLAN (or GPE carrying Ethernet) around an inner Ethernet frame.
+    if payload == "gpe-eth":
+        tunnel = build.vxlan_gpe(vni=draw(u24))
+        dport = 4790
+    else:
+        tunnel = draw(vxlan_header(gbp=True if payload == "gbp" else None))
+        dport = draw(st.sampled_from([4789, 8472]))
+    udp = build.udp(draw(u16), dport, checksum=_checksum(draw, zero_ok=True))
+    if payload == "vxlan-nested" and depth < 1:
+        inner_payload = "vxlan-nested"
+    elif payload == "vxlan-arp":
+        inner_payload = "arp"
+    else:
+        inner_payload = draw(st.sampled_from(["icmp", "arp"]))
+    inner = draw(ethernet_frame(inner_payload, max_tags=2, depth=depth + 1))
+    return [ip, udp, tunnel, *inner]
+
+
+@st.composite
+def frames(draw: st.DrawFn, kind: str | None = None, link: str | None = None) -> Frame:
+    """A whole frame of ``kind`` on ``link`` (each drawn when not given)."""
+    if kind is None:
+        kind = draw(st.sampled_from(KINDS if link in (None, "eth", "sll", "sll2") else IP_KINDS))
+    if link is None:
+        link = draw(st.sampled_from(LINKS if kind in IP_KINDS else ("eth", "sll", "sll2")))
+        if kind == "eth802.3":
+            link = "eth"
+    payload = {"vxlan-icmp": "vxlan", "gbp": "gbp"}.get(kind, kind)
+    layers: list[Layer]
+    if kind == "eth802.3":
+        data = draw(st.binary(min_size=1, max_size=80))
+        eth = build.eth(dst=draw(macs), src=draw(macs))
+        eth.fields["eth.type"] = None
+        eth.fields["eth.len"] = draw(st.integers(0, 0x05FF))
+        layers = [eth, build.payload(data)]
+    elif link == "eth":
+        layers = draw(ethernet_frame(payload))
+    else:
+        body = draw(l3(payload))
+        if link == "sll":
+            head = Layer("sll", {"sll.pkttype": draw(st.integers(0, 4)), "sll.hatype": 1,
+                                 "sll.halen": 6, "sll.src.eth": draw(macs),
+                                 "sll.unused": b"\x00\x00",
+                                 "sll.etype": 0x0806 if kind == "arp" else 0x0800})
+            body = [head, *body]
+        elif link == "sll2":
+            head = Layer("sll", {"sll.reserved": 0, "sll.ifindex": draw(u32), "sll.hatype": 1,
+                                 "sll.pkttype": draw(st.integers(0, 4)), "sll.halen": 6,
+                                 "sll.src.eth": draw(macs), "sll.unused": b"\x00\x00",
+                                 "sll.etype": 0x0806 if kind == "arp" else 0x0800})
+            body = [head, *body]
+        elif link == "null":
+            order = draw(st.sampled_from(["little", "big"]))
+            body = [Layer("null", {"null.family": 2, "null.byte_order": order}), *body]
+        if draw(st.integers(0, 3)) == 0:
+            body.append(Layer("trailer", {"eth.trailer": draw(st.binary(min_size=1,
+                                                                        max_size=8))}))
+        layers = body
+    return Frame(layers, LINKTYPE_OF[link], kind, link)
+
+
+def set_fields(layer: Layer) -> dict[str, Any]:
+    """The fields a generated layer fixed (``None`` means "let encode fill it in")."""
+    return {k: v for k, v in layer.fields.items() if v is not None}
+
+
+def copy_layers(layers: list[Layer]) -> list[Layer]:
+    return [Layer(lay.proto, dict(lay.fields), raw=lay.raw) for lay in layers]
