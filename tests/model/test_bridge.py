@@ -212,7 +212,7 @@ def test_aged_events_come_oldest_first() -> None:
 
 def test_learning_cap_refuses_new_macs_but_still_floods_and_ignores_statics() -> None:
     br = bridge(max_learned=2)
-    macs = ["02:00:00:00:00:0%d" % i for i in range(1, 4)]
+    macs = [f"02:00:00:00:00:0{i}" for i in range(1, 4)]
     frames = [unicast(m, BROADCAST) for m in macs]
     assert (
         Playbook(br)
