@@ -23,7 +23,6 @@ from __future__ import annotations
 from vxlankit.addr import docker_mac
 from vxlankit.model.events import (
     BridgeFdbDel,
-    BridgeInput,
     ControlInput,
     FdbAdd,
     FdbDel,
@@ -35,7 +34,7 @@ from vxlankit.model.events import (
     VtepInput,
 )
 
-DeviceInput = VtepInput | BridgeInput
+DeviceInput = VtepInput | BridgeFdbDel
 
 
 def docker_container_mac(ip: str) -> str:
