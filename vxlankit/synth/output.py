@@ -1,0 +1,58 @@
+"""Writing a synthesized exchange: one pcapng with an interface per tap, or one tap as pcap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vxlankit.capture.writer import PcapngWriter, PcapWriter
+from vxlankit.errors import CaptureError
+from vxlankit.synth.ping import SynthResult
+
+LINKTYPE_ETHERNET = 1
+
+
+def guess_format(target: Any, tap: str | None) -> str:
+    """``pcap`` for a ``.pcap`` file name, else ``pcapng`` (stdout too)."""
+    if isinstance(target, str) and target.endswith(".pcap"):
+        return "pcap"
+    return "pcapng"
+
+
+def write_result(result: SynthResult, target: Any, *, tap: str | None = None,
+                 format: str | None = None) -> int:
+    """Write ``result`` to ``target`` (a path, ``"-"`` for stdout, or a binary file).
+
+    Without ``tap``: every tap, as named pcapng interfaces (``node1/eth0`` ...), packets in time
+    order.  With ``tap``: that tap alone, as classic pcap (nanosecond) or pcapng.  Returns the
+    number of packets written.
+    """
+    fmt = format or guess_format(target, tap)
+    if fmt not in ("pcap", "pcapng"):
+        raise CaptureError(f"unknown capture format {fmt!r} (pcap or pcapng)")
+    if tap is not None and tap not in result.taps:
+        raise CaptureError(f"no tap named {tap!r}; taps are: {', '.join(result.taps)}")
+    if fmt == "pcap" and tap is None:
+        raise CaptureError("classic pcap holds one interface: name one with --tap")
+    packets = result.packets if tap is None else result.tap_packets(tap)
+    if fmt == "pcap":
+        with PcapWriter(target, LINKTYPE_ETHERNET, nanosecond=True) as writer:
+            for p in packets:
+                writer.write(p.data, p.ts_ns)
+        return len(packets)
+    taps = result.taps if tap is None else (tap,)
+    o = result.options
+    with PcapngWriter(target, userappl="vxlankit synth ping",
+                      comment=f"vni={o.vni} count={o.count} arp={o.arp} seed={o.seed}") as ng:
+        ids = {name: ng.add_interface(name, LINKTYPE_ETHERNET, tsresol=10**9,
+                                      description=_describe(name))
+               for name in taps}
+        for p in packets:
+            ng.write(p.data, p.ts_ns, ids[p.tap])
+    return len(packets)
+
+
+def _describe(tap: str) -> str:
+    node, _, port = tap.partition("/")
+    if port == "eth0":
+        return f"{node}'s underlay NIC"
+    return f"{node}: container side of {port}"
