@@ -11,6 +11,7 @@ test compares the decoded frame with the generated one on the fields the strateg
 
 from __future__ import annotations
 
+import functools
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +24,25 @@ from vxlankit.layers import ipv4 as ipv4_layer
 from vxlankit.layers import vxlan as vxlan_layer
 from vxlankit.packet import Layer
 
-u8 = st.integers(0, 0xFF)
-u16 = st.integers(0, 0xFFFF)
-u24 = st.integers(0, 0xFFFFFF)
-u32 = st.integers(0, 0xFFFFFFFF)
-macs = st.binary(min_size=6, max_size=6).map(lambda b: b.hex(":"))
-ipv4s = st.binary(min_size=4, max_size=4).map(socket.inet_ntoa)
+
+@functools.cache
+def exactly(size: int) -> st.SearchStrategy[bytes]:
+    """``size`` random bytes (strategies are cached: building one per draw is slow)."""
+    return st.binary(min_size=size, max_size=size)
+
+
+@functools.cache
+def ints(low: int, high: int) -> st.SearchStrategy[int]:
+    return st.integers(low, high)
+
+
+u8 = ints(0, 0xFF)
+u16 = ints(0, 0xFFFF)
+u24 = ints(0, 0xFFFFFF)
+u32 = ints(0, 0xFFFFFFFF)
+macs = exactly(6).map(lambda b: b.hex(":"))
+ipv4s = exactly(4).map(socket.inet_ntoa)
+booleans = st.booleans()
 
 # --------------------------------------------------------------------------- per-layer fields
 
@@ -36,18 +50,18 @@ ipv4s = st.binary(min_size=4, max_size=4).map(socket.inet_ntoa)
 @st.composite
 def eth_fields(draw: st.DrawFn) -> dict[str, Any]:
     fields: dict[str, Any] = {"eth.dst": draw(macs), "eth.src": draw(macs)}
-    if draw(st.booleans()):
-        fields["eth.type"] = draw(st.integers(0x0600, 0xFFFF))
+    if draw(booleans):
+        fields["eth.type"] = draw(ints(0x0600, 0xFFFF))
     else:
-        fields["eth.len"] = draw(st.integers(0, 0x05FF))
+        fields["eth.len"] = draw(ints(0, 0x05FF))
     return fields
 
 
 def vlan_fields(proto: str = "vlan") -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries({
-        f"{proto}.priority": st.integers(0, 7),
-        f"{proto}.dei": st.integers(0, 1),
-        f"{proto}.id": st.integers(0, 0x0FFF),
+        f"{proto}.priority": ints(0, 7),
+        f"{proto}.dei": ints(0, 1),
+        f"{proto}.id": ints(0, 0x0FFF),
         f"{proto}.etype": u16,
     })
 
@@ -55,7 +69,7 @@ def vlan_fields(proto: str = "vlan") -> st.SearchStrategy[dict[str, Any]]:
 @st.composite
 def arp_fields(draw: st.DrawFn) -> dict[str, Any]:
     """Ethernet/IPv4 ARP, or any other address sizes (kept as bytes)."""
-    if draw(st.booleans()):
+    if draw(booleans):
         return {
             "arp.hw.type": draw(st.sampled_from([arp_layer.HW_ETHERNET, arp_layer.HW_IEEE802])),
             "arp.proto.type": arp_layer.PROTO_IPV4,
@@ -69,8 +83,8 @@ def arp_fields(draw: st.DrawFn) -> dict[str, Any]:
         }
     htype = draw(st.one_of(st.sampled_from([1, 6, 32]), u16))
     ptype = draw(st.one_of(st.just(0x0800), u16))
-    hlen = draw(st.integers(0, 20))
-    plen = draw(st.integers(0, 20))
+    hlen = draw(ints(0, 20))
+    plen = draw(ints(0, 20))
     fields: dict[str, Any] = {
         "arp.hw.type": htype, "arp.proto.type": ptype, "arp.hw.size": hlen,
         "arp.proto.size": plen, "arp.opcode": draw(u16),
@@ -81,27 +95,27 @@ def arp_fields(draw: st.DrawFn) -> dict[str, Any]:
         if ether:
             fields[f"arp.{prefix}.hw_mac"] = draw(macs)
         else:
-            fields[f"arp.{prefix}.hw"] = draw(st.binary(min_size=hlen, max_size=hlen))
+            fields[f"arp.{prefix}.hw"] = draw(exactly(hlen))
         if ipv4:
             fields[f"arp.{prefix}.proto_ipv4"] = draw(ipv4s)
         else:
-            fields[f"arp.{prefix}.proto"] = draw(st.binary(min_size=plen, max_size=plen))
+            fields[f"arp.{prefix}.proto"] = draw(exactly(plen))
     return fields
 
 
 @st.composite
 def ipv4_fields(draw: st.DrawFn) -> dict[str, Any]:
     """Any header the layer can write: every version, 0-40 bytes of options."""
-    options = draw(st.integers(0, 10).flatmap(
-        lambda words: st.binary(min_size=4 * words, max_size=4 * words)))
+    options = draw(ints(0, 10).flatmap(
+        lambda words: exactly(4 * words)))
     fields: dict[str, Any] = {
-        "ip.version": draw(st.integers(0, 15)),
+        "ip.version": draw(ints(0, 15)),
         "ip.hdr_len": 20 + len(options),
         "ip.dsfield": draw(u8),
         "ip.len": draw(u16),
         "ip.id": draw(u16),
-        "ip.flags": draw(st.integers(0, 7)),
-        "ip.frag_offset": draw(st.integers(0, 0x1FFF)),
+        "ip.flags": draw(ints(0, 7)),
+        "ip.frag_offset": draw(ints(0, 0x1FFF)),
         "ip.ttl": draw(u8),
         "ip.proto": draw(u8),
         "ip.checksum": draw(u16),
@@ -123,7 +137,7 @@ def icmp_fields(draw: st.DrawFn) -> dict[str, Any]:
         fields["icmp.seq"] = draw(u16)
     else:
         name = "icmp.unused" if itype in (3, 4, 11) else "icmp.rest"
-        fields[name] = draw(st.binary(min_size=4, max_size=4))
+        fields[name] = draw(exactly(4))
     return fields
 
 
@@ -156,18 +170,18 @@ def _sll_common(draw: st.DrawFn, halen: int) -> dict[str, Any]:
     if halen == 6:
         fields["sll.src.eth"] = draw(macs)
     else:
-        fields["sll.src.other"] = draw(st.binary(min_size=used, max_size=used))
-    fields["sll.unused"] = draw(st.binary(min_size=8 - used, max_size=8 - used))
-    if draw(st.booleans()):
-        fields["sll.etype"] = draw(st.integers(0x0600, 0xFFFF))
+        fields["sll.src.other"] = draw(exactly(used))
+    fields["sll.unused"] = draw(exactly(8 - used))
+    if draw(booleans):
+        fields["sll.etype"] = draw(ints(0x0600, 0xFFFF))
     else:
-        fields["sll.ltype"] = draw(st.integers(0, 0x05FF))
+        fields["sll.ltype"] = draw(ints(0, 0x05FF))
     return fields
 
 
 @st.composite
 def sll_fields(draw: st.DrawFn) -> dict[str, Any]:
-    halen = draw(st.one_of(st.just(6), st.integers(0, 10), u16))
+    halen = draw(st.one_of(st.just(6), ints(0, 10), u16))
     fields = {"sll.pkttype": draw(u16), "sll.hatype": draw(u16), "sll.halen": halen}
     fields.update(draw(_sll_common(halen)))
     return fields
@@ -175,7 +189,7 @@ def sll_fields(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def sll2_fields(draw: st.DrawFn) -> dict[str, Any]:
-    halen = draw(st.one_of(st.just(6), st.integers(0, 10), u8))
+    halen = draw(st.one_of(st.just(6), ints(0, 10), u8))
     fields = {"sll.reserved": draw(u16), "sll.ifindex": draw(u32), "sll.hatype": draw(u16),
               "sll.pkttype": draw(u8), "sll.halen": halen}
     fields.update(draw(_sll_common(halen)))
@@ -187,7 +201,7 @@ def null_fields(draw: st.DrawFn) -> dict[str, Any]:
     """The byte order is inferred on decode from which half of the word is zero, so a
     big-endian family is one that fits in 16 bits and a little-endian one has a non-zero low
     half."""
-    if draw(st.booleans()):
+    if draw(booleans):
         family = draw(u32.filter(lambda v: v & 0xFFFF))
         return {"null.family": family, "null.byte_order": "little"}
     return {"null.family": draw(u16), "null.byte_order": "big"}
@@ -219,21 +233,30 @@ class Frame:
         return f"Frame({self.link}:{self.kind} {stack} {[lay.fields for lay in self.layers]!r})"
 
 
+_CHECKSUM = st.none() | u16
+_UDP_CHECKSUM = st.none() | u16 | st.just(0)
+_IP_OPTIONS = st.sampled_from([b"", b"\x94\x04\x00\x00", b"\x01\x01\x01\x00"]) | ints(
+    1, 3).flatmap(lambda w: exactly(4 * w))
+_ICMP_OTHER_TYPES = st.sampled_from([3, 4, 5, 11, 12, 13, 42]) | u8.filter(
+    lambda t: t not in (0, 8))
+_ICMP_DATA = st.binary(max_size=64)
+_UDP_DATA = st.binary(min_size=1, max_size=64)
+_OPCODES = st.sampled_from([1, 2]) | u16
+_NOT_TUNNEL_PORTS = u16.filter(lambda p: p not in (4789, 4790, 8472))
+_TRAILER = st.binary(min_size=1, max_size=8)
+
+
 def _checksum(draw: st.DrawFn, zero_ok: bool = False) -> int | None:
-    choices: list[st.SearchStrategy[int | None]] = [st.none(), u16]
-    if zero_ok:
-        choices.append(st.just(0))
-    return draw(st.one_of(*choices))
+    return draw(_UDP_CHECKSUM if zero_ok else _CHECKSUM)
 
 
 @st.composite
 def ip_layer(draw: st.DrawFn) -> Layer:
     """A first (or only) fragment: later fragments are not dissected past IP."""
-    options = draw(st.sampled_from([b"", b"\x94\x04\x00\x00", b"\x01\x01\x01\x00"]) | st.integers(
-        1, 3).flatmap(lambda w: st.binary(min_size=4 * w, max_size=4 * w)))
+    options = draw(_IP_OPTIONS)
     return build.ipv4(
-        src=draw(ipv4s), dst=draw(ipv4s), ttl=draw(u8), id=draw(u16), df=draw(st.booleans()),
-        dscp=draw(st.integers(0, 63)), ecn=draw(st.integers(0, 3)), options=options,
+        src=draw(ipv4s), dst=draw(ipv4s), ttl=draw(u8), id=draw(u16), df=draw(booleans),
+        dscp=draw(ints(0, 63)), ecn=draw(ints(0, 3)), options=options,
         checksum=_checksum(draw),
     )
 
@@ -241,46 +264,53 @@ def ip_layer(draw: st.DrawFn) -> Layer:
 @st.composite
 def icmp_layers(draw: st.DrawFn) -> list[Layer]:
     """ICMP echo or another type, and its data (no ``data`` layer when there is none)."""
-    if draw(st.booleans()):
-        icmp = build.icmp_echo(ident=draw(u16), seq=draw(u16), reply=draw(st.booleans()),
+    if draw(booleans):
+        icmp = build.icmp_echo(ident=draw(u16), seq=draw(u16), reply=draw(booleans),
                                checksum=_checksum(draw))
     else:
-        itype = draw(st.sampled_from([3, 4, 5, 11, 12, 13, 42]) | u8.filter(
-            lambda t: t not in (0, 8)))
-        icmp = build.icmp(itype, code=draw(u8), rest=draw(st.binary(min_size=4, max_size=4)),
+        itype = draw(_ICMP_OTHER_TYPES)
+        icmp = build.icmp(itype, code=draw(u8), rest=draw(exactly(4)),
                           checksum=_checksum(draw))
-    data = draw(st.binary(max_size=64))
+    data = draw(_ICMP_DATA)
     return [icmp, build.payload(data)] if data else [icmp]
 
 
 @st.composite
 def arp_layer_(draw: st.DrawFn) -> Layer:
-    if draw(st.integers(0, 3)):
-        return build.arp(opcode=draw(st.sampled_from([1, 2]) | u16), sender_mac=draw(macs),
+    if draw(ints(0, 3)):
+        return build.arp(opcode=draw(_OPCODES), sender_mac=draw(macs),
                          sender_ip=draw(ipv4s), target_mac=draw(macs), target_ip=draw(ipv4s))
-    fields = draw(arp_fields())
+    fields = draw(_ARP_FIELDS)
     # Sizes left to encode, which derives them from the addresses.
     fields["arp.hw.size"] = None
     fields["arp.proto.size"] = None
     return Layer("arp", fields)
 
 
+@functools.cache
 @st.composite
 def vlan_tags(draw: st.DrawFn, max_tags: int = 3) -> list[Layer]:
     """0..max_tags stacked tags; the outermost may be an 802.1ad S-tag."""
-    count = draw(st.integers(0, max_tags))
+    count = draw(ints(0, max_tags))
     tags = []
     for i in range(count):
-        service = i == 0 and draw(st.booleans())
-        tags.append(build.vlan(id=draw(st.integers(0, 0x0FFF)), priority=draw(st.integers(0, 7)),
-                               dei=draw(st.integers(0, 1)), service=service))
+        service = i == 0 and draw(booleans)
+        tags.append(build.vlan(id=draw(ints(0, 0x0FFF)), priority=draw(ints(0, 7)),
+                               dei=draw(ints(0, 1)), service=service))
     return tags
+
+
+_ARP_FIELDS = arp_fields()
+_IP_LAYER = ip_layer()
+_ICMP_LAYERS = icmp_layers()
+_ARP_LAYER = arp_layer_()
 
 
 def _frame_len(layers: list[Layer]) -> int:
     return len(encode([Layer(lay.proto, dict(lay.fields), raw=lay.raw) for lay in layers]))
 
 
+@functools.cache
 @st.composite
 def ethernet_frame(draw: st.DrawFn, payload: str, max_tags: int = 3, depth: int = 0) -> list[Layer]:
     """Ethernet (+tags) carrying ``payload`` ("icmp", "arp", "udp" or "vxlan"), then, when it
@@ -289,55 +319,56 @@ def ethernet_frame(draw: st.DrawFn, payload: str, max_tags: int = 3, depth: int 
     Padding is sized so that the decoder names it exactly as generated: ``eth.padding`` up to
     the 60-byte minimum frame, ``eth.trailer`` past it."""
     eth = build.eth(dst=draw(macs), src=draw(macs))
-    if draw(st.integers(0, 4)) == 0:
+    if draw(ints(0, 4)) == 0:
         eth.fields["eth.type"] = None
     layers = [eth, *draw(vlan_tags(max_tags))]
-    if len(layers) > 1 and layers[1].proto == "ieee8021ad" and draw(st.booleans()):
+    if len(layers) > 1 and layers[1].proto == "ieee8021ad" and draw(booleans):
         eth.fields["eth.type"] = 0x9100  # the pre-standard QinQ TPID
     layers += draw(l3(payload, depth))
     size = _frame_len(layers)
     trailer: dict[str, Any] = {}
     if size < MIN_FRAME:
-        trailer["eth.padding"] = draw(st.binary(min_size=MIN_FRAME - size,
-                                                max_size=MIN_FRAME - size))
-    if draw(st.integers(0, 3)) == 0:
-        trailer["eth.trailer"] = draw(st.binary(min_size=1, max_size=8))
+        trailer["eth.padding"] = draw(exactly(MIN_FRAME - size))
+    if draw(ints(0, 3)) == 0:
+        trailer["eth.trailer"] = draw(_TRAILER)
     if trailer:
         layers.append(Layer("trailer", trailer))
     return layers
 
 
+@functools.cache
 @st.composite
 def vxlan_header(draw: st.DrawFn, gbp: bool | None = None) -> Layer:
     if gbp is None:
-        gbp = draw(st.booleans())
+        gbp = draw(booleans)
     if gbp:
-        return build.vxlan_gbp(vni=draw(u24), group=draw(u16), dont_learn=draw(st.booleans()),
-                               policy_applied=draw(st.booleans()))
-    if draw(st.integers(0, 3)):
+        return build.vxlan_gbp(vni=draw(u24), group=draw(u16), dont_learn=draw(booleans),
+                               policy_applied=draw(booleans))
+    if draw(ints(0, 3)):
         return build.vxlan(vni=draw(u24))
     # Anything, the I flag and reserved bits included: decoded, noted, re-encoded.
     return build.vxlan(vni=draw(u24), flags=draw(u16), gbp=draw(u16), reserved8=draw(u8))
 
 
+@functools.cache
 @st.composite
 def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
     """What an Ethernet (or SLL/NULL/raw) link carries."""
     if payload == "arp":
-        return [draw(arp_layer_())]
-    ip = draw(ip_layer())
+        return [draw(_ARP_LAYER)]
+    ip = draw(_IP_LAYER)
     if payload == "icmp":
-        return [ip, *draw(icmp_layers())]
+        return [ip, *draw(_ICMP_LAYERS)]
     if payload == "udp":
         sport = draw(u16)
-        dport = draw(u16.filter(lambda p: p not in (4789, 4790, 8472)))
-        data = draw(st.binary(min_size=1, max_size=64))
+        dport = draw(_NOT_TUNNEL_PORTS)
+        data = draw(_UDP_DATA)
         return [ip, build.udp(sport, dport, checksum=_checksum(draw, zero_ok=True)),
                 build.payload(data)]
     if payload == "gpe-ip":
-        gpe = build.vxlan_gpe(vni=draw(u24), reserved8=draw(u8) if draw(st.booleans()) else 0)
+        gpe = build.vxlan_gpe(vni=draw(u24), reserved8=draw(u8) if draw(booleans) else 0)
         udp = build.udp(draw(u16), 4790, checksum=_checksum(draw, zero_ok=True))
-        return [ip, udp, gpe, draw(ip_layer()), *draw(icmp_layers())]
+        return [ip, udp, gpe, draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
     # VXLAN (or GPE carrying Ethernet) around an inner Ethernet frame.
     if payload == "gpe-eth":
         tunnel = build.vxlan_gpe(vni=draw(u24))
@@ -356,11 +387,18 @@ def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
     return [ip, udp, tunnel, *inner]
 
 
+_ANY_KIND = st.sampled_from(KINDS)
+_KINDS_ON = {link: st.sampled_from(
+    KINDS if link == "eth" else ("arp", *IP_KINDS) if link in ("sll", "sll2") else IP_KINDS)
+    for link in LINKS}
+
+
+@functools.cache
 @st.composite
 def frames(draw: st.DrawFn, kind: str | None = None, link: str | None = None) -> Frame:
     """A whole frame of ``kind`` on ``link`` (each drawn when not given)."""
     if kind is None:
-        kind = draw(st.sampled_from(KINDS if link in (None, "eth", "sll", "sll2") else IP_KINDS))
+        kind = draw(_KINDS_ON.get(link, _ANY_KIND))
     if link is None:
         link = draw(st.sampled_from(LINKS if kind in IP_KINDS else ("eth", "sll", "sll2")))
         if kind == "eth802.3":
@@ -368,33 +406,32 @@ def frames(draw: st.DrawFn, kind: str | None = None, link: str | None = None) ->
     payload = {"vxlan-icmp": "vxlan", "gbp": "gbp"}.get(kind, kind)
     layers: list[Layer]
     if kind == "eth802.3":
-        data = draw(st.binary(min_size=1, max_size=80))
+        data = draw(_UDP_DATA)
         eth = build.eth(dst=draw(macs), src=draw(macs))
         eth.fields["eth.type"] = None
-        eth.fields["eth.len"] = draw(st.integers(0, 0x05FF))
+        eth.fields["eth.len"] = draw(ints(0, 0x05FF))
         layers = [eth, build.payload(data)]
     elif link == "eth":
         layers = draw(ethernet_frame(payload))
     else:
         body = draw(l3(payload))
         if link == "sll":
-            head = Layer("sll", {"sll.pkttype": draw(st.integers(0, 4)), "sll.hatype": 1,
+            head = Layer("sll", {"sll.pkttype": draw(ints(0, 4)), "sll.hatype": 1,
                                  "sll.halen": 6, "sll.src.eth": draw(macs),
                                  "sll.unused": b"\x00\x00",
                                  "sll.etype": 0x0806 if kind == "arp" else 0x0800})
             body = [head, *body]
         elif link == "sll2":
             head = Layer("sll", {"sll.reserved": 0, "sll.ifindex": draw(u32), "sll.hatype": 1,
-                                 "sll.pkttype": draw(st.integers(0, 4)), "sll.halen": 6,
+                                 "sll.pkttype": draw(ints(0, 4)), "sll.halen": 6,
                                  "sll.src.eth": draw(macs), "sll.unused": b"\x00\x00",
                                  "sll.etype": 0x0806 if kind == "arp" else 0x0800})
             body = [head, *body]
         elif link == "null":
             order = draw(st.sampled_from(["little", "big"]))
             body = [Layer("null", {"null.family": 2, "null.byte_order": order}), *body]
-        if draw(st.integers(0, 3)) == 0:
-            body.append(Layer("trailer", {"eth.trailer": draw(st.binary(min_size=1,
-                                                                        max_size=8))}))
+        if draw(ints(0, 3)) == 0:
+            body.append(Layer("trailer", {"eth.trailer": draw(_TRAILER)}))
         layers = body
     return Frame(layers, LINKTYPE_OF[link], kind, link)
 
