@@ -278,6 +278,10 @@ class DropReason(str, Enum):
     VXLAN_NO_REMOTE = "VXLAN_NO_REMOTE"  # no FDB entry and no default entry (vxlan_xmit)
     ARP_REDUCE = "ARP_REDUCE"  # proxy on: arp_reduce() consumed an ARP it did not answer
     NO_NEXT_HOP = "NO_NEXT_HOP"  # the model has no underlay next-hop MAC for the remote
+    # sandbox router (ip_forward, ip_route_input)
+    IP_INHDR = "IP_INHDR"  # an IPv4 header that does not parse
+    IP_NOROUTES = "IP_NOROUTES"  # no route to the destination
+    IP_TTL_EXCEEDED = "IP_TTL_EXCEEDED"  # ip_forward(): TTL <= 1 ("too_many_hops")
 
 
 @dataclass(frozen=True, slots=True)

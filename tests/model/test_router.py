@@ -1,0 +1,151 @@
+"""The sandbox router model, by scripted event -> output."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.model.playbook import Playbook
+from vxlankit import build, decode, encode
+from vxlankit.checksum import internet_checksum
+from vxlankit.model.events import (
+    ArpInfo,
+    Dropped,
+    DropReason,
+    Forwarded,
+    Frame,
+    FrameReceived,
+    IpInfo,
+    Learned,
+    ModelError,
+)
+from vxlankit.model.router import Router, RouterInterface, _decrease_ttl, gateway_address
+
+BR0_MAC = "02:42:aa:00:00:01"
+BR1_MAC = "02:42:bb:00:00:01"
+C1_MAC = "02:42:0a:01:01:02"
+C2_MAC = "02:42:0b:01:01:02"
+BCAST = "ff:ff:ff:ff:ff:ff"
+
+
+def router() -> Router:
+    return Router("router@node1", [RouterInterface("br0", "10.1.1.0/24", "10.1.1.1", BR0_MAC),
+                                   RouterInterface("br1", "11.1.1.0/24", "11.1.1.1", BR1_MAC)])
+
+
+def arp_frame(op: int, src_mac: str, src_ip: str, dst_mac: str, dst_ip: str,
+              eth_dst: str) -> Frame:
+    return Frame(eth_dst, src_mac, 0x0806, ArpInfo(op, src_mac, src_ip, dst_mac, dst_ip))
+
+
+def echo(src: str, dst: str, ttl: int = 64, eth_src: str = C1_MAC,
+         eth_dst: str = BR0_MAC, seq: int = 1) -> Frame:
+    raw = encode([build.eth(dst=eth_dst, src=eth_src),
+                  build.ipv4(src=src, dst=dst, ttl=ttl, df=True),
+                  build.icmp_echo(7, seq), build.payload(b"ping" * 4)])
+    return Frame(eth_dst, eth_src, 0x0800, None, IpInfo(src, dst, 1, ttl, 0, True), raw[14:])
+
+
+def ip_frame(dst_mac: str, src_mac: str, packet: bytes) -> Frame:
+    d = decode(packet, linktype=228)
+    return Frame(dst_mac, src_mac, 0x0800, None,
+                 IpInfo(d["ip.src"], d["ip.dst"], d["ip.proto"], d["ip.ttl"], d["ip.dsfield"],
+                        bool(d["ip.flags.df"])), packet)
+
+
+def test_gateway_is_the_first_host_address() -> None:
+    assert gateway_address("10.1.1.0/24") == "10.1.1.1"
+    assert gateway_address("11.1.1.77/16") == "11.1.0.1"
+
+
+def test_answers_arp_for_its_gateway_address_only_on_its_interface() -> None:
+    request = arp_frame(1, C1_MAC, "10.1.1.2", "00:00:00:00:00:00", "10.1.1.1", BCAST)
+    reply = Frame(C1_MAC, BR0_MAC, 0x0806, ArpInfo(2, BR0_MAC, "10.1.1.1", C1_MAC, "10.1.1.2"))
+    assert (
+        Playbook(router())
+        >> FrameReceived("br0", request)
+        << Learned("router@node1", None, C1_MAC, "10.1.1.2", 0.0, "arp_process")
+        << Forwarded("router@node1", "br0", reply)
+        # br1's gateway is not answered on br0, and other hosts' ARP is none of its business.
+        >> FrameReceived("br0", arp_frame(1, C1_MAC, "10.1.1.2", "00:00:00:00:00:00",
+                                          "11.1.1.1", BCAST))
+        >> FrameReceived("br0", arp_frame(1, C1_MAC, "10.1.1.2", "00:00:00:00:00:00",
+                                          "10.1.1.9", BCAST))
+    )
+
+
+def test_routes_between_subnets_arping_for_the_next_hop_then_forwarding() -> None:
+    r = router()
+    packet = echo("10.1.1.2", "11.1.1.2")
+    out = r.handle(FrameReceived("br0", packet), 1.0)
+    assert out == [Forwarded("router@node1", "br1", arp_frame(
+        1, BR1_MAC, "11.1.1.1", "00:00:00:00:00:00", "11.1.1.2", BCAST))]
+    answer = arp_frame(2, C2_MAC, "11.1.1.2", BR1_MAC, "11.1.1.1", BR1_MAC)
+    out = r.handle(FrameReceived("br1", answer), 1.1)
+    assert out[0] == Learned("router@node1", None, C2_MAC, "11.1.1.2", 1.1, "arp_process")
+    assert isinstance(out[1], Forwarded) and out[1].port == "br1"
+    routed = out[1].frame
+    assert (routed.dst, routed.src) == (C2_MAC, BR1_MAC)
+    d = decode(routed.payload, linktype=228)
+    assert d["ip.ttl"] == 63 and d["ip.checksum.status"] == 1
+    assert d["icmp.checksum.status"] == 1
+    # Only the TTL and the header checksum changed.
+    diff = [i for i, (a, b) in enumerate(zip(packet.payload, routed.payload, strict=True))
+            if a != b]
+    assert set(diff) <= {8, 10, 11}
+    # Known neighbour now: the next packet goes straight out.
+    out = r.handle(FrameReceived("br0", echo("10.1.1.2", "11.1.1.2", seq=2)), 2.0)
+    assert len(out) == 1 and isinstance(out[0], Forwarded) and out[0].frame.dst == C2_MAC
+
+
+def test_ttl_expiry_drops_and_sends_time_exceeded_back() -> None:
+    r = router()
+    r.handle(FrameReceived("br0", arp_frame(1, C1_MAC, "10.1.1.2", "00:00:00:00:00:00",
+                                            "10.1.1.1", BCAST)), 0.0)
+    packet = echo("10.1.1.2", "11.1.1.2", ttl=1)
+    out = r.handle(FrameReceived("br0", packet), 1.0)
+    assert isinstance(out[0], Dropped) and out[0].reason is DropReason.IP_TTL_EXCEEDED
+    assert isinstance(out[1], Forwarded) and out[1].port == "br0"
+    d = decode(out[1].frame.payload, linktype=228)
+    assert (d["ip.src"], d["ip.dst"]) == ("10.1.1.1", "10.1.1.2")
+    assert (d["icmp.type"], d["icmp.code"]) == (11, 0)
+    assert d["icmp.checksum.status"] == 1 and d["ip.checksum.status"] == 1
+    quoted = d.layer("data")
+    assert quoted is not None and quoted["data.data"] == packet.payload[:28]
+    assert out[1].frame.dst == C1_MAC
+
+
+def test_no_route_sends_net_unreachable() -> None:
+    out = router().handle(FrameReceived("br0", echo("10.1.1.2", "12.0.0.1")), 1.0)
+    assert isinstance(out[0], Dropped) and out[0].reason is DropReason.IP_NOROUTES
+    d = decode(out[1].frame.payload, linktype=228)
+    assert (d["icmp.type"], d["icmp.code"]) == (3, 0)
+
+
+def test_no_error_about_an_error() -> None:
+    error = encode([build.ipv4(src="10.1.1.2", dst="12.0.0.1"), build.icmp(3, 1),
+                    build.payload(b"\x45" + bytes(27))])
+    out = router().handle(FrameReceived("br0", ip_frame(BR0_MAC, C1_MAC, error)), 1.0)
+    assert len(out) == 1 and isinstance(out[0], Dropped)
+
+
+def test_answers_ping_to_its_gateway_address() -> None:
+    out = router().handle(FrameReceived("br0", echo("10.1.1.2", "10.1.1.1")), 1.0)
+    assert len(out) == 1 and isinstance(out[0], Forwarded)
+    d = decode(out[0].frame.payload, linktype=228)
+    assert d["icmp.type"] == 0 and d["icmp.checksum.status"] == 1
+
+
+def test_frames_for_other_macs_are_ignored_and_unknown_ports_rejected() -> None:
+    assert router().handle(FrameReceived("br0", echo("10.1.1.2", "11.1.1.2",
+                                                     eth_dst=C2_MAC)), 0.0) == []
+    with pytest.raises(ModelError):
+        router().handle(FrameReceived("br9", echo("10.1.1.2", "11.1.1.2")), 0.0)
+
+
+@pytest.mark.parametrize("ttl", [2, 64, 255])
+def test_incremental_checksum_equals_recomputed(ttl: int) -> None:
+    packet = echo("10.1.1.2", "11.1.1.2", ttl=ttl).payload
+    lowered = _decrease_ttl(packet)
+    header = bytearray(lowered[:20])
+    header[10:12] = b"\0\0"
+    assert int.from_bytes(lowered[10:12], "big") == internet_checksum(header)

@@ -1,0 +1,237 @@
+"""The sandbox router: what routes between the subnets of one multi-subnet overlay network.
+
+``docker network create --subnet=10.1.1.0/24 --subnet=11.1.1.0/24 -d overlay prod-net`` gives
+the overlay sandbox one bridge per subnet, each with the subnet's gateway address (the first
+host address, as Docker's IPAM assigns it).  The sandbox's IP stack then routes between them;
+this model is that stack, reduced to what matters on the wire (Linux ip_forward/arp_process):
+
+* it answers ARP for its gateway addresses on the interface that owns them;
+* it learns neighbours from ARP replies and from requests addressed to it;
+* it routes by longest prefix match over its connected subnets, decrements the TTL, fixes the
+  header checksum (RFC 1624 incremental update, as ip_decrease_ttl does), and rewrites the MACs;
+* it ARPs for a next hop it does not know, holding the packet until the answer (a small queue
+  per neighbour, like the kernel's unresolved queue, arp_queue_len_bytes);
+* TTL <= 1: dropped, and an ICMP time exceeded goes back to the source (RFC 1812 5.3.1);
+  no route: dropped, and an ICMP destination unreachable (net unreachable) goes back.
+
+Frames are plain values (``Frame``); the IPv4 packet is ``frame.payload``, which this model
+edits as bytes so that everything else in the packet stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from vxlankit.addr import BROADCAST_MAC, ip_bytes, ip_int, ip_str
+from vxlankit.checksum import internet_checksum
+from vxlankit.model.events import (
+    ARPOP_REPLY,
+    ARPOP_REQUEST,
+    ETH_P_ARP,
+    ETH_P_IP,
+    IPPROTO_ICMP,
+    ArpInfo,
+    Dropped,
+    DropReason,
+    Forwarded,
+    Frame,
+    FrameReceived,
+    IpInfo,
+    Learned,
+    ModelError,
+    Output,
+)
+
+ICMP_DEST_UNREACH = 3
+ICMP_NET_UNREACH = 0
+ICMP_TIME_EXCEEDED = 11
+ICMP_EXC_TTL = 0
+ICMP_ECHO = 8
+ICMP_ECHOREPLY = 0
+UNRESOLVED_QUEUE = 3  # packets held per unresolved neighbour (Linux: arp_queue_len_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class RouterInterface:
+    """One leg of the router: the subnet bridge ``name``, its prefix, gateway address and MAC."""
+
+    name: str
+    prefix: str  # "10.1.1.0/24"
+    address: str  # "10.1.1.1"
+    mac: str
+
+    @property
+    def network(self) -> tuple[int, int]:
+        net, _, plen = self.prefix.partition("/")
+        mask = (0xFFFFFFFF << (32 - int(plen))) & 0xFFFFFFFF
+        return ip_int(net) & mask, mask
+
+
+def gateway_address(prefix: str) -> str:
+    """The first host address of ``prefix``: the gateway Docker's IPAM assigns."""
+    net, _, plen = prefix.partition("/")
+    mask = (0xFFFFFFFF << (32 - int(plen))) & 0xFFFFFFFF
+    return ip_str(((ip_int(net) & mask) + 1).to_bytes(4, "big"))
+
+
+class Router:
+    """``handle(FrameReceived(interface, frame), now)`` returns the router's outputs."""
+
+    def __init__(self, name: str, interfaces: list[RouterInterface], ttl: int = 64) -> None:
+        if not interfaces:
+            raise ModelError(f"{name}: a router needs at least one interface")
+        self.name = name
+        self.ttl = ttl
+        self.interfaces = {i.name: i for i in interfaces}
+        # Longest prefix first, so the first match is the route.
+        self._routes = sorted(((i.network, i) for i in interfaces),
+                              key=lambda r: -bin(r[0][1]).count("1"))
+        self._own = {i.address: i for i in interfaces}
+        self.neighbours: dict[str, dict[str, str]] = {i.name: {} for i in interfaces}
+        self._pending: dict[tuple[str, str], list[bytes]] = {}
+        self._ip_id = 0
+
+    def route(self, dst: str) -> RouterInterface | None:
+        value = ip_int(dst)
+        for (net, mask), iface in self._routes:
+            if value & mask == net:
+                return iface
+        return None
+
+    def tick(self, now: float) -> list[Output]:
+        """No timers: neighbour entries here are refreshed by traffic and never aged."""
+        return []
+
+    def handle(self, event: FrameReceived, now: float) -> list[Output]:
+        iface = self.interfaces.get(event.port)
+        if iface is None:
+            raise ModelError(f"{self.name}: no interface {event.port!r}")
+        frame = event.frame
+        out: list[Output] = []
+        if frame.dst not in (iface.mac, BROADCAST_MAC):
+            return out  # not for us: a bridge floods everything to every port
+        if frame.ethertype == ETH_P_ARP and frame.arp is not None:
+            self._arp(iface, frame.arp, now, out)
+        elif frame.ethertype == ETH_P_IP and frame.dst == iface.mac and len(frame.payload) >= 20:
+            self._ip(iface, frame, now, out)
+        return out
+
+    # -- ARP
+
+    def _arp(self, iface: RouterInterface, arp: ArpInfo, now: float, out: list[Output]) -> None:
+        for_us = arp.target_ip == iface.address
+        if arp.opcode == ARPOP_REQUEST and for_us:
+            # arp_process(): a request for one of our addresses creates the sender's entry.
+            self._learn(iface, arp.sender_ip, arp.sender_mac, now, out)
+            reply = Frame(arp.sender_mac, iface.mac, ETH_P_ARP,
+                          ArpInfo(ARPOP_REPLY, iface.mac, iface.address, arp.sender_mac,
+                                  arp.sender_ip))
+            out.append(Forwarded(self.name, iface.name, reply))
+        elif arp.opcode == ARPOP_REPLY and for_us:
+            self._learn(iface, arp.sender_ip, arp.sender_mac, now, out)
+
+    def _learn(self, iface: RouterInterface, ip: str, mac: str, now: float,
+               out: list[Output]) -> None:
+        table = self.neighbours[iface.name]
+        if table.get(ip) != mac:
+            table[ip] = mac
+            out.append(Learned(self.name, None, mac, ip, now, "arp_process"))
+        for packet in self._pending.pop((iface.name, ip), []):
+            out.append(Forwarded(self.name, iface.name, _ip_frame(mac, iface.mac, packet)))
+
+    # -- IPv4
+
+    def _ip(self, iface: RouterInterface, frame: Frame, now: float, out: list[Output]) -> None:
+        packet = frame.payload
+        ihl = (packet[0] & 0x0F) * 4
+        if packet[0] >> 4 != 4 or ihl < 20 or len(packet) < ihl:
+            out.append(Dropped(self.name, DropReason.IP_INHDR, frame, "bad IPv4 header"))
+            return
+        dst = ip_str(packet[16:20])
+        if dst in self._own:
+            self._local(iface, frame, out)
+            return
+        egress = self.route(dst)
+        if egress is None:
+            out.append(Dropped(self.name, DropReason.IP_NOROUTES, frame, f"no route to {dst}"))
+            self._icmp_error(iface, frame, ICMP_DEST_UNREACH, ICMP_NET_UNREACH, out)
+            return
+        if packet[8] <= 1:
+            out.append(Dropped(self.name, DropReason.IP_TTL_EXCEEDED, frame,
+                               f"TTL {packet[8]} expired in transit to {dst}"))
+            self._icmp_error(iface, frame, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, out)
+            return
+        self._send(egress, dst, _decrease_ttl(packet), now, out)
+
+    def _send(self, egress: RouterInterface, next_hop: str, packet: bytes, now: float,
+              out: list[Output]) -> None:
+        mac = self.neighbours[egress.name].get(next_hop)
+        if mac is not None:
+            out.append(Forwarded(self.name, egress.name, _ip_frame(mac, egress.mac, packet)))
+            return
+        queue = self._pending.setdefault((egress.name, next_hop), [])
+        first = not queue
+        if len(queue) < UNRESOLVED_QUEUE:
+            queue.append(packet)
+        if first:
+            request = Frame(BROADCAST_MAC, egress.mac, ETH_P_ARP,
+                            ArpInfo(ARPOP_REQUEST, egress.mac, egress.address,
+                                    "00:00:00:00:00:00", next_hop))
+            out.append(Forwarded(self.name, egress.name, request))
+
+    def _local(self, iface: RouterInterface, frame: Frame, out: list[Output]) -> None:
+        """A packet for a gateway address: answer pings (the sandbox stack does), drop the rest."""
+        packet = frame.payload
+        ihl = (packet[0] & 0x0F) * 4
+        if packet[9] == IPPROTO_ICMP and len(packet) >= ihl + 8 and packet[ihl] == ICMP_ECHO:
+            src = ip_str(packet[12:16])
+            body = bytes([ICMP_ECHOREPLY]) + packet[ihl + 1:ihl + 2] + b"\0\0" + packet[ihl + 4:]
+            reply = self._ip_packet(ip_str(packet[16:20]), src, body)
+            mac = self.neighbours[iface.name].get(src, frame.src)
+            out.append(Forwarded(self.name, iface.name, _ip_frame(mac, iface.mac, reply)))
+
+    def _icmp_error(self, iface: RouterInterface, frame: Frame, icmp_type: int, code: int,
+                    out: list[Output]) -> None:
+        """RFC 792/1812: back to the source, quoting the IP header and 8 bytes of payload."""
+        packet = frame.payload
+        if packet[9] == IPPROTO_ICMP:
+            ihl = (packet[0] & 0x0F) * 4
+            if len(packet) > ihl and packet[ihl] not in (ICMP_ECHO, ICMP_ECHOREPLY):
+                return  # never an ICMP error about an ICMP error (RFC 1812 4.3.2.7)
+        ihl = (packet[0] & 0x0F) * 4
+        quoted = packet[:ihl + 8]
+        body = bytes([icmp_type, code]) + b"\0\0" + b"\0\0\0\0" + quoted
+        src = ip_str(packet[12:16])
+        reply = self._ip_packet(iface.address, src, body)
+        mac = self.neighbours[iface.name].get(src, frame.src)
+        out.append(Forwarded(self.name, iface.name, _ip_frame(mac, iface.mac, reply)))
+
+    def _ip_packet(self, src: str, dst: str, icmp: bytes) -> bytes:
+        icmp = icmp[:2] + struct.pack("!H", internet_checksum(icmp)) + icmp[4:]
+        self._ip_id = (self._ip_id + 1) & 0xFFFF
+        header = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(icmp), self._ip_id,
+                                       0, self.ttl, IPPROTO_ICMP, 0, ip_bytes(src),
+                                       ip_bytes(dst)))
+        struct.pack_into("!H", header, 10, internet_checksum(header))
+        return bytes(header) + icmp
+
+
+def _decrease_ttl(packet: bytes) -> bytes:
+    """TTL - 1 and the checksum updated incrementally (RFC 1624 eqn. 3), as the kernel does."""
+    out = bytearray(packet)
+    out[8] -= 1
+    old = (packet[8] << 8) | packet[9]
+    new = (out[8] << 8) | out[9]
+    (check,) = struct.unpack_from("!H", packet, 10)
+    total = (~check & 0xFFFF) + (~old & 0xFFFF) + new
+    total = (total & 0xFFFF) + (total >> 16)
+    total = (total & 0xFFFF) + (total >> 16)
+    struct.pack_into("!H", out, 10, ~total & 0xFFFF)
+    return bytes(out)
+
+
+def _ip_frame(dst_mac: str, src_mac: str, packet: bytes) -> Frame:
+    src, dst = ip_str(packet[12:16]), ip_str(packet[16:20])
+    info = IpInfo(src, dst, packet[9], packet[8], packet[1], bool(packet[6] & 0x40))
+    return Frame(dst_mac, src_mac, ETH_P_IP, None, info, packet)
