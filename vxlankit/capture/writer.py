@@ -540,34 +540,111 @@ def _chain(first: Record, rest: Iterable[Record]) -> Iterable[Record]:
 
 
 def _write_pcapng(target: Source, records: Iterable[Record], byte_order: str | None) -> int:
-    """Sections and interfaces are written as the records need them, ids kept.
+    copier = _PcapngCopier(target, byte_order, getattr(records, "sections", None))
+    try:
+        for record in records:
+            copier.write(record)
+        copier.finish()
+    finally:
+        copier.close()
+    return copier.count
 
-    A record's interface ``k`` of section ``s`` is preceded by interfaces 0..k of ``s`` (which the
-    reader has met by then); the rest of a section's interfaces follow when it ends.
+
+class _PcapngCopier:
+    """Writes records with their sections and interfaces, keeping interface ids.
+
+    A record's interface ``k`` of section ``s`` is preceded by interfaces 0..k of ``s`` (a reader
+    has met them all by then); the rest of a section's interfaces follow when the section ends.
+    When the records come from a ``CaptureReader``, its ``sections`` list (which grows as it
+    reads) also brings back the sections that hold no packets, each in its place.
     """
-    writer: PcapngWriter | None = None
-    current: Section | None = None
-    written: dict[int, int] = {}  # id(interface) -> id in the output section
-    source_order: str | None = None
-    # Interfaces that belong to no section (built by hand) share one output section.
-    loose = Section(-1, "pcapng", "<", (1, 0))
 
-    def start(section: Section) -> None:
-        nonlocal writer, current, source_order
-        order = byte_order or section.byte_order
-        source_order = section.byte_order if section.format == "pcapng" else None
-        options = _convert_options(ng.SHB, section.options, source_order, order)
-        if writer is None:
-            writer = PcapngWriter(target, order, options=options)
-        else:
-            finish()
-            writer.new_section(order, options=options)
-        current = section
-        written.clear()
+    def __init__(
+        self, target: Source, byte_order: str | None, reader_sections: list[Section] | None
+    ) -> None:
+        self._target = target
+        self._byte_order = byte_order
+        self._reader_sections = reader_sections
+        self._writer: PcapngWriter | None = None
+        self._current: Section | None = None
+        self._done: set[int] = set()  # id() of the sections already started
+        self._written: dict[int, int] = {}  # id(interface) -> its id in the output section
+        self._source_order: str | None = None
+        # Interfaces that belong to no section (built by hand) share one output section.
+        self._loose = Section(-1, "pcapng", "<", (1, 0))
 
-    def add(interface: Interface) -> int:
+    @property
+    def count(self) -> int:
+        return self._writer.count if self._writer is not None else 0
+
+    def write(self, record: Record) -> None:
+        interface = record.interface
+        section = interface.section or self._loose
+        if section is not self._current:
+            self._catch_up(section)
+            self._start(section)
+        writer = self._writer
         assert writer is not None
-        options = _convert_options(ng.IDB, interface.options, source_order, writer.byte_order)
+        iid = self._written.get(id(interface))
+        if iid is None:
+            if section is not self._loose:
+                for earlier in section.interfaces[len(self._written) : interface.id + 1]:
+                    self._add(earlier)
+            # An interface its section does not list (or a hand-built one) gets the next id.
+            iid = self._written.get(id(interface))
+            if iid is None:
+                iid = self._add(interface)
+        writer.write(
+            record.data,
+            record.ts_ns,
+            iid,
+            record.orig_len,
+            record.comment,
+            record.flags,
+            options=_convert_options(ng.EPB, record.options, self._source_order, writer.byte_order),
+        )
+
+    def finish(self) -> None:
+        self._catch_up(None)
+        if self._writer is None:
+            self._start(self._loose)
+        self._finish_section()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def _catch_up(self, upto: Section | None) -> None:
+        """Start, in order, the reader's sections before ``upto`` that no record brought."""
+        for section in list(self._reader_sections or ()):
+            if section is upto:
+                break
+            if id(section) not in self._done:
+                self._start(section)
+
+    def _start(self, section: Section) -> None:
+        order = self._byte_order or section.byte_order
+        self._source_order = section.byte_order if section.format == "pcapng" else None
+        options = _convert_options(ng.SHB, section.options, self._source_order, order)
+        if self._writer is None:
+            self._writer = PcapngWriter(self._target, order, options=options)
+        else:
+            self._finish_section()
+            self._writer.new_section(order, options=options)
+        self._current = section
+        self._done.add(id(section))
+        self._written.clear()
+
+    def _finish_section(self) -> None:
+        section = self._current
+        if section is not None and section is not self._loose:
+            for interface in section.interfaces[len(self._written) :]:
+                self._add(interface)
+
+    def _add(self, interface: Interface) -> int:
+        writer = self._writer
+        assert writer is not None
+        options = _convert_options(ng.IDB, interface.options, self._source_order, writer.byte_order)
         iid = writer.add_interface(
             interface.name,
             interface.linktype,
@@ -578,45 +655,5 @@ def _write_pcapng(target: Source, records: Iterable[Record], byte_order: str | N
             tsoffset=interface.tsoffset,
             options=options,
         )
-        written[id(interface)] = iid
+        self._written[id(interface)] = iid
         return iid
-
-    def finish() -> None:
-        if current is not None and current is not loose:
-            for interface in current.interfaces[len(written) :]:
-                add(interface)
-
-    try:
-        for record in records:
-            interface = record.interface
-            section = interface.section or loose
-            if section is not current:
-                start(section)
-            assert writer is not None
-            iid = written.get(id(interface))
-            if iid is None:
-                if section is not loose:
-                    for earlier in section.interfaces[len(written) : interface.id + 1]:
-                        add(earlier)
-                # An interface its section does not list (or a hand-built one) gets the next id.
-                iid = written.get(id(interface))
-                if iid is None:
-                    iid = add(interface)
-            writer.write(
-                record.data,
-                record.ts_ns,
-                iid,
-                record.orig_len,
-                record.comment,
-                record.flags,
-                options=_convert_options(ng.EPB, record.options, source_order, writer.byte_order),
-            )
-        if writer is None:
-            sections = getattr(records, "sections", None)
-            start(sections[0] if sections else loose)
-        finish()
-    finally:
-        if writer is not None:
-            writer.close()
-    assert writer is not None
-    return writer.count

@@ -1,0 +1,210 @@
+"""Helpers for the capture tests: the real captures, tshark, and hand-made capture bytes.
+
+The builders here pack pcap and pcapng with ``struct`` straight from the format descriptions, on
+purpose independently of ``vxlankit.capture.writer``: a reader test that used the writer to make
+its input could not see a mistake the two share.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+IN_CI = os.environ.get("CI") == "true"
+
+# The shared folder beside the repository checkout: <repo>/../shared/captures/real.
+REAL_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "captures" / "real"
+
+
+def _missing(message: str) -> NoReturn:
+    if IN_CI:
+        pytest.fail(message + " (required when CI=true)")
+    pytest.skip(message)
+
+
+def require_real_dir() -> Path:
+    if not REAL_DIR.is_dir():
+        _missing(f"real captures folder {REAL_DIR} not found")
+    return REAL_DIR
+
+
+def real_capture_names() -> list[str]:
+    """File names for parametrizing; a placeholder when the folder is absent, so that the test
+    runs once and skips (or fails under CI) instead of silently collecting nothing."""
+    if not REAL_DIR.is_dir():
+        return ["<real captures folder absent>"]
+    names = sorted(
+        p.name for p in REAL_DIR.iterdir() if p.suffix in (".pcap", ".pcapng") and p.is_file()
+    )
+    return names or ["<real captures folder empty>"]
+
+
+def real_capture(name: str) -> Path:
+    path = require_real_dir() / name
+    if not path.is_file():
+        _missing(f"real capture {path} not found")
+    return path
+
+
+def require_tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        _missing(f"{name} not on PATH")
+    return found
+
+
+def run(*argv: str) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr}")
+    return result.stdout
+
+
+def epoch_ns(text: str) -> int:
+    """tshark's frame.time_epoch ("1368908504.837063000") as integer nanoseconds."""
+    return int(Decimal(text) * 1_000_000_000)
+
+
+def tshark_frames(path: Path) -> list[tuple[int, int, int]]:
+    """(ts_ns, orig_len, cap_len) of every frame, as tshark reads the file."""
+    tshark = require_tool("tshark")
+    out = run(
+        tshark,
+        "-n",
+        "-r",
+        str(path),
+        "-T",
+        "fields",
+        "-e",
+        "frame.time_epoch",
+        "-e",
+        "frame.len",
+        "-e",
+        "frame.cap_len",
+    )
+    frames = []
+    for line in out.splitlines():
+        ts, orig, cap = line.split("\t")
+        frames.append((epoch_ns(ts), int(orig), int(cap)))
+    return frames
+
+
+def capinfos_count(path: Path) -> int:
+    capinfos = require_tool("capinfos")
+    out = run(capinfos, "-M", "-c", "-r", "-T", str(path))
+    return int(out.strip().split("\t")[-1])
+
+
+# -- pcap ---------------------------------------------------------------------------------------
+
+MAGIC_USEC = 0xA1B2C3D4
+MAGIC_NSEC = 0xA1B23C4D
+MAGIC_MODIFIED = 0xA1B2CD34
+
+
+def pcap_header(
+    order: str = "<",
+    magic: int = MAGIC_USEC,
+    version: tuple[int, int] = (2, 4),
+    snaplen: int = 65535,
+    linktype: int = 1,
+    thiszone: int = 0,
+    sigfigs: int = 0,
+) -> bytes:
+    return struct.pack(
+        order + "IHHiIII", magic, version[0], version[1], thiszone, sigfigs, snaplen, linktype
+    )
+
+
+def pcap_record(
+    order: str,
+    sec: int,
+    frac: int,
+    data: bytes,
+    orig_len: int | None = None,
+    incl_len: int | None = None,
+) -> bytes:
+    incl = len(data) if incl_len is None else incl_len
+    orig = len(data) if orig_len is None else orig_len
+    return struct.pack(order + "IIII", sec, frac, incl, orig) + data
+
+
+# -- pcapng -------------------------------------------------------------------------------------
+
+
+def pad4(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % 4)
+
+
+def option(order: str, code: int, value: bytes) -> bytes:
+    return struct.pack(order + "HH", code, len(value)) + pad4(value)
+
+
+def options(order: str, *opts: tuple[int, bytes]) -> bytes:
+    if not opts:
+        return b""
+    return b"".join(option(order, code, value) for code, value in opts) + option(order, 0, b"")
+
+
+def block(
+    order: str, btype: int, body: bytes, *, length: int | None = None, trailer: int | None = None
+) -> bytes:
+    total = 12 + len(body) if length is None else length
+    end = total if trailer is None else trailer
+    return struct.pack(order + "II", btype, total) + body + struct.pack(order + "I", end)
+
+
+def shb(
+    order: str = "<", version: tuple[int, int] = (1, 0), opts: bytes = b"", magic: int = 0x1A2B3C4D
+) -> bytes:
+    body = struct.pack(order + "IHHq", magic, version[0], version[1], -1) + opts
+    return block(order, 0x0A0D0D0A, body)
+
+
+def idb(order: str, linktype: int = 1, snaplen: int = 0, opts: bytes = b"") -> bytes:
+    return block(order, 1, struct.pack(order + "HHI", linktype, 0, snaplen) + opts)
+
+
+def epb(
+    order: str,
+    iid: int,
+    ticks: int,
+    data: bytes,
+    orig_len: int | None = None,
+    opts: bytes = b"",
+    cap_len: int | None = None,
+) -> bytes:
+    cap = len(data) if cap_len is None else cap_len
+    orig = len(data) if orig_len is None else orig_len
+    head = struct.pack(order + "IIIII", iid, ticks >> 32, ticks & 0xFFFFFFFF, cap, orig)
+    return block(order, 6, head + pad4(data) + opts)
+
+
+def spb(order: str, data: bytes, orig_len: int | None = None) -> bytes:
+    orig = len(data) if orig_len is None else orig_len
+    return block(order, 3, struct.pack(order + "I", orig) + pad4(data))
+
+
+def opb(order: str, iid: int, drops: int, ticks: int, data: bytes, opts: bytes = b"") -> bytes:
+    head = struct.pack(
+        order + "HHIIII", iid, drops, ticks >> 32, ticks & 0xFFFFFFFF, len(data), len(data)
+    )
+    return block(order, 2, head + pad4(data) + opts)
+
+
+def nrb(order: str, records: list[tuple[int, bytes]], opts: bytes = b"") -> bytes:
+    body = b"".join(
+        struct.pack(order + "HH", rtype, len(value)) + pad4(value) for rtype, value in records
+    )
+    return block(order, 4, body + struct.pack(order + "HH", 0, 0) + opts)
+
+
+def isb(order: str, iid: int, ticks: int, opts: bytes = b"") -> bytes:
+    return block(order, 5, struct.pack(order + "III", iid, ticks >> 32, ticks & 0xFFFFFFFF) + opts)
