@@ -1,0 +1,465 @@
+"""The ``vxlankit`` command: click options in, library calls, text out.
+
+Every command is a small function over the library (``vxlankit.present`` and friends); what they
+share lives here: the common options, colour, the error boundary (one line on stderr and a
+documented exit code, never a traceback for bad input) and the batched, pipe-safe output.
+
+Exit codes (docs/cli.md):
+
+* 0: done;
+* 1: an error that is not about a capture's contents (a file that cannot be opened, ...);
+* 2: bad usage, including a display filter that does not parse (click's usage errors too);
+* 3: a capture that could not be read to its end (not a capture file, or damaged): every packet
+  before the damage was printed first;
+* 141: standard output was closed early (``| head``), as a process killed by SIGPIPE reports.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NoReturn, TextIO, TypeVar
+
+import click
+
+from vxlankit import __version__
+from vxlankit.addr import ip_bytes, ip_str
+from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
+from vxlankit.errors import CaptureError, FilterError, VxlanKitError
+from vxlankit.present.run import DecodedRecord, PacketTest, RecordLike, decode_records
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_DAMAGED = 3
+EXIT_PIPE = 141
+
+PROGRESS_MIN_BYTES = 8 << 20  # show a progress bar for files at least this big
+_BATCH = 1024  # lines per write
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# --------------------------------------------------------------------------------------------
+# Errors and output
+
+
+class Failed(Exception):
+    """Stop the command with ``code`` after ``message`` (already formatted, one line)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def error_line(exc: VxlanKitError) -> str:
+    """``FILE: packet N, offset M: message``, leaving out the parts the error does not know."""
+    where = []
+    if exc.path is not None:
+        where.append(str(exc.path))
+    place = []
+    if exc.packet is not None:
+        place.append(f"packet {exc.packet}")
+    if exc.offset is not None:
+        place.append(f"offset {exc.offset}")
+    if place:
+        where.append(", ".join(place))
+    return ": ".join([*where, exc.message])
+
+
+def exit_code(exc: VxlanKitError) -> int:
+    if isinstance(exc, FilterError):
+        return EXIT_USAGE
+    if isinstance(exc, CaptureError) and exc.offset is not None:
+        return EXIT_DAMAGED  # the file was opened: it is not a capture, or it is damaged
+    return EXIT_ERROR
+
+
+def _say_error(message: str) -> None:
+    sys.stderr.write(f"vxlankit: error: {message}\n")
+    sys.stderr.flush()
+
+
+def _broken_pipe() -> NoReturn:
+    # Python would complain again when it flushes stdout at exit: point stdout at /dev/null.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    sys.exit(EXIT_PIPE)
+
+
+def guarded(func: F) -> F:
+    """The error boundary of a command: vxlankit errors become one line and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BrokenPipeError:
+            _broken_pipe()
+        except Failed as exc:
+            _flush_stdout()
+            _say_error(exc.message)
+            sys.exit(exc.code)
+        except VxlanKitError as exc:
+            _flush_stdout()
+            _say_error(error_line(exc))
+            sys.exit(exit_code(exc))
+        except KeyboardInterrupt:
+            _flush_stdout()
+            sys.stderr.write("vxlankit: interrupted\n")
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _broken_pipe()
+
+
+class Writer:
+    """Lines to stdout, in batches (one write per ``_BATCH`` lines)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        self.pending: list[str] = []
+
+    def line(self, text: str) -> None:
+        self.pending.append(text)
+        if len(self.pending) >= _BATCH:
+            self.flush()
+
+    def lines(self, texts: Iterable[str]) -> int:
+        """Write every line of ``texts``; returns how many."""
+        pending = self.pending
+        write = self.stream.write
+        written = len(pending)
+        try:
+            for text in texts:
+                pending.append(text)
+                if len(pending) >= _BATCH:
+                    pending.append("")
+                    write("\n".join(pending))
+                    written += len(pending) - 1
+                    pending.clear()
+        finally:
+            written += len(pending)
+            self.flush()  # what was made before an error is printed before it
+        return written
+
+    def flush(self) -> None:
+        if self.pending:
+            self.pending.append("")
+            self.stream.write("\n".join(self.pending))
+            self.pending.clear()
+        self.stream.flush()
+
+
+# --------------------------------------------------------------------------------------------
+# Shared options
+
+
+def use_color(choice: str, stream: TextIO) -> bool:
+    """``--color``: always/never win; auto means a terminal, unless NO_COLOR or TERM=dumb."""
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _vtep(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        return tuple(ip_str(ip_bytes(value)) for value in values)
+    except VxlanKitError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+def color_option(func: F) -> F:
+    return click.option(
+        "--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto",
+        show_default=True,
+        help="Colour the output (auto: when stdout is a terminal and NO_COLOR is unset).",
+    )(func)
+
+
+def decode_options(func: F) -> F:
+    """--vxlan-port / --gpe-port."""
+    func = click.option(
+        "--gpe-port", "gpe_ports", multiple=True, type=click.IntRange(0, 65535),
+        metavar="PORT", help="UDP port carrying VXLAN-GPE (repeatable; default 4790).",
+    )(func)
+    return click.option(
+        "--vxlan-port", "vxlan_ports", multiple=True, type=click.IntRange(0, 65535),
+        metavar="PORT",
+        help="UDP port carrying VXLAN (repeatable; default 4789 and 8472). Like tshark's "
+             "-d udp.port==PORT,vxlan, but replacing the defaults.",
+    )(func)
+
+
+def selection_options(func: F) -> F:
+    """--vni / --vtep / -Y."""
+    func = click.option(
+        "-Y", "--filter", "filter_expr", metavar="EXPR",
+        help="Display filter, Wireshark syntax (e.g. 'vxlan.vni == 100 && icmp').",
+    )(func)
+    func = click.option(
+        "--vtep", "vteps", multiple=True, callback=_vtep, metavar="IP",
+        help="Keep packets with this outer IP as source or destination (repeatable).",
+    )(func)
+    return click.option(
+        "--vni", "vnis", multiple=True, type=click.IntRange(0, (1 << 24) - 1), metavar="N",
+        help="Keep packets with this VNI at any tunnel depth (repeatable).",
+    )(func)
+
+
+def files_argument(func: F) -> F:
+    return click.argument(
+        "files", nargs=-1, required=True,
+        type=click.Path(dir_okay=True, allow_dash=True),
+    )(func)
+
+
+def make_decode_options(vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...]
+                        ) -> DecodeOptions:
+    if not vxlan_ports and not gpe_ports:
+        return DEFAULT_OPTIONS
+    ports = vxlan_ports or (4789, 8472)
+    return DEFAULT_OPTIONS.with_vxlan_ports(list(ports), gpe_ports or (4790,))
+
+
+def make_filter(expr: str | None) -> PacketTest | None:
+    if expr is None:
+        return None
+    from vxlankit.present.filter import compile_filter
+
+    try:
+        return compile_filter(expr)
+    except FilterError as exc:
+        raise Failed(str(exc), EXIT_USAGE) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Reading captures
+
+
+class Capture:
+    """One input: the reader of a file (opened lazily) and its progress bar."""
+
+    def __init__(self, path: str, progress: bool) -> None:
+        from vxlankit.capture.reader import open_capture
+
+        self.path = path
+        self.reader = open_capture(path)
+        self.format = self.reader.format
+        self._progress = progress and path != "-" and _file_size(path) >= PROGRESS_MIN_BYTES
+
+    def records(self) -> Iterator[RecordLike]:
+        if not self._progress:
+            return iter(self.reader)
+        return _with_progress(self.reader, self.path)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _with_progress(records: Iterable[Any], path: str) -> Iterator[Any]:
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    total = _file_size(path)
+    console = Console(file=sys.stderr, no_color=bool(os.environ.get("NO_COLOR")))
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(os.path.basename(path), total=total)
+        n = 0
+        for record in records:
+            yield record
+            n += 1
+            if not n & 0x3FF:
+                bar.update(task, completed=record.offset)
+        bar.update(task, completed=total)
+
+
+def for_each_file(files: Iterable[str], work: Callable[[Capture], None], *,
+                  progress: bool = False, on_error: Callable[[str, str], None] | None = None
+                  ) -> int:
+    """Run ``work`` on every capture; a capture error ends that file only (after its good
+    packets), is reported on one line, and decides the exit code (the first one wins)."""
+    code = EXIT_OK
+    for path in files:
+        capture: Capture | None = None
+        try:
+            capture = Capture(path, progress)
+            work(capture)
+        except CaptureError as exc:
+            _flush_stdout()
+            _say_error(error_line(exc))
+            if on_error is not None:
+                on_error(path, error_line(exc))
+            if code == EXIT_OK:
+                code = exit_code(exc)
+        finally:
+            if capture is not None:
+                capture.close()
+    return code
+
+
+def _show_progress(command_prints_as_it_goes: bool) -> bool:
+    """A bar on stderr when it is a terminal and stdout does not print to that terminal."""
+    if not sys.stderr.isatty():
+        return False
+    return not (command_prints_as_it_goes and sys.stdout.isatty())
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="vxlankit")
+def main() -> None:
+    """vxlankit: VXLAN overlay networks, byte for byte."""
+
+
+@main.command()
+@files_argument
+@click.option("-V", "verbose", is_flag=True, help="Every layer and field (like tshark -V).")
+@click.option("-x", "hexdump", is_flag=True, help="Hex and ASCII dump, layers marked.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per packet.")
+@click.option("-c", "--count", type=click.IntRange(min=0), metavar="N",
+              help="Stop after N packets shown.")
+@click.option("-t", "time_format", type=click.Choice(["r", "a", "ad", "e", "d", "dd", "u", "ud"]),
+              default="r", show_default=True,
+              help="Time column as tshark -t: relative, absolute, absolute with date, epoch, "
+                   "delta, delta displayed, UTC, UTC with date.")
+@selection_options
+@decode_options
+@color_option
+@guarded
+def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
+           count: int | None, time_format: str, vnis: tuple[int, ...], vteps: tuple[str, ...],
+           filter_expr: str | None, vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
+           color: str) -> None:
+    """Print the packets of capture FILEs (pcap or pcapng; - reads stdin).
+
+    One line per packet by default: outer VTEPs, VNI, then the inner frame.
+    """
+    from vxlankit.present.hexdump import hexdump as hex_text
+    from vxlankit.present.jsonl import record_json
+    from vxlankit.present.summary import ANSI, PLAIN, Summarizer
+    from vxlankit.present.tree import record_tree
+
+    if as_json and (verbose or hexdump):
+        raise click.UsageError("--json cannot be combined with -V or -x")
+    options = make_decode_options(vxlan_ports, gpe_ports)
+    test = make_filter(filter_expr)
+    pal = ANSI if (not as_json and use_color(color, sys.stdout)) else PLAIN
+    out = Writer()
+    remaining = [count]
+    several = len(files) > 1
+
+    def show(capture: Capture) -> None:
+        if several and not as_json:
+            out.line(f"==> {capture.path} <==")
+        summarizer = Summarizer(time_format, pal, options)
+        records = capture.records()
+        left = remaining[0]
+        if left == 0:
+            return
+        if not (verbose or hexdump or as_json or vnis or vteps or test):
+            shown = out.lines(summarizer.fast_lines(records, left))
+        else:
+            items = decode_records(records, options, count=left, vnis=vnis, vteps=vteps,
+                                   filter=test)
+            shown = out.lines(_render(items, summarizer, verbose, hexdump, as_json,
+                                      capture.path if several else None, pal))
+        if left is not None:
+            remaining[0] = max(0, left - shown)
+
+    def _render(items: Iterable[DecodedRecord], summarizer: Summarizer, verbose: bool,
+                hexdump: bool, as_json: bool, file: str | None, pal: Any) -> Iterator[str]:
+        first = True
+        for item in items:
+            if first:
+                summarizer.set_resolution(item.record.interface.tsresol)
+                first = False
+            if as_json:
+                yield record_json(item.record, item.packet, file=file)
+                continue
+            if verbose:
+                text = record_tree(item, pal)
+            else:
+                text = summarizer.line(item)
+            if hexdump:
+                text += "\n" + hex_text(item.packet.data, item.packet.layers, pal) + "\n"
+            elif verbose:
+                text += "\n"
+            yield text
+
+    try:
+        code = for_each_file(files, show, progress=_show_progress(True))
+    except FilterError as exc:  # a literal that does not fit its field shows at first use
+        out.flush()
+        raise Failed(str(exc), EXIT_USAGE) from None
+    out.flush()
+    sys.exit(code)
+
+
+@main.command()
+@files_argument
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of tables.")
+@selection_options
+@decode_options
+@guarded
+def stats(files: tuple[str, ...], as_json: bool, vnis: tuple[int, ...], vteps: tuple[str, ...],
+          filter_expr: str | None, vxlan_ports: tuple[int, ...],
+          gpe_ports: tuple[int, ...]) -> None:
+    """Summarise capture FILEs: capinfos-style header, VNIs, VTEP pairs, inner conversations,
+    ping round trips and loss, unanswered ARP requests."""
+    from vxlankit.present.jsonl import dumps
+    from vxlankit.present.stats import OverlayStats
+
+    options = make_decode_options(vxlan_ports, gpe_ports)
+    test = make_filter(filter_expr)
+    result = OverlayStats()
+
+    def add(capture: Capture) -> None:
+        result.start_file(capture.path, capture.format)
+        for item in decode_records(capture.records(), options, vnis=vnis, vteps=vteps,
+                                   filter=test):
+            result.add(item.record, item.packet)
+
+    def damaged(path: str, message: str) -> None:
+        if result.files and result.files[-1].path == path:
+            result.files[-1].error = message
+
+    try:
+        code = for_each_file(files, add, progress=_show_progress(False), on_error=damaged)
+    except FilterError as exc:
+        raise Failed(str(exc), EXIT_USAGE) from None
+    text = dumps(result.to_dict()) if as_json else result.render()
+    sys.stdout.write(text + "\n")
+    _flush_stdout()
+    sys.exit(code)
+
+
+__all__ = ["EXIT_DAMAGED", "EXIT_ERROR", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "main"]

@@ -1,0 +1,1 @@
+"""Presenting decoded packets: display filters and the views built on them."""

@@ -1,0 +1,221 @@
+"""The library driver behind ``vxlankit decode`` and ``vxlankit stats``: records in, packets out.
+
+The command line is a thin layer over this module and the views beside it::
+
+    from vxlankit.present.run import decode_capture
+    from vxlankit.present.summary import Summarizer
+
+    lines = Summarizer()
+    for item in decode_capture("overlay.pcap", vnis={100}):
+        print(lines.line(item))
+
+``decode_records`` takes any iterable of capture records (``vxlankit.capture`` readers hand them
+out), decodes each with the codec (honouring the interface's FCS length), keeps those that pass
+the selection (VNIs, VTEP addresses, a display filter) and stops after ``count`` kept packets.
+A damaged capture raises :class:`~vxlankit.errors.CaptureError` from the reader *after* every
+good record was yielded; this module lets it through untouched, so the caller decides.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import replace
+from typing import BinaryIO, Protocol
+
+from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
+from vxlankit.packet import Packet
+
+__all__ = [
+    "DecodedRecord",
+    "InterfaceLike",
+    "PacketTest",
+    "RecordLike",
+    "Selection",
+    "decode_capture",
+    "decode_records",
+    "options_for",
+    "packet_vnis",
+    "packet_vteps",
+]
+
+PacketTest = Callable[[Packet], bool]
+
+
+class InterfaceLike(Protocol):
+    """What the views need from a capture interface (``vxlankit.capture.record.Interface``)."""
+
+    @property
+    def linktype(self) -> int: ...
+
+    @property
+    def name(self) -> str | None: ...
+
+    @property
+    def fcslen(self) -> int | None: ...
+
+    @property
+    def tsresol(self) -> int: ...
+
+
+class RecordLike(Protocol):
+    """What the views need from a capture record (``vxlankit.capture.record.Record``)."""
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def ts_ns(self) -> int: ...
+
+    @property
+    def orig_len(self) -> int: ...
+
+    @property
+    def cap_len(self) -> int: ...
+
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def comment(self) -> str | None: ...
+
+    @property
+    def interface(self) -> InterfaceLike: ...
+
+
+class DecodedRecord:
+    """A record and its decoded packet, with the timestamps the time columns are relative to.
+
+    ``first_ts_ns`` is the timestamp of the first record of the capture and ``prev_ts_ns`` that
+    of the record read just before this one (whether or not it was selected), as tshark's
+    ``frame.time_relative`` and ``frame.time_delta`` use them.
+    """
+
+    __slots__ = ("record", "packet", "first_ts_ns", "prev_ts_ns")
+
+    def __init__(self, record: RecordLike, packet: Packet, first_ts_ns: int,
+                 prev_ts_ns: int) -> None:
+        self.record = record
+        self.packet = packet
+        self.first_ts_ns = first_ts_ns
+        self.prev_ts_ns = prev_ts_ns
+
+    def __repr__(self) -> str:
+        return f"DecodedRecord(#{self.record.number} {self.packet!r})"
+
+
+def packet_vnis(packet: Packet) -> list[int]:
+    """The VNI of every VXLAN header in the packet, outermost first."""
+    return [layer.fields["vxlan.vni"] for layer in packet.layers
+            if layer.proto == "vxlan" and "vxlan.vni" in layer.fields]
+
+
+def packet_vteps(packet: Packet) -> list[tuple[str, str]]:
+    """(outer source IP, outer destination IP) of every VXLAN hop, outermost first.
+
+    The outer header of a hop is the nearest IPv4 header before its VXLAN header.
+    """
+    hops: list[tuple[str, str]] = []
+    last_ip = None
+    for layer in packet.layers:
+        proto = layer.proto
+        if proto == "ip":
+            last_ip = layer
+        elif proto == "vxlan":
+            if last_ip is not None and "ip.src" in last_ip.fields:
+                hops.append((last_ip.fields["ip.src"], last_ip.fields["ip.dst"]))
+            last_ip = None
+    return hops
+
+
+class Selection:
+    """Which packets to keep: any of ``vnis`` at any tunnel depth, any of ``vteps`` as the outer
+    source or destination of any hop, and ``filter``; an empty criterion keeps everything."""
+
+    __slots__ = ("vnis", "vteps", "filter")
+
+    def __init__(self, vnis: Collection[int] = (), vteps: Collection[str] = (),
+                 filter: PacketTest | None = None) -> None:
+        self.vnis = frozenset(vnis)
+        self.vteps = frozenset(vteps)
+        self.filter = filter
+
+    @property
+    def everything(self) -> bool:
+        return not self.vnis and not self.vteps and self.filter is None
+
+    def __call__(self, packet: Packet) -> bool:
+        if self.vnis and not any(vni in self.vnis for vni in packet_vnis(packet)):
+            return False
+        if self.vteps and not any(
+                src in self.vteps or dst in self.vteps for src, dst in packet_vteps(packet)):
+            return False
+        return self.filter is None or self.filter(packet)
+
+
+def options_for(options: DecodeOptions, interface: InterfaceLike,
+                cache: dict[int, DecodeOptions] | None = None) -> DecodeOptions:
+    """``options`` adjusted to the interface's FCS length (when the capture states one)."""
+    fcs = interface.fcslen
+    if fcs is None or fcs == options.fcs_len:
+        return options
+    if cache is not None:
+        found = cache.get(fcs)
+        if found is None:
+            found = cache[fcs] = replace(options, fcs_len=fcs)
+        return found
+    return replace(options, fcs_len=fcs)
+
+
+def decode_records(
+    records: Iterable[RecordLike],
+    options: DecodeOptions = DEFAULT_OPTIONS,
+    *,
+    count: int | None = None,
+    vnis: Collection[int] = (),
+    vteps: Collection[str] = (),
+    filter: PacketTest | None = None,
+) -> Iterator[DecodedRecord]:
+    """Decode ``records`` and yield those selected, at most ``count`` of them.
+
+    ``count`` counts *kept* packets, as tcpdump's ``-c`` does with a filter; ``None`` or a
+    negative number means no limit, 0 yields nothing.
+    """
+    if count is not None and count == 0:
+        return
+    select = Selection(vnis, vteps, filter)
+    keep_all = select.everything
+    cache: dict[int, DecodeOptions] = {}
+    first: int | None = None
+    prev = 0
+    kept = 0
+    for record in records:
+        ts = record.ts_ns
+        if first is None:
+            first = prev = ts
+        iface = record.interface
+        opts = options if iface.fcslen is None else options_for(options, iface, cache)
+        packet = decode(record.data, iface.linktype, opts)
+        if keep_all or select(packet):
+            yield DecodedRecord(record, packet, first, prev)
+            kept += 1
+            if count is not None and 0 < count <= kept:
+                return
+        prev = ts
+
+
+def decode_capture(
+    source: str | os.PathLike[str] | BinaryIO,
+    options: DecodeOptions = DEFAULT_OPTIONS,
+    *,
+    count: int | None = None,
+    vnis: Collection[int] = (),
+    vteps: Collection[str] = (),
+    filter: PacketTest | None = None,
+) -> Iterator[DecodedRecord]:
+    """``decode_records`` over a capture file (a path, ``"-"`` for stdin, or a binary file)."""
+    from vxlankit.capture.reader import open_capture
+
+    with open_capture(source) as reader:
+        yield from decode_records(reader, options, count=count, vnis=vnis, vteps=vteps,
+                                  filter=filter)

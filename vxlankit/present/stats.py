@@ -1,0 +1,426 @@
+"""``vxlankit stats``: what a capture holds, capinfos-style, and what the overlay did.
+
+Feed :class:`OverlayStats` decoded records (``add``), one capture after another
+(``start_file``), then read ``to_dict()`` (the ``--json`` form) or ``render()`` (text):
+
+* per file: format, link types, packets, bytes, first/last packet time, duration;
+* per VNI: packets and bytes (a packet counts once for each VNI in it);
+* per VTEP pair (the outer IPs of a hop, either direction): packets each way, bytes, first/last
+  time, VNIs;
+* inner conversations: per (innermost VNI, inner address pair): packets each way, bytes,
+  protocols.  Addresses are the inner IPv4 addresses (ARP: sender and target protocol
+  addresses), or the inner MACs for anything else;
+* pings: ICMP echo requests matched to replies by (VNI, inner IPs, identifier, sequence):
+  requests, replies, lost, round-trip min/avg/max, per (VNI, requester, responder);
+* ARP requests left unanswered: no reply from the target to the asker in the same VNI.
+
+Packets that are not VXLAN count as VNI ``None`` ("-" in text) in the inner tables, so a
+capture taken inside the overlay gets its pings and ARPs checked too.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from vxlankit.codec import LINKTYPE_NAMES
+from vxlankit.packet import Layer, Packet
+from vxlankit.present.run import RecordLike
+from vxlankit.present.summary import epoch_str, format_seconds
+
+__all__ = ["FileInfo", "OverlayStats"]
+
+_NS = 1_000_000_000
+_NUMBER = re.compile(r"-?\d+(\.\d+)?%?")
+
+
+def _utc(ts_ns: int | None) -> str:
+    if ts_ns is None:
+        return "n/a"
+    secs, frac = divmod(ts_ns, _NS)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)) + f".{frac // 1000:06d} UTC"
+
+
+def _ms(ns: int) -> float:
+    return round(ns / 1e6, 6)
+
+
+class FileInfo:
+    """The capinfos part: one per capture file."""
+
+    def __init__(self, path: str, format: str) -> None:
+        self.path = path
+        self.format = format
+        self.linktypes: list[int] = []
+        self.packets = 0
+        self.bytes = 0
+        self.captured_bytes = 0
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+        self.error: str | None = None
+
+    @property
+    def duration_ns(self) -> int:
+        if self.first_ns is None or self.last_ns is None:
+            return 0
+        return self.last_ns - self.first_ns
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.path,
+            "format": self.format,
+            "link_types": [{"linktype": lt, "name": LINKTYPE_NAMES.get(lt, "unknown")}
+                           for lt in self.linktypes],
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "captured_bytes": self.captured_bytes,
+            "first_time": None if self.first_ns is None else epoch_str(self.first_ns),
+            "last_time": None if self.last_ns is None else epoch_str(self.last_ns),
+            "duration": format_seconds(self.duration_ns, 9),
+            "error": self.error,
+        }
+
+
+class _Pair:
+    __slots__ = ("a", "b", "ab", "ba", "bytes", "first", "last", "extra")
+
+    def __init__(self, a: str, b: str, ts: int) -> None:
+        self.a = a
+        self.b = b
+        self.ab = 0
+        self.ba = 0
+        self.bytes = 0
+        self.first = ts
+        self.last = ts
+        self.extra: dict[Any, None] = {}  # ordered set: VNIs (VTEP pairs) or protocols
+
+    def add(self, src: str, length: int, ts: int, extra: Any) -> None:
+        if src == self.a:
+            self.ab += 1
+        else:
+            self.ba += 1
+        self.bytes += length
+        if ts < self.first:
+            self.first = ts
+        if ts > self.last:
+            self.last = ts
+        self.extra[extra] = None
+
+
+class _Ping:
+    __slots__ = ("requests", "replies", "duplicates", "unmatched", "rtts")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.replies = 0
+        self.duplicates = 0
+        self.unmatched = 0
+        self.rtts: list[int] = []
+
+
+class _Arp:
+    __slots__ = ("requests", "first", "last")
+
+    def __init__(self, ts: int) -> None:
+        self.requests = 0
+        self.first = ts
+        self.last = ts
+
+
+def _inner(layers: list[Layer]) -> tuple[list[tuple[str, str, int]], int]:
+    """(hops as (outer src, outer dst, vni), index of the first inner layer)."""
+    hops: list[tuple[str, str, int]] = []
+    last_ip: Layer | None = None
+    start = 0
+    for i, layer in enumerate(layers):
+        proto = layer.proto
+        if proto == "ip":
+            last_ip = layer
+        elif proto == "vxlan":
+            vni = layer.fields.get("vxlan.vni")
+            if vni is not None and last_ip is not None and "ip.src" in last_ip.fields:
+                hops.append((last_ip.fields["ip.src"], last_ip.fields["ip.dst"], vni))
+            elif vni is not None:
+                hops.append(("?", "?", vni))
+            last_ip = None
+            start = i + 1
+    return hops, start
+
+
+class OverlayStats:
+    """Accumulates everything ``vxlankit stats`` reports."""
+
+    def __init__(self) -> None:
+        self.files: list[FileInfo] = []
+        self.packets = 0
+        self.vxlan_packets = 0
+        self.vnis: dict[int, list[int]] = {}  # vni -> [packets, bytes]
+        self.vteps: dict[tuple[str, str], _Pair] = {}
+        self.conversations: dict[tuple[Any, ...], _Pair] = {}
+        self.pings: dict[tuple[Any, ...], _Ping] = {}
+        self._requests: dict[tuple[Any, ...], int] = {}  # (vni, src, dst, id, seq) -> ts
+        self._answered: set[tuple[Any, ...]] = set()
+        self.arp_requests: dict[tuple[Any, ...], _Arp] = {}  # (vni, target, asker)
+        self._arp_replies: set[tuple[Any, ...]] = set()  # (vni, responder, asker)
+
+    def start_file(self, path: str, format: str) -> FileInfo:
+        info = FileInfo(path, format)
+        self.files.append(info)
+        return info
+
+    def add_all(self, items: Iterable[tuple[RecordLike, Packet]]) -> None:
+        for record, packet in items:
+            self.add(record, packet)
+
+    def add(self, record: RecordLike, packet: Packet) -> None:
+        if not self.files:
+            self.start_file("-", "")
+        info = self.files[-1]
+        ts = record.ts_ns
+        length = record.orig_len
+        info.packets += 1
+        info.bytes += length
+        info.captured_bytes += record.cap_len
+        linktype = record.interface.linktype
+        if linktype not in info.linktypes:
+            info.linktypes.append(linktype)
+        if info.first_ns is None or ts < info.first_ns:
+            info.first_ns = ts
+        if info.last_ns is None or ts > info.last_ns:
+            info.last_ns = ts
+        self.packets += 1
+
+        layers = packet.layers
+        hops, start = _inner(layers)
+        vni: int | None = None
+        if hops:
+            self.vxlan_packets += 1
+            seen: set[int] = set()
+            for src, dst, hop_vni in hops:
+                if hop_vni not in seen:
+                    seen.add(hop_vni)
+                    counts = self.vnis.setdefault(hop_vni, [0, 0])
+                    counts[0] += 1
+                    counts[1] += length
+                key = (src, dst) if src <= dst else (dst, src)
+                pair = self.vteps.get(key)
+                if pair is None:
+                    pair = self.vteps[key] = _Pair(src, dst, ts)
+                pair.add(src, length, ts, hop_vni)
+            vni = hops[-1][2]
+        self._inner_stats(layers, start, vni, ts, length)
+
+    def _inner_stats(self, layers: list[Layer], start: int, vni: int | None, ts: int,
+                     length: int) -> None:
+        macs: tuple[str, str] | None = None
+        ip: Layer | None = None
+        top: Layer | None = None
+        for layer in layers[start:]:
+            proto = layer.proto
+            if proto == "eth":
+                if macs is None and "eth.src" in layer.fields:
+                    macs = (layer.fields["eth.src"], layer.fields["eth.dst"])
+            elif proto == "ip":
+                if ip is None:
+                    ip = layer
+            elif proto in ("arp", "icmp", "udp") and top is None:
+                top = layer
+            elif proto == "vxlan":
+                break
+        src = dst = None
+        label = "?"
+        if ip is not None and "ip.src" in ip.fields:
+            src, dst = ip.fields["ip.src"], ip.fields["ip.dst"]
+            label = {1: "ICMP", 6: "TCP", 17: "UDP"}.get(ip.fields["ip.proto"],
+                                                          f"ip.proto={ip.fields['ip.proto']}")
+        elif top is not None and top.proto == "arp" and "arp.src.proto_ipv4" in top.fields:
+            src, dst = top.fields["arp.src.proto_ipv4"], top.fields["arp.dst.proto_ipv4"]
+            label = "ARP"
+        elif macs is not None:
+            src, dst = macs
+            label = "eth"
+        if src is not None and dst is not None:
+            key = (vni, src, dst) if src <= dst else (vni, dst, src)
+            conv = self.conversations.get(key)
+            if conv is None:
+                conv = self.conversations[key] = _Pair(src, dst, ts)
+            conv.add(src, length, ts, label)
+        if top is None:
+            return
+        f = top.fields
+        if top.proto == "icmp" and src is not None and "icmp.ident" in f:
+            itype = f["icmp.type"]
+            if itype == 8:
+                req = (vni, src, dst, f["icmp.ident"], f["icmp.seq"])
+                ping = self.pings.setdefault((vni, src, dst), _Ping())
+                if req in self._requests:
+                    ping.duplicates += 1
+                else:
+                    self._requests[req] = ts
+                    ping.requests += 1
+            elif itype == 0:
+                req = (vni, dst, src, f["icmp.ident"], f["icmp.seq"])
+                ping = self.pings.setdefault((vni, dst, src), _Ping())
+                sent = self._requests.get(req)
+                if sent is None or req in self._answered or ts < sent:
+                    ping.unmatched += 1
+                else:
+                    self._answered.add(req)
+                    ping.replies += 1
+                    ping.rtts.append(ts - sent)
+        elif top.proto == "arp" and "arp.src.proto_ipv4" in f:
+            op = f["arp.opcode"]
+            spa, tpa = f["arp.src.proto_ipv4"], f["arp.dst.proto_ipv4"]
+            if op == 1 and spa != tpa:  # gratuitous ARP announces, it asks nothing
+                arp = self.arp_requests.get((vni, tpa, spa))
+                if arp is None:
+                    arp = self.arp_requests[(vni, tpa, spa)] = _Arp(ts)
+                arp.requests += 1
+                arp.last = max(arp.last, ts)
+            elif op == 2:
+                self._arp_replies.add((vni, spa, tpa))
+
+    # ---------------------------------------------------------------------------- results
+
+    def vni_rows(self) -> list[dict[str, Any]]:
+        return [{"vni": vni, "packets": c[0], "bytes": c[1]}
+                for vni, c in sorted(self.vnis.items())]
+
+    def _sorted_vteps(self) -> list[_Pair]:
+        return sorted(self.vteps.values(), key=lambda p: (-(p.ab + p.ba), p.a, p.b))
+
+    def vtep_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for pair in self._sorted_vteps():
+            rows.append({"a": pair.a, "b": pair.b, "packets": pair.ab + pair.ba,
+                         "packets_ab": pair.ab, "packets_ba": pair.ba, "bytes": pair.bytes,
+                         "first_time": epoch_str(pair.first), "last_time": epoch_str(pair.last),
+                         "vnis": list(pair.extra)})
+        return rows
+
+    def conversation_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        items = sorted(self.conversations.items(),
+                       key=lambda kv: (kv[0][0] is None, kv[0][0] or 0,
+                                       -(kv[1].ab + kv[1].ba), kv[1].a, kv[1].b))
+        for (vni, _, _), conv in items:
+            rows.append({"vni": vni, "a": conv.a, "b": conv.b, "packets": conv.ab + conv.ba,
+                         "packets_ab": conv.ab, "packets_ba": conv.ba, "bytes": conv.bytes,
+                         "protocols": list(conv.extra),
+                         "first_time": epoch_str(conv.first), "last_time": epoch_str(conv.last)})
+        return rows
+
+    def ping_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for (vni, src, dst), ping in sorted(self.pings.items(),
+                                            key=lambda kv: (kv[0][0] is None, kv[0][0] or 0,
+                                                            kv[0][1], kv[0][2])):
+            if not ping.requests and not ping.unmatched:
+                continue
+            rtts = ping.rtts
+            lost = ping.requests - ping.replies
+            rows.append({
+                "vni": vni, "src": src, "dst": dst, "requests": ping.requests,
+                "replies": ping.replies, "lost": lost,
+                "loss": round(lost / ping.requests, 6) if ping.requests else 0.0,
+                "duplicates": ping.duplicates, "unmatched_replies": ping.unmatched,
+                "rtt_min_ms": _ms(min(rtts)) if rtts else None,
+                "rtt_avg_ms": _ms(sum(rtts) // len(rtts)) if rtts else None,
+                "rtt_max_ms": _ms(max(rtts)) if rtts else None,
+            })
+        return rows
+
+    def _unanswered(self) -> list[tuple[tuple[Any, ...], _Arp]]:
+        return [(key, arp) for key, arp in sorted(
+                self.arp_requests.items(),
+                key=lambda kv: (kv[0][0] is None, kv[0][0] or 0, kv[1].first))
+                if key not in self._arp_replies]
+
+    def arp_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for (vni, target, asker), arp in self._unanswered():
+            rows.append({"vni": vni, "who_has": target, "tell": asker, "requests": arp.requests,
+                         "first_time": epoch_str(arp.first), "last_time": epoch_str(arp.last)})
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": [info.to_dict() for info in self.files],
+            "packets": self.packets,
+            "vxlan_packets": self.vxlan_packets,
+            "vnis": self.vni_rows(),
+            "vtep_pairs": self.vtep_rows(),
+            "conversations": self.conversation_rows(),
+            "pings": self.ping_rows(),
+            "arp_unanswered": self.arp_rows(),
+        }
+
+    def render(self) -> str:
+        out: list[str] = []
+        for info in self.files:
+            links = ", ".join(f"{LINKTYPE_NAMES.get(lt, 'unknown')} ({lt})"
+                              for lt in info.linktypes) or "n/a"
+            out += [
+                f"File name:           {info.path}",
+                f"File type:           {info.format or 'n/a'}",
+                f"Link types:          {links}",
+                f"Number of packets:   {info.packets}",
+                f"Data size:           {info.bytes} bytes"
+                + (f" ({info.captured_bytes} captured)" if info.captured_bytes != info.bytes
+                   else ""),
+                f"First packet time:   {_utc(info.first_ns)}",
+                f"Last packet time:    {_utc(info.last_ns)}",
+                f"Capture duration:    {format_seconds(info.duration_ns, 6)} seconds",
+            ]
+            if info.error:
+                out.append(f"Damaged:             {info.error}")
+            out.append("")
+        out.append(f"VXLAN packets: {self.vxlan_packets} of {self.packets}")
+        out.append("")
+
+        def vni_text(vni: Any) -> str:
+            return "-" if vni is None else str(vni)
+
+        out += _table("VNIs", ["VNI", "Packets", "Bytes"],
+                      [[r["vni"], r["packets"], r["bytes"]] for r in self.vni_rows()])
+        out += _table("VTEP pairs", ["A", "B", "Packets", "A->B", "B->A", "Bytes", "First",
+                                     "Last", "VNIs"],
+                      [[p.a, p.b, p.ab + p.ba, p.ab, p.ba, p.bytes, _utc(p.first),
+                        _utc(p.last), ",".join(map(str, p.extra))]
+                       for p in self._sorted_vteps()])
+        out += _table("Inner conversations", ["VNI", "A", "B", "Packets", "A->B", "B->A",
+                                              "Bytes", "Protocols"],
+                      [[vni_text(r["vni"]), r["a"], r["b"], r["packets"], r["packets_ab"],
+                        r["packets_ba"], r["bytes"], ",".join(r["protocols"])]
+                       for r in self.conversation_rows()])
+
+        def ms(value: float | None) -> str:
+            return "-" if value is None else f"{value:.3f}"
+
+        out += _table("Pings (ICMP echo)", ["VNI", "From", "To", "Sent", "Received", "Lost",
+                                            "Loss", "RTT min ms", "avg", "max"],
+                      [[vni_text(r["vni"]), r["src"], r["dst"], r["requests"], r["replies"],
+                        r["lost"], f"{r['loss'] * 100:.0f}%", ms(r["rtt_min_ms"]),
+                        ms(r["rtt_avg_ms"]), ms(r["rtt_max_ms"])] for r in self.ping_rows()])
+        out += _table("Unanswered ARP requests", ["VNI", "Who has", "Tell", "Requests", "First"],
+                      [[vni_text(key[0]), key[1], key[2], arp.requests, _utc(arp.first)]
+                       for key, arp in self._unanswered()])
+        return "\n".join(out).rstrip("\n")
+
+
+def _table(title: str, headers: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = [f"{title}:"]
+    if not rows:
+        return lines + ["  (none)", ""]
+    cells = [headers] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        parts = []
+        for i, cell in enumerate(row):
+            numeric = i and _NUMBER.fullmatch(cell) is not None
+            parts.append(cell.rjust(widths[i]) if numeric else cell.ljust(widths[i]))
+        lines.append("  " + "  ".join(parts).rstrip())
+    lines.append("")
+    return lines
