@@ -102,12 +102,23 @@ def decode(buf: bytes, off: int) -> dict[str, Any]:
 
 def encode(fields: dict[str, Any]) -> bytes:
     options = fields.get("ip.options", b"")
+    version = fields["ip.version"]
+    hdr_len = fields["ip.hdr_len"]
+    flags = fields["ip.flags"]
+    frag_offset = fields["ip.frag_offset"]
+    if not 0 <= version <= 15:
+        raise ValueError(f"ip.version {version} does not fit in 4 bits")
+    if not 0 <= hdr_len <= 60 or hdr_len % 4:
+        raise ValueError(f"ip.hdr_len {hdr_len} is not a multiple of 4 from 0 to 60")
+    if not (0 <= flags <= 7 and 0 <= frag_offset <= 0x1FFF):
+        raise ValueError(f"ip.flags {flags} / ip.frag_offset {frag_offset} do not fit in "
+                         "3 / 13 bits")
     return _S.pack(
-        (fields["ip.version"] << 4) | (fields["ip.hdr_len"] >> 2),
+        (version << 4) | (hdr_len >> 2),
         fields["ip.dsfield"],
         fields["ip.len"],
         fields["ip.id"],
-        (fields["ip.flags"] << 13) | fields["ip.frag_offset"],
+        (flags << 13) | frag_offset,
         fields["ip.ttl"],
         fields["ip.proto"],
         fields["ip.checksum"],

@@ -34,5 +34,8 @@ def decode(buf: bytes, off: int) -> dict[str, Any]:
 
 
 def encode(fields: dict[str, Any]) -> bytes:
-    order = "<I" if fields.get("null.byte_order", "little") == "little" else ">I"
+    byte_order = fields.get("null.byte_order", "little")
+    if byte_order not in ("little", "big"):
+        raise ValueError(f"null.byte_order must be 'little' or 'big', not {byte_order!r}")
+    order = "<I" if byte_order == "little" else ">I"
     return struct.pack(order, fields["null.family"])

@@ -48,9 +48,10 @@ def decode(buf: bytes, off: int, proto: str = PROTO) -> dict[str, Any]:
 
 
 def encode(fields: dict[str, Any], proto: str = PROTO) -> bytes:
-    tci = (
-        (fields[f"{proto}.priority"] << 13)
-        | (fields[f"{proto}.dei"] << 12)
-        | fields[f"{proto}.id"]
-    )
-    return _S.pack(tci, fields[f"{proto}.etype"])
+    priority = fields[f"{proto}.priority"]
+    dei = fields[f"{proto}.dei"]
+    vid = fields[f"{proto}.id"]
+    if not (0 <= priority <= 7 and 0 <= dei <= 1 and 0 <= vid <= 0x0FFF):
+        raise ValueError(f"{proto}: priority {priority}, dei {dei}, id {vid} do not fit in "
+                         "3, 1 and 12 bits")
+    return _S.pack((priority << 13) | (dei << 12) | vid, fields[f"{proto}.etype"])

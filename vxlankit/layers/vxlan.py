@@ -105,12 +105,18 @@ def decode(buf: bytes, off: int) -> dict[str, Any]:
     }
 
 
-def encode(fields: dict[str, Any]) -> bytes:
+def _vni_word(fields: dict[str, Any]) -> int:
     vni = fields["vxlan.vni"]
+    reserved8 = fields["vxlan.reserved8"]
     if not 0 <= vni < 1 << 24:
         raise ValueError(f"vxlan.vni {vni} does not fit in 24 bits")
-    return _S.pack(fields["vxlan.flags"], fields["vxlan.gbp"],
-                   (vni << 8) | fields["vxlan.reserved8"])
+    if not 0 <= reserved8 <= 0xFF:
+        raise ValueError(f"vxlan.reserved8 {reserved8} does not fit in 8 bits")
+    return int((vni << 8) | reserved8)
+
+
+def encode(fields: dict[str, Any]) -> bytes:
+    return _S.pack(fields["vxlan.flags"], fields["vxlan.gbp"], _vni_word(fields))
 
 
 def derive(fields: dict[str, Any]) -> None:
@@ -139,11 +145,8 @@ def decode_gpe(buf: bytes, off: int) -> dict[str, Any]:
 
 
 def encode_gpe(fields: dict[str, Any]) -> bytes:
-    vni = fields["vxlan.vni"]
-    if not 0 <= vni < 1 << 24:
-        raise ValueError(f"vxlan.vni {vni} does not fit in 24 bits")
     return _G.pack(fields["vxlan.flags"], fields["vxlan.reserved_16"], fields["vxlan.next_proto"],
-                   (vni << 8) | fields["vxlan.reserved8"])
+                   _vni_word(fields))
 
 
 def derive_gpe(fields: dict[str, Any]) -> None:
