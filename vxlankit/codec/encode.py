@@ -227,10 +227,12 @@ def _fixup(layers: Sequence[Layer], chunks: list[bytes], out: bytearray, fix_len
         if layer.raw is not None:
             continue
         length = scope.end - scope.start
-        if scope.kind == "ip" and (fix_lengths or layer.fields.get("ip.len") is None):
-            _H.pack_into(out, scope.start + 2, length)
-        elif scope.kind == "udp" and (fix_lengths or layer.fields.get("udp.length") is None):
-            _H.pack_into(out, scope.start + 4, length)
+        name = "ip.len" if scope.kind == "ip" else "udp.length"
+        if scope.kind in ("ip", "udp") and (fix_lengths or layer.fields.get(name) is None):
+            if length > 0xFFFF:
+                raise EncodeError(f"layer {scope.index} ({scope.kind}): {length} bytes do not "
+                                  f"fit in {name}")
+            _H.pack_into(out, scope.start + (2 if scope.kind == "ip" else 4), length)
 
     # Checksums, innermost (last) first.
     for i in range(len(layers) - 1, -1, -1):
