@@ -1,0 +1,356 @@
+"""The one-line summary: wording and markers, time columns, tcpdump as an oracle, and the fast
+path proven equal to the reference (``packet_summary`` of a full decode)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests import strategies as strat
+from tests.codec.realcaptures import iter_real_frames, real_capture
+from vxlankit import DEFAULT_OPTIONS, build, decode, encode
+from vxlankit.capture.record import Interface, Record
+from vxlankit.packet import Layer
+from vxlankit.present.run import decode_capture, decode_records
+from vxlankit.present.summary import (
+    ANSI,
+    Summarizer,
+    epoch_str,
+    fast_summary,
+    format_seconds,
+    make_fast_summary,
+    packet_summary,
+)
+
+OUTER_MAC_A, OUTER_MAC_B = "52:54:00:00:00:01", "52:54:00:00:00:02"
+VM_A, VM_B = "02:42:0a:00:00:03", "02:42:0a:00:00:04"
+
+
+def vxlan_frame(*inner: Layer, vni: int = 100, vxlan: Layer | None = None, dport: int = 4789,
+                outer_src: str = "172.16.0.1", outer_dst: str = "172.16.0.2",
+                udp_checksum: int | None = 0) -> bytes:
+    return encode([
+        build.eth(src=OUTER_MAC_A, dst=OUTER_MAC_B),
+        build.ipv4(src=outer_src, dst=outer_dst, df=True),
+        build.udp(50000, dport, checksum=udp_checksum),
+        vxlan if vxlan is not None else build.vxlan(vni=vni),
+        *inner,
+    ])
+
+
+def ping(reply: bool = False, ident: int = 7, seq: int = 1) -> list[Layer]:
+    src, dst = ("10.0.0.4", "10.0.0.3") if reply else ("10.0.0.3", "10.0.0.4")
+    return [build.eth(src=VM_A, dst=VM_B), build.ipv4(src=src, dst=dst),
+            build.icmp_echo(ident=ident, seq=seq, reply=reply), build.payload(b"x" * 56)]
+
+
+def line(data: bytes, linktype: int = 1) -> str:
+    return packet_summary(decode(data, linktype), len(data))
+
+
+def both(data: bytes) -> str:
+    """The reference text, after checking the fast path gives the same (or declines)."""
+    ref = line(data)
+    fast = fast_summary(data, len(data))
+    assert fast is None or fast == ref
+    common = make_fast_summary()(data, len(data))
+    assert common is None or common == ref
+    return ref
+
+
+# --------------------------------------------------------------------------------------------
+# Wording
+
+
+def test_icmp_echo_request_in_vxlan() -> None:
+    text = both(vxlan_frame(*ping(ident=1292, seq=3)))
+    assert text == (
+        f"172.16.0.1 -> 172.16.0.2 VXLAN 148 vni 100 | {VM_A} -> {VM_B} "
+        "10.0.0.3 -> 10.0.0.4 ICMP echo request id=1292 seq=3")
+    assert make_fast_summary()(vxlan_frame(*ping()), 148) is not None  # the fast shape
+
+
+def test_icmp_echo_reply() -> None:
+    assert both(vxlan_frame(*ping(reply=True))).endswith(
+        "10.0.0.4 -> 10.0.0.3 ICMP echo reply id=7 seq=1")
+
+
+def test_arp_who_has_and_is_at() -> None:
+    request = vxlan_frame(build.eth(src=VM_A, dst="ff:ff:ff:ff:ff:ff"),
+                          build.arp(1, VM_A, "10.0.0.3", "00:00:00:00:00:00", "10.0.0.4"))
+    reply = vxlan_frame(build.eth(src=VM_B, dst=VM_A),
+                        build.arp(2, VM_B, "10.0.0.4", VM_A, "10.0.0.3"))
+    assert both(request).endswith(
+        f"| {VM_A} -> ff:ff:ff:ff:ff:ff ARP who-has 10.0.0.4 tell 10.0.0.3")
+    assert both(reply).endswith(f"| {VM_B} -> {VM_A} ARP 10.0.0.4 is-at {VM_B}")
+
+
+def test_inner_udp_and_tcp() -> None:
+    udp = vxlan_frame(build.eth(src=VM_A, dst=VM_B), build.ipv4(src="10.0.0.3", dst="8.8.8.8"),
+                      build.udp(40000, 53, checksum=None), build.payload(b"q" * 30))
+    assert both(udp).endswith("10.0.0.3 -> 8.8.8.8 UDP 40000 -> 53 len=30")
+    syn_ack = bytes.fromhex("0050c834" "00000001" "00000002" "5012" "7210" "00000000")
+    tcp = vxlan_frame(build.eth(src=VM_A, dst=VM_B),
+                      build.ipv4(src="10.0.0.3", dst="10.0.0.4", proto=6),
+                      build.payload(syn_ack + b"hello"))
+    assert both(tcp).endswith("10.0.0.3 -> 10.0.0.4 TCP 80 -> 51252 [SYN, ACK] len=5")
+
+
+def test_plain_packets_get_tshark_columns() -> None:
+    arp = encode([build.eth(src=VM_A, dst="ff:ff:ff:ff:ff:ff"),
+                  build.arp(1, VM_A, "10.0.0.3", "00:00:00:00:00:00", "10.0.0.4"),
+                  build.padding(bytes(18))])
+    assert both(arp) == f"{VM_A} -> ff:ff:ff:ff:ff:ff ARP 60 who-has 10.0.0.4 tell 10.0.0.3"
+    icmp = encode(ping())
+    assert both(icmp) == "10.0.0.3 -> 10.0.0.4 ICMP 98 echo request id=7 seq=1"
+    ipv6 = encode([build.eth(src=VM_A, dst=VM_B, type=0x86DD), build.payload(bytes(40))])
+    assert both(ipv6) == f"{VM_A} -> {VM_B} IPv6 54"
+    udp_not_vxlan = encode([build.eth(), build.ipv4(src="1.1.1.1", dst="2.2.2.2"),
+                            build.udp(1, 6081, checksum=0), build.payload(b"g" * 8)])
+    assert both(udp_not_vxlan) == "1.1.1.1 -> 2.2.2.2 UDP 50 1 -> 6081 len=8"
+
+
+def test_nested_vxlan_shows_each_hop() -> None:
+    inner_tunnel = [build.eth(src="52:54:00:00:01:01", dst="52:54:00:00:01:02"),
+                    build.ipv4(src="192.168.1.1", dst="192.168.1.2"),
+                    build.udp(1234, 4789, checksum=0), build.vxlan(vni=200), *ping()]
+    text = both(vxlan_frame(*inner_tunnel, vni=100))
+    assert text == (
+        "172.16.0.1 -> 172.16.0.2 VXLAN 198 vni 100 | 192.168.1.1 -> 192.168.1.2 VXLAN vni 200"
+        f" | {VM_A} -> {VM_B} 10.0.0.3 -> 10.0.0.4 ICMP echo request id=7 seq=1")
+
+
+@pytest.mark.parametrize(("header", "mark"), [
+    (build.vxlan_gbp(vni=5, group=100, dont_learn=True, policy_applied=True), "[GBP 100 D A]"),
+    (build.vxlan_gbp(vni=5, group=7), "[GBP 7]"),
+    (build.vxlan(vni=5, flags=0), "[I=0]"),
+    (build.vxlan(vni=5, reserved8=1), "[reserved bits]"),
+    (build.vxlan(vni=5, flags=0x0801), "[reserved bits]"),
+    (build.vxlan(vni=5, gbp=9), "[reserved bits]"),
+])  # fmt: skip
+def test_vxlan_header_markers(header: Layer, mark: str) -> None:
+    text = both(vxlan_frame(*ping(), vxlan=header))
+    assert f"vni 5 {mark} |" in text
+
+
+def test_gpe_marker() -> None:
+    frame = vxlan_frame(build.payload(b"\x00" * 24), vxlan=build.vxlan_gpe(vni=9, next_proto=4),
+                        dport=4790)
+    assert both(frame).endswith("VXLAN 74 vni 9 [GPE NSH] | data len=24")
+    gpe_ip = vxlan_frame(build.ipv4(src="10.0.0.3", dst="10.0.0.4"), build.icmp_echo(1, 2),
+                         vxlan=build.vxlan_gpe(vni=9), dport=4790)
+    assert both(gpe_ip).endswith("vni 9 [GPE IPv4] | 10.0.0.3 -> 10.0.0.4 ICMP echo request "
+                                 "id=1 seq=2")
+
+
+def test_end_markers() -> None:
+    good = vxlan_frame(*ping(), udp_checksum=None)
+    assert "[" not in both(good)
+    # Truncated: the capture stops inside the inner IPv4 header.
+    assert both(good[:70]).endswith("[truncated]")
+    # Bad checksums: outer IP header, outer UDP, inner ICMP.
+    bad_ip = bytearray(good)
+    bad_ip[24] ^= 0xFF
+    assert both(bytes(bad_ip)).endswith("[bad ip checksum]")
+    bad_udp = bytearray(good)
+    bad_udp[40] ^= 0x01
+    assert both(bytes(bad_udp)).endswith("[bad udp checksum]")
+    bad_icmp = bytearray(good)
+    bad_icmp[86] ^= 0x01
+    assert "[bad udp checksum] [bad icmp checksum]" in both(bytes(bad_icmp))
+    # Malformed: UDP length below 8.
+    malformed = bytearray(good)
+    malformed[38:40] = b"\x00\x04"
+    assert "[malformed]" in both(bytes(malformed))
+
+
+def test_unsupported_link_type_is_marked() -> None:
+    assert line(b"\x01\x02\x03", linktype=147).endswith("[error]")
+
+
+def test_colour_adds_escapes_only() -> None:
+    data = vxlan_frame(*ping())
+    coloured = packet_summary(decode(data), len(data), ANSI)
+    assert "\x1b[" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == line(data)
+    assert fast_summary(data, len(data), DEFAULT_OPTIONS, ANSI) == coloured
+
+
+# --------------------------------------------------------------------------------------------
+# Time
+
+
+def test_format_seconds_is_exact() -> None:
+    assert format_seconds(1_368_908_504_837_063_000, 9) == "1368908504.837063000"
+    assert epoch_str(1_700_000_000_123_456_789) == "1700000000.123456789"
+    assert format_seconds(45_135_999, 6) == "0.045135"
+    assert format_seconds(-1, 9) == "-0.000000001"
+    assert format_seconds(2_500_000_000, 3) == "2.500"
+    assert format_seconds(2_500_000_000, 0) == "2"
+
+
+def _records(times: list[int], resol: int = 10**6) -> list[Record]:
+    iface = Interface(1, tsresol=resol)
+    data = vxlan_frame(*ping())
+    return [Record(data, ts, iface, number=i) for i, ts in enumerate(times, 1)]
+
+
+@pytest.mark.parametrize(("fmt", "expected"), [
+    ("r", ["0.000000", "1.500000", "1.500002"]),
+    ("d", ["0.000000", "1.500000", "0.000002"]),
+    ("e", ["1700000000.000000", "1700000001.500000", "1700000001.500002"]),
+    ("u", ["22:13:20.000000", "22:13:21.500000", "22:13:21.500002"]),
+    ("ud", ["2023-11-14 22:13:20.000000", "2023-11-14 22:13:21.500000",
+            "2023-11-14 22:13:21.500002"]),
+])  # fmt: skip
+def test_time_formats(fmt: str, expected: list[str]) -> None:
+    base = 1_700_000_000 * 10**9
+    records = _records([base, base + 1_500_000_000, base + 1_500_002_000])
+    fast = [text.split()[1] if " " not in e else " ".join(text.split()[1:3])
+            for text, e in zip(Summarizer(fmt).fast_lines(records), expected,
+                                   strict=True)]
+    assert fast == expected
+    slow = Summarizer(fmt)
+    lines = [slow.line(item) for item in decode_records(records)]
+    assert lines == list(Summarizer(fmt).fast_lines(records))
+
+
+def test_delta_displayed_and_nanosecond_resolution() -> None:
+    base = 10**18
+    records = _records([base, base + 5, base + 12], resol=10**9)
+    items = list(decode_records(records, filter=lambda p: True))
+    clock = Summarizer("dd")
+    clock.set_resolution(10**9)
+    shown = [clock.line(items[0]), clock.line(items[2])]
+    assert [s.split()[1] for s in shown] == ["0.000000000", "0.000000012"]
+    assert [s.split()[1] for s in Summarizer("r").fast_lines(records)] == [
+        "0.000000000", "0.000000005", "0.000000012"]
+
+
+def test_count_limits_lines() -> None:
+    records = _records([1, 2, 3])
+    assert len(list(Summarizer().fast_lines(records, count=2))) == 2
+    assert list(Summarizer().fast_lines(records, count=0)) == []
+
+
+# --------------------------------------------------------------------------------------------
+# tcpdump's own output as the oracle
+
+_HEAD = re.compile(
+    r"^\s*(\d+)\s+\S+ \S+ (\S+) > (\S+), ethertype IPv4 \(0x0800\), length (\d+): "
+    r"(\d+\.\d+\.\d+\.\d+)\.(\d+) > (\d+\.\d+\.\d+\.\d+)\.(\d+): VXLAN, flags \[I\] \(0x08\), "
+    r"vni (\d+)$")
+_INNER = re.compile(r"^(\S+) > (\S+), ethertype (\w+) \(0x[0-9a-f]+\), length \d+: (.*)$")
+_ICMP = re.compile(r"^(\S+) > (\S+): ICMP echo (request|reply), id (\d+), seq (\d+), length \d+$")
+_WHO = re.compile(r"^Request who-has (\S+) tell (\S+), length \d+$")
+_IS_AT = re.compile(r"^Reply (\S+) is-at (\S+), length \d+$")
+
+
+def _tcpdump_expectations(path: Path) -> list[dict[str, object]]:
+    lines = path.read_text().splitlines()
+    out = []
+    for first, second in zip(lines[::2], lines[1::2], strict=True):
+        head = _HEAD.match(first)
+        inner = _INNER.match(second)
+        assert head and inner, (first, second)
+        exp: dict[str, object] = {
+            "number": int(head[1]), "outer_macs": (head[2], head[3]), "len": int(head[4]),
+            "outer": (head[5], head[7]), "ports": (int(head[6]), int(head[8])),
+            "vni": int(head[9]), "inner_macs": (inner[1], inner[2]),
+        }
+        rest = inner[4]
+        if m := _ICMP.match(rest):
+            exp.update(inner_ips=(m[1], m[2]), text=f"{m[1]} -> {m[2]} ICMP echo {m[3]} "
+                       f"id={m[4]} seq={m[5]}", icmp=(m[3], int(m[4]), int(m[5])))
+        elif m := _WHO.match(rest):
+            exp.update(text=f"ARP who-has {m[1]} tell {m[2]}", arp=(1, m[2], m[1]))
+        elif m := _IS_AT.match(rest):
+            exp.update(text=f"ARP {m[1]} is-at {m[2]}", arp=(2, m[1], None), is_at=m[2])
+        else:
+            raise AssertionError(f"unexpected tcpdump line {second!r}")
+        out.append(exp)
+    return out
+
+
+def test_agrees_with_tcpdump() -> None:
+    pcap = real_capture("tcpdump_vxlan.pcap")
+    expected = _tcpdump_expectations(pcap.with_name("tcpdump_vxlan.out"))
+    items = list(decode_capture(pcap))
+    assert [item.record.number for item in items] == [e["number"] for e in expected]
+    lines = list(Summarizer().fast_lines(item.record for item in items))
+    for item, exp, text in zip(items, expected, lines, strict=True):
+        p = item.packet
+        assert (p.get("eth.src"), p.get("eth.dst")) == exp["outer_macs"]
+        assert (p.get("ip.src"), p.get("ip.dst")) == exp["outer"]
+        assert (p.get("udp.srcport"), p.get("udp.dstport")) == exp["ports"]
+        assert p.get("vxlan.vni") == exp["vni"]
+        assert item.record.orig_len == exp["len"]
+        assert (p.get("eth.src", 2), p.get("eth.dst", 2)) == exp["inner_macs"]
+        outer_src, outer_dst = exp["outer"]  # type: ignore[misc]
+        mac_src, mac_dst = exp["inner_macs"]  # type: ignore[misc]
+        assert text.split(maxsplit=2)[2].startswith(
+            f"{outer_src} -> {outer_dst} VXLAN {exp['len']} vni {exp['vni']} | "
+            f"{mac_src} -> {mac_dst} ")
+        assert text.endswith(str(exp["text"])), (text, exp["text"])
+        assert text == f"{item.record.number:>5} {text.split()[1]} " + line(p.data)
+        if "icmp" in exp:
+            kind, ident, seq = exp["icmp"]  # type: ignore[misc]
+            assert (p.get("ip.src", 2), p.get("ip.dst", 2)) == exp["inner_ips"]
+            assert p.get("icmp.type") == (8 if kind == "request" else 0)
+            assert (p.get("icmp.ident"), p.get("icmp.seq")) == (ident, seq)
+        else:
+            op, sender, target = exp["arp"]  # type: ignore[misc]
+            assert p.get("arp.opcode") == op
+            assert p.get("arp.src.proto_ipv4") == sender
+            if target is not None:
+                assert p.get("arp.dst.proto_ipv4") == target
+            else:
+                assert p.get("arp.src.hw_mac") == exp["is_at"]
+
+
+# --------------------------------------------------------------------------------------------
+# The fast path equals the reference
+
+
+def test_fast_path_equals_reference_on_real_captures() -> None:
+    checked = 0
+    fast_common = make_fast_summary()
+    for name, number, linktype, frame in iter_real_frames():
+        if linktype != 1:
+            continue
+        ref = line(frame)
+        for fast in (fast_summary(frame, len(frame)), fast_common(frame, len(frame))):
+            assert fast is None or fast == ref, (name, number, fast, ref)
+        checked += 1
+    if checked == 0:
+        real_capture("tcpdump_vxlan.pcap")  # skips (or fails under CI) without the captures
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+          deadline=None)
+@given(frame=strat.frames(link="eth"), cut=st.integers(0, 400), flip=st.integers(0, 400),
+       bit=st.integers(0, 7))
+def test_fast_path_equals_reference_on_generated_frames(frame: strat.Frame, cut: int, flip: int,
+                                                        bit: int) -> None:
+    data = encode(strat.copy_layers(frame.layers))
+    mutated = bytearray(data)
+    if mutated:
+        mutated[flip % len(mutated)] ^= 1 << bit
+    common = make_fast_summary()
+    for variant in (data, bytes(mutated), data[:cut], bytes(mutated)[:cut]):
+        ref = line(variant)
+        for fast in (fast_summary(variant, len(variant)), common(variant, len(variant))):
+            assert fast is None or fast == ref, (variant.hex(), fast, ref)
+
+
+def test_other_port_table_is_honoured() -> None:
+    data = vxlan_frame(*ping(), dport=9999)
+    options = DEFAULT_OPTIONS.with_vxlan_ports([9999])
+    expected = packet_summary(decode(data, 1, options), len(data))
+    assert "vni 100" in expected
+    assert make_fast_summary(options)(data, len(data)) == expected
+    assert "vni" not in line(data)
