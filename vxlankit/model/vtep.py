@@ -220,6 +220,10 @@ class Vtep:
         "_hop_cache",
         "_port_lo",
         "_port_span",
+        "_sport_cache",
+        "_tos_inherit",
+        "_tos_base",
+        "_df_mode",
     )
 
     def __init__(self, config: VtepConfig) -> None:
@@ -250,6 +254,12 @@ class Vtep:
         lo, hi = config.src_port_range
         self._port_lo = lo
         self._port_span = hi - lo + 1
+        # Flow key -> UDP source port.  Captures repeat a few flows many times, so the hash is
+        # computed once per flow; the cache is emptied when full to keep memory bounded.
+        self._sport_cache: dict[tuple[object, ...], int] = {}
+        self._tos_inherit = config.tos == 1
+        self._tos_base = config.tos
+        self._df_mode = ("unset", "set", "inherit").index(config.df)
         if config.group is not None:
             # The device's "group" is its default destination: the kernel keeps it as the
             # all-zeros FDB entry (vxlan_dev_configure), and so does the model.
@@ -427,7 +437,9 @@ class Vtep:
         cfg = self.config
         vni = ev.vni
         frame = ev.frame
-        table = self._table(vni)
+        table = self._fdb.get(vni)
+        if table is None:
+            raise ModelError(f"{self.name}: no VNI {vni}")
         if cfg.proxy and frame.ethertype == ETH_P_ARP:
             self._arp_reduce(vni, table, frame, now, out)
             return
@@ -443,8 +455,7 @@ class Vtep:
                 return
         elif cfg.tx_refreshes:
             entry.seen = now
-        for remote in entry.remotes:
-            self._encapsulate(vni, frame, remote, out)
+        self._encapsulate(vni, frame, entry.remotes, out)
 
     def _arp_reduce(self, vni: int, table: dict[str, _Entry], frame: Frame, now: float,
                     out: list[Output]) -> None:
@@ -492,44 +503,55 @@ class Vtep:
         )
         out.append(ArpProxied(self.name, vni, tip, mac, reply))
 
-    def _encapsulate(self, vni: int, frame: Frame, remote: str, out: list[Output]) -> None:
-        cfg = self.config
-        if remote == ANY_IP:
-            out.append(Dropped(self.name, DropReason.VXLAN_NO_REMOTE, frame,
-                               "FDB remote is 0.0.0.0 (vxlan_xmit_one)"))
-            return
-        if remote in self._hop_cache:
-            hop = self._hop_cache[remote]
-        else:
-            hop = self._hop_cache[remote] = self._resolve_next_hop(remote)
-        if hop is None:
-            out.append(Dropped(self.name, DropReason.NO_NEXT_HOP, frame,
-                               f"no next-hop MAC configured for {remote}"))
-            return
-        eth_dst, default_ttl = hop
-        ttl = cfg.ttl or default_ttl
+    def _encapsulate(self, vni: int, frame: Frame, remotes: list[str],
+                     out: list[Output]) -> None:
+        """vxlan_xmit_one for each remote (head-end replication: one copy per remote)."""
         ip = frame.ip
-        inner_tos = ip.tos if ip is not None else 0
-        tos = cfg.tos
-        if tos == 1:  # "tos inherit"
-            tos = inner_tos
+        if ip is not None:
+            key: tuple[object, ...] = (ip.src, ip.dst, ip.proto, ip.sport, ip.dport)
+            inner_tos = ip.tos
+        else:
+            key = (frame.src, frame.dst, frame.ethertype)
+            inner_tos = 0
+        sport = self._sport_cache.get(key)
+        if sport is None:
+            sport = self._source_port(key)
+            if len(self._sport_cache) >= 65536:
+                self._sport_cache.clear()
+            self._sport_cache[key] = sport
+        tos = inner_tos if self._tos_inherit else self._tos_base
         # INET_ECN_encapsulate: the outer ECN field copies the inner one, except that CE
         # becomes ECT(0) so that a congestion mark is not applied twice.
         ecn = inner_tos & 3
-        tos = (tos & ~3) | (2 if ecn == 3 else ecn)
-        df_policy = cfg.df
-        if df_policy == "unset":
+        tos = (tos & 0xFC) | (2 if ecn == 3 else ecn)
+        df_mode = self._df_mode
+        if df_mode == 0:
             df = False
-        elif df_policy == "set":
+        elif df_mode == 1:
             df = True
-        else:
+        else:  # inherit: IPv6 is never fragmented on the way, IPv4 copies its DF bit
             df = frame.ethertype == ETH_P_IPV6 or (ip is not None and ip.df)
-        ip_id = self._ip_id
-        self._ip_id = (ip_id + 1) & 0xFFFF
-        out.append(Encapsulated(
-            self.name, vni, frame, cfg.mac, eth_dst, cfg.local_ip, remote, ip_id, ttl, tos,
-            df, self._source_port(frame), cfg.port, cfg.udp_checksum,
-        ))
+        cfg = self.config
+        hops = self._hop_cache
+        for remote in remotes:
+            if remote == ANY_IP:
+                out.append(Dropped(self.name, DropReason.VXLAN_NO_REMOTE, frame,
+                                   "FDB remote is 0.0.0.0 (vxlan_xmit_one)"))
+                continue
+            if remote in hops:
+                hop = hops[remote]
+            else:
+                hop = hops[remote] = self._resolve_next_hop(remote)
+            if hop is None:
+                out.append(Dropped(self.name, DropReason.NO_NEXT_HOP, frame,
+                                   f"no next-hop MAC configured for {remote}"))
+                continue
+            ip_id = self._ip_id
+            self._ip_id = (ip_id + 1) & 0xFFFF
+            out.append(Encapsulated(
+                self.name, vni, frame, cfg.mac, hop[0], cfg.local_ip, remote, ip_id,
+                cfg.ttl or hop[1], tos, df, sport, cfg.port, cfg.udp_checksum,
+            ))
 
     def _resolve_next_hop(self, remote: str) -> tuple[str, int] | None:
         """Outer destination MAC and the TTL the kernel would pick (vxlan_xmit_one: 1 towards
@@ -548,19 +570,20 @@ class Vtep:
                 return hop, 64
         return None
 
-    def _source_port(self, frame: Frame) -> int:
+    def _source_port(self, key: tuple[object, ...]) -> int:
         """RFC 7348 §5: a hash of the inner flow, spread over the configured range.
 
         Linux hashes with skb_get_hash() (a seeded jhash of the flow dissector's keys, or the
         inner Ethernet header when there is no flow); a model must be reproducible, so CRC-32
         of the same keys stands in, mapped into the range the way udp_flow_src_port() does.
+        The hashed text is ``"src>dst/proto:sport>dport"`` for IPv4 (ports ``None`` when not
+        UDP/TCP) and ``"srcmac>dstmac/ethertype"`` (ethertype as 4 hex digits) otherwise.
         """
-        ip = frame.ip
-        if ip is not None:
-            key = f"{ip.src}>{ip.dst}/{ip.proto}:{ip.sport}>{ip.dport}"
+        if len(key) == 5:
+            text = f"{key[0]}>{key[1]}/{key[2]}:{key[3]}>{key[4]}"
         else:
-            key = f"{frame.src}>{frame.dst}/{frame.ethertype:04x}"
-        h = zlib.crc32(key.encode())
+            text = f"{key[0]}>{key[1]}/{key[2]:04x}"
+        h = zlib.crc32(text.encode())
         return self._port_lo + ((h * self._port_span) >> 32)
 
     # ------------------------------------------------------------------ configuration
