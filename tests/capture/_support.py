@@ -208,3 +208,53 @@ def nrb(order: str, records: list[tuple[int, bytes]], opts: bytes = b"") -> byte
 
 def isb(order: str, iid: int, ticks: int, opts: bytes = b"") -> bytes:
     return block(order, 5, struct.pack(order + "III", iid, ticks >> 32, ticks & 0xFFFFFFFF) + opts)
+
+
+# -- a pcapng with one of everything -------------------------------------------------------------
+
+FEATURE_TICKS_US = 1_700_000_000_123_456_789  # ns resolution ticks on interface 0
+FEATURE_TICKS_BIN = (1_700_000_000 << 20) + 12345  # 2**-20 s ticks on interface 1
+
+
+def feature_pcapng() -> bytes:
+    """Two sections (little-, then big-endian) with every block type the reader knows, unknown
+    blocks between them, and the options it decodes; test_reader.py spells out what it holds."""
+    le, be = "<", ">"
+    section1 = (
+        shb(le, opts=options(le, (1, b"section one"), (2, b"hw"), (3, b"os"), (4, b"app")))
+        + idb(
+            le, 1, 0,
+            options(
+                le, (2, b"eth0"), (3, b"first interface"), (9, b"\x09"), (13, b"\x04"),
+                (12, b"Linux"), (8, struct.pack(le + "Q", 10**9)),
+            ),
+        )
+        + idb(le, 101, 65535, options(le, (2, b"tun0"), (9, bytes([0x80 | 20])),
+                                      (14, struct.pack(le + "q", 100))))
+        + nrb(
+            le,
+            [(1, bytes([10, 0, 0, 1]) + b"a.example\0b.example\0"),
+             (2, bytes(15) + b"\x01" + b"localhost\0"),
+             (9, b"raw")],
+            options(le, (1, b"names")),
+        )
+        + epb(le, 0, FEATURE_TICKS_US, b"\xaa" * 42, 60,
+              options(le, (1, b"hello"), (2, struct.pack(le + "I", 0x1)), (1, b"again"),
+                      (4, struct.pack(le + "Q", 7))))
+        + block(le, 0x0000DEAD, b"unknown block type\0\0")
+        + epb(le, 1, FEATURE_TICKS_BIN, b"\x45" + bytes(27))
+        + spb(le, b"\xbb" * 30)
+        + opb(le, 1, 3, FEATURE_TICKS_BIN + 1, b"\xcc" * 20,
+              options(le, (2, struct.pack(le + "I", 0x2)), (1, b"old")))
+        + isb(le, 0, FEATURE_TICKS_US + 1000,
+              options(le, (1, b"stats"), (2, struct.pack(le + "II", 395812, 0)),
+                      (4, struct.pack(le + "Q", 1000)), (5, struct.pack(le + "Q", 2))))
+        + block(le, 0x0000000A, bytes(12))
+    )  # fmt: skip
+    section2 = (
+        shb(be)
+        + idb(be, 1, 64)
+        + epb(be, 0, 5_000_000, bytes(range(100)), 1500)
+        + spb(be, bytes(64), orig_len=200)
+    )
+    return section1 + section2

@@ -88,10 +88,11 @@ class ReadBuffer:
         self.base = 0
         self.eof = False
 
-    def fill(self, need: int) -> int:
+    def fill(self, need: int, packet: int | None = None) -> int:
         """Make ``need`` bytes available at ``pos`` if the stream has them; return how many are.
 
         The caller checks ``need`` against its bounds first: this reads what it is asked for.
+        ``packet`` is the record being read, for the error should the read fail.
         """
         avail = len(self.buf) - self.pos
         if avail >= need or self.eof:
@@ -105,18 +106,25 @@ class ReadBuffer:
                 chunk = self._read(max(need - avail, CHUNK))
             except OSError as exc:
                 raise CaptureError(
-                    f"read failed: {exc.strerror or exc}", path=self.path, offset=offset
+                    f"read failed: {exc.strerror or exc}",
+                    path=self.path,
+                    packet=packet,
+                    offset=offset,
                 ) from exc
             if chunk is None:
                 raise CaptureError(
                     "the stream is non-blocking and has no data ready",
                     path=self.path,
+                    packet=packet,
                     offset=offset,
                 )
             if not isinstance(chunk, bytes):
                 if isinstance(chunk, str):
                     raise CaptureError(
-                        "the file is open in text mode; open it with 'rb'", path=self.path
+                        "the file is open in text mode; open it with 'rb'",
+                        path=self.path,
+                        packet=packet,
+                        offset=offset,
                     )
                 chunk = bytes(chunk)
             if not chunk:

@@ -276,7 +276,7 @@ class CaptureReader:
             start = pos + hlen
             if start > n:
                 src.pos = pos
-                avail = src.fill(hlen)
+                avail = src.fill(hlen, number + 1)
                 buf, pos, base = src.buf, src.pos, src.base
                 n = len(buf)
                 if avail == 0:
@@ -299,7 +299,7 @@ class CaptureReader:
             end = start + incl
             if end > n:
                 src.pos = pos
-                avail = src.fill(hlen + incl)
+                avail = src.fill(hlen + incl, number + 1)
                 buf, pos, base = src.buf, src.pos, src.base
                 n = len(buf)
                 if avail < hlen + incl:
@@ -343,7 +343,7 @@ class CaptureReader:
         while True:
             if pos + 28 > n:
                 src.pos = pos
-                avail = src.fill(28)
+                avail = src.fill(28, number + 1)
                 buf, pos, base = src.buf, src.pos, src.base
                 n = len(buf)
                 if avail == 0:
@@ -376,7 +376,7 @@ class CaptureReader:
             end = pos + blen
             if end > n:
                 src.pos = pos
-                avail = src.fill(blen)
+                avail = src.fill(blen, number + 1)
                 buf, pos, base = src.buf, src.pos, src.base
                 n = len(buf)
                 if avail < blen:
@@ -471,7 +471,7 @@ class CaptureReader:
         offset = src.base + src.pos
         blen = ng.U32_STRUCT[self.byte_order].unpack_from(src.buf, src.pos + 4)[0]
         self._check_length(btype, blen, offset, packet)
-        avail = src.fill(blen)
+        avail = src.fill(blen, packet)
         if avail < blen:
             self._fail(f"truncated {_block_name(btype)} ({avail} of {blen} bytes)", offset, packet)
         buf, pos = src.buf, src.pos
@@ -525,7 +525,7 @@ class CaptureReader:
     def _read_shb(self, packet: int | None) -> None:
         src = self._buf
         offset = src.base + src.pos
-        avail = src.fill(12)
+        avail = src.fill(12, packet)
         if avail < 12:
             if packet is None:
                 self._fail(f"file is shorter than its header ({avail} of 28 bytes)", 0, None)
