@@ -243,7 +243,9 @@ def _account(report: ReplayReport, hop: VxlanReceived, ts_ns: int,
         elif arp.opcode == 2:
             arp_waits.pop((hop.vni, arp.target_ip, arp.sender_ip), None)
     if frame.ip is not None:
-        flow_vnis[(frame.ip.src, frame.ip.dst, frame.ip.proto)].add(hop.vni)
+        # Unordered: a routed exchange goes out on one subnet's VNI and comes back on another.
+        a, b = sorted((frame.ip.src, frame.ip.dst))
+        flow_vnis[(a, b, frame.ip.proto)].add(hop.vni)
 
 
 def _note(report: ReplayReport, vtep_ip: str, out: Output, ts_ns: int) -> None:

@@ -27,7 +27,7 @@ def test_svg_has_a_lane_per_device_and_an_arrow_per_step() -> None:
     assert len(arrows) == len(r.ladder)
     labels = set(texts)
     assert "proxy ARP 10.0.0.4 is-at 02:42:0a:00:00:04" in labels
-    assert "VXLAN VNI 4096: ICMP echo request seq=1" in labels
+    assert "VXLAN VNI 4096: ICMP echo request seq=1 ttl=64" in labels
 
 
 def test_text_ladder_reads_left_to_right() -> None:

@@ -122,7 +122,7 @@ def test_replay_of_node2_underlay_learns_what_the_models_hold(
     report = replay(str(path), [n2.ip])
     learned = {(row["mac"], row["remote"]) for row in report.to_json()["vteps"][0]["fdb"]}
     assert (c1.mac, n1.ip) in learned
-    model_entry = result.vteps[n2.name].lookup(result.options.vni, c1.mac)
+    model_entry = result.vtep(n2.name).lookup(result.options.vni, c1.mac)
     assert model_entry is not None and model_entry.remotes == (n1.ip,)
 
 
@@ -154,8 +154,11 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
 
 def test_vni_and_size_options() -> None:
     r = synthesize_ping(PingOptions(vni=5001, count=2, size=100))
+    requests = 0
     for p in r.tap_packets("node1/eth0"):
         packet = decode(p.data)
         assert packet["vxlan.vni"] == 5001
-        if packet.get("icmp.type", 2) == 8:
-            assert packet.get("data.len", 2) == 100
+        if packet.get("icmp.type") == 8:
+            requests += 1
+            assert packet["data.len"] == 100
+    assert requests == 2

@@ -44,6 +44,7 @@ class _Outgoing:
     df: bool
     ip_id: int
     tail: list[Layer]
+    dst: str = ""
 
 
 @dataclass
@@ -56,6 +57,8 @@ class ContainerStack:
     ip: str
     mac: str
     rng: random.Random
+    prefix: str = "0.0.0.0/0"  # the container's subnet; anything else goes via the gateway
+    gateway: str | None = None
     arp_cache: dict[str, str] = field(default_factory=dict)
     pending: dict[str, list[_Outgoing]] = field(default_factory=dict)
     echoes: list[Echo] = field(default_factory=list)
@@ -68,22 +71,29 @@ class ContainerStack:
 
     # -- sending
 
+    def next_hop(self, dst_ip: str) -> str:
+        """The container's routing table: its subnet on-link, a default route via the gateway."""
+        on_link = ipaddress.ip_address(dst_ip) in ipaddress.ip_network(self.prefix)
+        return dst_ip if on_link or self.gateway is None else self.gateway
+
     def _resolve_or_queue(self, dst_ip: str, out: _Outgoing) -> list[bytes]:
-        """Send now if the neighbour is known, else queue and ask for it (one request per
-        destination, as the kernel's neighbour code does while INCOMPLETE)."""
-        mac = self.arp_cache.get(dst_ip)
+        """Send now if the next hop's MAC is known, else queue and ask for it (one request per
+        next hop, as the kernel's neighbour code does while INCOMPLETE)."""
+        hop = self.next_hop(dst_ip)
+        out.dst = dst_ip
+        mac = self.arp_cache.get(hop)
         if mac is not None:
-            return [self._finish(dst_ip, mac, out)]
-        first = dst_ip not in self.pending
-        self.pending.setdefault(dst_ip, []).append(out)
+            return [self._finish(mac, out)]
+        first = hop not in self.pending
+        self.pending.setdefault(hop, []).append(out)
         if not first:
             return []
         return [encode([build.eth(dst=BROADCAST_MAC, src=self.mac),
-                        build.arp(OP_REQUEST, self.mac, self.ip, ZERO_MAC, dst_ip)])]
+                        build.arp(OP_REQUEST, self.mac, self.ip, ZERO_MAC, hop)])]
 
-    def _finish(self, dst_ip: str, mac: str, out: _Outgoing) -> bytes:
+    def _finish(self, mac: str, out: _Outgoing) -> bytes:
         return encode([build.eth(dst=mac, src=self.mac),
-                       build.ipv4(src=self.ip, dst=dst_ip, df=out.df, id=out.ip_id),
+                       build.ipv4(src=self.ip, dst=out.dst, df=out.df, id=out.ip_id),
                        *out.tail])
 
     def ping(self, dst_ip: str, seq: int, size: int, now_ns: int) -> list[bytes]:
@@ -138,12 +148,12 @@ class ContainerStack:
             self.arp_cache[sender_ip] = sender_mac
         if sender_ip in self.arp_cache:
             for queued in self.pending.pop(sender_ip, []):
-                out.append(self._finish(sender_ip, self.arp_cache[sender_ip], queued))
+                out.append(self._finish(self.arp_cache[sender_ip], queued))
         return out
 
 
 @dataclass
-class Router:
+class UnderlayRouter:
     """The underlay router: forwards IPv4 between its interfaces by longest prefix, rewrites
     the MACs, decrements the TTL and fixes the header checksum (RFC 1812 5.3.1, 5.2.4)."""
 

@@ -34,12 +34,19 @@ from vxlankit.model.events import (
     Output,
     VtepTransmit,
 )
+from vxlankit.model.router import Router, RouterInterface
 from vxlankit.model.vtep import Vtep, VtepConfig
-from vxlankit.synth.actors import ContainerStack, Echo, Router
-from vxlankit.synth.topology import DEFAULT_START_NS, DEFAULT_VNI, Topology, seed_topology
+from vxlankit.synth.actors import ContainerStack, Echo, UnderlayRouter
+from vxlankit.synth.topology import (
+    DEFAULT_START_NS,
+    DEFAULT_SUBNET,
+    DEFAULT_VNI,
+    Topology,
+    seed_topology,
+)
 
 ARP_MODES = ("proxy", "flood")
-VTEP_PORT = "vxlan0"
+ROUTER_PORT = "router"
 
 # Delay ranges in nanoseconds: a veth/bridge hop, a VTEP's work, one underlay link, a
 # container's kernel answering.  Realistic orders of magnitude, not a benchmark.
@@ -59,6 +66,8 @@ class PingOptions:
     seed: int = 0
     port: int = 4789
     start_ns: int = DEFAULT_START_NS
+    subnets: tuple[str, ...] = (DEFAULT_SUBNET,)
+    to: str = "remote"
 
 
 @dataclass(frozen=True)
@@ -84,18 +93,34 @@ class SynthResult:
     packets: list[TapPacket]
     ladder: list[LadderStep]
     events: list[Output]
-    bridges: dict[str, Bridge]
-    vteps: dict[str, Vtep]
+    bridges: dict[tuple[str, int], Bridge]
+    vteps: dict[tuple[str, int], Vtep]
+    routers: dict[str, Router]
     echoes: list[Echo] = field(default_factory=list)
 
     def tap_packets(self, tap: str) -> list[TapPacket]:
         return [p for p in self.packets if p.tap == tap]
 
+    def vtep(self, node: str, subnet: int = 0) -> Vtep:
+        return self.vteps[(node, subnet)]
+
     @property
     def lanes(self) -> tuple[str, ...]:
-        n1, n2 = (n.name for n in self.topology.nodes)
-        c1, c2 = (c.name for c in self.topology.containers)
-        return (c1, f"br0@{n1}", f"vxlan0@{n1}", "underlay", f"vxlan0@{n2}", f"br0@{n2}", c2)
+        """The ladder's lanes, left to right, that some step uses: C1, node1's devices,
+        the underlay, node2's devices in mirror order, C2."""
+        topo = self.topology
+        n1, n2 = (n.name for n in topo.nodes)
+        subnets = topo.subnets
+
+        def host(node: str, mirror: bool) -> list[str]:
+            bridges = [f"{s.bridge}@{node}" for s in subnets]
+            vxlans = [f"{s.vxlan}@{node}" for s in subnets]
+            lanes = [bridges[0], f"router@{node}", *bridges[1:], *vxlans]
+            return lanes[::-1] if mirror else lanes
+
+        order = ["C1", *host(n1, False), "underlay", *host(n2, True), "C2"]
+        used = {step.src for step in self.ladder} | {step.dst for step in self.ladder}
+        return tuple(lane for lane in order if lane in used)
 
 
 def frame_label(data: bytes) -> str:
@@ -110,9 +135,13 @@ def frame_label(data: bytes) -> str:
             return f"{prefix}ARP who-has {target} tell {sender}"
         return f"{prefix}ARP {sender} is-at {arp['arp.src.hw_mac']}"
     icmp = packet.layer("icmp", -1)
+    ip = packet.layer("ip", -1)
     if icmp is not None and icmp["icmp.type"] in (0, 8):
         kind = "request" if icmp["icmp.type"] == 8 else "reply"
-        return f"{prefix}ICMP echo {kind} seq={icmp['icmp.seq']}"
+        ttl = f" ttl={ip['ip.ttl']}" if ip is not None else ""
+        return f"{prefix}ICMP echo {kind} seq={icmp['icmp.seq']}{ttl}"
+    if icmp is not None:
+        return f"{prefix}ICMP type {icmp['icmp.type']} code {icmp['icmp.code']}"
     return prefix + packet.protocols
 
 
@@ -120,63 +149,91 @@ class _Scenario:
     def __init__(self, options: PingOptions) -> None:
         if options.arp not in ARP_MODES:
             raise ValueError(f"--arp must be one of {ARP_MODES}, not {options.arp!r}")
+        if options.arp == "flood" and len(options.subnets) > 1:
+            # Every host's sandbox owns the gateway addresses.  Docker gets away with that
+            # because its VTEPs answer ARP by proxy and drop what they cannot answer (l3miss),
+            # so a gateway ARP never leaves the host; flood-and-learn would carry it to every
+            # host, and each sandbox would answer with its own MAC.
+            raise ValueError("--arp flood cannot route between subnets: each host's sandbox "
+                             "answers for the same gateway addresses, so flooded gateway ARP "
+                             "gets one reply per host; use --arp proxy (Docker's way)")
         self.o = options
-        self.topo = seed_topology(options.vni, options.port, options.seed)
+        self.topo = seed_topology(options.vni, options.port, options.seed, options.subnets,
+                                  options.to)
+        topo = self.topo
         self.rng = random.Random(f"timing:{options.seed}")
         self.queue: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
         self.seq = 0
         self.packets: list[TapPacket] = []
         self.ladder: list[LadderStep] = []
         self.events: list[Output] = []
-        self.bridges: dict[str, Bridge] = {}
-        self.vteps: dict[str, Vtep] = {}
+        self.bridges: dict[tuple[str, int], Bridge] = {}
+        self.vteps: dict[tuple[str, int], Vtep] = {}
+        self.routers: dict[str, Router] = {}
         self.stacks: dict[str, ContainerStack] = {}
-        self.port_owner: dict[tuple[str, str], str] = {}  # (node, port) -> container
+        self.port_owner: dict[tuple[str, str], str] = {}  # (node, veth) -> container
         stack_rng = random.Random(f"stacks:{options.seed}")
-        for c in self.topo.containers:
-            self.stacks[c.name] = ContainerStack(c.name, c.ip, c.mac, stack_rng)
+        for c in topo.containers:
+            net = topo.subnets[c.subnet]
+            self.stacks[c.name] = ContainerStack(
+                c.name, c.ip, c.mac, stack_rng, net.prefix,
+                net.gateway if topo.routed else None)
             self.port_owner[(c.node, c.veth)] = c.name
-        for node in self.topo.nodes:
-            ports = [c.veth for c in self.topo.containers if c.node == node.name] + [VTEP_PORT]
-            self.bridges[node.name] = Bridge(f"br0@{node.name}", ports)
-            hops = {other.subnet: node.gateway_mac for other in self.topo.nodes
-                    if other is not node}
-            common: dict[str, Any] = {"port": options.port, "next_hops": hops,
-                                      "dev_mac": node.vxlan_mac,
-                                      "ip_id_start": self.rng.randrange(0x10000)}
-            if options.arp == "proxy":
-                config = VtepConfig.docker(node.ip, node.mac, (options.vni,),
-                                           name=f"vxlan0@{node.name}", **common)
-            else:
-                config = VtepConfig(node.ip, node.mac, name=f"vxlan0@{node.name}",
-                                    vnis=(options.vni,), learning=True, proxy=False, **common)
-            self.vteps[node.name] = Vtep(config)
-        self.router = Router(
-            {n.name: (n.subnet, n.gateway_mac) for n in self.topo.nodes},
-            {n.ip: n.mac for n in self.topo.nodes},
+        for node in topo.nodes:
+            for net in topo.subnets:
+                ports = [c.veth for c in topo.containers
+                         if c.node == node.name and c.subnet == net.index]
+                ports.append(net.vxlan)
+                if topo.routed:
+                    ports.append(ROUTER_PORT)
+                self.bridges[(node.name, net.index)] = Bridge(f"{net.bridge}@{node.name}", ports)
+                self.vteps[(node.name, net.index)] = Vtep(self._vtep_config(node, net.index))
+            if topo.routed:
+                self.routers[node.name] = Router(f"router@{node.name}", [
+                    RouterInterface(net.bridge, net.prefix, net.gateway,
+                                    node.bridge_macs[net.index])
+                    for net in topo.subnets])
+        self.underlay = UnderlayRouter(
+            {n.name: (n.subnet, n.gateway_mac) for n in topo.nodes},
+            {n.ip: n.mac for n in topo.nodes},
         )
         self._control_plane()
+
+    def _vtep_config(self, node: Any, index: int) -> VtepConfig:
+        net = self.topo.subnets[index]
+        hops = {other.subnet: node.gateway_mac for other in self.topo.nodes if other is not node}
+        common: dict[str, Any] = {"port": self.o.port, "next_hops": hops,
+                                  "dev_mac": node.vxlan_macs[index],
+                                  "ip_id_start": self.rng.randrange(0x10000),
+                                  "name": f"{net.vxlan}@{node.name}"}
+        if self.o.arp == "proxy":
+            return VtepConfig.docker(node.ip, node.mac, (net.vni,), **common)
+        return VtepConfig(node.ip, node.mac, vnis=(net.vni,), learning=True, proxy=False,
+                          **common)
 
     # -- set-up
 
     def _control_plane(self) -> None:
         now = self.o.start_ns / 1e9
-        for node in self.topo.nodes:
-            vtep = self.vteps[node.name]
-            if self.o.arp == "proxy":
-                # Docker's gossip: every remote endpoint becomes a neighbour + static FDB entry.
-                for c in self.topo.containers:
-                    if c.node != node.name:
-                        remote = self.topo.node(c.node)
-                        for event in peer_add(self.o.vni, c.ip, c.mac, remote.ip):
-                            self.events.extend(vtep.handle(event, now))  # type: ignore[arg-type]
-            else:
-                # RFC 7348 flood-and-learn with head-end replication to every other VTEP.
-                for other in self.topo.nodes:
-                    if other is not node:
-                        event = FdbAppend(self.o.vni, "00:00:00:00:00:00", other.ip,
-                                          reason="head-end replication list")
-                        self.events.extend(vtep.handle(event, now))
+        topo = self.topo
+        for node in topo.nodes:
+            for net in topo.subnets:
+                vtep = self.vteps[(node.name, net.index)]
+                if self.o.arp == "proxy":
+                    # Docker's gossip: each remote endpoint becomes a neighbour and a static
+                    # FDB entry on the VTEP of its subnet.
+                    for c in topo.containers:
+                        if c.node != node.name and c.subnet == net.index:
+                            remote = topo.node(c.node)
+                            for event in peer_add(net.vni, c.ip, c.mac, remote.ip):
+                                self.events.extend(vtep.handle(event, now))  # type: ignore[arg-type]
+                else:
+                    # RFC 7348 flood-and-learn: head-end replication to every other VTEP.
+                    for other in topo.nodes:
+                        if other is not node:
+                            event = FdbAppend(net.vni, "00:00:00:00:00:00", other.ip,
+                                              reason="head-end replication list")
+                            self.events.extend(vtep.handle(event, now))
 
     # -- the event loop
 
@@ -205,6 +262,9 @@ class _Scenario:
     def step(self, t: int, src: str, dst: str, data: bytes, label: str | None = None) -> None:
         self.ladder.append(LadderStep(t, src, dst, label or frame_label(data)))
 
+    def bridge_lane(self, node: str, index: int) -> str:
+        return f"{self.topo.subnets[index].bridge}@{node}"
+
     # -- containers
 
     def ping(self, t: int, name: str, dst_ip: str, seq: int) -> None:
@@ -214,9 +274,9 @@ class _Scenario:
     def container_send(self, t: int, name: str, data: bytes) -> None:
         c = self.topo.container(name)
         self.tap(t, f"{c.node}/{c.veth}", data)
-        self.step(t, name, f"br0@{c.node}", data)
-        self.at(t + self.delay(_HOP), self.bridge_receive, c.node, c.veth, frame_from_bytes(data),
-                data)
+        self.step(t, name, self.bridge_lane(c.node, c.subnet), data)
+        self.at(t + self.delay(_HOP), self.bridge_receive, c.node, c.subnet, c.veth,
+                frame_from_bytes(data), data)
 
     def container_receive(self, t: int, name: str, data: bytes) -> None:
         c = self.topo.container(name)
@@ -226,44 +286,68 @@ class _Scenario:
 
     # -- host devices
 
-    def bridge_receive(self, t: int, node: str, port: str, frame: Frame, data: bytes) -> None:
-        outputs = self.bridges[node].handle(FrameReceived(port, frame), t / 1e9)
+    def bridge_receive(self, t: int, node: str, index: int, port: str, frame: Frame,
+                       data: bytes) -> None:
+        if self.topo.routed:
+            # A capture on the bridge device: every frame the bridge takes in, on any port.
+            self.tap(t, f"{node}/{self.topo.subnets[index].bridge}", data)
+        outputs = self.bridges[(node, index)].handle(FrameReceived(port, frame), t / 1e9)
         for out in outputs:
             if isinstance(out, Forwarded):
-                self.bridge_deliver(t, node, out.port, frame, data)
+                self.bridge_deliver(t, node, index, out.port, frame, data)
             elif isinstance(out, Flooded):
                 for egress in out.ports:
-                    self.bridge_deliver(t, node, egress, frame, data)
+                    self.bridge_deliver(t, node, index, egress, frame, data)
             else:
                 self.events.append(out)
 
-    def bridge_deliver(self, t: int, node: str, port: str, frame: Frame, data: bytes) -> None:
-        if port == VTEP_PORT:
-            self.step(t, f"br0@{node}", f"vxlan0@{node}", data)
-            self.at(t + self.delay(_HOP), self.vtep_transmit, node, frame, data)
-            return
-        name = self.port_owner[(node, port)]
-        self.step(t, f"br0@{node}", name, data)
-        self.at(t + self.delay(_HOP), self.container_receive, name, data)
+    def bridge_deliver(self, t: int, node: str, index: int, port: str, frame: Frame,
+                       data: bytes) -> None:
+        lane = self.bridge_lane(node, index)
+        net = self.topo.subnets[index]
+        if port == net.vxlan:
+            self.step(t, lane, f"{net.vxlan}@{node}", data)
+            self.at(t + self.delay(_HOP), self.vtep_transmit, node, index, frame, data)
+        elif port == ROUTER_PORT:
+            if frame.dst in (self.topo.node(node).bridge_macs[index], "ff:ff:ff:ff:ff:ff"):
+                self.step(t, lane, f"router@{node}", data)
+            self.at(t + self.delay(_HOP), self.router_receive, node, index, frame)
+        else:
+            name = self.port_owner[(node, port)]
+            self.step(t, lane, name, data)
+            self.at(t + self.delay(_HOP), self.container_receive, name, data)
 
-    def vtep_transmit(self, t: int, node: str, frame: Frame, data: bytes) -> None:
-        for out in self.vteps[node].handle(VtepTransmit(self.o.vni, frame), t / 1e9):
+    def router_receive(self, t: int, node: str, index: int, frame: Frame) -> None:
+        router = self.routers[node]
+        for out in router.handle(FrameReceived(self.topo.subnets[index].bridge, frame), t / 1e9):
+            if isinstance(out, Forwarded):
+                egress = next(n.index for n in self.topo.subnets if n.bridge == out.port)
+                data = frame_bytes(out.frame)
+                self.step(t, f"router@{node}", self.bridge_lane(node, egress), data)
+                self.at(t + self.delay(_STACK), self.bridge_receive, node, egress, ROUTER_PORT,
+                        frame_from_bytes(data), data)
+            else:
+                self.events.append(out)
+
+    def vtep_transmit(self, t: int, node: str, index: int, frame: Frame, data: bytes) -> None:
+        net = self.topo.subnets[index]
+        for out in self.vteps[(node, index)].handle(VtepTransmit(net.vni, frame), t / 1e9):
             self.events.append(out)
             if isinstance(out, Encapsulated):
                 wire = encapsulated_bytes(out)
                 sent = t + self.delay(_VTEP)
                 self.tap(sent, f"{node}/eth0", wire)
-                self.step(sent, f"vxlan0@{node}", "underlay", wire)
+                self.step(sent, f"{net.vxlan}@{node}", "underlay", wire)
                 self.at(sent + self.delay(_WIRE), self.route, wire)
             elif isinstance(out, ArpProxied):
                 reply = frame_bytes(out.frame)
-                self.step(t, f"vxlan0@{node}", f"br0@{node}", reply,
+                self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, index), reply,
                           "proxy " + frame_label(reply))
-                self.at(t + self.delay(_VTEP), self.bridge_receive, node, VTEP_PORT,
+                self.at(t + self.delay(_VTEP), self.bridge_receive, node, index, net.vxlan,
                         frame_from_bytes(reply), reply)
 
     def route(self, t: int, wire: bytes) -> None:
-        forwarded = self.router.forward(wire)
+        forwarded = self.underlay.forward(wire)
         if forwarded is None:
             return
         node, out = forwarded
@@ -271,16 +355,20 @@ class _Scenario:
 
     def underlay_receive(self, t: int, node: str, wire: bytes) -> None:
         self.tap(t, f"{node}/eth0", wire)
-        self.step(t, "underlay", f"vxlan0@{node}", wire)
+        by_vni = {net.vni: net for net in self.topo.subnets}
         for _, event in vxlan_received(decode(wire))[:1]:
-            for out in self.vteps[node].handle(event, t / 1e9):
+            net = by_vni.get(event.vni)
+            if net is None:
+                continue
+            self.step(t, "underlay", f"{net.vxlan}@{node}", wire)
+            for out in self.vteps[(node, net.index)].handle(event, t / 1e9):
                 self.events.append(out)
                 if isinstance(out, Decapsulated):
                     inner = frame_bytes(out.frame)
-                    self.step(t, f"vxlan0@{node}", f"br0@{node}", inner,
-                              "decap " + frame_label(inner))
-                    self.at(t + self.delay(_VTEP), self.bridge_receive, node, VTEP_PORT,
-                            out.frame, inner)
+                    self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, net.index),
+                              inner, "decap " + frame_label(inner))
+                    self.at(t + self.delay(_VTEP), self.bridge_receive, node, net.index,
+                            net.vxlan, out.frame, inner)
 
 
 def synthesize_ping(options: PingOptions | None = None) -> SynthResult:
@@ -289,11 +377,15 @@ def synthesize_ping(options: PingOptions | None = None) -> SynthResult:
     scenario = _Scenario(options)
     scenario.run()
     topo = scenario.topo
-    taps = []
-    for c, node in ((topo.containers[0], topo.nodes[0]), (topo.containers[1], topo.nodes[1])):
-        taps.append(f"{c.node}/{c.veth}")
-        taps.append(f"{node.name}/eth0")
-    order = (taps[0], taps[1], taps[3], taps[2])  # C1's veth, node1, node2, C2's veth
-    return SynthResult(options, topo, order, scenario.packets, scenario.ladder, scenario.events,
-                       scenario.bridges, scenario.vteps, scenario.stacks[topo.containers[0].name]
-                       .echoes)
+    c1, c2 = topo.containers
+    n1, n2 = topo.nodes
+    taps = [f"{c1.node}/{c1.veth}"]
+    if topo.routed:
+        taps += [f"{n1.name}/{s.bridge}" for s in topo.subnets]
+    taps += [f"{n1.name}/eth0", f"{n2.name}/eth0"]
+    if topo.routed:
+        taps += [f"{n2.name}/{s.bridge}" for s in topo.subnets]
+    taps.append(f"{c2.node}/{c2.veth}")
+    return SynthResult(options, topo, tuple(taps), scenario.packets, scenario.ladder,
+                       scenario.events, scenario.bridges, scenario.vteps, scenario.routers,
+                       scenario.stacks[c1.name].echoes)

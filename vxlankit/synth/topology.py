@@ -1,19 +1,45 @@
-"""The seed's overlay: two Docker hosts on routed underlay subnets, one container on each.
+"""The seed's overlay: two Docker hosts on routed underlay subnets, containers on each.
 
 node1 (underlay 172.31.1.0/24) and node2 (192.168.1.0/24) are joined by a router.  Each host
-has a sandbox with a bridge br0, a VTEP vxlan0 (UDP 4789) and a veth per container.  C1 =
-10.0.0.3 on node1, C2 = 10.0.0.4 on node2, with the MACs Docker derives from their IPs.
+has a sandbox with, per overlay subnet, a bridge ``br<i>`` and a VTEP ``vxlan<i>`` (UDP 4789,
+its own VNI: Docker allocates one per subnet, consecutively), a veth per container, and, when
+there are several subnets, the sandbox's IP stack routing between the bridges (gateway = the
+subnet's first host address).  By default there is one subnet, 10.0.0.0/24, with C1 = 10.0.0.3
+on node1 and C2 = 10.0.0.4 on node2, as in the seed chapter; MACs are what Docker derives.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from dataclasses import dataclass
 
 from vxlankit.addr import docker_mac, mac_str
 
 DEFAULT_VNI = 4096  # where Docker's swarm VNI allocator starts
+DEFAULT_SUBNET = "10.0.0.0/24"
 DEFAULT_START_NS = 1_767_225_600 * 10**9  # 2026-01-01T00:00:00Z: a fixed start keeps runs equal
+TARGETS = ("remote", "same-subnet", "same-host")
+FIRST_CONTAINER_HOST = 3  # .1 is the gateway, .2 the network's load-balancer endpoint
+
+
+@dataclass(frozen=True)
+class Subnet:
+    index: int
+    prefix: str
+    gateway: str
+    vni: int
+
+    @property
+    def bridge(self) -> str:
+        return f"br{self.index}"
+
+    @property
+    def vxlan(self) -> str:
+        return f"vxlan{self.index}"
+
+    def contains(self, ip: str) -> bool:
+        return ipaddress.ip_address(ip) in ipaddress.ip_network(self.prefix)
 
 
 @dataclass(frozen=True)
@@ -22,6 +48,7 @@ class Container:
     node: str
     ip: str
     mac: str
+    subnet: int
 
     @property
     def veth(self) -> str:
@@ -31,20 +58,29 @@ class Container:
 @dataclass(frozen=True)
 class Node:
     name: str
-    ip: str  # underlay address of eth0, the VTEP's local IP
+    ip: str  # underlay address of eth0, the VTEPs' local IP
     mac: str  # eth0's MAC
-    subnet: str
+    subnet: str  # underlay subnet
     gateway_ip: str
-    gateway_mac: str  # the router's MAC on this node's subnet
-    vxlan_mac: str  # the vxlan0 device's own MAC
+    gateway_mac: str  # the underlay router's MAC on this node's subnet
+    bridge_macs: tuple[str, ...]  # per overlay subnet: br<i>'s MAC (the gateway's MAC)
+    vxlan_macs: tuple[str, ...]  # per overlay subnet: vxlan<i>'s own MAC
 
 
 @dataclass(frozen=True)
 class Topology:
     nodes: tuple[Node, ...]
     containers: tuple[Container, ...]
-    vni: int
+    subnets: tuple[Subnet, ...]
     port: int
+
+    @property
+    def vni(self) -> int:
+        return self.subnets[0].vni
+
+    @property
+    def routed(self) -> bool:
+        return len(self.subnets) > 1
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -52,8 +88,8 @@ class Topology:
     def container(self, name: str) -> Container:
         return next(c for c in self.containers if c.name == name)
 
-    def container_at(self, ip: str) -> Container | None:
-        return next((c for c in self.containers if c.ip == ip), None)
+    def subnet_of(self, ip: str) -> Subnet | None:
+        return next((s for s in self.subnets if s.contains(ip)), None)
 
 
 def _random_mac(rng: random.Random) -> str:
@@ -63,13 +99,37 @@ def _random_mac(rng: random.Random) -> str:
     return mac_str(bytes(raw))
 
 
-def seed_topology(vni: int = DEFAULT_VNI, port: int = 4789, seed: int = 0) -> Topology:
-    """The seed chapter's two-node, two-container overlay."""
+def _host(prefix: str, n: int) -> str:
+    return str(ipaddress.ip_network(prefix, strict=False).network_address + n)
+
+
+def seed_topology(vni: int = DEFAULT_VNI, port: int = 4789, seed: int = 0,
+                  subnets: tuple[str, ...] = (DEFAULT_SUBNET,),
+                  target: str = "remote") -> Topology:
+    """The seed chapter's overlay.  ``subnets``: the overlay's subnets (VNIs ``vni``,
+    ``vni + 1``...).  ``target`` places C2: ``remote`` (the other node, in the last subnet),
+    ``same-subnet`` (the other node, C1's subnet) or ``same-host`` (node1, the last subnet)."""
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
+    nets = []
+    for i, prefix in enumerate(subnets):
+        network = ipaddress.ip_network(prefix, strict=False)
+        if network.num_addresses < 8:
+            raise ValueError(f"subnet {prefix} is too small for a gateway and containers")
+        nets.append(Subnet(i, str(network), _host(prefix, 1), vni + i))
     rng = random.Random(f"topology:{seed}")
-    node1 = Node("node1", "172.31.1.10", _random_mac(rng), "172.31.1.0/24", "172.31.1.1",
-                 _random_mac(rng), _random_mac(rng))
-    node2 = Node("node2", "192.168.1.10", _random_mac(rng), "192.168.1.0/24", "192.168.1.1",
-                 _random_mac(rng), _random_mac(rng))
-    c1 = Container("C1", "node1", "10.0.0.3", docker_mac("10.0.0.3"))
-    c2 = Container("C2", "node2", "10.0.0.4", docker_mac("10.0.0.4"))
-    return Topology((node1, node2), (c1, c2), vni, port)
+    nodes = []
+    for name, ip, under in (("node1", "172.31.1.10", "172.31.1.0/24"),
+                            ("node2", "192.168.1.10", "192.168.1.0/24")):
+        mac, gw_mac = _random_mac(rng), _random_mac(rng)
+        bridges = tuple(_random_mac(rng) for _ in nets)
+        vxlans = tuple(_random_mac(rng) for _ in nets)
+        nodes.append(Node(name, ip, mac, under, _host(under, 1), gw_mac, bridges, vxlans))
+    c1_net = nets[0]
+    c2_net = c1_net if target == "same-subnet" else nets[-1]
+    c2_node = "node1" if target == "same-host" else "node2"
+    c1_ip = _host(c1_net.prefix, FIRST_CONTAINER_HOST)
+    c2_ip = _host(c2_net.prefix, FIRST_CONTAINER_HOST + (1 if c2_net is c1_net else 0))
+    c1 = Container("C1", "node1", c1_ip, docker_mac(c1_ip), c1_net.index)
+    c2 = Container("C2", c2_node, c2_ip, docker_mac(c2_ip), c2_net.index)
+    return Topology(tuple(nodes), (c1, c2), tuple(nets), port)
