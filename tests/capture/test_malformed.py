@@ -48,8 +48,8 @@ class Case:
     message: str  # a regex the error message must match
 
 
-def _pcap_good(order: str = LE, **header: int) -> bytes:
-    return pcap_header(order, **header) + b"".join(
+def _pcap_good(order: str = LE, version: tuple[int, int] = (2, 4), linktype: int = 1) -> bytes:
+    return pcap_header(order, version=version, linktype=linktype) + b"".join(
         pcap_record(order, 1000 + i, i, data) for i, data in enumerate(GOOD)
     )
 

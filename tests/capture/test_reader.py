@@ -89,7 +89,10 @@ def test_feature_pcapng(tmp_path: Path) -> None:
         # A simple packet block holds min(orig_len, snaplen) bytes.
         (6, None, bytes(64), 200, None, None, (), (NO_TIMESTAMP,)),
     ]
-    tun0_ns = lambda ticks: ticks * NS // 2**20 + 100 * NS  # noqa: E731
+
+    def tun0_ns(ticks: int) -> int:
+        return ticks * NS // 2**20 + 100 * NS
+
     assert [r.ts_ns for r in records] == [
         FEATURE_TICKS_US,
         tun0_ns(FEATURE_TICKS_BIN),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import IO, Any, BinaryIO
+from typing import Any, Protocol
 
 from vxlankit.errors import CaptureError
 
@@ -17,7 +17,20 @@ from vxlankit.errors import CaptureError
 # enough that memory stays flat; a record larger than this is read in one piece of its own size.
 CHUNK = 1 << 18
 
-Source = str | os.PathLike[str] | BinaryIO | IO[bytes]
+
+class BinaryReadable(Protocol):
+    """Anything with a binary ``read``: open files, pipes, sockets' makefile, BytesIO..."""
+
+    def read(self, size: int = -1, /) -> bytes | None: ...
+
+
+class BinaryWritable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+# A path, "-" for stdin/stdout, or an open binary stream.
+Source = str | os.PathLike[str] | BinaryReadable
+Target = str | os.PathLike[str] | BinaryWritable
 
 
 def input_name(source: Any) -> str:
@@ -49,7 +62,7 @@ def open_input(source: Source) -> tuple[str, Any, bool]:
     return name, source, False
 
 
-def open_output(target: Source) -> tuple[str, Any, bool]:
+def open_output(target: Target) -> tuple[str, Any, bool]:
     """(name for errors, binary file object, whether we opened it and so must close it)."""
     if isinstance(target, str) and target == "-":
         return "<stdout>", sys.stdout.buffer, False

@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from vxlankit.capture import pcapng as ng
-from vxlankit.capture._io import Source, open_output
+from vxlankit.capture._io import Target, open_output
 from vxlankit.capture.pcap import (
     MAX_CAPLEN_STANDARD,
     MODIFIED,
@@ -55,7 +55,7 @@ def ticks_for(ts_ns: int, tsresol: int) -> int | None:
 class _Output:
     """The stream written to, with errors turned into CaptureError."""
 
-    def __init__(self, target: Source) -> None:
+    def __init__(self, target: Target) -> None:
         self.path, self.file, self.owned = open_output(target)
         self.offset = 0
         self.closed = False
@@ -121,7 +121,7 @@ class PcapWriter(_Writer):
 
     def __init__(
         self,
-        file: Source,
+        file: Target,
         linktype: int,
         snaplen: int = 262144,
         nanosecond: bool = False,
@@ -147,13 +147,13 @@ class PcapWriter(_Writer):
         self._start(file, header)
 
     @classmethod
-    def from_header(cls, header: PcapHeader, file: Source) -> PcapWriter:
+    def from_header(cls, header: PcapHeader, file: Target) -> PcapWriter:
         """A writer whose file header is ``header``, byte for byte."""
         writer = cls.__new__(cls)
         writer._start(file, header)
         return writer
 
-    def _start(self, file: Source, header: PcapHeader) -> None:
+    def _start(self, file: Target, header: PcapHeader) -> None:
         if header.version_major != 2:
             raise CaptureError(
                 f"cannot write pcap version {header.version_major}.{header.version_minor}"
@@ -228,7 +228,7 @@ class PcapngWriter(_Writer):
 
     def __init__(
         self,
-        file: Source,
+        file: Target,
         byte_order: str = "<",
         *,
         options: RawOptions = (),
@@ -436,7 +436,7 @@ def _convert_options(
 
 
 def write_capture(
-    target: Source,
+    target: Target,
     records: Iterable[Record],
     format: str = "pcapng",
     *,
@@ -516,7 +516,7 @@ def _pcap_header_for(
 
 
 def _write_pcap(
-    target: Source, records: Iterable[Record], byte_order: str | None, nanosecond: bool | None
+    target: Target, records: Iterable[Record], byte_order: str | None, nanosecond: bool | None
 ) -> int:
     iterator = iter(records)
     first = next(iterator, None)
@@ -539,7 +539,7 @@ def _chain(first: Record, rest: Iterable[Record]) -> Iterable[Record]:
     yield from rest
 
 
-def _write_pcapng(target: Source, records: Iterable[Record], byte_order: str | None) -> int:
+def _write_pcapng(target: Target, records: Iterable[Record], byte_order: str | None) -> int:
     copier = _PcapngCopier(target, byte_order, getattr(records, "sections", None))
     try:
         for record in records:
@@ -560,7 +560,7 @@ class _PcapngCopier:
     """
 
     def __init__(
-        self, target: Source, byte_order: str | None, reader_sections: list[Section] | None
+        self, target: Target, byte_order: str | None, reader_sections: list[Section] | None
     ) -> None:
         self._target = target
         self._byte_order = byte_order
