@@ -258,7 +258,7 @@ class Capture:
     """One input: the reader of a file (opened lazily) and its progress bar."""
 
     def __init__(self, path: str, progress: bool) -> None:
-        from vxlankit.capture.reader import open_capture
+        from vxlankit.capture import open_capture
 
         self.path = path
         self.reader = open_capture(path)

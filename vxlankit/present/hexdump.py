@@ -63,14 +63,14 @@ def hexdump(data: bytes, layers: Sequence[Layer] = (), pal: Palette = PLAIN) -> 
             stop = min(end, row + 16)
             lead = pos - row
             chunk = data[pos:stop]
-            hex_part = "   " * lead + chunk.hex(" ")
-            text = " " * lead + chunk.translate(_PRINTABLE).decode("ascii")
-            hex_part = hex_part.ljust(47)
-            text = text.ljust(16)
+            cells = chunk.hex(" ")
+            text = chunk.translate(_PRINTABLE).decode("ascii")
+            pad = " " * (47 - 3 * lead - len(cells))
             if tint:
-                hex_part = f"{tint}{hex_part}{reset}"
+                cells = f"{tint}{cells}{reset}"
                 text = f"{tint}{text}{reset}"
-            lines.append(f"{label:<{width}}{row:04x}  {hex_part}   {text}".rstrip())
+            lines.append(f"{label:<{width}}{row:04x}  {'   ' * lead}{cells}{pad}   "
+                         f"{' ' * lead}{text}")
             label = ""
             pos = stop
     return "\n".join(lines)

@@ -214,7 +214,7 @@ def decode_capture(
     filter: PacketTest | None = None,
 ) -> Iterator[DecodedRecord]:
     """``decode_records`` over a capture file (a path, ``"-"`` for stdin, or a binary file)."""
-    from vxlankit.capture.reader import open_capture
+    from vxlankit.capture import open_capture
 
     with open_capture(source) as reader:
         yield from decode_records(reader, options, count=count, vnis=vnis, vteps=vteps,

@@ -194,10 +194,9 @@ def format_value(fields: dict[str, Any], name: str, value: Any) -> str:
         if label is not None:
             text += f" ({label})"
     if name.endswith(".checksum") or name == "eth.fcs":
-        base = name.rpartition(".")[0] if name != "eth.fcs" else "eth.fcs"
-        status = fields.get(base + ".checksum.status" if name != "eth.fcs" else "eth.fcs.status")
+        status = fields.get(name + ".status")
         if status == CHECKSUM_BAD:
-            calc = fields.get(base + "_calculated" if name != "eth.fcs" else "eth.fcs_calculated")
+            calc = fields.get(name + "_calculated")
             should = f", should be 0x{calc:0{width}x}" if isinstance(calc, int) else ""
             text += f" [bad{should}]"
         elif status is not None:

@@ -1,0 +1,134 @@
+"""``vxlankit stats``: capinfos header, per-VNI and per-VTEP-pair counts, inner conversations,
+ping round trips and loss, unanswered ARP requests."""
+
+from __future__ import annotations
+
+import json
+
+from tests.codec.realcaptures import real_capture
+from vxlankit import build, decode, encode
+from vxlankit.capture import open_capture
+from vxlankit.capture.record import Interface, Record
+from vxlankit.packet import Layer
+from vxlankit.present.run import decode_records
+from vxlankit.present.stats import OverlayStats
+
+A, B = "10.0.0.3", "10.0.0.4"
+MAC_A, MAC_B = "02:42:0a:00:00:03", "02:42:0a:00:00:04"
+SEC = 1_000_000_000
+
+
+def _vx(inner: list[Layer], vni: int = 100, src: str = "172.16.0.1",
+        dst: str = "172.16.0.2") -> bytes:
+    return encode([build.eth(), build.ipv4(src=src, dst=dst), build.udp(1000, 4789, checksum=0),
+                   build.vxlan(vni=vni), *inner])
+
+
+def _echo(src: str, dst: str, seq: int, reply: bool = False, ident: int = 9) -> list[Layer]:
+    return [build.eth(src=MAC_A, dst=MAC_B), build.ipv4(src=src, dst=dst),
+            build.icmp_echo(ident=ident, seq=seq, reply=reply)]
+
+
+def _arp(op: int, sender: str, target: str) -> list[Layer]:
+    return [build.eth(src=MAC_A), build.arp(op, MAC_A, sender, "00:00:00:00:00:00", target)]
+
+
+def _run(frames: list[tuple[int, bytes]]) -> OverlayStats:
+    iface = Interface(1)
+    records = [Record(data, ts, iface, number=i) for i, (ts, data) in enumerate(frames, 1)]
+    stats = OverlayStats()
+    stats.start_file("test.pcap", "pcap")
+    for item in decode_records(records):
+        stats.add(item.record, item.packet)
+    return stats
+
+
+def test_pings_loss_and_rtt() -> None:
+    stats = _run([
+        (0, _vx(_echo(A, B, 1))),
+        (2_000_000, _vx(_echo(B, A, 1, reply=True), src="172.16.0.2", dst="172.16.0.1")),
+        (SEC, _vx(_echo(A, B, 2))),  # lost
+        (2 * SEC, _vx(_echo(A, B, 3))),
+        (2 * SEC, _vx(_echo(A, B, 3))),  # the same request captured twice
+        (2 * SEC + 4_000_000, _vx(_echo(B, A, 3, reply=True))),
+        (3 * SEC, _vx(_echo(B, A, 99, reply=True))),  # a reply nobody asked for
+    ])
+    [row] = stats.ping_rows()
+    assert row == {
+        "vni": 100, "src": A, "dst": B, "requests": 3, "replies": 2, "lost": 1,
+        "loss": round(1 / 3, 6), "duplicates": 1, "unmatched_replies": 1,
+        "rtt_min_ms": 2.0, "rtt_avg_ms": 3.0, "rtt_max_ms": 4.0,
+    }
+    text = stats.render()
+    assert "Pings (ICMP echo):" in text
+    assert any(line.split()[:8] == ["100", A, B, "3", "2", "1", "33%", "2.000"]
+               for line in text.splitlines())
+
+
+def test_pings_are_per_vni() -> None:
+    stats = _run([(0, _vx(_echo(A, B, 1), vni=1)), (10, _vx(_echo(B, A, 1, True), vni=2))])
+    rows = {row["vni"]: row for row in stats.ping_rows()}
+    assert rows[1]["lost"] == 1 and rows[2]["unmatched_replies"] == 1
+
+
+def test_unanswered_arp() -> None:
+    stats = _run([
+        (0, _vx(_arp(1, A, B))),
+        (1, _vx(_arp(1, A, B))),
+        (2, _vx(_arp(1, A, "10.0.0.9"))),
+        (3, _vx(_arp(2, "10.0.0.9", A))),  # .9 answered
+        (4, _vx(_arp(1, A, A))),  # gratuitous: not a question
+        (5, _vx(_arp(1, B, A), vni=200)),
+    ])
+    rows = stats.arp_rows()
+    assert [(r["vni"], r["who_has"], r["tell"], r["requests"]) for r in rows] == [
+        (100, B, A, 2), (200, A, B, 1)]
+    assert "Unanswered ARP requests:" in stats.render()
+
+
+def test_vnis_vteps_and_conversations() -> None:
+    nested = [build.eth(), build.ipv4(src="192.168.0.1", dst="192.168.0.2"),
+              build.udp(5, 4789, checksum=0), build.vxlan(vni=7), *_echo(A, B, 1)]
+    plain = encode(_echo(A, B, 5))
+    stats = _run([(0, _vx(_echo(A, B, 1))), (1, _vx(_echo(B, A, 1, True), src="172.16.0.2",
+                                                     dst="172.16.0.1")),
+                  (2, _vx(nested, vni=100)), (3, plain)])
+    result = stats.to_dict()
+    sizes = [len(_vx(_echo(A, B, 1)))] * 2 + [len(_vx(nested))]
+    assert result["vnis"] == [{"vni": 7, "packets": 1, "bytes": sizes[2]},
+                              {"vni": 100, "packets": 3, "bytes": sum(sizes)}]
+    pairs = {(p["a"], p["b"]): p for p in result["vtep_pairs"]}
+    outer = pairs[("172.16.0.1", "172.16.0.2")]
+    assert (outer["packets"], outer["packets_ab"], outer["packets_ba"]) == (3, 2, 1)
+    assert outer["vnis"] == [100]
+    assert pairs[("192.168.0.1", "192.168.0.2")]["vnis"] == [7]
+    convs = {(c["vni"], c["a"], c["b"]): c for c in result["conversations"]}
+    assert convs[(100, A, B)]["packets"] == 2
+    assert convs[(7, A, B)]["protocols"] == ["ICMP"]
+    assert convs[(None, A, B)]["packets"] == 1
+    assert result["vxlan_packets"] == 3 and result["packets"] == 4
+    json.dumps(result)  # JSON-able as it is
+
+
+def test_real_capture_header_and_tables() -> None:
+    path = real_capture("tcpdump_vxlan.pcap")
+    stats = OverlayStats()
+    with open_capture(path) as reader:
+        stats.start_file(reader.path, reader.format)
+        for item in decode_records(reader):
+            stats.add(item.record, item.packet)
+    info = stats.to_dict()["files"][0]
+    assert info["format"] == "pcap" and info["packets"] == 10
+    assert info["link_types"] == [{"linktype": 1, "name": "Ethernet"}]
+    assert info["first_time"] == "1368908504.837063000"
+    assert info["last_time"] == "1368908507.885359000"
+    assert info["duration"] == "3.048296000"
+    assert info["bytes"] == info["captured_bytes"] == 1368
+    [ping] = stats.ping_rows()
+    assert (ping["requests"], ping["replies"], ping["lost"]) == (4, 4, 0)
+    assert (ping["rtt_min_ms"], ping["rtt_avg_ms"], ping["rtt_max_ms"]) == (42.994, 54.772, 88.897)
+    assert stats.arp_rows() == []
+    text = stats.render()
+    assert "Number of packets:   10" in text
+    assert "First packet time:   2013-05-18 20:21:44.837063 UTC" in text
+    assert "Capture duration:    3.048296 seconds" in text
