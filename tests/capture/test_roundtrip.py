@@ -130,10 +130,15 @@ def test_pcap_records_round_trip(case: dict[str, Any]) -> None:
         assert record.warnings == _expected_warnings(len(data), orig, case["snaplen"])
         offset += (24 if modified else 16) + len(data)
 
-    # pcap -> read -> write pcap is the same bytes.
+    # pcap -> read -> write pcap is the same bytes, through write_capture or the writer.
     again = io.BytesIO()
     assert write_capture(again, open_capture(io.BytesIO(raw)), "pcap") == len(got)
     assert again.getvalue() == raw
+    copy = io.BytesIO()
+    with open_capture(io.BytesIO(raw)) as reader, PcapWriter.from_reader(reader, copy) as writer:
+        for record in reader:
+            writer.write_record(record)
+    assert copy.getvalue() == raw
 
 
 # -- pcapng -------------------------------------------------------------------------------------
@@ -353,6 +358,21 @@ def test_writers_refuse_what_would_not_read_back() -> None:
         ng_writer.add_interface("eth1", 1, tsresol=3)
     with pytest.raises(CaptureError, match="64 bits of ticks"):
         ng_writer.write(b"x", -1000, iid)
+
+    with pytest.raises(CaptureError, match="option 70000 of 1 bytes does not fit") as info:
+        ng_writer.write(b"x", 0, iid, options=((70000, b"x"),))
+    assert info.value.packet == 1
+    with pytest.raises(CaptureError, match="opt_endofopt"):
+        ng_writer.add_interface("eth2", 1, options=((0, b""),))
+    with pytest.raises(CaptureError, match="does not fit in 64 bits"):
+        ng_writer.add_interface("eth2", 1, tsoffset=2**63)
+    modified = PcapWriter(io.BytesIO(), 1, modified=True)
+    with pytest.raises(CaptureError, match="out of range"):
+        modified.write(b"x", 0, modified=(2**32, 0, 0, 0))
+    with pytest.raises(CaptureError, match="another format"):
+        writer.write(b"x", 0, modified=(0, 0, 0, 0))
+    with pytest.raises(CaptureError, match="cannot write pcap header"):
+        PcapWriter(io.BytesIO(), 2**32)
 
     with pytest.raises(CaptureError, match="unknown capture format"):
         write_capture(io.BytesIO(), [], "erf")

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import TypeVar
 
+from construct import ConstructError
+
 from vxlankit.capture import pcapng as ng
 from vxlankit.capture._io import Target, open_output
 from vxlankit.capture.pcap import (
@@ -25,6 +27,7 @@ from vxlankit.capture.pcap import (
     max_caplen,
     pack_modified_extra,
 )
+from vxlankit.capture.reader import CaptureReader
 from vxlankit.capture.record import Interface, RawOptions, Record, Section
 from vxlankit.errors import CaptureError
 
@@ -153,6 +156,15 @@ class PcapWriter(_Writer):
         writer._start(file, header)
         return writer
 
+    @classmethod
+    def from_reader(cls, reader: CaptureReader, file: Target) -> PcapWriter:
+        """A writer whose file header is that of the pcap ``reader`` is reading."""
+        if reader.header is None:
+            raise CaptureError(
+                f"{reader.path} is {reader.format}, not pcap: it has no pcap header to copy"
+            )
+        return cls.from_header(reader.header, file)
+
     def _start(self, file: Target, header: PcapHeader) -> None:
         if header.version_major != 2:
             raise CaptureError(
@@ -160,7 +172,7 @@ class PcapWriter(_Writer):
             )
         try:
             data = header.build()
-        except Exception as exc:  # construct reports out-of-range fields in its own types
+        except ConstructError as exc:  # a field out of range for its width
             raise CaptureError(f"cannot write pcap header {header!r}: {exc}") from exc
         self.header = header
         self.count = 0
@@ -209,7 +221,10 @@ class PcapWriter(_Writer):
         else:
             head = self._pack(sec, frac, cap_len, orig_len)
         if self.header.variant == MODIFIED:
-            head += pack_modified_extra(self.header.byte_order, modified or (0, 0, 0, 0))
+            try:
+                head += pack_modified_extra(self.header.byte_order, modified or (0, 0, 0, 0))
+            except struct.error as exc:
+                raise self._error(f"modified-pcap fields {modified!r} out of range: {exc}") from exc
         elif modified is not None:
             raise self._error("modified-pcap fields given for a file in another format")
         self._out.write(head + data)
@@ -286,7 +301,7 @@ class PcapngWriter(_Writer):
                 "section_length": -1,  # unknown: a stream cannot go back and fill it in
             }
         )
-        self._block(ng.SHB, body + ng.build_options(order, opts + list(options)))
+        self._block(ng.SHB, body + self._options(opts + list(options)))
 
     def add_interface(
         self,
@@ -320,11 +335,15 @@ class PcapngWriter(_Writer):
                 raise CaptureError(f"FCS length {fcslen} does not fit in 8 bits", path=self.path)
             opts.append((ng.IF_FCSLEN, bytes([fcslen])))
         if tsoffset:
+            if not -(2**63) <= tsoffset < 2**63:
+                raise CaptureError(
+                    f"if_tsoffset {tsoffset} does not fit in 64 bits", path=self.path
+                )
             opts.append((ng.IF_TSOFFSET, _I64[self.byte_order].pack(tsoffset)))
         body = ng.SCHEMAS[self.byte_order]["idb"].build(
             {"linktype": linktype, "reserved": 0, "snaplen": snaplen}
         )
-        self._block(ng.IDB, body + ng.build_options(self.byte_order, opts + list(options)))
+        self._block(ng.IDB, body + self._options(opts + list(options)))
         iid = len(self.interfaces)
         self.interfaces.append(
             Interface(
@@ -384,7 +403,7 @@ class PcapngWriter(_Writer):
                 if not 0 <= flags <= _U32_MAX:
                     raise self._error(f"packet flags {flags} do not fit in 32 bits")
                 opts.append((ng.EPB_FLAGS, self._u32(flags)))
-            tail = ng.build_options(self.byte_order, opts + list(options))
+            tail = self._options(opts + list(options), packet=True)
         blen = 32 + cap_len + (-cap_len & 3) + len(tail)
         if blen > ng.MAX_BLOCK_LEN:
             raise self._error(f"enhanced packet block of {blen} bytes exceeds 16 MiB")
@@ -401,6 +420,19 @@ class PcapngWriter(_Writer):
             )
         )
         self.count += 1
+
+    def _options(self, options: list[tuple[int, bytes]], packet: bool = False) -> bytes:
+        for code, value in options:
+            message = ""
+            if code == ng.OPT_ENDOFOPT:
+                message = "option code 0 is opt_endofopt: it would end the options early"
+            elif not 0 < code <= 0xFFFF or len(value) > 0xFFFF:
+                message = f"option {code} of {len(value)} bytes does not fit an option header"
+            if message:
+                if packet:
+                    raise self._error(message)
+                raise CaptureError(message, path=self.path, offset=self._out.offset)
+        return ng.build_options(self.byte_order, options)
 
     def _block(self, btype: int, body: bytes) -> None:
         blen = 12 + len(body)
