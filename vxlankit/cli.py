@@ -141,19 +141,18 @@ class Writer:
         """Write every line of ``texts``; returns how many."""
         pending = self.pending
         write = self.stream.write
-        written = len(pending)
+        count = 0
         try:
             for text in texts:
                 pending.append(text)
+                count += 1
                 if len(pending) >= _BATCH:
                     pending.append("")
                     write("\n".join(pending))
-                    written += len(pending) - 1
                     pending.clear()
         finally:
-            written += len(pending)
             self.flush()  # what was made before an error is printed before it
-        return written
+        return count
 
     def flush(self) -> None:
         if self.pending:
