@@ -20,6 +20,7 @@ from typing import Any
 from vxlankit.checksum import internet_checksum, pseudo_header_sum
 from vxlankit.errors import EncodeError, VxlanKitError
 from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers._common import as_bytes
 from vxlankit.packet import Layer, Packet
 
 _ETHERTYPE_OF = {"ip": 0x0800, "arp": 0x0806, "vlan": 0x8100, "ieee8021ad": 0x88A8}
@@ -31,17 +32,18 @@ _H = struct.Struct("!H")
 
 
 def _data(fields: dict[str, Any]) -> bytes:
-    return bytes(fields.get("data.data", b""))
+    return as_bytes(fields.get("data.data", b""), "data.data")
 
 
 def _trailer(fields: dict[str, Any]) -> bytes:
-    return bytes(fields.get("eth.padding", b"")) + bytes(fields.get("eth.trailer", b""))
+    return (as_bytes(fields.get("eth.padding", b""), "eth.padding")
+            + as_bytes(fields.get("eth.trailer", b""), "eth.trailer"))
 
 
 def _fcs(fields: dict[str, Any]) -> bytes:
     if "eth.fcs" in fields:
         return int(fields["eth.fcs"]).to_bytes(4, "little")
-    return bytes(fields.get("eth.trailer", b""))
+    return as_bytes(fields.get("eth.trailer", b""), "eth.trailer")
 
 
 def _vxlan(fields: dict[str, Any]) -> bytes:
@@ -118,7 +120,7 @@ def _prepare(layers: Sequence[Layer], i: int, fix_lengths: bool) -> dict[str, An
         if out.get("ip.proto") is None:
             out["ip.proto"] = _next_value(_IP_PROTO_OF, nxt, "ip.proto")
         if fix_lengths or out.get("ip.hdr_len") is None:
-            options = bytes(out.get("ip.options", b""))
+            options = as_bytes(out.get("ip.options", b""), "ip.options")
             if len(options) % 4:
                 raise EncodeError(f"ip.options must be a multiple of 4 bytes, got {len(options)}")
             out["ip.hdr_len"] = 20 + len(options)

@@ -29,6 +29,14 @@ MacAddress = _MacAdapter(Bytes(6))
 IPv4Address = _IPv4Adapter(Bytes(4))
 
 
+def as_bytes(value: Any, name: str) -> bytes:
+    """A bytes field's value as ``bytes``.  Anything but a bytes-like object is a TypeError:
+    ``bytes(4)`` would silently be four zero bytes (and ``bytes(1 << 62)`` exhaust memory)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+
+
 def schema_fields(parsed: Container) -> dict[str, Any]:
     """A parsed Construct container as a vxlankit field dict: helpers (``_x``) and absent
     (``None``) conditional fields dropped, so it compares directly with the fast decoders."""

@@ -24,6 +24,7 @@ from typing import Any
 from construct import Bytes, Computed, If, Int8ub, Int16ub, Rebuild, Struct, this
 
 from vxlankit.addr import ip_bytes, ip_str, mac_bytes, mac_str
+from vxlankit.layers._common import as_bytes
 
 PROTO = "arp"
 FIXED_LEN = 8
@@ -152,11 +153,11 @@ def encode(fields: dict[str, Any]) -> bytes:
         if ether:
             out.append(mac_bytes(fields[f"arp.{prefix}.hw_mac"]))
         else:
-            out.append(bytes(fields[f"arp.{prefix}.hw"]))
+            out.append(as_bytes(fields[f"arp.{prefix}.hw"], f"arp.{prefix}.hw"))
         if ipv4:
             out.append(ip_bytes(fields[f"arp.{prefix}.proto_ipv4"]))
         else:
-            out.append(bytes(fields[f"arp.{prefix}.proto"]))
+            out.append(as_bytes(fields[f"arp.{prefix}.proto"], f"arp.{prefix}.proto"))
     return b"".join(out)
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 from construct import Bytes, Int8ub, Int16ub, Struct, Switch, this
 
+from vxlankit.layers._common import as_bytes
+
 PROTO = "icmp"
 HEADER_LEN = 8
 ECHO_REPLY = 0
@@ -85,7 +87,7 @@ def encode(fields: dict[str, Any]) -> bytes:
         return _S.pack(itype, fields["icmp.code"], fields["icmp.checksum"],
                        fields["icmp.ident"], fields["icmp.seq"])
     name = "icmp.unused" if itype in _UNUSED else "icmp.rest"
-    rest = bytes(fields.get(name, b"\x00\x00\x00\x00"))
+    rest = as_bytes(fields.get(name, b"\x00\x00\x00\x00"), name)
     if len(rest) != 4:
         raise ValueError(f"{name} must be 4 bytes")
     return _S4.pack(itype, fields["icmp.code"], fields["icmp.checksum"], rest)

@@ -33,7 +33,7 @@ from typing import Any
 from construct import Bytes, Computed, Int8ub, Int16ub, Rebuild, Struct, this
 
 from vxlankit.addr import ip_bytes
-from vxlankit.layers._common import IPv4Address
+from vxlankit.layers._common import IPv4Address, as_bytes
 
 PROTO = "ip"
 MIN_HEADER_LEN = 20
@@ -124,7 +124,7 @@ def encode(fields: dict[str, Any]) -> bytes:
         fields["ip.checksum"],
         ip_bytes(fields["ip.src"]),
         ip_bytes(fields["ip.dst"]),
-    ) + bytes(options)
+    ) + as_bytes(options, "ip.options")
 
 
 def derive(fields: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 from construct import Bytes, Int8ub, Int16ub, Int32ub, Struct
 
 from vxlankit.addr import mac_bytes, mac_str
+from vxlankit.layers._common import as_bytes
 
 PROTO = "sll"
 HEADER_LEN = 16
@@ -94,9 +95,9 @@ def decode_v2(buf: bytes, off: int) -> dict[str, Any]:
 
 
 def _addr_bytes(fields: dict[str, Any]) -> bytes:
-    addr = mac_bytes(fields["sll.src.eth"]) if "sll.src.eth" in fields else bytes(
-        fields.get("sll.src.other", b""))
-    addr += bytes(fields.get("sll.unused", b""))
+    addr = mac_bytes(fields["sll.src.eth"]) if "sll.src.eth" in fields else as_bytes(
+        fields.get("sll.src.other", b""), "sll.src.other")
+    addr += as_bytes(fields.get("sll.unused", b""), "sll.unused")
     return (addr + bytes(8))[:8]
 
 
