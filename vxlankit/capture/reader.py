@@ -63,9 +63,14 @@ def open_capture(source: Source) -> CaptureReader:
     return CaptureReader(source)
 
 
-def _warnings(cap_len: int, orig_len: int, snaplen: int) -> tuple[str, ...]:
+def _snap_limit(snaplen: int) -> int:
+    """A snaplen of 0 means "no limit"; past every 32-bit length is the same thing."""
+    return snaplen or 1 << 32
+
+
+def _warnings(cap_len: int, orig_len: int, snap_limit: int) -> tuple[str, ...]:
     found = []
-    if snaplen and cap_len > snaplen:
+    if cap_len > snap_limit:
         found.append(CAPLEN_GT_SNAPLEN)
     if cap_len > orig_len:
         found.append(CAPLEN_GT_ORIGLEN)
@@ -82,7 +87,7 @@ def _text(value: bytes) -> str:
 
 
 # What the pcapng hot loop needs per interface, worked out once per IDB and unpacked in one go:
-# (interface, mul, div, offset_ns, max_caplen, snaplen), with
+# (interface, mul, div, offset_ns, max_caplen, snap_limit), with
 # ts_ns = ticks * mul // div + offset_ns exact, mul/div being 10**9/tsresol in lowest terms.
 _IfState = tuple[Interface, int, int, int, int, int]
 
@@ -92,14 +97,13 @@ def _ifstate(interface: Interface) -> _IfState:
         mul, div = NS // interface.tsresol, 1
     else:
         mul, div = NS, interface.tsresol
-    # pcapng: snaplen 0 means "no limit"; the warning test reads it so.
     return (
         interface,
         mul,
         div,
         interface.tsoffset * NS,
         max_caplen(interface.linktype),
-        interface.snaplen,
+        _snap_limit(interface.snaplen),
     )
 
 
@@ -262,7 +266,7 @@ class CaptureReader:
         hlen = header.record_header_len
         unpack_from = RECORD_HEADER_STRUCT[order].unpack_from
         maxcap = max_caplen(interface.linktype)
-        snaplen = header.snaplen
+        snap_limit = _snap_limit(header.snaplen)
         mult = NS // header.tsresol
         # Rare layouts take one extra branch per record instead of a loop of their own.
         modified = header.variant == MODIFIED
@@ -320,9 +324,7 @@ class CaptureReader:
                 None,
                 number,
                 base + pos,
-                ()
-                if incl <= orig and (incl <= snaplen or not snaplen)
-                else _warnings(incl, orig, snaplen),
+                () if incl <= orig and incl <= snap_limit else _warnings(incl, orig, snap_limit),
                 (),
                 extra,
             )
@@ -390,7 +392,7 @@ class CaptureReader:
                 self._trailer_mismatch(buf, pos, blen, base, number + 1)
             if iid >= len(ifstates):
                 self._undeclared(iid, base + pos, number + 1)
-            interface, mul, div, offset_ns, maxcap, snaplen = ifstates[iid]
+            interface, mul, div, offset_ns, maxcap, snap_limit = ifstates[iid]
             if caplen > maxcap:
                 self._too_long(caplen, maxcap, interface, base + pos, number + 1)
             start = pos + 28
@@ -419,8 +421,8 @@ class CaptureReader:
                 number,
                 base + pos,
                 ()
-                if caplen <= orig and (caplen <= snaplen or not snaplen)
-                else _warnings(caplen, orig, snaplen),
+                if caplen <= orig and caplen <= snap_limit
+                else _warnings(caplen, orig, snap_limit),
                 options,
             )
             pos = end
@@ -681,9 +683,8 @@ class CaptureReader:
         if btype == ng.SPB:
             (orig,) = ng.U32_STRUCT[order].unpack_from(buf, pos + 8)
             state = self._interface(0, offset, packet)
-            snaplen = state[5]
             start = pos + 12
-            wanted = min(orig, snaplen) if snaplen else orig
+            wanted = min(orig, state[5])
             caplen = min(wanted, end - start)
             if caplen < wanted:
                 warnings.append(SPB_SHORT)
