@@ -437,6 +437,20 @@ def test_write_capture_from_hand_built_records() -> None:
         assert reader.header is not None and reader.header.variant == "nsec"
 
 
+def test_modified_pcap_converts_to_nanosecond_pcap() -> None:
+    raw = io.BytesIO()
+    with PcapWriter(raw, 1, modified=True) as writer:
+        writer.write(b"abc", 5 * NS, modified=(1, 0x0800, 0, 0))
+    out = io.BytesIO()
+    write_capture(out, open_capture(io.BytesIO(raw.getvalue())), "pcap", nanosecond=True)
+    with open_capture(io.BytesIO(out.getvalue())) as reader:
+        (record,) = reader
+        assert reader.header is not None and reader.header.variant == "nsec"
+    assert (record.data, record.ts_ns, record.pcap_modified) == (b"abc", 5 * NS, None)
+    with pytest.raises(CaptureError, match="no nanosecond variant"):
+        PcapWriter(io.BytesIO(), 1, nanosecond=True, modified=True)
+
+
 def test_write_capture_keeps_interfaces_without_packets() -> None:
     raw = io.BytesIO()
     with PcapngWriter(raw) as writer:
@@ -483,15 +497,19 @@ class _OneWay(io.RawIOBase):
 
 
 class _Sink(io.RawIOBase):
-    def __init__(self) -> None:
+    """A raw stream that takes at most ``step`` bytes per write, as write(2) on a pipe may."""
+
+    def __init__(self, step: int = 1 << 30) -> None:
         self.data = bytearray()
+        self._step = step
 
     def writable(self) -> bool:
         return True
 
     def write(self, b: Any) -> int:
-        self.data += bytes(b)
-        return len(b)
+        taken = bytes(b)[: self._step]
+        self.data += taken
+        return len(taken)
 
     def seekable(self) -> bool:
         return False
@@ -510,7 +528,7 @@ def test_read_and_write_without_seeking(fmt: str, step: int) -> None:
 
     eth = Interface(1, tsresol=10**9)
     records = [Record(bytes([i]) * (i * 37 % 500), i * 1_000_000_007, eth) for i in range(60)]
-    sink = _Sink()
+    sink = _Sink(step)
     write_capture(sink, records, fmt)
     source = _OneWay(bytes(sink.data), step)
     got = list(open_capture(source))

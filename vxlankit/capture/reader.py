@@ -360,7 +360,7 @@ class CaptureReader:
                 btype = u32_unpack(buf, pos)[0]
                 blen = 0  # too short for an EPB: take the general path below
             if btype != ng.EPB or blen == 0:
-                # Any other block, or an EPB cut short by the end of the file.
+                # Any other block, or an EPB of which fewer than 28 bytes are left in the file.
                 src.pos = pos
                 record = self._block(btype, number + 1)
                 if record is not None:
@@ -466,8 +466,8 @@ class CaptureReader:
     def _read_block(self, btype: int, packet: int | None) -> tuple[bytes, int, int]:
         """Check the block at ``pos`` and make all of it available; (buf, start, length).
 
-        The block header has been read with the current byte order, except for an SHB, whose
-        length the caller re-reads in the byte order the SHB itself declares.
+        The length is read in the current byte order; for an SHB the caller has first set that
+        from the SHB's own byte-order magic.
         """
         src = self._buf
         offset = src.base + src.pos

@@ -34,7 +34,6 @@ from vxlankit.errors import CaptureError
 NS = 1_000_000_000
 _U32_MAX = 0xFFFFFFFF
 _U64_MAX = 0xFFFFFFFFFFFFFFFF
-_TICKS = {order: struct.Struct(order + "II") for order in "<>"}
 _I64 = {order: struct.Struct(order + "q") for order in "<>"}
 
 
@@ -65,11 +64,19 @@ class _Output:
 
     def write(self, data: bytes) -> None:
         try:
-            self.file.write(data)
+            written = self.file.write(data)
+            # A raw (unbuffered) stream may take only part of it, as write(2) may; anything
+            # else (buffered files, BytesIO, objects returning None) takes it all.
+            while isinstance(written, int) and 0 < written < len(data):
+                data = data[written:]
+                self.offset += written
+                written = self.file.write(data)
         except OSError as exc:
             raise CaptureError(
                 f"write failed: {exc.strerror or exc}", path=self.path, offset=self.offset
             ) from exc
+        if written == 0 and data:
+            raise CaptureError("the stream accepted no data", path=self.path, offset=self.offset)
         self.offset += len(data)
 
     def close(self) -> None:
@@ -79,7 +86,7 @@ class _Output:
         try:
             if self.owned:
                 self.file.close()
-            else:
+            elif hasattr(self.file, "flush"):
                 self.file.flush()
         except OSError as exc:
             raise CaptureError(
@@ -231,7 +238,10 @@ class PcapWriter(_Writer):
         self.count += 1
 
     def write_record(self, record: Record) -> None:
-        self.write(record.data, record.ts_ns, record.orig_len, modified=record.pcap_modified)
+        """Append ``record``.  What pcap cannot hold (comments, flags, options; the modified
+        format's fields in another variant) is left out, as any conversion must."""
+        modified = record.pcap_modified if self.header.variant == MODIFIED else None
+        self.write(record.data, record.ts_ns, record.orig_len, modified=modified)
 
 
 class PcapngWriter(_Writer):
@@ -540,10 +550,10 @@ def _pcap_header_for(
         raise CaptureError("no records to take the pcap link type from")
     if byte_order is not None:
         header.byte_order = _check_byte_order(byte_order)
-    if nanosecond is not None and nanosecond != (header.variant == NSEC):
-        if header.variant == MODIFIED:
-            raise CaptureError("the modified pcap format has no nanosecond variant")
-        header.variant = NSEC if nanosecond else USEC
+    if nanosecond:
+        header.variant = NSEC
+    elif nanosecond is not None and header.variant == NSEC:
+        header.variant = USEC
     return header
 
 
