@@ -1,0 +1,586 @@
+"""Vectorised decoding of a batch of frames into columns, with the rich codec as the fallback.
+
+This is ``vxlankit.codec.decode`` run on a whole batch at once: the same layer-by-layer walk,
+the same dispatch tables from ``DecodeOptions``, the same checks in the same order, but every
+step is a numpy operation over all frames that are at that step.  The first ``PREFIX`` bytes of
+every frame are gathered into one ``(n, PREFIX)`` matrix, so reading a header field is a strided
+view of that matrix rather than a per-packet ``struct`` call.  Frames whose walk takes the same
+layer at the same offset (in a VXLAN capture, nearly all of them) are handled together.
+
+What the walk handles: Ethernet (and 802.1Q/802.1ad tags), IPv4 without options, UDP, VXLAN,
+Ethernet/IPv4 ARP, ICMP, payload, and the trailers and truncations the rich decoder reports
+without an error.  Anything else - IP options or fragments' oddities, VXLAN-GPE, cut headers,
+bad checksums, other link types, an FCS, headers past the prefix (deep nesting) - marks the
+frame for the fallback: the rich decoder and :func:`~vxlankit.bulk.columns.row_from_packet`,
+which define the columns.  So the result never depends on which path a frame took; the tests
+check that packet by packet.
+
+Checksums are verified where the rich decoder verifies them.  The Internet checksum is checked
+on little-endian 16-bit words: swapping the bytes of every word multiplies the one's complement
+sum by 256 modulo 0xffff, and 256 is invertible modulo 0xffff, so "sum is 0 mod 0xffff" holds in
+one byte order exactly when it holds in the other (RFC 1071, section 2(B)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, NamedTuple
+
+from vxlankit.bulk._numpy import np, npt
+from vxlankit.bulk.columns import ColumnBatch, row_from_packet
+from vxlankit.bulk.frames import PAD, FrameBatch
+from vxlankit.codec import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions, decode
+from vxlankit.packet import CHECKSUM_GOOD, CHECKSUM_NOT_PRESENT, CHECKSUM_UNVERIFIED
+
+PREFIX = 96
+assert PREFIX <= PAD
+
+# Layer codes.  They double as the digits (base 16) of a frame's protocol stack, so no
+# layer may be 0 and at most 15 layers fit in the 64-bit accumulator.
+_NONE, _ETH, _IP, _UDP, _VXLAN, _ARP, _ICMP, _DATA, _VLAN, _QINQ, _TRAILER = range(11)
+_UNSUPPORTED = 15
+_PROTO_NAMES = {_ETH: "eth", _IP: "ip", _UDP: "udp", _VXLAN: "vxlan", _ARP: "arp",
+                _ICMP: "icmp", _DATA: "data", _VLAN: "vlan", _QINQ: "ieee8021ad",
+                _TRAILER: "trailer"}
+_MAX_LAYERS = 15
+
+I64 = npt.NDArray[np.int64]
+
+
+class _Mac(NamedTuple):
+    """A MAC address field: six bytes at ``at`` in the prefix."""
+
+    at: int
+
+
+Mask = npt.NDArray[np.bool_]
+Rows = npt.NDArray[np.intp]
+
+
+class _Tables:
+    """The dispatch tables of one ``DecodeOptions`` as lookup arrays."""
+
+    def __init__(self, options: DecodeOptions) -> None:
+        self.options = options
+        # Only the transitions the rich decoder makes with the default tables are handled
+        # here; a table that sends, say, an EtherType to "udp" is left to the rich decoder.
+        self.etype = _lut(options.ethertypes, 1 << 16,
+                          {"ip": _IP, "arp": _ARP, "vlan": _VLAN, "ieee8021ad": _QINQ})
+        self.proto = _lut(options.ip_protocols, 1 << 8, {"icmp": _ICMP, "udp": _UDP})
+        self.port = _lut(options.udp_ports, 1 << 16, {"vxlan": _VXLAN})
+        self.verify = options.verify_checksums
+        self.max_depth = options.max_depth
+
+
+def _lut(table: Mapping[int, str], size: int, known: dict[str, int]) -> npt.NDArray[np.uint8]:
+    lut = np.full(size, _DATA, np.uint8)
+    for key, name in table.items():
+        if 0 <= key < size:
+            lut[key] = _DATA if name == "data" else known.get(name, _UNSUPPORTED)
+    return lut
+
+
+_TABLE_CACHE: dict[int, _Tables] = {}
+
+
+def _tables(options: DecodeOptions) -> _Tables:
+    # DecodeOptions holds mappings, so it is not hashable; key on identity and keep the
+    # options alive in the entry so the id cannot be reused.
+    found = _TABLE_CACHE.get(id(options))
+    if found is None or found.options is not options:
+        if len(_TABLE_CACHE) > 64:
+            _TABLE_CACHE.clear()
+        found = _TABLE_CACHE[id(options)] = _Tables(options)
+    return found
+
+
+def rich_options(options: DecodeOptions, fcslen: int | None) -> DecodeOptions:
+    """The options the rich path uses for an interface (its FCS length, when it states one),
+    as ``vxlankit.present.run.options_for`` does."""
+    if fcslen is None or fcslen == options.fcs_len:
+        return options
+    return replace(options, fcs_len=fcslen)
+
+
+def decode_batch(frames: FrameBatch, options: DecodeOptions = DEFAULT_OPTIONS, *,
+                 rich_only: bool = False) -> tuple[ColumnBatch, int]:
+    """Decode every frame of ``frames`` into columns; returns them and how many frames went
+    through the rich decoder.  ``rich_only`` sends every frame there (for tests and
+    comparisons)."""
+    n = len(frames)
+    cols = ColumnBatch(n)
+    _frame_columns(cols, frames)
+    if n == 0:
+        return cols, 0
+    fast_link = np.array([
+        LINKTYPES.get(i.linktype) == "eth"
+        and (i.fcslen if i.fcslen is not None else options.fcs_len) == 0
+        for i in frames.interfaces], np.bool_)
+    fallback = ~fast_link[frames.iface]
+    if rich_only:
+        fallback[:] = True
+    if not fallback.all():
+        walk = _Walk(frames, cols, _tables(options), fallback)
+        walk.run()
+        fallback = walk.fb
+    rows = np.flatnonzero(fallback)
+    if len(rows):
+        _rich_rows(cols, frames, options, rows)
+    return cols, len(rows)
+
+
+def _frame_columns(cols: ColumnBatch, frames: FrameBatch) -> None:
+    values = cols.values
+    values["frame.number"][:] = frames.number
+    values["frame.time_epoch"][:] = frames.ts_ns
+    values["frame.len"][:] = frames.orig_len
+    values["frame.cap_len"][:] = frames.caplen
+    ids = np.array([i.id for i in frames.interfaces], np.uint32)
+    values["frame.interface_id"][:] = ids[frames.iface] if len(ids) else 0
+    for name in ("frame.number", "frame.time_epoch", "frame.len", "frame.cap_len",
+                 "frame.interface_id"):
+        cols.valid[name][:] = True
+
+
+def _rich_rows(cols: ColumnBatch, frames: FrameBatch, options: DecodeOptions,
+               rows: npt.NDArray[np.intp]) -> None:
+    cols.clear_rows(rows)
+    per_iface = [rich_options(options, i.fcslen) for i in frames.interfaces]
+    links = [i.linktype for i in frames.interfaces]
+    iface = frames.iface
+    for i in rows.tolist():
+        k = int(iface[i])
+        packet = decode(frames.frame(i), links[k], per_iface[k])
+        cols.set_row(i, row_from_packet(packet))
+
+
+class _Walk:
+    """The state of every frame of a batch as the walk goes through its layers.
+
+    ``rel`` is where the next layer starts and ``end`` where the frame's data ends (moved in
+    when a length field leaves a trailer), both relative to the frame; ``nxt`` is the next
+    layer's code; ``fb`` marks frames left to the rich decoder.
+
+    A layer handler gets the rows (indices) of one group: frames at the same layer and offset.
+    It first decides which rows it can decode; if any cannot, it marks them for the fallback and
+    starts over with the rest, so that everything after that point works on rows that all
+    decode.  When a group is the whole batch (the usual case) rows are selected with a slice,
+    which makes every read a view and every write a plain store.
+    """
+
+    def __init__(self, frames: FrameBatch, cols: ColumnBatch, tables: _Tables,
+                 fallback: Mask) -> None:
+        n = len(frames)
+        self.n = n
+        self.cols = cols
+        self.t = tables
+        self.buf = frames.buf
+        self.start = frames.start
+        windows = np.lib.stride_tricks.as_strided(
+            frames.buf, (len(frames.buf) - PREFIX + 1, PREFIX), (1, 1))
+        self.m: npt.NDArray[np.uint8] = windows[frames.start]
+        self.fb = fallback
+        self.rel = np.zeros(n, np.int64)
+        self.end = frames.caplen.copy()
+        self.nxt = np.full(n, _ETH, np.uint8)
+        self.acc = np.zeros(n, np.uint64)
+        self.layers = np.zeros(n, np.uint8)
+        self.trailers = np.zeros(n, np.uint8)
+        self.truncated = np.zeros(n, np.bool_)
+        self.ip_complete = np.ones(n, np.bool_)
+        self.pseudo = np.zeros(n, np.int64)  # sum of the innermost IPv4 addresses' words
+        self.depth = np.zeros(n, np.uint8)
+        self.occ: dict[str, npt.NDArray[np.uint8]] = {}
+        self.handlers: dict[int, Callable[[int, Rows], None]] = {
+            _ETH: self.eth, _IP: self.ip, _UDP: self.udp, _VXLAN: self.vxlan,
+            _ARP: self.arp, _ICMP: self.icmp, _DATA: self.data,
+            _VLAN: self.vlan, _QINQ: self.vlan,
+        }
+
+    # -- selecting and reading rows -----------------------------------------------------------
+
+    def sel(self, rows: Rows) -> Any:
+        return slice(None) if len(rows) == self.n else rows
+
+    def header(self, rows: Rows, r: int, size: int) -> npt.NDArray[np.uint8]:
+        """The ``size`` header bytes at ``r`` of each row: ``(len(rows), size)``."""
+        if len(rows) == self.n:
+            return self.m[:, r:r + size]
+        return self.m[rows, r:r + size]
+
+    def reject(self, rows: Rows, bad: Mask) -> Rows | None:
+        """Send the ``bad`` rows to the fallback; the remaining rows if there were any bad."""
+        if not bad.any():
+            return None
+        self.fb[rows[bad]] = True
+        return rows[~bad]
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def step(self, rows: Rows, code: int, to: int, nxt: Any) -> None:
+        """Record layer ``code`` for ``rows``; the next layer is ``nxt`` at ``to``."""
+        s = self.sel(rows)
+        self.acc[s] = self.acc[s] * np.uint64(16) + np.uint64(code)
+        self.layers[s] += 1
+        self.rel[s] = to
+        self.nxt[s] = nxt
+
+    def trailer(self, rows: Rows, at: Any, where: Mask | None = None) -> None:
+        """Bytes from ``at`` to the end of the data are a trailer (for ``where`` rows)."""
+        s = self.sel(rows)
+        has = at < self.end[s]
+        if where is not None:
+            has &= where
+        if not has.any():
+            return
+        if has.all():
+            self.trailers[s] += 1
+            self.end[s] = at
+            return
+        sub = rows[has]
+        self.trailers[sub] += 1
+        self.end[sub] = at[has] if isinstance(at, np.ndarray) else at
+
+    def put_occ(self, key: str, rows: Rows, fields: list[tuple[str, Any]]) -> None:
+        """Write ``fields`` (column name, values per row or one value for all) to the column
+        of the occurrence each row is at: ``name`` for the first, ``name#k`` after."""
+        if not len(rows):
+            return
+        occ = self.occ.get(key)
+        if occ is None:
+            occ = self.occ[key] = np.zeros(self.n, np.uint8)
+        s = self.sel(rows)
+        seen = occ[s] + 1
+        occ[s] = seen
+        lo, hi = int(seen.min()), int(seen.max())
+        values, valid = self.cols.values, self.cols.valid
+        for k in range(lo, hi + 1):
+            suffix = "" if k == 1 else f"#{k}"
+            if fields[0][0] + suffix not in values:
+                continue
+            if lo == hi:
+                target, pick = s, None
+            else:
+                pick = seen == k
+                target = rows[pick]
+            for name, v in fields:
+                if pick is not None and isinstance(v, np.ndarray):
+                    v = v[pick]
+                values[name + suffix][target] = v
+                valid[name + suffix][target] = True
+
+    # -- the walk -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        while True:
+            act = np.flatnonzero(~self.fb & (self.nxt != _NONE))
+            if not len(act):
+                break
+            codes = self.nxt[act]
+            rels = self.rel[act]
+            groups: list[tuple[int, int, Rows]]
+            if codes.min() == codes.max() and rels.min() == rels.max():
+                groups = [(int(codes[0]), int(rels[0]), act)]
+            else:
+                keys = (codes.astype(np.int64) << 32) | rels
+                distinct, inverse = np.unique(keys, return_inverse=True)
+                inverse = inverse.reshape(-1)
+                groups = [(int(key >> 32), int(key & 0xFFFFFFFF), act[inverse == i])
+                          for i, key in enumerate(distinct.tolist())]
+            for code, r, rows in groups:
+                handler = self.handlers.get(code)
+                if handler is None:
+                    self.fb[rows] = True
+                else:
+                    handler(r, rows)
+        live = np.flatnonzero(~self.fb)
+        if len(live):
+            counts = self.trailers[live]
+            for k in range(1, int(counts.max()) + 1):
+                sub = live[counts >= k]
+                self.acc[sub] = self.acc[sub] * np.uint64(16) + np.uint64(_TRAILER)
+                self.layers[sub] += 1
+        self.fb |= self.layers > _MAX_LAYERS
+        self.finish()
+
+    def finish(self) -> None:
+        """Protocol stacks and statuses of the frames the walk decoded."""
+        rows = np.flatnonzero(~self.fb)
+        if not len(rows):
+            return
+        cols = self.cols
+        stacks = self.acc[rows]
+        if stacks.min() == stacks.max():
+            ids: Any = cols.string_id(_stack_name(int(stacks[0])))
+        else:
+            distinct, inverse = np.unique(stacks, return_inverse=True)
+            table = np.array([cols.string_id(_stack_name(int(v))) for v in distinct.tolist()],
+                             np.int32)
+            ids = table[inverse.reshape(-1)]
+        s = self.sel(rows)
+        cols.values["frame.protocols"][s] = ids
+        ok, cut = cols.string_id("ok"), cols.string_id("truncated")
+        cols.values["vxlankit.status"][s] = np.where(self.truncated[s], cut, ok)
+
+    # -- layers -------------------------------------------------------------------------------
+
+    def eth(self, r: int, rows: Rows) -> None:
+        if r + 14 > PREFIX:
+            self.fb[rows] = True
+            return
+        s = self.sel(rows)
+        rest = self.reject(rows, self.end[s] - r < 14)
+        if rest is not None:
+            if len(rest):
+                self.eth(r, rest)
+            return
+        h = self.header(rows, r, 14)
+        etype = _be16(h, 12)
+        typed = etype >= 0x0600
+        self.put_occ("eth", rows, [("eth.dst", h[:, 0:6]), ("eth.src", h[:, 6:12])])
+        if typed.all():
+            self.put_occ("eth.type", rows, [("eth.type", etype)])
+            nxt: Any = self.t.etype[etype]
+        else:
+            self.put_occ("eth.type", rows[typed], [("eth.type", etype[typed])])
+            nxt = np.where(typed, self.t.etype[etype], _DATA)
+        self.step(rows, _ETH, r + 14, nxt)
+
+    def vlan(self, r: int, rows: Rows) -> None:
+        if r + 4 > PREFIX:
+            self.fb[rows] = True
+            return
+        s = self.sel(rows)
+        rest = self.reject(rows, self.end[s] - r < 4)
+        if rest is not None:
+            if len(rest):
+                self.vlan(r, rest)
+            return
+        code = int(self.nxt[rows[0]])  # a group is one layer: every row has this code
+        self.step(rows, code, r + 4, self.t.etype[_be16(self.header(rows, r, 4), 2)])
+
+    def ip(self, r: int, rows: Rows) -> None:
+        if r + 20 > PREFIX:
+            self.fb[rows] = True
+            return
+        s = self.sel(rows)
+        h = self.header(rows, r, 20)
+        total = _be16(h, 2)
+        # Version 4 with a 20-byte header; anything else is malformed, truncated or carries
+        # options, all of which the rich decoder handles.
+        bad = (self.end[s] - r < 20) | (h[:, 0] != 0x45) | (total < 20)
+        if self.t.verify:
+            words = _le_words(h, 10)
+            bad |= (words % 0xFFFF != 0) | (words == 0)
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.ip(r, rest)
+            return
+        stop = total.astype(np.int64) + r
+        cut = stop > self.end[s]
+        if cut.any():
+            self.truncated[s] |= cut
+        self.trailer(rows, stop, ~cut)
+        ffo = _be16(h, 6)
+        fragment = (ffo & 0x1FFF) != 0
+        more = (ffo & 0x2000) != 0
+        self.ip_complete[s] = ~cut & ~(more & ~fragment)
+        self.pseudo[s] = (_be16(h, 12).astype(np.int64) + _be16(h, 14) + _be16(h, 16)
+                          + _be16(h, 18))
+        proto = h[:, 9]
+        status = CHECKSUM_GOOD if self.t.verify else CHECKSUM_UNVERIFIED
+        self.put_occ("ip", rows, [("ip.src", _be32(h, 12)), ("ip.dst", _be32(h, 16)),
+                                  ("ip.proto", proto), ("ip.checksum.status", status)])
+        nxt = self.t.proto[proto]
+        if fragment.any():
+            nxt = np.where(fragment, _DATA, nxt)
+        self.step(rows, _IP, r + 20, nxt)
+
+    def udp(self, r: int, rows: Rows) -> None:
+        if r + 8 > PREFIX:
+            self.fb[rows] = True
+            return
+        s = self.sel(rows)
+        h = self.header(rows, r, 8)
+        length = _be16(h, 4).astype(np.int64)
+        avail = self.end[s] - r
+        over = length > avail
+        complete = self.ip_complete[s] & ~over
+        # Past the end of a complete IP payload is malformed; past the end of the capture,
+        # truncated (without an error).
+        bad = (avail < 8) | (length < 8) | (over & self.ip_complete[s])
+        checksum = _be16(h, 6)
+        verified = None
+        if self.t.verify:
+            verified = ~bad & (checksum != 0) & complete
+            at = np.flatnonzero(verified)
+            if len(at):
+                begin = self.start[rows[at]] + r
+                sums = word_sums(self.buf, begin, begin + length[at])
+                extra = (self.pseudo[rows[at]] + 17 + length[at]) * 256
+                bad[at[(sums + extra) % 0xFFFF != 0]] = True
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.udp(r, rest)
+            return
+        if over.any():
+            self.truncated[s] |= over
+        self.trailer(rows, length + r, ~over)
+        status = np.where(checksum == 0, CHECKSUM_NOT_PRESENT, CHECKSUM_UNVERIFIED)
+        if verified is not None:
+            status[verified] = CHECKSUM_GOOD
+        dport = _be16(h, 2)
+        self.put_occ("udp", rows, [("udp.srcport", _be16(h, 0)), ("udp.dstport", dport),
+                                   ("udp.checksum.status", status)])
+        self.step(rows, _UDP, r + 8, self.t.port[dport])
+
+    def vxlan(self, r: int, rows: Rows) -> None:
+        if r + 8 > PREFIX:
+            self.fb[rows] = True
+            return
+        s = self.sel(rows)
+        bad = (self.end[s] - r < 8) | (self.depth[s] >= self.t.max_depth)
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.vxlan(r, rest)
+            return
+        h = self.header(rows, r, 8)
+        self.depth[s] += 1
+        self.put_occ("vxlan", rows, [("vxlan.flags", _be16(h, 0)), ("vxlan.gbp", _be16(h, 2)),
+                                     ("vxlan.vni", _be32(h, 4) >> 8)])
+        self.step(rows, _VXLAN, r + 8, _ETH)
+
+    def arp(self, r: int, rows: Rows) -> None:
+        if r + 28 > PREFIX:
+            self.fb[rows] = True
+            return
+        s = self.sel(rows)
+        h = self.header(rows, r, 28)
+        htype = _be16(h, 0)
+        # Ethernet/IPv4 ARP only: other address sizes give other fields.
+        standard = ((h[:, 4] == 6) & (h[:, 5] == 4) & (_be16(h, 2) == 0x0800)
+                    & ((htype == 1) | (htype == 6)))
+        rest = self.reject(rows, (self.end[s] - r < 28) | ~standard)
+        if rest is not None:
+            if len(rest):
+                self.arp(r, rest)
+            return
+        self.put_occ("arp", rows, [
+            ("arp.opcode", _be16(h, 6)), ("arp.src.hw_mac", h[:, 8:14]),
+            ("arp.src.proto_ipv4", _be32(h, 14)), ("arp.dst.hw_mac", h[:, 18:24]),
+            ("arp.dst.proto_ipv4", _be32(h, 24))])
+        self.trailer(rows, r + 28)
+        self.step(rows, _ARP, r + 28, _NONE)
+
+    def icmp(self, r: int, rows: Rows) -> None:
+        if r + 8 > PREFIX:
+            self.fb[rows] = True
+            return
+        s = self.sel(rows)
+        end = self.end[s]
+        bad = end - r < 8
+        checked = None
+        if self.t.verify:
+            checked = ~bad & self.ip_complete[s]
+            at = np.flatnonzero(checked)
+            if len(at):
+                begin = self.start[rows[at]]
+                sums = word_sums(self.buf, begin + r, begin + end[at])
+                bad[at[(sums % 0xFFFF != 0) | (sums == 0)]] = True
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.icmp(r, rest)
+            return
+        h = self.header(rows, r, 8)
+        kind = h[:, 0]
+        status: Any = CHECKSUM_UNVERIFIED
+        if checked is not None:
+            status = np.where(checked, CHECKSUM_GOOD, CHECKSUM_UNVERIFIED)
+        self.put_occ("icmp", rows, [("icmp.type", kind), ("icmp.code", h[:, 1]),
+                                    ("icmp.checksum.status", status)])
+        echo = (kind == 0) | (kind == 8)
+        ident, seq = _be16(h, 4), _be16(h, 6)
+        if not echo.all():
+            ident, seq, echo_rows = ident[echo], seq[echo], rows[echo]
+        else:
+            echo_rows = rows
+        self.put_occ("icmp.echo", echo_rows, [("icmp.ident", ident), ("icmp.seq", seq)])
+        self.step(rows, _ICMP, r + 8, _DATA)
+
+    def data(self, r: int, rows: Rows) -> None:
+        s = self.sel(rows)
+        has = r < self.end[s]
+        if has.all():
+            self.step(rows, _DATA, r, _NONE)
+            return
+        self.step(rows[has], _DATA, r, _NONE)
+        self.nxt[rows[~has]] = _NONE
+
+
+def _be16(h: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.uint16]:
+    """The big-endian 16-bit field at ``at`` of every row, as native integers."""
+    return h[:, at:at + 2].view(">u2")[:, 0].astype(np.uint16)
+
+
+def _be32(h: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.uint32]:
+    return h[:, at:at + 4].view(">u4")[:, 0].astype(np.uint32)
+
+
+def _le_words(h: npt.NDArray[np.uint8], count: int) -> I64:
+    """Sum of the first ``count`` little-endian 16-bit words of every row."""
+    words = h[:, :2 * count].view("<u2")
+    total = words[:, 0].astype(np.int64)
+    for i in range(1, count):
+        total += words[:, i]
+    return total
+
+
+# Lengths shared by at least this many rows are summed as one gathered matrix; rarer lengths
+# one row at a time (a numpy call per distinct length costs more than a few Python sums).
+_GROUP_MIN = 16
+
+
+def word_sums(buf: npt.NDArray[np.uint8], begin: I64, stop: I64) -> I64:
+    out = np.zeros(len(begin), np.int64)
+    lengths = stop - begin
+    counts = np.bincount(lengths)
+    common = np.flatnonzero(counts >= _GROUP_MIN)
+    for length in common.tolist():
+        rows = np.flatnonzero(lengths == length)
+        width = length + (length & 1)
+        if width == 0:
+            continue
+        windows = np.lib.stride_tricks.as_strided(buf, (len(buf) - width + 1, width), (1, 1))
+        block = windows[begin[rows]]
+        if length & 1:
+            block[:, -1] = 0
+        out[rows] = block.view("<u2").sum(axis=1, dtype=np.int64)
+    rare = counts[lengths] < _GROUP_MIN
+    if rare.any():
+        raw = buf.data
+        for i in np.flatnonzero(rare).tolist():
+            chunk = bytes(raw[int(begin[i]):int(stop[i])])
+            if len(chunk) & 1:
+                chunk += b"\x00"
+            out[i] = sum(memoryview(chunk).cast("H")) if _LITTLE else _le_sum(chunk)
+    return out
+
+
+def _le_sum(chunk: bytes) -> int:  # pragma: no cover - big-endian hosts only
+    return sum(chunk[i] | chunk[i + 1] << 8 for i in range(0, len(chunk), 2))
+
+
+_LITTLE = np.little_endian
+
+
+def _stack_name(code: int) -> str:
+    names = []
+    while code:
+        names.append(_PROTO_NAMES[code & 0xF])
+        code >>= 4
+    return ":".join(reversed(names))
