@@ -1,0 +1,134 @@
+"""Any bytes decode (problems become statuses and ``Packet.errors``) and write back unchanged;
+every prefix of a valid frame is reported as truncated and still round-trips."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.strategies import KINDS, LINKTYPE_OF, copy_layers, frames
+from vxlankit import DecodeError, DecodeOptions, decode, encode
+from vxlankit.packet import (
+    CHECKSUM_BAD,
+    CHECKSUM_STATUS_NAMES,
+    MALFORMED,
+    OK,
+    TRUNCATED,
+    Packet,
+)
+
+LINKTYPES = sorted({*LINKTYPE_OF.values(), 147, 65535})  # two that are not supported
+OPTIONS = [
+    DecodeOptions(),
+    DecodeOptions(fcs_len=4),
+    DecodeOptions(verify_checksums=False),
+    DecodeOptions(max_depth=0),
+    DecodeOptions().with_vxlan_ports([4789, 8472, 53, 0], gpe_ports=(4790, 123)),
+]
+
+
+def decode_checked(data: bytes, linktype: int, options: DecodeOptions = OPTIONS[0]) -> Packet:
+    """decode, which may only fail with a DecodeError (today it never does), then the
+    invariants every decoded packet keeps."""
+    try:
+        packet = decode(data, linktype, options)
+    except DecodeError:
+        pytest.skip("decode refused the bytes")  # allowed by the contract; not reached today
+    assert packet.data == data
+    assert packet.linktype == linktype
+    position = 0
+    for layer in packet.layers:
+        assert layer.status in (OK, TRUNCATED, MALFORMED)
+        assert layer.offset == position, packet
+        assert layer.length >= 0
+        if layer.raw is not None:
+            assert layer.status == TRUNCATED
+            assert layer.raw == data[layer.offset:layer.offset + layer.length]
+        for name, value in layer.fields.items():
+            if name.endswith("checksum.status"):
+                assert value in CHECKSUM_STATUS_NAMES
+                if value == CHECKSUM_BAD:
+                    assert name.replace(".status", "_calculated") in layer.fields
+        position += layer.length
+    assert position == len(data), packet
+    if any(layer.status == MALFORMED or layer.raw is not None for layer in packet.layers):
+        assert packet.errors, packet
+    if any(layer.status != OK for layer in packet.layers):
+        assert not packet.ok
+    assert encode(packet, fix_lengths=False, compute_checksums=False) == data
+    return packet
+
+
+@pytest.mark.parametrize("linktype", LINKTYPES)
+@given(data=st.binary(max_size=200))
+def test_random_bytes(linktype: int, data: bytes) -> None:
+    decode_checked(data, linktype)
+
+
+@given(data=st.binary(max_size=120), linktype=st.sampled_from(LINKTYPES),
+       options=st.sampled_from(OPTIONS))
+def test_random_bytes_any_options(data: bytes, linktype: int, options: DecodeOptions) -> None:
+    decode_checked(data, linktype, options)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> tuple[bytes, int]:
+    """A valid frame with some bytes overwritten, inserted, deleted, or cut off."""
+    frame = draw(frames())
+    wire = bytearray(encode(copy_layers(frame.layers), compute_checksums=draw(st.booleans())))
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["set", "insert", "delete", "cut", "append"]))
+        at = draw(st.integers(0, max(0, len(wire) - 1)))
+        if op == "set" and wire:
+            wire[at] = draw(st.integers(0, 255))
+        elif op == "insert":
+            wire[at:at] = draw(st.binary(min_size=1, max_size=4))
+        elif op == "delete":
+            del wire[at:at + draw(st.integers(1, 4))]
+        elif op == "cut":
+            del wire[at:]
+        else:
+            wire += draw(st.binary(min_size=1, max_size=8))
+    return bytes(wire), frame.linktype
+
+
+@given(case=mutated(), options=st.sampled_from(OPTIONS))
+def test_mutated_frames(case: tuple[bytes, int], options: DecodeOptions) -> None:
+    wire, linktype = case
+    decode_checked(wire, linktype, options)
+
+
+def _complete_length(packet: Packet) -> int:
+    """How many bytes the frame's length fields (or fixed headers) account for: a shorter
+    prefix must be reported as truncated, a longer one only loses trailer bytes."""
+    for layer in packet.layers:
+        if layer.proto == "ip":
+            return int(layer.offset + layer["ip.len"])
+        if layer.proto == "arp":
+            return layer.offset + layer.length
+    data = [lay for lay in packet.layers if lay.proto == "data"]
+    return data[0].offset if data else len(packet.data)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@given(data=st.data())
+def test_every_prefix(kind: str, data: st.DataObject) -> None:
+    frame = data.draw(frames(kind=kind), label="frame")
+    wire = encode(copy_layers(frame.layers))
+    full = decode_checked(wire, frame.linktype)
+    assert full.ok, full
+    need = _complete_length(full)
+    for size in range(len(wire) + 1):
+        prefix = decode_checked(wire[:size], frame.linktype)
+        truncated = [lay for lay in prefix.layers if lay.status == TRUNCATED]
+        if size < need:
+            assert truncated, (size, prefix)
+            assert not prefix.ok
+        else:
+            assert not truncated, (size, prefix)
+        # A cut payload is never reported as a bad checksum: it cannot be verified.
+        for layer in prefix.layers:
+            for name, value in layer.fields.items():
+                if name.endswith("checksum.status"):
+                    assert value != CHECKSUM_BAD, (size, name, prefix)
