@@ -16,7 +16,7 @@ import ipaddress
 import struct
 from collections.abc import Iterator
 from types import TracebackType
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from construct import ConstructError
 
@@ -86,29 +86,39 @@ def _text(value: bytes) -> str:
     return value.decode("utf-8", "surrogateescape")
 
 
-# What the pcapng hot loop needs per interface, worked out once per IDB and unpacked in one go:
-# (interface, mul, div, offset_ns, max_caplen, snap_limit), with
-# ts_ns = ticks * mul // div + offset_ns exact, mul/div being 10**9/tsresol in lowest terms.
-_IfState = tuple[Interface, int, int, int, int, int]
+class _IfState(NamedTuple):
+    """What the pcapng hot loop needs per interface, worked out once per IDB and unpacked in
+    one go.  ts_ns = (high * high_mul + low * mul) // div + offset_ns, exact: mul/div is
+    10**9/tsresol in lowest terms and high_mul = mul << 32.  (Two products of small ints cost
+    less than building the 64-bit tick count first, and most interfaces need neither the division
+    nor the offset.)"""
 
+    interface: Interface
+    high_mul: int
+    mul: int
+    div: int
+    offset_ns: int
+    max_caplen: int
+    snap_limit: int
 
-def _ifstate(interface: Interface) -> _IfState:
-    if NS % interface.tsresol == 0:
-        mul, div = NS // interface.tsresol, 1
-    else:
-        mul, div = NS, interface.tsresol
-    return (
-        interface,
-        mul,
-        div,
-        interface.tsoffset * NS,
-        max_caplen(interface.linktype),
-        _snap_limit(interface.snaplen),
-    )
+    @classmethod
+    def of(cls, interface: Interface) -> _IfState:
+        if NS % interface.tsresol == 0:
+            mul, div = NS // interface.tsresol, 1
+        else:
+            mul, div = NS, interface.tsresol
+        return cls(
+            interface,
+            mul << 32,
+            mul,
+            div,
+            interface.tsoffset * NS,
+            max_caplen(interface.linktype),
+            _snap_limit(interface.snaplen),
+        )
 
-
-def _ticks_to_ns(state: _IfState, high: int, low: int) -> int:
-    return ((high << 32) | low) * state[1] // state[2] + state[3]
+    def ns(self, high: int, low: int) -> int:
+        return (high * self.high_mul + low * self.mul) // self.div + self.offset_ns
 
 
 class CaptureReader:
@@ -392,7 +402,7 @@ class CaptureReader:
                 self._trailer_mismatch(buf, pos, blen, base, number + 1)
             if iid >= len(ifstates):
                 self._undeclared(iid, base + pos, number + 1)
-            interface, mul, div, offset_ns, maxcap, snap_limit = ifstates[iid]
+            interface, high_mul, mul, div, offset_ns, maxcap, snap_limit = ifstates[iid]
             if caplen > maxcap:
                 self._too_long(caplen, maxcap, interface, base + pos, number + 1)
             start = pos + 28
@@ -413,7 +423,9 @@ class CaptureReader:
             number += 1
             yield Record(
                 buf[start : start + caplen],
-                ((high << 32) | low) * mul // div + offset_ns,
+                high * high_mul + low * mul
+                if div == 1 and not offset_ns
+                else (high * high_mul + low * mul) // div + offset_ns,
                 interface,
                 orig,
                 comment,
@@ -663,7 +675,7 @@ class CaptureReader:
         )
         section.interfaces.append(interface)
         self.interfaces.append(interface)
-        self._ifstates.append(_ifstate(interface))
+        self._ifstates.append(_IfState.of(interface))
 
     def _interface(self, iid: int, offset: int, packet: int) -> _IfState:
         if iid >= len(self._ifstates):
@@ -684,19 +696,19 @@ class CaptureReader:
             (orig,) = ng.U32_STRUCT[order].unpack_from(buf, pos + 8)
             state = self._interface(0, offset, packet)
             start = pos + 12
-            wanted = min(orig, state[5])
+            wanted = min(orig, state.snap_limit)
             caplen = min(wanted, end - start)
             if caplen < wanted:
                 warnings.append(SPB_SHORT)
-            if caplen > state[4]:
-                self._too_long(caplen, state[4], state[0], offset, packet)
+            if caplen > state.max_caplen:
+                self._too_long(caplen, state.max_caplen, state.interface, offset, packet)
             ts_ns = 0
             warnings.append(NO_TIMESTAMP)
         else:
             iid, drops, high, low, caplen, orig = ng.OPB_STRUCT[order].unpack_from(buf, pos + 8)
             state = self._interface(iid, offset, packet)
-            if caplen > state[4]:
-                self._too_long(caplen, state[4], state[0], offset, packet)
+            if caplen > state.max_caplen:
+                self._too_long(caplen, state.max_caplen, state.interface, offset, packet)
             start = pos + 28
             options_at = start + caplen + (-caplen & 3)
             if options_at > end:
@@ -712,12 +724,12 @@ class CaptureReader:
                 )
             # The OPB's drops count lives on as the EPB option that replaced it.
             options = options + ((ng.EPB_DROPCOUNT, _U64[order].pack(drops)),)
-            ts_ns = _ticks_to_ns(state, high, low)
-        warnings.extend(_warnings(caplen, orig, state[5]))
+            ts_ns = state.ns(high, low)
+        warnings.extend(_warnings(caplen, orig, state.snap_limit))
         return Record(
             buf[start : start + caplen],
             ts_ns,
-            state[0],
+            state.interface,
             orig,
             comment,
             flags,
@@ -780,15 +792,15 @@ class CaptureReader:
             if code == ng.OPT_COMMENT and comment is None:
                 comment = _text(value)
             elif len(value) == 8 and code in (ng.ISB_STARTTIME, ng.ISB_ENDTIME):
-                times[code] = _ticks_to_ns(state, *_TIMESTAMP[order].unpack(value))
+                times[code] = state.ns(*_TIMESTAMP[order].unpack(value))
             elif len(value) == 8 and code in ng.ISB_COUNTERS:
                 counters[ng.ISB_COUNTERS[code]] = _U64[order].unpack(value)[0]
             else:
                 kept.append((code, value))
         self.statistics.append(
             InterfaceStatistics(
-                state[0],
-                _ticks_to_ns(state, fields.ts_high, fields.ts_low),
+                state.interface,
+                state.ns(fields.ts_high, fields.ts_low),
                 starttime_ns=times.get(ng.ISB_STARTTIME),
                 endtime_ns=times.get(ng.ISB_ENDTIME),
                 counters=counters,
