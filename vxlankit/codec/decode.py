@@ -323,8 +323,10 @@ def _fcs(layers: list[Layer], errors: list[str], buf: bytes, fcs: bytes) -> None
     start = len(buf) - len(fcs)
     fields: dict[str, Any] = {}
     if len(fcs) == 4:
-        value = int.from_bytes(fcs, "little")
-        calc = zlib.crc32(buf[:start]) & 0xFFFFFFFF
+        # The CRC is sent least significant byte first; Wireshark shows eth.fcs as the four
+        # bytes read in network order, so both values are compared that way.
+        value = int.from_bytes(fcs, "big")
+        calc = int.from_bytes(zlib.crc32(buf[:start]).to_bytes(4, "little"), "big")
         fields["eth.fcs"] = value
         fields["eth.fcs.status"] = CHECKSUM_GOOD if calc == value else CHECKSUM_BAD
         if calc != value:

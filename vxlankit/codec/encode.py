@@ -42,7 +42,7 @@ def _trailer(fields: dict[str, Any]) -> bytes:
 
 def _fcs(fields: dict[str, Any]) -> bytes:
     if "eth.fcs" in fields:
-        return int(fields["eth.fcs"]).to_bytes(4, "little")
+        return int(fields["eth.fcs"]).to_bytes(4, "big")  # as Wireshark shows it: wire order
     return as_bytes(fields.get("eth.trailer", b""), "eth.trailer")
 
 
