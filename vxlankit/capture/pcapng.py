@@ -155,7 +155,6 @@ ISB_COUNTERS = {4: "ifrecv", 5: "ifdrop", 6: "filteraccept", 7: "osdrop", 8: "us
 INTEGER_OPTIONS: dict[int, dict[int, int]] = {
     IDB: {IF_SPEED: 8, IF_TZONE: 4, IF_TXSPEED: 8, IF_RXSPEED: 8},
     EPB: {EPB_DROPCOUNT: 8, EPB_PACKETID: 8, EPB_QUEUE: 4},
-    SHB: {},
 }
 # Options made of bytes or text, the same in either byte order.
 BYTE_OPTIONS: dict[int, frozenset[int]] = {
