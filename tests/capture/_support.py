@@ -72,36 +72,6 @@ def epoch_ns(text: str) -> int:
     return int(Decimal(text) * 1_000_000_000)
 
 
-def tshark_frames(path: Path) -> list[tuple[int, int, int]]:
-    """(ts_ns, orig_len, cap_len) of every frame, as tshark reads the file."""
-    tshark = require_tool("tshark")
-    out = run(
-        tshark,
-        "-n",
-        "-r",
-        str(path),
-        "-T",
-        "fields",
-        "-e",
-        "frame.time_epoch",
-        "-e",
-        "frame.len",
-        "-e",
-        "frame.cap_len",
-    )
-    frames = []
-    for line in out.splitlines():
-        ts, orig, cap = line.split("\t")
-        frames.append((epoch_ns(ts), int(orig), int(cap)))
-    return frames
-
-
-def capinfos_count(path: Path) -> int:
-    capinfos = require_tool("capinfos")
-    out = run(capinfos, "-M", "-c", "-r", "-T", str(path))
-    return int(out.strip().split("\t")[-1])
-
-
 # -- pcap ---------------------------------------------------------------------------------------
 
 MAGIC_USEC = 0xA1B2C3D4
