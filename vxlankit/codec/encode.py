@@ -2,7 +2,8 @@
 
 ``fix_lengths`` recomputes ``ip.hdr_len``, ``ip.len``, ``udp.length`` and the ARP address sizes
 from what actually follows; ``compute_checksums`` recomputes the IPv4 header, UDP and ICMP
-checksums (innermost first, since an outer UDP checksum covers the inner packet).  With both off
+checksums (innermost first, since an outer UDP checksum covers the inner packet), then an
+Ethernet FCS layer's ``eth.fcs`` over everything before it.  With both off
 the fields are written exactly as given, so ``encode(decode(b), False, False) == b``.
 
 Independently of those switches, a field left as ``None`` is filled in: a next-protocol field
@@ -14,6 +15,7 @@ length from what follows, a checksum by computing it.  A UDP checksum of 0 means
 from __future__ import annotations
 
 import struct
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -42,7 +44,8 @@ def _trailer(fields: dict[str, Any]) -> bytes:
 
 def _fcs(fields: dict[str, Any]) -> bytes:
     if "eth.fcs" in fields:
-        return int(fields["eth.fcs"]).to_bytes(4, "big")  # as Wireshark shows it: wire order
+        value = fields["eth.fcs"]  # as Wireshark shows it: the wire bytes in network order
+        return bytes(4) if value is None else int(value).to_bytes(4, "big")
     return as_bytes(fields.get("eth.trailer", b""), "eth.trailer")
 
 
@@ -80,6 +83,7 @@ _FILLABLE = {
     "ieee8021ad": ("ieee8021ad.etype",),
     "vxlan": ("vxlan.next_proto",),
     "arp": ("arp.hw.size", "arp.proto.size"),
+    "fcs": ("eth.fcs",),
 }
 
 
@@ -270,6 +274,13 @@ def _fixup(layers: Sequence[Layer], chunks: list[bytes], out: bytearray, fix_len
                 stop = ip_scope.end if ip_scope is not None else total
                 _H.pack_into(out, start + 2, 0)
                 _H.pack_into(out, start + 2, internet_checksum(out[start:stop]))
+
+    # The FCS covers the whole frame, checksums included: last.
+    fcs = layers[-1] if layers else None
+    if fcs is not None and fcs.proto == "fcs" and fcs.raw is None and "eth.fcs" in fcs.fields:
+        if compute_checksums or fcs.fields["eth.fcs"] is None:
+            start = starts[-1]
+            out[start:start + 4] = zlib.crc32(out[:start]).to_bytes(4, "little")
 
 
 def _scope_end(scopes: list[_Scope], index: int, total: int) -> int:
