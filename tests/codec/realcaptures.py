@@ -106,10 +106,14 @@ def iter_real_frames() -> Iterator[tuple[str, int, int, bytes]]:
             yield name, number, linktype, frame
 
 
-def write_pcap(path: Path, frames: list[bytes], linktype: int = 1) -> None:
+def write_pcap(path: Path, frames: list[bytes], linktype: int = 1,
+               orig_lens: list[int] | None = None) -> None:
+    """A classic pcap (magic 0xa1b2c3d4, v2.4, snaplen 65535); ``orig_lens`` marks frames
+    as cut short by the capture (original length > captured length)."""
     header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
     records = []
     for i, frame in enumerate(frames):
-        records.append(struct.pack("<IIII", 1_700_000_000 + i, 0, len(frame), len(frame)))
+        orig = orig_lens[i] if orig_lens else len(frame)
+        records.append(struct.pack("<IIII", 1_700_000_000 + i, 0, len(frame), orig))
         records.append(frame)
     path.write_bytes(header + b"".join(records))
