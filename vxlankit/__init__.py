@@ -6,6 +6,7 @@ hierarchy.  Everything else is reachable through its module.
 """
 
 from vxlankit import build
+from vxlankit.capture import open_capture, write_capture
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode, encode
 from vxlankit.errors import (
     CaptureError,
@@ -36,4 +37,6 @@ __all__ = [
     "build",
     "decode",
     "encode",
+    "open_capture",
+    "write_capture",
 ]
