@@ -73,17 +73,22 @@ class FrameBatch:
 @dataclass(frozen=True)
 class PcapRange:
     """Records ``first_number ..`` of a classic pcap file, from byte ``start`` up to ``stop``
-    (``None``: to the end of the file)."""
+    (``None``: to the end of the file).
+
+    ``offsets``, when the planner found them, are where each record's header starts (relative
+    to ``start``); the part is then read in one piece and not walked again.
+    """
 
     path: str
     start: int
     stop: int | None
     first_number: int
+    offsets: npt.NDArray[np.int64] | None = None
 
 
 @dataclass(frozen=True)
 class WholeFile:
-    """A capture read start to finish through ``vxlankit.capture`` (pcapng, odd pcap layouts)."""
+    """A capture read start to finish (by the fast walk when it is a classic pcap file)."""
 
     path: str
 
@@ -134,22 +139,27 @@ def plan(paths: list[str], records_per_part: int) -> Iterator[Part]:
 
 
 def plan_pcap(path: str, layout: _PcapLayout, records_per_part: int) -> Iterator[PcapRange]:
-    """Record ranges of a classic pcap file.  Damage is not reported here: the part that
-    contains it reports it when decoded, exactly as a single pass would."""
+    """Record ranges of a classic pcap file, each with its record offsets.
+
+    Damage is not reported here: the walk stops at it and the last part, which has no
+    offsets, is walked again when decoded and reports the damage exactly as a single pass
+    would.
+    """
     unpack = struct.Struct(layout.order + "I").unpack_from
     maxcap = layout.maxcap
     number = 1
     start = FILE_HEADER_LEN
+    offsets: list[int] = []
     with open(path, "rb") as f:
         f.seek(FILE_HEADER_LEN)
         data = b""
         base = FILE_HEADER_LEN  # file offset of data[0]
         pos = 0
-        count = 0
-        damaged = False
-        while not damaged:
+        clean = True
+        while clean:
             chunk = f.read(_READ)
             if not chunk:
+                clean = pos == len(data)
                 break
             data = data[pos:] + chunk
             base += pos
@@ -158,30 +168,49 @@ def plan_pcap(path: str, layout: _PcapLayout, records_per_part: int) -> Iterator
             while pos + _HLEN <= n:
                 incl = unpack(data, pos + 8)[0]
                 if incl > maxcap:
-                    damaged = True
+                    clean = False
                     break
                 end = pos + _HLEN + incl
                 if end > n:
                     break
+                offsets.append(base + pos - start)
                 pos = end
-                count += 1
-                if count == records_per_part:
-                    yield PcapRange(path, start, base + pos, number)
-                    number += count
+                if len(offsets) == records_per_part or base + pos - start >= _MAX_READ:
+                    yield PcapRange(path, start, base + pos, number,
+                                    np.array(offsets, np.int64))
+                    number += len(offsets)
                     start = base + pos
-                    count = 0
-    yield PcapRange(path, start, None, number)
+                    offsets = []
+    if clean:
+        if offsets:
+            yield PcapRange(path, start, base + pos, number, np.array(offsets, np.int64))
+    else:
+        yield PcapRange(path, start, None, number)
 
 
 def iter_part_batches(part: Part, batch_records: int = BATCH_RECORDS) -> Iterator[FrameBatch]:
     """The frames of one part (see ``plan``), in batches."""
     if isinstance(part, WholeFile):
-        yield from _reader_batches(part.path, batch_records)
+        yield from iter_file_batches(part.path, batch_records)
         return
     layout = _PcapLayout(part.path)
     if not layout.fast:  # pragma: no cover - plan() only makes ranges of fast layouts
         raise CaptureError("not a classic pcap file", path=part.path)
-    yield from _pcap_batches(part, layout, batch_records)
+    if part.offsets is None or part.stop is None:
+        yield from _pcap_batches(part, layout, batch_records)
+        return
+    size = part.stop - part.start
+    buf = np.zeros(size + PAD, np.uint8)
+    with open(part.path, "rb", buffering=0) as f:
+        f.seek(part.start)
+        got = _read_into(f, buf.data[:size])
+    if got < size:
+        raise CaptureError(f"the file changed while it was read ({got} of {size} bytes)",
+                           path=part.path, offset=part.start + got)
+    header_dtype = np.dtype(layout.order + "u4")
+    for first in range(0, len(part.offsets), batch_records):
+        yield _pcap_batch(buf, part.offsets[first:first + batch_records], header_dtype,
+                          layout.tick_ns, part.first_number + first, [layout.interface])
 
 
 def iter_file_batches(source: str | os.PathLike[str], batch_records: int = BATCH_RECORDS
@@ -302,7 +331,8 @@ def _head(batch: FrameBatch, count: int) -> FrameBatch:
                       batch.iface[:count], batch.interfaces)
 
 
-def _pcap_batch(buf: npt.NDArray[np.uint8], offsets: list[int], header_dtype: np.dtype[Any],
+def _pcap_batch(buf: npt.NDArray[np.uint8], offsets: list[int] | npt.NDArray[np.int64],
+                header_dtype: np.dtype[Any],
                 tick_ns: int, number: int, interfaces: list[InterfaceInfo]) -> FrameBatch:
     at = np.array(offsets, np.int64)
     n = len(at)
@@ -361,3 +391,13 @@ def _copied_batch(datas: list[bytes], meta: list[tuple[int, int, int, int]],
         iface=columns[:, 3].astype(np.int32),
         interfaces=list(interfaces),
     )
+
+
+def batch_from_frames(frames: list[bytes], linktype: int = 1, *, fcslen: int | None = None,
+                      first_number: int = 1, ts_ns: list[int] | None = None) -> FrameBatch:
+    """A batch of in-memory frames captured on one interface (for callers that already hold
+    the bytes, and for tests)."""
+    times = ts_ns if ts_ns is not None else [0] * len(frames)
+    meta = [(len(data), ts, first_number + i, 0) for i, (data, ts) in
+            enumerate(zip(frames, times, strict=True))]
+    return _copied_batch(list(frames), meta, [InterfaceInfo(0, linktype, fcslen)])

@@ -1,0 +1,93 @@
+"""The bulk path: whole captures decoded into columns, fast, and exported or counted.
+
+::
+
+    from vxlankit.bulk import export, bulk_stats, iter_batches
+
+    export(["overlay.pcap"], "overlay.parquet")              # or format="arrow"|"csv"|"jsonl"
+    export(paths, "all.parquet", jobs=4)                       # four processes
+    export(paths, "all.parquet", scheduler="tcp://host:8786")  # a Dask cluster
+    stats = bulk_stats(paths, jobs=2)                          # per-VNI and VTEP-pair counters
+    for batch in iter_batches(["overlay.pcap"]):               # pyarrow.RecordBatch, 64k rows
+        ...
+
+The columns (docs/export.md) are defined by the rich decoder: every value equals what
+``vxlankit.codec.decode`` gives for that packet, whichever path computed it.
+
+numpy and pyarrow (``pip install 'vxlankit[export]'``) and dask.distributed
+(``vxlankit[dask]``) are needed only when these functions run; importing this package does
+not load them, and a missing one raises ``MissingDependencyError`` naming the extra.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from vxlankit.bulk._deps import MissingDependencyError
+from vxlankit.bulk.results import BulkStats, Counter, ExportSummary, PairKey
+from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
+
+EXPORT_FORMATS = ("parquet", "arrow", "csv", "jsonl")
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "BulkStats",
+    "Counter",
+    "ExportSummary",
+    "MissingDependencyError",
+    "PairKey",
+    "arrow_schema",
+    "bulk_stats",
+    "column_names",
+    "export",
+    "iter_batches",
+]
+
+
+def export(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], *,
+           format: str = "parquet", jobs: int = 1, scheduler: str | None = None,
+           options: DecodeOptions = DEFAULT_OPTIONS) -> ExportSummary:
+    """Decode captures into one ``parquet``, ``arrow``, ``csv`` or ``jsonl`` file.
+
+    See :func:`vxlankit.bulk.writers.export`.
+    """
+    from vxlankit.bulk import writers as _export
+
+    return _export.export(paths, out, format=format, jobs=jobs, scheduler=scheduler,
+                          options=options)
+
+
+def bulk_stats(paths: Sequence[str | os.PathLike[str]], *, jobs: int = 1,
+               scheduler: str | None = None, options: DecodeOptions = DEFAULT_OPTIONS
+               ) -> BulkStats:
+    """Per-VNI packets/bytes and VTEP pair table; see :func:`vxlankit.bulk.parallel.bulk_stats`.
+    """
+    from vxlankit.bulk import parallel
+
+    return parallel.bulk_stats(paths, jobs=jobs, scheduler=scheduler, options=options)
+
+
+def iter_batches(paths: Sequence[str | os.PathLike[str]],
+                 options: DecodeOptions = DEFAULT_OPTIONS) -> Iterator[Any]:
+    """Every packet of ``paths`` as ``pyarrow.RecordBatch`` objects of up to 65536 rows, in
+    order, one batch in memory at a time."""
+    from vxlankit.bulk import writers as _export
+
+    for batch, _ in _export.decoded_batches(paths, options):
+        yield batch
+
+
+def arrow_schema() -> Any:
+    """The ``pyarrow.Schema`` of the batches and of Parquet exports (docs/export.md)."""
+    from vxlankit.bulk import columns
+
+    return columns.arrow_schema()
+
+
+def column_names() -> tuple[str, ...]:
+    """The column names, in order (needs numpy, like everything else here)."""
+    from vxlankit.bulk import columns
+
+    return columns.COLUMN_NAMES

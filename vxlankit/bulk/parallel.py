@@ -1,0 +1,143 @@
+"""Running bulk work in parts: local processes (``jobs=N``) or a Dask cluster (``scheduler``).
+
+The inputs are cut into parts (:func:`vxlankit.bulk.frames.plan`): a classic pcap file into
+record ranges whose boundaries one walk over the record headers finds, any other capture into
+one part per file.  Each part is decoded where it runs; results come back in input order, and
+at most a few parts are in flight at a time, so memory stays flat however large the input.
+
+A worker function takes a part plus fixed arguments and returns a picklable value; the
+callers combine the values (an export writes them in order, statistics merge them).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import fields
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from vxlankit.bulk._deps import require
+from vxlankit.bulk.frames import BATCH_RECORDS, Part, WholeFile, plan
+from vxlankit.bulk.results import BulkStats
+from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
+from vxlankit.errors import CaptureError, VxlanKitError
+
+R = TypeVar("R")
+
+
+class SchedulerError(VxlanKitError):
+    """The Dask scheduler given could not be reached."""
+
+# Records per part: one decoding batch, so a part's result is one Arrow batch's worth.
+RECORDS_PER_PART = BATCH_RECORDS
+# Parts in flight per worker: enough to keep every worker busy while results are consumed.
+_AHEAD = 2
+
+
+def wire_options(options: DecodeOptions) -> dict[str, Any]:
+    """``DecodeOptions`` as plain values: its tables are read-only mapping proxies, which do
+    not pickle, and a part's arguments travel to another process."""
+    return {f.name: dict(value) if isinstance(value, Mapping) else value
+            for f in fields(options) for value in [getattr(options, f.name)]}
+
+
+def unwire_options(values: dict[str, Any]) -> DecodeOptions:
+    rebuilt: dict[str, Any] = {name: MappingProxyType(value) if isinstance(value, dict)
+                               else value for name, value in values.items()}
+    return DecodeOptions(**rebuilt)
+
+
+def map_parts(paths: Sequence[str], work: Callable[..., R], args: tuple[Any, ...], *,
+              jobs: int = 1, scheduler: str | None = None,
+              records_per_part: int = RECORDS_PER_PART) -> Iterator[R]:
+    """``work(part, *args)`` for every part of ``paths``, results in input order."""
+    if scheduler is None and jobs <= 1:
+        # One process reads each file straight through: no planning walk needed.
+        for path in paths:
+            yield work(WholeFile(path), *args)
+        return
+    parts = plan(list(paths), records_per_part)
+    if scheduler is not None:
+        yield from _dask(parts, work, args, scheduler)
+        return
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
+        yield from _windowed((lambda part: pool.submit(work, part, *args)), parts, jobs)
+
+
+def _context() -> Any:
+    # fork starts a worker in milliseconds with everything already imported; spawn (the only
+    # choice on some platforms) re-imports numpy and pyarrow in each worker.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _windowed(submit: Callable[[Part], Any], parts: Iterator[Part], workers: int
+              ) -> Iterator[Any]:
+    pending: deque[Any] = deque()
+    for part in parts:
+        pending.append(submit(part))
+        if len(pending) >= workers * _AHEAD:
+            yield _result(pending.popleft())
+    while pending:
+        yield _result(pending.popleft())
+
+
+def _result(future: Any) -> Any:
+    # concurrent.futures and dask futures alike; a worker's exception is raised here.
+    return future.result()
+
+
+def _dask(parts: Iterator[Part], work: Callable[..., R], args: tuple[Any, ...],
+          scheduler: str) -> Iterator[R]:
+    distributed = require("distributed")
+    try:
+        client = distributed.Client(scheduler, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        yield from _windowed(
+            (lambda part: client.submit(work, part, *args, pure=False)), parts, workers)
+    finally:
+        client.close()
+
+
+# ------------------------------------------------------------------------------ statistics
+
+
+def stats_part(part: Part, wired: dict[str, Any]) -> tuple[BulkStats, CaptureError | None]:
+    from vxlankit.bulk.fast import decode_batch
+    from vxlankit.bulk.frames import iter_part_batches
+    from vxlankit.bulk.stats import batch_stats
+
+    options = unwire_options(wired)
+    total = BulkStats()
+    try:
+        for frames in iter_part_batches(part):
+            cols, fallback = decode_batch(frames, options)
+            total.merge(batch_stats(cols, fallback))
+    except CaptureError as exc:
+        return total, exc
+    return total, None
+
+
+def bulk_stats(paths: Sequence[str | os.PathLike[str]], *, jobs: int = 1,
+               scheduler: str | None = None, options: DecodeOptions = DEFAULT_OPTIONS
+               ) -> BulkStats:
+    """Per-VNI packets/bytes and the VTEP pair table of ``paths``, merged from the parts.
+
+    ``jobs`` and ``scheduler`` are as for :func:`vxlankit.bulk.export`.  A damaged
+    capture raises its ``CaptureError``, as a single pass would.
+    """
+    total = BulkStats()
+    names = [os.fspath(p) for p in paths]
+    for partial, error in map_parts(names, stats_part, (wire_options(options),), jobs=jobs,
+                                    scheduler=scheduler):
+        total.merge(partial)
+        if error is not None:
+            raise error
+    return total

@@ -1,0 +1,351 @@
+"""Columnar export: captures -> Parquet, Arrow IPC, CSV or JSON lines (schema: docs/export.md).
+
+Batches stream from the decoder to the writer one at a time, so memory does not grow with the
+capture.  With ``jobs`` or ``scheduler`` the decoding runs in parts elsewhere
+(:mod:`vxlankit.bulk.parallel`) and this process only writes; each part comes back already
+encoded (Arrow IPC for the binary formats, text for CSV and JSON lines), in input order, so the
+file is the same as a single process writes.
+
+A damaged capture stops the export where a single pass would stop: everything before the damage
+is written and the file is finished, then the reader's ``CaptureError`` is raised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from vxlankit.bulk._deps import require
+from vxlankit.bulk._numpy import np
+from vxlankit.bulk.columns import COLUMNS, arrow_schema
+from vxlankit.bulk.fast import decode_batch
+from vxlankit.bulk.frames import BATCH_RECORDS, Part, iter_file_batches, iter_part_batches
+from vxlankit.bulk.results import ExportSummary
+from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
+from vxlankit.errors import CaptureError, VxlanKitError
+
+FORMATS = ("parquet", "arrow", "csv", "jsonl")
+_TEXT_FORMATS = ("csv", "jsonl")
+
+
+class ExportError(VxlanKitError):
+    """An export that cannot be done as asked (unknown format, output not writable)."""
+
+
+def decoded_batches(paths: Sequence[str | os.PathLike[str]],
+                    options: DecodeOptions = DEFAULT_OPTIONS,
+                    batch_records: int = BATCH_RECORDS) -> Iterator[tuple[Any, int]]:
+    """(Arrow record batch, packets the rich decoder handled) for every batch, in order."""
+    schema = arrow_schema()
+    for path in paths:
+        for frames in iter_file_batches(path, batch_records):
+            cols, fallback = decode_batch(frames, options)
+            yield cols.to_arrow(schema), fallback
+
+
+def part_batches(part: Part, options: DecodeOptions = DEFAULT_OPTIONS,
+                 batch_records: int = BATCH_RECORDS) -> Iterator[tuple[Any, int]]:
+    schema = arrow_schema()
+    for frames in iter_part_batches(part, batch_records):
+        cols, fallback = decode_batch(frames, options)
+        yield cols.to_arrow(schema), fallback
+
+
+# ------------------------------------------------------------------------------ writers
+
+
+class _Sink:
+    """Where batches go.  ``encode`` turns batches into the bytes a worker sends back;
+    ``write_encoded`` takes them in the parent."""
+
+    text = False
+
+    def write(self, batch: Any) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def write_encoded(self, data: bytes) -> None:
+        pa = require("pyarrow")
+        with pa.ipc.open_stream(data) as reader:
+            for batch in reader:
+                self.write(batch)
+
+
+def encode_batches(format: str, batches: list[Any]) -> bytes:
+    """Batches as a worker sends them: CSV or JSON-lines text, or an Arrow IPC stream."""
+    pa = require("pyarrow")
+    if format == "csv":
+        return b"".join(_csv_bytes(batch, header=False) for batch in batches)
+    if format == "jsonl":
+        return b"".join(jsonl_bytes(batch) for batch in batches)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, arrow_schema()) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+    return bytes(sink.getvalue())
+
+
+class _ParquetSink(_Sink):
+    def __init__(self, file: IO[bytes]) -> None:
+        pa = require("pyarrow")
+        pq = require("pyarrow.parquet")
+        schema = arrow_schema()
+        # Dictionary pages for the text columns (few distinct values, already dictionary
+        # arrays); integers are cheaper to write, and nearly as small, without.
+        text = [f.name for f in schema if pa.types.is_dictionary(f.type)]
+        self._writer = pq.ParquetWriter(file, schema, use_dictionary=text)
+
+    def write(self, batch: Any) -> None:
+        self._writer.write_batch(batch)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class _ArrowSink(_Sink):
+    """An Arrow IPC file.  The file format allows one dictionary per column for the whole
+    file, and every batch has its own, so text columns are written as plain strings."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        pa = require("pyarrow")
+        self._schema = plain_schema()
+        self._writer = pa.ipc.new_file(file, self._schema)
+
+    def write(self, batch: Any) -> None:
+        self._writer.write_batch(batch.cast(self._schema))
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class _TextSink(_Sink):
+    text = True
+
+    def __init__(self, file: IO[bytes], format: str) -> None:
+        self._file = file
+        self._format = format
+        if format == "csv":
+            pa = require("pyarrow")
+            empty = pa.RecordBatch.from_pylist([], schema=arrow_schema())
+            file.write(_csv_bytes(empty, header=True))
+
+    def write(self, batch: Any) -> None:
+        self._file.write(encode_batches(self._format, [batch]))
+
+    def write_encoded(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def close(self) -> None:
+        self._file.flush()
+
+
+def plain_schema() -> Any:
+    """The export schema with text columns as plain strings instead of dictionaries."""
+    pa = require("pyarrow")
+    schema = arrow_schema()
+    return pa.schema([
+        pa.field(f.name, pa.string(), nullable=f.nullable)
+        if pa.types.is_dictionary(f.type) else f
+        for f in schema
+    ])
+
+
+def epoch_text(column: Any) -> Any:
+    """Timestamps as tshark prints ``frame.time_epoch``: seconds, a dot, nine digits."""
+    pa = require("pyarrow")
+    pc = require("pyarrow.compute")
+    ns = column.cast(pa.int64())
+    seconds = pc.divide(ns, 1_000_000_000)  # integer division: the timestamps are positive
+    fraction = pc.subtract(ns, pc.multiply(seconds, 1_000_000_000))
+    return pc.binary_join_element_wise(
+        pc.cast(seconds, pa.string()), pc.utf8_lpad(pc.cast(fraction, pa.string()), 9, "0"),
+        ".")
+
+
+def text_batch(batch: Any) -> Any:
+    """The batch as the text formats write it: plain strings, epoch-second timestamps."""
+    pa = require("pyarrow")
+    columns = []
+    for field, column in zip(batch.schema, batch.columns, strict=True):
+        if pa.types.is_timestamp(field.type):
+            column = epoch_text(column)
+        elif pa.types.is_dictionary(field.type):
+            column = column.cast(pa.string())
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _csv_bytes(batch: Any, header: bool) -> bytes:
+    pa = require("pyarrow")
+    csv = require("pyarrow.csv")
+    sink = pa.BufferOutputStream()
+    csv.write_csv(text_batch(batch), sink,
+                  csv.WriteOptions(include_header=header, quoting_style="needed"))
+    return bytes(sink.getvalue())
+
+
+def jsonl_bytes(batch: Any) -> bytes:
+    """One JSON object per packet, every column present (null when absent), numbers as
+    numbers, ``frame.time_epoch`` as the string tshark's JSON gives ("1700000000.123456789":
+    nanoseconds do not survive a JSON number).  Built column by column with Arrow kernels."""
+    pa = require("pyarrow")
+    pc = require("pyarrow.compute")
+    if batch.num_rows == 0:
+        return b""
+    pieces = []
+    for i, column in enumerate(COLUMNS):
+        values = batch.column(column.name)
+        key = ("{" if i == 0 else ",") + json.dumps(column.name) + ":"
+        if pa.types.is_timestamp(values.type):
+            text = pc.binary_join_element_wise('"', epoch_text(values), '"', "")
+        elif pa.types.is_dictionary(values.type):
+            # Escape the few distinct strings once, then spread them over the rows.
+            quoted = pa.array([json.dumps(v) for v in values.dictionary.to_pylist()],
+                              pa.string())
+            text = quoted.take(values.indices)
+        else:
+            text = pc.cast(values, pa.string())
+        pieces.append(pc.binary_join_element_wise(key, pc.fill_null(text, "null"), ""))
+    pieces.append("}\n")
+    lines = pc.binary_join_element_wise(*pieces, "")
+    # The rows are adjacent in the array's data buffer: its used span is the whole text.
+    _, offsets, data = lines.buffers()
+    bounds = np.frombuffer(offsets, np.int32)[lines.offset:lines.offset + len(lines) + 1]
+    return bytes(data[int(bounds[0]):int(bounds[-1])])
+
+
+# ------------------------------------------------------------------------------ export
+
+
+@dataclass
+class _Part:
+    """What a worker sends back for one part of an export."""
+
+    data: bytes
+    packets: int
+    fallback: int
+    batches: int
+    error: CaptureError | None
+
+
+def export_part(part: Part, format: str, wired: dict[str, Any]) -> _Part:
+    from vxlankit.bulk.parallel import unwire_options
+
+    options = unwire_options(wired)
+    batches = []
+    packets = fallback = 0
+    error = None
+    try:
+        for batch, fell in part_batches(part, options):
+            batches.append(batch)
+            packets += batch.num_rows
+            fallback += fell
+    except CaptureError as exc:
+        error = exc
+    return _Part(encode_batches(format, batches), packets, fallback, len(batches), error)
+
+
+def export(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], *,
+           format: str = "parquet", jobs: int = 1, scheduler: str | None = None,
+           options: DecodeOptions = DEFAULT_OPTIONS) -> ExportSummary:
+    """Decode ``paths`` (pcap/pcapng files; ``"-"`` is stdin with one process) and write one
+    file ``out`` in ``format``: ``parquet``, ``arrow`` (Arrow IPC file), ``csv`` or ``jsonl``.
+    ``out`` may be ``"-"`` (stdout) for the text formats.
+
+    ``jobs > 1`` decodes in that many processes; ``scheduler`` (a Dask distributed address
+    such as ``tcp://10.0.0.5:8786``) on that cluster, whose workers must see the same paths.
+    The result is the same file either way.
+    """
+    if format not in FORMATS:
+        raise ExportError(f"unknown export format {format!r} (expected one of "
+                          f"{', '.join(FORMATS)})")
+    if jobs < 1:
+        raise ExportError(f"jobs must be at least 1, not {jobs}")
+    names = [os.fspath(p) for p in paths]
+    target = os.fspath(out)
+    require("pyarrow")
+    if target == "-" and format not in _TEXT_FORMATS:
+        raise ExportError(f"{format} output needs a file, not stdout")
+    packets = fallback = batches = 0
+    error: CaptureError | None = None
+    with _Output(target) as file:
+        sink: _Sink
+        if format == "parquet":
+            sink = _ParquetSink(file)
+        elif format == "arrow":
+            sink = _ArrowSink(file)
+        else:
+            sink = _TextSink(file, format)
+        try:
+            if jobs == 1 and scheduler is None:
+                # Batches go straight from the decoder to the writer, never encoded between.
+                try:
+                    for batch, fell in decoded_batches(names, options):
+                        sink.write(batch)
+                        packets += batch.num_rows
+                        fallback += fell
+                        batches += 1
+                except CaptureError as exc:
+                    error = exc
+            else:
+                from vxlankit.bulk.parallel import map_parts, wire_options
+
+                for result in map_parts(names, export_part, (format, wire_options(options)),
+                                        jobs=jobs,
+                                        scheduler=scheduler):
+                    sink.write_encoded(result.data)
+                    packets += result.packets
+                    fallback += result.fallback
+                    batches += result.batches
+                    if result.error is not None:
+                        error = result.error
+                        break
+        finally:
+            sink.close()
+    if error is not None:
+        raise error
+    return ExportSummary(target, format, len(names), packets, fallback, batches)
+
+
+class _Output:
+    """The output file, written under a temporary name and renamed when complete, so that a
+    failed export never leaves a half-written file behind under the final name.  A file
+    finished up to a capture's damage counts as complete (see the module docstring)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.temp: str | None = None
+        self.file: IO[bytes] | None = None
+
+    def __enter__(self) -> IO[bytes]:
+        if self.target == "-":
+            self.file = sys.stdout.buffer
+            return self.file
+        folder = os.path.dirname(os.path.abspath(self.target))
+        try:
+            fd, self.temp = tempfile.mkstemp(prefix=".vxlankit-export-", dir=folder)
+        except OSError as exc:
+            raise ExportError(f"cannot write to {folder}: {exc.strerror or exc}",
+                              path=self.target) from None
+        self.file = os.fdopen(fd, "wb")
+        return self.file
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.target == "-" or self.file is None or self.temp is None:
+            return
+        self.file.close()
+        if exc_type is not None:
+            os.unlink(self.temp)
+            return
+        # mkstemp makes the file private; give it the mode a plain open() would have.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(self.temp, 0o666 & ~mask)
+        os.replace(self.temp, self.target)
