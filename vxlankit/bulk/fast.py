@@ -33,7 +33,7 @@ from vxlankit.bulk.frames import PAD, FrameBatch
 from vxlankit.codec import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions, decode
 from vxlankit.packet import CHECKSUM_GOOD, CHECKSUM_NOT_PRESENT, CHECKSUM_UNVERIFIED
 
-PREFIX = 96
+PREFIX = 112  # room for an 802.1Q tag outside and inside the tunnel
 assert PREFIX <= PAD
 
 # Layer codes.  They double as the digits (base 16) of a frame's protocol stack, so no

@@ -53,14 +53,18 @@ def unwire_options(values: dict[str, Any]) -> DecodeOptions:
 
 def map_parts(paths: Sequence[str], work: Callable[..., R], args: tuple[Any, ...], *,
               jobs: int = 1, scheduler: str | None = None,
-              records_per_part: int = RECORDS_PER_PART) -> Iterator[R]:
-    """``work(part, *args)`` for every part of ``paths``, results in input order."""
+              records_per_part: int | None = None) -> Iterator[R]:
+    """``work(part, *args)`` for every part of ``paths``, results in input order.
+
+    ``records_per_part`` defaults to ``RECORDS_PER_PART``, read when called (tests lower it
+    to make many parts of a small capture).
+    """
     if scheduler is None and jobs <= 1:
         # One process reads each file straight through: no planning walk needed.
         for path in paths:
             yield work(WholeFile(path), *args)
         return
-    parts = plan(list(paths), records_per_part)
+    parts = plan(list(paths), records_per_part or RECORDS_PER_PART)
     if scheduler is not None:
         yield from _dask(parts, work, args, scheduler)
         return

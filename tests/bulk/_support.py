@@ -1,0 +1,184 @@
+"""Helpers for the bulk tests: reference rows from the rich path, captures to run them on.
+
+The reference side reads captures with ``vxlankit.capture``'s reader and decodes each record
+with ``vxlankit.codec.decode``: nothing of the bulk path (its record walk, batches or
+vectorised decoder) is involved, so a match checks all of it at once.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import strategies as st
+
+from tests.codec.realcaptures import IN_CI
+from vxlankit import build, encode
+from vxlankit.bulk.columns import row_from_packet, rows_to_dicts
+from vxlankit.bulk.fast import rich_options
+from vxlankit.bulk.writers import decoded_batches
+from vxlankit.capture.reader import open_capture
+from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
+from vxlankit.packet import Layer
+from vxlankit.synth.output import write_result
+from vxlankit.synth.ping import PingOptions, synthesize_ping
+
+
+def rich_rows(path: str | os.PathLike[str], options: DecodeOptions = DEFAULT_OPTIONS
+              ) -> list[dict[str, Any]]:
+    rows = []
+    with open_capture(path) as reader:
+        for record in reader:
+            iface = record.interface
+            packet = decode(record.data, iface.linktype, rich_options(options, iface.fcslen))
+            row = {
+                "frame.number": record.number,
+                "frame.time_epoch": record.ts_ns,
+                "frame.len": record.orig_len,
+                "frame.cap_len": len(record.data),
+                "frame.interface_id": iface.id,
+            }
+            row.update(row_from_packet(packet))
+            rows.append(row)
+    return rows
+
+
+def bulk_rows(paths: list[str | os.PathLike[str]],
+              options: DecodeOptions = DEFAULT_OPTIONS) -> tuple[list[dict[str, Any]], int]:
+    """Rows of every packet through the bulk path, and how many took the fallback."""
+    rows: list[dict[str, Any]] = []
+    fallback = 0
+    for batch, fell in decoded_batches(paths, options):
+        rows.extend(rows_to_dicts(batch))
+        fallback += fell
+    return rows, fallback
+
+
+def assert_same_rows(got: list[dict[str, Any]], want: list[dict[str, Any]], where: str) -> None:
+    assert len(got) == len(want), f"{where}: {len(got)} rows, expected {len(want)}"
+    for a, b in zip(got, want, strict=True):
+        if a != b:
+            diff = {k: (a.get(k), b.get(k)) for k in {*a, *b} if a.get(k) != b.get(k)}
+            pytest.fail(f"{where}, packet {b['frame.number']}: bulk != rich: {diff}")
+
+
+def dask_or_skip() -> Any:
+    """``distributed``, or skip (fail under CI, where it must be installed)."""
+    try:
+        import distributed
+    except ImportError as exc:
+        if IN_CI:
+            pytest.fail(f"dask.distributed is required under CI: {exc}")
+        pytest.skip(f"dask.distributed is not installed: {exc}")
+    return distributed
+
+
+# ------------------------------------------------------------------------------ captures
+
+
+def synth_captures(folder: Path) -> list[Path]:
+    """The seed ping in both ARP modes: every tap as pcapng, the underlay tap as pcap."""
+    out = []
+    for arp in ("proxy", "flood"):
+        result = synthesize_ping(PingOptions(count=3, arp=arp, seed=7))
+        every = folder / f"ping-{arp}.pcapng"
+        write_result(result, str(every))
+        underlay = folder / f"ping-{arp}-underlay.pcap"
+        write_result(result, str(underlay), tap=result.taps[1])
+        out += [every, underlay]
+    return out
+
+
+def write_pcap(path: Path, frames: list[bytes], *, linktype: int = 1, snaplen: int = 65535,
+               orig_lens: list[int] | None = None) -> Path:
+    """A microsecond pcap, one record per frame, a millisecond apart."""
+    parts = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, linktype)]
+    for i, frame in enumerate(frames):
+        orig = orig_lens[i] if orig_lens is not None else len(frame)
+        parts.append(struct.pack("<IIII", 1_700_000_000 + i // 1000, (i % 1000) * 1000,
+                                 len(frame), orig))
+        parts.append(frame)
+    path.write_bytes(b"".join(parts))
+    return path
+
+
+# ------------------------------------------------------------------ overlay frame strategy
+
+u8 = st.integers(0, 0xFF)
+u16 = st.integers(0, 0xFFFF)
+macs = st.binary(min_size=6, max_size=6).map(lambda b: b.hex(":"))
+ipv4s = st.binary(min_size=4, max_size=4).map(lambda b: ".".join(str(x) for x in b))
+VXLAN_PORTS = (4789, 8472, 4790)
+
+
+@st.composite
+def inner_payload(draw: st.DrawFn) -> list[Layer]:
+    """What an inner Ethernet frame carries: ICMP (echo or not), ARP, UDP, another IP
+    protocol, or a non-IP EtherType (kept as data)."""
+    kind = draw(st.sampled_from(["echo", "icmp", "arp", "udp", "tcp", "ipv6"]))
+    if kind == "arp":
+        return [build.arp(opcode=draw(st.sampled_from([1, 2])), sender_mac=draw(macs),
+                          sender_ip=draw(ipv4s), target_mac=draw(macs), target_ip=draw(ipv4s))]
+    if kind == "ipv6":
+        return [build.payload(draw(st.binary(min_size=40, max_size=80)))]
+    ip = build.ipv4(src=draw(ipv4s), dst=draw(ipv4s), ttl=draw(u8), id=draw(u16),
+                    df=draw(st.booleans()))
+    data = draw(st.binary(max_size=70))
+    tail = [build.payload(data)] if data else []
+    if kind == "echo":
+        return [ip, build.icmp_echo(ident=draw(u16), seq=draw(u16), reply=draw(st.booleans())),
+                *tail]
+    if kind == "icmp":
+        return [ip, build.icmp(draw(st.sampled_from([3, 5, 11, 13])), code=draw(u8),
+                               rest=draw(st.binary(min_size=4, max_size=4))), *tail]
+    if kind == "udp":
+        dport = draw(u16.filter(lambda p: p not in VXLAN_PORTS))
+        checksum = draw(st.sampled_from([None, 0]))
+        return [ip, build.udp(draw(u16), dport, checksum=checksum), *tail]
+    ip.fields["ip.proto"] = 6  # carried as data: vxlankit does not dissect TCP
+    return [ip, build.payload(draw(st.binary(min_size=20, max_size=60)))]
+
+
+@st.composite
+def overlay_frames(draw: st.DrawFn) -> bytes:
+    """A well-formed VXLAN frame of the kinds the vectorised decoder is meant for: outer and
+    inner Ethernet (with up to one 802.1Q tag each), IPv4 without options, UDP to 4789 or
+    8472 with or without a checksum, VXLAN (RFC 7348 or GBP flags), and an inner payload from
+    ``inner_payload``; padding and trailers as real NICs leave them."""
+    payload = draw(inner_payload())
+    # Only a non-IP payload leaves the EtherType to be set by hand (IPv6 here).
+    etype = 0x86DD if payload[0].proto == "data" else None
+    inner: list[Layer] = [build.eth(dst=draw(macs), src=draw(macs))]
+    if draw(st.booleans()):
+        inner.append(build.vlan(id=draw(st.integers(0, 4095)), priority=draw(st.integers(0, 7)),
+                                etype=etype))
+    else:
+        inner[0].fields["eth.type"] = etype
+    inner += payload
+    if draw(st.booleans()):
+        size = len(encode(inner))
+        if size < 60:
+            inner.append(build.padding(bytes(60 - size)))
+    if draw(st.booleans()):
+        tunnel = build.vxlan_gbp(vni=draw(st.integers(0, 0xFFFFFF)), group=draw(u16),
+                                 dont_learn=draw(st.booleans()),
+                                 policy_applied=draw(st.booleans()))
+    else:
+        tunnel = build.vxlan(vni=draw(st.integers(0, 0xFFFFFF)))
+    outer: list[Layer] = [build.eth(dst=draw(macs), src=draw(macs))]
+    if draw(st.integers(0, 3)) == 0:
+        outer.append(build.vlan(id=draw(st.integers(0, 4095))))
+    outer += [
+        build.ipv4(src=draw(ipv4s), dst=draw(ipv4s), ttl=draw(u8), id=draw(u16),
+                   df=draw(st.booleans())),
+        build.udp(draw(u16), draw(st.sampled_from([4789, 8472])),
+                  checksum=draw(st.sampled_from([None, 0]))),
+        tunnel,
+    ]
+    frame = encode(outer + inner)
+    if draw(st.integers(0, 3)) == 0:
+        frame += draw(st.binary(min_size=1, max_size=6))  # bytes past the IP packet
+    return frame

@@ -1,0 +1,221 @@
+"""The bulk path gives the rich decoder's values, packet by packet.
+
+Rich side: ``vxlankit.capture`` reader + ``vxlankit.codec.decode`` + ``row_from_packet``.
+Bulk side: the bulk record walk + the vectorised decoder (+ its fallback).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.bulk._support import (
+    assert_same_rows,
+    bulk_rows,
+    overlay_frames,
+    rich_rows,
+    synth_captures,
+    write_pcap,
+)
+from tests.codec.realcaptures import real_capture, real_capture_names, require_real_dir
+from tests.strategies import frames as codec_frames
+from vxlankit import build, encode
+from vxlankit.bulk.columns import COLUMN_NAMES, rows_to_dicts
+from vxlankit.bulk.fast import decode_batch
+from vxlankit.bulk.frames import batch_from_frames
+from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
+
+REAL = real_capture_names()
+
+
+def test_real_captures_are_there() -> None:
+    # Skips on a machine without the shared folder; under CI its absence fails the run.
+    folder = require_real_dir()
+    assert REAL, f"no captures in {folder}"
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_real_capture(name: str) -> None:
+    path = real_capture(name)
+    got, _ = bulk_rows([path])
+    assert_same_rows(got, rich_rows(path), name)
+
+
+@pytest.mark.parametrize("name", ["tcpdump_vxlan.pcap", "tcpdump_vxlan_port_8472.pcap",
+                                  "suricata-verify_vxlan-decoder-03_vxlan.pcap",
+                                  "pcapplusplus_Vxlan1.pcap"])
+def test_real_vxlan_captures_take_the_fast_path(name: str) -> None:
+    """Plain VXLAN traffic must not need the fallback (else the equality above proves little
+    about the vectorised decoder)."""
+    got, fallback = bulk_rows([real_capture(name)])
+    assert got and fallback == 0
+
+
+def test_real_capture_with_bad_checksums_falls_back() -> None:
+    # ndpi_vxlan.pcap: most outer UDP checksums are wrong (offloaded): those packets carry an
+    # error the fast path does not produce, so they must take the rich path.
+    got, fallback = bulk_rows([real_capture("ndpi_vxlan.pcap")])
+    bad = [r for r in got if r["vxlankit.errors"]]
+    assert bad and fallback >= len(bad)
+    assert all("bad checksum" in r["vxlankit.errors"] for r in bad)
+
+
+def test_synthesized_captures(tmp_path: Path) -> None:
+    for path in synth_captures(tmp_path):
+        got, fallback = bulk_rows([path])
+        assert_same_rows(got, rich_rows(path), path.name)
+        assert fallback == 0, path.name
+
+
+def test_options_are_honoured(tmp_path: Path) -> None:
+    """Port tables and checksum verification change what the rich decoder reports; the bulk
+    path follows the same options."""
+    path = real_capture("tcpdump_vxlan_port_8472.pcap")
+    no_8472 = DEFAULT_OPTIONS.with_vxlan_ports([4789])
+    unverified = DecodeOptions(verify_checksums=False)
+    shallow = DecodeOptions(max_depth=0)
+    for options in (no_8472, unverified, shallow):
+        got, _ = bulk_rows([path], options)
+        assert_same_rows(got, rich_rows(path, options), repr(options)[:60])
+    got, _ = bulk_rows([path], no_8472)
+    assert all(r["vxlan.vni"] is None for r in got)
+    got, _ = bulk_rows([path], unverified)
+    assert {r["ip.checksum.status"] for r in got} == {2}
+
+
+def _varied_frames() -> list[bytes]:
+    """Hand-made frames for the branches of the walk: each kind the fast path handles, and
+    each kind it must hand to the fallback."""
+    def overlay(*inner: object, dport: int = 4789, outer_tags: int = 0,
+                tunnel: object = None) -> bytes:
+        layers = [build.eth(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")]
+        layers += [build.vlan(id=7 + i) for i in range(outer_tags)]
+        layers += [build.ipv4(src="192.0.2.1", dst="192.0.2.2"), build.udp(40000, dport,
+                                                                          checksum=0),
+                   tunnel or build.vxlan(vni=5001)]
+        return encode(layers + list(inner))  # type: ignore[arg-type]
+
+    inner_eth = build.eth(src="0a:00:00:00:00:01", dst="0a:00:00:00:00:02")
+    echo = [build.ipv4(src="10.0.0.1", dst="10.0.0.2"), build.icmp_echo(ident=9, seq=1),
+            build.payload(b"x" * 56)]
+    frames = [
+        overlay(inner_eth, *echo),
+        overlay(inner_eth, *echo, dport=8472),
+        overlay(inner_eth, *echo, outer_tags=1),
+        overlay(inner_eth, *echo, outer_tags=2),
+        overlay(inner_eth, *echo, tunnel=build.vxlan_gbp(vni=3000001, group=100,
+                                                         dont_learn=True)),
+        overlay(inner_eth, build.arp(sender_mac="0a:00:00:00:00:01", sender_ip="10.0.0.1",
+                                     target_ip="10.0.0.2"), build.padding(bytes(18))),
+        overlay(inner_eth, build.ipv4(src="10.0.0.1", dst="10.0.0.2"),
+                build.udp(53, 53), build.payload(b"q" * 30)),
+        overlay(inner_eth, build.ipv4(src="10.0.0.1", dst="10.0.0.2", options=b"\x01" * 4),
+                build.icmp_echo(ident=1, seq=2)),  # inner IP options: fallback
+        overlay(inner_eth, build.ipv4(src="10.0.0.1", dst="10.0.0.2", mf=True),
+                build.icmp_echo(ident=1, seq=3), build.payload(b"y" * 20)),  # first fragment
+        overlay(inner_eth, build.ipv4(src="10.0.0.1", dst="10.0.0.2", frag_offset=100, proto=1),
+                build.payload(b"z" * 24)),  # later fragment: data
+        overlay(inner_eth, *echo, dport=4790),  # VXLAN-GPE port: fallback
+        overlay(inner_eth, build.ipv4(src="10.0.0.1", dst="10.0.0.2"),
+                build.udp(1, 4789, checksum=0), build.vxlan(vni=2),
+                build.eth(), *echo),  # nested VXLAN: fallback (deeper than the prefix)
+        encode([build.eth(), *echo]),  # no tunnel at all
+        encode([build.eth(), build.arp(sender_ip="10.9.9.9", target_ip="10.9.9.8")]),
+        encode([build.eth(type=0x86DD), build.payload(bytes(40))]),
+    ]
+    full = overlay(inner_eth, *echo)
+    frames += [full[:n] for n in (10, 20, 40, 45, 60, 70, 90, 100)]  # snaplen cuts
+    broken = bytearray(full)
+    broken[24] ^= 0xFF  # outer IP checksum
+    frames.append(bytes(broken))
+    return frames
+
+
+def test_varied_frames(tmp_path: Path) -> None:
+    path = write_pcap(tmp_path / "varied.pcap", _varied_frames())
+    got, fallback = bulk_rows([path])
+    assert_same_rows(got, rich_rows(path), "varied.pcap")
+    assert 0 < fallback < len(got)
+    stacks = {r["frame.protocols"] for r in got}
+    assert "eth:vlan:vlan:ip:udp:vxlan:eth:ip:icmp:data" in stacks
+    assert {r["vxlankit.status"] for r in got} == {"ok", "truncated"}
+
+
+def test_snaplen_truncation_takes_the_fast_path(tmp_path: Path) -> None:
+    """A capture cut at a snaplen past the inner headers is truncated without errors; the
+    vectorised decoder handles it (header-only captures are common)."""
+    full = encode([build.eth(), build.ipv4(src="192.0.2.1", dst="192.0.2.2"),
+                   build.udp(1, 4789, checksum=0), build.vxlan(vni=1), build.eth(),
+                   build.ipv4(src="10.0.0.1", dst="10.0.0.2"), build.icmp_echo(1, 1),
+                   build.payload(bytes(200))])
+    frames = [full[:96]] * 5
+    path = write_pcap(tmp_path / "snap.pcap", frames, snaplen=96,
+                      orig_lens=[len(full)] * 5)
+    got, fallback = bulk_rows([path])
+    assert_same_rows(got, rich_rows(path), "snap.pcap")
+    assert fallback == 0
+    assert {r["vxlankit.status"] for r in got} == {"truncated"}
+    assert {r["icmp.checksum.status"] for r in got} == {2}
+
+
+def _compare_batch(frames: list[bytes], linktype: int = 1) -> int:
+    batch = batch_from_frames(frames, linktype)
+    fast, fallback = decode_batch(batch)
+    rich, _ = decode_batch(batch, rich_only=True)
+    got, want = rows_to_dicts(fast.to_arrow()), rows_to_dicts(rich.to_arrow())
+    assert_same_rows(got, want, "batch")
+    return fallback
+
+
+@st.composite
+def mutated(draw: st.DrawFn, frames: st.SearchStrategy[bytes]) -> bytes:
+    """A frame, sometimes cut short or with one byte changed (so some must fall back)."""
+    data = draw(frames)
+    mode = draw(st.integers(0, 3))
+    if mode == 0:
+        return data[:draw(st.integers(0, len(data)))]
+    if mode == 1 and data:
+        at = draw(st.integers(0, len(data) - 1))
+        flipped = bytearray(data)
+        flipped[at] ^= draw(st.integers(1, 255))
+        return bytes(flipped)
+    return data
+
+
+def _encoded(frame: object) -> bytes:
+    return encode(frame.layers)  # type: ignore[attr-defined]
+
+
+any_frames = codec_frames(link="eth").map(_encoded)
+
+
+@settings(max_examples=60)
+@given(st.lists(mutated(st.one_of(overlay_frames(), any_frames)), min_size=1, max_size=16))
+def test_hypothesis_bulk_equals_rich(frames: list[bytes]) -> None:
+    _compare_batch(frames)
+
+
+@settings(max_examples=40)
+@given(st.lists(overlay_frames(), min_size=1, max_size=16))
+def test_hypothesis_overlay_frames_never_fall_back(frames: list[bytes]) -> None:
+    assert _compare_batch(frames) == 0
+
+
+@settings(max_examples=20)
+@given(st.lists(codec_frames().map(lambda f: (encode(f.layers), f.linktype)), min_size=1,
+                max_size=6))
+def test_hypothesis_other_link_types(frames: list[tuple[bytes, int]]) -> None:
+    """Other link types always take the fallback, and still give the rich values."""
+    for data, linktype in frames:
+        _compare_batch([data], linktype)
+
+
+def test_columns_are_named_after_wireshark_fields() -> None:
+    assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES)
+    for name in COLUMN_NAMES:
+        base = name.partition("#")[0]
+        assert base.split(".")[0] in {"frame", "eth", "ip", "udp", "vxlan", "arp", "icmp",
+                                      "vxlankit"}, name
