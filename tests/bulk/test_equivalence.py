@@ -27,6 +27,7 @@ from vxlankit.bulk.columns import COLUMN_NAMES, rows_to_dicts
 from vxlankit.bulk.fast import decode_batch
 from vxlankit.bulk.frames import batch_from_frames
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
+from vxlankit.packet import Layer
 
 REAL = real_capture_names()
 
@@ -89,14 +90,14 @@ def test_options_are_honoured(tmp_path: Path) -> None:
 def _varied_frames() -> list[bytes]:
     """Hand-made frames for the branches of the walk: each kind the fast path handles, and
     each kind it must hand to the fallback."""
-    def overlay(*inner: object, dport: int = 4789, outer_tags: int = 0,
-                tunnel: object = None) -> bytes:
+    def overlay(*inner: Layer, dport: int = 4789, outer_tags: int = 0,
+                tunnel: Layer | None = None) -> bytes:
         layers = [build.eth(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")]
         layers += [build.vlan(id=7 + i) for i in range(outer_tags)]
         layers += [build.ipv4(src="192.0.2.1", dst="192.0.2.2"), build.udp(40000, dport,
                                                                           checksum=0),
                    tunnel or build.vxlan(vni=5001)]
-        return encode(layers + list(inner))  # type: ignore[arg-type]
+        return encode(layers + list(inner))
 
     inner_eth = build.eth(src="0a:00:00:00:00:01", dst="0a:00:00:00:00:02")
     echo = [build.ipv4(src="10.0.0.1", dst="10.0.0.2"), build.icmp_echo(ident=9, seq=1),

@@ -36,6 +36,8 @@ class SchedulerError(VxlanKitError):
 RECORDS_PER_PART = BATCH_RECORDS
 # Parts in flight per worker: enough to keep every worker busy while results are consumed.
 _AHEAD = 2
+# Seconds to wait for a Dask scheduler before giving up.
+CONNECT_TIMEOUT = 15
 
 
 def wire_options(options: DecodeOptions) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def _dask(parts: Iterator[Part], work: Callable[..., R], args: tuple[Any, ...],
           scheduler: str) -> Iterator[R]:
     distributed = require("distributed")
     try:
-        client = distributed.Client(scheduler, set_as_default=False)
+        client = distributed.Client(scheduler, set_as_default=False, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:
