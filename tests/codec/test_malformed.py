@@ -202,13 +202,20 @@ def test_udp_length_past_a_cut_capture_is_truncation() -> None:
 
 
 def test_bytes_past_udp_length() -> None:
-    layers = [build.eth(), build.ipv4(), build.udp(1000, 2000, length=12),
+    """ip.len covers 3 bytes more than udp.length: they are kept as a trailer."""
+    layers = [build.eth(), build.ipv4(length=20 + 8 + 4 + 3), build.udp(1000, 2000, length=12),
               build.payload(b"abcd"), Layer("trailer", {"eth.trailer": b"xyz"})]
     wire = encode(layers, fix_lengths=False)
-    # ip.len covers the extra bytes (filled in from what follows), udp.length does not
     packet = roundtrip(wire)
     assert packet.protocols == "eth:ip:udp:data:trailer"
-    assert packet.layers[-1].offset == 14 + 20 + 12
+    assert packet.layers[1]["ip.len"] == 35
+    assert packet.layers[2]["udp.length"] == 12
+    assert packet.layers[2]["udp.checksum.status"] == CHECKSUM_GOOD  # over udp.length only
+    assert packet.layers[3].fields == {"data.data": b"abcd", "data.len": 4}
+    trailer = packet.layers[-1]
+    assert (trailer.offset, trailer.length) == (14 + 20 + 12, 3)
+    # Inside the 60-byte minimum frame: Wireshark calls it padding.
+    assert trailer.fields == {"eth.padding": b"xyz"}
 
 
 # --------------------------------------------------------------------------------------- VXLAN

@@ -132,3 +132,15 @@ def test_every_prefix(kind: str, data: st.DataObject) -> None:
             for name, value in layer.fields.items():
                 if name.endswith("checksum.status"):
                     assert value != CHECKSUM_BAD, (size, name, prefix)
+
+
+@given(data=st.data())
+def test_any_bytes_like_input(data: st.DataObject) -> None:
+    frame = data.draw(frames(), label="frame")
+    wire = encode(copy_layers(frame.layers))
+    expected = decode(wire, frame.linktype)
+    for view in (bytearray(wire), memoryview(wire)):
+        packet = decode(view, frame.linktype)
+        assert packet == expected
+        assert type(packet.data) is bytes and packet.data == wire
+        assert packet.errors == expected.errors
