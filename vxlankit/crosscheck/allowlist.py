@@ -1,0 +1,90 @@
+"""The one list of known, deliberate differences between vxlankit and tshark 4.0.
+
+Each entry says why the difference exists.  A difference an entry covers is still reported (as
+"allowed", with its count), never dropped; anything no entry covers is a disagreement.  Keep the
+list short: an entry is a claim that the difference is understood and intended, so add one only
+with a reason that names the behaviour on both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+VXLANKIT_ONLY_FIELD = "vxlankit-only field"
+TRAILER_NAMING = "trailer naming"
+ICMP_RFC4884 = "icmp.unused split (RFC 4884)"
+WIRESHARK_ONLY_LAYER = "wireshark-only layer"
+QINQ_9100 = "0x9100 tag"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One allow-list entry: what it covers (``subject``) and why it is not a bug."""
+
+    key: str
+    subject: str
+    reason: str
+
+
+def _own(name: str, reason: str) -> Rule:
+    return Rule(VXLANKIT_ONLY_FIELD, name, reason)
+
+
+# Fields vxlankit decodes under a name tshark 4.0 does not have (absent from `tshark -G fields`).
+# Each exists so that decode -> encode gives the same bytes back; docs/architecture.md lists them.
+# A vxlankit field missing from both Wireshark's vocabulary and this table is a disagreement, so a
+# new private name cannot slip in unnoticed.
+VXLANKIT_ONLY_FIELDS: Mapping[str, Rule] = MappingProxyType({rule.subject: rule for rule in (
+    _own("ip.options", "Wireshark dissects each IPv4 option (ip.opt.*) and has no field for "
+         "the option bytes as a whole; vxlankit keeps them raw so the header re-encodes"),
+    _own("icmp.rest", "the 4 rest-of-header bytes of an ICMP type vxlankit does not dissect; "
+         "Wireshark shows them per type (icmp.redir_gw, icmp.pointer, ...) or not at all"),
+    _own("ieee8021ad.etype", "tshark 4.0's 802.1ad dissector shows no EtherType field for an "
+         "S-tag (it is in the tree only as the next protocol)"),
+    _own("sll.reserved", "SLL2's reserved word; Wireshark skips it without a field"),
+    _own("null.byte_order", "Wireshark infers the byte order of a NULL header as vxlankit does, "
+         "but shows no field for it"),
+    _own("icmp.checksum_calculated", "tshark 4.0 gives the expected ICMP checksum only in the "
+         "expert-info text, not as a field"),
+    _own("eth.fcs_calculated", "tshark 4.0 gives the expected FCS only in the expert-info text, "
+         "not as a field"),
+)})
+
+RULES: Mapping[str, Rule] = MappingProxyType({rule.key: rule for rule in (
+    # vxlankit splits the bytes after a length-delimited payload positionally: eth.padding up to
+    # the 60-byte minimum counted from the start of the Ethernet frame they pad, eth.trailer after.
+    # Wireshark (packet-eth.c add_ethernet_trailer) counts the minimum against the whole captured
+    # frame (pinfo->fd->pkt_len), so an encapsulated frame's padding is never padding there; calls
+    # it padding only when all zero; and names the trailer after the dissector that found it
+    # (vlan.trailer after a C-tag, ieee8021ah.trailer after an S-tag).  The bytes are compared and
+    # must agree; only the split into names may differ.
+    Rule(TRAILER_NAMING, "eth.padding/eth.trailer",
+         "same bytes, named differently: Wireshark counts the 60-byte minimum against the whole "
+         "frame, wants padding all zero and names a trailer after its VLAN tag; vxlankit pads "
+         "from the start of the Ethernet frame the bytes belong to"),
+    # ICMP destination unreachable / time exceeded: when the second byte (RFC 4884 length) is not
+    # zero, tshark 4.0 shows icmp.unused(1) icmp.length(1) icmp.unused(2); vxlankit keeps the
+    # four bytes as one icmp.unused.  Allowed only when the pieces rebuild vxlankit's value.
+    Rule(ICMP_RFC4884, "icmp.unused",
+         "Wireshark splits the 4 unused bytes around the RFC 4884 length byte when it is not "
+         "zero; vxlankit keeps them whole, and the bytes agree"),
+    # vlan.py decodes the pre-standard QinQ TPID 0x9100 as an 802.1ad S-tag; tshark 4.0 hands
+    # it to its 802.1Q dissector (preference vlan.qinq_ethertype).  The tag's fields are compared
+    # under vxlankit's names (ieee8021ad.priority <-> vlan.priority, ...).
+    Rule(QINQ_9100, "ieee8021ad",
+         "a tag with TPID 0x9100 is an 802.1ad S-tag to vxlankit and an 802.1Q tag (vlan) to "
+         "tshark; its fields are compared under vxlankit's names"),
+    # A protocol layer tshark dissects from bytes that vxlankit keeps as a data layer: Geneve or
+    # NSH payloads, IPv6, the datagram an ICMP error quotes.  Allowed only when the layer starts
+    # inside one of vxlankit's data layers; a Wireshark-only layer anywhere else is a disagreement.
+    Rule(WIRESHARK_ONLY_LAYER, "(layer)",
+         "Wireshark dissects bytes that vxlankit keeps as data (a protocol vxlankit does not "
+         "decode carries them)"),
+)})
+
+
+def all_rules() -> tuple[Rule, ...]:
+    """Every allow-list entry, for documentation and ``--explain`` style output."""
+    return (*VXLANKIT_ONLY_FIELDS.values(), *RULES.values())

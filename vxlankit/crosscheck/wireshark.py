@@ -1,0 +1,182 @@
+"""tshark, through pyshark, in PDML mode: a capture as plain per-packet layer/field records.
+
+PDML, not pyshark's JSON or EK modes: with those (pyshark 0.6, tshark 4.0) the inner Ethernet
+and IPv4 layers of a VXLAN frame vanish.  tshark's JSON groups both Ethernet headers of a packet
+under one ``"eth"`` key, and pyshark builds one layer per key, walking ``frame.protocols`` and
+finding nothing left for the second ``eth``.  The test-suite checks that this is still so.
+
+pyshark's PDML layer keeps every ``<field>`` below a top-level ``<proto>``, those of protocols
+nested inside it included (the IPv4 header an ICMP error quotes lands in the ``icmp`` layer).
+The comparison therefore works from field positions and names, and this module hands it each
+field's name, position and ``show`` string, nothing pyshark-specific.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vxlankit.crosscheck.fieldtypes import CrosscheckError
+
+# The tshark settings that make it dissect what vxlankit dissects:
+# - vxlankit verifies IPv4/UDP checksums and the FCS by default; tshark verifies none unless told.
+# - vxlankit takes a frame to have an FCS only when the capture says so (pcapng if_fcslen, pcap's
+#   FCS bits); tshark guesses when the capture is silent, and calls the last 4 bytes of a trailer
+#   an FCS.  "Never" applies only where the capture is silent, like vxlankit.
+# - vxlankit dissects every frame on its own; with reassembly on, tshark moves a fragmented
+#   datagram's payload to its last fragment.
+PREFS: Mapping[str, str] = {
+    "ip.check_checksum": "TRUE",
+    "udp.check_checksum": "TRUE",
+    "eth.check_fcs": "TRUE",
+    "eth.fcs": "Never",
+    "ip.defragment": "FALSE",
+}
+
+# What tshark 4.0 decodes on its own, by UDP port (`tshark -G decodes`): the decode-as entries
+# that make it agree with vxlankit's port table are the differences from this.
+TSHARK_UDP_DEFAULTS: Mapping[int, str] = {4789: "vxlan", 4790: "vxlan_gpe"}
+
+
+# A field each compared protocol's dissector always adds, near the start of its header: the sign
+# that the protocol was dissected inside another layer.  pyshark folds nested protocols into
+# their parent, so a parent's fields may carry a foreign prefix; expert items do too
+# (eth.padding_bad in a vlan layer), which is why a field name prefix alone proves nothing.
+ANCHORS: Mapping[str, str] = {
+    "eth": "eth.dst", "vlan": "vlan.priority", "ieee8021ad": "ieee8021ad.priority",
+    "arp": "arp.hw.type", "ip": "ip.version", "icmp": "icmp.type", "udp": "udp.srcport",
+    "vxlan": "vxlan.flags", "sll": "sll.hatype", "null": "null.family",
+}
+
+
+@dataclass(frozen=True)
+class WsField:
+    name: str
+    pos: int | None
+    show: str
+
+
+@dataclass
+class WsLayer:
+    """One top-level PDML ``<proto>``: its fields by name, each name's occurrences in document
+    order."""
+
+    proto: str
+    fields: dict[str, list[WsField]] = field(default_factory=dict)
+
+    def first(self, name: str) -> int | None:
+        """Position of the first occurrence of ``name`` in this layer, if it has one."""
+        for item in self.fields.get(name, ()):
+            if item.pos is not None:
+                return item.pos
+        return None
+
+    @property
+    def start(self) -> int | None:
+        """Where the layer starts: the position of its first field, PDML listing a header's
+        fields in wire order."""
+        for occurrences in self.fields.values():
+            for item in occurrences:
+                if item.pos is not None:
+                    return item.pos
+        return None
+
+
+@dataclass
+class WsPacket:
+    number: int
+    layers: list[WsLayer]
+
+
+def decode_as_for(vxlan_ports: Sequence[int], gpe_ports: Sequence[int]) -> dict[str, str]:
+    """tshark ``-d`` entries that make it dissect exactly these ports as VXLAN / VXLAN-GPE.
+
+    A port tshark claims by default but the caller left out is decoded as ``data``, so both
+    sides stop at the UDP header there.
+    """
+    wanted = {port: "vxlan" for port in vxlan_ports}
+    wanted.update({port: "vxlan_gpe" for port in gpe_ports})
+    out: dict[str, str] = {}
+    for port in sorted(set(wanted) | set(TSHARK_UDP_DEFAULTS)):
+        want = wanted.get(port, "data")
+        if TSHARK_UDP_DEFAULTS.get(port) != want:
+            out[f"udp.port=={port}"] = want
+    return out
+
+
+def find_tshark(tshark_path: str | None) -> str:
+    found = shutil.which(tshark_path) if tshark_path else shutil.which("tshark")
+    if found is None:
+        wanted = tshark_path or "tshark"
+        raise CrosscheckError(f"{wanted} not found: the cross-check needs Wireshark's tshark "
+                              "(Debian/Ubuntu: apt install tshark)")
+    return found
+
+
+def _pos(raw: Any) -> int | None:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def _convert(packet: Any) -> WsPacket:
+    layers = []
+    for layer in packet.layers:
+        out = WsLayer(str(layer.layer_name))
+        # _all_fields is pyshark's own name -> container map for a PDML layer; the public
+        # accessors sanitise names (ip.src -> src) and would lose the Wireshark abbreviation.
+        for name, container in layer._all_fields.items():
+            if not name:
+                continue  # unnamed text items (tree labels such as "Timestamps")
+            out.fields[name] = [
+                WsField(name, _pos(item.pos), "" if item.show is None else str(item.show))
+                for item in container.all_fields
+            ]
+        layers.append(out)
+    return WsPacket(int(packet.number), layers)
+
+
+@contextmanager
+def dissect(path: Path, *, tshark: str, decode_as: Mapping[str, str],
+            limit: int | None) -> Iterator[Iterator[WsPacket]]:
+    """tshark's dissection of ``path`` packet by packet (the first ``limit`` only, when given).
+
+    The capture is closed on the way out whatever happens: pyshark otherwise leaves tshark
+    running and closes it from ``__del__``, on an event loop that may be gone by then.
+    """
+    try:
+        import pyshark
+    except ImportError:
+        raise CrosscheckError("pyshark is not installed (pip install 'vxlankit[crosscheck]')",
+                              path=str(path)) from None
+    params = ["-c", str(limit)] if limit else None
+    try:
+        capture = pyshark.FileCapture(
+            str(path), keep_packets=False, decode_as=dict(decode_as) or None,
+            override_prefs=dict(PREFS), tshark_path=tshark, custom_parameters=params)
+    except Exception as exc:  # pyshark raises its own exception types, untyped
+        raise CrosscheckError(f"pyshark could not start tshark: {exc}", path=str(path)) from None
+    try:
+        yield _packets(capture, path)
+    finally:
+        try:
+            capture.close()
+        except Exception as exc:  # TSharkCrashException: tshark exited with an error
+            raise CrosscheckError(f"tshark failed: {exc}", path=str(path)) from None
+
+
+def _packets(capture: Any, path: Path) -> Iterator[WsPacket]:
+    source = iter(capture)
+    while True:
+        try:
+            packet = next(source)
+        except StopIteration:
+            return
+        except Exception as exc:  # as above: tshark died or wrote something pyshark rejects
+            raise CrosscheckError(f"tshark failed: {exc}", path=str(path)) from None
+        yield _convert(packet)
