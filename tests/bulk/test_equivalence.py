@@ -20,7 +20,12 @@ from tests.bulk._support import (
     synth_captures,
     write_pcap,
 )
-from tests.codec.realcaptures import real_capture, real_capture_names, require_real_dir
+from tests.codec.realcaptures import (
+    iter_real_frames,
+    real_capture,
+    real_capture_names,
+    require_real_dir,
+)
 from tests.strategies import frames as codec_frames
 from vxlankit import build, encode
 from vxlankit.bulk.columns import COLUMN_NAMES, rows_to_dicts
@@ -141,7 +146,8 @@ def test_varied_frames(tmp_path: Path) -> None:
     assert_same_rows(got, rich_rows(path), "varied.pcap")
     assert 0 < fallback < len(got)
     stacks = {r["frame.protocols"] for r in got}
-    assert "eth:vlan:vlan:ip:udp:vxlan:eth:ip:icmp:data" in stacks
+    assert "eth:ethertype:vlan:ethertype:vlan:ethertype:ip:udp:vxlan:eth:ethertype:ip:icmp:data" \
+        in stacks
     assert {r["vxlankit.status"] for r in got} == {"ok", "truncated"}
 
 
@@ -220,3 +226,16 @@ def test_columns_are_named_after_wireshark_fields() -> None:
         base = name.partition("#")[0]
         assert base.split(".")[0] in {"frame", "eth", "ip", "udp", "vxlan", "arp", "icmp",
                                       "vxlankit"}, name
+
+
+def test_frame_protocols_spelled_as_decode_json() -> None:
+    """One field name, one value: frame.protocols as ``decode --json`` prints it."""
+    from vxlankit.bulk.columns import frame_protocols
+    from vxlankit.codec import decode
+    from vxlankit.present.jsonl import frame_protocols as json_frame_protocols
+
+    frames = [(data, 1) for data in _varied_frames()]
+    frames += [(data, linktype) for _, _, linktype, data in iter_real_frames()]
+    for data, linktype in frames:
+        packet = decode(data, linktype)
+        assert frame_protocols(packet) == json_frame_protocols(packet)

@@ -55,8 +55,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("frame.len", U32, "length of the packet on the wire (the record's orig_len)", False),
     _c("frame.cap_len", U32, "bytes captured", False),
     _c("frame.interface_id", U32, "capture interface (pcapng IDB index in its section)", False),
-    _c("frame.protocols", TEXT, "layers, as vxlankit's Packet.protocols (e.g. "
-       "eth:ip:udp:vxlan:eth:ip:icmp:data)", False),
+    _c("frame.protocols", TEXT, "the protocol stack in tshark's spelling (e.g. "
+       "eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:icmp:data)", False),
     _c("eth.dst", MAC, "outer destination MAC"),
     _c("eth.src", MAC, "outer source MAC"),
     _c("eth.type", U16, "outer EtherType (null for an 802.3 length field)"),
@@ -122,13 +122,35 @@ def packet_status(packet: Packet) -> str:
     return OK
 
 
+# Layers after which tshark lists its "ethertype" pseudo-protocol, and the field that must be
+# there for it; layers tshark keeps inside another protocol and does not list.
+_TYPED = {"eth": "eth.type", "vlan": "vlan.etype", "ieee8021ad": "ieee8021ad.etype",
+          "sll": "sll.etype"}
+_UNLISTED = frozenset({"trailer", "fcs"})
+
+
+def frame_protocols(packet: Packet) -> str:
+    """``frame.protocols`` as tshark spells it, which is also what ``decode --json`` prints
+    (``vxlankit.present.jsonl.frame_protocols``; the tests hold the two equal)."""
+    names: list[str] = []
+    for layer in packet.layers:
+        proto = layer.proto
+        if proto in _UNLISTED:
+            continue
+        names.append(proto)
+        typed = _TYPED.get(proto)
+        if typed is not None and typed in layer.fields:
+            names.append("ethertype")
+    return ":".join(names)
+
+
 def row_from_packet(packet: Packet) -> dict[str, Any]:
     """The decoded columns of one packet, as Python values (the reference definition).
 
     Addresses are the strings the rich decoder gives (Wireshark's formatting); a field the
     packet does not have is ``None``.
     """
-    row: dict[str, Any] = {"frame.protocols": packet.protocols}
+    row: dict[str, Any] = {"frame.protocols": frame_protocols(packet)}
     values: dict[str, list[Any]] = {}
     for layer in packet.layers:
         for key, value in layer.fields.items():

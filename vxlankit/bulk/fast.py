@@ -37,12 +37,14 @@ PREFIX = 112  # room for an 802.1Q tag outside and inside the tunnel
 assert PREFIX <= PAD
 
 # Layer codes.  They double as the digits (base 16) of a frame's protocol stack, so no
-# layer may be 0 and at most 15 layers fit in the 64-bit accumulator.
-_NONE, _ETH, _IP, _UDP, _VXLAN, _ARP, _ICMP, _DATA, _VLAN, _QINQ, _TRAILER = range(11)
+# layer may be 0 and at most 15 layers fit in the 64-bit accumulator.  An Ethernet header
+# with a length instead of an EtherType is its own code: tshark's frame.protocols lists
+# "ethertype" after a typed one only.
+_NONE, _ETH, _IP, _UDP, _VXLAN, _ARP, _ICMP, _DATA, _VLAN, _QINQ, _ETH_LEN = range(11)
 _UNSUPPORTED = 15
-_PROTO_NAMES = {_ETH: "eth", _IP: "ip", _UDP: "udp", _VXLAN: "vxlan", _ARP: "arp",
-                _ICMP: "icmp", _DATA: "data", _VLAN: "vlan", _QINQ: "ieee8021ad",
-                _TRAILER: "trailer"}
+_PROTO_NAMES = {_ETH: "eth:ethertype", _ETH_LEN: "eth", _IP: "ip", _UDP: "udp",
+                _VXLAN: "vxlan", _ARP: "arp", _ICMP: "icmp", _DATA: "data",
+                _VLAN: "vlan:ethertype", _QINQ: "ieee8021ad:ethertype"}
 _MAX_LAYERS = 15
 
 I64 = npt.NDArray[np.int64]
@@ -186,7 +188,6 @@ class _Walk:
         self.nxt = np.full(n, _ETH, np.uint8)
         self.acc = np.zeros(n, np.uint64)
         self.layers = np.zeros(n, np.uint8)
-        self.trailers = np.zeros(n, np.uint8)
         self.truncated = np.zeros(n, np.bool_)
         self.ip_complete = np.ones(n, np.bool_)
         self.pseudo = np.zeros(n, np.int64)  # sum of the innermost IPv4 addresses' words
@@ -218,16 +219,19 @@ class _Walk:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def step(self, rows: Rows, code: int, to: int, nxt: Any) -> None:
-        """Record layer ``code`` for ``rows``; the next layer is ``nxt`` at ``to``."""
+    def step(self, rows: Rows, code: Any, to: int, nxt: Any) -> None:
+        """Record layer ``code`` (one, or one per row) for ``rows``; the next layer is ``nxt``
+        at ``to``."""
         s = self.sel(rows)
-        self.acc[s] = self.acc[s] * np.uint64(16) + np.uint64(code)
+        self.acc[s] = self.acc[s] * np.uint64(16) + np.asarray(code, np.uint64)
         self.layers[s] += 1
         self.rel[s] = to
         self.nxt[s] = nxt
 
     def trailer(self, rows: Rows, at: Any, where: Mask | None = None) -> None:
-        """Bytes from ``at`` to the end of the data are a trailer (for ``where`` rows)."""
+        """Bytes from ``at`` to the end of the data are a trailer (for ``where`` rows): the
+        layers after this one end at ``at``.  (tshark does not list trailers in
+        frame.protocols, so nothing else needs recording.)"""
         s = self.sel(rows)
         has = at < self.end[s]
         if where is not None:
@@ -235,12 +239,9 @@ class _Walk:
         if not has.any():
             return
         if has.all():
-            self.trailers[s] += 1
             self.end[s] = at
             return
-        sub = rows[has]
-        self.trailers[sub] += 1
-        self.end[sub] = at[has] if isinstance(at, np.ndarray) else at
+        self.end[rows[has]] = at[has] if isinstance(at, np.ndarray) else at
 
     def put_occ(self, key: str, rows: Rows, fields: list[tuple[str, Any]]) -> None:
         """Write ``fields`` (column name, values per row or one value for all) to the column
@@ -294,13 +295,6 @@ class _Walk:
                     self.fb[rows] = True
                 else:
                     handler(r, rows)
-        live = np.flatnonzero(~self.fb)
-        if len(live):
-            counts = self.trailers[live]
-            for k in range(1, int(counts.max()) + 1):
-                sub = live[counts >= k]
-                self.acc[sub] = self.acc[sub] * np.uint64(16) + np.uint64(_TRAILER)
-                self.layers[sub] += 1
         self.fb |= self.layers > _MAX_LAYERS
         self.finish()
 
@@ -339,13 +333,15 @@ class _Walk:
         etype = _be16(h, 12)
         typed = etype >= 0x0600
         self.put_occ("eth", rows, [("eth.dst", h[:, 0:6]), ("eth.src", h[:, 6:12])])
+        code: Any = _ETH
         if typed.all():
             self.put_occ("eth.type", rows, [("eth.type", etype)])
             nxt: Any = self.t.etype[etype]
         else:
             self.put_occ("eth.type", rows[typed], [("eth.type", etype[typed])])
             nxt = np.where(typed, self.t.etype[etype], _DATA)
-        self.step(rows, _ETH, r + 14, nxt)
+            code = np.where(typed, _ETH, _ETH_LEN)
+        self.step(rows, code, r + 14, nxt)
 
     def vlan(self, r: int, rows: Rows) -> None:
         if r + 4 > PREFIX:
