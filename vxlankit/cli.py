@@ -363,7 +363,7 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
     One line per packet by default: outer VTEPs, VNI, then the inner frame.
     """
     from vxlankit.present.hexdump import hexdump as hex_text
-    from vxlankit.present.jsonl import record_json
+    from vxlankit.present.jsonl import fast_json_lines, record_json
     from vxlankit.present.summary import ANSI, PLAIN, Summarizer
     from vxlankit.present.tree import record_tree
 
@@ -384,8 +384,12 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
         left = remaining[0]
         if left == 0:
             return
-        if not (verbose or hexdump or as_json or vnis or vteps or test):
+        everything = not (vnis or vteps or test)
+        if everything and not (verbose or hexdump or as_json):
             shown = out.lines(summarizer.fast_lines(records, left))
+        elif everything and as_json:
+            shown = out.lines(fast_json_lines(records, options, count=left,
+                                              file=capture.path if several else None))
         else:
             items = decode_records(records, options, count=left, vnis=vnis, vteps=vteps,
                                    filter=test)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests import strategies as strat
 from tests.codec.realcaptures import (
@@ -20,7 +21,14 @@ from tests.codec.realcaptures import (
 )
 from vxlankit import build, decode, encode
 from vxlankit.capture.record import Interface, Record
-from vxlankit.present.jsonl import dumps, frame_protocols, record_json, record_object
+from vxlankit.present.jsonl import (
+    dumps,
+    fast_json_lines,
+    frame_protocols,
+    make_fast_json,
+    record_json,
+    record_object,
+)
 from vxlankit.present.run import decode_capture
 
 MAC_A, MAC_B = "02:42:0a:00:00:03", "02:42:0a:00:00:04"
@@ -232,3 +240,55 @@ def test_fields_agree_with_tshark() -> None:
                     assert gpe and "data" in packet_layers, (where, name, got, expected)
                 compared += len(got)
     assert compared > 5000
+
+
+# --------------------------------------------------------------------------------------------
+# The fast path from bytes equals the reference
+
+
+def _reference(rec: Record, file: str | None = None) -> str:
+    return record_json(rec, decode(rec.data, rec.interface.linktype), file=file)
+
+
+def test_fast_json_equals_reference_on_real_captures() -> None:
+    fast = make_fast_json()
+    handled = 0
+    for name in real_capture_names() or [real_capture("tcpdump_vxlan.pcap").name]:
+        for item in decode_capture(require_real_dir() / name):
+            rec = item.record
+            got = fast(rec, None) if rec.interface.linktype == 1 else None
+            if got is not None:
+                handled += 1
+                assert got == record_json(rec, item.packet), (name, rec.number)
+    assert handled > 150  # the common shapes of the VXLAN captures take the fast path
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(frame=strat.frames(link="eth"), cut=st.integers(0, 400), flip=st.integers(0, 400),
+       bit=st.integers(0, 7))
+def test_fast_json_equals_reference_on_generated_frames(frame: strat.Frame, cut: int,
+                                                        flip: int, bit: int) -> None:
+    data = encode(strat.copy_layers(frame.layers))
+    mutated = bytearray(data)
+    mutated[flip % len(mutated)] ^= 1 << bit
+    fast = make_fast_json()
+    for variant in (data, bytes(mutated), data[:cut]):
+        rec = Record(variant, 1_000_000_007, Interface(1), number=9)
+        got = fast(rec, "f.pcap")
+        assert got is None or got == _reference(rec, "f.pcap"), variant.hex()
+
+
+def test_fast_json_lines_count_and_fallback() -> None:
+    good = _frame()[1]
+    odd = encode([build.eth(), build.ipv4(options=b"\x01\x01\x01\x00"), build.icmp_echo()])
+    iface = Interface(1)
+    records = [Record(d, i, iface, number=i) for i, d in enumerate([good, odd, good], 1)]
+    assert make_fast_json()(records[1], None) is None  # IP options: declined, decoded in full
+    lines = list(fast_json_lines(records))
+    assert lines == [_reference(rec) for rec in records]
+    assert len(list(fast_json_lines(records, count=2))) == 2
+    assert list(fast_json_lines(records, count=0)) == []
+    fcs = Interface(1, fcslen=4)
+    with_fcs = Record(good + b"\x00\x00\x00\x00", 5, fcs, number=1)
+    [text] = fast_json_lines([with_fcs])
+    assert json.loads(text)["layers"][-1]["proto"] == "fcs"

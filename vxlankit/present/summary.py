@@ -27,6 +27,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from vxlankit.checksum import verify as _checksum_ok
@@ -537,8 +538,9 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
         return None
 
 
-_COMMON = struct.Struct("!12xHBxHxxHxBxx4s4sHHHHHHI6s6sH")  # eth ip udp vxlan eth: 64 bytes
-_INNER_IP = struct.Struct("!BxHxxHxBxx4s4s")  # 20 bytes
+# eth ip udp vxlan eth (64 bytes): eth.type, ip vihl/len/flags+offset/proto, udp dport/length/
+# checksum, inner eth.type; then the inner IPv4 header and the first 8 bytes after it.
+_COMMON = struct.Struct("!12xHBxHxxHxB10x2xHHH8x12xHBxHxxHxB10xHHHH")
 _CACHE_MAX = 1 << 16
 
 
@@ -565,9 +567,6 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
     macs: dict[bytes, str] = {}  # 12 bytes of MAC destination + source -> "src -> dst"
     heads: dict[bytes, str] = {}  # 8 bytes of VXLAN header -> " vni N [marks] | "
     unpack_common = _COMMON.unpack_from
-    unpack_ip = _INNER_IP.unpack_from
-    unpack_icmp = _ICMP.unpack_from
-    unpack_udp = _UDP.unpack_from
     unpack_arp = _ARP.unpack_from
     from_bytes = int.from_bytes
 
@@ -604,65 +603,75 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
             text = heads[key] = f" vni {word >> 8}{mark} | "
         return text
 
+    prefixes: dict[bytes, tuple[str, str]] = {}
+    get_prefix = prefixes.get
+
+    def prefix(key: bytes, inner_ips: bool) -> tuple[str, str]:
+        """(text before the frame length, text after it) for bytes 26-62 of the frame (outer
+        IPs, UDP, VXLAN, inner MACs), followed by the inner IPs (bytes 76-84) if any."""
+        if len(prefixes) >= _CACHE_MAX:
+            prefixes.clear()
+        ips = f"{pair(key[36:])} " if inner_ips else ""
+        found = prefixes[key] = (f"{pair(key[:8])} VXLAN ",
+                                 f"{head(key[16:24])}{mac_pair(key[24:36])} {ips}")
+        return found
+
     def common(data: bytes, frame_len: int) -> str | None:
-        n = len(data)
-        if n < 64:
+        if len(data) < 92:
             return fast_summary(data, frame_len, options, pal)
-        (etype, vihl, tlen, ffo, ipproto, _s, _d, _sp, dport, ulen, ucsum, _f, _g, _w,
-         _dst, _src, ietype) = unpack_common(data, 0)
-        iend = 14 + tlen
+        (etype, vihl, tlen, ffo, ipproto, dport, ulen, ucsum, ietype,
+         ivihl, itlen, iffo, iproto, w1, w2, w3, w4) = unpack_common(data, 0)
         uend = 34 + ulen
-        if (etype != 0x0800 or vihl != 0x45 or ffo & 0x3FFF or ipproto != 17 or iend > n
-                or ulen < 16 or uend > iend or dport not in vxlan_ports
+        if (etype != 0x0800 or vihl != 0x45 or ffo & 0x3FFF or ipproto != 17
+                or 14 + tlen > len(data) or ulen < 16 or uend > 14 + tlen
+                or dport not in vxlan_ports
                 or from_bytes(data[14:34], "big") % 0xFFFF
                 or (ucsum and ((from_bytes(data[34:uend], "big") << (8 if ulen & 1 else 0))
                                + from_bytes(data[26:34], "big") + 17 + ulen) % 0xFFFF)):
             return fast_summary(data, frame_len, options, pal)
         if ietype == 0x0800:
-            if uend < 84:
-                return fast_summary(data, frame_len, options, pal)
-            vihl, tlen, ffo, ipproto, _s, _d = unpack_ip(data, 64)
-            end = 64 + tlen
-            if (vihl != 0x45 or tlen < 20 or end > uend or ffo & 0x3FFF
-                    or from_bytes(data[64:84], "big") % 0xFFFF):
-                return fast_summary(data, frame_len, options, pal)
-            if ipproto == 1:
-                total = from_bytes(data[84:end], "big") << (8 if tlen & 1 else 0)
-                if end < 92 or not total or total % 0xFFFF:
-                    return fast_summary(data, frame_len, options, pal)
-                itype, code, _c, ident, seq = unpack_icmp(data, 84)
-                if itype == 8:
-                    info = f"ICMP echo request id={ident} seq={seq}"
-                elif itype == 0:
-                    info = f"ICMP echo reply id={ident} seq={seq}"
-                else:
-                    info = "ICMP " + _icmp_info(itype, code, None, None)
-            elif ipproto == 6:
-                tcp = _tcp_info(data[84:end], tlen - 20)
-                info = "TCP " + tcp if tcp else "TCP"
-            elif ipproto == 17:
-                if end < 92:
-                    return fast_summary(data, frame_len, options, pal)
-                sport, dport, ulen2, ucsum = unpack_udp(data, 84)
-                if (ulen2 < 8 or 84 + ulen2 > end or dport in udp_ports
-                        or (ucsum and ((from_bytes(data[84:84 + ulen2], "big")
-                                        << (8 if ulen2 & 1 else 0))
-                                       + from_bytes(data[76:84], "big") + 17 + ulen2) % 0xFFFF)):
-                    return fast_summary(data, frame_len, options, pal)
-                info = f"UDP {sport}{ARROW}{dport} len={ulen2 - 8}"
-            else:
-                return fast_summary(data, frame_len, options, pal)
-            return (f"{pair(data[26:34])} VXLAN {frame_len}{head(data[42:50])}"
-                    f"{mac_pair(data[50:62])} {pair(data[76:84])} {info}")
-        if ietype == 0x0806:
             if uend < 92:
                 return fast_summary(data, frame_len, options, pal)
+            end = 64 + itlen
+            if (ivihl != 0x45 or itlen < 20 or end > uend or iffo & 0x3FFF
+                    or from_bytes(data[64:84], "big") % 0xFFFF):
+                return fast_summary(data, frame_len, options, pal)
+            if iproto == 1:
+                total = from_bytes(data[84:end], "big") << (8 if itlen & 1 else 0)
+                if end < 92 or not total or total % 0xFFFF:
+                    return fast_summary(data, frame_len, options, pal)
+                key = data[26:62] + data[76:84]
+                found = get_prefix(key) or prefix(key, True)
+                if w1 == 0x0800:
+                    return "%s%d%sICMP echo request id=%d seq=%d" % (  # noqa: UP031
+                        found[0], frame_len, found[1], w3, w4)
+                if w1 == 0:
+                    return "%s%d%sICMP echo reply id=%d seq=%d" % (  # noqa: UP031
+                        found[0], frame_len, found[1], w3, w4)
+                info = "ICMP " + _icmp_info(w1 >> 8, w1 & 0xFF, None, None)
+            elif iproto == 6:
+                tcp = _tcp_info(data[84:end], itlen - 20)
+                info = "TCP " + tcp if tcp else "TCP"
+            elif iproto == 17:
+                if (end < 92 or w3 < 8 or 84 + w3 > end or w2 in udp_ports
+                        or (w4 and ((from_bytes(data[84:84 + w3], "big")
+                                     << (8 if w3 & 1 else 0))
+                                    + from_bytes(data[76:84], "big") + 17 + w3) % 0xFFFF)):
+                    return fast_summary(data, frame_len, options, pal)
+                info = f"UDP {w1}{ARROW}{w2} len={w3 - 8}"
+            else:
+                return fast_summary(data, frame_len, options, pal)
+            key = data[26:62] + data[76:84]
+            found = get_prefix(key) or prefix(key, True)
+            return f"{found[0]}{frame_len}{found[1]}{info}"
+        if ietype == 0x0806:
             htype, ptype, hlen, plen, op, sha, spa, _tha, tpa = unpack_arp(data, 64)
             if hlen != 6 or plen != 4 or ptype != 0x0800 or htype not in (1, 6):
                 return fast_summary(data, frame_len, options, pal)
             info = _arp_info(op, sha.hex(":"), _ntoa(spa), _ntoa(tpa))
-            return (f"{pair(data[26:34])} VXLAN {frame_len}{head(data[42:50])}"
-                    f"{mac_pair(data[50:62])} ARP {info}")
+            key = data[26:62]
+            found = get_prefix(key) or prefix(key, False)
+            return f"{found[0]}{frame_len}{found[1]}ARP {info}"
         return fast_summary(data, frame_len, options, pal)
 
     return common
@@ -699,31 +708,39 @@ class Summarizer:
     def fast_lines(self, records: Iterable[RecordLike], count: int | None = None
                    ) -> Iterator[str]:
         """Lines for every record (at most ``count``), as ``line`` would make them."""
-        if count is not None and count == 0:
-            return
+        if count is not None and count >= 0:
+            records = islice(records, count)  # one line per record: count records
         clock = self.clock
         pal = self.pal
         options = self.options
         cache: dict[int, DecodeOptions] = {}
         fast = make_fast_summary(options, pal)
-        first: int | None = None
-        prev = 0
-        shown = 0
+        first = prev = 0
+        started = False
+        iface: Any = None
+        opts = options
+        use_fast = False
+        linktype = 1
+        relative = False
         for rec in records:
             ts = rec.ts_ns
-            if first is None:
-                first = prev = ts
-                self.set_resolution(rec.interface.tsresol)
-            iface = rec.interface
-            opts = options if iface.fcslen is None else options_for(options, iface, cache)
-            text = None
-            if iface.linktype == 1:
-                text = fast(rec.data, rec.orig_len) if opts is options else fast_summary(
-                    rec.data, rec.orig_len, opts, pal)
+            if rec.interface is not iface:
+                iface = rec.interface
+                if not started:
+                    started = True
+                    first = prev = ts
+                    self.set_resolution(iface.tsresol)
+                    relative = clock.fmt == "r" and clock.digits == 6
+                linktype = iface.linktype
+                opts = options if iface.fcslen is None else options_for(options, iface, cache)
+                use_fast = linktype == 1 and opts is options
+            text = fast(rec.data, rec.orig_len) if use_fast else None
             if text is None:
-                text = packet_summary(decode(rec.data, iface.linktype, opts), rec.orig_len, pal)
-            yield f"{rec.number:>5} {clock(ts, first, prev)} {text}"
+                text = packet_summary(decode(rec.data, linktype, opts), rec.orig_len, pal)
+            delta = ts - first
+            if relative and delta >= 0:
+                secs, frac = divmod(delta, _NS)
+                yield "%5d %d.%06d %s" % (rec.number, secs, frac // 1000, text)  # noqa: UP031
+            else:
+                yield f"{rec.number:>5} {clock(ts, first, prev)} {text}"
             prev = ts
-            shown += 1
-            if count is not None and 0 < count <= shown:
-                return
