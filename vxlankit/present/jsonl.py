@@ -303,10 +303,10 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS
                 f'{{"proto":"ip","offset":{off},"length":20,"status":"ok","fields":'
                 f'{{"ip.version":4,"ip.hdr_len":20,"ip.dsfield":{tos},'
                 f'"ip.dsfield.dscp":{tos >> 2},"ip.dsfield.ecn":{tos & 3},"ip.len":'))
-        key = ("ipm", ffo, ttl, proto)
-        mid = get(key)
+        mid_key = ("ipm", ffo, ttl, proto)
+        mid = get(mid_key)
         if mid is None:
-            mid = remember(key, (
+            mid = remember(mid_key, (
                 f'"ip.flags":{ffo >> 13},"ip.flags.rb":{ffo >> 15},'
                 f'"ip.flags.df":{(ffo >> 14) & 1},"ip.flags.mf":{(ffo >> 13) & 1},'
                 f'"ip.frag_offset":{ffo & 0x1FFF},"ip.ttl":{ttl},"ip.proto":{proto},'
