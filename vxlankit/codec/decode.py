@@ -144,6 +144,8 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                 layer.status = TRUNCATED
                 ip_complete = False
                 ip_payload_end = end
+                errors.append(f"ip: truncated at offset {off}: total length {total}, "
+                              f"{avail} bytes captured")
             else:
                 ip_complete = True
                 ip_payload_end = off + total
@@ -184,6 +186,8 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                                   f"at offset {off + 4}")
                 else:
                     layer.status = TRUNCATED
+                    errors.append(f"udp: truncated at offset {off}: length {ulen}, "
+                                  f"{avail} bytes captured")
             elif ulen < avail:
                 trailers.append((off + ulen, end, eth_start))
                 end = off + ulen
