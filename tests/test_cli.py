@@ -216,6 +216,9 @@ def test_damaged_file_prints_good_packets_then_exit_3(vxlan_pcap: Path, tmp_path
     both = run("decode", str(damaged), str(vxlan_pcap))
     assert both.exit_code == EXIT_DAMAGED
     assert len(lines(both)) == 2 + 6 + 10
+    # -c counts what the damaged file printed
+    counted = run("decode", "-c", "8", str(damaged), str(vxlan_pcap))
+    assert len(lines(counted)) == 2 + 8 and counted.exit_code == EXIT_DAMAGED
 
 
 def test_not_a_capture_and_missing_file(tmp_path: Path) -> None:

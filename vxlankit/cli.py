@@ -131,6 +131,7 @@ class Writer:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.pending: list[str] = []
+        self.counted = 0  # lines written through ``lines``
 
     def line(self, text: str) -> None:
         self.pending.append(text)
@@ -151,6 +152,7 @@ class Writer:
                     write("\n".join(pending))
                     pending.clear()
         finally:
+            self.counted += count
             self.flush()  # what was made before an error is printed before it
         return count
 
@@ -362,69 +364,94 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
 
     One line per packet by default: outer VTEPs, VNI, then the inner frame.
     """
-    from vxlankit.present.hexdump import hexdump as hex_text
-    from vxlankit.present.jsonl import fast_json_lines, record_json
-    from vxlankit.present.summary import ANSI, PLAIN, Summarizer
-    from vxlankit.present.tree import record_tree
+    from vxlankit.present.summary import ANSI, PLAIN
 
     if as_json and (verbose or hexdump):
         raise click.UsageError("--json cannot be combined with -V or -x")
-    options = make_decode_options(vxlan_ports, gpe_ports)
-    test = make_filter(filter_expr)
-    pal = ANSI if (not as_json and use_color(color, sys.stdout)) else PLAIN
-    out = Writer()
-    remaining = [count]
-    several = len(files) > 1
+    view = DecodeView(
+        options=make_decode_options(vxlan_ports, gpe_ports), count=count, vnis=vnis,
+        vteps=vteps, filter=make_filter(filter_expr), verbose=verbose, hexdump=hexdump,
+        as_json=as_json, time_format=time_format, several=len(files) > 1,
+        pal=ANSI if (not as_json and use_color(color, sys.stdout)) else PLAIN,
+    )
+    try:
+        code = for_each_file(files, view.show, progress=_show_progress(True))
+    except FilterError as exc:  # a literal that does not fit its field shows at first use
+        view.out.flush()
+        raise Failed(str(exc), EXIT_USAGE) from None
+    view.out.flush()
+    sys.exit(code)
 
-    def show(capture: Capture) -> None:
-        if several and not as_json:
-            out.line(f"==> {capture.path} <==")
-        summarizer = Summarizer(time_format, pal, options)
-        records = capture.records()
-        left = remaining[0]
+
+class DecodeView:
+    """What ``decode`` prints for each capture, in the mode its options chose."""
+
+    def __init__(self, *, options: DecodeOptions, count: int | None, vnis: tuple[int, ...],
+                 vteps: tuple[str, ...], filter: PacketTest | None, verbose: bool,
+                 hexdump: bool, as_json: bool, time_format: str, several: bool,
+                 pal: Any) -> None:
+        self.options = options
+        self.remaining = count
+        self.vnis = vnis
+        self.vteps = vteps
+        self.filter = filter
+        self.verbose = verbose
+        self.hexdump = hexdump
+        self.as_json = as_json
+        self.time_format = time_format
+        self.several = several
+        self.pal = pal
+        self.out = Writer()
+
+    def show(self, capture: Capture) -> None:
+        if self.several and not self.as_json:
+            self.out.line(f"==> {capture.path} <==")
+        left = self.remaining
         if left == 0:
             return
-        everything = not (vnis or vteps or test)
-        if everything and not (verbose or hexdump or as_json):
-            shown = out.lines(summarizer.fast_lines(records, left))
-        elif everything and as_json:
-            shown = out.lines(fast_json_lines(records, options, count=left,
-                                              file=capture.path if several else None))
-        else:
-            items = decode_records(records, options, count=left, vnis=vnis, vteps=vteps,
-                                   filter=test)
-            shown = out.lines(_render(items, summarizer, verbose, hexdump, as_json,
-                                      capture.path if several else None, pal))
-        if left is not None:
-            remaining[0] = max(0, left - shown)
+        before = self.out.counted
+        try:
+            self.out.lines(self.lines(capture, left))
+        finally:  # a damaged file still used up what it printed of -c
+            if left is not None:
+                self.remaining = max(0, left - (self.out.counted - before))
 
-    def _render(items: Iterable[DecodedRecord], summarizer: Summarizer, verbose: bool,
-                hexdump: bool, as_json: bool, file: str | None, pal: Any) -> Iterator[str]:
+    def lines(self, capture: Capture, count: int | None) -> Iterator[str]:
+        from vxlankit.present.jsonl import fast_json_lines
+        from vxlankit.present.summary import Summarizer
+
+        records = capture.records()
+        file = capture.path if self.several else None
+        summarizer = Summarizer(self.time_format, self.pal, self.options)
+        if not (self.vnis or self.vteps or self.filter):  # no Packet needed: fast paths
+            if self.as_json:
+                return fast_json_lines(records, self.options, count=count, file=file)
+            if not (self.verbose or self.hexdump):
+                return summarizer.fast_lines(records, count)
+        items = decode_records(records, self.options, count=count, vnis=self.vnis,
+                               vteps=self.vteps, filter=self.filter)
+        return self.render(items, summarizer, file)
+
+    def render(self, items: Iterable[DecodedRecord], summarizer: Any, file: str | None
+               ) -> Iterator[str]:
+        from vxlankit.present.hexdump import hexdump
+        from vxlankit.present.jsonl import record_json
+        from vxlankit.present.tree import record_tree
+
         first = True
         for item in items:
             if first:
                 summarizer.set_resolution(item.record.interface.tsresol)
                 first = False
-            if as_json:
+            if self.as_json:
                 yield record_json(item.record, item.packet, file=file)
                 continue
-            if verbose:
-                text = record_tree(item, pal)
-            else:
-                text = summarizer.line(item)
-            if hexdump:
-                text += "\n" + hex_text(item.packet.data, item.packet.layers, pal) + "\n"
-            elif verbose:
+            text = record_tree(item, self.pal) if self.verbose else summarizer.line(item)
+            if self.hexdump:
+                text += "\n" + hexdump(item.packet.data, item.packet.layers, self.pal) + "\n"
+            elif self.verbose:
                 text += "\n"
             yield text
-
-    try:
-        code = for_each_file(files, show, progress=_show_progress(True))
-    except FilterError as exc:  # a literal that does not fit its field shows at first use
-        out.flush()
-        raise Failed(str(exc), EXIT_USAGE) from None
-    out.flush()
-    sys.exit(code)
 
 
 @main.command()
