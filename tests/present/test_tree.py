@@ -96,6 +96,7 @@ def test_spans_of_variable_fields() -> None:
                         dport=4790))
     assert field_span(gpe.layers[3], "vxlan.next_proto") == (3, 1, None)
     assert field_span(gpe.layers[3], "vxlan.flags") == (0, 1, None)
+    assert _field(packet_tree(gpe), "vxlan.flags").split(": ", 1)[1].startswith("0x0c ")
     padded = decode(encode([build.eth(), build.arp(), build.padding(bytes(18) + b"tail")]))
     trailer = padded.layers[-1]
     assert field_span(trailer, "eth.padding") == (0, 18, None)

@@ -185,6 +185,8 @@ def format_value(fields: dict[str, Any], name: str, value: Any) -> str:
     if name.endswith(".checksum.status") or name == "eth.fcs.status":
         return f"{CHECKSUM_STATUS_NAMES.get(value, 'unknown')} ({value})"
     width = _HEX.get(name)
+    if width and name.startswith("vxlan.flags") and "vxlan.next_proto" in fields:
+        width = 2  # VXLAN-GPE: one byte of flags
     text = f"0x{value:0{width}x}" if width else str(value)
     if name == "ip.id" or name == "icmp.ident":
         text += f" ({value})"
