@@ -117,6 +117,7 @@ def crosscheck(
                 tally.disagree(leftover.number, "frame", 1, PACKET, "(present)", "(absent)")
     report.layers_compared = tally.layers_compared
     report.fields_compared = tally.fields_compared
+    report.layers_by_protocol = dict(tally.layers_by_protocol)
     report.disagreements = tally.disagreements
     report.allowed = tally.allowed()
     report.not_shown = dict(tally.not_shown)

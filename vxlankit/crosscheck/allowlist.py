@@ -14,9 +14,10 @@ from types import MappingProxyType
 
 VXLANKIT_ONLY_FIELD = "vxlankit-only field"
 TRAILER_NAMING = "trailer naming"
-ICMP_RFC4884 = "icmp.unused split (RFC 4884)"
+ICMP_UNUSED_SPLIT = "icmp.unused split"
 WIRESHARK_ONLY_LAYER = "wireshark-only layer"
 QINQ_9100 = "0x9100 tag"
+CUT_HEADER = "cut header"
 
 
 @dataclass(frozen=True)
@@ -64,18 +65,27 @@ RULES: Mapping[str, Rule] = MappingProxyType({rule.key: rule for rule in (
          "same bytes, named differently: Wireshark counts the 60-byte minimum against the whole "
          "frame, wants padding all zero and names a trailer after its VLAN tag; vxlankit pads "
          "from the start of the Ethernet frame the bytes belong to"),
-    # ICMP destination unreachable / time exceeded: when the second byte (RFC 4884 length) is not
-    # zero, tshark 4.0 shows icmp.unused(1) icmp.length(1) icmp.unused(2); vxlankit keeps the
-    # four bytes as one icmp.unused.  Allowed only when the pieces rebuild vxlankit's value.
-    Rule(ICMP_RFC4884, "icmp.unused",
-         "Wireshark splits the 4 unused bytes around the RFC 4884 length byte when it is not "
-         "zero; vxlankit keeps them whole, and the bytes agree"),
+    # ICMP destination unreachable / time exceeded keep 4 "unused" bytes, which vxlankit names
+    # icmp.unused whole.  tshark 4.0 cuts pieces out of them: the RFC 4884 length byte
+    # (icmp.length, when not zero) and, for "fragmentation needed" (type 3 code 4), the RFC 1191
+    # next-hop MTU (icmp.mtu), leaving icmp.unused for the rest.  Allowed only when tshark's
+    # pieces rebuild vxlankit's four bytes exactly.
+    Rule(ICMP_UNUSED_SPLIT, "icmp.unused",
+         "tshark shows parts of the 4 unused bytes as icmp.length (RFC 4884) or icmp.mtu "
+         "(RFC 1191, fragmentation needed); vxlankit keeps them whole, and the bytes agree"),
     # vlan.py decodes the pre-standard QinQ TPID 0x9100 as an 802.1ad S-tag; tshark 4.0 hands
     # it to its 802.1Q dissector (preference vlan.qinq_ethertype).  The tag's fields are compared
     # under vxlankit's names (ieee8021ad.priority <-> vlan.priority, ...).
     Rule(QINQ_9100, "ieee8021ad",
          "a tag with TPID 0x9100 is an 802.1ad S-tag to vxlankit and an 802.1Q tag (vlan) to "
          "tshark; its fields are compared under vxlankit's names"),
+    # A header the capture ends inside (snaplen): vxlankit keeps it as a layer with status
+    # "truncated", its bytes raw and no fields; tshark adds no layer for it, only [Malformed
+    # Packet] or a short-frame note.  Nothing is there to compare.  Allowed only for such
+    # field-less truncated layers.
+    Rule(CUT_HEADER, "(layer)",
+         "the capture ends inside this header: vxlankit keeps a truncated layer with the raw "
+         "bytes and no fields, tshark shows no layer"),
     # A protocol layer tshark dissects from bytes that vxlankit keeps as a data layer: Geneve or
     # NSH payloads, IPv6, the datagram an ICMP error quotes.  Allowed only when the layer starts
     # inside one of vxlankit's data layers; a Wireshark-only layer anywhere else is a disagreement.

@@ -20,7 +20,7 @@ from vxlankit.crosscheck import allowlist
 from vxlankit.crosscheck.fieldtypes import FieldType, normalise, parse_show, render
 from vxlankit.crosscheck.report import ABSENT, LAYER, PRESENT, Allowed, Disagreement
 from vxlankit.crosscheck.wireshark import ANCHORS, WsField, WsLayer
-from vxlankit.packet import Layer, Packet
+from vxlankit.packet import TRUNCATED, Layer, Packet
 
 COMPARED_PROTOCOLS = ("eth", "vlan", "ieee8021ad", "arp", "ip", "icmp", "udp", "vxlan", "sll",
                       "null")
@@ -37,6 +37,7 @@ class Tally:
     def __init__(self, types: Mapping[str, FieldType]) -> None:
         self.types = types
         self.layers_compared = 0
+        self.layers_by_protocol: Counter[str] = Counter()
         self.fields_compared = 0
         self.disagreements: list[Disagreement] = []
         self.not_shown: Counter[str] = Counter()
@@ -76,9 +77,15 @@ def compare_packet(number: int, ours: Packet, theirs: list[WsLayer], tally: Tall
         occurrence = seen[layer.proto]
         candidates = ws_by_proto.get(layer.proto, [])
         if occurrence > len(candidates):
-            tally.disagree(number, layer.proto, occurrence, LAYER, PRESENT, ABSENT)
+            if layer.status == TRUNCATED and not layer.fields:
+                tally.allow(allowlist.RULES[allowlist.CUT_HEADER], number, layer.proto, LAYER,
+                            f"packet {number}: {layer.length} of the header's bytes at offset "
+                            f"{layer.offset}")
+            else:
+                tally.disagree(number, layer.proto, occurrence, LAYER, PRESENT, ABSENT)
             continue
         tally.layers_compared += 1
+        tally.layers_by_protocol[layer.proto] += 1
         _compare_layer(number, layer, occurrence, candidates[occurrence - 1], tally)
     ws_seen: Counter[str] = Counter()
     for index, ws in enumerate(theirs):
@@ -188,29 +195,39 @@ def _compare_field(number: int, proto: str, occurrence: int, name: str, value: A
     tally.fields_compared += 1
     if normalise(value, ftype) == parse_show(item.show, ftype):
         return
-    if name == "icmp.unused" and ws is not None and _rfc4884_split(value, ws, lo):
-        tally.allow(allowlist.RULES[allowlist.ICMP_RFC4884], number, proto, name,
+    if name == "icmp.unused" and ws is not None and _icmp_unused_split(value, ws, lo):
+        tally.allow(allowlist.RULES[allowlist.ICMP_UNUSED_SPLIT], number, proto, name,
                     f"packet {number}: {render(value, ftype)}")
         return
     tally.disagree(number, proto, occurrence, name, render(value, ftype), item.show)
 
 
-def _rfc4884_split(value: Any, ws: WsLayer, start: int) -> bool:
-    """Whether tshark's icmp.unused(1), icmp.length(1), icmp.unused(2) rebuild ``value``."""
+# How tshark 4.0 may show the 4 bytes vxlankit calls icmp.unused, and each piece's width.
+_ICMP_UNUSED_PIECES = {"icmp.unused": 0, "icmp.length": 1, "icmp.mtu": 2}
+
+
+def _icmp_unused_split(value: Any, ws: WsLayer, start: int) -> bool:
+    """Whether the pieces tshark shows in bytes 4-7 of the ICMP header (icmp.unused, the
+    RFC 4884 icmp.length, the RFC 1191 icmp.mtu) rebuild vxlankit's ``value`` exactly."""
     if not isinstance(value, (bytes, bytearray)) or len(value) != 4:
         return False
     pieces: dict[int, bytes] = {}
-    for item in ws.fields.get("icmp.unused", []):
-        if item.pos is not None:
-            pieces[item.pos - start] = bytes.fromhex(item.show.replace(":", ""))
-    lengths = [item for item in ws.fields.get("icmp.length", []) if item.pos == start + 5]
-    if 4 not in pieces or 6 not in pieces or not lengths:
-        return False
-    try:
-        length = int(lengths[0].show)
-    except ValueError:
-        return False
-    return 0 <= length <= 0xFF and pieces[4] + bytes([length]) + pieces[6] == bytes(value)
+    for name, width in _ICMP_UNUSED_PIECES.items():
+        for item in ws.fields.get(name, []):
+            if item.pos is None or not start + 4 <= item.pos < start + 8:
+                continue
+            try:
+                chunk = (bytes.fromhex(item.show.replace(":", "")) if not width
+                         else int(item.show).to_bytes(width, "big"))
+            except (ValueError, OverflowError):
+                return False
+            pieces[item.pos - start] = chunk
+    rebuilt = b""
+    for offset in sorted(pieces):
+        if offset != 4 + len(rebuilt):
+            return False
+        rebuilt += pieces[offset]
+    return rebuilt == bytes(value)
 
 
 def _ws_trailer_fields(theirs: list[WsLayer]) -> list[WsField]:

@@ -54,6 +54,8 @@ class CrosscheckReport:
     packets_compared: int = 0
     layers_compared: int = 0
     fields_compared: int = 0
+    # How many layers of each protocol were paired and compared (eth 2 per VXLAN frame...).
+    layers_by_protocol: dict[str, int] = field(default_factory=dict)
     sampled: bool = False
     disagreements: list[Disagreement] = field(default_factory=list)
     allowed: list[Allowed] = field(default_factory=list)
@@ -76,6 +78,7 @@ class CrosscheckReport:
             "packets_compared": self.packets_compared,
             "layers_compared": self.layers_compared,
             "fields_compared": self.fields_compared,
+            "layers_by_protocol": dict(self.layers_by_protocol),
             "ok": self.ok,
             "disagreements": [asdict(d) for d in self.disagreements],
             "allowed": [asdict(a) for a in self.allowed],
@@ -108,6 +111,9 @@ def render_text(report: CrosscheckReport) -> str:
         f"vxlankit vs tshark {report.tshark_version}: {report.path}",
         f"compared {report.fields_compared} fields in {report.layers_compared} layers of {scope}",
     ]
+    if report.layers_by_protocol:
+        lines.append("layers: " + ", ".join(f"{proto} {count}" for proto, count
+                                             in sorted(report.layers_by_protocol.items())))
     if report.decode_as:
         lines.append("decode-as: " + ", ".join(f"{k},{v}" for k, v in report.decode_as.items()))
     if report.disagreements:

@@ -1,0 +1,384 @@
+"""The tshark cross-check, run against the real tshark through pyshark (never a mock).
+
+tshark and the shared real-capture folder are optional on a developer's machine (those tests
+skip) but required under CI (``CI=true``), where their absence fails the run rather than turning
+it silently green.  pyshark reads a few thousand packets a second at best, so every test writes
+its frames to one capture and runs tshark once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from tests.strategies import Frame, frames
+from vxlankit import build, encode
+from vxlankit.capture.reader import open_capture
+from vxlankit.capture.writer import PcapngWriter
+from vxlankit.codec import decode
+from vxlankit.crosscheck import (
+    COMPARED_PROTOCOLS,
+    VXLANKIT_ONLY_FIELDS,
+    CrosscheckError,
+    CrosscheckReport,
+    crosscheck,
+    render_text,
+)
+from vxlankit.crosscheck.allowlist import (
+    ICMP_UNUSED_SPLIT,
+    VXLANKIT_ONLY_FIELD,
+    WIRESHARK_ONLY_LAYER,
+)
+from vxlankit.crosscheck.fieldtypes import FieldType, parse_show, tshark_info
+from vxlankit.crosscheck.wireshark import decode_as_for
+from vxlankit.packet import Packet
+from vxlankit.synth.ping import PingOptions, synthesize_ping
+
+IN_CI = os.environ.get("CI") == "true"
+REAL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "captures" / "real"
+REAL_CAPTURES = sorted(p.name for p in REAL_DIR.glob("*.pcap*")) if REAL_DIR.is_dir() else []
+
+
+def _unavailable(message: str) -> NoReturn:
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def tshark() -> str:
+    path = shutil.which("tshark")
+    if path is None:
+        _unavailable("tshark is not installed")
+    try:
+        import pyshark  # noqa: F401
+    except ImportError:
+        _unavailable("pyshark is not installed")
+    return path
+
+
+def _write(path: Path, packets: Iterable[tuple[str, int, bytes, int]]) -> Path:
+    """A pcapng with one interface per (name, link type); packets are (name, linktype, data,
+    orig_len)."""
+    with PcapngWriter(str(path)) as writer:
+        ids: dict[tuple[str, int], int] = {}
+        for i, (name, linktype, data, orig_len) in enumerate(packets):
+            key = (name, linktype)
+            if key not in ids:
+                ids[key] = writer.add_interface(name, linktype)
+            writer.write(data, 1_700_000_000 * 10**9 + i * 1000, ids[key], orig_len=orig_len)
+    return path
+
+
+def _allowed(report: CrosscheckReport) -> set[tuple[str, str, str]]:
+    return {(a.rule, a.layer, a.field) for a in report.allowed}
+
+
+IP_OPTIONS = (VXLANKIT_ONLY_FIELD, "ip", "ip.options")
+
+
+def _synth_capture(tmp_path: Path, arp: str) -> tuple[Path, int]:
+    result = synthesize_ping(PingOptions(arp=arp))
+    path = _write(tmp_path / f"ping-{arp}.pcapng",
+                  ((p.tap, 1, p.data, len(p.data)) for p in result.packets))
+    return path, len(result.packets)
+
+
+# ------------------------------------------------------------------------- synthesized traffic
+
+
+@pytest.mark.parametrize("arp", ["proxy", "flood"])
+def test_synthesized_ping_agrees_completely(tshark: str, tmp_path: Path, arp: str) -> None:
+    path, count = _synth_capture(tmp_path, arp)
+    report = crosscheck(path)
+    assert report.ok, render_text(report)
+    assert report.packets_compared == count and not report.sampled
+    # Plain IPv4 without options: the only thing tshark cannot name is vxlankit's raw-options
+    # field, and no layer is one-sided.
+    assert _allowed(report) == {IP_OPTIONS}, render_text(report)
+    layers = report.layers_by_protocol
+    assert layers["vxlan"] > 0 and layers["arp"] > 0 and layers["icmp"] > 0
+    # Every VXLAN frame's inner Ethernet header was paired too, not only the outer one.
+    assert layers["eth"] > count
+
+
+# ------------------------------------------------------------------------------ real captures
+
+# What each capture is allowed to differ in, and why; anything else fails the test (a new
+# allowed difference included, so this list stays the truth).  All: ip.options, vxlankit's
+# name for the raw option bytes (empty here), which tshark has no field for.
+_BENEATH = {
+    # Geneve (UDP 6081) is not decoded by vxlankit; tshark dissects the Ethernet frame inside.
+    "tcpdump_geneve.pcap": {"eth", "ip", "icmp"},
+    # IPv6 underlay: vxlankit stops at the outer Ethernet header (IPv6 is kept as data).
+    "tcpdump_gso-ipv6-vxlan-ipv6.pcap": {"udp", "vxlan", "eth", "ip"},
+    # VXLAN-GPE carrying NSH (next protocol 4): vxlankit keeps NSH as data.
+    "tcpdump_nsh-over-vxlan-gpe.pcap": {"ip", "udp"},
+}
+
+
+def _expected_allowed(name: str) -> set[tuple[str, str, str]]:
+    expected = {(WIRESHARK_ONLY_LAYER, proto, "(layer)") for proto in _BENEATH.get(name, ())}
+    if name != "tcpdump_gso-ipv6-vxlan-ipv6.pcap":  # no IPv4 header that vxlankit decodes
+        expected.add(IP_OPTIONS)
+    return expected
+
+
+def _packet_count(path: Path) -> int:
+    with open_capture(path) as reader:
+        return sum(1 for _ in reader)
+
+
+@pytest.mark.parametrize("name", REAL_CAPTURES or ["(folder missing)"])
+def test_real_capture_agrees(tshark: str, name: str) -> None:
+    if name not in REAL_CAPTURES:
+        _unavailable(f"real captures folder {REAL_DIR} is missing or empty")
+    path = REAL_DIR / name
+    report = crosscheck(path)
+    assert report.ok, render_text(report)
+    assert report.packets_compared == _packet_count(path) and not report.sampled
+    assert report.fields_compared > 0
+    assert _allowed(report) == _expected_allowed(name), render_text(report)
+
+
+def test_port_8472_needs_and_gets_decode_as(tshark: str) -> None:
+    name = "tcpdump_vxlan_port_8472.pcap"
+    if name not in REAL_CAPTURES:
+        _unavailable(f"{name} missing from {REAL_DIR}")
+    report = crosscheck(REAL_DIR / name)
+    assert report.decode_as == {"udp.port==8472": "vxlan"}
+    assert report.ok, render_text(report)
+    # All 10 packets are VXLAN to both sides (2 ARP, 8 ICMP inside).
+    assert report.layers_by_protocol["vxlan"] == 10
+    assert report.layers_by_protocol["eth"] == 20
+
+
+@pytest.mark.parametrize(("name", "ports"), [
+    ("tcpdump_vxlan_port_8472.pcap", (4789,)),  # tshark left alone on 8472: data
+    ("tcpdump_vxlan.pcap", (8472,)),  # tshark told to stop decoding 4789: data
+])
+def test_ports_left_out_are_data_on_both_sides(tshark: str, name: str,
+                                               ports: tuple[int, ...]) -> None:
+    if name not in REAL_CAPTURES:
+        _unavailable(f"{name} missing from {REAL_DIR}")
+    report = crosscheck(REAL_DIR / name, vxlan_ports=ports)
+    assert report.ok, render_text(report)
+    assert "vxlan" not in report.layers_by_protocol
+    # A VXLAN layer that only tshark saw would be allowed (it starts inside vxlankit's data),
+    # so the absence of that allowance is what proves tshark stopped at UDP too.
+    assert _allowed(report) == {IP_OPTIONS}, render_text(report)
+
+
+# -------------------------------------------------------------------------- generated stacks
+
+FRAME_COUNT = 300
+_VXLAN_PORTS = (4789, 4790, 8472)
+
+
+def _tshark_friendly(frame: Frame) -> Frame:
+    """The frame with each tunnel's UDP source port in the ephemeral range RFC 7348 asks VTEPs
+    to use.  tshark tries the lower port of a datagram first, so a low random source port (123:
+    NTP) would take the payload from VXLAN; vxlankit dispatches on the destination port only."""
+    for layer in frame.layers:
+        if layer.proto == "udp" and layer.fields["udp.dstport"] in _VXLAN_PORTS:
+            layer.fields["udp.srcport"] |= 0xC000
+    return frame
+
+
+def _generate(count: int) -> list[tuple[Frame, bytes, int]]:
+    """``count`` hypothesis-generated frames, as (frame, captured bytes, original length).
+
+    Hypothesis generates them (one example each: a single example cannot hold hundreds of
+    frames) and the caller checks them all with one tshark run.  Explicit checksums are kept,
+    so bad IPv4/UDP/ICMP checksums occur; about one frame in eight is cut short as a snaplen
+    would cut it.
+    """
+    out: list[tuple[Frame, bytes, int]] = []
+
+    @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(frame=frames(), cut=st.integers(0, 7), where=st.integers(0, 15))
+    def collect(frame: Frame, cut: int, where: int) -> None:
+        data = encode(_tshark_friendly(frame).layers, compute_checksums=False)
+        captured = data[: len(data) * where // 16] if cut == 0 else data
+        out.append((frame, captured, len(data)))
+
+    collect()
+    return out
+
+
+def _explain(report: CrosscheckReport, generated: list[tuple[Frame, bytes, int]]) -> str:
+    numbers = sorted({d.packet for d in report.disagreements})[:5]
+    frames_text = "\n".join(f"packet {n}: {generated[n - 1][0]!r} ({len(generated[n - 1][1])} "
+                            f"of {generated[n - 1][2]} bytes)" for n in numbers)
+    return render_text(report) + "\n" + frames_text
+
+
+def test_generated_stacks_agree_completely(tshark: str, tmp_path: Path) -> None:
+    generated = _generate(FRAME_COUNT)
+    path = _write(tmp_path / "generated.pcapng",
+                  ((f.link, f.linktype, data, orig) for f, data, orig in generated))
+    report = crosscheck(path, limit=None)
+    assert report.ok, _explain(report, generated)
+    assert report.packets_compared == len(generated)
+    # Each compared protocol was exercised (by a wide margin at this many frames).
+    missing = set(COMPARED_PROTOCOLS) - set(report.layers_by_protocol)
+    assert not missing, f"no {sorted(missing)} layer was compared: {report.layers_by_protocol}"
+
+
+def test_icmp_unused_split_is_allowed_only_when_the_bytes_agree(tshark: str,
+                                                               tmp_path: Path) -> None:
+    def icmp_error(itype: int, code: int, rest: bytes) -> bytes:
+        return encode([build.eth("02:00:00:00:00:01", "02:00:00:00:00:02"),
+                       build.ipv4("192.0.2.1", "192.0.2.2"), build.icmp(itype, code, rest=rest),
+                       build.payload(bytes(28))])
+
+    # Time exceeded with an RFC 4884 length byte: tshark shows unused(1) length(1) unused(2).
+    # Fragmentation needed, next-hop MTU 1450: tshark shows unused(2) mtu(2).
+    frames_ = [icmp_error(11, 0, b"\x00\x02\x00\x00"), icmp_error(3, 4, b"\x00\x00\x05\xaa")]
+    path = _write(tmp_path / "icmp.pcapng", [("eth0", 1, f, len(f)) for f in frames_])
+    report = crosscheck(path)
+    assert report.ok, render_text(report)
+    assert [(a.rule, a.count) for a in report.allowed if a.field == "icmp.unused"] == [
+        (ICMP_UNUSED_SPLIT, 2)], render_text(report)
+
+    def wrong(number: int, packet: Packet) -> None:
+        icmp = packet.layer("icmp")
+        assert icmp is not None
+        icmp.fields["icmp.unused"] = bytes(icmp.fields["icmp.unused"][:3]) + b"\x01"
+
+    report = crosscheck(path, hook=wrong)
+    assert [(d.packet, d.field, d.ours, d.theirs) for d in report.disagreements] == [
+        (1, "icmp.unused", "00:02:00:01", "00"), (2, "icmp.unused", "00:00:05:01", "00:00"),
+    ], render_text(report)
+
+
+# ------------------------------------------------------------------------ the check can fail
+
+
+def test_a_corrupted_decode_is_caught(tshark: str, tmp_path: Path) -> None:
+    path, _ = _synth_capture(tmp_path, "flood")
+    with open_capture(path) as reader:
+        decoded = [(r.number, decode(r.data)) for r in reader]
+    vxlan_frames = [number for number, packet in decoded
+                    if packet.layer("vxlan") is not None and packet.layer("icmp") is not None]
+    first, second, third = vxlan_frames[:3]
+    original: dict[str, Any] = {}
+
+    def corrupt(number: int, packet: Packet) -> None:
+        if number == first:  # inner IPv4 TTL
+            inner = packet.layer("ip", 2)
+            assert inner is not None
+            original["ttl"] = inner.fields["ip.ttl"]
+            inner.fields["ip.ttl"] = (inner.fields["ip.ttl"] + 1) % 256
+        elif number == second:  # a checksum status
+            udp = packet.layer("udp")
+            assert udp is not None
+            original["status"] = udp.fields["udp.checksum.status"]
+            udp.fields["udp.checksum.status"] = 0
+        elif number == third:  # a whole layer lost
+            packet.layers = [layer for layer in packet.layers if layer.proto != "vxlan"]
+
+    report = crosscheck(path, hook=corrupt)
+    assert not report.ok
+    found = {(d.packet, d.layer, d.occurrence, d.field): (d.ours, d.theirs)
+             for d in report.disagreements}
+    assert found == {
+        (first, "ip", 2, "ip.ttl"): (str((original["ttl"] + 1) % 256), str(original["ttl"])),
+        (second, "udp", 1, "udp.checksum.status"): ("0", str(original["status"])),
+        (third, "vxlan", 1, "(layer)"): ("(absent)", "(present)"),
+    }, render_text(report)
+    text = render_text(report)
+    assert "ip.ttl" in text and text.rstrip().endswith("FAILED")
+    assert '"field": "udp.checksum.status"' in report.to_json()
+
+
+def test_limit_samples_and_says_so(tshark: str, tmp_path: Path) -> None:
+    path, count = _synth_capture(tmp_path, "proxy")
+    report = crosscheck(path, limit=7)
+    assert report.packets_compared == 7 and report.sampled and report.ok
+    assert "the first 7 packets" in render_text(report)
+    report = crosscheck(path, limit=count)
+    assert report.packets_compared == count and not report.sampled
+
+
+# ---------------------------------------------------- why PDML: pyshark's JSON and EK modes
+
+
+def test_json_and_ek_modes_still_lose_the_inner_layers(tshark: str, tmp_path: Path) -> None:
+    """If this fails, pyshark's JSON/EK modes now keep the inner Ethernet/IPv4 layers of a VXLAN
+    frame: the cross-check could use them (they are faster) instead of PDML."""
+    import pyshark
+
+    frame = encode([build.eth("02:00:00:00:00:01", "02:00:00:00:00:02"),
+                    build.ipv4("192.0.2.1", "192.0.2.2"), build.udp(49152, 4789, checksum=0),
+                    build.vxlan(42), build.eth("02:00:00:00:00:03", "02:00:00:00:00:04"),
+                    build.ipv4("10.0.0.1", "10.0.0.2"), build.icmp_echo(1, 1),
+                    build.payload(bytes(8))])
+    path = _write(tmp_path / "one.pcapng", [("eth0", 1, frame, len(frame))])
+
+    def layer_names(**mode: bool) -> list[str]:
+        capture = pyshark.FileCapture(str(path), keep_packets=False, **mode)
+        try:
+            return [[layer.layer_name for layer in packet.layers] for packet in capture][0]
+        finally:
+            capture.close()
+
+    pdml = layer_names()
+    assert pdml[:7] == ["eth", "ip", "udp", "vxlan", "eth", "ip", "icmp"]
+    for mode in ("use_json", "use_ek"):
+        names = layer_names(**{mode: True})
+        assert "vxlan" in names, names
+        assert names.count("eth") == 1 and names.count("ip") == 1, (
+            f"pyshark {mode}=True now keeps the inner layers ({names}): PDML may no longer "
+            "be needed; see vxlankit/crosscheck/wireshark.py")
+
+
+# ------------------------------------------------------- pieces that need no capture to test
+
+
+def test_show_strings_are_read_by_field_type() -> None:
+    u16_hex = FieldType("eth.type", "FT_UINT16", "BASE_HEX")
+    assert parse_show("0x0800", u16_hex) == 0x0800
+    # vxlan.flags_reserved is FT_UINT16 BASE_HEX for VXLAN but FT_UINT8 BASE_DEC for GPE, and
+    # -G fields lists only the first: the 0x prefix decides.
+    assert parse_show("10", u16_hex) == 10
+    assert parse_show("10", FieldType("ip.ttl", "FT_UINT8", "BASE_DEC")) == 10
+    assert parse_show("0xd2c0", FieldType("ip.id", "FT_UINT16", "BASE_HEX_DEC")) == 0xD2C0
+    boolean = FieldType("ip.flags.df", "FT_BOOLEAN", "8")
+    assert parse_show("1", boolean) == 1 and parse_show("False", boolean) == 0
+    assert parse_show("00:16:3e", FieldType("eth.padding", "FT_BYTES", "")) == b"\x00\x16\x3e"
+    assert parse_show("", FieldType("eth.padding", "FT_BYTES", "")) == b""
+    ether = FieldType("eth.src", "FT_ETHER", "")
+    assert parse_show("00:16:3E:08:71:CF", ether) == "00:16:3e:08:71:cf"
+    # What does not parse as its type stays a string, so it can only disagree.
+    assert parse_show("Xensourc_08:71:cf", u16_hex) == "Xensourc_08:71:cf"
+
+
+def test_decode_as_is_the_difference_from_tsharks_defaults() -> None:
+    assert decode_as_for((4789, 8472), (4790,)) == {"udp.port==8472": "vxlan"}
+    assert decode_as_for((4789,), (4790,)) == {}
+    assert decode_as_for((8472,), ()) == {"udp.port==4789": "data", "udp.port==4790": "data",
+                                          "udp.port==8472": "vxlan"}
+    assert decode_as_for((4789,), (4791,)) == {"udp.port==4790": "data",
+                                              "udp.port==4791": "vxlan_gpe"}
+
+
+def test_vxlankit_only_names_are_unknown_to_this_tshark(tshark: str) -> None:
+    """An allow-list entry for a name tshark does know would hide a real comparison."""
+    known = tshark_info(tshark).fields
+    assert not [name for name in VXLANKIT_ONLY_FIELDS if name in known]
+
+
+def test_missing_tshark_is_a_vxlankit_error(tmp_path: Path) -> None:
+    path = tmp_path / "empty.pcapng"
+    _write(path, [])
+    with pytest.raises(CrosscheckError, match="not found"):
+        crosscheck(path, tshark_path=str(tmp_path / "no-such-tshark"))
