@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from vxlankit.bulk._numpy import np, npt
 from vxlankit.bulk.columns import ColumnBatch, row_from_packet
-from vxlankit.bulk.frames import PAD, FrameBatch
+from vxlankit.bulk.frames import PAD, FrameBatch, gather_rows
 from vxlankit.codec import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions, decode
 from vxlankit.packet import CHECKSUM_GOOD, CHECKSUM_NOT_PRESENT, CHECKSUM_UNVERIFIED
 
@@ -46,6 +46,11 @@ _PROTO_NAMES = {_ETH: "eth:ethertype", _ETH_LEN: "eth", _IP: "ip", _UDP: "udp",
                 _VXLAN: "vxlan", _ARP: "arp", _ICMP: "icmp", _DATA: "data",
                 _VLAN: "vlan:ethertype", _QINQ: "ieee8021ad:ethertype"}
 _MAX_LAYERS = 15
+
+# The rich decoder's reports of a length field that runs past the captured data (see
+# vxlankit/codec/decode.py); the equality tests hold these to what it prints.
+_IP_CUT = "ip: truncated at offset {0}: total length {1}, {2} bytes captured"
+_UDP_CUT = "udp: truncated at offset {0}: length {1}, {2} bytes captured"
 
 I64 = npt.NDArray[np.int64]
 
@@ -179,9 +184,7 @@ class _Walk:
         self.t = tables
         self.buf = frames.buf
         self.start = frames.start
-        windows = np.lib.stride_tricks.as_strided(
-            frames.buf, (len(frames.buf) - PREFIX + 1, PREFIX), (1, 1))
-        self.m: npt.NDArray[np.uint8] = windows[frames.start]
+        self.m: npt.NDArray[np.uint8] = gather_rows(frames.buf, frames.start, PREFIX)
         self.fb = fallback
         self.rel = np.zeros(n, np.int64)
         self.end = frames.caplen.copy()
@@ -189,6 +192,10 @@ class _Walk:
         self.acc = np.zeros(n, np.uint64)
         self.layers = np.zeros(n, np.uint8)
         self.truncated = np.zeros(n, np.bool_)
+        # Truncations, in the order the walk met them: (message template, offset, rows,
+        # declared lengths, bytes captured).  The rich decoder reports each in
+        # Packet.errors; few rows have any, so they are formatted in Python at the end.
+        self.cuts: list[tuple[str, int, Rows, I64, I64]] = []
         self.ip_complete = np.ones(n, np.bool_)
         self.pseudo = np.zeros(n, np.int64)  # sum of the innermost IPv4 addresses' words
         self.depth = np.zeros(n, np.uint8)
@@ -316,6 +323,23 @@ class _Walk:
         cols.values["frame.protocols"][s] = ids
         ok, cut = cols.string_id("ok"), cols.string_id("truncated")
         cols.values["vxlankit.status"][s] = np.where(self.truncated[s], cut, ok)
+        self.cut_errors()
+
+    def cut_errors(self) -> None:
+        """``vxlankit.errors`` of the rows with truncated layers: the rich decoder's messages
+        (``vxlankit.codec.decode``), in layer order, joined as ``row_from_packet`` joins them.
+        Rows sharing a message list share one string."""
+        if not self.cuts:
+            return
+        messages: dict[int, list[str]] = {}
+        for template, r, rows, lengths, avail in self.cuts:
+            for row, length, have in zip(rows.tolist(), lengths.tolist(), avail.tolist(),
+                                         strict=True):
+                if not self.fb[row]:
+                    messages.setdefault(row, []).append(template.format(r, length, have))
+        column = self.cols.values["vxlankit.errors"]
+        for row, found in messages.items():
+            column[row] = self.cols.string_id(" | ".join(found))
 
     # -- layers -------------------------------------------------------------------------------
 
@@ -378,6 +402,7 @@ class _Walk:
         cut = stop > self.end[s]
         if cut.any():
             self.truncated[s] |= cut
+            self.cuts.append((_IP_CUT, r, rows[cut], stop[cut] - r, self.end[s][cut] - r))
         self.trailer(rows, stop, ~cut)
         ffo = _be16(h, 6)
         fragment = (ffo & 0x1FFF) != 0
@@ -424,6 +449,7 @@ class _Walk:
             return
         if over.any():
             self.truncated[s] |= over
+            self.cuts.append((_UDP_CUT, r, rows[over], length[over], avail[over]))
         self.trailer(rows, length + r, ~over)
         status = np.where(checksum == 0, CHECKSUM_NOT_PRESENT, CHECKSUM_UNVERIFIED)
         if verified is not None:

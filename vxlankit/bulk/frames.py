@@ -22,6 +22,7 @@ import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from vxlankit.bulk._numpy import np, npt
@@ -145,47 +146,68 @@ def plan_pcap(path: str, layout: _PcapLayout, records_per_part: int) -> Iterator
     offsets, is walked again when decoded and reports the damage exactly as a single pass
     would.
     """
-    unpack = struct.Struct(layout.order + "I").unpack_from
-    maxcap = layout.maxcap
+    incl_at = struct.Struct(layout.order + "8xI").unpack_from
+    header_dtype = np.dtype(layout.order + "u4")
     number = 1
-    start = FILE_HEADER_LEN
-    offsets: list[int] = []
+    start = FILE_HEADER_LEN  # file offset where the part being planned starts
+    base = FILE_HEADER_LEN  # file offset of data[0]
+    offsets: list[int] = []  # relative to ``start``
+    data = b""
+    clean = True
     with open(path, "rb") as f:
         f.seek(FILE_HEADER_LEN)
-        data = b""
-        base = FILE_HEADER_LEN  # file offset of data[0]
-        pos = 0
-        clean = True
         while clean:
             chunk = f.read(_READ)
             if not chunk:
-                clean = pos == len(data)
+                clean = not data
                 break
-            data = data[pos:] + chunk
-            base += pos
+            data += chunk
+            mv = memoryview(data)
             pos = 0
-            n = len(data)
-            while pos + _HLEN <= n:
-                incl = unpack(data, pos + 8)[0]
-                if incl > maxcap:
+            while True:
+                found = _walk(mv, pos, len(data), records_per_part - len(offsets), incl_at)
+                if not found:
+                    break
+                lengths = _gather(np.frombuffer(data, np.uint8), found, 8, 4).view(
+                    header_dtype).reshape(-1)
+                bad = np.flatnonzero(lengths > layout.maxcap)
+                if len(bad):
                     clean = False
                     break
-                end = pos + _HLEN + incl
-                if end > n:
-                    break
-                offsets.append(base + pos - start)
-                pos = end
+                offsets += [base + at - start for at in found]
+                pos = found[-1] + _HLEN + int(lengths[-1])
                 if len(offsets) == records_per_part or base + pos - start >= _MAX_READ:
-                    yield PcapRange(path, start, base + pos, number,
-                                    np.array(offsets, np.int64))
+                    yield PcapRange(path, start, base + pos, number, np.array(offsets, np.int64))
                     number += len(offsets)
                     start = base + pos
                     offsets = []
+            del mv
+            data = data[pos:]
+            base += pos
     if clean:
         if offsets:
-            yield PcapRange(path, start, base + pos, number, np.array(offsets, np.int64))
+            yield PcapRange(path, start, base, number, np.array(offsets, np.int64))
     else:
         yield PcapRange(path, start, None, number)
+
+
+def _gather(buf: npt.NDArray[np.uint8], at: list[int] | npt.NDArray[np.int64], skip: int,
+            size: int) -> npt.NDArray[np.uint8]:
+    """``size`` bytes from ``skip`` bytes past each offset, as a ``(len(at), size)`` array."""
+    return gather_rows(buf, np.asarray(at, np.int64) + skip, size)
+
+
+def gather_rows(buf: npt.NDArray[np.uint8], at: npt.NDArray[np.int64], size: int
+                ) -> npt.NDArray[np.uint8]:
+    """``buf[a:a + size]`` for every ``a`` in ``at``, as one ``(len(at), size)`` array.
+
+    ``buf`` is viewed as overlapping ``size``-byte items, one starting at every byte, and
+    indexed with ``at``: numpy then copies whole items, which is cheaper than indexing a
+    two-dimensional window view row by row.
+    """
+    items = np.ndarray((len(buf) - size + 1,), np.dtype((np.void, size)), buf, 0, (1,))
+    rows: npt.NDArray[np.uint8] = items[at].view(np.uint8).reshape(len(at), size)
+    return rows
 
 
 def iter_part_batches(part: Part, batch_records: int = BATCH_RECORDS) -> Iterator[FrameBatch]:
@@ -238,9 +260,32 @@ def _read_into(f: Any, view: memoryview) -> int:
     return total
 
 
+def _walk(mv: memoryview, pos: int, filled: int, limit: int, incl_at: Any) -> list[int]:
+    """Where each of up to ``limit`` complete records in ``mv[pos:filled]`` starts.
+
+    The hot loop of the bulk path: one ``unpack_from`` (of the captured length, 8 bytes into
+    the record header) and one append per record, nothing else.  The end of the data shows
+    up as ``struct.error`` from a header cut short; the record before it may be cut short
+    too, so the last two entries are checked afterwards.
+    """
+    offsets: list[int] = []
+    add = offsets.append
+    try:
+        for _ in repeat(None, limit):
+            add(pos)
+            pos += incl_at(mv, pos)[0] + _HLEN
+    except struct.error:
+        pass
+    while offsets and (offsets[-1] + _HLEN > filled
+                       or offsets[-1] + _HLEN + incl_at(mv, offsets[-1])[0] > filled):
+        offsets.pop()
+    return offsets
+
+
 def _pcap_batches(part: PcapRange, layout: _PcapLayout, batch_records: int
                   ) -> Iterator[FrameBatch]:
     unpack = struct.Struct(layout.order + "I").unpack_from
+    incl_at = struct.Struct(layout.order + "8xI").unpack_from
     header_dtype = np.dtype(layout.order + "u4")
     maxcap = layout.maxcap
     interfaces = [layout.interface]
@@ -267,21 +312,8 @@ def _pcap_batches(part: PcapRange, layout: _PcapLayout, batch_records: int
             filled = len(carry) + got
             buf[filled:] = 0
             mv = buf.data[:filled]
-            offsets: list[int] = []
-            add = offsets.append
-            pos = 0
-            # The hot loop: one unpack per record.  A header cut by the end of the buffer
-            # makes unpack_from raise; lengths are checked against the link type's maximum
-            # afterwards, on the whole batch at once.
-            try:
-                for _ in range(batch_records):
-                    after = pos + _HLEN + unpack(mv, pos + 8)[0]
-                    if after > filled:
-                        break
-                    add(pos)
-                    pos = after
-            except struct.error:
-                pass
+            offsets = _walk(mv, 0, filled, batch_records, incl_at)
+            pos = offsets[-1] + _HLEN + incl_at(mv, offsets[-1])[0] if offsets else 0
             batch = None
             if offsets:
                 batch = _pcap_batch(buf, offsets, header_dtype, layout.tick_ns, number,
@@ -336,8 +368,7 @@ def _pcap_batch(buf: npt.NDArray[np.uint8], offsets: list[int] | npt.NDArray[np.
                 tick_ns: int, number: int, interfaces: list[InterfaceInfo]) -> FrameBatch:
     at = np.array(offsets, np.int64)
     n = len(at)
-    windows = np.lib.stride_tricks.as_strided(buf, (len(buf) - _HLEN + 1, _HLEN), (1, 1))
-    heads = np.ascontiguousarray(windows[at]).view(header_dtype).astype(np.int64)
+    heads = gather_rows(buf, at, _HLEN).view(header_dtype).astype(np.int64)
     return FrameBatch(
         buf=buf,
         start=at + _HLEN,
