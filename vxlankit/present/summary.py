@@ -605,6 +605,13 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
 
     prefixes: dict[bytes, tuple[str, str]] = {}
     get_prefix = prefixes.get
+    numbers: dict[int, str] = {}
+
+    def number(value: int) -> str:
+        if len(numbers) >= _CACHE_MAX:
+            numbers.clear()
+        text = numbers[value] = str(value)
+        return text
 
     def prefix(key: bytes, inner_ips: bool) -> tuple[str, str]:
         """(text before the frame length, text after it) for bytes 26-62 of the frame (outer
@@ -642,12 +649,14 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                     return fast_summary(data, frame_len, options, pal)
                 key = data[26:62] + data[76:84]
                 found = get_prefix(key) or prefix(key, True)
+                # int -> str costs more than a dict lookup: cache the repetitive numbers
+                flen = numbers.get(frame_len) or number(frame_len)
                 if w1 == 0x0800:
-                    return "%s%d%sICMP echo request id=%d seq=%d" % (  # noqa: UP031
-                        found[0], frame_len, found[1], w3, w4)
+                    return "%s%s%sICMP echo request id=%s seq=%d" % (  # noqa: UP031
+                        found[0], flen, found[1], numbers.get(w3) or number(w3), w4)
                 if w1 == 0:
-                    return "%s%d%sICMP echo reply id=%d seq=%d" % (  # noqa: UP031
-                        found[0], frame_len, found[1], w3, w4)
+                    return "%s%s%sICMP echo reply id=%s seq=%d" % (  # noqa: UP031
+                        found[0], flen, found[1], numbers.get(w3) or number(w3), w4)
                 info = "ICMP " + _icmp_info(w1 >> 8, w1 & 0xFF, None, None)
             elif iproto == 6:
                 tcp = _tcp_info(data[84:end], itlen - 20)
@@ -722,6 +731,8 @@ class Summarizer:
         use_fast = False
         linktype = 1
         relative = False
+        second_start = -_NS  # the time column: the second being printed, and its text
+        second_text = ""
         for rec in records:
             ts = rec.ts_ns
             if rec.interface is not iface:
@@ -738,9 +749,14 @@ class Summarizer:
             if text is None:
                 text = packet_summary(decode(rec.data, linktype, opts), rec.orig_len, pal)
             delta = ts - first
-            if relative and delta >= 0:
+            if relative and 0 <= delta - second_start < _NS:  # the same second as before
+                yield "%5d %s%06d %s" % (  # noqa: UP031
+                    rec.number, second_text, (delta - second_start) // 1000, text)
+            elif relative and delta >= 0:
                 secs, frac = divmod(delta, _NS)
-                yield "%5d %d.%06d %s" % (rec.number, secs, frac // 1000, text)  # noqa: UP031
+                second_start = secs * _NS
+                second_text = f"{secs}."
+                yield "%5d %s%06d %s" % (rec.number, second_text, frac // 1000, text)  # noqa: UP031
             else:
                 yield f"{rec.number:>5} {clock(ts, first, prev)} {text}"
             prev = ts
