@@ -200,11 +200,6 @@ class _Walk:
         self.pseudo = np.zeros(n, np.int64)  # sum of the innermost IPv4 addresses' words
         self.depth = np.zeros(n, np.uint8)
         self.occ: dict[str, npt.NDArray[np.uint8]] = {}
-        self.handlers: dict[int, Callable[[int, Rows], None]] = {
-            _ETH: self.eth, _IP: self.ip, _UDP: self.udp, _VXLAN: self.vxlan,
-            _ARP: self.arp, _ICMP: self.icmp, _DATA: self.data,
-            _VLAN: self.vlan, _QINQ: self.vlan,
-        }
 
     # -- selecting and reading rows -----------------------------------------------------------
 
@@ -297,11 +292,11 @@ class _Walk:
                 groups = [(int(key >> 32), int(key & 0xFFFFFFFF), act[inverse == i])
                           for i, key in enumerate(distinct.tolist())]
             for code, r, rows in groups:
-                handler = self.handlers.get(code)
+                handler = _HANDLERS.get(code)
                 if handler is None:
                     self.fb[rows] = True
                 else:
-                    handler(r, rows)
+                    handler(self, r, rows)
         self.fb |= self.layers > _MAX_LAYERS
         self.finish()
 
@@ -542,6 +537,15 @@ class _Walk:
             return
         self.step(rows[has], _DATA, r, _NONE)
         self.nxt[rows[~has]] = _NONE
+
+
+# The layer handlers by code.  A table on the class rather than bound methods on each walk:
+# those would make every walk a reference cycle, and its arrays (megabytes per batch) would
+# wait for the cyclic garbage collector instead of going when the batch is done.
+_HANDLERS: dict[int, Callable[[_Walk, int, Rows], None]] = {
+    _ETH: _Walk.eth, _IP: _Walk.ip, _UDP: _Walk.udp, _VXLAN: _Walk.vxlan, _ARP: _Walk.arp,
+    _ICMP: _Walk.icmp, _DATA: _Walk.data, _VLAN: _Walk.vlan, _QINQ: _Walk.vlan,
+}
 
 
 def _be16(h: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.uint16]:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import socket
-from typing import Any
 
 from vxlankit.bulk._numpy import np, npt
 from vxlankit.bulk.columns import ColumnBatch
 from vxlankit.bulk.results import BulkStats, Counter
+
+I64 = npt.NDArray[np.int64]
+# Up to this many groups, each group's first and last timestamp is found with one masked
+# reduction per group; past it, with one sort of the batch.
+_FEW_GROUPS = 32
 
 
 def batch_stats(cols: ColumnBatch, fallback: int = 0) -> BulkStats:
@@ -15,38 +19,61 @@ def batch_stats(cols: ColumnBatch, fallback: int = 0) -> BulkStats:
     wire = values["frame.len"].astype(np.int64)
     ts = values["frame.time_epoch"]
     stats = BulkStats(packets=cols.n, bytes=int(wire.sum()), fallback=fallback)
-    tunnelled = valid["vxlan.vni"]
-    rows = np.flatnonzero(tunnelled)
+    rows = np.flatnonzero(valid["vxlan.vni"])
     stats.vxlan_packets = len(rows)
     if not len(rows):
         return stats
     vni = values["vxlan.vni"][rows].astype(np.int64)
-    for key, counter in _grouped(vni[:, None], wire[rows], ts[rows]):
-        stats.vnis[int(key[0])] = counter
-    with_ip = rows[valid["ip.src"][rows]]
-    if len(with_ip):
-        keys = np.stack([values["ip.src"][with_ip].astype(np.int64),
-                         values["ip.dst"][with_ip].astype(np.int64),
-                         values["vxlan.vni"][with_ip].astype(np.int64)], axis=1)
-        for key, counter in _grouped(keys, wire[with_ip], ts[with_ip]):
-            src, dst, v = (int(x) for x in key)
-            stats.vtep_pairs[(_ip(src), _ip(dst), v)] = counter
+    distinct, inverse = _factorize(vni)
+    for i, counter in enumerate(_counters(inverse, len(distinct), wire[rows], ts[rows])):
+        stats.vnis[int(distinct[i])] = counter
+    rows = rows[valid["ip.src"][rows]]
+    if not len(rows):
+        return stats
+    # A pair key is 64 bits of addresses plus a VNI: group by the addresses and by the VNI
+    # separately, then by the two group numbers together.
+    pair = (values["ip.src"][rows].astype(np.uint64) << np.uint64(32)) | values["ip.dst"][rows]
+    pairs, pair_of = _factorize(pair.view(np.int64))
+    vnis, vni_of = _factorize(values["vxlan.vni"][rows].astype(np.int64))
+    keys, inverse = _factorize(pair_of * len(vnis) + vni_of)
+    for i, counter in enumerate(_counters(inverse, len(keys), wire[rows], ts[rows])):
+        p, v = divmod(int(keys[i]), len(vnis))
+        both = int(pairs[p]) & 0xFFFFFFFFFFFFFFFF
+        stats.vtep_pairs[(_ip(both >> 32), _ip(both & 0xFFFFFFFF), int(vnis[v]))] = counter
     return stats
 
 
-def _grouped(keys: npt.NDArray[np.int64], wire: npt.NDArray[np.int64],
-             ts: npt.NDArray[np.int64]) -> list[tuple[Any, Counter]]:
-    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    k = len(distinct)
-    packets = np.bincount(inverse, minlength=k)
-    nbytes = np.bincount(inverse, weights=wire, minlength=k)
-    first = np.full(k, np.iinfo(np.int64).max, np.int64)
-    last = np.full(k, np.iinfo(np.int64).min, np.int64)
-    np.minimum.at(first, inverse, ts)
-    np.maximum.at(last, inverse, ts)
-    return [(distinct[i], Counter(int(packets[i]), int(nbytes[i]), int(first[i]), int(last[i])))
-            for i in range(k)]
+def _factorize(keys: I64) -> tuple[I64, I64]:
+    """(distinct keys in ascending order, index of each key among them)."""
+    lo, hi = int(keys.min()), int(keys.max())
+    if lo == hi:
+        return keys[:1], np.zeros(len(keys), np.int64)
+    if hi - lo <= 4 * len(keys) + 4096:
+        # A small range: mark what is present instead of sorting.
+        present = np.zeros(hi - lo + 1, np.bool_)
+        present[keys - lo] = True
+        rank = np.cumsum(present, dtype=np.int64) - 1
+        return np.flatnonzero(present).astype(np.int64) + lo, rank[keys - lo]
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    return distinct, inverse.reshape(-1).astype(np.int64)
+
+
+def _counters(group: I64, k: int, wire: I64, ts: I64) -> list[Counter]:
+    packets = np.bincount(group, minlength=k)
+    nbytes = np.bincount(group, weights=wire, minlength=k)
+    if k <= _FEW_GROUPS:
+        firsts, lasts = [], []
+        for g in range(k):
+            mine = ts[group == g]
+            firsts.append(int(mine.min()))
+            lasts.append(int(mine.max()))
+    else:
+        order = np.lexsort((ts, group))
+        bounds = np.concatenate(([0], np.cumsum(packets)))
+        ordered = ts[order]
+        firsts = ordered[bounds[:-1]].tolist()
+        lasts = ordered[bounds[1:] - 1].tolist()
+    return [Counter(int(packets[g]), int(nbytes[g]), firsts[g], lasts[g]) for g in range(k)]
 
 
 def _ip(value: int) -> str:
