@@ -138,3 +138,21 @@ def test_not_a_capture(tmp_path: Path) -> None:
     junk.write_bytes(b"not a capture at all")
     with pytest.raises(CaptureError, match="magic"):
         export([junk], tmp_path / "j.parquet")
+
+
+def test_documented_schema_is_the_schema() -> None:
+    """docs/export.md's schema table lists every column, in order, with its Arrow type and
+    nullability, so the document cannot drift from the code."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "export.md").read_text()
+    section = doc.split("\n## Schema\n")[1].split("\n## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    documented = []
+    for line in rows:
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        documented.append((cells[0].strip("`"), cells[1], cells[2]))
+    schema = arrow_schema()
+    expected = []
+    for f in schema:
+        kind = "dictionary<int32, string>" if pa.types.is_dictionary(f.type) else str(f.type)
+        expected.append((f.name, kind, "yes" if f.nullable else "no"))
+    assert documented == expected
