@@ -292,3 +292,19 @@ def test_fast_json_lines_count_and_fallback() -> None:
     with_fcs = Record(good + b"\x00\x00\x00\x00", 5, fcs, number=1)
     [text] = fast_json_lines([with_fcs])
     assert json.loads(text)["layers"][-1]["proto"] == "fcs"
+
+
+def test_fast_json_writes_bad_checksums_as_the_codec_does() -> None:
+    rec, data = _frame()
+    fast = make_fast_json()
+    for offset in (24, 40, 86):  # outer IPv4 header, outer UDP (made non-zero), inner ICMP
+        bad = bytearray(data)
+        if offset == 40:
+            bad[40:42] = b"\x12\x34"
+        else:
+            bad[offset] ^= 0x5A
+        variant = Record(bytes(bad), rec.ts_ns, rec.interface, number=1)
+        got = fast(variant, None)
+        assert got is not None
+        assert got == _reference(variant)
+        assert json.loads(got)["errors"]

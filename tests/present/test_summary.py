@@ -156,12 +156,18 @@ def test_end_markers() -> None:
     bad_ip = bytearray(good)
     bad_ip[24] ^= 0xFF
     assert both(bytes(bad_ip)).endswith("[bad ip checksum]")
+    assert fast_summary(bytes(bad_ip), len(good)) is not None  # offload: common, kept fast
     bad_udp = bytearray(good)
     bad_udp[40] ^= 0x01
     assert both(bytes(bad_udp)).endswith("[bad udp checksum]")
     bad_icmp = bytearray(good)
     bad_icmp[86] ^= 0x01
     assert "[bad udp checksum] [bad icmp checksum]" in both(bytes(bad_icmp))
+    assert fast_summary(bytes(bad_icmp), len(good)) is not None
+    both_ips = bytearray(bad_udp)
+    both_ips[24] ^= 0xFF
+    both_ips[74] ^= 0xFF
+    assert both(bytes(both_ips)).endswith("[bad ip checksum] [bad udp checksum]")
     # Malformed: UDP length below 8.
     malformed = bytearray(good)
     malformed[38:40] = b"\x00\x04"

@@ -421,7 +421,10 @@ _ARP = struct.Struct("!HHBBH6s4s6s4s")
 def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_OPTIONS,
                  pal: Palette = PLAIN) -> str | None:
     """``packet_summary(decode(data, 1, options), frame_len)`` for an Ethernet frame of a common
-    shape, read without a full decode; ``None`` when the frame needs the full decoder."""
+    shape, read without a full decode; ``None`` when the frame needs the full decoder.
+
+    Bad checksums are common in real captures (checksum offload on the capturing host), so they
+    are handled here: they only add end markers."""
     if options.fcs_len:
         return None
     ethertypes = options.ethertypes
@@ -432,6 +435,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
     end = len(data)
     off = 0
     hops: list[str] = []
+    bad: list[str] = []  # the "[bad ... checksum]" end markers, in layer order
     while True:
         if off + 14 > end:
             return None
@@ -454,8 +458,8 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
             vihl, tlen, ffo, ttl, ipproto, _csum, sip, dip = _IP.unpack_from(data, off)
             if vihl != 0x45 or tlen < 20 or off + tlen > end or ffo & 0x3FFF:
                 return None
-            if verify and not _checksum_ok(data[off:off + 20]):
-                return None
+            if verify and not _checksum_ok(data[off:off + 20]) and "bad ip checksum" not in bad:
+                bad.append("bad ip checksum")
             end = off + tlen
             ip_off = off
             off += 20
@@ -468,8 +472,9 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                     return None
                 if ucsum and verify and not _checksum_ok(
                         data[off:off + ulen],
-                        int.from_bytes(data[ip_off + 12:ip_off + 20], "big") + 17 + ulen):
-                    return None
+                        int.from_bytes(data[ip_off + 12:ip_off + 20], "big") + 17 + ulen
+                ) and "bad udp checksum" not in bad:
+                    bad.append("bad udp checksum")
                 end = off + ulen
                 ukind = udp_ports.get(dport)
                 if ukind == "vxlan":
@@ -496,7 +501,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                     return None
                 itype, code, _c, ident, seq = _ICMP.unpack_from(data, off)
                 if verify and not _checksum_ok(data[off:end]):
-                    return None
+                    bad.append("bad icmp checksum")
                 proto = "ICMP"
                 if itype == 0 or itype == 8:
                     info = _icmp_info(itype, code, ident, seq)
@@ -514,8 +519,8 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
             nets = (_ntoa(sip), _ntoa(dip))
             if hops:
                 hops.append(_inner((src.hex(":"), dst.hex(":")), nets, proto, info, pal))
-                return " | ".join(hops)
-            return _plain(nets[0], nets[1], proto, frame_len, info, pal)
+                return " | ".join(hops) + _end(bad, pal)
+            return _plain(nets[0], nets[1], proto, frame_len, info, pal) + _end(bad, pal)
         if kind == "arp":
             if off + 28 > end:
                 return None
@@ -525,16 +530,16 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
             info = _arp_info(op, sha.hex(":"), _ntoa(spa), _ntoa(tpa))
             if hops:
                 hops.append(_inner((src.hex(":"), dst.hex(":")), None, "ARP", info, pal))
-                return " | ".join(hops)
-            return _plain(src.hex(":"), dst.hex(":"), "ARP", frame_len, info, pal)
+                return " | ".join(hops) + _end(bad, pal)
+            return _plain(src.hex(":"), dst.hex(":"), "ARP", frame_len, info, pal) + _end(bad, pal)
         if kind is None:
             if off >= end:
                 return None
             proto = _ETHERTYPE_NAMES.get(etype, f"ethertype 0x{etype:04x}")
             if hops:
                 hops.append(_inner((src.hex(":"), dst.hex(":")), None, proto, "", pal))
-                return " | ".join(hops)
-            return _plain(src.hex(":"), dst.hex(":"), proto, frame_len, "", pal)
+                return " | ".join(hops) + _end(bad, pal)
+            return _plain(src.hex(":"), dst.hex(":"), proto, frame_len, "", pal) + _end(bad, pal)
         return None
 
 
