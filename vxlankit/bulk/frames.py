@@ -151,7 +151,8 @@ def plan_pcap(path: str, layout: _PcapLayout, records_per_part: int) -> Iterator
     number = 1
     start = FILE_HEADER_LEN  # file offset where the part being planned starts
     base = FILE_HEADER_LEN  # file offset of data[0]
-    offsets: list[int] = []  # relative to ``start``
+    pieces: list[npt.NDArray[np.int64]] = []  # record offsets (relative to ``start``)
+    count = 0
     data = b""
     clean = True
     with open(path, "rb") as f:
@@ -165,28 +166,29 @@ def plan_pcap(path: str, layout: _PcapLayout, records_per_part: int) -> Iterator
             mv = memoryview(data)
             pos = 0
             while True:
-                found = _walk(mv, pos, len(data), records_per_part - len(offsets), incl_at)
+                found = _walk(mv, pos, len(data), records_per_part - count, incl_at)
                 if not found:
                     break
-                lengths = _gather(np.frombuffer(data, np.uint8), found, 8, 4).view(
+                at = np.array(found, np.int64)
+                lengths = _gather(np.frombuffer(data, np.uint8), at, 8, 4).view(
                     header_dtype).reshape(-1)
-                bad = np.flatnonzero(lengths > layout.maxcap)
-                if len(bad):
+                if (lengths > layout.maxcap).any():
                     clean = False
                     break
-                offsets += [base + at - start for at in found]
+                pieces.append(at + (base - start))
+                count += len(found)
                 pos = found[-1] + _HLEN + int(lengths[-1])
-                if len(offsets) == records_per_part or base + pos - start >= _MAX_READ:
-                    yield PcapRange(path, start, base + pos, number, np.array(offsets, np.int64))
-                    number += len(offsets)
+                if count == records_per_part or base + pos - start >= _MAX_READ:
+                    yield PcapRange(path, start, base + pos, number, np.concatenate(pieces))
+                    number += count
                     start = base + pos
-                    offsets = []
+                    pieces, count = [], 0
             del mv
             data = data[pos:]
             base += pos
     if clean:
-        if offsets:
-            yield PcapRange(path, start, base, number, np.array(offsets, np.int64))
+        if count:
+            yield PcapRange(path, start, base, number, np.concatenate(pieces))
     else:
         yield PcapRange(path, start, None, number)
 
