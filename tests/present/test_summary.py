@@ -360,3 +360,18 @@ def test_other_port_table_is_honoured() -> None:
     assert "vni 100" in expected
     assert make_fast_summary(options)(data, len(data)) == expected
     assert "vni" not in line(data)
+
+
+def test_common_shape_with_vlan_tag_and_bad_checksums() -> None:
+    frame = encode([build.eth(src=OUTER_MAC_A, dst=OUTER_MAC_B), build.vlan(id=5),
+                    build.ipv4(src="172.16.0.1", dst="172.16.0.2"),
+                    build.udp(50000, 4789, checksum=None), build.vxlan(vni=1111), *ping()])
+    common = make_fast_summary()
+    text = common(frame, len(frame))
+    assert text == line(frame)
+    assert text is not None and text.startswith("172.16.0.1 -> 172.16.0.2 VXLAN 152 vni 1111 |")
+    bad = bytearray(frame)
+    bad[44] ^= 0x10  # the outer UDP checksum, as checksum offload leaves it
+    text = common(bytes(bad), len(bad))
+    assert text is not None and text.endswith("seq=1 [bad udp checksum]")
+    assert text == line(bytes(bad))

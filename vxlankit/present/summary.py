@@ -552,16 +552,16 @@ _CACHE_MAX = 1 << 16
 def _standard(options: DecodeOptions) -> bool:
     """Whether ``options`` dispatch the common shapes as the default tables do."""
     e, p = options.ethertypes, options.ip_protocols
-    return (e.get(0x0800) == "ip" and e.get(0x0806) == "arp" and p.get(1) == "icmp"
-            and p.get(17) == "udp" and p.get(6) is None and options.verify_checksums
-            and not options.fcs_len and options.max_depth >= 1)
+    return (e.get(0x0800) == "ip" and e.get(0x0806) == "arp" and e.get(0x8100) == "vlan"
+            and p.get(1) == "icmp" and p.get(17) == "udp" and p.get(6) is None
+            and options.verify_checksums and not options.fcs_len and options.max_depth >= 1)
 
 
 def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = PLAIN
                       ) -> Callable[[bytes, int], str | None]:
     """A ``fast_summary`` bound to ``options`` and ``pal``, faster still for the commonest shape
-    (Ethernet / IPv4 / UDP / VXLAN / Ethernet / IPv4 or ARP, one hop, plain text), for which it
-    caches the text of addresses and VXLAN headers."""
+    (Ethernet [802.1Q] / IPv4 / UDP / VXLAN / Ethernet / IPv4 or ARP, one hop, plain text), for
+    which it caches the text of addresses and VXLAN headers."""
     if not _standard(options) or pal.reset:
         def general(data: bytes, frame_len: int) -> str | None:
             return fast_summary(data, frame_len, options, pal)
@@ -629,63 +629,73 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
         return found
 
     def common(data: bytes, frame_len: int) -> str | None:
-        if len(data) < 92:
+        n = len(data)
+        b = 4 if data[12:14] == b"\x81\x00" else 0  # one 802.1Q tag shifts everything by 4
+        if n < 92 + b:
             return fast_summary(data, frame_len, options, pal)
         (etype, vihl, tlen, ffo, ipproto, dport, ulen, ucsum, ietype,
-         ivihl, itlen, iffo, iproto, w1, w2, w3, w4) = unpack_common(data, 0)
-        uend = 34 + ulen
+         ivihl, itlen, iffo, iproto, w1, w2, w3, w4) = unpack_common(data, b)
+        uend = 34 + b + ulen
         if (etype != 0x0800 or vihl != 0x45 or ffo & 0x3FFF or ipproto != 17
-                or 14 + tlen > len(data) or ulen < 16 or uend > 14 + tlen
-                or dport not in vxlan_ports
-                or from_bytes(data[14:34], "big") % 0xFFFF
-                or (ucsum and ((from_bytes(data[34:uend], "big") << (8 if ulen & 1 else 0))
-                               + from_bytes(data[26:34], "big") + 17 + ulen) % 0xFFFF)):
+                or 14 + b + tlen > n or ulen < 16 or uend > 14 + b + tlen
+                or dport not in vxlan_ports):
             return fast_summary(data, frame_len, options, pal)
+        bad = ""  # the end markers of bad checksums (in layer order, each name once)
+        if from_bytes(data[14 + b:34 + b], "big") % 0xFFFF:
+            bad = " [bad ip checksum]"
+        if ucsum and ((from_bytes(data[34 + b:uend], "big") << (8 if ulen & 1 else 0))
+                      + from_bytes(data[26 + b:34 + b], "big") + 17 + ulen) % 0xFFFF:
+            bad += " [bad udp checksum]"
         if ietype == 0x0800:
-            if uend < 92:
+            if uend < 92 + b:
                 return fast_summary(data, frame_len, options, pal)
-            end = 64 + itlen
-            if (ivihl != 0x45 or itlen < 20 or end > uend or iffo & 0x3FFF
-                    or from_bytes(data[64:84], "big") % 0xFFFF):
+            end = 64 + b + itlen
+            if ivihl != 0x45 or itlen < 20 or end > uend or iffo & 0x3FFF:
                 return fast_summary(data, frame_len, options, pal)
+            if from_bytes(data[64 + b:84 + b], "big") % 0xFFFF and "[bad ip" not in bad:
+                bad += " [bad ip checksum]"
             if iproto == 1:
-                total = from_bytes(data[84:end], "big") << (8 if itlen & 1 else 0)
-                if end < 92 or not total or total % 0xFFFF:
+                total = from_bytes(data[84 + b:end], "big") << (8 if itlen & 1 else 0)
+                if end < 92 + b:
                     return fast_summary(data, frame_len, options, pal)
-                key = data[26:62] + data[76:84]
+                if not total or total % 0xFFFF:
+                    bad += " [bad icmp checksum]"
+                key = data[26 + b:62 + b] + data[76 + b:84 + b]
                 found = get_prefix(key) or prefix(key, True)
                 # int -> str costs more than a dict lookup: cache the repetitive numbers
                 flen = numbers.get(frame_len) or number(frame_len)
                 if w1 == 0x0800:
-                    return "%s%s%sICMP echo request id=%s seq=%d" % (  # noqa: UP031
-                        found[0], flen, found[1], numbers.get(w3) or number(w3), w4)
+                    return "%s%s%sICMP echo request id=%s seq=%d%s" % (  # noqa: UP031
+                        found[0], flen, found[1], numbers.get(w3) or number(w3), w4, bad)
                 if w1 == 0:
-                    return "%s%s%sICMP echo reply id=%s seq=%d" % (  # noqa: UP031
-                        found[0], flen, found[1], numbers.get(w3) or number(w3), w4)
+                    return "%s%s%sICMP echo reply id=%s seq=%d%s" % (  # noqa: UP031
+                        found[0], flen, found[1], numbers.get(w3) or number(w3), w4, bad)
                 info = "ICMP " + _icmp_info(w1 >> 8, w1 & 0xFF, None, None)
             elif iproto == 6:
-                tcp = _tcp_info(data[84:end], itlen - 20)
+                tcp = _tcp_info(data[84 + b:end], itlen - 20)
                 info = "TCP " + tcp if tcp else "TCP"
             elif iproto == 17:
-                if (end < 92 or w3 < 8 or 84 + w3 > end or w2 in udp_ports
-                        or (w4 and ((from_bytes(data[84:84 + w3], "big")
-                                     << (8 if w3 & 1 else 0))
-                                    + from_bytes(data[76:84], "big") + 17 + w3) % 0xFFFF)):
+                if end < 92 + b or w3 < 8 or 84 + b + w3 > end or w2 in udp_ports:
                     return fast_summary(data, frame_len, options, pal)
+                if w4 and ((from_bytes(data[84 + b:84 + b + w3], "big")
+                            << (8 if w3 & 1 else 0))
+                           + from_bytes(data[76 + b:84 + b], "big") + 17 + w3) % 0xFFFF:
+                    if "[bad udp" not in bad:
+                        bad += " [bad udp checksum]"
                 info = f"UDP {w1}{ARROW}{w2} len={w3 - 8}"
             else:
                 return fast_summary(data, frame_len, options, pal)
-            key = data[26:62] + data[76:84]
+            key = data[26 + b:62 + b] + data[76 + b:84 + b]
             found = get_prefix(key) or prefix(key, True)
-            return f"{found[0]}{frame_len}{found[1]}{info}"
+            return f"{found[0]}{frame_len}{found[1]}{info}{bad}"
         if ietype == 0x0806:
-            htype, ptype, hlen, plen, op, sha, spa, _tha, tpa = unpack_arp(data, 64)
+            htype, ptype, hlen, plen, op, sha, spa, _tha, tpa = unpack_arp(data, 64 + b)
             if hlen != 6 or plen != 4 or ptype != 0x0800 or htype not in (1, 6):
                 return fast_summary(data, frame_len, options, pal)
             info = _arp_info(op, sha.hex(":"), _ntoa(spa), _ntoa(tpa))
-            key = data[26:62]
+            key = data[26 + b:62 + b]
             found = get_prefix(key) or prefix(key, False)
-            return f"{found[0]}{frame_len}{found[1]}ARP {info}"
+            return f"{found[0]}{frame_len}{found[1]}ARP {info}{bad}"
         return fast_summary(data, frame_len, options, pal)
 
     return common
