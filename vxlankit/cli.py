@@ -417,7 +417,6 @@ class DecodeView:
                 self.remaining = max(0, left - (self.out.counted - before))
 
     def lines(self, capture: Capture, count: int | None) -> Iterator[str]:
-        from vxlankit.present.jsonl import fast_json_lines
         from vxlankit.present.summary import Summarizer
 
         records = capture.records()
@@ -425,6 +424,8 @@ class DecodeView:
         summarizer = Summarizer(self.time_format, self.pal, self.options)
         if not (self.vnis or self.vteps or self.filter):  # no Packet needed: fast paths
             if self.as_json:
+                from vxlankit.present.jsonl import fast_json_lines
+
                 return fast_json_lines(records, self.options, count=count, file=file)
             if not (self.verbose or self.hexdump):
                 return summarizer.fast_lines(records, count)
