@@ -18,6 +18,7 @@ ICMP_UNUSED_SPLIT = "icmp.unused split"
 WIRESHARK_ONLY_LAYER = "wireshark-only layer"
 QINQ_9100 = "0x9100 tag"
 CUT_HEADER = "cut header"
+SOURCE_ROUTE = "source-routed ip.dst"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,13 @@ RULES: Mapping[str, Rule] = MappingProxyType({rule.key: rule for rule in (
     Rule(ICMP_UNUSED_SPLIT, "icmp.unused",
          "tshark shows parts of the 4 unused bytes as icmp.length (RFC 4884) or icmp.mtu "
          "(RFC 1191, fragmentation needed); vxlankit keeps them whole, and the bytes agree"),
+    # With a loose/strict source route option, tshark 4.0 shows the header's destination field
+    # as ip.cur_rt ("current route") and gives ip.dst the route's final hop, from inside the
+    # option.  vxlankit's ip.dst is the header field (what is on the wire, and what re-encodes).
+    # Allowed only when tshark's ip.cur_rt, at the destination field's offset, equals it.
+    Rule(SOURCE_ROUTE, "ip.dst",
+         "with a source route option tshark names the destination field ip.cur_rt and gives "
+         "ip.dst the final hop; vxlankit's ip.dst is the destination field, equal to ip.cur_rt"),
     # vlan.py decodes the pre-standard QinQ TPID 0x9100 as an 802.1ad S-tag; tshark 4.0 hands
     # it to its 802.1Q dissector (preference vlan.qinq_ethertype).  The tag's fields are compared
     # under vxlankit's names (ieee8021ad.priority <-> vlan.priority, ...).

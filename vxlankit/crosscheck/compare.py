@@ -188,6 +188,17 @@ def _compare_field(number: int, proto: str, occurrence: int, name: str, value: A
             shown = render(value, None) or "(empty)"
             tally.allow(rule, number, proto, name, f"packet {number}: {shown}")
         return
+    if name == "ip.dst" and ws is not None:
+        current = [item for item in ws.fields.get("ip.cur_rt", []) if item.pos == lo + 16]
+        if current:
+            tally.fields_compared += 1
+            if normalise(value, ftype) == parse_show(current[0].show, ftype):
+                tally.allow(allowlist.RULES[allowlist.SOURCE_ROUTE], number, proto, name,
+                            f"packet {number}: {value}")
+            else:
+                tally.disagree(number, proto, occurrence, name, render(value, ftype),
+                               f"ip.cur_rt={current[0].show}")
+            return
     if not occurrences:
         tally.not_shown[name] += 1
         return
