@@ -493,4 +493,145 @@ def stats(files: tuple[str, ...], as_json: bool, vnis: tuple[int, ...], vteps: t
     sys.exit(code)
 
 
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--vtep", "vteps", multiple=True, callback=_vtep, metavar="IP",
+              help="Model this VTEP (repeatable; default: every outer destination of VXLAN).")
+@click.option("--policy", type=click.Choice(["linux", "rfc7348"]), default="linux",
+              show_default=True,
+              help="Receive policy: linux drops I=0 and reserved bits; rfc7348 ignores them.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (docs/replay.md).")
+@decode_options
+@guarded
+def replay(file: str, vteps: tuple[str, ...], policy: str, as_json: bool,
+           vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...]) -> None:
+    """Run FILE through reference VTEP models, as the VTEPs in it saw it: what each learned
+    (FDB per VNI), when, and the anomalies (flapping MACs, Linux drops, unanswered ARP,
+    flooding)."""
+    import shutil
+    import tempfile
+
+    from vxlankit.present.jsonl import dumps
+    from vxlankit.replay import render_text
+    from vxlankit.replay import replay as run_replay
+
+    options = make_decode_options(vxlan_ports, gpe_ports)
+    spool = None
+    try:
+        if file == "-":
+            # replay reads its input twice (VTEPs and VNIs first); a pipe cannot be re-read.
+            spool = tempfile.NamedTemporaryFile(prefix="vxlankit-replay-", suffix=".cap")
+            shutil.copyfileobj(sys.stdin.buffer, spool)
+            spool.flush()
+            path = spool.name
+        else:
+            path = file
+        try:
+            report = run_replay(path, vteps, options=options, rx_policy=policy)
+        except CaptureError as exc:
+            if spool is not None:
+                exc.path = "<stdin>"
+            raise
+    finally:
+        if spool is not None:
+            spool.close()
+    sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else render_text(report))
+    _flush_stdout()
+    if report.error is not None:
+        if spool is not None:
+            report.error.path = "<stdin>"
+        raise report.error  # after the report of every packet before the damage
+
+
+@main.group()
+def synth() -> None:
+    """Synthesize captures of whole overlay exchanges, driven by the reference models."""
+
+
+@synth.command("ping")
+@click.option("--vni", type=click.IntRange(0, (1 << 24) - 1), default=4096, show_default=True,
+              help="VNI of the (first) overlay subnet; Docker's swarm allocator starts at 4096.")
+@click.option("-c", "count", type=click.IntRange(min=1, max=100000), default=4,
+              show_default=True, help="Echo requests to send.")
+@click.option("-i", "interval", type=click.FloatRange(min=0.0, min_open=True), default=1.0,
+              show_default=True, help="Seconds between echo requests.")
+@click.option("-s", "size", type=click.IntRange(0, 1400), default=56, show_default=True,
+              help="ICMP payload bytes (ping -s).")
+@click.option("--arp", type=click.Choice(["proxy", "flood"]), default="proxy", show_default=True,
+              help="proxy: the VTEP answers ARP from gossip (Docker); flood: RFC 7348 "
+                   "flood-and-learn.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Same seed, same bytes.")
+@click.option("--port", type=click.IntRange(1, 65535), default=4789, show_default=True,
+              help="VXLAN UDP port.")
+@click.option("--subnet", "subnets", multiple=True, metavar="CIDR",
+              help="An overlay subnet (repeatable; several are routed by each host's sandbox, "
+                   "one VNI each). Default 10.0.0.0/24.")
+@click.option("--to", "target", type=click.Choice(["remote", "same-subnet", "same-host"]),
+              default="remote", show_default=True, help="Where C2 is, relative to C1.")
+@click.option("-w", "output", metavar="FILE|-",
+              help="Write the capture here (- for stdout). Default: a file named after the "
+                   "scenario in the current directory.")
+@click.option("--tap", metavar="NAME",
+              help="Write only this tap (e.g. node2/eth0); a .pcap FILE gets classic pcap.")
+@click.option("--diagram", metavar="FILE.svg|-",
+              help="Also draw the ladder diagram: an SVG file, or text on the terminal (-).")
+@guarded
+def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed: int, port: int,
+               subnets: tuple[str, ...], target: str, output: str | None, tap: str | None,
+               diagram: str | None) -> None:
+    """C1 pings C2 across the seed's two-host Docker overlay; every tap's view, as pcapng."""
+    from vxlankit.synth.diagram import ladder_svg, ladder_text
+    from vxlankit.synth.output import write_result
+    from vxlankit.synth.ping import PingOptions, synthesize_ping
+    from vxlankit.synth.topology import DEFAULT_SUBNET
+
+    try:
+        options = PingOptions(vni=vni, count=count, interval=interval, size=size, arp=arp,
+                              seed=seed, port=port, subnets=subnets or (DEFAULT_SUBNET,),
+                              to=target)
+        result = synthesize_ping(options)
+    except ValueError as exc:
+        raise Failed(str(exc), EXIT_USAGE) from None
+    if tap is not None and tap not in result.taps:
+        raise Failed(f"no tap named {tap!r}; taps: {', '.join(result.taps)}", EXIT_USAGE)
+    name = default_synth_name(options, tap)
+    target_file = output or name
+    binary_stdout = target_file == "-"
+    written = write_result(result, sys.stdout.buffer if binary_stdout else target_file, tap=tap,
+                           format="pcap" if tap and target_file.endswith(".pcap") else None)
+    # With the capture on stdout, everything for people goes to stderr.
+    say = sys.stderr if binary_stdout else sys.stdout
+    if diagram == "-":
+        say.write(ladder_text(result.lanes, result.ladder))
+    elif diagram:
+        try:
+            with open(diagram, "w", encoding="utf-8") as fh:
+                fh.write(ladder_svg(result.lanes, result.ladder,
+                                    f"vxlankit synth ping --vni {vni} --arp {arp}"))
+        except OSError as exc:
+            raise Failed(f"{diagram}: {exc.strerror or exc}", EXIT_ERROR) from None
+    answered = [e for e in result.echoes if e.replied_ns is not None]
+    rtts = [(e.replied_ns - e.sent_ns) / 1e6 for e in answered if e.replied_ns is not None]
+    where = "<stdout>" if binary_stdout else target_file
+    taps = 1 if tap else len(result.taps)
+    say.write(f"wrote {written} packets from {taps} tap(s) to {where}\n")
+    rtt = (f", rtt min/avg/max = {min(rtts):.3f}/{sum(rtts) / len(rtts):.3f}/{max(rtts):.3f} ms"
+           if rtts else "")
+    say.write(f"{len(result.echoes)} echo requests, {len(answered)} replies{rtt}\n")
+    say.flush()
+
+
+def default_synth_name(options: Any, tap: str | None) -> str:
+    """``synth-ping-vni4096-proxy.pcapng`` (plus ``-routed``, ``-to-...``, the tap)."""
+    parts = ["synth-ping", f"vni{options.vni}", options.arp]
+    if len(options.subnets) > 1:
+        parts.append("routed")
+    if options.to != "remote":
+        parts.append(f"to-{options.to}")
+    if tap:
+        parts.append(tap.replace("/", "-"))
+    return "-".join(parts) + (".pcap" if tap else ".pcapng")
+
 __all__ = ["EXIT_DAMAGED", "EXIT_ERROR", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "main"]

@@ -21,6 +21,7 @@ from typing import Any
 from vxlankit.addr import is_group_mac
 from vxlankit.capture.reader import open_capture
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
+from vxlankit.errors import CaptureError
 from vxlankit.frames import vxlan_received
 from vxlankit.model.events import (
     Aged,
@@ -69,6 +70,9 @@ class ReplayReport:
     packets: int = 0
     vxlan_packets: int = 0
     vni_pairs: Counter[tuple[int, int]] = field(default_factory=Counter)
+    # A damaged capture: the report covers every good packet before it; the caller says so.
+    error: CaptureError | None = None
+    last_ns: int | None = None
 
     def fdb_rows(self, vtep_ip: str) -> list[dict[str, Any]]:
         vtep = self.vteps[vtep_ip]
@@ -146,15 +150,18 @@ def _scan(path: Any, options: DecodeOptions) -> tuple[set[str], set[int], dict[s
     vteps: set[str] = set()
     vnis: set[int] = set()
     macs: dict[str, str] = {}
-    with open_capture(path) as reader:
-        for record in reader:
-            packet = decode(record.data, record.interface.linktype, options)
-            for _, hop in vxlan_received(packet):
-                vteps.add(hop.dst_ip)
-                vnis.add(hop.vni)
-                if packet.layers and packet.layers[0].proto == "eth":
-                    macs.setdefault(hop.dst_ip, packet.layers[0].fields["eth.dst"])
-                break
+    try:
+        with open_capture(path) as reader:
+            for record in reader:
+                packet = decode(record.data, record.interface.linktype, options)
+                for _, hop in vxlan_received(packet):
+                    vteps.add(hop.dst_ip)
+                    vnis.add(hop.vni)
+                    if packet.layers and packet.layers[0].proto == "eth":
+                        macs.setdefault(hop.dst_ip, packet.layers[0].fields["eth.dst"])
+                    break
+    except CaptureError:
+        pass  # the second pass meets the same damage at the same record and reports it
     return vteps, vnis, macs
 
 
@@ -175,16 +182,44 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
         for ip in chosen
     }
     report = ReplayReport(models, {}, [], Counter(), Counter(), Counter(), [], defaultdict(set))
-    seen = report.seen
     arp_waits: dict[tuple[int, str, str], _ArpWait] = {}
     # Inner flows seen on each VNI: the same flow on two VNIs is a routed hop between subnets.
     flow_vnis: dict[tuple[str, str, int], set[int]] = defaultdict(set)
     owners: dict[tuple[int, str], set[str]] = defaultdict(set)
-    last_ns: int | None = None
+    try:
+        _walk(path, options, report, models, arp_waits, flow_vnis, owners)
+    except CaptureError as exc:
+        if not report.packets:
+            raise  # not a capture at all, or damaged before its first packet
+        report.error = exc
+    last_ns = report.last_ns
+    if last_ns is not None:
+        # Age the tables as they stood when the capture ended.
+        for vtep in models.values():
+            for out in vtep.tick(last_ns / 1e9):
+                _note(report, vtep.config.local_ip, out, last_ns)
+    report.unanswered_arp = sorted(arp_waits.values(), key=lambda w: w.first_ns)
+    for crossed in flow_vnis.values():
+        if len(crossed) > 1:
+            ordered = sorted(crossed)
+            for a, b in zip(ordered, ordered[1:], strict=False):
+                report.vni_pairs[(a, b)] += 1
+    for (vni, mac), remotes in owners.items():
+        if len(remotes) > 1:
+            for ip in chosen:
+                report.flapping[(ip, vni, mac)] = set(remotes)
+    return report
+
+
+def _walk(path: Any, options: DecodeOptions, report: ReplayReport, models: dict[str, Vtep],
+          arp_waits: dict[tuple[int, str, str], _ArpWait],
+          flow_vnis: dict[tuple[str, str, int], set[int]],
+          owners: dict[tuple[int, str], set[str]]) -> None:
+    seen = report.seen
     with open_capture(path) as reader:
         for record in reader:
             report.packets += 1
-            last_ns = record.ts_ns
+            report.last_ns = record.ts_ns
             packet = decode(record.data, record.interface.linktype, options)
             hops = vxlan_received(packet)
             if not hops:
@@ -203,22 +238,6 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
                     times[1] = record.ts_ns
                 for out in model.handle(hop, now):
                     _note(report, model.config.local_ip, out, record.ts_ns)
-    if last_ns is not None:
-        # Age the tables as they stood when the capture ended.
-        for vtep in models.values():
-            for out in vtep.tick(last_ns / 1e9):
-                _note(report, vtep.config.local_ip, out, last_ns)
-    report.unanswered_arp = sorted(arp_waits.values(), key=lambda w: w.first_ns)
-    for crossed in flow_vnis.values():
-        if len(crossed) > 1:
-            ordered = sorted(crossed)
-            for a, b in zip(ordered, ordered[1:], strict=False):
-                report.vni_pairs[(a, b)] += 1
-    for (vni, mac), remotes in owners.items():
-        if len(remotes) > 1:
-            for ip in chosen:
-                report.flapping[(ip, vni, mac)] = set(remotes)
-    return report
 
 
 def _account(report: ReplayReport, hop: VxlanReceived, ts_ns: int,
@@ -254,3 +273,52 @@ def _note(report: ReplayReport, vtep_ip: str, out: Output, ts_ns: int) -> None:
     elif isinstance(out, Dropped):
         report.events.append((ts_ns, out))
         report.drops[(vtep_ip, out.reason.value)] += 1
+
+
+def render_text(report: ReplayReport) -> str:
+    """The report for a terminal: FDB tables per VTEP and VNI, the timeline, the anomalies."""
+    doc = report.to_json()
+    out = [f"{doc['packets']} packets, {doc['vxlan_packets']} with VXLAN; "
+           f"{len(doc['vteps'])} VTEP(s) modelled", ""]
+    for vtep in doc["vteps"]:
+        for vni in vtep["vnis"]:
+            rows = [r for r in vtep["fdb"] if r["vni"] == vni]
+            out.append(f"VTEP {vtep['vtep']}  VNI {vni}: {len(rows)} FDB entries")
+            if rows:
+                out.append(f"  {'MAC':<17}  {'remote VTEP':<15}  {'type':<7}  "
+                           f"{'first seen':<30}  last seen")
+                for r in rows:
+                    kind = "static" if r["static"] else "learned"
+                    out.append(f"  {r['mac']:<17}  {r['remote']:<15}  {kind:<7}  "
+                               f"{r['first_seen'] or '-':<30}  {r['last_seen']}")
+            neigh = [n for n in vtep["neighbors"] if n["vni"] == vni]
+            for n in neigh:
+                out.append(f"  neighbour {n['ip']} -> {n['mac']}")
+            out.append("")
+    if doc["events"]:
+        out.append("Timeline:")
+        for e in doc["events"]:
+            detail = {k: v for k, v in e.items() if k not in ("event", "time", "device")}
+            text = " ".join(f"{k}={v}" for k, v in detail.items())
+            out.append(f"  {e.get('time', '')}  {e['device']:<22} {e['event']:<8} {text}")
+        out.append("")
+    anomalies = doc["anomalies"]
+    out.append("Anomalies:" if anomalies else "Anomalies: none")
+    for a in anomalies:
+        kind = a["kind"]
+        if kind == "mac_flapping":
+            out.append(f"  MAC {a['mac']} (VNI {a['vni']}) behind several VTEPs: "
+                       f"{', '.join(a['remotes'])}")
+        elif kind == "linux_would_drop":
+            out.append(f"  a Linux VTEP at {a['vtep']} would drop {a['packets']} packet(s): "
+                       f"{a['reason']}")
+        elif kind == "unanswered_arp":
+            out.append(f"  unanswered ARP (VNI {a['vni']}): who-has {a['who_has']} tell "
+                       f"{a['tell']}, {a['requests']} request(s) from {a['first']}")
+        elif kind == "flood_volume":
+            out.append(f"  VNI {a['vni']}: {a['packets']} of {a['of_packets']} frames flooded "
+                       "(broadcast/multicast)")
+    for pair in doc["vni_pairs"]:
+        out.append(f"  routed: {pair['packets']} inner conversation(s) cross VNIs "
+                   f"{' <-> '.join(str(v) for v in pair['vnis'])}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,114 @@
+"""The synth ping and replay commands, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.codec.realcaptures import real_capture
+from tests.test_cli import one_error_line, run
+from vxlankit.capture.reader import open_capture
+from vxlankit.cli import EXIT_DAMAGED, EXIT_USAGE
+
+
+def test_synth_default_file_and_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("synth", "ping", "--vni", "4096")
+    assert result.exit_code == 0, result.stderr
+    out = tmp_path / "synth-ping-vni4096-proxy.pcapng"
+    with open_capture(str(out)) as reader:
+        records = list(reader)
+        names = {i.name for i in reader.interfaces}
+    assert names == {"node1/veth-C1", "node1/eth0", "node2/eth0", "node2/veth-C2"}
+    assert f"wrote {len(records)} packets from 4 tap(s)" in result.stdout
+    assert "4 echo requests, 4 replies, rtt min/avg/max = " in result.stdout
+
+
+def test_synth_to_stdout_keeps_stdout_binary(tmp_path: Path) -> None:
+    result = run("synth", "ping", "-c", "1", "-w", "-", "--diagram", "-")
+    assert result.exit_code == 0
+    assert result.stdout_bytes[:4] == b"\x0a\x0d\x0d\x0a"
+    assert "ARP who-has 10.0.0.4 tell 10.0.0.3" in result.stderr
+    assert "1 echo requests, 1 replies" in result.stderr
+
+
+def test_synth_one_tap_as_pcap_and_svg(tmp_path: Path) -> None:
+    pcap, svg = tmp_path / "n2.pcap", tmp_path / "ladder.svg"
+    result = run("synth", "ping", "-c", "2", "--arp", "flood", "--tap", "node2/eth0",
+                 "-w", str(pcap), "--diagram", str(svg))
+    assert result.exit_code == 0, result.stderr
+    with open_capture(str(pcap)) as reader:
+        assert reader.format == "pcap" and len(list(reader)) > 0
+    assert svg.read_text().startswith("<svg")
+
+
+def test_synth_same_seed_same_bytes(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.pcapng", tmp_path / "b.pcapng"
+    run("synth", "ping", "--seed", "9", "-w", str(a))
+    run("synth", "ping", "--seed", "9", "-w", str(b))
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_synth_routed_subnets(tmp_path: Path) -> None:
+    out = tmp_path / "r.pcapng"
+    result = run("synth", "ping", "--subnet", "10.1.1.0/24", "--subnet", "11.1.1.0/24",
+                 "-c", "1", "-w", str(out), "--diagram", "-")
+    assert result.exit_code == 0, result.stderr
+    assert "router@node1" in result.stdout and "VXLAN VNI 4097" in result.stdout
+    with open_capture(str(out)) as reader:
+        list(reader)
+        assert "node1/br1" in {i.name for i in reader.interfaces}
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--subnet", "10.1.1.0/24", "--subnet", "11.1.1.0/24", "--arp", "flood"), "gateway"),
+    (("--subnet", "not-a-subnet",), "does not appear to be an IPv4 or IPv6 network"),
+    (("--tap", "node9/eth0",), "no tap named"),
+])
+def test_synth_bad_options_are_one_line_usage_errors(tmp_path: Path, args: tuple[str, ...],
+                                                     message: str) -> None:
+    result = run("synth", "ping", "-w", str(tmp_path / "x.pcapng"), *args)
+    assert result.exit_code == EXIT_USAGE
+    assert message in one_error_line(result)
+
+
+def test_replay_text_and_json() -> None:
+    path = str(real_capture("tcpdump_vxlan.pcap"))
+    text = run("replay", path)
+    assert text.exit_code == 0
+    assert "VTEP 192.168.202.1  VNI 100: 1 FDB entries" in text.stdout
+    assert "00:16:3e:37:f6:04  192.168.203.1    learned" in text.stdout
+    doc = json.loads(run("replay", path, "--json").stdout)
+    assert [v["vtep"] for v in doc["vteps"]] == ["192.168.202.1", "192.168.203.1"]
+
+
+def test_replay_port_8472_needs_the_port(tmp_path: Path) -> None:
+    path = str(real_capture("tcpdump_vxlan_port_8472.pcap"))
+    doc = json.loads(run("replay", path, "--json").stdout)
+    assert doc["vxlan_packets"] == 10  # 8472 is a default VXLAN port
+    none = json.loads(run("replay", path, "--json", "--vxlan-port", "4789").stdout)
+    assert none["vxlan_packets"] == 0
+
+
+def test_replay_stdin_and_policy() -> None:
+    path = real_capture("suricata-verify_vxlan-non-zero-reserved-fields_input.pcap")
+    linux = run("replay", "-", input=path.read_bytes())
+    assert linux.exit_code == 0
+    assert "would drop 10 packet(s): VXLAN_INVALID_HDR" in linux.stdout
+    rfc = run("replay", "-", "--policy", "rfc7348", input=path.read_bytes())
+    assert "would drop" not in rfc.stdout
+
+
+def test_replay_damaged_file_is_one_line_exit_3(tmp_path: Path) -> None:
+    data = real_capture("tcpdump_vxlan.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[:-30])
+    result = run("replay", str(cut))
+    assert result.exit_code == EXIT_DAMAGED
+    line = one_error_line(result)
+    assert "cut.pcap" in line and "packet 10" in line and "offset" in line
+    # Every packet before the damage was replayed and reported.
+    assert "9 packets, 9 with VXLAN" in result.stdout
+    assert "00:16:3e:37:f6:04  192.168.203.1    learned" in result.stdout
