@@ -7,7 +7,7 @@ from html import escape
 
 from vxlankit.synth.ping import LadderStep
 
-_LANE_GAP = 150
+_LANE_GAP = 170
 _ROW = 26
 _TOP = 60
 _LEFT = 90
@@ -72,7 +72,9 @@ def ladder_svg(lanes: Sequence[str], steps: Sequence[LadderStep], title: str = "
                    "</text>")
         out.append(f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{colour}" '
                    'stroke-width="1.5" marker-end="url(#arrow)"/>')
+        # A white halo keeps a label readable where it crosses a lane line.
         out.append(f'<text x="{(x1 + x2) / 2:.0f}" y="{y - 5}" text-anchor="middle" '
-                   f'fill="{colour}">{escape(step.label)}</text>')
+                   f'fill="{colour}" stroke="white" stroke-width="3" paint-order="stroke">'
+                   f"{escape(step.label)}</text>")
     out.append("</svg>")
     return "\n".join(out) + "\n"
