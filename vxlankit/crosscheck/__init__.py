@@ -52,6 +52,7 @@ __all__ = [
     "Rule",
     "all_rules",
     "crosscheck",
+    "describe_allow_list",
     "render_text",
 ]
 

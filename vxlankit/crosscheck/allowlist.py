@@ -60,12 +60,13 @@ RULES: Mapping[str, Rule] = MappingProxyType({rule.key: rule for rule in (
     # Wireshark (packet-eth.c add_ethernet_trailer) counts the minimum against the whole captured
     # frame (pinfo->fd->pkt_len), so an encapsulated frame's padding is never padding there; calls
     # it padding only when all zero; and names the trailer after the dissector that found it
-    # (vlan.trailer after a C-tag, ieee8021ah.trailer after an S-tag).  The bytes are compared and
-    # must agree; only the split into names may differ.
+    # (vlan.trailer after a C-tag, ieee8021ah.trailer after an S-tag, sll.trailer on a cooked
+    # link).  The bytes are compared and must agree; only the split into names may differ.
     Rule(TRAILER_NAMING, "eth.padding/eth.trailer",
          "same bytes, named differently: Wireshark counts the 60-byte minimum against the whole "
-         "frame, wants padding all zero and names a trailer after its VLAN tag; vxlankit pads "
-         "from the start of the Ethernet frame the bytes belong to"),
+         "frame, wants padding all zero and names a trailer after the header before it "
+         "(vlan.trailer, ieee8021ah.trailer, sll.trailer); vxlankit pads from the start of the "
+         "Ethernet frame the bytes belong to"),
     # ICMP destination unreachable / time exceeded keep 4 "unused" bytes, which vxlankit names
     # icmp.unused whole.  tshark 4.0 cuts pieces out of them: the RFC 4884 length byte
     # (icmp.length, when not zero) and, for "fragmentation needed" (type 3 code 4), the RFC 1191

@@ -143,11 +143,16 @@ def _nested(ws: WsLayer) -> list[tuple[str, int | None]]:
     """Compared protocols tshark dissected inside ``ws`` (pyshark keeps their fields in ``ws``),
     each with where it starts, in the order they occur."""
     found: list[tuple[str, int | None]] = []
+    start = ws.start
     for proto, anchor in ANCHORS.items():
         occurrences = ws.fields.get(anchor, [])
         # The layer's own header is the first occurrence of its own anchor.
         nested = occurrences[1:] if proto == ws.proto else occurrences
-        found += [(proto, item.pos) for item in nested]
+        # A nested protocol is carried in the payload, after the header that holds it; an anchor
+        # at or before that header's start re-reads the same bytes (tshark's IPv6 dissector,
+        # called for a version-6 header behind EtherType IPv4, adds its own ip.version).
+        found += [(proto, item.pos) for item in nested
+                  if item.pos is None or start is None or item.pos > start]
     return sorted(found, key=lambda item: -1 if item[1] is None else item[1])
 
 
