@@ -119,7 +119,7 @@ _BENEATH = {
     # Geneve (UDP 6081) is not decoded by vxlankit; tshark dissects the Ethernet frame inside.
     "tcpdump_geneve.pcap": {"eth", "ip", "icmp"},
     # IPv6 underlay: vxlankit stops at the outer Ethernet header (IPv6 is kept as data).
-    "tcpdump_gso-ipv6-vxlan-ipv6.pcap": {"udp", "vxlan", "eth", "ip"},
+    "tcpdump_gso-ipv6-vxlan-ipv6.pcap": {"udp", "vxlan", "eth"},
     # VXLAN-GPE carrying NSH (next protocol 4): vxlankit keeps NSH as data.
     "tcpdump_nsh-over-vxlan-gpe.pcap": {"ip", "udp"},
 }
