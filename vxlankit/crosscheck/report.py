@@ -131,7 +131,7 @@ def render_text(report: CrosscheckReport) -> str:
         lines += ["", "why they are allowed:"]
         reasons: dict[tuple[str, str], None] = {}
         for a in report.allowed:
-            subject = a.field if a.field.startswith(a.layer + ".") else a.rule
+            subject = a.rule if a.field == LAYER else a.field
             reasons.setdefault((subject, a.reason), None)
         lines += [f"  {subject}: {reason}" for subject, reason in reasons]
     if report.not_shown:
