@@ -112,3 +112,32 @@ def test_replay_damaged_file_is_one_line_exit_3(tmp_path: Path) -> None:
     # Every packet before the damage was replayed and reported.
     assert "9 packets, 9 with VXLAN" in result.stdout
     assert "00:16:3e:37:f6:04  192.168.203.1    learned" in result.stdout
+
+
+def test_crosscheck_command_agrees_then_fails_when_a_field_is_corrupted(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.codec.realcaptures import require_tshark
+    from vxlankit import crosscheck as module
+    from vxlankit.cli import EXIT_DISAGREE
+
+    require_tshark()
+    capture = str(Path(__file__).resolve().parents[1] / "captures"
+                  / "synth-ping-vni4096-proxy.pcapng")
+    ok = run("crosscheck", capture, "--limit", "10")
+    assert ok.exit_code == 0, ok.stdout
+    assert "no disagreements" in ok.stdout and ok.stdout.rstrip().endswith("OK")
+    doc = json.loads(run("crosscheck", capture, "--limit", "10", "--json").stdout)
+    assert doc["ok"] is True and doc["packets_compared"] == 10
+
+    real = module.crosscheck
+
+    def corrupting(*args: object, **kwargs: object) -> object:
+        def hook(number: int, packet: object) -> None:
+            if number == 3:
+                packet.layers[0].fields["eth.src"] = "02:00:00:00:00:99"  # type: ignore[attr-defined]
+        return real(*args, **{**kwargs, "hook": hook})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "crosscheck", corrupting)
+    bad = run("crosscheck", capture, "--limit", "10")
+    assert bad.exit_code == EXIT_DISAGREE
+    assert "eth.src" in bad.stdout and "02:00:00:00:00:99" in bad.stdout

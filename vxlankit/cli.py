@@ -11,6 +11,7 @@ Exit codes (docs/cli.md):
 * 2: bad usage, including a display filter that does not parse (click's usage errors too);
 * 3: a capture that could not be read to its end (not a capture file, or damaged): every packet
   before the damage was printed first;
+* 4: ``crosscheck`` found fields on which vxlankit and Wireshark disagree;
 * 141: standard output was closed early (``| head``), as a process killed by SIGPIPE reports.
 """
 
@@ -34,6 +35,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_DAMAGED = 3
+EXIT_DISAGREE = 4  # crosscheck: vxlankit and Wireshark disagree on some field
 EXIT_PIPE = 141
 
 PROGRESS_MIN_BYTES = 8 << 20  # show a progress bar for files at least this big
@@ -634,4 +636,33 @@ def default_synth_name(options: Any, tap: str | None) -> str:
         parts.append(tap.replace("/", "-"))
     return "-".join(parts) + (".pcap" if tap else ".pcapng")
 
-__all__ = ["EXIT_DAMAGED", "EXIT_ERROR", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "main"]
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=False))
+@click.option("--limit", type=click.IntRange(min=0), default=2000, show_default=True,
+              metavar="N", help="Compare the first N packets only (0: all). pyshark is slow.")
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON document.")
+@click.option("--show-allow-list", is_flag=True,
+              help="Print the known, deliberate differences and exit.")
+@decode_options
+@guarded
+def crosscheck(file: str, limit: int, as_json: bool, show_allow_list: bool,
+               vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...]) -> None:
+    """Dissect FILE with tshark (through pyshark) and compare every field vxlankit decodes
+    and Wireshark also names, layer by layer; exit 0 only when everything agrees."""
+    from vxlankit.crosscheck import crosscheck as run_crosscheck
+    from vxlankit.crosscheck import describe_allow_list, render_text
+
+    if show_allow_list:
+        sys.stdout.write(describe_allow_list() + "\n")
+        return
+    report = run_crosscheck(file, vxlan_ports=vxlan_ports or (4789, 8472),
+                            gpe_ports=gpe_ports or (4790,), limit=limit or None)
+    sys.stdout.write(report.to_json() + "\n" if as_json else render_text(report))
+    _flush_stdout()
+    if not report.ok:
+        sys.exit(EXIT_DISAGREE)
+
+__all__ = [
+    "EXIT_DAMAGED", "EXIT_DISAGREE", "EXIT_ERROR", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "main",
+]
