@@ -306,10 +306,6 @@ def test_source_routed_ip_dst_is_compared_with_ip_cur_rt(tshark: str, tmp_path: 
         ("ip.dst", "192.0.2.3", "ip.cur_rt=192.0.2.2")], render_text(report)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known vxlankit bug: tshark computes a source-routed datagram's UDP pseudo-header with the "
-    "route's final destination (as RFC 9293 specifies for TCP); codec.decode and codec.encode "
-    "use the header's destination field, so each calls the other's checksum bad"))
 def test_source_routed_udp_checksum(tshark: str, tmp_path: Path) -> None:
     frame = _source_routed([build.udp(49152, 5000), build.payload(b"payload")])
     path = _write(tmp_path / "lsrr-udp.pcapng", [("eth0", 1, frame, len(frame))])

@@ -154,8 +154,10 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                     end = ip_payload_end
             ip_src = buf[off + 12:off + 16]
             ip_dst = buf[off + 16:off + 20]
+            if hdr_len > 20:
+                ip_dst = ipv4.final_destination(fields["ip.options"], ip_dst)
             # Addresses as integers: congruent (mod 0xffff) to their pseudo-header word sum.
-            ip_pseudo = int.from_bytes(buf[off + 12:off + 20], "big")
+            ip_pseudo = int.from_bytes(ip_src + ip_dst, "big")
             off = payload_start
             if fields["ip.frag_offset"]:
                 nxt = "data"  # only first fragments carry the next header

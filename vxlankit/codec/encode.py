@@ -263,7 +263,9 @@ def _fixup(layers: Sequence[Layer], chunks: list[bytes], out: bytearray, fix_len
                     raise EncodeError(f"layer {i} (udp): a checksum needs an enclosing IPv4 "
                                       "layer")
                 src = bytes(out[ip_scope.start + 12:ip_scope.start + 16])
-                dst = bytes(out[ip_scope.start + 16:ip_scope.start + 20])
+                dst = ipv4.final_destination(
+                    bytes(out[ip_scope.start + 20:ip_scope.start + (out[ip_scope.start] & 15) * 4]),
+                    bytes(out[ip_scope.start + 16:ip_scope.start + 20]))
                 length = scope_end - start
                 csum = internet_checksum(out[start:scope_end],
                                          pseudo_header_sum(src, dst, 17, length)) or 0xFFFF

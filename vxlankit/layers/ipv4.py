@@ -136,3 +136,30 @@ def derive(fields: dict[str, Any]) -> None:
     fields["ip.flags.rb"] = (flags >> 2) & 1
     fields["ip.flags.df"] = (flags >> 1) & 1
     fields["ip.flags.mf"] = flags & 1
+
+
+OPT_EOL = 0
+OPT_NOP = 1
+OPT_LSRR = 0x83
+OPT_SSRR = 0x89
+
+
+def final_destination(options: bytes, dst: bytes) -> bytes:
+    """The address an upper-layer pseudo-header names: with a loose or strict source route the
+    route's last address (RFC 791 3.1; RFC 1122 4.1.3.3 / RFC 9293 3.1: the final
+    destination), else the header's destination (what Linux and Wireshark both use)."""
+    i = 0
+    while i < len(options):
+        kind = options[i]
+        if kind == OPT_EOL:
+            break
+        if kind == OPT_NOP:
+            i += 1
+            continue
+        if i + 1 >= len(options) or options[i + 1] < 2:
+            break  # malformed: no route can be trusted
+        length = options[i + 1]
+        if kind in (OPT_LSRR, OPT_SSRR) and length >= 7 and i + length <= len(options):
+            return bytes(options[i + length - 4:i + length])
+        i += length
+    return bytes(dst)
