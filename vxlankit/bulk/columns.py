@@ -285,46 +285,46 @@ _FEW = 2048
 
 def _mac_strings(pa: Any, macs: npt.NDArray[np.uint8], valid: npt.NDArray[np.bool_] | None
                  ) -> Any:
-    """``(n, 6)`` bytes -> Arrow strings ``"xx:xx:xx:xx:xx:xx"``."""
+    """``(n, 6)`` bytes -> Arrow strings ``"xx:xx:xx:xx:xx:xx"``.  The bytes are handed to
+    Arrow as they are, as six-byte binary values, for its hash kernel to find the distinct
+    ones."""
     n = len(macs)
-    # The six bytes as one integer (in the first six bytes of a little-endian word), so the
-    # hash kernel can find the distinct values.
-    wide = np.zeros((n, 8), np.uint8)
-    wide[:, :6] = macs
-    keys = wide.view("<u8").reshape(n).astype(np.uint64)
-    return _formatted(pa, keys, valid, _format_mac, _mac_table)
+    bitmap = None if valid is None or valid.all() else pa.py_buffer(
+        np.packbits(valid, bitorder="little"))
+    raw = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(6), n, [bitmap, pa.py_buffer(np.ascontiguousarray(macs))])
+    return _encoded(pa, raw, lambda value: value.hex(":"), _mac_table_from_bytes)
 
 
 def _ipv4_strings(pa: Any, addrs: npt.NDArray[np.uint32], valid: npt.NDArray[np.bool_] | None
                   ) -> Any:
     """32-bit values -> dotted quads."""
-    return _formatted(pa, addrs, valid, _format_ipv4, _ipv4_table)
-
-
-def _format_mac(key: int) -> str:
-    return key.to_bytes(8, "little")[:6].hex(":")
-
-
-def _format_ipv4(key: int) -> str:
-    return socket.inet_ntoa(key.to_bytes(4, "big"))
-
-
-def _formatted(pa: Any, keys: npt.NDArray[Any], valid: npt.NDArray[np.bool_] | None,
-               one: Any, table: Any) -> Any:
-    pc = require("pyarrow.compute")
     mask = None if valid is None or valid.all() else ~valid
-    encoded = pc.dictionary_encode(pa.array(keys, mask=mask))
-    distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+    return _encoded(pa, pa.array(addrs, mask=mask),
+                    lambda value: socket.inet_ntoa(value.to_bytes(4, "big")), _ipv4_table)
+
+
+def _encoded(pa: Any, raw: Any, one: Any, table: Any) -> Any:
+    """``raw`` dictionary-encoded, its distinct values formatted by ``one`` (few of them) or
+    ``table`` (many)."""
+    pc = require("pyarrow.compute")
+    encoded = pc.dictionary_encode(raw)
+    distinct = encoded.dictionary
     if len(distinct) <= _FEW:
-        strings = pa.array([one(k) for k in distinct.tolist()], pa.string())
+        strings = pa.array([one(v) for v in distinct.to_pylist()], pa.string())
     else:
         strings = table(pa, distinct)
     return pa.DictionaryArray.from_arrays(encoded.indices, strings)
 
 
-def _mac_table(pa: Any, keys: npt.NDArray[np.uint64]) -> Any:
-    n = len(keys)
-    octets = keys.astype("<u8").view(np.uint8).reshape(n, 8)[:, :6]
+def _mac_table_from_bytes(pa: Any, distinct: Any) -> Any:
+    octets = np.frombuffer(distinct.buffers()[1], np.uint8)[
+        distinct.offset * 6:(distinct.offset + len(distinct)) * 6].reshape(-1, 6)
+    return _mac_table(pa, octets)
+
+
+def _mac_table(pa: Any, octets: npt.NDArray[np.uint8]) -> Any:
+    n = len(octets)
     chars = _HEX3[octets]  # (n, 6) words of "xx:" plus a zero byte
     data = np.ascontiguousarray(chars.view(np.uint8).reshape(n, 6, 4)[:, :, :3].reshape(
         n, 18)[:, :17])
@@ -332,7 +332,8 @@ def _mac_table(pa: Any, keys: npt.NDArray[np.uint64]) -> Any:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
-def _ipv4_table(pa: Any, keys: npt.NDArray[np.uint32]) -> Any:
+def _ipv4_table(pa: Any, distinct: Any) -> Any:
+    keys = distinct.to_numpy(zero_copy_only=False).astype(np.uint32)
     n = len(keys)
     octets = keys.astype(">u4").view(np.uint8).reshape(n, 4)
     words = np.empty((n, 4), np.uint32)
