@@ -207,9 +207,11 @@ class _Walk:
         return slice(None) if len(rows) == self.n else rows
 
     def header(self, rows: Rows, r: int, size: int) -> npt.NDArray[np.uint8]:
-        """The ``size`` header bytes at ``r`` of each row: ``(len(rows), size)``."""
+        """The ``size`` header bytes at ``r`` of each row, as one compact ``(len(rows), size)``
+        array: every field read after this touches only these bytes, not a cache line of the
+        prefix matrix per row."""
         if len(rows) == self.n:
-            return self.m[:, r:r + size]
+            return np.ascontiguousarray(self.m[:, r:r + size])
         return self.m[rows, r:r + size]
 
     def reject(self, rows: Rows, bad: Mask) -> Rows | None:
@@ -558,12 +560,10 @@ def _be32(h: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.uint32]:
 
 
 def _le_words(h: npt.NDArray[np.uint8], count: int) -> I64:
-    """Sum of the first ``count`` little-endian 16-bit words of every row."""
-    words = h[:, :2 * count].view("<u2")
-    total = words[:, 0].astype(np.int64)
-    for i in range(1, count):
-        total += words[:, i]
-    return total
+    """For the first ``count`` little-endian 16-bit words of every row (``count`` even), a
+    number congruent to their sum modulo 0xffff and zero only when they all are (see
+    ``word_sums``)."""
+    return _lane_sums(h[:, :2 * count].view("<u4"))
 
 
 # Lengths shared by at least this many rows are summed as one gathered matrix; rarer lengths
@@ -572,20 +572,25 @@ _GROUP_MIN = 16
 
 
 def word_sums(buf: npt.NDArray[np.uint8], begin: I64, stop: I64) -> I64:
+    """For each row, a number congruent modulo 0xffff to the sum of the little-endian 16-bit
+    words of ``buf[begin:stop]`` (an odd last byte padded with zero), and zero only when all
+    those bytes are: all that verifying an Internet checksum needs.
+
+    Bytes are summed four at a time, as little-endian 32-bit lanes: 2**16 is 1 modulo 0xffff,
+    so a lane is congruent to the sum of its two words.
+    """
     out = np.zeros(len(begin), np.int64)
     lengths = stop - begin
     counts = np.bincount(lengths)
     common = np.flatnonzero(counts >= _GROUP_MIN)
     for length in common.tolist():
-        rows = np.flatnonzero(lengths == length)
-        width = length + (length & 1)
-        if width == 0:
+        if length == 0:
             continue
-        windows = np.lib.stride_tricks.as_strided(buf, (len(buf) - width + 1, width), (1, 1))
-        block = windows[begin[rows]]
-        if length & 1:
-            block[:, -1] = 0
-        out[rows] = block.view("<u2").sum(axis=1, dtype=np.int64)
+        rows = np.flatnonzero(lengths == length)
+        width = (length + 3) & ~3
+        block = gather_rows(buf, begin[rows], width)
+        block[:, length:] = 0  # the bytes after the data, up to a lane boundary
+        out[rows] = _lane_sums(block.view("<u4"))
     rare = counts[lengths] < _GROUP_MIN
     if rare.any():
         raw = buf.data
@@ -595,6 +600,18 @@ def word_sums(buf: npt.NDArray[np.uint8], begin: I64, stop: I64) -> I64:
                 chunk += b"\x00"
             out[i] = sum(memoryview(chunk).cast("H")) if _LITTLE else _le_sum(chunk)
     return out
+
+
+def _lane_sums(lanes: npt.NDArray[np.uint32]) -> I64:
+    """Row sums of a ``(k, m)`` array of 32-bit lanes (exact: m is far below 2**32)."""
+    if lanes.shape[1] <= 32:
+        # A few columns: adding them is cheaper than a reduction per row.
+        total = lanes[:, 0].astype(np.int64)
+        for i in range(1, lanes.shape[1]):
+            total += lanes[:, i]
+        return total
+    summed: I64 = lanes.sum(axis=1, dtype=np.int64)
+    return summed
 
 
 def _le_sum(chunk: bytes) -> int:  # pragma: no cover - big-endian hosts only
