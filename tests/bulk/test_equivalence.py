@@ -239,3 +239,25 @@ def test_frame_protocols_spelled_as_decode_json() -> None:
     for data, linktype in frames:
         packet = decode(data, linktype)
         assert frame_protocols(packet) == json_frame_protocols(packet)
+
+
+def test_checksums_of_many_equal_lengths(tmp_path: Path) -> None:
+    """Payload checksums of lengths shared by many packets are summed as one block per length
+    (odd and even lengths, UDP and ICMP); a bad one among them still goes to the fallback."""
+    frames = []
+    for i in range(200):
+        inner = [build.eth(), build.ipv4(src="10.0.0.1", dst="10.0.0.2")]
+        if i % 2:
+            inner += [build.icmp_echo(ident=i, seq=i), build.payload(bytes([i]) * (33 + i % 3))]
+        else:
+            inner += [build.udp(5000 + i, 53), build.payload(bytes([i]) * (20 + i % 3))]
+        frame = bytearray(encode([build.eth(), build.ipv4(src="192.0.2.1", dst="192.0.2.2"),
+                                  build.udp(40000, 4789), build.vxlan(vni=9), *inner]))
+        if i % 37 == 0:
+            frame[-1] ^= 0x5A  # corrupts the inner and the outer UDP or ICMP checksum
+        frames.append(bytes(frame))
+    path = write_pcap(tmp_path / "sums.pcap", frames)
+    got, fallback = bulk_rows([path])
+    assert_same_rows(got, rich_rows(path), "sums.pcap")
+    assert fallback == len([i for i in range(200) if i % 37 == 0])
+    assert {r["udp.checksum.status"] for r in got} == {0, 1}
