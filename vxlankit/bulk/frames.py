@@ -150,28 +150,29 @@ def plan_pcap(path: str, layout: _PcapLayout, records_per_part: int) -> Iterator
     header_dtype = np.dtype(layout.order + "u4")
     number = 1
     start = FILE_HEADER_LEN  # file offset where the part being planned starts
-    base = FILE_HEADER_LEN  # file offset of data[0]
+    base = FILE_HEADER_LEN  # file offset of buf[0]
     pieces: list[npt.NDArray[np.int64]] = []  # record offsets (relative to ``start``)
     count = 0
-    data = b""
+    # One buffer for the whole walk: a read's worth plus room for a record carried over.
+    buf = np.empty(_READ + _HLEN + layout.maxcap, np.uint8)
+    filled = 0
     clean = True
-    with open(path, "rb") as f:
+    with open(path, "rb", buffering=0) as f:
         f.seek(FILE_HEADER_LEN)
         while clean:
-            chunk = f.read(_READ)
-            if not chunk:
-                clean = not data
+            got = _read_into(f, buf.data[filled:filled + _READ])
+            if not got:
+                clean = filled == 0
                 break
-            data += chunk
-            mv = memoryview(data)
+            filled += got
+            mv = buf.data[:filled]
             pos = 0
             while True:
-                found = _walk(mv, pos, len(data), records_per_part - count, incl_at)
+                found = _walk(mv, pos, filled, records_per_part - count, incl_at)
                 if not found:
                     break
                 at = np.array(found, np.int64)
-                lengths = _gather(np.frombuffer(data, np.uint8), at, 8, 4).view(
-                    header_dtype).reshape(-1)
+                lengths = _gather(buf, at, 8, 4).view(header_dtype).reshape(-1)
                 if (lengths > layout.maxcap).any():
                     clean = False
                     break
@@ -184,7 +185,8 @@ def plan_pcap(path: str, layout: _PcapLayout, records_per_part: int) -> Iterator
                     start = base + pos
                     pieces, count = [], 0
             del mv
-            data = data[pos:]
+            buf[:filled - pos] = buf[pos:filled]
+            filled -= pos
             base += pos
     if clean:
         if count:
