@@ -8,24 +8,24 @@ view of that matrix rather than a per-packet ``struct`` call.  Frames whose walk
 layer at the same offset (in a VXLAN capture, nearly all of them) are handled together.
 
 What the walk handles: Ethernet (and 802.1Q/802.1ad tags), IPv4 without options, UDP, VXLAN,
-Ethernet/IPv4 ARP, ICMP, payload, and the trailers and truncations the rich decoder reports
-without an error.  Anything else - IP options or fragments' oddities, VXLAN-GPE, cut headers,
-bad checksums, other link types, an FCS, headers past the prefix (deep nesting) - marks the
-frame for the fallback: the rich decoder and :func:`~vxlankit.bulk.columns.row_from_packet`,
-which define the columns.  So the result never depends on which path a frame took; the tests
-check that packet by packet.
+Ethernet/IPv4 ARP, ICMP, payload, trailers, and lengths that run past the captured data (a
+snaplen cut).  Anything else - IP options, VXLAN-GPE, cut headers, bad checksums, other link
+types, an FCS, headers past the prefix (deep nesting) - marks the frame for the fallback: the
+rich decoder and :func:`~vxlankit.bulk.columns.row_from_packet`, which define the columns.  So
+the result never depends on which path a frame took; the tests check that packet by packet.
 
-Checksums are verified where the rich decoder verifies them.  The Internet checksum is checked
-on little-endian 16-bit words: swapping the bytes of every word multiplies the one's complement
-sum by 256 modulo 0xffff, and 256 is invertible modulo 0xffff, so "sum is 0 mod 0xffff" holds in
-one byte order exactly when it holds in the other (RFC 1071, section 2(B)).
+Checksums are verified where the rich decoder verifies them, on little-endian data: swapping
+the bytes of every 16-bit word multiplies the one's complement sum by 256 modulo 0xffff, and 256
+is invertible modulo 0xffff, so "sum is 0 mod 0xffff" holds in one byte order exactly when it
+holds in the other (RFC 1071, section 2(B)).  And as 2**16 is 1 modulo 0xffff, four bytes read
+as one 32-bit lane count as their two words: the sums run over lanes, half as many.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import Any
 
 from vxlankit.bulk._numpy import np, npt
 from vxlankit.bulk.columns import ColumnBatch, row_from_packet
@@ -53,14 +53,6 @@ _IP_CUT = "ip: truncated at offset {0}: total length {1}, {2} bytes captured"
 _UDP_CUT = "udp: truncated at offset {0}: length {1}, {2} bytes captured"
 
 I64 = npt.NDArray[np.int64]
-
-
-class _Mac(NamedTuple):
-    """A MAC address field: six bytes at ``at`` in the prefix."""
-
-    at: int
-
-
 Mask = npt.NDArray[np.bool_]
 Rows = npt.NDArray[np.intp]
 
