@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.codec.realcaptures import real_capture
+from tests.support import real_capture
 from tests.test_cli import one_error_line, run
 from vxlankit.capture.reader import open_capture
 from vxlankit.cli import EXIT_DAMAGED, EXIT_USAGE
@@ -116,7 +116,7 @@ def test_replay_damaged_file_is_one_line_exit_3(tmp_path: Path) -> None:
 
 def test_crosscheck_command_agrees_then_fails_when_a_field_is_corrupted(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.codec.realcaptures import require_tshark
+    from tests.support import require_tshark
     from vxlankit import crosscheck as module
     from vxlankit.cli import EXIT_DISAGREE
 

@@ -8,17 +8,16 @@ its frames to one capture and runs tshark once.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.strategies import Frame, frames
+from tests.support import REAL_DIR, missing, real_capture_names, require_tshark
 from vxlankit import build, encode
 from vxlankit.capture.reader import open_capture
 from vxlankit.capture.writer import PcapngWriter
@@ -42,22 +41,13 @@ from vxlankit.crosscheck.wireshark import decode_as_for
 from vxlankit.packet import Packet
 from vxlankit.synth.ping import PingOptions, synthesize_ping
 
-IN_CI = os.environ.get("CI") == "true"
-REAL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "captures" / "real"
-REAL_CAPTURES = sorted(p.name for p in REAL_DIR.glob("*.pcap*")) if REAL_DIR.is_dir() else []
-
-
-def _unavailable(message: str) -> NoReturn:
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
+REAL_CAPTURES = real_capture_names()
+_unavailable = missing
 
 
 @pytest.fixture(scope="module")
 def tshark() -> str:
-    path = shutil.which("tshark")
-    if path is None:
-        _unavailable("tshark is not installed")
+    path = require_tshark()
     try:
         import pyshark  # noqa: F401
     except ImportError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.codec.realcaptures import real_capture
+from tests.support import real_capture
 from vxlankit import build, encode
 from vxlankit.capture.reader import open_capture
 from vxlankit.capture.writer import PcapWriter

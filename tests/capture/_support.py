@@ -7,32 +7,19 @@ its input could not see a mistake the two share.
 
 from __future__ import annotations
 
-import os
-import shutil
 import struct
 import subprocess
 from decimal import Decimal
-from pathlib import Path
-from typing import NoReturn
 
-import pytest
-
-IN_CI = os.environ.get("CI") == "true"
-
-# The shared folder beside the repository checkout: <repo>/../shared/captures/real.
-REAL_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "captures" / "real"
-
-
-def _missing(message: str) -> NoReturn:
-    if IN_CI:
-        pytest.fail(message + " (required when CI=true)")
-    pytest.skip(message)
-
-
-def require_real_dir() -> Path:
-    if not REAL_DIR.is_dir():
-        _missing(f"real captures folder {REAL_DIR} not found")
-    return REAL_DIR
+from tests.support import (  # noqa: F401  (re-exported for the capture tests)
+    IN_CI,
+    REAL_DIR,
+    missing,
+    real_capture,
+    require_real_dir,
+    require_tool,
+)
+from tests.support import real_capture_names as _names
 
 
 def real_capture_names() -> list[str]:
@@ -40,24 +27,7 @@ def real_capture_names() -> list[str]:
     runs once and skips (or fails under CI) instead of silently collecting nothing."""
     if not REAL_DIR.is_dir():
         return ["<real captures folder absent>"]
-    names = sorted(
-        p.name for p in REAL_DIR.iterdir() if p.suffix in (".pcap", ".pcapng") and p.is_file()
-    )
-    return names or ["<real captures folder empty>"]
-
-
-def real_capture(name: str) -> Path:
-    path = require_real_dir() / name
-    if not path.is_file():
-        _missing(f"real capture {path} not found")
-    return path
-
-
-def require_tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        _missing(f"{name} not on PATH")
-    return found
+    return _names() or ["<real captures folder empty>"]
 
 
 def run(*argv: str) -> str:

@@ -265,12 +265,15 @@ def test_tshark_reads_the_feature_file_as_we_do(oracle: Oracle) -> None:
 def test_absent_real_folder_skips_here_and_fails_under_ci(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(s, "REAL_DIR", tmp_path / "absent")
-    monkeypatch.setattr(s, "IN_CI", False)
+    import tests.support as shared
+
+    for module in (s, shared):
+        monkeypatch.setattr(module, "REAL_DIR", tmp_path / "absent")
+        monkeypatch.setattr(module, "IN_CI", False)
     with pytest.raises(pytest.skip.Exception):
         s.require_real_dir()
     assert s.real_capture_names() == ["<real captures folder absent>"]
-    monkeypatch.setattr(s, "IN_CI", True)
+    monkeypatch.setattr(shared, "IN_CI", True)
     with pytest.raises(pytest.fail.Exception, match="required when CI=true"):
         s.require_real_dir()
     with pytest.raises(pytest.fail.Exception, match="required when CI=true"):

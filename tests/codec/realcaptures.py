@@ -1,76 +1,20 @@
-"""Test helpers for external resources: the shared real captures and tshark.
-
-Both are optional on a developer's machine (the tests that need them skip), but under CI
-(``CI=true``) a missing capture folder or a missing tshark is a failure, so a broken CI image
-cannot silently turn the suite green.
-"""
+"""A minimal classic-pcap reader and writer for the codec tests, and (re-exported from
+``tests.support``) the real captures and tshark."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import struct
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-IN_CI = os.environ.get("CI") == "true"
-_REL = Path("shared") / "captures" / "real"
-
-
-def _find_real_dir() -> Path | None:
-    override = os.environ.get("VXLANKIT_REAL_CAPTURES")
-    if override:
-        return Path(override)
-    # The folder sits beside the repository (../shared/captures/real from the repo root);
-    # look up from here so that a checkout at another depth (a worktree) finds it too.
-    repo = Path(__file__).resolve().parents[2]
-    for base in (repo.parent, *repo.parent.parents):
-        candidate = base / _REL
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-REAL_DIR = _find_real_dir()
-
-
-def require_real_dir() -> Path:
-    """The real-captures folder, or skip (fail under CI) when it is absent."""
-    if REAL_DIR is None or not REAL_DIR.is_dir():
-        message = f"real captures folder not found ({_REL} beside the repository)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return REAL_DIR
-
-
-def real_capture(name: str) -> Path:
-    path = require_real_dir() / name
-    if not path.is_file():
-        message = f"real capture {name} missing from {path.parent}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
-def real_capture_names() -> list[str]:
-    """Every capture in the folder (empty when absent: the caller's test then skips/fails)."""
-    if REAL_DIR is None or not REAL_DIR.is_dir():
-        return []
-    return sorted(p.name for p in REAL_DIR.iterdir() if p.suffix in (".pcap", ".pcapng"))
-
-
-def require_tshark() -> str:
-    path = shutil.which("tshark")
-    if path is None:
-        if IN_CI:
-            pytest.fail("tshark is not installed (required under CI)")
-        pytest.skip("tshark is not installed")
-    return path
-
+from tests.support import (  # noqa: F401  (re-exported for the codec tests)
+    IN_CI,
+    REAL_DIR,
+    real_capture,
+    real_capture_names,
+    require_real_dir,
+    require_tshark,
+)
 
 # A minimal classic-pcap reader and writer, independent of vxlankit.capture on purpose: the
 # codec's tests must not depend on the capture code they are used to check.

@@ -5,9 +5,7 @@ The packets are built directly from ``Layer``s so these tests do not depend on t
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 import vxlankit.present.filter as filter_module
+from tests.support import REAL_DIR, real_capture, require_tshark
 from vxlankit.errors import FilterError
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.filter import PROTOCOLS, Filter, FilterExprError, compile_filter
@@ -470,8 +469,7 @@ def test_quantifiers_match_reference(
 #   tshark -r tcpdump_vxlan.pcap -T fields -E occurrence=a -e eth.src -e ip.src ... (see FIELDS)
 # and are checked against the capture again by test_capture_mirror_matches_tshark.
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "captures" / "real"
-PCAP = SHARED / "tcpdump_vxlan.pcap"
+PCAP = REAL_DIR / "tcpdump_vxlan.pcap"
 
 _OUTER_TO_SERVER = ("36:dc:85:1e:b3:40", "00:16:3e:08:71:cf", "192.168.203.1", "192.168.202.1", 64)
 _OUTER_TO_CLIENT = ("00:16:3e:08:71:cf", "36:dc:85:1e:b3:40", "192.168.202.1", "192.168.203.1", 62)
@@ -540,20 +538,10 @@ _TEXT_FIELDS = {"eth.src", "eth.dst", "ip.src", "ip.dst", "arp.src.hw_mac", "arp
                 "arp.src.proto_ipv4", "arp.dst.proto_ipv4"}  # fmt: skip
 
 
-def _require(ok: bool, why: str) -> None:
-    if ok:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{why}; under CI=true the tshark cross-check must run")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def tshark() -> str:
-    path = shutil.which("tshark")
-    _require(path is not None, "tshark is not installed")
-    _require(PCAP.is_file(), f"{PCAP} is absent")
-    assert path is not None
+    path = require_tshark()
+    real_capture(PCAP.name)
     return path
 
 

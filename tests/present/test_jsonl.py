@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import strategies as strat
-from tests.codec.realcaptures import (
+from tests.support import (
     real_capture,
     real_capture_names,
     require_real_dir,

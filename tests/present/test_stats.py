@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.codec.realcaptures import real_capture
+from tests.support import real_capture
 from vxlankit import build, encode
 from vxlankit.capture import open_capture
 from vxlankit.capture.record import Interface, Record

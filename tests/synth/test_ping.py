@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.codec.realcaptures import require_tshark
+from tests.support import require_tshark
 from vxlankit.codec import decode
 from vxlankit.replay import replay
 from vxlankit.synth.output import write_result

@@ -1,0 +1,75 @@
+"""External test resources in one place: the shared real captures and the Wireshark tools.
+
+Both are optional on a developer's machine (the tests that need them skip), but under CI
+(``CI=true``) a missing capture folder or tool is a failure, so a broken CI image cannot
+silently turn the suite green.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+IN_CI = os.environ.get("CI") == "true"
+_REL = Path("shared") / "captures" / "real"
+
+
+def _find_real_dir() -> Path:
+    override = os.environ.get("VXLANKIT_REAL_CAPTURES")
+    if override:
+        return Path(override)
+    # The folder sits beside the repository (../shared/captures/real from the repo root);
+    # look up from here so that a checkout at another depth (a worktree) finds it too.
+    repo = Path(__file__).resolve().parents[1]
+    for base in (repo.parent, *repo.parent.parents):
+        candidate = base / _REL
+        if candidate.is_dir():
+            return candidate
+    return repo.parent / _REL
+
+
+REAL_DIR = _find_real_dir()
+
+
+def missing(message: str) -> NoReturn:
+    """Skip, or fail when CI=true: a resource the test needs is not there."""
+    if IN_CI:
+        pytest.fail(message + " (required when CI=true)")
+    pytest.skip(message)
+
+
+def require_real_dir() -> Path:
+    if not REAL_DIR.is_dir():
+        missing(f"real captures folder {REAL_DIR} not found")
+    return REAL_DIR
+
+
+def real_capture(name: str) -> Path:
+    path = require_real_dir() / name
+    if not path.is_file():
+        missing(f"real capture {path} not found")
+    return path
+
+
+def real_capture_names() -> list[str]:
+    """Every capture in the folder; empty when the folder is absent (a caller that
+    parametrizes over it must then still run one test that calls ``require_real_dir``)."""
+    if not REAL_DIR.is_dir():
+        return []
+    return sorted(p.name for p in REAL_DIR.iterdir()
+                  if p.suffix in (".pcap", ".pcapng") and p.is_file())
+
+
+def require_tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        missing(f"{name} not on PATH")
+    return found
+
+
+def require_tshark() -> str:
+    return require_tool("tshark")
