@@ -290,6 +290,8 @@ WORKERS = {
     "bulk-stats-j2": lambda a: work_bulk_stats(a, 2),
     "bulk-parquet-j1": lambda a: work_bulk_export(a, 1, "parquet"),
     "bulk-parquet-j2": lambda a: work_bulk_export(a, 2, "parquet"),
+    "bulk-arrow-j1": lambda a: work_bulk_export(a, 1, "arrow"),
+    "bulk-arrow-j2": lambda a: work_bulk_export(a, 2, "arrow"),
     "rich": lambda a: work_rich(a),
     "dpkt": lambda a: work_dpkt(a),
     "scapy": lambda a: work_scapy(a),
@@ -400,6 +402,10 @@ def tools() -> list[Tool]:
              _worker("bulk-parquet-j1")),
         Tool("bulk-parquet-j2", "decode", "vxlankit export parquet, jobs=2",
              _worker("bulk-parquet-j2")),
+        Tool("bulk-arrow-j1", "decode", "vxlankit export arrow, 1 process",
+             _worker("bulk-arrow-j1")),
+        Tool("bulk-arrow-j2", "decode", "vxlankit export arrow, jobs=2",
+             _worker("bulk-arrow-j2")),
         Tool("build-vxlankit", "build", "vxlankit build + encode", _worker("build-vxlankit")),
         Tool("build-dpkt", "build", "dpkt build", _worker("build-dpkt")),
         Tool("build-scapy", "build", "scapy build", _worker("build-scapy"), sample=True),
@@ -453,6 +459,8 @@ TARGETS = [
     ("bulk_stats jobs=2 vs 1 process (wall)", "bulk-stats-j2", "bulk-stats-j1", 1.6,
      "wall_rate"),
     ("export parquet jobs=2 vs 1 process (wall)", "bulk-parquet-j2", "bulk-parquet-j1", 1.6,
+     "wall_rate"),
+    ("export arrow jobs=2 vs 1 process (wall)", "bulk-arrow-j2", "bulk-arrow-j1", 1.6,
      "wall_rate"),
 ]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -77,6 +78,14 @@ class _Sink:
             for batch in reader:
                 self.write(batch)
 
+    def write_spilled(self, path: str) -> None:
+        """A worker's part, left in a file: mapped, not read, then removed."""
+        pa = require("pyarrow")
+        with pa.memory_map(path) as source, pa.ipc.open_stream(source) as reader:
+            for batch in reader:
+                self.write(batch)
+        os.unlink(path)
+
 
 def encode_batches(format: str, batches: list[Any]) -> bytes:
     """Batches as a worker sends them: CSV or JSON-lines text, or an Arrow IPC stream."""
@@ -85,10 +94,13 @@ def encode_batches(format: str, batches: list[Any]) -> bytes:
         return b"".join(_csv_bytes(batch, header=False) for batch in batches)
     if format == "jsonl":
         return b"".join(jsonl_bytes(batch) for batch in batches)
+    # An Arrow file holds plain strings (see _ArrowSink): cast here, in the worker, so the
+    # process writing the file only copies.
+    schema = plain_schema() if format == "arrow" else arrow_schema()
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, arrow_schema()) as writer:
+    with pa.ipc.new_stream(sink, schema) as writer:
         for batch in batches:
-            writer.write_batch(batch)
+            writer.write_batch(batch.cast(schema) if format == "arrow" else batch)
     return bytes(sink.getvalue())
 
 
@@ -119,7 +131,9 @@ class _ArrowSink(_Sink):
         self._writer = pa.ipc.new_file(file, self._schema)
 
     def write(self, batch: Any) -> None:
-        self._writer.write_batch(batch.cast(self._schema))
+        if batch.schema != self._schema:
+            batch = batch.cast(self._schema)
+        self._writer.write_batch(batch)
 
     def close(self) -> None:
         self._writer.close()
@@ -141,6 +155,11 @@ class _TextSink(_Sink):
 
     def write_encoded(self, data: bytes) -> None:
         self._file.write(data)
+
+    def write_spilled(self, path: str) -> None:
+        with open(path, "rb") as part:
+            shutil.copyfileobj(part, self._file, 1 << 20)
+        os.unlink(path)
 
     def close(self) -> None:
         self._file.flush()
@@ -226,16 +245,22 @@ def jsonl_bytes(batch: Any) -> bytes:
 
 @dataclass
 class _Part:
-    """What a worker sends back for one part of an export."""
+    """What a worker sends back for one part of an export: the encoded part itself, or
+    where it left it (``spill``)."""
 
     data: bytes
     packets: int
     fallback: int
     batches: int
     error: CaptureError | None
+    spill: str | None = None
 
 
-def export_part(part: Part, format: str, wired: dict[str, Any]) -> _Part:
+def export_part(part: Part, format: str, wired: dict[str, Any], spill_dir: str | None = None
+                ) -> _Part:
+    """Decode and encode one part.  With ``spill_dir`` (local processes share a disk with
+    the writer) the encoded part goes to a file there instead of through a pipe, which
+    would copy tens of megabytes three times."""
     from vxlankit.bulk.parallel import unwire_options
 
     options = unwire_options(wired)
@@ -249,7 +274,12 @@ def export_part(part: Part, format: str, wired: dict[str, Any]) -> _Part:
             fallback += fell
     except CaptureError as exc:
         error = exc
-    return _Part(encode_batches(format, batches), packets, fallback, len(batches), error)
+    data = encode_batches(format, batches)
+    if spill_dir is None:
+        return _Part(data, packets, fallback, len(batches), error)
+    with tempfile.NamedTemporaryFile(dir=spill_dir, suffix=".part", delete=False) as f:
+        f.write(data)
+    return _Part(b"", packets, fallback, len(batches), error, f.name)
 
 
 def export(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], *,
@@ -297,16 +327,21 @@ def export(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
             else:
                 from vxlankit.bulk.parallel import map_parts, wire_options
 
-                for result in map_parts(names, export_part, (format, wire_options(options)),
-                                        jobs=jobs,
-                                        scheduler=scheduler):
-                    sink.write_encoded(result.data)
-                    packets += result.packets
-                    fallback += result.fallback
-                    batches += result.batches
-                    if result.error is not None:
-                        error = result.error
-                        break
+                with tempfile.TemporaryDirectory(prefix="vxlankit-parts-") as spill_dir:
+                    args = (format, wire_options(options),
+                            spill_dir if scheduler is None else None)
+                    for result in map_parts(names, export_part, args, jobs=jobs,
+                                            scheduler=scheduler):
+                        if result.spill is not None:
+                            sink.write_spilled(result.spill)
+                        else:
+                            sink.write_encoded(result.data)
+                        packets += result.packets
+                        fallback += result.fallback
+                        batches += result.batches
+                        if result.error is not None:
+                            error = result.error
+                            break
         finally:
             sink.close()
     if error is not None:
