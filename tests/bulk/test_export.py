@@ -14,9 +14,8 @@ import pytest
 
 from tests.bulk._support import assert_same_rows, rich_rows, synth_captures, write_pcap
 from tests.codec.realcaptures import real_capture
-from vxlankit.bulk import EXPORT_FORMATS, arrow_schema, column_names, export
+from vxlankit.bulk import EXPORT_FORMATS, ExportError, arrow_schema, column_names, export
 from vxlankit.bulk.columns import BY_NAME, IPV4, MAC, TEXT, TIME, rows_to_dicts
-from vxlankit.bulk.writers import ExportError
 from vxlankit.errors import CaptureError
 
 

@@ -17,6 +17,9 @@ The columns (docs/export.md) are defined by the rich decoder: every value equals
 numpy and pyarrow (``pip install 'vxlankit[export]'``) and dask.distributed
 (``vxlankit[dask]``) are needed only when these functions run; importing this package does
 not load them, and a missing one raises ``MissingDependencyError`` naming the extra.
+Errors are vxlankit errors: ``ExportError`` (a request that cannot be done),
+``SchedulerError`` (no Dask scheduler there), ``CaptureError`` (a damaged capture, after
+everything before the damage was written) and ``MissingDependencyError``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from vxlankit.bulk._deps import MissingDependencyError
+from vxlankit.bulk.errors import ExportError, MissingDependencyError, SchedulerError
 from vxlankit.bulk.results import BulkStats, Counter, ExportSummary, PairKey
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
 
@@ -35,9 +38,11 @@ __all__ = [
     "EXPORT_FORMATS",
     "BulkStats",
     "Counter",
+    "ExportError",
     "ExportSummary",
     "MissingDependencyError",
     "PairKey",
+    "SchedulerError",
     "arrow_schema",
     "bulk_stats",
     "column_names",
@@ -51,7 +56,10 @@ def export(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
            options: DecodeOptions = DEFAULT_OPTIONS) -> ExportSummary:
     """Decode captures into one ``parquet``, ``arrow``, ``csv`` or ``jsonl`` file.
 
-    See :func:`vxlankit.bulk.writers.export`.
+    ``jobs > 1`` decodes in that many processes, ``scheduler`` (a Dask address such as
+    ``tcp://10.0.0.5:8786``) on that cluster; the file is the same either way.  ``out`` may
+    be ``"-"`` (stdout) for the text formats.  See :func:`vxlankit.bulk.writers.export` and
+    docs/export.md.
     """
     from vxlankit.bulk import writers as _export
 

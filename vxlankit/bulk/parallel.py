@@ -21,16 +21,13 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from vxlankit.bulk._deps import require
+from vxlankit.bulk.errors import SchedulerError
 from vxlankit.bulk.frames import BATCH_RECORDS, Part, WholeFile, plan
 from vxlankit.bulk.results import BulkStats
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
-from vxlankit.errors import CaptureError, VxlanKitError
+from vxlankit.errors import CaptureError
 
 R = TypeVar("R")
-
-
-class SchedulerError(VxlanKitError):
-    """The Dask scheduler given could not be reached."""
 
 # Records per part: one decoding batch, so a part's result is one Arrow batch's worth.
 RECORDS_PER_PART = BATCH_RECORDS

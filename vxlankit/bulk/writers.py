@@ -24,18 +24,15 @@ from typing import IO, Any
 from vxlankit.bulk._deps import require
 from vxlankit.bulk._numpy import np
 from vxlankit.bulk.columns import COLUMNS, arrow_schema
+from vxlankit.bulk.errors import ExportError
 from vxlankit.bulk.fast import decode_batch
 from vxlankit.bulk.frames import BATCH_RECORDS, Part, iter_file_batches, iter_part_batches
 from vxlankit.bulk.results import ExportSummary
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
-from vxlankit.errors import CaptureError, VxlanKitError
+from vxlankit.errors import CaptureError
 
 FORMATS = ("parquet", "arrow", "csv", "jsonl")
 _TEXT_FORMATS = ("csv", "jsonl")
-
-
-class ExportError(VxlanKitError):
-    """An export that cannot be done as asked (unknown format, output not writable)."""
 
 
 def decoded_batches(paths: Sequence[str | os.PathLike[str]],

@@ -1,0 +1,17 @@
+"""The bulk path's own errors, importable without numpy or pyarrow (for the CLI to catch)."""
+
+from __future__ import annotations
+
+from vxlankit.bulk._deps import MissingDependencyError
+from vxlankit.errors import VxlanKitError
+
+
+class ExportError(VxlanKitError):
+    """An export that cannot be done as asked (unknown format, output not writable)."""
+
+
+class SchedulerError(VxlanKitError):
+    """The Dask scheduler given could not be reached."""
+
+
+__all__ = ["ExportError", "MissingDependencyError", "SchedulerError"]
