@@ -127,10 +127,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                     fields["ip.checksum.status"] = CHECKSUM_GOOD
                 else:
                     calc = internet_checksum(buf[off:off + 10] + buf[off + 12:off + hdr_len])
-                    fields["ip.checksum.status"] = CHECKSUM_BAD
-                    fields["ip.checksum_calculated"] = calc
-                    errors.append(f"ip: bad header checksum at offset {off + 10}: "
-                                  f"0x{fields['ip.checksum']:04x}, should be 0x{calc:04x}")
+                    _bad_checksum(fields, errors, "ip", off + 10, calc)
             else:
                 fields["ip.checksum.status"] = CHECKSUM_UNVERIFIED
             payload_start = off + hdr_len
@@ -202,11 +199,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                 else:
                     segment = buf[off:off + 6] + buf[off + 8:off + ulen]
                     calc = internet_checksum(segment, pseudo_header_sum(ip_src, ip_dst, 17, ulen))
-                    calc = calc or 0xFFFF
-                    fields["udp.checksum.status"] = CHECKSUM_BAD
-                    fields["udp.checksum_calculated"] = calc
-                    errors.append(f"udp: bad checksum at offset {off + 6}: 0x{csum:04x}, "
-                                  f"should be 0x{calc:04x}")
+                    _bad_checksum(fields, errors, "udp", off + 6, calc or 0xFFFF)
             else:
                 fields["udp.checksum.status"] = CHECKSUM_UNVERIFIED
             off += 8
@@ -266,10 +259,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                     fields["icmp.checksum.status"] = CHECKSUM_GOOD
                 else:
                     calc = internet_checksum(buf[off:off + 2] + buf[off + 4:end])
-                    fields["icmp.checksum.status"] = CHECKSUM_BAD
-                    fields["icmp.checksum_calculated"] = calc
-                    errors.append(f"icmp: bad checksum at offset {off + 2}: "
-                                  f"0x{fields['icmp.checksum']:04x}, should be 0x{calc:04x}")
+                    _bad_checksum(fields, errors, "icmp", off + 2, calc)
             else:
                 fields["icmp.checksum.status"] = CHECKSUM_UNVERIFIED
             off += 8
@@ -311,6 +301,16 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
     if fcs is not None:
         _fcs(layers, errors, buf, fcs)
     return Packet(layers, errors, linktype=linktype, data=buf)
+
+
+def _bad_checksum(fields: dict[str, Any], errors: list[str], proto: str, offset: int,
+                  calc: int) -> None:
+    """Report a wrong checksum the way Wireshark names it: status bad, and the right value."""
+    fields[f"{proto}.checksum.status"] = CHECKSUM_BAD
+    fields[f"{proto}.checksum_calculated"] = calc
+    what = "header checksum" if proto == "ip" else "checksum"
+    errors.append(f"{proto}: bad {what} at offset {offset}: "
+                  f"0x{fields[proto + '.checksum']:04x}, should be 0x{calc:04x}")
 
 
 def _trailer(layers: list[Layer], buf: bytes, start: int, stop: int, frame_start: int) -> None:
