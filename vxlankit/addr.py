@@ -23,16 +23,32 @@ def mac_str(raw: bytes) -> str:
     return raw.hex(":")
 
 
+# Parsed addresses, memoised: frames built in bulk repeat a handful of addresses, and the
+# validating parse costs more than the rest of a header's packing.  Bounded, and cleared when
+# full, so a stream of distinct addresses costs no more than parsing each.
+_CACHE_MAX = 4096
+_macs: dict[str, bytes] = {}
+_ips: dict[str, bytes] = {}
+
+
 def mac_bytes(text: str | bytes) -> bytes:
     """``"00:16:3e:08:71:cf"`` (also ``-`` separated, ``0016.3e08.71cf`` or bare hex) -> six
     bytes.  Anything else, a mis-grouped string included, is an ``EncodeError``."""
+    if type(text) is str:
+        raw = _macs.get(text)
+        if raw is not None:
+            return raw
     if isinstance(text, (bytes, bytearray)):
         if len(text) != 6:
             raise EncodeError(f"MAC address must be 6 bytes, got {len(text)}")
         return bytes(text)
     if not isinstance(text, str) or not _MAC_RE.fullmatch(text):
         raise EncodeError(f"not a MAC address: {text!r}")
-    return bytes.fromhex(text.replace(":", "").replace("-", "").replace(".", ""))
+    raw = bytes.fromhex(text.replace(":", "").replace("-", "").replace(".", ""))
+    if len(_macs) >= _CACHE_MAX:
+        _macs.clear()
+    _macs[text] = raw
+    return raw
 
 
 def ip_str(raw: bytes) -> str:
@@ -45,13 +61,21 @@ def ip_bytes(text: str | bytes) -> bytes:
 
     Stricter than ``inet_aton``, which also takes ``1.2.3.010`` (octal: .8), ``1.2.3.0x10`` and
     ``1.2.3.4 trailing junk``."""
+    if type(text) is str:
+        raw = _ips.get(text)
+        if raw is not None:
+            return raw
     if isinstance(text, (bytes, bytearray)):
         if len(text) != 4:
             raise EncodeError(f"IPv4 address must be 4 bytes, got {len(text)}")
         return bytes(text)
     if not isinstance(text, str) or not _IPV4_RE.fullmatch(text):
         raise EncodeError(f"not an IPv4 address: {text!r}")
-    return socket.inet_aton(text)
+    raw = socket.inet_aton(text)
+    if len(_ips) >= _CACHE_MAX:
+        _ips.clear()
+    _ips[text] = raw
+    return raw
 
 
 def ip_int(text: str) -> int:

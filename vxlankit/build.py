@@ -24,6 +24,7 @@ from vxlankit.layers import arp as _arp
 from vxlankit.layers import icmp as _icmp
 from vxlankit.layers import ipv4 as _ipv4
 from vxlankit.layers import vxlan as _vxlan
+from vxlankit.layers._common import as_bytes
 from vxlankit.packet import Layer
 
 
@@ -114,9 +115,10 @@ def icmp(type: int, code: int = 0, rest: bytes = b"\x00\x00\x00\x00",
 
 
 def payload(data: bytes) -> Layer:
-    return Layer("data", {"data.data": bytes(data), "data.len": len(data)})
+    raw = as_bytes(data, "data.data")
+    return Layer("data", {"data.data": raw, "data.len": len(raw)})
 
 
 def padding(data: bytes) -> Layer:
     """Ethernet padding/trailer bytes after the L3 payload."""
-    return Layer("trailer", {"eth.padding": bytes(data)})
+    return Layer("trailer", {"eth.padding": as_bytes(data, "eth.padding")})

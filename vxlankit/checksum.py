@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import array
-import sys
-
-_SWAP = sys.byteorder == "little"
-
 
 def ones_complement_sum(data: bytes | bytearray | memoryview, start: int = 0) -> int:
-    """16-bit one's complement sum of ``data`` (big-endian words), folded, not inverted."""
-    buf = bytes(data)
-    if len(buf) & 1:
-        buf += b"\x00"
-    words = array.array("H", buf)
-    if _SWAP:
-        words.byteswap()
-    total = start + sum(words)
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
+    """16-bit one's complement sum of ``data`` (big-endian words) plus ``start``, folded, not
+    inverted.
+
+    Uses 2**16 == 1 (mod 0xffff): a byte string read as one big integer is congruent to the
+    sum of its 16-bit words, so one C-level conversion and one modulo replace a word loop.  A
+    non-zero total that is a multiple of 0xffff folds to 0xffff (one's complement "-0")."""
+    value = int.from_bytes(data, "big")
+    if len(data) & 1:
+        value <<= 8
+    value += start
+    folded = value % 0xFFFF
+    return folded if folded or not value else 0xFFFF
 
 
 def internet_checksum(data: bytes | bytearray | memoryview, start: int = 0) -> int:
@@ -39,13 +35,5 @@ def udp_checksum(src: bytes, dst: bytes, segment: bytes | bytearray | memoryview
 
 
 def verify(data: bytes | bytearray | memoryview, start: int = 0) -> bool:
-    """True when ``data`` (checksum field included) sums to 0xffff, i.e. its checksum is right.
-
-    Uses 2**16 == 1 (mod 0xffff): a byte string read as one big integer is congruent to the sum
-    of its 16-bit words, so one C-level conversion and one modulo replace a word loop.
-    """
-    value = int.from_bytes(data, "big")
-    if len(data) & 1:
-        value <<= 8
-    value += start
-    return value % 0xFFFF == 0 and value != 0
+    """True when ``data`` (checksum field included) sums to 0xffff, i.e. its checksum is right."""
+    return ones_complement_sum(data, start) == 0xFFFF

@@ -29,6 +29,7 @@ _ETHERTYPE_OF = {"ip": 0x0800, "arp": 0x0806, "vlan": 0x8100, "ieee8021ad": 0x88
 _IP_PROTO_OF = {"icmp": 1, "udp": 17}
 _GPE_NEXT_OF = {"ip": vxlan.NEXT_IPV4, "eth": vxlan.NEXT_ETHERNET}
 _LINK_SCOPES = ("eth", "sll", "null")
+_SCOPED = frozenset(("eth", "sll", "null", "ip", "udp"))
 
 _H = struct.Struct("!H")
 
@@ -73,88 +74,93 @@ _ENCODERS: dict[str, Callable[[dict[str, Any]], bytes]] = {
     "fcs": _fcs,
 }
 
-# Fields that may be None (filled in) and the placeholder written before the fix-up.
-_FILLABLE = {
-    "ip": ("ip.len", "ip.checksum", "ip.hdr_len", "ip.proto"),
-    "udp": ("udp.length", "udp.checksum"),
-    "icmp": ("icmp.checksum",),
-    "eth": ("eth.type",),
-    "vlan": ("vlan.etype",),
-    "ieee8021ad": ("ieee8021ad.etype",),
-    "vxlan": ("vxlan.next_proto",),
-    "arp": ("arp.hw.size", "arp.proto.size"),
-    "fcs": ("eth.fcs",),
-}
 
 
-class _Scope:
-    __slots__ = ("kind", "index", "start", "end", "trailer_seen")
+def _prepare_ip(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> dict[str, Any]:
+    hdr_len = fields.get("ip.hdr_len")
+    if hdr_len is not None and fields.get("ip.proto") is not None and all(
+            fields.get(name) is not None for name, _ in _IP_DEFAULTS):
+        options = fields.get("ip.options", b"")
+        if not fix_lengths or (type(options) is bytes and hdr_len == 20 + len(options)):
+            return fields
+    out = dict(fields)
+    if out.get("ip.proto") is None:
+        out["ip.proto"] = _next_value(_IP_PROTO_OF, nxt, "ip.proto")
+    if fix_lengths or out.get("ip.hdr_len") is None:
+        options = as_bytes(out.get("ip.options", b""), "ip.options")
+        if len(options) % 4:
+            raise EncodeError(f"ip.options must be a multiple of 4 bytes, got {len(options)}")
+        out["ip.hdr_len"] = 20 + len(options)
+    for name, default in _IP_DEFAULTS:
+        if out.get(name) is None:
+            out[name] = default
+    return out
 
-    def __init__(self, kind: str, index: int, start: int) -> None:
-        self.kind = kind
-        self.index = index
-        self.start = start
-        self.end = -1
-        self.trailer_seen = False
 
-
-def _as_layers(packet_or_layers: Packet | Iterable[Layer]) -> Sequence[Layer]:
-    if isinstance(packet_or_layers, Packet):
-        return packet_or_layers.layers
-    layers = list(packet_or_layers)
-    for layer in layers:
-        if not isinstance(layer, Layer):
-            raise EncodeError(f"expected Layer objects, got {type(layer).__name__}")
-    return layers
-
-
-def _prepare(layers: Sequence[Layer], i: int, fix_lengths: bool) -> dict[str, Any]:
-    """The fields to write for layer ``i``: a copy only where something must be filled in."""
-    layer = layers[i]
-    fields = layer.fields
-    proto = layer.proto
-    fillable = _FILLABLE.get(proto)
-    if fillable is None:
-        return fields
-    if not fix_lengths and all(fields.get(name) is not None for name in fillable):
+def _prepare_udp(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> dict[str, Any]:
+    if fields.get("udp.length") is not None and fields.get("udp.checksum") is not None:
         return fields
     out = dict(fields)
-    nxt = layers[i + 1].proto if i + 1 < len(layers) else None
-    if proto == "ip":
-        if out.get("ip.proto") is None:
-            out["ip.proto"] = _next_value(_IP_PROTO_OF, nxt, "ip.proto")
-        if fix_lengths or out.get("ip.hdr_len") is None:
-            options = as_bytes(out.get("ip.options", b""), "ip.options")
-            if len(options) % 4:
-                raise EncodeError(f"ip.options must be a multiple of 4 bytes, got {len(options)}")
-            out["ip.hdr_len"] = 20 + len(options)
-        for name in ("ip.len", "ip.checksum"):
-            if out.get(name) is None:
-                out[name] = 0
-        for name, default in (("ip.version", 4), ("ip.dsfield", 0), ("ip.flags", 0),
-                              ("ip.frag_offset", 0), ("ip.id", 0), ("ip.ttl", 64)):
-            if out.get(name) is None:
-                out[name] = default
-    elif proto == "udp":
-        for name in ("udp.length", "udp.checksum"):
-            if out.get(name) is None:
-                out[name] = 0
-    elif proto == "icmp":
-        if out.get("icmp.checksum") is None:
-            out["icmp.checksum"] = 0
-    elif proto == "eth":
-        if out.get("eth.type") is None and out.get("eth.len") is None:
-            out["eth.type"] = _next_value(_ETHERTYPE_OF, nxt, "eth.type")
-    elif proto in ("vlan", "ieee8021ad"):
-        if out.get(proto + ".etype") is None:
-            out[proto + ".etype"] = _next_value(_ETHERTYPE_OF, nxt, proto + ".etype")
-    elif proto == "vxlan":
-        if "vxlan.next_proto" in out and out["vxlan.next_proto"] is None:
-            out["vxlan.next_proto"] = _next_value(_GPE_NEXT_OF, nxt, "vxlan.next_proto")
-    elif proto == "arp":
-        if fix_lengths or out.get("arp.hw.size") is None or out.get("arp.proto.size") is None:
-            out["arp.hw.size"], out["arp.proto.size"] = arp.address_sizes(out)
+    for name in ("udp.length", "udp.checksum"):
+        if out.get(name) is None:
+            out[name] = 0
     return out
+
+
+def _prepare_icmp(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> dict[str, Any]:
+    if fields.get("icmp.checksum") is not None:
+        return fields
+    return {**fields, "icmp.checksum": 0}
+
+
+def _prepare_eth(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> dict[str, Any]:
+    if fields.get("eth.type") is not None or fields.get("eth.len") is not None:
+        return fields
+    return {**fields, "eth.type": _next_value(_ETHERTYPE_OF, nxt, "eth.type")}
+
+
+def _prepare_tag(proto: str) -> Callable[[dict[str, Any], str | None, bool], dict[str, Any]]:
+    name = proto + ".etype"
+
+    def prepare(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> dict[str, Any]:
+        if fields.get(name) is not None:
+            return fields
+        return {**fields, name: _next_value(_ETHERTYPE_OF, nxt, name)}
+
+    return prepare
+
+
+def _prepare_vxlan(fields: dict[str, Any], nxt: str | None, fix_lengths: bool
+                   ) -> dict[str, Any]:
+    if "vxlan.next_proto" not in fields or fields["vxlan.next_proto"] is not None:
+        return fields
+    return {**fields, "vxlan.next_proto": _next_value(_GPE_NEXT_OF, nxt, "vxlan.next_proto")}
+
+
+def _prepare_arp(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> dict[str, Any]:
+    if not fix_lengths and fields.get("arp.hw.size") is not None \
+            and fields.get("arp.proto.size") is not None:
+        return fields
+    out = dict(fields)
+    out["arp.hw.size"], out["arp.proto.size"] = arp.address_sizes(out)
+    return out
+
+
+_IP_DEFAULTS = (("ip.len", 0), ("ip.checksum", 0), ("ip.version", 4), ("ip.dsfield", 0),
+                ("ip.flags", 0), ("ip.frag_offset", 0), ("ip.id", 0), ("ip.ttl", 64))
+
+# Per protocol: the fields to write, with the ``None`` ones filled in (a copy only where
+# something must be filled: the caller's layers are never changed).
+_PREPARE: dict[str, Callable[[dict[str, Any], str | None, bool], dict[str, Any]]] = {
+    "ip": _prepare_ip,
+    "udp": _prepare_udp,
+    "icmp": _prepare_icmp,
+    "eth": _prepare_eth,
+    "vlan": _prepare_tag("vlan"),
+    "ieee8021ad": _prepare_tag("ieee8021ad"),
+    "vxlan": _prepare_vxlan,
+    "arp": _prepare_arp,
+}
 
 
 def _next_value(table: dict[str, int], nxt: str | None, name: str) -> int:
@@ -164,129 +170,186 @@ def _next_value(table: dict[str, int], nxt: str | None, name: str) -> int:
     return table[nxt]
 
 
+class _NoEncoder(Exception):
+    pass
+
+
 def encode(packet_or_layers: Packet | Iterable[Layer], *, fix_lengths: bool = True,
            compute_checksums: bool = True) -> bytes:
     """Write layers to bytes.  See the module docstring for the fix-up rules."""
-    layers = _as_layers(packet_or_layers)
+    if isinstance(packet_or_layers, Packet):
+        layers: Sequence[Layer] = packet_or_layers.layers
+    else:
+        layers = packet_or_layers if type(packet_or_layers) is list else list(packet_or_layers)
     chunks: list[bytes] = []
-    prepared: list[dict[str, Any]] = []
-    for i, layer in enumerate(layers):
-        if layer.raw is not None:
-            chunks.append(bytes(layer.raw))
-            prepared.append(layer.fields)
-            continue
-        encoder = _ENCODERS.get(layer.proto)
-        if encoder is None:
-            raise EncodeError(f"layer {i}: no encoder for protocol {layer.proto!r}")
-        try:
-            fields = _prepare(layers, i, fix_lengths)
-            chunks.append(encoder(fields))
-        except VxlanKitError as exc:
-            raise EncodeError(f"layer {i} ({layer.proto}): {exc.message}") from None
-        except KeyError as exc:
-            raise EncodeError(f"layer {i} ({layer.proto}): missing field {exc.args[0]}") from None
-        except (struct.error, ValueError, TypeError, OverflowError) as exc:
-            raise EncodeError(f"layer {i} ({layer.proto}): {exc}") from None
-        prepared.append(fields)
+    append = chunks.append
+    filled = False  # a field left None was filled in: the fix-ups must run
+    last = len(layers) - 1
+    i = 0
+    layer: Any = None
+    try:
+        for i, layer in enumerate(layers):
+            if layer.raw is not None:
+                append(bytes(layer.raw))
+                continue
+            proto = layer.proto
+            steps = _STEPS.get(proto)
+            if steps is None:
+                raise _NoEncoder
+            prepare, encoder = steps
+            fields = layer.fields
+            if prepare is not None:
+                given = fields
+                fields = prepare(fields, layers[i + 1].proto if i < last else None, fix_lengths)
+                filled = filled or fields is not given
+            append(encoder(fields))
+    except _NoEncoder:
+        raise EncodeError(f"layer {i}: no encoder for protocol {layer.proto!r}") from None
+    except VxlanKitError as exc:
+        raise EncodeError(f"layer {i} ({layer.proto}): {exc.message}") from None
+    except KeyError as exc:
+        raise EncodeError(f"layer {i} ({layer.proto}): missing field {exc.args[0]}") from None
+    except (AttributeError, TypeError) as exc:
+        bad = next((x for x in layers if not isinstance(x, Layer)), None)
+        if bad is not None:
+            raise EncodeError(f"expected Layer objects, got {type(bad).__name__}") from None
+        raise EncodeError(f"layer {i} ({layer.proto}): {exc}") from None
+    except (struct.error, ValueError, OverflowError) as exc:
+        raise EncodeError(f"layer {i} ({layer.proto}): {exc}") from None
     out = bytearray().join(chunks)
-    needs_fixup = fix_lengths or compute_checksums or any(
-        prepared[i] is not layers[i].fields for i in range(len(layers)))
-    if needs_fixup:
+    if fix_lengths or compute_checksums or filled:
         _fixup(layers, chunks, out, fix_lengths, compute_checksums)
     return bytes(out)
 
 
+class _Plan:
+    """What the fix-ups need to know about a stack of layers, from its protocols alone: for
+    every IPv4/UDP layer the layer whose start ends its scope (``n``: the end of the frame, or
+    the FCS), and for every checksummed layer, innermost first, the scope it covers."""
+
+    __slots__ = ("lengths", "checksums")
+
+    def __init__(self, protos: tuple[str, ...]) -> None:
+        n = len(protos)
+        ends: dict[int, int] = {}
+        enclosing_ip = [-1] * n
+        stack: list[list[Any]] = []  # [proto, index, trailer seen]
+        ips: list[int] = []
+        for i, proto in enumerate(protos):
+            if proto == "trailer" or proto == "fcs":
+                # A trailer closes the scopes inside the innermost link frame without one yet.
+                while stack and not (stack[-1][0] in _LINK_SCOPES and not stack[-1][2]):
+                    closed = stack.pop()
+                    ends[closed[1]] = i
+                    if closed[0] == "ip":
+                        ips.pop()
+                if stack:
+                    stack[-1][2] = True
+                continue
+            if ips:
+                enclosing_ip[i] = ips[-1]
+            if proto in _SCOPED:
+                stack.append([proto, i, False])
+                if proto == "ip":
+                    ips.append(i)
+        last = n - 1 if n and protos[-1] == "fcs" else n
+        for opened in stack:
+            ends[opened[1]] = last
+        # (layer, proto, end layer) for IPv4 total lengths and UDP lengths.
+        self.lengths = [(i, protos[i], end) for i, end in sorted(ends.items())
+                        if protos[i] in ("ip", "udp")]
+        # (layer, proto, end layer, enclosing IPv4 layer), innermost (last) first.
+        self.checksums = []
+        for i in range(n - 1, -1, -1):
+            proto = protos[i]
+            if proto == "ip":
+                self.checksums.append((i, proto, -1, -1))
+            elif proto == "udp":
+                self.checksums.append((i, proto, ends[i], enclosing_ip[i]))
+            elif proto == "icmp":
+                ip = enclosing_ip[i]
+                self.checksums.append((i, proto, ends[ip] if ip >= 0 else n, ip))
+
+
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+
+
+def _plan(layers: Sequence[Layer]) -> _Plan:
+    protos = tuple(layer.proto for layer in layers)
+    plan = _PLANS.get(protos)
+    if plan is None:
+        if len(_PLANS) >= 1024:
+            _PLANS.clear()
+        plan = _PLANS[protos] = _Plan(protos)
+    return plan
+
+
 def _fixup(layers: Sequence[Layer], chunks: list[bytes], out: bytearray, fix_lengths: bool,
            compute_checksums: bool) -> None:
-    starts = []
+    n = len(layers)
+    starts = [0] * (n + 1)  # starts[n]: the end of the frame
     pos = 0
-    for chunk in chunks:
-        starts.append(pos)
+    for i, chunk in enumerate(chunks):
+        starts[i] = pos
         pos += len(chunk)
-    total = pos
-    scopes: list[_Scope] = []
-    stack: list[_Scope] = []
-    enclosing_ip: list[_Scope | None] = []
-    for i, layer in enumerate(layers):
-        proto = layer.proto
-        if proto in ("trailer", "fcs"):
-            while stack and not (stack[-1].kind in _LINK_SCOPES and not stack[-1].trailer_seen):
-                stack.pop().end = starts[i]
-            if stack:
-                stack[-1].trailer_seen = True
-            enclosing_ip.append(None)
-            continue
-        innermost_ip = next((s for s in reversed(stack) if s.kind == "ip"), None)
-        enclosing_ip.append(innermost_ip)
-        if proto in _LINK_SCOPES or proto in ("ip", "udp"):
-            scope = _Scope(proto, i, starts[i])
-            stack.append(scope)
-            scopes.append(scope)
-    fcs_start = total
-    if layers and layers[-1].proto == "fcs":
-        fcs_start = starts[-1]
-    for scope in stack:
-        scope.end = fcs_start
+    starts[n] = pos
+    plan = _plan(layers)
 
-    for scope in scopes:
-        layer = layers[scope.index]
-        if layer.raw is not None:
-            continue
-        length = scope.end - scope.start
-        name = "ip.len" if scope.kind == "ip" else "udp.length"
-        if scope.kind in ("ip", "udp") and (fix_lengths or layer.fields.get(name) is None):
-            if length > 0xFFFF:
-                raise EncodeError(f"layer {scope.index} ({scope.kind}): {length} bytes do not "
-                                  f"fit in {name}")
-            _H.pack_into(out, scope.start + (2 if scope.kind == "ip" else 4), length)
-
-    # Checksums, innermost (last) first.
-    for i in range(len(layers) - 1, -1, -1):
+    for i, proto, end in plan.lengths:
         layer = layers[i]
         if layer.raw is not None:
             continue
-        proto = layer.proto
+        name = "ip.len" if proto == "ip" else "udp.length"
+        if fix_lengths or layer.fields.get(name) is None:
+            length = starts[end] - starts[i]
+            if length > 0xFFFF:
+                raise EncodeError(f"layer {i} ({proto}): {length} bytes do not fit in {name}")
+            _H.pack_into(out, starts[i] + (2 if proto == "ip" else 4), length)
+
+    for i, proto, end, ip in plan.checksums:
+        layer = layers[i]
+        if layer.raw is not None:
+            continue
         given = layer.fields
         start = starts[i]
         if proto == "ip":
             if compute_checksums or given.get("ip.checksum") is None:
-                hdr_len = len(chunks[i])
-                _H.pack_into(out, start + 10, 0)
-                _H.pack_into(out, start + 10, internet_checksum(out[start:start + hdr_len]))
+                stop = start + len(chunks[i])
+                out[start + 10:start + 12] = b"\0\0"
+                _H.pack_into(out, start + 10, internet_checksum(out[start:stop]))
         elif proto == "udp":
             value = given.get("udp.checksum")
             if value is None or (compute_checksums and value != 0):
-                ip_scope = enclosing_ip[i]
-                scope_end = _scope_end(scopes, i, total)
-                _H.pack_into(out, start + 6, 0)
-                if ip_scope is None:
+                if ip < 0:
                     raise EncodeError(f"layer {i} (udp): a checksum needs an enclosing IPv4 "
                                       "layer")
-                src = bytes(out[ip_scope.start + 12:ip_scope.start + 16])
-                dst = ipv4.final_destination(
-                    bytes(out[ip_scope.start + 20:ip_scope.start + (out[ip_scope.start] & 15) * 4]),
-                    bytes(out[ip_scope.start + 16:ip_scope.start + 20]))
-                length = scope_end - start
-                csum = internet_checksum(out[start:scope_end],
-                                         pseudo_header_sum(src, dst, 17, length)) or 0xFFFF
-                _H.pack_into(out, start + 6, csum)
-        elif proto == "icmp":
-            if compute_checksums or given.get("icmp.checksum") is None:
-                ip_scope = enclosing_ip[i]
-                stop = ip_scope.end if ip_scope is not None else total
-                _H.pack_into(out, start + 2, 0)
-                _H.pack_into(out, start + 2, internet_checksum(out[start:stop]))
+                ip_start = starts[ip]
+                src = bytes(out[ip_start + 12:ip_start + 16])
+                dst = bytes(out[ip_start + 16:ip_start + 20])
+                if len(chunks[ip]) > 20:
+                    dst = ipv4.final_destination(bytes(out[ip_start + 20:ip_start
+                                                           + len(chunks[ip])]), dst)
+                stop = starts[end]
+                out[start + 6:start + 8] = b"\0\0"
+                csum = internet_checksum(out[start:stop],
+                                         pseudo_header_sum(src, dst, 17, stop - start))
+                _H.pack_into(out, start + 6, csum or 0xFFFF)
+        elif compute_checksums or given.get("icmp.checksum") is None:  # icmp
+            stop = starts[end]
+            out[start + 2:start + 4] = b"\0\0"
+            _H.pack_into(out, start + 2, internet_checksum(out[start:stop]))
 
     # The FCS covers the whole frame, checksums included: last.
     fcs = layers[-1] if layers else None
     if fcs is not None and fcs.proto == "fcs" and fcs.raw is None and "eth.fcs" in fcs.fields:
         if compute_checksums or fcs.fields["eth.fcs"] is None:
-            start = starts[-1]
+            start = starts[n - 1]
             out[start:start + 4] = zlib.crc32(out[:start]).to_bytes(4, "little")
 
 
-def _scope_end(scopes: list[_Scope], index: int, total: int) -> int:
-    for scope in scopes:
-        if scope.index == index:
-            return scope.end
-    return total
+
+# Per protocol: how to fill in its ``None`` fields, and how to write it.
+_STEPS: dict[str, tuple[Callable[[dict[str, Any], str | None, bool], dict[str, Any]] | None,
+                        Callable[[dict[str, Any]], bytes]]] = {
+    proto: (_PREPARE.get(proto), encoder) for proto, encoder in _ENCODERS.items()
+}
