@@ -141,3 +141,32 @@ def test_crosscheck_command_agrees_then_fails_when_a_field_is_corrupted(
     bad = run("crosscheck", capture, "--limit", "10")
     assert bad.exit_code == EXIT_DISAGREE
     assert "eth.src" in bad.stdout and "02:00:00:00:00:99" in bad.stdout
+
+
+CAPTURE = Path(__file__).resolve().parents[1] / "captures" / "synth-ping-vni4096-proxy.pcapng"
+
+
+def test_export_formats_and_jobs(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "ping.parquet"
+    result = run("export", str(CAPTURE), "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    table = pq.read_table(out)
+    assert table.num_rows == 36
+    assert set(table.column("vxlan.vni").drop_null().to_pylist()) == {4096}
+    one = run("export", str(CAPTURE), "-o", "-", "--format", "csv")
+    two = run("export", str(CAPTURE), str(CAPTURE), "-o", "-", "--format", "csv", "-j", "2")
+    assert one.exit_code == two.exit_code == 0
+    rows = one.stdout.splitlines()
+    assert rows[0].startswith('"frame.number","frame.time_epoch"') and len(rows) == 37
+    assert two.stdout.splitlines()[1:37] == rows[1:]
+    assert "exported 36 packets from 1 file(s)" in one.stderr
+
+
+def test_export_damaged_file_is_exit_3(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(CAPTURE.read_bytes()[:-20])
+    result = run("export", str(cut), "-o", str(tmp_path / "x.jsonl"))
+    assert result.exit_code == EXIT_DAMAGED
+    assert "cut.pcapng" in one_error_line(result)

@@ -663,6 +663,37 @@ def crosscheck(file: str, limit: int, as_json: bool, show_allow_list: bool,
     if not report.ok:
         sys.exit(EXIT_DISAGREE)
 
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out", required=True, metavar="OUT",
+              help="Output file (- for stdout with csv and jsonl).")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "arrow", "csv", "jsonl"]),
+              default=None, help="Default: from OUT's extension, else parquet.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Decode in this many processes (files, or record ranges of one file).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run the decoding on this Dask distributed scheduler (tcp://host:8786).")
+@decode_options
+@guarded
+def export(files: tuple[str, ...], out: str, fmt: str | None, jobs: int,
+           scheduler: str | None, vxlan_ports: tuple[int, ...],
+           gpe_ports: tuple[int, ...]) -> None:
+    """Decode capture FILEs into columns named after Wireshark's fields (parquet, arrow,
+    csv or jsonl; docs/export.md), fast, in parallel if asked."""
+    from vxlankit.bulk import export as run_export
+
+    if fmt is None:
+        suffix = os.path.splitext(out)[1].lower().lstrip(".")
+        fmt = {"parquet": "parquet", "arrow": "arrow", "feather": "arrow", "ipc": "arrow",
+               "csv": "csv", "jsonl": "jsonl", "json": "jsonl", "ndjson": "jsonl"}.get(
+                   suffix, "parquet")
+    summary = run_export(list(files), out, format=fmt, jobs=jobs, scheduler=scheduler,
+                         options=make_decode_options(vxlan_ports, gpe_ports))
+    message = (f"exported {summary.packets} packets from {summary.files} file(s) to "
+               f"{summary.out} ({summary.format})\n")
+    (sys.stderr if out == "-" else sys.stdout).write(message)
+
 __all__ = [
     "EXIT_DAMAGED", "EXIT_DISAGREE", "EXIT_ERROR", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "main",
 ]
