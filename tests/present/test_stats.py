@@ -55,7 +55,7 @@ def test_pings_loss_and_rtt() -> None:
     ])
     [row] = stats.ping_rows()
     assert row == {
-        "vni": 100, "src": A, "dst": B, "requests": 3, "replies": 2, "lost": 1,
+        "vni": 100, "vnis": [100], "src": A, "dst": B, "requests": 3, "replies": 2, "lost": 1,
         "loss": round(1 / 3, 6), "duplicates": 1, "unmatched_replies": 1,
         "rtt_min_ms": 2.0, "rtt_avg_ms": 3.0, "rtt_max_ms": 4.0,
     }
@@ -65,10 +65,18 @@ def test_pings_loss_and_rtt() -> None:
                for line in text.splitlines())
 
 
-def test_pings_are_per_vni() -> None:
+def test_pings_match_within_a_vni_first_then_across_vnis() -> None:
+    # Routed between two subnets of one overlay: the request rides VNI 1, the reply VNI 2.
     stats = _run([(0, _vx(_echo(A, B, 1), vni=1)), (10, _vx(_echo(B, A, 1, True), vni=2))])
+    [row] = stats.ping_rows()
+    assert (row["vni"], row["vnis"], row["replies"], row["lost"]) == (1, [1, 2], 1, 0)
+    # Two tenants with the same addresses on their own VNIs stay apart.
+    stats = _run([(0, _vx(_echo(A, B, 1), vni=1)), (1, _vx(_echo(A, B, 1), vni=2)),
+                  (5, _vx(_echo(B, A, 1, True), vni=2)), (6, _vx(_echo(B, A, 1, True), vni=1))])
     rows = {row["vni"]: row for row in stats.ping_rows()}
-    assert rows[1]["lost"] == 1 and rows[2]["unmatched_replies"] == 1
+    assert rows[1]["vnis"] == [1] and rows[2]["vnis"] == [2]
+    assert rows[1]["replies"] == rows[2]["replies"] == 1
+    assert (rows[1]["rtt_min_ms"], rows[2]["rtt_min_ms"]) == (0.000006, 0.000004)
 
 
 def test_unanswered_arp() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.synth.test_ping import _tshark_fields
-from vxlankit.codec import decode
+from vxlankit.codec import DEFAULT_OPTIONS, decode
 from vxlankit.replay import replay
 from vxlankit.synth.output import write_result
 from vxlankit.synth.ping import PingOptions, SynthResult, synthesize_ping
@@ -136,3 +136,19 @@ def test_one_subnet_is_the_plain_scenario() -> None:
     assert [(p.tap, p.data, p.ts_ns) for p in plain.packets] == \
         [(p.tap, p.data, p.ts_ns) for p in same.packets]
     assert plain.taps == ("node1/veth-C1", "node1/eth0", "node2/eth0", "node2/veth-C2")
+
+
+def test_stats_groups_the_routed_conversation_across_vnis(routed: SynthResult,
+                                                         tmp_path: Path) -> None:
+    from vxlankit.present.run import decode_capture
+    from vxlankit.present.stats import OverlayStats
+
+    path = tmp_path / "n1.pcap"
+    write_result(routed, str(path), tap="node1/eth0")
+    stats = OverlayStats()
+    for item in decode_capture(str(path), DEFAULT_OPTIONS):
+        stats.add(item.record, item.packet)
+    [conv] = [r for r in stats.conversation_rows() if r["protocols"] == ["ICMP"]]
+    assert conv["vnis"] == [4096, 4097] and conv["packets_ab"] == conv["packets_ba"] == 2
+    [ping] = stats.ping_rows()
+    assert (ping["vnis"], ping["requests"], ping["replies"]) == ([4097, 4096], 2, 2)

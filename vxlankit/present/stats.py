@@ -8,9 +8,11 @@ Feed :class:`OverlayStats` decoded records (``add``), one capture after another
 * per VTEP pair (the outer IPs of a hop, either direction): packets each way, bytes, first/last
   time, VNIs;
 * inner conversations: per (innermost VNI, inner address pair): packets each way, bytes,
-  protocols.  Addresses are the inner IPv4 addresses (ARP: sender and target protocol
-  addresses), or the inner MACs for anything else;
-* pings: ICMP echo requests matched to replies by (VNI, inner IPs, identifier, sequence):
+  protocols; a pair seen one way on one VNI and the other way on another (routed between the
+  subnets of one overlay) is one conversation listing both VNIs.  Addresses are the inner IPv4
+  addresses (ARP: sender and target protocol addresses), or the inner MACs for anything else;
+* pings: ICMP echo requests matched to replies by (VNI, inner IPs, identifier, sequence), a
+  reply on another VNI than its request's matching too (the routed case):
   requests, replies, lost, round-trip min/avg/max, per (VNI, requester, responder);
 * ARP requests left unanswered: no reply from the target to the asker in the same VNI.
 
@@ -110,9 +112,10 @@ class _Pair:
 
 
 class _Ping:
-    __slots__ = ("requests", "replies", "duplicates", "unmatched", "rtts")
+    __slots__ = ("requests", "replies", "duplicates", "unmatched", "rtts", "reply_vnis")
 
     def __init__(self) -> None:
+        self.reply_vnis: dict[int, None] = {}  # other VNIs the replies came back on
         self.requests = 0
         self.replies = 0
         self.duplicates = 0
@@ -161,6 +164,9 @@ class OverlayStats:
         self.conversations: dict[tuple[Any, ...], _Pair] = {}
         self.pings: dict[tuple[Any, ...], _Ping] = {}
         self._requests: dict[tuple[Any, ...], int] = {}  # (vni, src, dst, id, seq) -> ts
+        # (src, dst, id, seq) -> VNIs of the overlay requests: a routed echo's reply comes back
+        # on the requester's subnet's VNI, not on the VNI the request went out on.
+        self._request_vnis: dict[tuple[Any, ...], list[int]] = {}
         self._answered: set[tuple[Any, ...]] = set()
         self.arp_requests: dict[tuple[Any, ...], _Arp] = {}  # (vni, target, asker)
         self._arp_replies: set[tuple[Any, ...]] = set()  # (vni, responder, asker)
@@ -260,9 +266,17 @@ class OverlayStats:
                 else:
                     self._requests[req] = ts
                     ping.requests += 1
+                    if vni is not None:
+                        self._request_vnis.setdefault(req[1:], []).append(vni)
             elif itype == 0:
                 req = (vni, dst, src, f["icmp.ident"], f["icmp.seq"])
-                ping = self.pings.setdefault((vni, dst, src), _Ping())
+                if req not in self._requests and vni is not None:
+                    other = [v for v in self._request_vnis.get(req[1:], ()) if v != vni]
+                    if other:
+                        req = (other[0], *req[1:])  # routed between subnets: the request's row
+                ping = self.pings.setdefault((req[0], dst, src), _Ping())
+                if req[0] != vni and vni is not None:
+                    ping.reply_vnis[vni] = None
                 sent = self._requests.get(req)
                 if sent is None or req in self._answered or ts < sent:
                     ping.unmatched += 1
@@ -301,15 +315,47 @@ class OverlayStats:
         return rows
 
     def conversation_rows(self) -> list[dict[str, Any]]:
+        """One row per (VNI, address pair); a pair that went one way on one VNI and the
+        other way on another (routed between an overlay's subnets: each direction rides the
+        destination subnet's VNI) is one row, with ``vnis`` naming every VNI it crossed."""
+        groups: dict[tuple[str, str], list[tuple[int, _Pair]]] = {}
+        for (vni, _, _), conv in self.conversations.items():
+            if vni is not None:
+                groups.setdefault((conv.a, conv.b) if conv.a <= conv.b else (conv.b, conv.a),
+                                  []).append((vni, conv))
+        merged: dict[int, list[int]] = {}  # id(first pair) -> VNIs, for routed groups
+        skip: set[int] = set()
+        for members in groups.values():
+            one_way = all(not conv.ab or not conv.ba for _, conv in members)
+            if len(members) > 1 and one_way:
+                members.sort(key=lambda m: m[0])
+                merged[id(members[0][1])] = [vni for vni, _ in members]
+                skip.update(id(conv) for _, conv in members[1:])
         rows = []
         items = sorted(self.conversations.items(),
                        key=lambda kv: (kv[0][0] is None, kv[0][0] or 0,
                                        -(kv[1].ab + kv[1].ba), kv[1].a, kv[1].b))
         for (vni, _, _), conv in items:
-            rows.append({"vni": vni, "a": conv.a, "b": conv.b, "packets": conv.ab + conv.ba,
-                         "packets_ab": conv.ab, "packets_ba": conv.ba, "bytes": conv.bytes,
-                         "protocols": list(conv.extra),
-                         "first_time": epoch_str(conv.first), "last_time": epoch_str(conv.last)})
+            if id(conv) in skip:
+                continue
+            vnis = merged.get(id(conv), [] if vni is None else [vni])
+            ab, ba, nbytes = conv.ab, conv.ba, conv.bytes
+            protocols = list(conv.extra)
+            first, last = conv.first, conv.last
+            if len(vnis) > 1:
+                for other_vni in vnis[1:]:
+                    other = next(c for (v, _, _), c in self.conversations.items()
+                                 if v == other_vni and {c.a, c.b} == {conv.a, conv.b})
+                    same = other.a == conv.a
+                    ab += other.ab if same else other.ba
+                    ba += other.ba if same else other.ab
+                    nbytes += other.bytes
+                    protocols += [p for p in other.extra if p not in protocols]
+                    first, last = min(first, other.first), max(last, other.last)
+            rows.append({"vni": vni, "vnis": vnis, "a": conv.a, "b": conv.b,
+                         "packets": ab + ba, "packets_ab": ab, "packets_ba": ba,
+                         "bytes": nbytes, "protocols": protocols,
+                         "first_time": epoch_str(first), "last_time": epoch_str(last)})
         return rows
 
     def ping_rows(self) -> list[dict[str, Any]]:
@@ -322,7 +368,8 @@ class OverlayStats:
             rtts = ping.rtts
             lost = ping.requests - ping.replies
             rows.append({
-                "vni": vni, "src": src, "dst": dst, "requests": ping.requests,
+                "vni": vni, "vnis": [] if vni is None else [vni, *ping.reply_vnis],
+                "src": src, "dst": dst, "requests": ping.requests,
                 "replies": ping.replies, "lost": lost,
                 "loss": round(lost / ping.requests, 6) if ping.requests else 0.0,
                 "duplicates": ping.duplicates, "unmatched_replies": ping.unmatched,
@@ -383,6 +430,9 @@ class OverlayStats:
         def vni_text(vni: Any) -> str:
             return "-" if vni is None else str(vni)
 
+        def vnis_text(row: dict[str, Any]) -> str:
+            return ",".join(map(str, row["vnis"])) if row["vnis"] else "-"
+
         out += _table("VNIs", ["VNI", "Packets", "Bytes"],
                       [[r["vni"], r["packets"], r["bytes"]] for r in self.vni_rows()])
         out += _table("VTEP pairs", ["A", "B", "Packets", "A->B", "B->A", "Bytes", "First",
@@ -392,7 +442,7 @@ class OverlayStats:
                        for p in self._sorted_vteps()])
         out += _table("Inner conversations", ["VNI", "A", "B", "Packets", "A->B", "B->A",
                                               "Bytes", "Protocols"],
-                      [[vni_text(r["vni"]), r["a"], r["b"], r["packets"], r["packets_ab"],
+                      [[vnis_text(r), r["a"], r["b"], r["packets"], r["packets_ab"],
                         r["packets_ba"], r["bytes"], ",".join(r["protocols"])]
                        for r in self.conversation_rows()])
 
@@ -401,7 +451,7 @@ class OverlayStats:
 
         out += _table("Pings (ICMP echo)", ["VNI", "From", "To", "Sent", "Received", "Lost",
                                             "Loss", "RTT min ms", "avg", "max"],
-                      [[vni_text(r["vni"]), r["src"], r["dst"], r["requests"], r["replies"],
+                      [[vnis_text(r), r["src"], r["dst"], r["requests"], r["replies"],
                         r["lost"], f"{r['loss'] * 100:.0f}%", ms(r["rtt_min_ms"]),
                         ms(r["rtt_avg_ms"]), ms(r["rtt_max_ms"])] for r in self.ping_rows()])
         out += _table("Unanswered ARP requests", ["VNI", "Who has", "Tell", "Requests", "First"],
