@@ -8,7 +8,7 @@
     export(paths, "all.parquet", jobs=4)                       # four processes
     export(paths, "all.parquet", scheduler="tcp://host:8786")  # a Dask cluster
     stats = bulk_stats(paths, jobs=2)                          # per-VNI and VTEP-pair counters
-    for batch in iter_batches(["overlay.pcap"]):               # pyarrow.RecordBatch, 64k rows
+    for batch in iter_batches(["overlay.pcap"]):               # pyarrow.RecordBatch, 32768 rows
         ...
 
 The columns (docs/export.md) are defined by the rich decoder: every value equals what
@@ -79,7 +79,7 @@ def bulk_stats(paths: Sequence[str | os.PathLike[str]], *, jobs: int = 1,
 
 def iter_batches(paths: Sequence[str | os.PathLike[str]],
                  options: DecodeOptions = DEFAULT_OPTIONS) -> Iterator[Any]:
-    """Every packet of ``paths`` as ``pyarrow.RecordBatch`` objects of up to 65536 rows, in
+    """Every packet of ``paths`` as ``pyarrow.RecordBatch`` objects of up to 32768 rows, in
     order, one batch in memory at a time."""
     from vxlankit.bulk import writers as _export
 

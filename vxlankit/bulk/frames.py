@@ -33,7 +33,9 @@ from vxlankit.errors import CaptureError
 # Bytes of every frame the vectorised decoder reads at fixed offsets; the buffer keeps this
 # many zero bytes after its last frame so that a prefix never runs off the end.
 PAD = 128
-BATCH_RECORDS = 1 << 16
+# Records per batch: 32768 keeps a whole export (one batch in flight, ~35 MB of it) under
+# 200 MB at any file size; 65536 was 6% faster and 40 MB bigger.
+BATCH_RECORDS = 1 << 15
 _READ = 1 << 23
 _MIN_READ = 1 << 20
 _MAX_READ = 1 << 25

@@ -29,8 +29,8 @@ from vxlankit.errors import CaptureError
 
 R = TypeVar("R")
 
-# Records per part: one decoding batch, so a part's result is one Arrow batch's worth.
-RECORDS_PER_PART = BATCH_RECORDS
+# Records per part: two decoding batches, enough work to make sending a part worth it.
+RECORDS_PER_PART = 2 * BATCH_RECORDS
 # Parts in flight per worker: enough to keep every worker busy while results are consumed.
 _AHEAD = 2
 # Seconds to wait for a Dask scheduler before giving up.

@@ -32,6 +32,7 @@ from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.errors import CaptureError
 
 FORMATS = ("parquet", "arrow", "csv", "jsonl")
+_ARROW_SLICE = 16384
 _TEXT_FORMATS = ("csv", "jsonl")
 
 
@@ -128,9 +129,13 @@ class _ArrowSink(_Sink):
         self._writer = pa.ipc.new_file(file, self._schema)
 
     def write(self, batch: Any) -> None:
-        if batch.schema != self._schema:
-            batch = batch.cast(self._schema)
-        self._writer.write_batch(batch)
+        if batch.schema == self._schema:
+            self._writer.write_batch(batch)
+            return
+        # Plain strings take several times the memory of the dictionaries: cast a slice at
+        # a time, so a batch's strings are never all materialised at once.
+        for start in range(0, batch.num_rows, _ARROW_SLICE):
+            self._writer.write_batch(batch.slice(start, _ARROW_SLICE).cast(self._schema))
 
     def close(self) -> None:
         self._writer.close()
