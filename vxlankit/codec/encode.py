@@ -76,41 +76,46 @@ _ENCODERS: dict[str, Callable[[dict[str, Any]], bytes]] = {
 
 
 
-def _prepare_ip(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> dict[str, Any]:
-    hdr_len = fields.get("ip.hdr_len")
-    if hdr_len is not None and fields.get("ip.proto") is not None and all(
-            fields.get(name) is not None for name, _ in _IP_DEFAULTS):
-        options = fields.get("ip.options", b"")
-        if not fix_lengths or (type(options) is bytes and hdr_len == 20 + len(options)):
-            return fields
-    out = dict(fields)
-    if out.get("ip.proto") is None:
-        out["ip.proto"] = _next_value(_IP_PROTO_OF, nxt, "ip.proto")
-    if fix_lengths or out.get("ip.hdr_len") is None:
-        options = as_bytes(out.get("ip.options", b""), "ip.options")
+def _emit_ip(fields: dict[str, Any], nxt: str | None, fix_lengths: bool
+             ) -> tuple[bytes, bool]:
+    """The IPv4 header with its ``None`` fields filled in, straight from the fields (no copy:
+    this is most of the work of building a frame); and whether anything was filled."""
+    get = fields.get
+    options = get("ip.options", b"")
+    hdr_len = get("ip.hdr_len")
+    proto = get("ip.proto")
+    length = get("ip.len")
+    checksum = get("ip.checksum")
+    filled = hdr_len is None or proto is None or length is None or checksum is None
+    if fix_lengths or hdr_len is None:
+        options = as_bytes(options, "ip.options")
         if len(options) % 4:
             raise EncodeError(f"ip.options must be a multiple of 4 bytes, got {len(options)}")
-        out["ip.hdr_len"] = 20 + len(options)
-    for name, default in _IP_DEFAULTS:
-        if out.get(name) is None:
-            out[name] = default
-    return out
+        hdr_len = 20 + len(options)
+    if proto is None:
+        proto = _next_value(_IP_PROTO_OF, nxt, "ip.proto")
+    version, dsfield, flags = get("ip.version"), get("ip.dsfield"), get("ip.flags")
+    frag_offset, ident, ttl = get("ip.frag_offset"), get("ip.id"), get("ip.ttl")
+    return ipv4.pack(
+        4 if version is None else version, hdr_len, dsfield or 0, length or 0, ident or 0,
+        flags or 0, frag_offset or 0, 64 if ttl is None else ttl, proto, checksum or 0,
+        fields["ip.src"], fields["ip.dst"], options,
+    ), filled or version is None or ttl is None
 
 
-def _prepare_udp(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> dict[str, Any]:
-    if fields.get("udp.length") is not None and fields.get("udp.checksum") is not None:
-        return fields
-    out = dict(fields)
-    for name in ("udp.length", "udp.checksum"):
-        if out.get(name) is None:
-            out[name] = 0
-    return out
+def _emit_udp(fields: dict[str, Any], nxt: str | None, fix_lengths: bool
+              ) -> tuple[bytes, bool]:
+    length, checksum = fields.get("udp.length"), fields.get("udp.checksum")
+    return udp.pack(fields["udp.srcport"], fields["udp.dstport"], length or 0,
+                    checksum or 0), length is None or checksum is None
 
 
-def _prepare_icmp(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> dict[str, Any]:
-    if fields.get("icmp.checksum") is not None:
-        return fields
-    return {**fields, "icmp.checksum": 0}
+def _emit_icmp(fields: dict[str, Any], nxt: str | None, fix_lengths: bool
+               ) -> tuple[bytes, bool]:
+    checksum = fields.get("icmp.checksum")
+    if checksum is not None:
+        return icmp.encode(fields), False
+    return icmp.encode({**fields, "icmp.checksum": 0}), True
 
 
 def _prepare_eth(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> dict[str, Any]:
@@ -146,15 +151,9 @@ def _prepare_arp(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> 
     return out
 
 
-_IP_DEFAULTS = (("ip.len", 0), ("ip.checksum", 0), ("ip.version", 4), ("ip.dsfield", 0),
-                ("ip.flags", 0), ("ip.frag_offset", 0), ("ip.id", 0), ("ip.ttl", 64))
-
 # Per protocol: the fields to write, with the ``None`` ones filled in (a copy only where
 # something must be filled: the caller's layers are never changed).
 _PREPARE: dict[str, Callable[[dict[str, Any], str | None, bool], dict[str, Any]]] = {
-    "ip": _prepare_ip,
-    "udp": _prepare_udp,
-    "icmp": _prepare_icmp,
     "eth": _prepare_eth,
     "vlan": _prepare_tag("vlan"),
     "ieee8021ad": _prepare_tag("ieee8021ad"),
@@ -196,8 +195,14 @@ def encode(packet_or_layers: Packet | Iterable[Layer], *, fix_lengths: bool = Tr
             steps = _STEPS.get(proto)
             if steps is None:
                 raise _NoEncoder
-            prepare, encoder = steps
+            prepare, encoder, emit = steps
             fields = layer.fields
+            if emit is not None:
+                data, did_fill = emit(fields, layers[i + 1].proto if i < last else None,
+                                      fix_lengths)
+                append(data)
+                filled = filled or did_fill
+                continue
             if prepare is not None:
                 given = fields
                 fields = prepare(fields, layers[i + 1].proto if i < last else None, fix_lengths)
@@ -348,8 +353,13 @@ def _fixup(layers: Sequence[Layer], chunks: list[bytes], out: bytearray, fix_len
 
 
 
-# Per protocol: how to fill in its ``None`` fields, and how to write it.
+# Per protocol: how to fill in its ``None`` fields and how to write it, or one function that
+# does both (IPv4, where a copy of the fields would cost more than the packing).
+_EMIT = {"ip": _emit_ip, "udp": _emit_udp, "icmp": _emit_icmp}
 _STEPS: dict[str, tuple[Callable[[dict[str, Any], str | None, bool], dict[str, Any]] | None,
-                        Callable[[dict[str, Any]], bytes]]] = {
-    proto: (_PREPARE.get(proto), encoder) for proto, encoder in _ENCODERS.items()
+                        Callable[[dict[str, Any]], bytes],
+                        Callable[[dict[str, Any], str | None, bool], tuple[bytes, bool]] | None]
+             ] = {
+    proto: (_PREPARE.get(proto), encoder, _EMIT.get(proto))
+    for proto, encoder in _ENCODERS.items()
 }

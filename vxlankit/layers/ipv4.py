@@ -101,11 +101,16 @@ def decode(buf: bytes, off: int) -> dict[str, Any]:
 
 
 def encode(fields: dict[str, Any]) -> bytes:
-    options = fields.get("ip.options", b"")
-    version = fields["ip.version"]
-    hdr_len = fields["ip.hdr_len"]
-    flags = fields["ip.flags"]
-    frag_offset = fields["ip.frag_offset"]
+    return pack(fields["ip.version"], fields["ip.hdr_len"], fields["ip.dsfield"],
+                fields["ip.len"], fields["ip.id"], fields["ip.flags"], fields["ip.frag_offset"],
+                fields["ip.ttl"], fields["ip.proto"], fields["ip.checksum"], fields["ip.src"],
+                fields["ip.dst"], fields.get("ip.options", b""))
+
+
+def pack(version: int, hdr_len: int, dsfield: int, length: int, ident: int, flags: int,
+         frag_offset: int, ttl: int, proto: int, checksum: int, src: str, dst: str,
+         options: Any) -> bytes:
+    """The header from its authoritative values (``encode`` reads them from fields)."""
     if not 0 <= version <= 15:
         raise ValueError(f"ip.version {version} does not fit in 4 bits")
     if not 0 <= hdr_len <= 60 or hdr_len % 4:
@@ -114,17 +119,9 @@ def encode(fields: dict[str, Any]) -> bytes:
         raise ValueError(f"ip.flags {flags} / ip.frag_offset {frag_offset} do not fit in "
                          "3 / 13 bits")
     return _S.pack(
-        (version << 4) | (hdr_len >> 2),
-        fields["ip.dsfield"],
-        fields["ip.len"],
-        fields["ip.id"],
-        (flags << 13) | frag_offset,
-        fields["ip.ttl"],
-        fields["ip.proto"],
-        fields["ip.checksum"],
-        ip_bytes(fields["ip.src"]),
-        ip_bytes(fields["ip.dst"]),
-    ) + as_bytes(options, "ip.options")
+        (version << 4) | (hdr_len >> 2), dsfield, length, ident, (flags << 13) | frag_offset,
+        ttl, proto, checksum, ip_bytes(src), ip_bytes(dst),
+    ) + (options if type(options) is bytes else as_bytes(options, "ip.options"))
 
 
 def derive(fields: dict[str, Any]) -> None:

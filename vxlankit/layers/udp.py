@@ -44,3 +44,6 @@ def decode(buf: bytes, off: int) -> dict[str, Any]:
 def encode(fields: dict[str, Any]) -> bytes:
     return _S.pack(fields["udp.srcport"], fields["udp.dstport"], fields["udp.length"],
                    fields["udp.checksum"])
+
+
+pack = _S.pack  # (srcport, dstport, length, checksum): ``encode`` from values
