@@ -155,7 +155,10 @@ def work_dpkt(path: str) -> int:
     ntoa = __import__("socket").inet_ntoa
     n = 0
     with open(path, "rb") as f:
-        for number, (ts, buf) in enumerate(dpkt.pcap.Reader(f), 1):
+        pcapng = f.read(4) == b"\x0a\x0d\x0d\x0a"
+        f.seek(0)
+        reader = dpkt.pcapng.Reader(f) if pcapng else dpkt.pcap.Reader(f)
+        for number, (ts, buf) in enumerate(reader, 1):
             eth = dpkt.ethernet.Ethernet(buf)
             row: list[Any] = [number, ts, len(buf), eth.src.hex(":"), eth.dst.hex(":")]
             ip = eth.data
