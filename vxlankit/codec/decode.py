@@ -234,20 +234,6 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                 nxt = options.gpe_next_protocols.get(fields["vxlan.next_proto"], "data")
             layers.append(layer)
             off += 8
-        elif nxt == "arp":
-            if avail < 8:
-                _cut(layers, errors, "arp", buf, off, end, 8)
-                break
-            alen = arp.length(buf, off)
-            if alen > avail:
-                _cut(layers, errors, "arp", buf, off, end, alen)
-                break
-            layers.append(Layer("arp", arp.decode(buf, off), off, alen))
-            off += alen
-            if off < end:
-                trailers.append((off, end, eth_start))
-                end = off
-            nxt = None
         elif nxt == "icmp":
             if avail < 8:
                 _cut(layers, errors, "icmp", buf, off, end, 8)
@@ -263,7 +249,22 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
             else:
                 fields["icmp.checksum.status"] = CHECKSUM_UNVERIFIED
             off += 8
-            nxt = "data"
+            _data(layers, buf, off, end)
+            nxt = None
+        elif nxt == "arp":
+            if avail < 8:
+                _cut(layers, errors, "arp", buf, off, end, 8)
+                break
+            alen = arp.length(buf, off)
+            if alen > avail:
+                _cut(layers, errors, "arp", buf, off, end, alen)
+                break
+            layers.append(Layer("arp", arp.decode(buf, off), off, alen))
+            off += alen
+            if off < end:
+                trailers.append((off, end, eth_start))
+                end = off
+            nxt = None
         elif nxt == "vlan" or nxt == "ieee8021ad":
             if avail < 4:
                 _cut(layers, errors, nxt, buf, off, end, 4)
