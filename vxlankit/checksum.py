@@ -35,5 +35,12 @@ def udp_checksum(src: bytes, dst: bytes, segment: bytes | bytearray | memoryview
 
 
 def verify(data: bytes | bytearray | memoryview, start: int = 0) -> bool:
-    """True when ``data`` (checksum field included) sums to 0xffff, i.e. its checksum is right."""
-    return ones_complement_sum(data, start) == 0xFFFF
+    """True when ``data`` (checksum field included) sums to 0xffff, i.e. its checksum is right.
+
+    ``ones_complement_sum(data, start) == 0xffff``, inlined: decoding verifies three
+    checksums a packet."""
+    value = int.from_bytes(data, "big")
+    if len(data) & 1:
+        value <<= 8
+    value += start
+    return value % 0xFFFF == 0 and value != 0

@@ -67,9 +67,10 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
     if nxt is None:
         errors.append(f"link type {linktype} is not supported; frame kept as data")
         nxt = "data"
-    ethertypes = options.ethertypes
-    ip_protocols = options.ip_protocols
-    udp_ports = options.udp_ports
+    ethertypes = options.table("ethertypes")
+    ip_protocols = options.table("ip_protocols")
+    udp_ports = options.table("udp_ports")
+    gpe_next = options.table("gpe_next_protocols")
     verify = options.verify_checksums
     trailers: list[tuple[int, int, int]] = []  # (start, end, start of the Ethernet frame)
     eth_start = -1
@@ -231,7 +232,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                 if fields["vxlan.flags_reserved"] or fields["vxlan.reserved_16"] or fields[
                         "vxlan.reserved8"]:
                     layer.notes += ("reserved bits set",)
-                nxt = options.gpe_next_protocols.get(fields["vxlan.next_proto"], "data")
+                nxt = gpe_next.get(fields["vxlan.next_proto"], "data")
             layers.append(layer)
             off += 8
         elif nxt == "icmp":
