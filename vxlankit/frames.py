@@ -8,8 +8,11 @@ back into wire bytes through ``codec.encode`` (for ``synth``).
 
 from __future__ import annotations
 
+import struct
+
 from vxlankit import build
-from vxlankit.codec import decode, encode
+from vxlankit.addr import ip_str
+from vxlankit.codec import ETHERTYPES, IP_PROTOCOLS, DecodeOptions, decode, encode
 from vxlankit.model.events import ArpInfo, Encapsulated, Frame, IpInfo, VxlanReceived
 from vxlankit.packet import Layer, Packet
 
@@ -127,3 +130,116 @@ def encapsulated_layers(out: Encapsulated) -> list[Layer]:
 
 def encapsulated_bytes(out: Encapsulated) -> bytes:
     return encode(encapsulated_layers(out))
+
+
+_OUTER = struct.Struct("!6s6sHBBHHHBBH4s4sHHHHHHI")  # eth, IPv4 (IHL 5), UDP, VXLAN: 50 bytes
+_INNER_ETH = struct.Struct("!6s6sH")
+_ARP = struct.Struct("!HHBBH6s4s6s4s")
+_TAGS = (0x8100, 0x88A8, 0x9100)
+
+# Address texts by their bytes: a capture repeats a few addresses millions of times, and a
+# dict lookup is cheaper than formatting (bounded: cleared when full).
+_texts: dict[bytes, str] = {}
+
+
+def _ip(raw: bytes) -> str:
+    text = _texts.get(raw)
+    if text is None:
+        if len(_texts) > 65536:
+            _texts.clear()
+        text = _texts[raw] = ip_str(raw)
+    return text
+
+
+def _mac(raw: bytes) -> str:
+    text = _texts.get(raw)
+    if text is None:
+        if len(_texts) > 65536:
+            _texts.clear()
+        text = _texts[raw] = raw.hex(":")
+    return text
+
+
+def fast_vxlan_received(data: bytes, linktype: int, vxlan_ports: frozenset[int],
+                        tunnel_ports: frozenset[int]) -> tuple[str, list[VxlanReceived]] | None:
+    """``vxlan_received(decode(data))`` and the outer destination MAC, for the common shape
+    only (Ethernet, IPv4 without options, one complete VXLAN hop, an Ethernet inner frame
+    carrying ARP, IPv4 or anything untagged), straight from the bytes; ``None`` for anything
+    else, which the caller decodes in full.  Proven equal to the full path by the tests."""
+    if linktype != 1 or len(data) < 14:
+        return None
+    etype = (data[12] << 8) | data[13]
+    if etype in _TAGS:
+        return None
+    if etype != 0x0800:
+        return "", []  # ARP, IPv6, ...: no VXLAN hop in this frame
+    if len(data) < 50 or data[14] != 0x45:
+        return None
+    (eth_dst, _, _, _, tos, total, _, ffo, _, proto, _, src, dst, sport, dport, ulen, _, flags,
+     gbp, word) = _OUTER.unpack_from(data, 0)
+    if proto != 17 or ffo & 0x1FFF or total < 28 or total > len(data) - 14:
+        return None if proto == 17 else ("", [])
+    if dport not in vxlan_ports:
+        return None if dport in tunnel_ports else ("", [])
+    udp_end = 34 + ulen
+    if ulen < 16 or udp_end > 14 + total or udp_end - 50 < 14:
+        return None
+    inner = _inner_frame(data, 50, udp_end, tunnel_ports)
+    if inner is None:
+        return None
+    hop = VxlanReceived(_ip(src), _ip(dst), sport, dport, word >> 8, inner, flags, gbp,
+                        word & 0xFF, tos)
+    return _mac(eth_dst), [hop]
+
+
+def _inner_frame(data: bytes, off: int, end: int, tunnel_ports: frozenset[int]
+                 ) -> Frame | None:
+    dst, src, etype = _INNER_ETH.unpack_from(data, off)
+    start = off + 14
+    payload = data[start:end]
+    avail = end - start
+    arp = ip = None
+    if etype in _TAGS:
+        return None
+    if etype == 0x0806:
+        if avail < 8:
+            return None
+        if data[start + 4:start + 6] == b"\x06\x04" and avail >= 28:
+            htype, ptype, _, _, op, sha, spa, tha, tpa = _ARP.unpack_from(data, start)
+            if ptype == 0x0800 and htype in (1, 6):
+                arp = ArpInfo(op, _mac(sha), _ip(spa), _mac(tha), _ip(tpa), htype, ptype, 6, 4)
+        else:
+            return None  # other sizes: the full decoder's rules decide
+    elif etype == 0x0800:
+        if avail < 20:
+            return None
+        vihl = data[start]
+        ihl = (vihl & 0x0F) * 4
+        total = (data[start + 2] << 8) | data[start + 3]
+        if vihl >> 4 != 4 or ihl < 20 or ihl > avail or total < ihl:
+            return None
+        proto = data[start + 9]
+        ffo = (data[start + 6] << 8) | data[start + 7]
+        sport = dport = None
+        if proto == 17 and not ffo & 0x1FFF:
+            ip_end = start + total if total <= avail else end
+            if ip_end - (start + ihl) < 8:
+                return None
+            sport = (data[start + ihl] << 8) | data[start + ihl + 1]
+            dport = (data[start + ihl + 2] << 8) | data[start + ihl + 3]
+            if dport in tunnel_ports:
+                return None  # a tunnel in the tunnel: more hops than this path reads
+        ip = IpInfo(_ip(data[start + 12:start + 16]), _ip(data[start + 16:start + 20]),
+                    proto, data[start + 8], data[start + 1], bool(ffo & 0x4000), sport, dport)
+    return Frame(_mac(dst), _mac(src), etype, arp, ip, payload)
+
+
+def fast_path_ports(options: DecodeOptions) -> tuple[frozenset[int], frozenset[int]] | None:
+    """The (VXLAN, all tunnel) UDP ports for ``fast_vxlan_received``, or ``None`` when
+    ``options`` dissect otherwise than the defaults it was written against."""
+    if (options.fcs_len or options.max_depth < 2 or options.ethertypes != ETHERTYPES
+            or options.ip_protocols != IP_PROTOCOLS):
+        return None
+    table = options.udp_ports
+    return (frozenset(p for p, name in table.items() if name == "vxlan"),
+            frozenset(table))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ from vxlankit.addr import is_group_mac
 from vxlankit.capture.reader import open_capture
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.errors import CaptureError
-from vxlankit.frames import vxlan_received
+from vxlankit.frames import fast_path_ports, fast_vxlan_received, vxlan_received
 from vxlankit.model.events import (
     Aged,
     Dropped,
@@ -145,49 +145,37 @@ def event_json(event: Output, ts_ns: int | None = None) -> dict[str, Any]:
     return out
 
 
-def _scan(path: Any, options: DecodeOptions) -> tuple[set[str], set[int], dict[str, str]]:
-    """First pass: the VTEP IPs that receive VXLAN, the VNIs, and each VTEP's MAC."""
-    vteps: set[str] = set()
-    vnis: set[int] = set()
-    macs: dict[str, str] = {}
-    try:
-        with open_capture(path) as reader:
-            for record in reader:
-                packet = decode(record.data, record.interface.linktype, options)
-                for _, hop in vxlan_received(packet):
-                    vteps.add(hop.dst_ip)
-                    vnis.add(hop.vni)
-                    if packet.layers and packet.layers[0].proto == "eth":
-                        macs.setdefault(hop.dst_ip, packet.layers[0].fields["eth.dst"])
-                    break
-    except CaptureError:
-        pass  # the second pass meets the same damage at the same record and reports it
-    return vteps, vnis, macs
-
-
 def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEFAULT_OPTIONS,
            rx_policy: str = "linux", ageing: float = 300.0) -> ReplayReport:
     """Run ``path`` (a capture file path) through VTEP models; see the module docstring.
 
     ``vteps``: the VTEP IPs to model (default: every outer destination of VXLAN traffic).
-    The file is read twice (once to find the VTEPs and VNIs, once to replay), so ``path``
-    must be re-readable: a path, not a pipe.
+    One pass: a VTEP's model is made on the first packet it receives, and serves every VNI
+    sent to it, so ``path`` may be a pipe (``"-"``: stdin).
     """
-    seen_vteps, vnis, macs = _scan(path, options)
-    chosen = sorted(set(vteps) or seen_vteps)
-    vni_tuple = tuple(sorted(vnis)) or (0,)
-    models = {
-        ip: Vtep(VtepConfig(ip, macs.get(ip, "00:00:00:00:00:00"), name=f"vxlan@{ip}",
-                            vnis=vni_tuple, rx_policy=rx_policy, ageing=ageing))  # type: ignore[arg-type]
-        for ip in chosen
-    }
+    chosen = set(vteps)
+    models: dict[str, Vtep] = {}
+
+    def model_for(hop: VxlanReceived, mac: str) -> Vtep | None:
+        """The model of the VTEP ``hop`` reaches, made on its first packet (every VTEP that
+        receives VXLAN, or only the chosen ones), serving every VNI it is sent."""
+        model = models.get(hop.dst_ip)
+        if model is None:
+            if chosen and hop.dst_ip not in chosen:
+                return None
+            model = models[hop.dst_ip] = Vtep(VtepConfig(
+                hop.dst_ip, mac or "00:00:00:00:00:00", name=f"vxlan@{hop.dst_ip}",
+                vnis=(hop.vni,), rx_policy=rx_policy, ageing=ageing))  # type: ignore[arg-type]
+        model.add_vni(hop.vni)
+        return model
+
     report = ReplayReport(models, {}, [], Counter(), Counter(), Counter(), [], defaultdict(set))
     arp_waits: dict[tuple[int, str, str], _ArpWait] = {}
     # Inner flows seen on each VNI: the same flow on two VNIs is a routed hop between subnets.
     flow_vnis: dict[tuple[str, str, int], set[int]] = defaultdict(set)
     owners: dict[tuple[int, str], set[str]] = defaultdict(set)
     try:
-        _walk(path, options, report, models, arp_waits, flow_vnis, owners)
+        _walk(path, options, report, model_for, arp_waits, flow_vnis, owners)
     except CaptureError as exc:
         if not report.packets:
             raise  # not a capture at all, or damaged before its first packet
@@ -206,12 +194,13 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
                 report.vni_pairs[(a, b)] += 1
     for (vni, mac), remotes in owners.items():
         if len(remotes) > 1:
-            for ip in chosen:
+            for ip in sorted(models):
                 report.flapping[(ip, vni, mac)] = set(remotes)
     return report
 
 
-def _walk(path: Any, options: DecodeOptions, report: ReplayReport, models: dict[str, Vtep],
+def _walk(path: Any, options: DecodeOptions, report: ReplayReport,
+          model_for: Callable[[VxlanReceived, str], Vtep | None],
           arp_waits: dict[tuple[int, str, str], _ArpWait],
           flow_vnis: dict[tuple[str, str, int], set[int]],
           owners: dict[tuple[int, str], set[str]]) -> None:
@@ -220,15 +209,14 @@ def _walk(path: Any, options: DecodeOptions, report: ReplayReport, models: dict[
         for record in reader:
             report.packets += 1
             report.last_ns = record.ts_ns
-            packet = decode(record.data, record.interface.linktype, options)
-            hops = vxlan_received(packet)
+            mac, hops = _hops(record.data, record.interface.linktype, options)
             if not hops:
                 continue
             report.vxlan_packets += 1
             now = record.ts_ns / 1e9
-            for _, hop in hops:
+            for hop in hops:
                 _account(report, hop, record.ts_ns, arp_waits, flow_vnis, owners)
-                model = models.get(hop.dst_ip)
+                model = model_for(hop, mac)
                 if model is None:
                     continue
                 times = seen.get((hop.dst_ip, hop.vni, hop.frame.src))
@@ -238,6 +226,27 @@ def _walk(path: Any, options: DecodeOptions, report: ReplayReport, models: dict[
                     times[1] = record.ts_ns
                 for out in model.handle(hop, now):
                     _note(report, model.config.local_ip, out, record.ts_ns)
+
+
+def _hops(data: bytes, linktype: int, options: DecodeOptions
+          ) -> tuple[str, list[VxlanReceived]]:
+    """The VXLAN hops of one frame and its outer destination MAC: from the bytes for the
+    common shape, else through the full decoder (the two are proven equal by the tests)."""
+    ports = _fast_ports.get(id(options))
+    if ports is None:
+        ports = _fast_ports[id(options)] = (options, fast_path_ports(options))
+    if ports[1] is not None:
+        fast = fast_vxlan_received(data, linktype, *ports[1])
+        if fast is not None:
+            return fast
+    packet = decode(data, linktype, options)
+    first = packet.layers[0] if packet.layers else None
+    mac = first.fields.get("eth.dst", "") if first is not None and first.proto == "eth" else ""
+    return mac, [hop for _, hop in vxlan_received(packet)]
+
+
+# Per DecodeOptions in use: (the options, kept alive so the id stays theirs; the ports).
+_fast_ports: dict[int, tuple[DecodeOptions, tuple[frozenset[int], frozenset[int]] | None]] = {}
 
 
 def _account(report: ReplayReport, hop: VxlanReceived, ts_ns: int,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from vxlankit.addr import ip_int
@@ -265,6 +265,20 @@ class Vtep:
             # all-zeros FDB entry (vxlan_dev_configure), and so does the model.
             for vni in config.vnis:
                 self._fdb[vni][ZERO_MAC] = _Entry([config.group], True, False, 0.0)
+
+    def add_vni(self, vni: int) -> None:
+        """Serve one more VNI (``ip link add ... id VNI`` for a device per VNI, or a VNI added
+        to a collect-metadata device): empty tables, the device's settings."""
+        if vni in self._fdb:
+            return
+        if not 0 <= vni < 1 << 24:
+            raise ModelError(f"{self.name}: VNI {vni} is not a 24-bit integer")
+        self.config = replace(self.config, vnis=(*self.config.vnis, vni))
+        self._fdb[vni] = {}
+        self._neigh[vni] = {}
+        self._n_learned[vni] = 0
+        if self.config.group is not None:
+            self._fdb[vni][ZERO_MAC] = _Entry([self.config.group], True, False, 0.0)
 
     # ------------------------------------------------------------------ queries
 
