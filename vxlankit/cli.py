@@ -511,38 +511,15 @@ def replay(file: str, vteps: tuple[str, ...], policy: str, as_json: bool,
     """Run FILE through reference VTEP models, as the VTEPs in it saw it: what each learned
     (FDB per VNI), when, and the anomalies (flapping MACs, Linux drops, unanswered ARP,
     flooding)."""
-    import shutil
-    import tempfile
-
     from vxlankit.present.jsonl import dumps
     from vxlankit.replay import render_text
     from vxlankit.replay import replay as run_replay
 
     options = make_decode_options(vxlan_ports, gpe_ports)
-    spool = None
-    try:
-        if file == "-":
-            # replay reads its input twice (VTEPs and VNIs first); a pipe cannot be re-read.
-            spool = tempfile.NamedTemporaryFile(prefix="vxlankit-replay-", suffix=".cap")
-            shutil.copyfileobj(sys.stdin.buffer, spool)
-            spool.flush()
-            path = spool.name
-        else:
-            path = file
-        try:
-            report = run_replay(path, vteps, options=options, rx_policy=policy)
-        except CaptureError as exc:
-            if spool is not None:
-                exc.path = "<stdin>"
-            raise
-    finally:
-        if spool is not None:
-            spool.close()
+    report = run_replay(file, vteps, options=options, rx_policy=policy)
     sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else render_text(report))
     _flush_stdout()
     if report.error is not None:
-        if spool is not None:
-            report.error.path = "<stdin>"
         raise report.error  # after the report of every packet before the damage
 
 
