@@ -132,6 +132,13 @@ def work_rich(path: str) -> int:
     return n
 
 
+def work_replay(path: str) -> int:
+    """The capture through the VTEP models, as ``vxlankit replay`` runs it (decode included)."""
+    from vxlankit.replay import replay
+
+    return replay(path).packets
+
+
 def _dpkt_vxlan() -> Any:
     import dpkt
 
@@ -296,6 +303,7 @@ WORKERS = {
     "bulk-arrow-j1": lambda a: work_bulk_export(a, 1, "arrow"),
     "bulk-arrow-j2": lambda a: work_bulk_export(a, 2, "arrow"),
     "rich": lambda a: work_rich(a),
+    "replay": lambda a: work_replay(a),
     "dpkt": lambda a: work_dpkt(a),
     "scapy": lambda a: work_scapy(a),
     "build-vxlankit": lambda a: work_build_vxlankit(int(a)),
@@ -406,6 +414,7 @@ def tools() -> list[Tool]:
     return [
         Tool("bulk", "decode", "vxlankit bulk (columns -> Arrow batches)", _worker("bulk")),
         Tool("rich", "decode", "vxlankit rich (decode -> Packet objects)", _worker("rich")),
+        Tool("replay", "decode", "vxlankit replay (VTEP models)", _worker("replay")),
         Tool("json", "decode", "vxlankit decode --json", lambda c: [*cli, "--json", str(c)]),
         Tool("oneline", "decode", "vxlankit decode (one line per packet)",
              lambda c: [*cli, str(c)]),
