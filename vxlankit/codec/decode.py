@@ -67,10 +67,10 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
     if nxt is None:
         errors.append(f"link type {linktype} is not supported; frame kept as data")
         nxt = "data"
-    ethertypes = options.table("ethertypes")
-    ip_protocols = options.table("ip_protocols")
-    udp_ports = options.table("udp_ports")
-    gpe_next = options.table("gpe_next_protocols")
+    ethertypes = options.fast_ethertypes
+    ip_protocols = options.fast_ip_protocols
+    udp_ports = options.fast_udp_ports
+    gpe_next = options.fast_gpe_next_protocols
     verify = options.verify_checksums
     trailers: list[tuple[int, int, int]] = []  # (start, end, start of the Ethernet frame)
     eth_start = -1

@@ -60,16 +60,16 @@ class DecodeOptions:
     verify_checksums: bool = True
     fcs_len: int = 0  # bytes of FCS at the end of each frame (pcap FCS bits, if_fcslen)
 
-    def __post_init__(self) -> None:
-        # Plain-dict copies of the tables for the decoder's hot loop: a lookup in a
-        # MappingProxyType costs a method call more than one in a dict.
-        for name in ("ethertypes", "ip_protocols", "udp_ports", "gpe_next_protocols"):
-            object.__setattr__(self, "_" + name, dict(getattr(self, name)))
+    # Plain-dict copies of the tables for the decoder's hot loop: a lookup in a
+    # MappingProxyType costs a method call more than one in a dict.
+    fast_ethertypes: dict[int, str] = field(init=False, repr=False, compare=False)
+    fast_ip_protocols: dict[int, str] = field(init=False, repr=False, compare=False)
+    fast_udp_ports: dict[int, str] = field(init=False, repr=False, compare=False)
+    fast_gpe_next_protocols: dict[int, str] = field(init=False, repr=False, compare=False)
 
-    def table(self, name: str) -> dict[int, str]:
-        """A dispatch table as a plain dict (read-only by convention)."""
-        table: dict[int, str] = getattr(self, "_" + name)
-        return table
+    def __post_init__(self) -> None:
+        for name in ("ethertypes", "ip_protocols", "udp_ports", "gpe_next_protocols"):
+            object.__setattr__(self, "fast_" + name, dict(getattr(self, name)))
 
     def with_vxlan_ports(self, ports: list[int] | tuple[int, ...],
                          gpe_ports: tuple[int, ...] = (4790,)) -> DecodeOptions:
