@@ -41,7 +41,7 @@ def wire_options(options: DecodeOptions) -> dict[str, Any]:
     """``DecodeOptions`` as plain values: its tables are read-only mapping proxies, which do
     not pickle, and a part's arguments travel to another process."""
     return {f.name: dict(value) if isinstance(value, Mapping) else value
-            for f in fields(options) for value in [getattr(options, f.name)]}
+            for f in fields(options) if f.init for value in [getattr(options, f.name)]}
 
 
 def unwire_options(values: dict[str, Any]) -> DecodeOptions:
