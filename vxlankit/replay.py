@@ -173,7 +173,8 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
     arp_waits: dict[tuple[int, str, str], _ArpWait] = {}
     # Inner flows seen on each VNI: the same flow on two VNIs is a routed hop between subnets.
     flow_vnis: dict[tuple[str, str, int], set[int]] = defaultdict(set)
-    owners: dict[tuple[int, str], set[str]] = defaultdict(set)
+    # (receiving VTEP, VNI, inner source MAC) -> the outer source IPs it came from.
+    owners: dict[tuple[str, int, str], set[str]] = defaultdict(set)
     try:
         _walk(path, options, report, model_for, arp_waits, flow_vnis, owners)
     except CaptureError as exc:
@@ -192,10 +193,9 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
             ordered = sorted(crossed)
             for a, b in zip(ordered, ordered[1:], strict=False):
                 report.vni_pairs[(a, b)] += 1
-    for (vni, mac), remotes in owners.items():
-        if len(remotes) > 1:
-            for ip in sorted(models):
-                report.flapping[(ip, vni, mac)] = set(remotes)
+    for (vtep_ip, vni, mac), remotes in owners.items():
+        if len(remotes) > 1 and vtep_ip in models:
+            report.flapping[(vtep_ip, vni, mac)] = remotes
     return report
 
 
@@ -203,13 +203,14 @@ def _walk(path: Any, options: DecodeOptions, report: ReplayReport,
           model_for: Callable[[VxlanReceived, str], Vtep | None],
           arp_waits: dict[tuple[int, str, str], _ArpWait],
           flow_vnis: dict[tuple[str, str, int], set[int]],
-          owners: dict[tuple[int, str], set[str]]) -> None:
+          owners: dict[tuple[str, int, str], set[str]]) -> None:
     seen = report.seen
+    ports = fast_path_ports(options)
     with open_capture(path) as reader:
         for record in reader:
             report.packets += 1
             report.last_ns = record.ts_ns
-            mac, hops = _hops(record.data, record.interface.linktype, options)
+            mac, hops = _hops(record.data, record.interface.linktype, options, ports)
             if not hops:
                 continue
             report.vxlan_packets += 1
@@ -228,15 +229,14 @@ def _walk(path: Any, options: DecodeOptions, report: ReplayReport,
                     _note(report, model.config.local_ip, out, record.ts_ns)
 
 
-def _hops(data: bytes, linktype: int, options: DecodeOptions
+def _hops(data: bytes, linktype: int, options: DecodeOptions,
+          ports: tuple[frozenset[int], frozenset[int]] | None
           ) -> tuple[str, list[VxlanReceived]]:
     """The VXLAN hops of one frame and its outer destination MAC: from the bytes for the
-    common shape, else through the full decoder (the two are proven equal by the tests)."""
-    ports = _fast_ports.get(id(options))
-    if ports is None:
-        ports = _fast_ports[id(options)] = (options, fast_path_ports(options))
-    if ports[1] is not None:
-        fast = fast_vxlan_received(data, linktype, *ports[1])
+    common shape (``ports``: ``fast_path_ports(options)``), else through the full decoder (the
+    two are proven equal by the tests)."""
+    if ports is not None:
+        fast = fast_vxlan_received(data, linktype, *ports)
         if fast is not None:
             return fast
     packet = decode(data, linktype, options)
@@ -245,20 +245,16 @@ def _hops(data: bytes, linktype: int, options: DecodeOptions
     return mac, [hop for _, hop in vxlan_received(packet)]
 
 
-# Per DecodeOptions in use: (the options, kept alive so the id stays theirs; the ports).
-_fast_ports: dict[int, tuple[DecodeOptions, tuple[frozenset[int], frozenset[int]] | None]] = {}
-
-
 def _account(report: ReplayReport, hop: VxlanReceived, ts_ns: int,
              arp_waits: dict[tuple[int, str, str], _ArpWait],
              flow_vnis: dict[tuple[str, str, int], set[int]],
-             owners: dict[tuple[int, str], set[str]]) -> None:
+             owners: dict[tuple[str, int, str], set[str]]) -> None:
     frame = hop.frame
     report.per_vni[hop.vni] += 1
     if is_group_mac(frame.dst):
         report.floods[hop.vni] += 1
     if not is_group_mac(frame.src):
-        owners[(hop.vni, frame.src)].add(hop.src_ip)
+        owners[(hop.dst_ip, hop.vni, frame.src)].add(hop.src_ip)
     arp = frame.arp
     if arp is not None:
         if arp.opcode == 1:
