@@ -323,13 +323,14 @@ class OverlayStats:
             if vni is not None:
                 groups.setdefault((conv.a, conv.b) if conv.a <= conv.b else (conv.b, conv.a),
                                   []).append((vni, conv))
-        merged: dict[int, list[int]] = {}  # id(first pair) -> VNIs, for routed groups
+        # id(first pair of a routed group) -> the group's (VNI, pair), in VNI order.
+        merged: dict[int, list[tuple[int, _Pair]]] = {}
         skip: set[int] = set()
         for members in groups.values():
             one_way = all(not conv.ab or not conv.ba for _, conv in members)
             if len(members) > 1 and one_way:
                 members.sort(key=lambda m: m[0])
-                merged[id(members[0][1])] = [vni for vni, _ in members]
+                merged[id(members[0][1])] = members
                 skip.update(id(conv) for _, conv in members[1:])
         rows = []
         items = sorted(self.conversations.items(),
@@ -338,20 +339,18 @@ class OverlayStats:
         for (vni, _, _), conv in items:
             if id(conv) in skip:
                 continue
-            vnis = merged.get(id(conv), [] if vni is None else [vni])
-            ab, ba, nbytes = conv.ab, conv.ba, conv.bytes
-            protocols = list(conv.extra)
+            group = merged.get(id(conv), [(vni, conv)])
+            vnis = [v for v, _ in group if v is not None]
+            ab = ba = nbytes = 0
+            protocols: list[str] = []
             first, last = conv.first, conv.last
-            if len(vnis) > 1:
-                for other_vni in vnis[1:]:
-                    other = next(c for (v, _, _), c in self.conversations.items()
-                                 if v == other_vni and {c.a, c.b} == {conv.a, conv.b})
-                    same = other.a == conv.a
-                    ab += other.ab if same else other.ba
-                    ba += other.ba if same else other.ab
-                    nbytes += other.bytes
-                    protocols += [p for p in other.extra if p not in protocols]
-                    first, last = min(first, other.first), max(last, other.last)
+            for _, member in group:
+                same = member.a == conv.a
+                ab += member.ab if same else member.ba
+                ba += member.ba if same else member.ab
+                nbytes += member.bytes
+                protocols += [p for p in member.extra if p not in protocols]
+                first, last = min(first, member.first), max(last, member.last)
             rows.append({"vni": vni, "vnis": vnis, "a": conv.a, "b": conv.b,
                          "packets": ab + ba, "packets_ab": ab, "packets_ba": ba,
                          "bytes": nbytes, "protocols": protocols,
