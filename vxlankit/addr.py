@@ -90,8 +90,3 @@ def is_group_mac(mac: str) -> bool:
 def docker_mac(ip: str) -> str:
     """The MAC Docker derives for a container: ``02:42`` followed by the four IPv4 octets."""
     return mac_str(b"\x02\x42" + ip_bytes(ip))
-
-
-def hex_bytes(raw: bytes) -> str:
-    """Bytes the way Wireshark shows an FT_BYTES field: colon-separated hex."""
-    return raw.hex(":")

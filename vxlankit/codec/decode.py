@@ -15,7 +15,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from vxlankit.checksum import internet_checksum, pseudo_header_sum
+from vxlankit.checksum import internet_checksum, udp_checksum
 from vxlankit.checksum import verify as checksum_ok
 from vxlankit.codec.options import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions
 from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, udp, vlan, vxlan
@@ -198,9 +198,9 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
                 if checksum_ok(buf[off:off + ulen], ip_pseudo + 17 + ulen):
                     fields["udp.checksum.status"] = CHECKSUM_GOOD
                 else:
-                    segment = buf[off:off + 6] + buf[off + 8:off + ulen]
-                    calc = internet_checksum(segment, pseudo_header_sum(ip_src, ip_dst, 17, ulen))
-                    _bad_checksum(fields, errors, "udp", off + 6, calc or 0xFFFF)
+                    segment = buf[off:off + 6] + b"\0\0" + buf[off + 8:off + ulen]
+                    _bad_checksum(fields, errors, "udp", off + 6,
+                                  udp_checksum(ip_src, ip_dst, segment))
             else:
                 fields["udp.checksum.status"] = CHECKSUM_UNVERIFIED
             off += 8

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from vxlankit.checksum import internet_checksum, pseudo_header_sum
+from vxlankit.checksum import internet_checksum, udp_checksum
 from vxlankit.errors import EncodeError, VxlanKitError
 from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, udp, vlan, vxlan
 from vxlankit.layers._common import as_bytes
@@ -336,9 +336,7 @@ def _fixup(layers: Sequence[Layer], chunks: list[bytes], out: bytearray, fix_len
                                                            + len(chunks[ip])]), dst)
                 stop = starts[end]
                 out[start + 6:start + 8] = b"\0\0"
-                csum = internet_checksum(out[start:stop],
-                                         pseudo_header_sum(src, dst, 17, stop - start))
-                _H.pack_into(out, start + 6, csum or 0xFFFF)
+                _H.pack_into(out, start + 6, udp_checksum(src, dst, out[start:stop]))
         elif compute_checksums or given.get("icmp.checksum") is None:  # icmp
             stop = starts[end]
             out[start + 2:start + 4] = b"\0\0"
