@@ -1,8 +1,8 @@
-"""The actors around the models: a container's network stack running ping, and the router
-between the two underlay subnets.  They make and change frames through ``codec.encode`` only.
+"""The actor around the models: a container's network stack running ping.  It makes frames
+through ``codec.encode`` only.
 
-Each actor method takes what arrived and returns the frames it sends, as bytes; timing is the
-scenario's business.
+Each method takes what arrived and returns the frames it sends, as bytes; timing is the
+scenario's business.  (The routers, sandbox and underlay alike, are ``model.router.Router``.)
 """
 
 from __future__ import annotations
@@ -150,38 +150,3 @@ class ContainerStack:
             for queued in self.pending.pop(sender_ip, []):
                 out.append(self._finish(self.arp_cache[sender_ip], queued))
         return out
-
-
-@dataclass
-class UnderlayRouter:
-    """The underlay router: forwards IPv4 between its interfaces by longest prefix, rewrites
-    the MACs, decrements the TTL and fixes the header checksum (RFC 1812 5.3.1, 5.2.4)."""
-
-    interfaces: dict[str, tuple[str, str]]  # name -> (prefix "a.b.c.d/n", router MAC)
-    hosts: dict[str, str]  # neighbour IP -> MAC (the router's resolved ARP entries)
-
-    def route(self, dst_ip: str) -> tuple[str, str] | None:
-        best: tuple[int, str, str] | None = None
-        for name, (prefix, mac) in self.interfaces.items():
-            net = ipaddress.ip_network(prefix)
-            if ipaddress.ip_address(dst_ip) in net and (best is None or net.prefixlen > best[0]):
-                best = (net.prefixlen, name, mac)
-        return None if best is None else (best[1], best[2])
-
-    def forward(self, data: bytes) -> tuple[str, bytes] | None:
-        """The frame as it leaves the router, and the interface it leaves by (None: dropped)."""
-        packet = decode(data)
-        ip = packet.layer("ip")
-        if ip is None or ip.raw is not None or ip["ip.ttl"] <= 1:
-            return None
-        hop = self.route(ip["ip.dst"])
-        dst_mac = self.hosts.get(ip["ip.dst"])
-        if hop is None or dst_mac is None:
-            return None
-        name, router_mac = hop
-        eth = packet.layers[0]
-        eth.fields["eth.src"] = router_mac
-        eth.fields["eth.dst"] = dst_mac
-        ip.fields["ip.ttl"] -= 1
-        ip.fields["ip.checksum"] = None  # recomputed; nothing else in the frame changes
-        return name, encode(packet, fix_lengths=False, compute_checksums=False)

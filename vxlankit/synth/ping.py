@@ -36,7 +36,7 @@ from vxlankit.model.events import (
 )
 from vxlankit.model.router import Router, RouterInterface
 from vxlankit.model.vtep import Vtep, VtepConfig
-from vxlankit.synth.actors import ContainerStack, Echo, UnderlayRouter
+from vxlankit.synth.actors import ContainerStack, Echo
 from vxlankit.synth.topology import (
     DEFAULT_START_NS,
     DEFAULT_SUBNET,
@@ -193,10 +193,12 @@ class _Scenario:
                     RouterInterface(net.bridge, net.prefix, net.gateway,
                                     node.bridge_macs[net.index])
                     for net in topo.subnets])
-        self.underlay = UnderlayRouter(
-            {n.name: (n.subnet, n.gateway_mac) for n in topo.nodes},
-            {n.ip: n.mac for n in topo.nodes},
-        )
+        # The underlay router between the nodes' subnets: the same model as a sandbox's, with
+        # the nodes' addresses resolved (underlay ARP is not what this scenario is about).
+        self.underlay = Router("underlay-router", [
+            RouterInterface(n.name, n.subnet, n.gateway_ip, n.gateway_mac) for n in topo.nodes])
+        for n in topo.nodes:
+            self.underlay.neighbours[n.name][n.ip] = n.mac
         self._control_plane()
 
     def _vtep_config(self, node: Any, index: int) -> VtepConfig:
@@ -338,7 +340,7 @@ class _Scenario:
                 sent = t + self.delay(_VTEP)
                 self.tap(sent, f"{node}/eth0", wire)
                 self.step(sent, f"{net.vxlan}@{node}", "underlay", wire)
-                self.at(sent + self.delay(_WIRE), self.route, wire)
+                self.at(sent + self.delay(_WIRE), self.route, node, wire)
             elif isinstance(out, ArpProxied):
                 reply = frame_bytes(out.frame)
                 self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, index), reply,
@@ -346,12 +348,13 @@ class _Scenario:
                 self.at(t + self.delay(_VTEP), self.bridge_receive, node, index, net.vxlan,
                         frame_from_bytes(reply), reply)
 
-    def route(self, t: int, wire: bytes) -> None:
-        forwarded = self.underlay.forward(wire)
-        if forwarded is None:
-            return
-        node, out = forwarded
-        self.at(t + self.delay(_WIRE), self.underlay_receive, node, out)
+    def route(self, t: int, node: str, wire: bytes) -> None:
+        for out in self.underlay.handle(FrameReceived(node, frame_from_bytes(wire)), t / 1e9):
+            if isinstance(out, Forwarded):
+                self.at(t + self.delay(_WIRE), self.underlay_receive, out.port,
+                        frame_bytes(out.frame))
+            else:
+                self.events.append(out)
 
     def underlay_receive(self, t: int, node: str, wire: bytes) -> None:
         self.tap(t, f"{node}/eth0", wire)
