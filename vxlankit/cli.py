@@ -21,7 +21,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -30,6 +30,9 @@ from vxlankit.addr import ip_bytes, ip_str
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.errors import CaptureError, FilterError, VxlanKitError
 from vxlankit.present.run import DecodedRecord, PacketTest, RecordLike, decode_records
+
+if TYPE_CHECKING:  # synth is imported by its command only, to keep start-up short
+    from vxlankit.synth.ping import PingOptions
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -602,7 +605,7 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
     say.flush()
 
 
-def default_synth_name(options: Any, tap: str | None) -> str:
+def default_synth_name(options: PingOptions, tap: str | None) -> str:
     """``synth-ping-vni4096-proxy.pcapng`` (plus ``-routed``, ``-to-...``, the tap)."""
     parts = ["synth-ping", f"vni{options.vni}", options.arp]
     if len(options.subnets) > 1:

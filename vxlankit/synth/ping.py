@@ -41,6 +41,7 @@ from vxlankit.synth.topology import (
     DEFAULT_START_NS,
     DEFAULT_SUBNET,
     DEFAULT_VNI,
+    Node,
     Topology,
     seed_topology,
 )
@@ -201,7 +202,7 @@ class _Scenario:
             self.underlay.neighbours[n.name][n.ip] = n.mac
         self._control_plane()
 
-    def _vtep_config(self, node: Any, index: int) -> VtepConfig:
+    def _vtep_config(self, node: Node, index: int) -> VtepConfig:
         net = self.topo.subnets[index]
         hops = {other.subnet: node.gateway_mac for other in self.topo.nodes if other is not node}
         common: dict[str, Any] = {"port": self.o.port, "next_hops": hops,
