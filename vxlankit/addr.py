@@ -82,6 +82,15 @@ def ip_int(text: str) -> int:
     return int.from_bytes(ip_bytes(text), "big")
 
 
+def ipv4_prefix(text: str) -> tuple[int, int]:
+    """``"10.1.1.0/24"`` -> (the network as an integer, host bits cleared; the mask)."""
+    net, sep, length = text.partition("/")
+    if not sep or not length.isdigit() or int(length) > 32:
+        raise EncodeError(f"not an IPv4 prefix: {text!r}")
+    mask = (0xFFFFFFFF << (32 - int(length))) & 0xFFFFFFFF
+    return ip_int(net) & mask, mask
+
+
 def is_group_mac(mac: str) -> bool:
     """True for broadcast and multicast MACs (I/G bit of the first octet)."""
     return bool(int(mac[0:2], 16) & 0x01)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from vxlankit.addr import BROADCAST_MAC, ip_bytes, ip_int, ip_str
+from vxlankit.addr import BROADCAST_MAC, ip_bytes, ip_int, ip_str, ipv4_prefix
 from vxlankit.checksum import internet_checksum
 from vxlankit.model.events import (
     ARPOP_REPLY,
@@ -63,16 +63,13 @@ class RouterInterface:
 
     @property
     def network(self) -> tuple[int, int]:
-        net, _, plen = self.prefix.partition("/")
-        mask = (0xFFFFFFFF << (32 - int(plen))) & 0xFFFFFFFF
-        return ip_int(net) & mask, mask
+        return ipv4_prefix(self.prefix)
 
 
 def gateway_address(prefix: str) -> str:
     """The first host address of ``prefix``: the gateway Docker's IPAM assigns."""
-    net, _, plen = prefix.partition("/")
-    mask = (0xFFFFFFFF << (32 - int(plen))) & 0xFFFFFFFF
-    return ip_str(((ip_int(net) & mask) + 1).to_bytes(4, "big"))
+    net, _ = ipv4_prefix(prefix)
+    return ip_str((net + 1).to_bytes(4, "big"))
 
 
 class Router:

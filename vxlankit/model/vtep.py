@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from vxlankit.addr import ip_int
+from vxlankit.addr import ip_int, ipv4_prefix
 from vxlankit.errors import EncodeError
 from vxlankit.model.events import (
     ANY_IP,
@@ -241,12 +241,11 @@ class Vtep:
         self._hop_cache: dict[str, tuple[str, int] | None] = {}
         for key, mac in config.next_hops.items():
             if "/" in key:
-                net, _, plen_text = key.partition("/")
-                plen = int(plen_text)
-                if not 0 <= plen <= 32:
-                    raise ModelError(f"bad prefix length in next hop {key!r}")
-                mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF
-                self._prefix_hops.append((ip_int(net) & mask, mask, mac))
+                try:
+                    net, mask = ipv4_prefix(key)
+                except EncodeError as exc:
+                    raise ModelError(f"bad prefix in next hop {key!r}: {exc.message}") from None
+                self._prefix_hops.append((net, mask, mac))
             else:
                 self._exact_hops[key] = mac
         # Longest prefix first: the first match is the route the kernel would use.
