@@ -30,8 +30,15 @@ def pseudo_header_sum(src: bytes, dst: bytes, proto: int, length: int) -> int:
 
 def udp_checksum(src: bytes, dst: bytes, segment: bytes | bytearray | memoryview) -> int:
     """UDP checksum over pseudo-header + segment (checksum field zeroed); 0 is sent as 0xffff."""
-    value = internet_checksum(segment, pseudo_header_sum(src, dst, 17, len(segment)))
-    return value or 0xFFFF
+    return transport_checksum(src, dst, 17, segment, True)
+
+
+def transport_checksum(src: bytes, dst: bytes, proto: int,
+                       segment: bytes | bytearray | memoryview, zero_is_none: bool) -> int:
+    """A UDP or TCP checksum over the IPv4 pseudo-header and ``segment`` (checksum field
+    zeroed).  Where 0 means "no checksum" (UDP), a computed 0 is sent as 0xffff."""
+    value = internet_checksum(segment, pseudo_header_sum(src, dst, proto, len(segment)))
+    return value or 0xFFFF if zero_is_none else value
 
 
 def verify(data: bytes | bytearray | memoryview, start: int = 0) -> bool:

@@ -40,14 +40,23 @@ CONNECT_TIMEOUT = 15
 def wire_options(options: DecodeOptions) -> dict[str, Any]:
     """``DecodeOptions`` as plain values: its tables are read-only mapping proxies, which do
     not pickle, and a part's arguments travel to another process."""
-    return {f.name: dict(value) if isinstance(value, Mapping) else value
-            for f in fields(options) if f.init for value in [getattr(options, f.name)]}
+    return {f.name: _plain(getattr(options, f.name)) for f in fields(options) if f.init}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _plain(inner) for key, inner in value.items()}
+    return value
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({key: _frozen(inner) for key, inner in value.items()})
+    return value
 
 
 def unwire_options(values: dict[str, Any]) -> DecodeOptions:
-    rebuilt: dict[str, Any] = {name: MappingProxyType(value) if isinstance(value, dict)
-                               else value for name, value in values.items()}
-    return DecodeOptions(**rebuilt)
+    return DecodeOptions(**{name: _frozen(value) for name, value in values.items()})
 
 
 def map_parts(paths: Sequence[str], work: Callable[..., R], args: tuple[Any, ...], *,

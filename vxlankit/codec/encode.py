@@ -19,154 +19,78 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from vxlankit.checksum import internet_checksum, udp_checksum
+from vxlankit.checksum import internet_checksum, transport_checksum
 from vxlankit.errors import EncodeError, VxlanKitError
-from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers import ipv4
 from vxlankit.layers._common import as_bytes
+from vxlankit.layers.registry import BY_PROTO, INVERSES, LAYERS
+from vxlankit.layers.spec import CHECKSUM_HEADER, CHECKSUM_PSEUDO, LINK, NETWORK, LayerSpec
 from vxlankit.packet import Layer, Packet
-
-_ETHERTYPE_OF = {"ip": 0x0800, "arp": 0x0806, "vlan": 0x8100, "ieee8021ad": 0x88A8}
-_IP_PROTO_OF = {"icmp": 1, "udp": 17}
-_GPE_NEXT_OF = {"ip": vxlan.NEXT_IPV4, "eth": vxlan.NEXT_ETHERNET}
-_LINK_SCOPES = ("eth", "sll", "null")
-_SCOPED = frozenset(("eth", "sll", "null", "ip", "udp"))
 
 _H = struct.Struct("!H")
 
 
-def _data(fields: dict[str, Any]) -> bytes:
-    return as_bytes(fields.get("data.data", b""), "data.data")
+def _data(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
+          ) -> tuple[bytes, bool]:
+    return as_bytes(fields.get("data.data", b""), "data.data"), False
 
 
-def _trailer(fields: dict[str, Any]) -> bytes:
+def _trailer(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
+             ) -> tuple[bytes, bool]:
     return (as_bytes(fields.get("eth.padding", b""), "eth.padding")
-            + as_bytes(fields.get("eth.trailer", b""), "eth.trailer"))
+            + as_bytes(fields.get("eth.trailer", b""), "eth.trailer")), False
 
 
-def _fcs(fields: dict[str, Any]) -> bytes:
+def _fcs(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
+         ) -> tuple[bytes, bool]:
     if "eth.fcs" in fields:
         value = fields["eth.fcs"]  # as Wireshark shows it: the wire bytes in network order
-        return bytes(4) if value is None else int(value).to_bytes(4, "big")
-    return as_bytes(fields.get("eth.trailer", b""), "eth.trailer")
+        return (bytes(4) if value is None else int(value).to_bytes(4, "big")), value is None
+    return as_bytes(fields.get("eth.trailer", b""), "eth.trailer"), False
 
 
-def _vxlan(fields: dict[str, Any]) -> bytes:
-    return vxlan.encode_gpe(fields) if "vxlan.next_proto" in fields else vxlan.encode(fields)
+Emit = Callable[[dict[str, Any], int | None, bool], tuple[bytes, bool]]
+_NO_INVERSE: dict[str, int] = {}
 
 
-def _sll(fields: dict[str, Any]) -> bytes:
-    return sll.encode_v2(fields) if "sll.ifindex" in fields else sll.encode(fields)
+def _steps() -> dict[str, tuple[Emit, dict[str, int]]]:
+    """Per Layer.proto: how to write it, and the table that turns the next layer's name into
+    the value of its next-protocol field (for a field left ``None``)."""
+    steps: dict[str, tuple[Emit, dict[str, int]]] = {
+        "data": (_data, _NO_INVERSE), "trailer": (_trailer, _NO_INVERSE),
+        "fcs": (_fcs, _NO_INVERSE)}
+    for proto, specs in BY_PROTO.items():
+        tables = [spec.next_table for spec in specs
+                  if spec.next_field is not None and spec.next_table is not None]
+        inverse = dict(INVERSES[tables[0]]) if tables and tables[0] in INVERSES else _NO_INVERSE
+        steps[proto] = (specs[0].emit, inverse)
+    return steps
 
 
-_ENCODERS: dict[str, Callable[[dict[str, Any]], bytes]] = {
-    "eth": ethernet.encode,
-    "vlan": vlan.encode,
-    "ieee8021ad": lambda f: vlan.encode(f, "ieee8021ad"),
-    "arp": arp.encode,
-    "ip": ipv4.encode,
-    "icmp": icmp.encode,
-    "udp": udp.encode,
-    "vxlan": _vxlan,
-    "sll": _sll,
-    "null": null.encode,
-    "data": _data,
-    "trailer": _trailer,
-    "fcs": _fcs,
-}
+_STEPS = _steps()
+# Scopes for the fix-ups: a link header opens a frame (closed by its trailer or FCS); a layer
+# with a length or a checksum over "the rest" covers up to the end of its scope.
+_LINK_SCOPES = frozenset(spec.proto for spec in LAYERS if spec.role == LINK)
+_NETWORK = frozenset(spec.proto for spec in LAYERS if spec.role == NETWORK)
+_SPECS: dict[str, LayerSpec] = {spec.proto: spec for spec in reversed(LAYERS)}
+_SCOPED = _LINK_SCOPES | _NETWORK | frozenset(
+    spec.proto for spec in LAYERS if spec.length_at is not None or spec.checksum is not None
+    and spec.checksum != CHECKSUM_HEADER)
 
 
-
-def _emit_ip(fields: dict[str, Any], nxt: str | None, fix_lengths: bool
-             ) -> tuple[bytes, bool]:
-    """The IPv4 header with its ``None`` fields filled in, straight from the fields (no copy:
-    this is most of the work of building a frame); and whether anything was filled."""
-    get = fields.get
-    options = get("ip.options", b"")
-    hdr_len = get("ip.hdr_len")
-    proto = get("ip.proto")
-    length = get("ip.len")
-    checksum = get("ip.checksum")
-    filled = hdr_len is None or proto is None or length is None or checksum is None
-    if fix_lengths or hdr_len is None:
-        options = as_bytes(options, "ip.options")
-        if len(options) % 4:
-            raise EncodeError(f"ip.options must be a multiple of 4 bytes, got {len(options)}")
-        hdr_len = 20 + len(options)
-    if proto is None:
-        proto = _next_value(_IP_PROTO_OF, nxt, "ip.proto")
-    version, dsfield, flags = get("ip.version"), get("ip.dsfield"), get("ip.flags")
-    frag_offset, ident, ttl = get("ip.frag_offset"), get("ip.id"), get("ip.ttl")
-    return ipv4.pack(
-        4 if version is None else version, hdr_len, dsfield or 0, length or 0, ident or 0,
-        flags or 0, frag_offset or 0, 64 if ttl is None else ttl, proto, checksum or 0,
-        fields["ip.src"], fields["ip.dst"], options,
-    ), filled or version is None or ttl is None
+def _length_field(spec: LayerSpec) -> str:
+    return next(f.name for f in spec.fields if f.span is not None and f.span[:2] == (
+        spec.length_at, 2))
 
 
-def _emit_udp(fields: dict[str, Any], nxt: str | None, fix_lengths: bool
-              ) -> tuple[bytes, bool]:
-    length, checksum = fields.get("udp.length"), fields.get("udp.checksum")
-    return udp.pack(fields["udp.srcport"], fields["udp.dstport"], length or 0,
-                    checksum or 0), length is None or checksum is None
-
-
-def _emit_icmp(fields: dict[str, Any], nxt: str | None, fix_lengths: bool
-               ) -> tuple[bytes, bool]:
-    checksum = fields.get("icmp.checksum")
-    if checksum is not None:
-        return icmp.encode(fields), False
-    return icmp.encode({**fields, "icmp.checksum": 0}), True
-
-
-def _prepare_eth(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> dict[str, Any]:
-    if fields.get("eth.type") is not None or fields.get("eth.len") is not None:
-        return fields
-    return {**fields, "eth.type": _next_value(_ETHERTYPE_OF, nxt, "eth.type")}
-
-
-def _prepare_tag(proto: str) -> Callable[[dict[str, Any], str | None, bool], dict[str, Any]]:
-    name = proto + ".etype"
-
-    def prepare(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> dict[str, Any]:
-        if fields.get(name) is not None:
-            return fields
-        return {**fields, name: _next_value(_ETHERTYPE_OF, nxt, name)}
-
-    return prepare
-
-
-def _prepare_vxlan(fields: dict[str, Any], nxt: str | None, fix_lengths: bool
-                   ) -> dict[str, Any]:
-    if "vxlan.next_proto" not in fields or fields["vxlan.next_proto"] is not None:
-        return fields
-    return {**fields, "vxlan.next_proto": _next_value(_GPE_NEXT_OF, nxt, "vxlan.next_proto")}
-
-
-def _prepare_arp(fields: dict[str, Any], nxt: str | None, fix_lengths: bool) -> dict[str, Any]:
-    if not fix_lengths and fields.get("arp.hw.size") is not None \
-            and fields.get("arp.proto.size") is not None:
-        return fields
-    out = dict(fields)
-    out["arp.hw.size"], out["arp.proto.size"] = arp.address_sizes(out)
-    return out
-
-
-# Per protocol: the fields to write, with the ``None`` ones filled in (a copy only where
-# something must be filled: the caller's layers are never changed).
-_PREPARE: dict[str, Callable[[dict[str, Any], str | None, bool], dict[str, Any]]] = {
-    "eth": _prepare_eth,
-    "vlan": _prepare_tag("vlan"),
-    "ieee8021ad": _prepare_tag("ieee8021ad"),
-    "vxlan": _prepare_vxlan,
-    "arp": _prepare_arp,
-}
-
-
-def _next_value(table: dict[str, int], nxt: str | None, name: str) -> int:
-    if nxt is None or nxt not in table:
-        raise EncodeError(f"{name} is not set and cannot be inferred from the next layer "
-                          f"({nxt or 'none'})")
-    return table[nxt]
+# proto -> (offset, field name) of its 16-bit length
+_LENGTHS = {spec.proto: (spec.length_at, _length_field(spec)) for spec in LAYERS
+            if spec.length_at is not None}
+# proto -> (rule, offset, field name, IP protocol number for a pseudo-header, zero is none)
+_CHECKSUMS = {
+    spec.proto: (spec.checksum, spec.checksum_at, f"{spec.proto}.checksum",
+                 dict(spec.selectors).get("ip.proto", 0), spec.checksum_zero_means_none)
+    for spec in LAYERS if spec.checksum is not None and spec.checksum_at is not None}
 
 
 class _NoEncoder(Exception):
@@ -186,28 +110,20 @@ def encode(packet_or_layers: Packet | Iterable[Layer], *, fix_lengths: bool = Tr
     last = len(layers) - 1
     i = 0
     layer: Any = None
+    steps = _STEPS
     try:
         for i, layer in enumerate(layers):
             if layer.raw is not None:
                 append(bytes(layer.raw))
                 continue
-            proto = layer.proto
-            steps = _STEPS.get(proto)
-            if steps is None:
+            step = steps.get(layer.proto)
+            if step is None:
                 raise _NoEncoder
-            prepare, encoder, emit = steps
-            fields = layer.fields
-            if emit is not None:
-                data, did_fill = emit(fields, layers[i + 1].proto if i < last else None,
-                                      fix_lengths)
-                append(data)
-                filled = filled or did_fill
-                continue
-            if prepare is not None:
-                given = fields
-                fields = prepare(fields, layers[i + 1].proto if i < last else None, fix_lengths)
-                filled = filled or fields is not given
-            append(encoder(fields))
+            emit, inverse = step
+            data, did_fill = emit(layer.fields, inverse.get(layers[i + 1].proto)
+                                  if i < last and inverse else None, fix_lengths)
+            append(data)
+            filled = filled or did_fill
     except _NoEncoder:
         raise EncodeError(f"layer {i}: no encoder for protocol {layer.proto!r}") from None
     except VxlanKitError as exc:
@@ -229,8 +145,9 @@ def encode(packet_or_layers: Packet | Iterable[Layer], *, fix_lengths: bool = Tr
 
 class _Plan:
     """What the fix-ups need to know about a stack of layers, from its protocols alone: for
-    every IPv4/UDP layer the layer whose start ends its scope (``n``: the end of the frame, or
-    the FCS), and for every checksummed layer, innermost first, the scope it covers."""
+    every layer with a length the layer whose start ends its scope (``n``: the end of the
+    frame, or the FCS), and for every checksummed layer, innermost first, the scope it covers
+    and the IP layer whose addresses its pseudo-header names."""
 
     __slots__ = ("lengths", "checksums")
 
@@ -246,7 +163,7 @@ class _Plan:
                 while stack and not (stack[-1][0] in _LINK_SCOPES and not stack[-1][2]):
                     closed = stack.pop()
                     ends[closed[1]] = i
-                    if closed[0] == "ip":
+                    if closed[0] in _NETWORK:
                         ips.pop()
                 if stack:
                     stack[-1][2] = True
@@ -255,25 +172,30 @@ class _Plan:
                 enclosing_ip[i] = ips[-1]
             if proto in _SCOPED:
                 stack.append([proto, i, False])
-                if proto == "ip":
+                if proto in _NETWORK:
                     ips.append(i)
         last = n - 1 if n and protos[-1] == "fcs" else n
         for opened in stack:
             ends[opened[1]] = last
-        # (layer, proto, end layer) for IPv4 total lengths and UDP lengths.
-        self.lengths = [(i, protos[i], end) for i, end in sorted(ends.items())
-                        if protos[i] in ("ip", "udp")]
-        # (layer, proto, end layer, enclosing IPv4 layer), innermost (last) first.
+        # (layer, offset of the length, its field name, end layer)
+        self.lengths = [(i, *_LENGTHS[protos[i]], end) for i, end in sorted(ends.items())
+                        if protos[i] in _LENGTHS]
+        # (layer, rule, offset, field, IP protocol, zero is none, end layer, enclosing IP),
+        # innermost (last) first: an outer checksum covers the inner ones.
         self.checksums = []
         for i in range(n - 1, -1, -1):
-            proto = protos[i]
-            if proto == "ip":
-                self.checksums.append((i, proto, -1, -1))
-            elif proto == "udp":
-                self.checksums.append((i, proto, ends[i], enclosing_ip[i]))
-            elif proto == "icmp":
-                ip = enclosing_ip[i]
-                self.checksums.append((i, proto, ends[ip] if ip >= 0 else n, ip))
+            rule = _CHECKSUMS.get(protos[i])
+            if rule is None:
+                continue
+            kind = rule[0]
+            ip = enclosing_ip[i]
+            if kind == CHECKSUM_HEADER:
+                end = -1
+            elif kind == CHECKSUM_PSEUDO:
+                end = ends[i]
+            else:  # over the rest of the enclosing IP payload
+                end = ends[ip] if ip >= 0 else n
+            self.checksums.append((i, *rule, end, ip))
 
 
 _PLANS: dict[tuple[str, ...], _Plan] = {}
@@ -300,47 +222,43 @@ def _fixup(layers: Sequence[Layer], chunks: list[bytes], out: bytearray, fix_len
     starts[n] = pos
     plan = _plan(layers)
 
-    for i, proto, end in plan.lengths:
+    for i, at, name, end in plan.lengths:
         layer = layers[i]
         if layer.raw is not None:
             continue
-        name = "ip.len" if proto == "ip" else "udp.length"
         if fix_lengths or layer.fields.get(name) is None:
             length = starts[end] - starts[i]
             if length > 0xFFFF:
-                raise EncodeError(f"layer {i} ({proto}): {length} bytes do not fit in {name}")
-            _H.pack_into(out, starts[i] + (2 if proto == "ip" else 4), length)
+                raise EncodeError(f"layer {i} ({layer.proto}): {length} bytes do not fit in "
+                                  f"{name}")
+            _H.pack_into(out, starts[i] + at, length)
 
-    for i, proto, end, ip in plan.checksums:
+    for i, kind, at, name, ip_proto, zero_is_none, end, ip in plan.checksums:
         layer = layers[i]
         if layer.raw is not None:
             continue
-        given = layer.fields
+        value = layer.fields.get(name)
+        if value is not None and not compute_checksums:
+            continue
         start = starts[i]
-        if proto == "ip":
-            if compute_checksums or given.get("ip.checksum") is None:
-                stop = start + len(chunks[i])
-                out[start + 10:start + 12] = b"\0\0"
-                _H.pack_into(out, start + 10, internet_checksum(out[start:stop]))
-        elif proto == "udp":
-            value = given.get("udp.checksum")
-            if value is None or (compute_checksums and value != 0):
-                if ip < 0:
-                    raise EncodeError(f"layer {i} (udp): a checksum needs an enclosing IPv4 "
-                                      "layer")
-                ip_start = starts[ip]
-                src = bytes(out[ip_start + 12:ip_start + 16])
-                dst = bytes(out[ip_start + 16:ip_start + 20])
-                if len(chunks[ip]) > 20:
-                    dst = ipv4.final_destination(bytes(out[ip_start + 20:ip_start
-                                                           + len(chunks[ip])]), dst)
-                stop = starts[end]
-                out[start + 6:start + 8] = b"\0\0"
-                _H.pack_into(out, start + 6, udp_checksum(src, dst, out[start:stop]))
-        elif compute_checksums or given.get("icmp.checksum") is None:  # icmp
+        if kind == CHECKSUM_HEADER:
+            stop = start + len(chunks[i])
+        elif kind == CHECKSUM_PSEUDO:
+            if zero_is_none and value == 0:
+                continue  # "no checksum" (RFC 768): what a VTEP sends, kept as sent
+            if ip < 0:
+                raise EncodeError(f"layer {i} ({layer.proto}): a checksum needs an enclosing "
+                                  "IPv4 layer")
             stop = starts[end]
-            out[start + 2:start + 4] = b"\0\0"
-            _H.pack_into(out, start + 2, internet_checksum(out[start:stop]))
+        else:
+            stop = starts[end]
+        out[start + at:start + at + 2] = b"\0\0"
+        if kind == CHECKSUM_PSEUDO:
+            src, dst = ipv4.pseudo_addresses(out[starts[ip]:starts[ip] + len(chunks[ip])])
+            calc = transport_checksum(src, dst, ip_proto, out[start:stop], zero_is_none)
+        else:
+            calc = internet_checksum(out[start:stop])
+        _H.pack_into(out, start + at, calc)
 
     # The FCS covers the whole frame, checksums included: last.
     fcs = layers[-1] if layers else None
@@ -348,16 +266,3 @@ def _fixup(layers: Sequence[Layer], chunks: list[bytes], out: bytearray, fix_len
         if compute_checksums or fcs.fields["eth.fcs"] is None:
             start = starts[n - 1]
             out[start:start + 4] = zlib.crc32(out[:start]).to_bytes(4, "little")
-
-
-
-# Per protocol: how to fill in its ``None`` fields and how to write it, or one function that
-# does both (IPv4, where a copy of the fields would cost more than the packing).
-_EMIT = {"ip": _emit_ip, "udp": _emit_udp, "icmp": _emit_icmp}
-_STEPS: dict[str, tuple[Callable[[dict[str, Any], str | None, bool], dict[str, Any]] | None,
-                        Callable[[dict[str, Any]], bytes],
-                        Callable[[dict[str, Any], str | None, bool], tuple[bytes, bool]] | None]
-             ] = {
-    proto: (_PREPARE.get(proto), encoder, _EMIT.get(proto))
-    for proto, encoder in _ENCODERS.items()
-}

@@ -1,8 +1,9 @@
 """Dispatch tables and decode options.
 
-Dispatch is explicit: the tables are values passed in ``DecodeOptions``, never a registry that
-modules fill at import time (the dpkt/scapy habit that makes behaviour depend on what was
-imported).  Each table maps a wire value to the name of the next layer's decoder.
+Dispatch is explicit: the tables are values passed in ``DecodeOptions``, their defaults derived
+from the explicit layer list in ``vxlankit.layers.registry``, never filled by modules at import
+time (the dpkt/scapy habit that makes behaviour depend on what was imported).  Each table maps
+a wire value to the name of the next layer's decode step.
 """
 
 from __future__ import annotations
@@ -10,31 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Any
 
-ETHERTYPES: Mapping[int, str] = MappingProxyType({
-    0x0800: "ip",
-    0x0806: "arp",
-    0x8100: "vlan",
-    0x88A8: "ieee8021ad",
-    0x9100: "ieee8021ad",  # pre-standard QinQ TPID still seen on older switches
-})
+from vxlankit.layers.registry import STEPS, TABLES
 
-IP_PROTOCOLS: Mapping[int, str] = MappingProxyType({1: "icmp", 17: "udp"})
-
-# 8472 is the Linux kernel's historic default and what flannel uses; 4789 is IANA's.
-UDP_PORTS: Mapping[int, str] = MappingProxyType({4789: "vxlan", 8472: "vxlan", 4790: "vxlan-gpe"})
-
-GPE_NEXT_PROTOCOLS: Mapping[int, str] = MappingProxyType({1: "ip", 3: "eth"})
-
+ETHERTYPES: Mapping[int, str] = TABLES["ethertype"]
+IP_PROTOCOLS: Mapping[int, str] = TABLES["ip.proto"]
+UDP_PORTS: Mapping[int, str] = TABLES["udp.port"]
+GPE_NEXT_PROTOCOLS: Mapping[int, str] = TABLES["vxlan.next_proto"]
 # Where decoding starts for each pcap link type (LINKTYPE_* numbers).
-LINKTYPES: Mapping[int, str] = MappingProxyType({
-    0: "null",
-    1: "eth",
-    101: "raw",
-    113: "sll",
-    228: "ip",
-    276: "sll2",
-})
+LINKTYPES: Mapping[int, str] = TABLES["linktype"]
 
 LINKTYPE_NAMES: Mapping[int, str] = MappingProxyType({
     0: "NULL/loopback",
@@ -44,6 +30,13 @@ LINKTYPE_NAMES: Mapping[int, str] = MappingProxyType({
     228: "Raw IPv4",
     276: "Linux cooked v2 (SLL2)",
 })
+
+# The tables DecodeOptions names as attributes of its own (the public API since the start);
+# every other table of the registry travels in ``DecodeOptions.other_tables``.
+_NAMED = {"ethertype": "ethertypes", "ip.proto": "ip_protocols", "udp.port": "udp_ports",
+          "vxlan.next_proto": "gpe_next_protocols"}
+OTHER_TABLES: Mapping[str, Mapping[int, str]] = MappingProxyType(
+    {name: table for name, table in TABLES.items() if name not in _NAMED})
 
 MAX_TUNNEL_DEPTH = 8
 
@@ -56,6 +49,7 @@ class DecodeOptions:
     ip_protocols: Mapping[int, str] = field(default_factory=lambda: IP_PROTOCOLS)
     udp_ports: Mapping[int, str] = field(default_factory=lambda: UDP_PORTS)
     gpe_next_protocols: Mapping[int, str] = field(default_factory=lambda: GPE_NEXT_PROTOCOLS)
+    other_tables: Mapping[str, Mapping[int, str]] = field(default_factory=lambda: OTHER_TABLES)
     max_depth: int = MAX_TUNNEL_DEPTH
     verify_checksums: bool = True
     fcs_len: int = 0  # bytes of FCS at the end of each frame (pcap FCS bits, if_fcslen)
@@ -66,10 +60,35 @@ class DecodeOptions:
     fast_ip_protocols: dict[int, str] = field(init=False, repr=False, compare=False)
     fast_udp_ports: dict[int, str] = field(init=False, repr=False, compare=False)
     fast_gpe_next_protocols: dict[int, str] = field(init=False, repr=False, compare=False)
+    # Every dispatch table by its registry name, as the layers' dissect steps read them.
+    tables: dict[str, dict[int, str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("ethertypes", "ip_protocols", "udp_ports", "gpe_next_protocols"):
-            object.__setattr__(self, "fast_" + name, dict(getattr(self, name)))
+        tables = {name: dict(table) for name, table in self.other_tables.items()}
+        for table, name in _NAMED.items():
+            fast = dict(getattr(self, name))
+            object.__setattr__(self, "fast_" + name, fast)
+            tables[table] = fast
+        object.__setattr__(self, "tables", tables)
+
+    def table(self, name: str) -> Mapping[int, str]:
+        """The dispatch table ``name`` ("ethertype", "ip.proto", "udp.port", "tcp.port", ...)."""
+        return self.tables[name]
+
+    def decode_as(self, table: str, value: int, layer: str) -> DecodeOptions:
+        """The same options, with ``value`` in ``table`` handed to ``layer`` (tshark's
+        ``-d table==value,layer``); ``layer`` "data" leaves the payload undissected."""
+        if table not in self.tables:
+            known = ", ".join(sorted(self.tables))
+            raise ValueError(f"no dispatch table {table!r}: one of {known}")
+        if layer != "data" and layer not in STEPS:
+            raise ValueError(f"no layer {layer!r} to decode as")
+        if table in _NAMED:
+            changed: Any = MappingProxyType({**getattr(self, _NAMED[table]), value: layer})
+            return replace(self, **{_NAMED[table]: changed})
+        others = dict(self.other_tables)
+        others[table] = MappingProxyType({**others[table], value: layer})
+        return replace(self, other_tables=MappingProxyType(others))
 
     def with_vxlan_ports(self, ports: list[int] | tuple[int, ...],
                          gpe_ports: tuple[int, ...] = (4790,)) -> DecodeOptions:

@@ -25,6 +25,19 @@ from construct import Bytes, Computed, If, Int8ub, Int16ub, Rebuild, Struct, thi
 
 from vxlankit.addr import ip_bytes, ip_str, mac_bytes, mac_str
 from vxlankit.layers._common import as_bytes
+from vxlankit.layers.ethernet import ETHERTYPE_NAMES
+from vxlankit.layers.spec import (
+    BYTES,
+    CONTROL,
+    ETHER,
+    IPV4,
+    UINT,
+    Field,
+    LayerSpec,
+    Span,
+    Walk,
+)
+from vxlankit.packet import Layer
 
 PROTO = "arp"
 FIXED_LEN = 8
@@ -168,3 +181,65 @@ def address_sizes(fields: dict[str, Any]) -> tuple[int, int]:
     pr = fields.get("arp.src.proto_ipv4")
     pr_len = 4 if pr is not None else len(fields.get("arp.src.proto", b""))
     return hw_len, pr_len
+
+
+# --------------------------------------------------------------------------------------------
+# The house's view of ARP
+
+
+def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
+    avail = walk.end - off
+    if avail < FIXED_LEN:
+        walk.cut(PROTO, off, FIXED_LEN)
+        return None, off
+    alen = length(walk.buf, off)
+    if alen > avail:
+        walk.cut(PROTO, off, alen)
+        return None, off
+    walk.layers.append(Layer(PROTO, decode(walk.buf, off), off, alen))
+    walk.limit(off + alen)
+    return None, off + alen
+
+
+def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
+         ) -> tuple[bytes, bool]:
+    if not fix_lengths and fields.get("arp.hw.size") is not None \
+            and fields.get("arp.proto.size") is not None:
+        return encode(fields), False
+    out = dict(fields)
+    out["arp.hw.size"], out["arp.proto.size"] = address_sizes(out)
+    return encode(out), True
+
+
+def _span(layer: Layer, name: str) -> Span | None:
+    hlen = layer.fields.get("arp.hw.size", 6)
+    plen = layer.fields.get("arp.proto.size", 4)
+    places = {"src.hw": (8, hlen), "src.proto": (8 + hlen, plen),
+              "dst.hw": (8 + hlen + plen, hlen), "dst.proto": (8 + 2 * hlen + plen, plen)}
+    for prefix, (off, size) in places.items():
+        if name.startswith("arp." + prefix):
+            return off, size, None
+    return None
+
+
+SPEC = LayerSpec(
+    name=PROTO, title="Address Resolution Protocol", role=CONTROL, header_len=FIXED_LEN,
+    schema=SCHEMA, dissect=dissect, emit=emit, short="ARP", span=_span,
+    selectors=(("ethertype", 0x0806),),
+    fields=(
+        Field("arp.hw.type", UINT, (0, 2, None), names={1: "Ethernet", 6: "IEEE 802"}),
+        Field("arp.proto.type", UINT, (2, 2, None), hex=4, names=ETHERTYPE_NAMES),
+        Field("arp.hw.size", UINT, (4, 1, None)),
+        Field("arp.proto.size", UINT, (5, 1, None)),
+        Field("arp.opcode", UINT, (6, 2, None),
+              names={1: "request", 2: "reply", 3: "reverse request", 4: "reverse reply"}),
+        Field("arp.src.hw_mac", ETHER),
+        Field("arp.src.hw", BYTES),
+        Field("arp.src.proto_ipv4", IPV4),
+        Field("arp.src.proto", BYTES),
+        Field("arp.dst.hw_mac", ETHER),
+        Field("arp.dst.hw", BYTES),
+        Field("arp.dst.proto_ipv4", IPV4),
+        Field("arp.dst.proto", BYTES),
+    ),
+)

@@ -25,6 +25,8 @@ from construct import Computed, If, Int16ub, Rebuild, Struct, this
 
 from vxlankit.addr import mac_bytes
 from vxlankit.layers._common import MacAddress
+from vxlankit.layers.spec import ETHER, LINK, UINT, Field, LayerSpec, Walk, need
+from vxlankit.packet import Layer
 
 PROTO = "eth"
 HEADER_LEN = 14
@@ -67,3 +69,45 @@ def encode(fields: dict[str, Any]) -> bytes:
     if tl is None:
         tl = fields["eth.len"]
     return _S.pack(mac_bytes(fields["eth.dst"]), mac_bytes(fields["eth.src"]), tl)
+
+
+# --------------------------------------------------------------------------------------------
+# The house's view of Ethernet II
+
+ETHERTYPE_NAMES = {0x0800: "IPv4", 0x0806: "ARP", 0x8100: "802.1Q", 0x88A8: "802.1ad",
+                   0x9100: "802.1ad (old)", 0x86DD: "IPv6", 0x8847: "MPLS"}
+
+
+def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
+    if walk.end - off < HEADER_LEN:
+        walk.cut(PROTO, off, HEADER_LEN)
+        return None, off
+    fields = decode(walk.buf, off)
+    walk.layers.append(Layer(PROTO, fields, off, HEADER_LEN))
+    walk.eth_start = off
+    etype = fields.get("eth.type")
+    return "data" if etype is None else walk.tables["ethertype"].get(etype, "data"), off + 14
+
+
+def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
+         ) -> tuple[bytes, bool]:
+    if fields.get("eth.type") is not None or fields.get("eth.len") is not None:
+        return encode(fields), False
+    return encode({**fields, "eth.type": need(next_value, "eth.type")}), True
+
+
+def _title(f: dict[str, Any]) -> str:
+    return f", Src: {f['eth.src']}, Dst: {f['eth.dst']}" if "eth.src" in f else ""
+
+
+SPEC = LayerSpec(
+    name=PROTO, title="Ethernet II", role=LINK, header_len=HEADER_LEN, schema=SCHEMA,
+    dissect=dissect, emit=emit, selectors=(("linktype", 1), ("vxlan.next_proto", 3)),
+    next_table="ethertype", next_field="eth.type", title_extra=_title,
+    fields=(
+        Field("eth.dst", ETHER, (0, 6, None)),
+        Field("eth.src", ETHER, (6, 6, None)),
+        Field("eth.type", UINT, (12, 2, None), hex=4, names=ETHERTYPE_NAMES),
+        Field("eth.len", UINT, (12, 2, None)),
+    ),
+)

@@ -23,7 +23,19 @@ from typing import Any
 
 from construct import Bytes, Int8ub, Int16ub, Struct, Switch, this
 
+from vxlankit.checksum import internet_checksum
+from vxlankit.checksum import verify as checksum_ok
 from vxlankit.layers._common import as_bytes
+from vxlankit.layers.spec import (
+    BYTES,
+    CHECKSUM_PAYLOAD,
+    TRANSPORT,
+    UINT,
+    Field,
+    LayerSpec,
+    Walk,
+)
+from vxlankit.packet import CHECKSUM_GOOD, CHECKSUM_UNVERIFIED, Layer
 
 PROTO = "icmp"
 HEADER_LEN = 8
@@ -91,3 +103,55 @@ def encode(fields: dict[str, Any]) -> bytes:
     if len(rest) != 4:
         raise ValueError(f"{name} must be 4 bytes")
     return _S4.pack(itype, fields["icmp.code"], fields["icmp.checksum"], rest)
+
+
+# --------------------------------------------------------------------------------------------
+# The house's view of ICMP
+
+
+def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
+    end = walk.end
+    if end - off < HEADER_LEN:
+        walk.cut(PROTO, off, HEADER_LEN)
+        return None, off
+    buf = walk.buf
+    fields = decode(buf, off)
+    walk.layers.append(Layer(PROTO, fields, off, HEADER_LEN))
+    if walk.verify and walk.ip_complete:
+        if checksum_ok(buf[off:end]):
+            fields["icmp.checksum.status"] = CHECKSUM_GOOD
+        else:
+            calc = internet_checksum(buf[off:off + 2] + buf[off + 4:end])
+            walk.bad_checksum(fields, PROTO, off + 2, calc)
+    else:
+        fields["icmp.checksum.status"] = CHECKSUM_UNVERIFIED
+    return "data", off + HEADER_LEN
+
+
+def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
+         ) -> tuple[bytes, bool]:
+    if fields.get("icmp.checksum") is not None:
+        return encode(fields), False
+    return encode({**fields, "icmp.checksum": 0}), True
+
+
+SPEC = LayerSpec(
+    name=PROTO, title="Internet Control Message Protocol", role=TRANSPORT,
+    header_len=HEADER_LEN, schema=SCHEMA, dissect=dissect, emit=emit, short="ICMP",
+    selectors=(("ip.proto", 1),), checksum=CHECKSUM_PAYLOAD, checksum_at=2,
+    fields=(
+        Field("icmp.type", UINT, (0, 1, None), names={
+            0: "Echo (ping) reply", 3: "Destination unreachable", 4: "Source quench",
+            5: "Redirect", 8: "Echo (ping) request", 11: "Time-to-live exceeded"}),
+        Field("icmp.code", UINT, (1, 1, None)),
+        Field("icmp.checksum", UINT, (2, 2, None), hex=4),
+        Field("icmp.checksum.status", UINT, (2, 2, None)),
+        Field("icmp.checksum_calculated", UINT, (2, 2, None), hex=4,
+              doc="vxlankit's own: the right checksum, when icmp.checksum is bad"),
+        Field("icmp.ident", UINT, (4, 2, None), hex=4),
+        Field("icmp.seq", UINT, (6, 2, None)),
+        Field("icmp.unused", BYTES, (4, 4, None)),
+        Field("icmp.rest", BYTES, (4, 4, None),
+              doc="vxlankit's own: the rest-of-header of types Wireshark dissects in detail"),
+    ),
+)

@@ -33,7 +33,24 @@ from typing import Any
 from construct import Bytes, Computed, Int8ub, Int16ub, Rebuild, Struct, this
 
 from vxlankit.addr import ip_bytes
+from vxlankit.checksum import internet_checksum
+from vxlankit.checksum import verify as checksum_ok
+from vxlankit.errors import EncodeError
 from vxlankit.layers._common import IPv4Address, as_bytes
+from vxlankit.layers.spec import (
+    BOOL,
+    BYTES,
+    CHECKSUM_HEADER,
+    IPV4,
+    NETWORK,
+    UINT,
+    Field,
+    LayerSpec,
+    Span,
+    Walk,
+    need,
+)
+from vxlankit.packet import CHECKSUM_GOOD, CHECKSUM_UNVERIFIED, MALFORMED, TRUNCATED, Layer
 
 PROTO = "ip"
 MIN_HEADER_LEN = 20
@@ -160,3 +177,153 @@ def final_destination(options: bytes, dst: bytes) -> bytes:
             return bytes(options[i + length - 4:i + length])
         i += length
     return bytes(dst)
+
+
+# --------------------------------------------------------------------------------------------
+# The house's view of IPv4
+
+
+def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
+    buf = walk.buf
+    end = walk.end
+    avail = end - off
+    if avail < MIN_HEADER_LEN:
+        walk.cut(PROTO, off, MIN_HEADER_LEN)
+        return None, off
+    fields = decode(buf, off)
+    hdr_len = fields["ip.hdr_len"]
+    total = fields["ip.len"]
+    layer = Layer(PROTO, fields, off, MIN_HEADER_LEN)
+    walk.layers.append(layer)
+    errors = walk.errors
+    if fields["ip.version"] != 4 or hdr_len < MIN_HEADER_LEN:
+        layer.status = MALFORMED
+        fields["ip.options"] = b""
+        fields["ip.checksum.status"] = CHECKSUM_UNVERIFIED
+        errors.append(f"ip: malformed header at offset {off}: version "
+                      f"{fields['ip.version']}, header length {hdr_len}")
+        return "data", off + MIN_HEADER_LEN
+    if hdr_len > avail:
+        layer.status = TRUNCATED
+        layer.length = avail
+        layer.raw = buf[off:end]
+        fields["ip.checksum.status"] = CHECKSUM_UNVERIFIED
+        errors.append(f"ip: truncated options at offset {off}: header {hdr_len}, "
+                      f"{avail} bytes left")
+        return None, off
+    layer.length = hdr_len
+    if walk.verify:
+        if checksum_ok(buf[off:off + hdr_len]):
+            fields["ip.checksum.status"] = CHECKSUM_GOOD
+        else:
+            calc = internet_checksum(buf[off:off + 10] + buf[off + 12:off + hdr_len])
+            walk.bad_checksum(fields, PROTO, off + 10, calc)
+    else:
+        fields["ip.checksum.status"] = CHECKSUM_UNVERIFIED
+    payload_start = off + hdr_len
+    if total < hdr_len:
+        layer.status = MALFORMED
+        errors.append(f"ip: total length {total} < header length {hdr_len} at offset {off + 2}")
+        return "data", payload_start
+    if total > avail:
+        layer.status = TRUNCATED
+        walk.ip_complete = False
+        errors.append(f"ip: truncated at offset {off}: total length {total}, "
+                      f"{avail} bytes captured")
+    else:
+        walk.ip_complete = True
+        walk.limit(off + total)
+    src = buf[off + 12:off + 16]
+    dst = buf[off + 16:off + 20]
+    if hdr_len > MIN_HEADER_LEN:
+        dst = final_destination(fields["ip.options"], dst)
+    walk.ip_src = src
+    walk.ip_dst = dst
+    # Addresses as one integer: congruent (mod 0xffff) to their pseudo-header word sum.
+    walk.ip_pseudo = int.from_bytes(src + dst, "big")
+    if fields["ip.frag_offset"]:
+        return "data", payload_start  # only first fragments carry the next header
+    if fields["ip.flags.mf"]:
+        walk.ip_complete = False
+    return walk.tables["ip.proto"].get(fields["ip.proto"], "data"), payload_start
+
+
+def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
+         ) -> tuple[bytes, bool]:
+    """The header with its ``None`` fields filled in, straight from the fields (no copy: this
+    is most of the work of building a frame); and whether anything was filled."""
+    get = fields.get
+    options = get("ip.options", b"")
+    hdr_len = get("ip.hdr_len")
+    proto = get("ip.proto")
+    length = get("ip.len")
+    checksum = get("ip.checksum")
+    filled = hdr_len is None or proto is None or length is None or checksum is None
+    if fix_lengths or hdr_len is None:
+        options = as_bytes(options, "ip.options")
+        if len(options) % 4:
+            raise EncodeError(f"ip.options must be a multiple of 4 bytes, got {len(options)}")
+        hdr_len = MIN_HEADER_LEN + len(options)
+    if proto is None:
+        proto = need(next_value, "ip.proto")
+    version, dsfield, flags = get("ip.version"), get("ip.dsfield"), get("ip.flags")
+    frag_offset, ident, ttl = get("ip.frag_offset"), get("ip.id"), get("ip.ttl")
+    return pack(
+        4 if version is None else version, hdr_len, dsfield or 0, length or 0, ident or 0,
+        flags or 0, frag_offset or 0, 64 if ttl is None else ttl, proto, checksum or 0,
+        fields["ip.src"], fields["ip.dst"], options,
+    ), filled or version is None or ttl is None
+
+
+def pseudo_addresses(header: bytes | bytearray) -> tuple[bytes, bytes]:
+    """The source and destination an upper layer's pseudo-header names, from a whole header."""
+    dst = header[16:20]
+    if len(header) > MIN_HEADER_LEN:
+        return bytes(header[12:16]), final_destination(bytes(header[MIN_HEADER_LEN:]), bytes(dst))
+    return bytes(header[12:16]), bytes(dst)
+
+
+def _span(layer: Layer, name: str) -> Span | None:
+    return (20, max(0, layer.length - 20), None) if name == "ip.options" else None
+
+
+def _title(f: dict[str, Any]) -> str:
+    return f", Src: {f['ip.src']}, Dst: {f['ip.dst']}" if "ip.src" in f else ""
+
+
+# One map of IP protocol numbers to names, for every consumer that shows one.
+PROTOCOL_NAMES = {1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 47: "GRE", 50: "ESP", 51: "AH",
+                  58: "ICMPv6", 89: "OSPF", 132: "SCTP"}
+
+SPEC = LayerSpec(
+    name=PROTO, title="Internet Protocol Version 4", role=NETWORK, header_len=MIN_HEADER_LEN,
+    schema=SCHEMA, dissect=dissect, emit=emit, short="IPv4",
+    selectors=(("ethertype", 0x0800), ("linktype", 228), ("ip.version", 4),
+               ("vxlan.next_proto", 1), ("null.family", 2)),
+    next_table="ip.proto", next_field="ip.proto", length_at=2,
+    checksum=CHECKSUM_HEADER, checksum_at=10, span=_span, title_extra=_title,
+    fields=(
+        Field("ip.version", UINT, (0, 1, 0xF0)),
+        Field("ip.hdr_len", UINT, (0, 1, 0x0F)),
+        Field("ip.dsfield", UINT, (1, 1, None), hex=2),
+        Field("ip.dsfield.dscp", UINT, (1, 1, 0xFC)),
+        Field("ip.dsfield.ecn", UINT, (1, 1, 0x03)),
+        Field("ip.len", UINT, (2, 2, None)),
+        Field("ip.id", UINT, (4, 2, None), hex=4),
+        Field("ip.flags", UINT, (6, 1, 0xE0), hex=1, names={
+            0: "none", 1: "More fragments", 2: "Don't fragment", 4: "Reserved bit"}),
+        Field("ip.flags.rb", BOOL, (6, 1, 0x80)),
+        Field("ip.flags.df", BOOL, (6, 1, 0x40)),
+        Field("ip.flags.mf", BOOL, (6, 1, 0x20)),
+        Field("ip.frag_offset", UINT, (6, 2, 0x1FFF)),
+        Field("ip.ttl", UINT, (8, 1, None)),
+        Field("ip.proto", UINT, (9, 1, None), names=PROTOCOL_NAMES),
+        Field("ip.checksum", UINT, (10, 2, None), hex=4),
+        Field("ip.checksum.status", UINT, (10, 2, None)),
+        Field("ip.checksum_calculated", UINT, (10, 2, None), hex=4),
+        Field("ip.src", IPV4, (12, 4, None)),
+        Field("ip.dst", IPV4, (16, 4, None)),
+        Field("ip.options", BYTES,
+              doc="vxlankit's own: the raw option bytes (Wireshark dissects each option)"),
+    ),
+)

@@ -16,6 +16,9 @@ from typing import Any
 
 from construct import Int32ub, Int32ul, Struct
 
+from vxlankit.layers.spec import LINK, STRING, UINT, Field, LayerSpec, Walk
+from vxlankit.packet import Layer
+
 PROTO = "null"
 HEADER_LEN = 4
 AF_INET = 2
@@ -39,3 +42,32 @@ def encode(fields: dict[str, Any]) -> bytes:
         raise ValueError(f"null.byte_order must be 'little' or 'big', not {byte_order!r}")
     order = "<I" if byte_order == "little" else ">I"
     return struct.pack(order, fields["null.family"])
+
+
+# --------------------------------------------------------------------------------------------
+# The house's view of the BSD loopback header
+
+
+def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
+    if walk.end - off < HEADER_LEN:
+        walk.cut(PROTO, off, HEADER_LEN)
+        return None, off
+    fields = decode(walk.buf, off)
+    walk.layers.append(Layer(PROTO, fields, off, HEADER_LEN))
+    return walk.tables["null.family"].get(fields["null.family"], "data"), off + HEADER_LEN
+
+
+def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
+         ) -> tuple[bytes, bool]:
+    return encode(fields), False
+
+
+SPEC = LayerSpec(
+    name=PROTO, title="Null/Loopback", role=LINK, header_len=HEADER_LEN, schema=SCHEMA_LE,
+    dissect=dissect, emit=emit, selectors=(("linktype", 0),), next_table="null.family",
+    fields=(
+        Field("null.family", UINT, (0, 4, None)),
+        Field("null.byte_order", STRING, (0, 4, None),
+              doc="vxlankit's own: the byte order the family was written in"),
+    ),
+)

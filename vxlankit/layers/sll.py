@@ -23,12 +23,16 @@ protocol of 0x0600 or more is an EtherType (``sll.etype``), smaller is a Linux p
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from construct import Bytes, Int8ub, Int16ub, Int32ub, Struct
 
 from vxlankit.addr import mac_bytes, mac_str
 from vxlankit.layers._common import as_bytes
+from vxlankit.layers.ethernet import ETHERTYPE_NAMES
+from vxlankit.layers.spec import BYTES, ETHER, LINK, UINT, Field, LayerSpec, Span, Walk
+from vxlankit.packet import Layer
 
 PROTO = "sll"
 HEADER_LEN = 16
@@ -115,3 +119,80 @@ def encode_v2(fields: dict[str, Any]) -> bytes:
     return _V2.pack(protocol(fields), fields.get("sll.reserved", 0), fields["sll.ifindex"],
                     fields["sll.hatype"], fields["sll.pkttype"], fields["sll.halen"],
                     _addr_bytes(fields))
+
+
+# --------------------------------------------------------------------------------------------
+# The house's view: Linux cooked capture v1 and v2, both shown as "sll" as Wireshark does
+
+
+def _dissector(size: int, read: Callable[[bytes, int], dict[str, Any]]
+               ) -> Callable[[Walk, int], tuple[str | None, int]]:
+    def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
+        if walk.end - off < size:
+            walk.cut(PROTO, off, size)
+            return None, off
+        fields = read(walk.buf, off)
+        walk.layers.append(Layer(PROTO, fields, off, size))
+        etype = fields.get("sll.etype")
+        return "data" if etype is None else walk.tables["ethertype"].get(etype, "data"), \
+            off + size
+
+    return dissect
+
+
+def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
+         ) -> tuple[bytes, bool]:
+    return (encode_v2(fields) if "sll.ifindex" in fields else encode(fields)), False
+
+
+_SPANS: dict[str, Span] = {
+    "sll.pkttype": (0, 2, None), "sll.hatype": (2, 2, None), "sll.halen": (4, 2, None),
+    "sll.etype": (14, 2, None), "sll.ltype": (14, 2, None),
+}
+_SPANS_V2: dict[str, Span] = {
+    "sll.etype": (0, 2, None), "sll.ltype": (0, 2, None), "sll.reserved": (2, 2, None),
+    "sll.ifindex": (4, 4, None), "sll.hatype": (8, 2, None), "sll.pkttype": (10, 1, None),
+    "sll.halen": (11, 1, None),
+}
+
+
+def _span(layer: Layer, name: str) -> Span | None:
+    fields = layer.fields
+    v2 = "sll.ifindex" in fields
+    found = (_SPANS_V2 if v2 else _SPANS).get(name)
+    if found is not None:
+        return found
+    base = 12 if v2 else 6
+    used = min(fields.get("sll.halen", 0), 8)
+    if name in ("sll.src.eth", "sll.src.other"):
+        return base, used, None
+    if name == "sll.unused":
+        return base + used, 8 - used, None
+    return None
+
+
+_FIELDS = (
+    Field("sll.pkttype", UINT, names={0: "Unicast to us", 1: "Broadcast", 2: "Multicast",
+                                      3: "Unicast to another", 4: "Sent by us"}),
+    Field("sll.hatype", UINT),
+    Field("sll.halen", UINT),
+    Field("sll.src.eth", ETHER),
+    Field("sll.src.other", BYTES),
+    Field("sll.unused", BYTES),
+    Field("sll.etype", UINT, hex=4, names=ETHERTYPE_NAMES),
+    Field("sll.ltype", UINT),
+)
+SPEC = LayerSpec(
+    name=PROTO, title="Linux cooked capture", role=LINK, header_len=HEADER_LEN,
+    schema=SCHEMA, dissect=_dissector(HEADER_LEN, decode), emit=emit, span=_span,
+    selectors=(("linktype", 113),), next_table="ethertype", fields=_FIELDS,
+)
+SPEC_V2 = LayerSpec(
+    name="sll2", proto=PROTO, title="Linux cooked capture", role=LINK,
+    header_len=HEADER_LEN_V2, schema=SCHEMA_V2, dissect=_dissector(HEADER_LEN_V2, decode_v2),
+    emit=emit, span=_span, selectors=(("linktype", 276),), next_table="ethertype",
+    claims="sll.ifindex",
+    fields=(*_FIELDS,
+            Field("sll.reserved", UINT, doc="vxlankit's own: the reserved 16 bits of SLL2"),
+            Field("sll.ifindex", UINT)),
+)

@@ -19,6 +19,18 @@ from typing import Any
 
 from construct import Int16ub, Struct
 
+from vxlankit.checksum import udp_checksum
+from vxlankit.checksum import verify as checksum_ok
+from vxlankit.layers.spec import CHECKSUM_PSEUDO, TRANSPORT, UINT, Field, LayerSpec, Walk
+from vxlankit.packet import (
+    CHECKSUM_GOOD,
+    CHECKSUM_NOT_PRESENT,
+    CHECKSUM_UNVERIFIED,
+    MALFORMED,
+    TRUNCATED,
+    Layer,
+)
+
 PROTO = "udp"
 HEADER_LEN = 8
 PORT_VXLAN = 4789
@@ -47,3 +59,78 @@ def encode(fields: dict[str, Any]) -> bytes:
 
 
 pack = _S.pack  # (srcport, dstport, length, checksum): ``encode`` from values
+
+
+# --------------------------------------------------------------------------------------------
+# The house's view of UDP
+
+
+def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
+    buf = walk.buf
+    avail = walk.end - off
+    if avail < HEADER_LEN:
+        walk.cut(PROTO, off, HEADER_LEN)
+        return None, off
+    fields = decode(buf, off)
+    ulen = fields["udp.length"]
+    layer = Layer(PROTO, fields, off, HEADER_LEN)
+    walk.layers.append(layer)
+    if ulen < HEADER_LEN:
+        layer.status = MALFORMED
+        fields["udp.checksum.status"] = CHECKSUM_UNVERIFIED
+        walk.errors.append(f"udp: length {ulen} < 8 at offset {off + 4}")
+        return "data", off + HEADER_LEN
+    complete = walk.ip_complete
+    if ulen > avail:
+        complete = False
+        if walk.ip_complete:
+            layer.status = MALFORMED
+            walk.errors.append(f"udp: length {ulen} runs past the IP payload ({avail} bytes) "
+                               f"at offset {off + 4}")
+        else:
+            layer.status = TRUNCATED
+            walk.errors.append(f"udp: truncated at offset {off}: length {ulen}, "
+                               f"{avail} bytes captured")
+    else:
+        walk.limit(off + ulen)
+    if fields["udp.checksum"] == 0:
+        fields["udp.checksum.status"] = CHECKSUM_NOT_PRESENT
+    elif walk.verify and complete and walk.ip_src:
+        if checksum_ok(buf[off:off + ulen], walk.ip_pseudo + 17 + ulen):
+            fields["udp.checksum.status"] = CHECKSUM_GOOD
+        else:
+            segment = buf[off:off + 6] + b"\0\0" + buf[off + 8:off + ulen]
+            walk.bad_checksum(fields, PROTO, off + 6,
+                              udp_checksum(walk.ip_src, walk.ip_dst, segment))
+    else:
+        fields["udp.checksum.status"] = CHECKSUM_UNVERIFIED
+    return walk.tables["udp.port"].get(fields["udp.dstport"], "data"), off + HEADER_LEN
+
+
+def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
+         ) -> tuple[bytes, bool]:
+    length, checksum = fields.get("udp.length"), fields.get("udp.checksum")
+    return pack(fields["udp.srcport"], fields["udp.dstport"], length or 0,
+                checksum or 0), length is None or checksum is None
+
+
+def _title(f: dict[str, Any]) -> str:
+    if "udp.srcport" not in f:
+        return ""
+    return f", Src Port: {f['udp.srcport']}, Dst Port: {f['udp.dstport']}"
+
+
+SPEC = LayerSpec(
+    name=PROTO, title="User Datagram Protocol", role=TRANSPORT, header_len=HEADER_LEN,
+    schema=SCHEMA, dissect=dissect, emit=emit, short="UDP", selectors=(("ip.proto", 17),),
+    next_table="udp.port", length_at=4, checksum=CHECKSUM_PSEUDO, checksum_at=6,
+    checksum_zero_means_none=True, title_extra=_title,
+    fields=(
+        Field("udp.srcport", UINT, (0, 2, None)),
+        Field("udp.dstport", UINT, (2, 2, None)),
+        Field("udp.length", UINT, (4, 2, None)),
+        Field("udp.checksum", UINT, (6, 2, None), hex=4),
+        Field("udp.checksum.status", UINT, (6, 2, None)),
+        Field("udp.checksum_calculated", UINT, (6, 2, None), hex=4),
+    ),
+)

@@ -37,6 +37,9 @@ from typing import Any
 
 from construct import Computed, Int8ub, Int16ub, Int24ub, Struct, this
 
+from vxlankit.layers.spec import BOOL, TUNNEL, UINT, Field, LayerSpec, Span, Walk, need
+from vxlankit.packet import Layer
+
 PROTO = "vxlan"
 HEADER_LEN = 8
 
@@ -160,3 +163,122 @@ def derive_gpe(fields: dict[str, Any]) -> None:
 
 def is_gpe(fields: dict[str, Any]) -> bool:
     return "vxlan.next_proto" in fields
+
+
+# --------------------------------------------------------------------------------------------
+# The house's view: VXLAN (with GBP) and VXLAN-GPE, both shown as "vxlan" as Wireshark does
+
+
+def _enter(walk: Walk, off: int) -> bool:
+    """Whether a tunnel header at ``off`` can be dissected (else the step has said why)."""
+    if walk.end - off < HEADER_LEN:
+        walk.cut(PROTO, off, HEADER_LEN)
+        return False
+    if walk.depth >= walk.max_depth:
+        walk.errors.append(f"vxlan: tunnel depth limit {walk.max_depth} reached at offset "
+                           f"{off}; rest kept as data")
+        walk.data(off)
+        return False
+    walk.depth += 1
+    return True
+
+
+def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
+    if not _enter(walk, off):
+        return None, off
+    fields = decode(walk.buf, off)
+    layer = Layer(PROTO, fields, off, HEADER_LEN)
+    if not fields["vxlan.flag_i"]:
+        layer.notes += ("I flag not set (RFC 7348 requires it)",)
+    if fields["vxlan.flags_reserved"] or fields["vxlan.reserved8"] or (
+            not fields["vxlan.flag_g"] and fields["vxlan.gbp"]):
+        layer.notes += ("reserved bits set",)
+    walk.layers.append(layer)
+    return "eth", off + HEADER_LEN
+
+
+def dissect_gpe(walk: Walk, off: int) -> tuple[str | None, int]:
+    if not _enter(walk, off):
+        return None, off
+    fields = decode_gpe(walk.buf, off)
+    layer = Layer(PROTO, fields, off, HEADER_LEN)
+    if not fields["vxlan.i_bit"]:
+        layer.notes += ("I flag not set",)
+    if fields["vxlan.flags_reserved"] or fields["vxlan.reserved_16"] or fields[
+            "vxlan.reserved8"]:
+        layer.notes += ("reserved bits set",)
+    walk.layers.append(layer)
+    return walk.tables["vxlan.next_proto"].get(fields["vxlan.next_proto"], "data"), off + 8
+
+
+def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
+         ) -> tuple[bytes, bool]:
+    """VXLAN or VXLAN-GPE, as the fields say (a GPE header has ``vxlan.next_proto``)."""
+    if "vxlan.next_proto" not in fields:
+        return encode(fields), False
+    if fields["vxlan.next_proto"] is not None:
+        return encode_gpe(fields), False
+    return encode_gpe({**fields, "vxlan.next_proto": need(next_value, "vxlan.next_proto")}
+                      ), True
+
+
+_SPANS: dict[str, Span] = {
+    "vxlan.flags": (0, 2, None), "vxlan.flag_g": (0, 2, 0x8000), "vxlan.flag_i": (0, 2, 0x0800),
+    "vxlan.flag_d": (0, 2, 0x0040), "vxlan.flag_a": (0, 2, 0x0008),
+    "vxlan.flags_reserved": (0, 2, 0x77B7), "vxlan.gbp": (2, 2, None),
+    "vxlan.vni": (4, 3, None), "vxlan.reserved8": (7, 1, None),
+}
+_GPE_SPANS: dict[str, Span] = {
+    "vxlan.flags": (0, 1, None), "vxlan.ver": (0, 1, 0x30), "vxlan.i_bit": (0, 1, 0x08),
+    "vxlan.p_bit": (0, 1, 0x04), "vxlan.o_bit": (0, 1, 0x01),
+    "vxlan.flags_reserved": (0, 1, 0xC2), "vxlan.reserved_16": (1, 2, None),
+    "vxlan.next_proto": (3, 1, None), "vxlan.vni": (4, 3, None), "vxlan.reserved8": (7, 1, None),
+}
+
+
+def _span(layer: Layer, name: str) -> Span | None:
+    return (_GPE_SPANS if "vxlan.next_proto" in layer.fields else _SPANS).get(name)
+
+
+def _title(f: dict[str, Any]) -> str:
+    if "vxlan.vni" not in f:
+        return ""
+    return f", VNI: {f['vxlan.vni']}" + (", GPE" if "vxlan.next_proto" in f else "")
+
+
+_TITLE = "Virtual eXtensible Local Area Network"
+SPEC = LayerSpec(
+    name=PROTO, title=_TITLE, role=TUNNEL, header_len=HEADER_LEN, schema=SCHEMA,
+    dissect=dissect, emit=emit, short="VXLAN", carries="eth", span=_span, title_extra=_title,
+    # 8472 is the Linux kernel's historic default and what flannel uses; 4789 is IANA's.
+    selectors=(("udp.port", 4789), ("udp.port", 8472)),
+    fields=(
+        Field("vxlan.flags", UINT, hex=4),
+        Field("vxlan.flag_g", BOOL),
+        Field("vxlan.flag_i", BOOL),
+        Field("vxlan.flag_d", BOOL),
+        Field("vxlan.flag_a", BOOL),
+        Field("vxlan.flags_reserved", UINT, hex=4),
+        Field("vxlan.gbp", UINT),
+        Field("vxlan.vni", UINT),
+        Field("vxlan.reserved8", UINT),
+    ),
+)
+SPEC_GPE = LayerSpec(
+    name="vxlan-gpe", proto=PROTO, title=_TITLE, role=TUNNEL, header_len=HEADER_LEN,
+    schema=GPE_SCHEMA, dissect=dissect_gpe, emit=emit, short="VXLAN", carries="table",
+    span=_span, title_extra=_title, selectors=(("udp.port", 4790),),
+    next_table="vxlan.next_proto", next_field="vxlan.next_proto", claims="vxlan.next_proto",
+    fields=(
+        Field("vxlan.flags", UINT, hex=2),
+        Field("vxlan.ver", UINT),
+        Field("vxlan.i_bit", BOOL),
+        Field("vxlan.p_bit", BOOL),
+        Field("vxlan.o_bit", BOOL),
+        Field("vxlan.flags_reserved", UINT, hex=2),
+        Field("vxlan.reserved_16", UINT),
+        Field("vxlan.next_proto", UINT, names=NEXT_PROTOCOL_NAMES),
+        Field("vxlan.vni", UINT),
+        Field("vxlan.reserved8", UINT),
+    ),
+)

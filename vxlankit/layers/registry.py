@@ -1,0 +1,139 @@
+"""The layers vxlankit knows, in one explicit, ordered list, and everything derived from it.
+
+Like hyperframe's ``_FRAME_CLASSES`` -> ``FRAMES``: a protocol is known because it is listed
+here, never because its module was imported.  Adding a protocol is its module (schema, fast
+paths, ``SPEC``), its tests and one line in ``LAYERS``; the dispatch tables, their encode
+inverses, the ``-V`` tree, the filter's protocol and field names, the cross-check's compared
+protocols and the field table in ``docs/fields.md`` all come from this list.
+
+Order matters where two layers claim the same selector (the first one listed is the encode
+inverse) and for the order of ``docs/fields.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers.spec import Field, LayerSpec, Walk, dissect_data
+from vxlankit.packet import Layer
+
+LAYERS: tuple[LayerSpec, ...] = (
+    ethernet.SPEC,
+    sll.SPEC,
+    sll.SPEC_V2,
+    null.SPEC,
+    vlan.SPEC,
+    vlan.SPEC_SERVICE,
+    arp.SPEC,
+    ipv4.SPEC,
+    icmp.SPEC,
+    udp.SPEC,
+    # tcp.SPEC,
+    vxlan.SPEC,
+    vxlan.SPEC_GPE,
+)
+
+# Layers the decoder makes that are not protocol headers: what no layer claimed, bytes past a
+# length field, and the Ethernet FCS.
+PSEUDO_LAYERS: Mapping[str, str] = MappingProxyType({
+    "data": "Data",
+    "trailer": "Ethernet padding/trailer",
+    "fcs": "Ethernet frame check sequence",
+})
+PSEUDO_FIELDS: tuple[Field, ...] = (
+    Field("data.data", "bytes"),
+    Field("data.len", "uint"),
+    Field("eth.padding", "bytes"),
+    Field("eth.trailer", "bytes"),
+    Field("eth.fcs", "uint", hex=8),
+    Field("eth.fcs.status", "uint"),
+    Field("eth.fcs_calculated", "uint", hex=8,
+          doc="vxlankit's own: the right FCS, when eth.fcs is bad"),
+)
+
+BY_NAME: Mapping[str, LayerSpec] = MappingProxyType({spec.name: spec for spec in LAYERS})
+
+
+def _by_proto() -> dict[str, tuple[LayerSpec, ...]]:
+    found: dict[str, list[LayerSpec]] = {}
+    for spec in LAYERS:
+        found.setdefault(spec.proto, []).append(spec)
+    # The specs that claim a field first: the one without a claim is the fallback.
+    return {proto: tuple(sorted(specs, key=lambda s: s.claims is None))
+            for proto, specs in found.items()}
+
+
+BY_PROTO: Mapping[str, tuple[LayerSpec, ...]] = MappingProxyType(_by_proto())
+
+
+def spec_for(layer: Layer) -> LayerSpec | None:
+    """The spec that made ``layer`` (None for data, trailer and FCS layers)."""
+    specs = BY_PROTO.get(layer.proto)
+    if specs is None:
+        return None
+    for spec in specs:
+        if spec.claims is None or spec.claims in layer.fields:
+            return spec
+    return specs[-1]
+
+
+def _tables() -> dict[str, dict[int, str]]:
+    # Every table a layer looks its payload up in exists, empty if no layer is listed in it yet
+    # (a user's decode-as may fill it).
+    tables: dict[str, dict[int, str]] = {
+        spec.next_table: {} for spec in LAYERS if spec.next_table is not None}
+    for spec in LAYERS:
+        for table, value in spec.selectors:
+            tables.setdefault(table, {}).setdefault(value, spec.name)
+    # Raw-IP link types carry IPv4 or IPv6: the version nibble picks.
+    tables["linktype"][101] = "raw"
+    return tables
+
+
+# Dispatch tables, named after Wireshark's dissector tables ("ethertype", "ip.proto",
+# "udp.port", "tcp.port", "vxlan.next_proto") and two of vxlankit's ("linktype": where
+# decoding starts, "ip.version": what a raw-IP link type holds, "null.family").
+TABLES: Mapping[str, Mapping[int, str]] = MappingProxyType(
+    {name: MappingProxyType(table) for name, table in _tables().items()})
+
+# The encode inverses: a layer's name -> the value that selects it, per table (the first
+# selector listed wins, e.g. 0x88a8 for an 802.1ad tag rather than the old 0x9100).
+INVERSES: Mapping[str, Mapping[str, int]] = MappingProxyType({
+    table: MappingProxyType({name: value for value, name in reversed(list(entries.items()))})
+    for table, entries in TABLES.items()
+})
+
+
+def _raw(walk: Walk, off: int) -> tuple[str | None, int]:
+    if walk.end - off < 1:
+        return "ip", off  # nothing there: IPv4's step reports the missing header
+    return walk.tables["ip.version"].get(walk.buf[off] >> 4, "data"), off
+
+
+# The decoder's steps: each layer's dissect, plus the pure dispatch steps.
+STEPS: Mapping[str, Callable[[Walk, int], tuple[str | None, int]]] = MappingProxyType({
+    **{spec.name: spec.dissect for spec in LAYERS},
+    "raw": _raw,
+    "data": dissect_data,
+})
+
+PROTOCOLS: frozenset[str] = frozenset({spec.proto for spec in LAYERS} | set(PSEUDO_LAYERS))
+
+TITLES: Mapping[str, str] = MappingProxyType({
+    **{spec.proto: spec.title for spec in LAYERS}, **PSEUDO_LAYERS})
+
+
+def _fields() -> dict[str, Field]:
+    found: dict[str, Field] = {}
+    for spec in LAYERS:
+        for f in spec.fields:
+            found.setdefault(f.name, f)
+    for f in PSEUDO_FIELDS:
+        found.setdefault(f.name, f)
+    return found
+
+
+# Every field name the decoder can produce, with its type and how it is shown.
+FIELDS: Mapping[str, Field] = MappingProxyType(_fields())

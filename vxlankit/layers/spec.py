@@ -1,0 +1,167 @@
+"""What the house knows of one protocol: the ``LayerSpec`` each layer module ends with.
+
+A layer module holds its Construct ``SCHEMA`` (the reference for the bytes), its RFC diagram,
+its ``struct`` fast paths, and one ``SPEC`` that tells every consumer what it needs: the
+fields (Wireshark names, types, where they sit, how they are shown), what selects the layer
+(an EtherType, an IP protocol, a UDP or TCP port, a link type...), what its payload is looked
+up in, its length and checksum rules, its role, its one-line text and its decode step.
+``vxlankit.layers.registry`` lists the specs in order; dispatch tables, encode inverses, the
+``-V`` tree, filters, cross-check and columns are derived from that list, never from a
+registration made as a side effect of importing a module.
+
+``Walk`` is the state of one decode: a layer's ``dissect`` step reads its header at ``off``,
+appends its ``Layer``, and returns the name of the next step (or ``None`` to stop) with the
+offset after its header.  Steps never raise on short or odd data: they record statuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from vxlankit.errors import EncodeError
+from vxlankit.packet import CHECKSUM_BAD, TRUNCATED, Layer, Packet
+
+# Roles: where a layer sits in a frame.
+LINK = "link"  # starts a frame: Ethernet, Linux cooked, BSD loopback
+SHIM = "shim"  # a tag inside a link header that passes on to another EtherType (802.1Q)
+NETWORK = "network"  # IPv4 (and, with the breadth issue, IPv6)
+TRANSPORT = "transport"  # UDP, TCP, ICMP
+TUNNEL = "tunnel"  # carries a whole inner frame or packet: VXLAN, VXLAN-GPE
+CONTROL = "control"  # ends the frame with a message of its own: ARP
+
+# Field types, as Wireshark's ftypes group them for filters, JSON and columns.
+UINT = "uint"
+BOOL = "bool"  # a one-bit flag, 0 or 1
+BYTES = "bytes"
+ETHER = "ether"  # "aa:bb:cc:dd:ee:ff"
+IPV4 = "ipv4"  # dotted quad
+STRING = "string"
+
+# Checksum rules, for the encoder's fix-ups and the decoder's verification.
+CHECKSUM_HEADER = "header"  # over the layer's own header (IPv4)
+CHECKSUM_PSEUDO = "pseudo"  # over an IP pseudo-header and the layer to its scope's end (UDP, TCP)
+CHECKSUM_PAYLOAD = "payload"  # over the layer to the end of the enclosing IP payload (ICMP)
+
+Span = tuple[int, int, int | None]  # offset in the layer, length in bytes, bit mask
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field: its Wireshark name and type, where it sits and how ``-V`` shows it."""
+
+    name: str
+    type: str = UINT
+    span: Span | None = None  # None: computed place (``LayerSpec.span``) or the whole layer
+    hex: int = 0  # shown as 0x with this many digits (0: decimal)
+    names: Mapping[int, str] | None = None  # value -> name, shown in brackets
+    doc: str = ""  # for the fields Wireshark has no name for: what vxlankit means by it
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSpec:
+    """Everything about one protocol header that is not its bytes (those are ``schema``)."""
+
+    name: str  # the step's name in the dispatch tables ("vxlan-gpe", "sll2")
+    title: str  # as the -V tree titles it
+    role: str
+    header_len: int  # the fixed (minimum) header length
+    fields: tuple[Field, ...]
+    dissect: Callable[[Walk, int], tuple[str | None, int]]
+    emit: Callable[[dict[str, Any], int | None, bool], tuple[bytes, bool]]
+    schema: Any = None
+    proto: str = ""  # Layer.proto it produces (default: name); "vxlan" for VXLAN-GPE too
+    short: str = ""  # the protocol column of a one-line summary ("UDP")
+    selectors: tuple[tuple[str, int], ...] = ()  # (table, value) that hand the payload to it
+    next_table: str | None = None  # the dispatch table its payload is looked up in
+    next_field: str | None = None  # the field that holds the key into ``next_table``
+    carries: str | None = None  # tunnels: "eth" or "ip" (what the inner frame starts with)
+    length_at: int | None = None  # offset of a 16-bit length covering the layer to its end
+    checksum: str | None = None  # CHECKSUM_* rule
+    checksum_at: int | None = None  # offset of its 16-bit checksum
+    checksum_zero_means_none: bool = False  # UDP over IPv4: 0 is "no checksum"
+    span: Callable[[Layer, str], Span | None] | None = None  # places that depend on values
+    title_extra: Callable[[dict[str, Any]], str] | None = None
+    info: Callable[[Layer], str] | None = None  # the one-line info column
+    # Per-capture state (TCP streams): a new one per capture, called with each packet in order
+    # and the index of this layer in it.
+    analyzer: Callable[[], Callable[[Packet, int], None]] | None = None
+    claims: str | None = None  # among specs of one ``proto``: the field that marks this one
+    field_names: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.proto:
+            object.__setattr__(self, "proto", self.name)
+        object.__setattr__(self, "field_names", frozenset(f.name for f in self.fields))
+
+
+class Walk:
+    """The state of one frame's decode, shared by the layers' ``dissect`` steps."""
+
+    __slots__ = ("buf", "end", "layers", "errors", "trailers", "eth_start", "depth",
+                 "max_depth", "verify", "tables", "ip_src", "ip_dst", "ip_pseudo",
+                 "ip_complete")
+
+    def __init__(self, buf: bytes, end: int, tables: Mapping[str, Mapping[int, str]],
+                 verify: bool, max_depth: int) -> None:
+        self.buf = buf
+        self.end = end  # where the current length-delimited payload ends
+        self.layers: list[Layer] = []
+        self.errors: list[str] = []
+        self.trailers: list[tuple[int, int, int]] = []  # (start, end, start of Ethernet frame)
+        self.eth_start = -1
+        self.depth = 0  # tunnels entered
+        self.max_depth = max_depth
+        self.verify = verify
+        self.tables = tables
+        # The innermost IP header: addresses for pseudo-headers (as bytes, and as one integer
+        # congruent mod 0xffff to their word sum), and whether its payload is all there (a
+        # checksum over a cut payload cannot be verified).
+        self.ip_src = b""
+        self.ip_dst = b""
+        self.ip_pseudo = 0
+        self.ip_complete = True
+
+    def cut(self, proto: str, off: int, need: int) -> None:
+        """A header that the data ends inside: keep its bytes, say how many were missing."""
+        end = self.end
+        self.layers.append(Layer(proto, {}, offset=off, length=end - off, status=TRUNCATED,
+                                 raw=self.buf[off:end]))
+        self.errors.append(f"{proto}: truncated header at offset {off}: {end - off} of {need} "
+                           "bytes")
+
+    def data(self, off: int) -> None:
+        """Whatever is left of the payload, undissected."""
+        end = self.end
+        if off < end:
+            self.layers.append(Layer("data", {"data.data": self.buf[off:end],
+                                              "data.len": end - off}, offset=off,
+                                     length=end - off))
+
+    def limit(self, stop: int) -> None:
+        """The payload ends at ``stop`` (a length field said so): bytes after it are a trailer."""
+        if stop < self.end:
+            self.trailers.append((stop, self.end, self.eth_start))
+            self.end = stop
+
+    def bad_checksum(self, fields: dict[str, Any], proto: str, offset: int, calc: int) -> None:
+        """Report a wrong checksum the way Wireshark names it: status bad, and the right value."""
+        fields[f"{proto}.checksum.status"] = CHECKSUM_BAD
+        fields[f"{proto}.checksum_calculated"] = calc
+        what = "header checksum" if proto == "ip" else "checksum"
+        self.errors.append(f"{proto}: bad {what} at offset {offset}: "
+                           f"0x{fields[proto + '.checksum']:04x}, should be 0x{calc:04x}")
+
+
+def dissect_data(walk: Walk, off: int) -> tuple[str | None, int]:
+    """The step for "data", and for any name a dispatch table holds that has no decoder."""
+    walk.data(off)
+    return None, walk.end
+
+
+def need(value: int | None, name: str) -> int:
+    """A next-protocol field the encoder was to infer from the next layer but could not."""
+    if value is None:
+        raise EncodeError(f"{name} is not set and cannot be inferred from the next layer")
+    return value

@@ -1,0 +1,391 @@
+"""TCP header (RFC 9293), with the options a capture reader looks at (RFC 7323, RFC 2018).
+
+     0                   1                   2                   3
+     0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |          Source Port          |       Destination Port        |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |                        Sequence Number                        |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |                    Acknowledgment Number                      |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |  Data |     |A|C|E|U|A|P|R|S|F|                               |
+    | Offset| Rsv |E|W|C|R|C|S|S|Y|I|            Window             |
+    |       |     | |R|E|G|K|H|T|N|N|                               |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |           Checksum            |         Urgent Pointer        |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |                    Options (Data Offset > 5)                  |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+
+What one segment says is decoded here (``tcp.seq_raw``, ``tcp.ack_raw``, flags, window value,
+options); what needs the conversation (``tcp.stream``, the relative ``tcp.seq``/``tcp.ack``/
+``tcp.nxtseq``, the scaled ``tcp.window_size``) is added by ``Streams``, the layer's analyzer,
+which the capture-reading paths run over the packets in order, as tshark's TCP analysis does.
+
+Authoritative for encoding: the ports, ``tcp.seq_raw``, ``tcp.ack_raw``, ``tcp.hdr_len``
+(bytes, as Wireshark shows it), ``tcp.flags`` (12 bits), ``tcp.window_size_value``,
+``tcp.checksum``, ``tcp.urgent_pointer`` and ``tcp.options`` (the raw option bytes); the flag
+bits and decoded option values are views of them.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from construct import Bytes, Computed, Int16ub, Int32ub, Rebuild, Struct, this
+
+from vxlankit.checksum import internet_checksum
+from vxlankit.checksum import verify as checksum_ok
+from vxlankit.errors import EncodeError
+from vxlankit.layers._common import as_bytes
+from vxlankit.layers.spec import (
+    BOOL,
+    BYTES,
+    CHECKSUM_PSEUDO,
+    STRING,
+    TRANSPORT,
+    UINT,
+    Field,
+    LayerSpec,
+    Walk,
+)
+from vxlankit.packet import CHECKSUM_GOOD, CHECKSUM_UNVERIFIED, MALFORMED, OK, Layer, Packet
+
+PROTO = "tcp"
+MIN_HEADER_LEN = 20
+IP_PROTO = 6
+
+FIN, SYN, RST, PSH, ACK, URG, ECE, CWR, AE = (1 << i for i in range(9))
+# tcp.flags.str's order and letters, most significant first (Wireshark 4.0: 12 places).
+_FLAG_LETTERS = "RRRACEUAPRSF"
+_FLAG_NAMES = ((FIN, "FIN"), (SYN, "SYN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"),
+               (URG, "URG"), (ECE, "ECE"), (CWR, "CWR"), (AE, "AE"))
+
+OPT_EOL, OPT_NOP, OPT_MSS, OPT_WSCALE, OPT_SACK_PERM, OPT_SACK, OPT_TIMESTAMP = 0, 1, 2, 3, 4, 5, 8
+
+SCHEMA = Struct(
+    "tcp.srcport" / Int16ub,
+    "tcp.dstport" / Int16ub,
+    "tcp.seq_raw" / Int32ub,
+    "tcp.ack_raw" / Int32ub,
+    "_off_flags" / Rebuild(Int16ub, ((this["tcp.hdr_len"] >> 2) << 12) | this["tcp.flags"]),
+    "tcp.hdr_len" / Computed((this._off_flags >> 12) << 2),
+    "tcp.flags" / Computed(this._off_flags & 0x0FFF),
+    "tcp.window_size_value" / Int16ub,
+    "tcp.checksum" / Int16ub,
+    "tcp.urgent_pointer" / Int16ub,
+    "tcp.options" / Bytes((this["tcp.hdr_len"] - MIN_HEADER_LEN) * (this["tcp.hdr_len"] > 20)),
+)
+
+_S = struct.Struct("!HHIIHHHH")
+
+
+def flags_str(flags: int) -> str:
+    """``tcp.flags.str``: a letter per set bit, a middle dot per clear one (12 places)."""
+    return "".join(letter if flags & (0x800 >> i) else "\u00b7"
+                   for i, letter in enumerate(_FLAG_LETTERS))
+
+
+def _options(opts: bytes, fields: dict[str, Any]) -> None:
+    """The decoded values of the options Wireshark names; the raw bytes stay in tcp.options."""
+    i, n = 0, len(opts)
+    while i < n:
+        kind = opts[i]
+        if kind == OPT_EOL:
+            break
+        if kind == OPT_NOP:
+            i += 1
+            continue
+        if i + 1 >= n or opts[i + 1] < 2 or i + opts[i + 1] > n:
+            break  # a length that runs off the header: the rest is not dissected
+        size = opts[i + 1]
+        body = opts[i + 2:i + size]
+        if kind == OPT_MSS and size == 4:
+            fields["tcp.options.mss_val"] = int.from_bytes(body, "big")
+        elif kind == OPT_WSCALE and size == 3:
+            fields["tcp.options.wscale.shift"] = body[0]
+            fields["tcp.options.wscale.multiplier"] = 1 << min(body[0], 14)
+        elif kind == OPT_SACK and size >= 2:
+            fields["tcp.options.sack.count"] = (size - 2) // 8
+        elif kind == OPT_TIMESTAMP and size == 10:
+            fields["tcp.options.timestamp.tsval"] = int.from_bytes(body[:4], "big")
+            fields["tcp.options.timestamp.tsecr"] = int.from_bytes(body[4:], "big")
+        i += size
+
+
+def decode(buf: bytes, off: int) -> dict[str, Any]:
+    """The fixed header's fields (the caller checked 20 bytes are there), and the options'
+    when the whole header is there."""
+    sport, dport, seq, ack, off_flags, window, csum, urgent = _S.unpack_from(buf, off)
+    hdr_len = (off_flags >> 12) << 2
+    flags = off_flags & 0x0FFF
+    fields: dict[str, Any] = {
+        "tcp.srcport": sport,
+        "tcp.dstport": dport,
+        "tcp.seq_raw": seq,
+        "tcp.ack_raw": ack,
+        "tcp.hdr_len": hdr_len,
+        "tcp.flags": flags,
+        "tcp.flags.res": (flags >> 9) & 7,
+        "tcp.flags.ae": (flags >> 8) & 1,
+        "tcp.flags.cwr": (flags >> 7) & 1,
+        "tcp.flags.ece": (flags >> 6) & 1,
+        "tcp.flags.urg": (flags >> 5) & 1,
+        "tcp.flags.ack": (flags >> 4) & 1,
+        "tcp.flags.push": (flags >> 3) & 1,
+        "tcp.flags.reset": (flags >> 2) & 1,
+        "tcp.flags.syn": (flags >> 1) & 1,
+        "tcp.flags.fin": flags & 1,
+        "tcp.flags.str": flags_str(flags),
+        "tcp.window_size_value": window,
+        "tcp.checksum": csum,
+        "tcp.urgent_pointer": urgent,
+    }
+    if hdr_len > MIN_HEADER_LEN and off + hdr_len <= len(buf):
+        opts = bytes(buf[off + MIN_HEADER_LEN:off + hdr_len])
+        fields["tcp.options"] = opts
+        _options(opts, fields)
+    return fields
+
+
+def encode(fields: dict[str, Any]) -> bytes:
+    return pack(fields["tcp.srcport"], fields["tcp.dstport"], fields["tcp.seq_raw"],
+                fields["tcp.ack_raw"], fields["tcp.hdr_len"], fields["tcp.flags"],
+                fields["tcp.window_size_value"], fields["tcp.checksum"],
+                fields["tcp.urgent_pointer"], fields.get("tcp.options", b""))
+
+
+def pack(sport: int, dport: int, seq: int, ack: int, hdr_len: int, flags: int, window: int,
+         checksum: int, urgent: int, options: Any) -> bytes:
+    if not 0 <= hdr_len <= 60 or hdr_len % 4:
+        raise ValueError(f"tcp.hdr_len {hdr_len} is not a multiple of 4 from 0 to 60")
+    if not 0 <= flags <= 0x0FFF:
+        raise ValueError(f"tcp.flags {flags:#x} does not fit in 12 bits")
+    return _S.pack(sport, dport, seq, ack, ((hdr_len >> 2) << 12) | flags, window, checksum,
+                   urgent) + as_bytes(options, "tcp.options")
+
+
+# --------------------------------------------------------------------------------------------
+# The house's view of TCP
+
+
+def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
+    buf = walk.buf
+    end = walk.end
+    avail = end - off
+    if avail < MIN_HEADER_LEN:
+        walk.cut(PROTO, off, MIN_HEADER_LEN)
+        return None, off
+    fields = decode(buf, off)
+    hdr_len = fields["tcp.hdr_len"]
+    layer = Layer(PROTO, fields, off, MIN_HEADER_LEN)
+    walk.layers.append(layer)
+    if hdr_len < MIN_HEADER_LEN or hdr_len > avail:
+        layer.status = MALFORMED
+        fields["tcp.checksum.status"] = CHECKSUM_UNVERIFIED
+        walk.errors.append(f"tcp: header length {hdr_len} at offset {off + 12} "
+                           f"{'< 20' if hdr_len < MIN_HEADER_LEN else f'> {avail} bytes left'}")
+        return "data", off + MIN_HEADER_LEN
+    layer.length = hdr_len
+    if walk.ip_complete and walk.ip_src:
+        fields["tcp.len"] = end - off - hdr_len
+    if walk.verify and walk.ip_complete and walk.ip_src:
+        seglen = end - off
+        if checksum_ok(buf[off:end], walk.ip_pseudo + IP_PROTO + seglen):
+            fields["tcp.checksum.status"] = CHECKSUM_GOOD
+        else:
+            segment = buf[off:off + 16] + b"\0\0" + buf[off + 18:end]
+            calc = internet_checksum(segment, walk.ip_pseudo % 0xFFFF + IP_PROTO + seglen)
+            walk.bad_checksum(fields, PROTO, off + 16, calc)
+    else:
+        fields["tcp.checksum.status"] = CHECKSUM_UNVERIFIED
+    tables = walk.tables["tcp.port"]
+    nxt = tables.get(fields["tcp.dstport"]) or tables.get(fields["tcp.srcport"], "data")
+    return nxt, off + hdr_len
+
+
+def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
+         ) -> tuple[bytes, bool]:
+    get = fields.get
+    options = get("tcp.options", b"")
+    hdr_len = get("tcp.hdr_len")
+    if fix_lengths or hdr_len is None:
+        options = as_bytes(options, "tcp.options")
+        if len(options) % 4:
+            raise EncodeError(f"tcp.options must be a multiple of 4 bytes, got {len(options)}")
+        hdr_len = MIN_HEADER_LEN + len(options)
+    checksum = get("tcp.checksum")
+    flags, window, urgent = get("tcp.flags"), get("tcp.window_size_value"), get(
+        "tcp.urgent_pointer")
+    return pack(fields["tcp.srcport"], fields["tcp.dstport"], get("tcp.seq_raw") or 0,
+                get("tcp.ack_raw") or 0, hdr_len, flags or 0,
+                64240 if window is None else window, checksum or 0, urgent or 0, options
+                ), checksum is None
+
+
+def _title(f: dict[str, Any]) -> str:
+    if "tcp.srcport" not in f:
+        return ""
+    text = f", Src Port: {f['tcp.srcport']}, Dst Port: {f['tcp.dstport']}"
+    if "tcp.seq" in f:
+        text += f", Seq: {f['tcp.seq']}"
+    return text
+
+
+def info(layer: Layer) -> str:
+    """tshark's Info column for a segment without an upper-layer dissector:
+    ``49152 → 80 [SYN] Seq=0 Win=64240 Len=0 MSS=1460`` (raw numbers where no analysis ran)."""
+    f = layer.fields
+    if "tcp.srcport" not in f:
+        return ""
+    flags = f["tcp.flags"]
+    names = ", ".join(name for bit, name in _FLAG_NAMES if flags & bit)
+    text = f"{f['tcp.srcport']} \u2192 {f['tcp.dstport']}"
+    if names:
+        text += f" [{names}]"
+    text += f" Seq={f.get('tcp.seq', f['tcp.seq_raw'])}"
+    if flags & ACK:
+        text += f" Ack={f.get('tcp.ack', f['tcp.ack_raw'])}"
+    text += f" Win={f.get('tcp.window_size', f['tcp.window_size_value'])}"
+    if "tcp.len" in f:
+        text += f" Len={f['tcp.len']}"
+    if "tcp.options.mss_val" in f:
+        text += f" MSS={f['tcp.options.mss_val']}"
+    opts = f.get("tcp.options", b"")
+    if _has_option(opts, OPT_SACK_PERM):
+        text += " SACK_PERM"
+    if "tcp.options.timestamp.tsval" in f:
+        text += (f" TSval={f['tcp.options.timestamp.tsval']}"
+                 f" TSecr={f['tcp.options.timestamp.tsecr']}")
+    if "tcp.options.wscale.multiplier" in f:
+        text += f" WS={f['tcp.options.wscale.multiplier']}"
+    return text
+
+
+def _has_option(opts: bytes, wanted: int) -> bool:
+    i, n = 0, len(opts)
+    while i < n:
+        kind = opts[i]
+        if kind == OPT_EOL:
+            return False
+        if kind == wanted:
+            return True
+        if kind == OPT_NOP:
+            i += 1
+            continue
+        if i + 1 >= n or opts[i + 1] < 2:
+            return False
+        i += opts[i + 1]
+    return False
+
+
+class Streams:
+    """tshark's TCP conversation analysis, the part a reader sees: stream numbers in order of
+    first appearance, sequence and acknowledgment numbers relative to each direction's first
+    sequence number, and the window scaled as the handshake agreed.
+
+    Call it with every packet of a capture in order and the index of a TCP layer in it; it adds
+    ``tcp.stream``, ``tcp.seq``, ``tcp.ack``, ``tcp.nxtseq`` and ``tcp.window_size`` to the
+    layer's fields.  A conversation is keyed by its two (address, port) ends, either way round;
+    the addresses are those of the IP header before the segment.
+    """
+
+    __slots__ = ("_streams",)
+
+    def __init__(self) -> None:
+        # conversation -> (stream number, {end: [base sequence number, window multiplier]});
+        # the multiplier is None until that end's SYN is seen, 0 when it offered no scaling.
+        self._streams: dict[tuple[Any, ...], tuple[int, dict[Any, list[Any]]]] = {}
+
+    def __call__(self, packet: Packet, index: int) -> None:
+        layer = packet.layers[index]
+        f = layer.fields
+        if "tcp.srcport" not in f or layer.status != OK:
+            return
+        src = dst = ""
+        for below in reversed(packet.layers[:index]):
+            if "ip.src" in below.fields:
+                src, dst = below.fields["ip.src"], below.fields["ip.dst"]
+                break
+        a = (src, f["tcp.srcport"])
+        b = (dst, f["tcp.dstport"])
+        key = (a, b) if a <= b else (b, a)
+        flags = f["tcp.flags"]
+        seq = f["tcp.seq_raw"]
+        entry = self._streams.get(key)
+        if entry is None or (flags & SYN and not flags & ACK and a in entry[1]
+                             and entry[1][a][0] != seq):  # a new connection on the same ports
+            entry = self._streams[key] = (len(self._streams), {})
+        number, ends = entry
+        f["tcp.stream"] = number
+        mine = ends.get(a)
+        if mine is None:
+            mine = ends[a] = [seq, None]
+        if flags & SYN:
+            mine[1] = f.get("tcp.options.wscale.multiplier", 0)
+        f["tcp.seq"] = (seq - mine[0]) & 0xFFFFFFFF
+        length = f.get("tcp.len")
+        if length is not None:
+            used = length + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+            f["tcp.nxtseq"] = (f["tcp.seq"] + used) & 0xFFFFFFFF
+        theirs = ends.get(b)
+        if flags & ACK:
+            if theirs is None:
+                theirs = ends[b] = [(f["tcp.ack_raw"] - 1) & 0xFFFFFFFF, None]
+            f["tcp.ack"] = (f["tcp.ack_raw"] - theirs[0]) & 0xFFFFFFFF
+        window = f["tcp.window_size_value"]
+        if (not flags & SYN and mine[1] and theirs is not None and theirs[1]):
+            window *= mine[1]  # both ends offered scaling in their SYNs
+        f["tcp.window_size"] = window
+
+
+def analyzer() -> Callable[[Packet, int], None]:
+    return Streams()
+
+
+SPEC = LayerSpec(
+    name=PROTO, title="Transmission Control Protocol", role=TRANSPORT,
+    header_len=MIN_HEADER_LEN, schema=SCHEMA, dissect=dissect, emit=emit, short="TCP",
+    selectors=(("ip.proto", IP_PROTO),), next_table="tcp.port", checksum=CHECKSUM_PSEUDO,
+    checksum_at=16, title_extra=_title, info=info, analyzer=analyzer,
+    fields=(
+        Field("tcp.srcport", UINT, (0, 2, None)),
+        Field("tcp.dstport", UINT, (2, 2, None)),
+        Field("tcp.stream", UINT),
+        Field("tcp.len", UINT),
+        Field("tcp.seq", UINT, (4, 4, None)),
+        Field("tcp.seq_raw", UINT, (4, 4, None)),
+        Field("tcp.nxtseq", UINT),
+        Field("tcp.ack", UINT, (8, 4, None)),
+        Field("tcp.ack_raw", UINT, (8, 4, None)),
+        Field("tcp.hdr_len", UINT, (12, 1, 0xF0)),
+        Field("tcp.flags", UINT, (12, 2, 0x0FFF), hex=3),
+        Field("tcp.flags.res", UINT, (12, 2, 0x0E00)),
+        Field("tcp.flags.ae", BOOL, (12, 2, 0x0100)),
+        Field("tcp.flags.cwr", BOOL, (12, 2, 0x0080)),
+        Field("tcp.flags.ece", BOOL, (12, 2, 0x0040)),
+        Field("tcp.flags.urg", BOOL, (12, 2, 0x0020)),
+        Field("tcp.flags.ack", BOOL, (12, 2, 0x0010)),
+        Field("tcp.flags.push", BOOL, (12, 2, 0x0008)),
+        Field("tcp.flags.reset", BOOL, (12, 2, 0x0004)),
+        Field("tcp.flags.syn", BOOL, (12, 2, 0x0002)),
+        Field("tcp.flags.fin", BOOL, (12, 2, 0x0001)),
+        Field("tcp.flags.str", STRING, (12, 2, 0x0FFF)),
+        Field("tcp.window_size_value", UINT, (14, 2, None)),
+        Field("tcp.window_size", UINT, (14, 2, None)),
+        Field("tcp.checksum", UINT, (16, 2, None), hex=4),
+        Field("tcp.checksum.status", UINT, (16, 2, None)),
+        Field("tcp.checksum_calculated", UINT, (16, 2, None), hex=4),
+        Field("tcp.urgent_pointer", UINT, (18, 2, None)),
+        Field("tcp.options", BYTES),
+        Field("tcp.options.mss_val", UINT),
+        Field("tcp.options.wscale.shift", UINT),
+        Field("tcp.options.wscale.multiplier", UINT),
+        Field("tcp.options.sack.count", UINT),
+        Field("tcp.options.timestamp.tsval", UINT),
+        Field("tcp.options.timestamp.tsecr", UINT),
+    ),
+)
