@@ -20,10 +20,10 @@ from vxlankit.crosscheck import allowlist
 from vxlankit.crosscheck.fieldtypes import FieldType, normalise, parse_show, render
 from vxlankit.crosscheck.report import ABSENT, LAYER, PRESENT, Allowed, Disagreement
 from vxlankit.crosscheck.wireshark import ANCHORS, WsField, WsLayer
+from vxlankit.layers.registry import LAYERS
 from vxlankit.packet import TRUNCATED, Layer, Packet
 
-COMPARED_PROTOCOLS = ("eth", "vlan", "ieee8021ad", "arp", "ip", "icmp", "udp", "vxlan", "sll",
-                      "null")
+COMPARED_PROTOCOLS = tuple(dict.fromkeys(spec.proto for spec in LAYERS))
 # Every name tshark 4.0 gives bytes after a payload, whichever dissector found them.
 WS_TRAILER_FIELDS = frozenset({"eth.padding", "eth.trailer", "vlan.trailer",
                                "ieee8021ah.trailer", "sll.trailer"})

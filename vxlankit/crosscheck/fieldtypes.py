@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from vxlankit.errors import VxlanKitError
+from vxlankit.layers.registry import LAYERS
 
 _INT_TYPES = frozenset({
     "FT_UINT8", "FT_UINT16", "FT_UINT24", "FT_UINT32", "FT_UINT40", "FT_UINT48", "FT_UINT56",
@@ -32,10 +33,7 @@ _HEX_BASES = frozenset({"BASE_HEX", "BASE_HEX_DEC"})
 
 # Only these protocols' fields are ever looked up; keeping the rest of the ~240k-line table
 # would cost memory for nothing.
-FIELD_PREFIXES = frozenset({
-    "eth", "vlan", "ieee8021ad", "ieee8021ah", "arp", "ip", "icmp", "udp", "vxlan", "sll",
-    "null", "data",
-})
+FIELD_PREFIXES = frozenset({spec.proto for spec in LAYERS} | {"ieee8021ah", "data"})
 
 
 class CrosscheckError(VxlanKitError):

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from vxlankit.crosscheck.fieldtypes import CrosscheckError
+from vxlankit.layers.registry import LAYERS
+from vxlankit.layers.spec import CHECKSUM_HEADER, CHECKSUM_PSEUDO
 
 # The tshark settings that make it dissect what vxlankit dissects:
 # - vxlankit verifies IPv4/UDP checksums and the FCS by default; tshark verifies none unless told.
@@ -30,8 +32,8 @@ from vxlankit.crosscheck.fieldtypes import CrosscheckError
 # - vxlankit dissects every frame on its own; with reassembly on, tshark moves a fragmented
 #   datagram's payload to its last fragment.
 PREFS: Mapping[str, str] = {
-    "ip.check_checksum": "TRUE",
-    "udp.check_checksum": "TRUE",
+    **{f"{spec.proto}.check_checksum": "TRUE" for spec in LAYERS
+       if spec.checksum in (CHECKSUM_HEADER, CHECKSUM_PSEUDO)},
     "eth.check_fcs": "TRUE",
     "eth.fcs": "Never",
     "ip.defragment": "FALSE",
@@ -46,11 +48,7 @@ TSHARK_UDP_DEFAULTS: Mapping[int, str] = {4789: "vxlan", 4790: "vxlan_gpe"}
 # that the protocol was dissected inside another layer.  pyshark folds nested protocols into
 # their parent, so a parent's fields may carry a foreign prefix; expert items do too
 # (eth.padding_bad in a vlan layer), which is why a field name prefix alone proves nothing.
-ANCHORS: Mapping[str, str] = {
-    "eth": "eth.dst", "vlan": "vlan.priority", "ieee8021ad": "ieee8021ad.priority",
-    "arp": "arp.hw.type", "ip": "ip.version", "icmp": "icmp.type", "udp": "udp.srcport",
-    "vxlan": "vxlan.flags", "sll": "sll.hatype", "null": "null.family",
-}
+ANCHORS: Mapping[str, str] = {spec.proto: spec.anchor for spec in LAYERS}
 
 
 @dataclass(frozen=True)

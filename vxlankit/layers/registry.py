@@ -137,3 +137,25 @@ def _fields() -> dict[str, Field]:
 
 # Every field name the decoder can produce, with its type and how it is shown.
 FIELDS: Mapping[str, Field] = MappingProxyType(_fields())
+
+
+_SPEC_FIELDS: dict[str, dict[str, Field]] = {
+    spec.name: {f.name: f for f in spec.fields} for spec in LAYERS}
+
+
+def field_of(spec: LayerSpec, name: str) -> Field | None:
+    """Field ``name`` as ``spec`` declares it."""
+    return _SPEC_FIELDS[spec.name].get(name)
+
+
+def field_for(fields: Mapping[str, object], name: str) -> Field | None:
+    """Field ``name`` as declared by the layer whose ``fields`` hold it (VXLAN-GPE's
+    ``vxlan.flags`` is one byte, VXLAN's two), or as first declared."""
+    specs = BY_PROTO.get(name.partition(".")[0])
+    if specs is not None and len(specs) > 1:
+        for spec in specs:
+            if spec.claims is None or spec.claims in fields:
+                found = _SPEC_FIELDS[spec.name].get(name)
+                if found is not None:
+                    return found
+    return FIELDS.get(name)

@@ -88,12 +88,15 @@ class LayerSpec:
     # and the index of this layer in it.
     analyzer: Callable[[], Callable[[Packet, int], None]] | None = None
     claims: str | None = None  # among specs of one ``proto``: the field that marks this one
+    anchor: str = ""  # a field its Wireshark dissector always shows (default: the first)
     field_names: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.proto:
             object.__setattr__(self, "proto", self.name)
         object.__setattr__(self, "field_names", frozenset(f.name for f in self.fields))
+        if not self.anchor:
+            object.__setattr__(self, "anchor", self.fields[0].name)
 
 
 class Walk:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection
 from typing import Any, NoReturn
 
 from vxlankit.errors import FilterError
+from vxlankit.layers.registry import PROTOCOLS as REGISTRY_PROTOCOLS
 from vxlankit.packet import Packet
 
 __all__ = ["PROTOCOLS", "Filter", "FilterExprError", "compile_filter"]
@@ -34,9 +35,7 @@ __all__ = ["PROTOCOLS", "Filter", "FilterExprError", "compile_filter"]
 # Protocol names vxlankit's decoder can produce as ``Layer.proto``.  A bare dotless name is a
 # protocol test; when ``known_fields`` is given these (and the first component of every known
 # field) are the accepted protocol names.
-PROTOCOLS: frozenset[str] = frozenset(
-    {"eth", "sll", "null", "vlan", "ip", "udp", "vxlan", "arp", "icmp", "data", "trailer"}
-)
+PROTOCOLS: frozenset[str] = REGISTRY_PROTOCOLS
 
 Test = Callable[[Packet], bool]
 ValuePred = Callable[[Any], bool]
