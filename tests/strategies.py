@@ -214,8 +214,9 @@ LINKTYPE_OF = {"eth": 1, "raw": 101, "raw4": 228, "sll": 113, "sll2": 276, "null
 # Stacks on top of the link layer.  Kinds that start with ARP (or 802.3) need an Ethernet-ish
 # link: a raw-IP or NULL link can only carry IPv4.
 KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "icmp", "udp",
-         "arp", "eth802.3")
-IP_KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "icmp", "udp")
+         "tcp", "arp", "eth802.3")
+IP_KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "icmp", "udp",
+            "tcp")
 MIN_FRAME = 60
 
 
@@ -287,6 +288,28 @@ def arp_layer_(draw: st.DrawFn) -> Layer:
     return Layer("arp", fields)
 
 
+_TCP_OPTIONS = st.sampled_from([
+    b"", bytes.fromhex("020405b4"), bytes.fromhex("020405b40402080ab341f4db0000000001030307"),
+    bytes.fromhex("0101080a00000001000000020101050a0000000100000002")]) | ints(1, 10).flatmap(
+    lambda w: exactly(4 * w))
+
+
+@st.composite
+def tcp_layers(draw: st.DrawFn) -> list[Layer]:
+    """A TCP header (options well-formed or not) and its payload (none, or some bytes)."""
+    fields = {"tcp.srcport": draw(u16), "tcp.dstport": draw(u16), "tcp.seq_raw": draw(u32),
+              "tcp.ack_raw": draw(u32), "tcp.hdr_len": None,
+              "tcp.flags": draw(st.sampled_from([0x002, 0x012, 0x010, 0x018, 0x011, 0x004])
+                                | ints(0, 0xFFF)),
+              "tcp.window_size_value": draw(u16), "tcp.checksum": _checksum(draw),
+              "tcp.urgent_pointer": draw(u16)}
+    options = draw(_TCP_OPTIONS)
+    if options:  # as decoded: no tcp.options field when there are none (as in Wireshark)
+        fields["tcp.options"] = options
+    data = draw(_UDP_DATA) if draw(booleans) else b""
+    return [Layer("tcp", fields), build.payload(data)] if data else [Layer("tcp", fields)]
+
+
 @functools.cache
 @st.composite
 def vlan_tags(draw: st.DrawFn, max_tags: int = 3) -> list[Layer]:
@@ -302,6 +325,7 @@ def vlan_tags(draw: st.DrawFn, max_tags: int = 3) -> list[Layer]:
 
 _ARP_FIELDS = arp_fields()
 _IP_LAYER = ip_layer()
+_TCP_LAYERS = tcp_layers()
 _ICMP_LAYERS = icmp_layers()
 _ARP_LAYER = arp_layer_()
 
@@ -359,6 +383,8 @@ def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
     ip = draw(_IP_LAYER)
     if payload == "icmp":
         return [ip, *draw(_ICMP_LAYERS)]
+    if payload == "tcp":
+        return [ip, *draw(_TCP_LAYERS)]
     if payload == "udp":
         sport = draw(u16)
         dport = draw(_NOT_TUNNEL_PORTS)
@@ -382,7 +408,7 @@ def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
     elif payload == "vxlan-arp":
         inner_payload = "arp"
     else:
-        inner_payload = draw(st.sampled_from(["icmp", "arp"]))
+        inner_payload = draw(st.sampled_from(["icmp", "arp", "tcp"]))
     inner = draw(ethernet_frame(inner_payload, max_tags=2, depth=depth + 1))
     return [ip, udp, tunnel, *inner]
 

@@ -12,7 +12,8 @@ import struct
 
 from vxlankit import build
 from vxlankit.addr import ip_str
-from vxlankit.codec import ETHERTYPES, IP_PROTOCOLS, DecodeOptions, decode, encode
+from vxlankit.codec import DecodeOptions, decode, encode
+from vxlankit.codec.options import fast_path_applies
 from vxlankit.model.events import ArpInfo, Encapsulated, Frame, IpInfo, VxlanReceived
 from vxlankit.packet import Layer, Packet
 
@@ -237,8 +238,7 @@ def _inner_frame(data: bytes, off: int, end: int, tunnel_ports: frozenset[int]
 def fast_path_ports(options: DecodeOptions) -> tuple[frozenset[int], frozenset[int]] | None:
     """The (VXLAN, all tunnel) UDP ports for ``fast_vxlan_received``, or ``None`` when
     ``options`` dissect otherwise than the defaults it was written against."""
-    if (options.fcs_len or options.max_depth < 2 or options.ethertypes != ETHERTYPES
-            or options.ip_protocols != IP_PROTOCOLS):
+    if not fast_path_applies(options) or options.max_depth < 2:
         return None
     table = options.udp_ports
     return (frozenset(p for p, name in table.items() if name == "vxlan"),

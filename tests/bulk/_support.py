@@ -109,6 +109,7 @@ def write_pcap(path: Path, frames: list[bytes], *, linktype: int = 1, snaplen: i
 
 u8 = st.integers(0, 0xFF)
 u16 = st.integers(0, 0xFFFF)
+u32 = st.integers(0, 0xFFFFFFFF)
 macs = st.binary(min_size=6, max_size=6).map(lambda b: b.hex(":"))
 ipv4s = st.binary(min_size=4, max_size=4).map(lambda b: ".".join(str(x) for x in b))
 VXLAN_PORTS = (4789, 8472, 4790)
@@ -138,8 +139,14 @@ def inner_payload(draw: st.DrawFn) -> list[Layer]:
         dport = draw(u16.filter(lambda p: p not in VXLAN_PORTS))
         checksum = draw(st.sampled_from([None, 0]))
         return [ip, build.udp(draw(u16), dport, checksum=checksum), *tail]
-    ip.fields["ip.proto"] = 6  # carried as data: vxlankit does not dissect TCP
-    return [ip, build.payload(draw(st.binary(min_size=20, max_size=60)))]
+    words = draw(st.integers(0, 10))
+    segment = Layer("tcp", {
+        "tcp.srcport": draw(u16), "tcp.dstport": draw(u16), "tcp.seq_raw": draw(u32),
+        "tcp.ack_raw": draw(u32), "tcp.hdr_len": None, "tcp.flags": draw(st.integers(0, 0xFFF)),
+        "tcp.window_size_value": draw(u16), "tcp.checksum": None,
+        "tcp.urgent_pointer": draw(u16),
+        "tcp.options": draw(st.binary(min_size=4 * words, max_size=4 * words))})
+    return [ip, segment, *tail]
 
 
 @st.composite

@@ -40,10 +40,10 @@ assert PREFIX <= PAD
 # layer may be 0 and at most 15 layers fit in the 64-bit accumulator.  An Ethernet header
 # with a length instead of an EtherType is its own code: tshark's frame.protocols lists
 # "ethertype" after a typed one only.
-_NONE, _ETH, _IP, _UDP, _VXLAN, _ARP, _ICMP, _DATA, _VLAN, _QINQ, _ETH_LEN = range(11)
+_NONE, _ETH, _IP, _UDP, _VXLAN, _ARP, _ICMP, _DATA, _VLAN, _QINQ, _ETH_LEN, _TCP = range(12)
 _UNSUPPORTED = 15
 _PROTO_NAMES = {_ETH: "eth:ethertype", _ETH_LEN: "eth", _IP: "ip", _UDP: "udp",
-                _VXLAN: "vxlan", _ARP: "arp", _ICMP: "icmp", _DATA: "data",
+                _VXLAN: "vxlan", _ARP: "arp", _ICMP: "icmp", _DATA: "data", _TCP: "tcp",
                 _VLAN: "vlan:ethertype", _QINQ: "ieee8021ad:ethertype"}
 _MAX_LAYERS = 15
 
@@ -66,7 +66,8 @@ class _Tables:
         # here; a table that sends, say, an EtherType to "udp" is left to the rich decoder.
         self.etype = _lut(options.ethertypes, 1 << 16,
                           {"ip": _IP, "arp": _ARP, "vlan": _VLAN, "ieee8021ad": _QINQ})
-        self.proto = _lut(options.ip_protocols, 1 << 8, {"icmp": _ICMP, "udp": _UDP})
+        self.proto = _lut(options.ip_protocols, 1 << 8, {"icmp": _ICMP, "udp": _UDP, "tcp": _TCP})
+        self.tcp_port = _lut(options.tables["tcp.port"], 1 << 16, {})
         self.port = _lut(options.udp_ports, 1 << 16, {"vxlan": _VXLAN})
         self.verify = options.verify_checksums
         self.max_depth = options.max_depth
@@ -215,7 +216,7 @@ class _Walk:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def step(self, rows: Rows, code: Any, to: int, nxt: Any) -> None:
+    def step(self, rows: Rows, code: Any, to: int | I64, nxt: Any) -> None:
         """Record layer ``code`` (one, or one per row) for ``rows``; the next layer is ``nxt``
         at ``to``."""
         s = self.sel(rows)
@@ -448,6 +449,38 @@ class _Walk:
                                    ("udp.checksum.status", status)])
         self.step(rows, _UDP, r + 8, self.t.port[dport])
 
+    def tcp(self, r: int, rows: Rows) -> None:
+        """The header is checked and its checksum verified (a bad one goes to the rich
+        decoder, which reports it); TCP has no columns yet, only its place in the stack."""
+        if r + 20 > PREFIX:
+            self.fb[rows] = True
+            return
+        s = self.sel(rows)
+        h = self.header(rows, r, 20)
+        end = self.end[s]
+        hdr_len = (h[:, 12] >> 4).astype(np.int64) * 4
+        bad = (end - r < 20) | (hdr_len < 20) | (hdr_len > end - r)
+        if self.t.verify:
+            checked = ~bad & self.ip_complete[s]
+            at = np.flatnonzero(checked)
+            if len(at):
+                begin = self.start[rows[at]] + r
+                length = end[at] - r
+                sums = word_sums(self.buf, begin, begin + length)
+                extra = (self.pseudo[rows[at]] + 6 + length) * 256
+                bad[at[(sums + extra) % 0xFFFF != 0]] = True
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.tcp(r, rest)
+            return
+        sport, dport = _be16(h, 0), _be16(h, 2)
+        nxt = self.t.tcp_port[dport]
+        by_sport = nxt == _DATA
+        if by_sport.any():
+            nxt = np.where(by_sport, self.t.tcp_port[sport], nxt)
+        self.step(rows, _TCP, hdr_len + r, nxt)
+
     def vxlan(self, r: int, rows: Rows) -> None:
         if r + 8 > PREFIX:
             self.fb[rows] = True
@@ -539,6 +572,7 @@ class _Walk:
 _HANDLERS: dict[int, Callable[[_Walk, int, Rows], None]] = {
     _ETH: _Walk.eth, _IP: _Walk.ip, _UDP: _Walk.udp, _VXLAN: _Walk.vxlan, _ARP: _Walk.arp,
     _ICMP: _Walk.icmp, _DATA: _Walk.data, _VLAN: _Walk.vlan, _QINQ: _Walk.vlan,
+    _TCP: _Walk.tcp,
 }
 
 

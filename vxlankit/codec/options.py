@@ -101,3 +101,26 @@ class DecodeOptions:
 
 
 DEFAULT_OPTIONS = DecodeOptions()
+
+_TUNNEL_PORT_LAYERS = ("vxlan", "vxlan-gpe")
+
+
+def _without_tunnel_ports(table: Mapping[int, str]) -> dict[int, str]:
+    return {port: name for port, name in table.items() if name not in _TUNNEL_PORT_LAYERS}
+
+
+_DEFAULT_UDP = _without_tunnel_ports(UDP_PORTS)
+
+
+def fast_path_applies(options: DecodeOptions) -> bool:
+    """The one gate of every fast path (one-line, JSON, replay's received frames, bulk):
+    ``options`` dissect as the registry's defaults do, apart from which UDP ports carry VXLAN
+    and VXLAN-GPE (the fast paths read those from ``options``), verify checksums, and strip
+    no FCS.  Within it, each fast path declines, frame by frame, any layer it does not
+    read itself, so a new layer in the registry sends its frames to the full decoder instead
+    of turning a fast path off for every frame."""
+    return (options.verify_checksums and not options.fcs_len
+            and options.ethertypes == ETHERTYPES and options.ip_protocols == IP_PROTOCOLS
+            and options.gpe_next_protocols == GPE_NEXT_PROTOCOLS
+            and options.other_tables == OTHER_TABLES
+            and _without_tunnel_ports(options.udp_ports) == _DEFAULT_UDP)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from vxlankit.capture.reader import open_capture
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
+from vxlankit.codec.analysis import Analysis
 from vxlankit.crosscheck.allowlist import RULES, VXLANKIT_ONLY_FIELDS, Rule, all_rules
 from vxlankit.crosscheck.compare import COMPARED_PROTOCOLS, Tally, compare_packet
 from vxlankit.crosscheck.fieldtypes import CrosscheckError, tshark_info
@@ -91,6 +92,7 @@ def crosscheck(
     tally = Tally(info.fields)
     # The FCS length is a property of the interface (pcapng if_fcslen, pcap's FCS bits).
     per_fcslen: dict[int, DecodeOptions] = {0: options}
+    analyze = Analysis()
     with open_capture(source) as reader, dissect(source, tshark=tshark, decode_as=decode_as,
                                                  limit=limit) as theirs:
         ours = iter(reader)
@@ -105,7 +107,8 @@ def crosscheck(
             fcslen = record.interface.fcslen or 0
             if fcslen not in per_fcslen:
                 per_fcslen[fcslen] = replace(options, fcs_len=fcslen)
-            packet = decode(record.data, record.interface.linktype, per_fcslen[fcslen])
+            packet = analyze(decode(record.data, record.interface.linktype,
+                                    per_fcslen[fcslen]))
             if hook is not None:
                 hook(record.number, packet)
             compare_packet(record.number, packet, ws_packet.layers, tally)

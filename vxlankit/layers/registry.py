@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, tcp, udp, vlan, vxlan
 from vxlankit.layers.spec import Field, LayerSpec, Walk, dissect_data
 from vxlankit.packet import Layer
 
@@ -30,7 +30,7 @@ LAYERS: tuple[LayerSpec, ...] = (
     ipv4.SPEC,
     icmp.SPEC,
     udp.SPEC,
-    # tcp.SPEC,
+    tcp.SPEC,
     vxlan.SPEC,
     vxlan.SPEC_GPE,
 )

@@ -50,9 +50,10 @@ from vxlankit.layers.spec import (
     UINT,
     Field,
     LayerSpec,
+    Span,
     Walk,
 )
-from vxlankit.packet import CHECKSUM_GOOD, CHECKSUM_UNVERIFIED, MALFORMED, OK, Layer, Packet
+from vxlankit.packet import CHECKSUM_GOOD, CHECKSUM_UNVERIFIED, MALFORMED, Layer, Packet
 
 PROTO = "tcp"
 MIN_HEADER_LEN = 20
@@ -116,9 +117,9 @@ def _options(opts: bytes, fields: dict[str, Any]) -> None:
         i += size
 
 
-def decode(buf: bytes, off: int) -> dict[str, Any]:
+def decode(buf: bytes, off: int, end: int | None = None) -> dict[str, Any]:
     """The fixed header's fields (the caller checked 20 bytes are there), and the options'
-    when the whole header is there."""
+    when the whole header is there (before ``end``, by default the end of ``buf``)."""
     sport, dport, seq, ack, off_flags, window, csum, urgent = _S.unpack_from(buf, off)
     hdr_len = (off_flags >> 12) << 2
     flags = off_flags & 0x0FFF
@@ -129,7 +130,7 @@ def decode(buf: bytes, off: int) -> dict[str, Any]:
         "tcp.ack_raw": ack,
         "tcp.hdr_len": hdr_len,
         "tcp.flags": flags,
-        "tcp.flags.res": (flags >> 9) & 7,
+        "tcp.flags.res": 1 if flags & 0x0E00 else 0,  # Wireshark: one boolean for 3 bits
         "tcp.flags.ae": (flags >> 8) & 1,
         "tcp.flags.cwr": (flags >> 7) & 1,
         "tcp.flags.ece": (flags >> 6) & 1,
@@ -144,7 +145,7 @@ def decode(buf: bytes, off: int) -> dict[str, Any]:
         "tcp.checksum": csum,
         "tcp.urgent_pointer": urgent,
     }
-    if hdr_len > MIN_HEADER_LEN and off + hdr_len <= len(buf):
+    if hdr_len > MIN_HEADER_LEN and off + hdr_len <= (len(buf) if end is None else end):
         opts = bytes(buf[off + MIN_HEADER_LEN:off + hdr_len])
         fields["tcp.options"] = opts
         _options(opts, fields)
@@ -179,7 +180,7 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
     if avail < MIN_HEADER_LEN:
         walk.cut(PROTO, off, MIN_HEADER_LEN)
         return None, off
-    fields = decode(buf, off)
+    fields = decode(buf, off, end)
     hdr_len = fields["tcp.hdr_len"]
     layer = Layer(PROTO, fields, off, MIN_HEADER_LEN)
     walk.layers.append(layer)
@@ -224,6 +225,12 @@ def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
                 get("tcp.ack_raw") or 0, hdr_len, flags or 0,
                 64240 if window is None else window, checksum or 0, urgent or 0, options
                 ), checksum is None
+
+
+def _span(layer: Layer, name: str) -> Span | None:
+    if name.startswith("tcp.options"):  # the option values lie somewhere in the options
+        return MIN_HEADER_LEN, max(0, layer.length - MIN_HEADER_LEN), None
+    return None
 
 
 def _title(f: dict[str, Any]) -> str:
@@ -293,18 +300,26 @@ class Streams:
     the addresses are those of the IP header before the segment.
     """
 
-    __slots__ = ("_streams",)
+    __slots__ = ("_streams", "_count")
 
     def __init__(self) -> None:
+        self._count = 0  # streams numbered so far (a reused conversation gets a new number)
         # conversation -> (stream number, {end: [base sequence number, window multiplier]});
         # the multiplier is None until that end's SYN is seen, 0 when it offered no scaling.
-        self._streams: dict[tuple[Any, ...], tuple[int, dict[Any, list[Any]]]] = {}
+        self._streams: dict[tuple[Any, ...], tuple[int, dict[int, list[Any]]]] = {}
 
     def __call__(self, packet: Packet, index: int) -> None:
         layer = packet.layers[index]
         f = layer.fields
-        if "tcp.srcport" not in f or layer.status != OK:
-            return
+        if "tcp.srcport" not in f:
+            # A cut header: tshark still follows the conversation from 16 bytes on (ports,
+            # numbers, flags, window); the analysis does too, without showing fields.
+            if layer.raw is None or len(layer.raw) < 16:
+                return
+            sport, dport, seq, ack, off_flags, window = struct.unpack_from("!HHIIHH", layer.raw)
+            f = {"tcp.srcport": sport, "tcp.dstport": dport, "tcp.seq_raw": seq,
+                 "tcp.ack_raw": ack, "tcp.flags": off_flags & 0x0FFF,
+                 "tcp.window_size_value": window}
         src = dst = ""
         for below in reversed(packet.layers[:index]):
             if "ip.src" in below.fields:
@@ -312,34 +327,45 @@ class Streams:
                 break
         a = (src, f["tcp.srcport"])
         b = (dst, f["tcp.dstport"])
-        key = (a, b) if a <= b else (b, a)
+        # The two directions by their place in the key: a conversation with itself (same
+        # address and port at both ends) is all one direction, as in tshark.
+        key, mine_at, theirs_at = ((a, b), 0, 1) if a <= b else ((b, a), 1, 0)
         flags = f["tcp.flags"]
         seq = f["tcp.seq_raw"]
         entry = self._streams.get(key)
-        if entry is None or (flags & SYN and not flags & ACK and a in entry[1]
-                             and entry[1][a][0] != seq):  # a new connection on the same ports
-            entry = self._streams[key] = (len(self._streams), {})
+        if entry is None or (flags & SYN and not flags & ACK and mine_at in entry[1]
+                             and entry[1][mine_at][0] != seq):  # a new connection, same ports
+            entry = self._streams[key] = (self._count, {})
+            self._count += 1
         number, ends = entry
         f["tcp.stream"] = number
-        mine = ends.get(a)
+        mine = ends.get(mine_at)
         if mine is None:
-            mine = ends[a] = [seq, None]
-        if flags & SYN:
-            mine[1] = f.get("tcp.options.wscale.multiplier", 0)
+            # As tshark: the first segment seen is relative 0 if it is a SYN, else 1.
+            mine = ends[mine_at] = [seq if flags & SYN else (seq - 1) & 0xFFFFFFFF, None]
         f["tcp.seq"] = (seq - mine[0]) & 0xFFFFFFFF
         length = f.get("tcp.len")
         if length is not None:
-            used = length + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+            used = length + (1 if flags & (SYN | FIN) else 0)  # as tshark counts it
             f["tcp.nxtseq"] = (f["tcp.seq"] + used) & 0xFFFFFFFF
-        theirs = ends.get(b)
+        theirs = ends.get(theirs_at)
         if flags & ACK:
             if theirs is None:
-                theirs = ends[b] = [(f["tcp.ack_raw"] - 1) & 0xFFFFFFFF, None]
+                theirs = ends[theirs_at] = [(f["tcp.ack_raw"] - 1) & 0xFFFFFFFF, None]
             f["tcp.ack"] = (f["tcp.ack_raw"] - theirs[0]) & 0xFFFFFFFF
         window = f["tcp.window_size_value"]
-        if (not flags & SYN and mine[1] and theirs is not None and theirs[1]):
-            window *= mine[1]  # both ends offered scaling in their SYNs
+        if not flags & SYN and mine[1]:
+            window *= mine[1]  # a SYN's own window is never scaled
         f["tcp.window_size"] = window
+        # As tshark: a window scale option sets its end's factor for the segments after it
+        # (whatever the flags); a SYN/ACK without one turns scaling off for both ends.
+        multiplier = f.get("tcp.options.wscale.multiplier")
+        if multiplier is not None:
+            mine[1] = multiplier
+        elif flags & SYN and flags & ACK:
+            mine[1] = 0
+            if theirs is not None:
+                theirs[1] = 0
 
 
 def analyzer() -> Callable[[Packet, int], None]:
@@ -350,7 +376,7 @@ SPEC = LayerSpec(
     name=PROTO, title="Transmission Control Protocol", role=TRANSPORT,
     header_len=MIN_HEADER_LEN, schema=SCHEMA, dissect=dissect, emit=emit, short="TCP",
     selectors=(("ip.proto", IP_PROTO),), next_table="tcp.port", checksum=CHECKSUM_PSEUDO,
-    checksum_at=16, title_extra=_title, info=info, analyzer=analyzer,
+    checksum_at=16, title_extra=_title, info=info, analyzer=analyzer, span=_span,
     fields=(
         Field("tcp.srcport", UINT, (0, 2, None)),
         Field("tcp.dstport", UINT, (2, 2, None)),
@@ -363,7 +389,7 @@ SPEC = LayerSpec(
         Field("tcp.ack_raw", UINT, (8, 4, None)),
         Field("tcp.hdr_len", UINT, (12, 1, 0xF0)),
         Field("tcp.flags", UINT, (12, 2, 0x0FFF), hex=3),
-        Field("tcp.flags.res", UINT, (12, 2, 0x0E00)),
+        Field("tcp.flags.res", BOOL, (12, 2, 0x0E00)),
         Field("tcp.flags.ae", BOOL, (12, 2, 0x0100)),
         Field("tcp.flags.cwr", BOOL, (12, 2, 0x0080)),
         Field("tcp.flags.ece", BOOL, (12, 2, 0x0040)),

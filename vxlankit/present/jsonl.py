@@ -27,8 +27,12 @@ from typing import Any
 
 from vxlankit.checksum import internet_checksum, pseudo_header_sum
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
+from vxlankit.codec.analysis import Analysis
+from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers import arp, ethernet, vlan, vxlan
-from vxlankit.packet import Layer, Packet
+from vxlankit.layers.registry import STEPS
+from vxlankit.layers.spec import Walk
+from vxlankit.packet import OK, Layer, Packet
 from vxlankit.present.run import DecodedRecord, RecordLike, options_for
 from vxlankit.present.summary import epoch_str
 
@@ -231,25 +235,23 @@ _ICMPH = struct.Struct("!BBHHH")
 _CACHE_MAX = 1 << 14
 
 
-def _standard(options: DecodeOptions) -> bool:
-    e, p = options.ethertypes, options.ip_protocols
-    return (e.get(0x0800) == "ip" and e.get(0x0806) == "arp" and p.get(1) == "icmp"
-            and p.get(17) == "udp" and options.verify_checksums and not options.fcs_len
-            and set(p.values()) <= {"icmp", "udp"}
-            and set(e.values()) <= {"ip", "arp", "vlan", "ieee8021ad"})
-
-
-def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS
+def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis | None = None
                    ) -> Callable[[RecordLike, str | None], str | None]:
     """A function ``(record, file) -> JSON text or None`` equal to ``record_json(record,
-    decode(record.data, linktype, options), file=file)`` wherever it does not decline."""
-    if not _standard(options):
+    decode(record.data, linktype, options), file=file)`` (with ``analysis`` run over the
+    packet, when one is given) wherever it does not decline.  A transport it does not read
+    itself (TCP) is dissected by its layer's own step; ``analysis`` must see every packet of
+    the capture in order, so the caller feeds it what this declines."""
+    if not fast_path_applies(options):
         def never(record: RecordLike, file: str | None) -> str | None:
             return None
         return never
     ethertypes = options.ethertypes
+    ip_protocols = options.ip_protocols
     udp_ports = options.udp_ports
     max_depth = options.max_depth
+    tables = options.tables
+    analyze = analysis
     cache: dict[Any, str] = {}
     get = cache.get
     from_bytes = int.from_bytes
@@ -401,7 +403,23 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS
                 end = off + tlen
             ip_off = off
             off += 20
-            if proto == 17:
+            if proto != 17 and proto != 1 and proto in ip_protocols:
+                # A transport this path does not read itself (TCP): its layer's own step.
+                walk = Walk(data, end, tables, True, max_depth)
+                walk.ip_src = data[ip_off + 12:ip_off + 16]
+                walk.ip_dst = data[ip_off + 16:ip_off + 20]
+                walk.ip_pseudo = from_bytes(data[ip_off + 12:ip_off + 20], "big")
+                nxt, off = STEPS[ip_protocols[proto]](walk, off)
+                if walk.errors or walk.trailers or nxt not in ("data", None) or any(
+                        layer.status != OK for layer in walk.layers):
+                    return None  # whatever needs reporting: the full decoder
+                if analyze is not None:
+                    analyze(Packet([Layer("ip", {"ip.src": _ntoa(walk.ip_src),
+                                                 "ip.dst": _ntoa(walk.ip_dst)}), *walk.layers]))
+                for layer in walk.layers:
+                    parts.append(_layer_json(layer))
+                    protos.append(layer.proto)
+            elif proto == 17:
                 if off + 8 > end:
                     return None
                 sport, dport, ulen, ucsum = unpack_udp(data, off)
@@ -483,7 +501,8 @@ def fast_json_lines(records: Iterable[RecordLike], options: DecodeOptions = DEFA
     if count is not None and count == 0:
         return
     limit = count if count is not None and count > 0 else -1
-    fast = make_fast_json(options)
+    analyze = Analysis()  # one for the fast path and the full decoder: they share the capture
+    fast = make_fast_json(options, analyze)
     cache: dict[int, DecodeOptions] = {}
     shown = 0
     for record in records:
@@ -493,7 +512,8 @@ def fast_json_lines(records: Iterable[RecordLike], options: DecodeOptions = DEFA
             text = fast(record, file)
         if text is None:
             opts = options if iface.fcslen is None else options_for(options, iface, cache)
-            text = record_json(record, decode(record.data, iface.linktype, opts), file=file)
+            text = record_json(record, analyze(decode(record.data, iface.linktype, opts)),
+                               file=file)
         yield text
         shown += 1
         if shown == limit:

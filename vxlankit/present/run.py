@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import BinaryIO, Protocol
 
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
+from vxlankit.codec.analysis import Analysis
 from vxlankit.packet import Packet
 
 __all__ = [
@@ -185,6 +186,7 @@ def decode_records(
         return
     select = Selection(vnis, vteps, filter)
     keep_all = select.everything
+    analyze = Analysis()
     cache: dict[int, DecodeOptions] = {}
     first: int | None = None
     prev = 0
@@ -195,7 +197,7 @@ def decode_records(
             first = prev = ts
         iface = record.interface
         opts = options if iface.fcslen is None else options_for(options, iface, cache)
-        packet = decode(record.data, iface.linktype, opts)
+        packet = analyze(decode(record.data, iface.linktype, opts))
         if keep_all or select(packet):
             yield DecodedRecord(record, packet, first, prev)
             kept += 1

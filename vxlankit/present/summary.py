@@ -32,8 +32,13 @@ from typing import Any
 
 from vxlankit.checksum import verify as _checksum_ok
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
+from vxlankit.codec.analysis import Analysis
+from vxlankit.codec.options import fast_path_applies
+from vxlankit.layers.ipv4 import PROTOCOL_NAMES
+from vxlankit.layers.registry import BY_NAME, STEPS, spec_for
+from vxlankit.layers.spec import TRANSPORT, Walk
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, RESERVED_MASK
-from vxlankit.packet import CHECKSUM_BAD, MALFORMED, TRUNCATED, Layer, Packet
+from vxlankit.packet import CHECKSUM_BAD, MALFORMED, OK, TRUNCATED, Layer, Packet
 from vxlankit.present.run import DecodedRecord, RecordLike, options_for
 
 __all__ = [
@@ -158,8 +163,7 @@ class _Clock:
 
 _ICMP_UNREACH = {0: "net", 1: "host", 2: "protocol", 3: "port", 4: "fragmentation needed",
                  9: "net prohibited", 10: "host prohibited", 13: "administratively prohibited"}
-_IP_PROTO_NAMES = {1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 47: "GRE", 50: "ESP", 51: "AH",
-                   58: "ICMPv6", 89: "OSPF", 132: "SCTP"}
+_IP_PROTO_NAMES = PROTOCOL_NAMES
 _ETHERTYPE_NAMES = {0x86DD: "IPv6", 0x8847: "MPLS", 0x8848: "MPLS", 0x88CC: "LLDP",
                     0x8809: "LACP", 0x88E5: "MACsec", 0x8906: "FCoE", 0x894F: "NSH",
                     0x0800: "IPv4", 0x0806: "ARP"}
@@ -339,6 +343,9 @@ def _describe(layers: Sequence[Layer], start: int, inner: bool, frame_len: int,
             proto = "UDP"
             if "udp.srcport" in g:
                 info = f"{g['udp.srcport']}{ARROW}{g['udp.dstport']} len={g['udp.length'] - 8}"
+        elif nxt is not None and (spec := spec_for(nxt)) is not None and spec.info is not None:
+            proto = spec.short
+            info = spec.info(nxt)
         elif ipproto is not None and f.get("ip.frag_offset"):
             proto = _IP_PROTO_NAMES.get(ipproto, "IPv4")
             info = f"fragment offset={f['ip.frag_offset'] * 8}"
@@ -419,7 +426,7 @@ _ARP = struct.Struct("!HHBBH6s4s6s4s")
 
 
 def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_OPTIONS,
-                 pal: Palette = PLAIN) -> str | None:
+                 pal: Palette = PLAIN, analysis: Analysis | None = None) -> str | None:
     """``packet_summary(decode(data, 1, options), frame_len)`` for an Ethernet frame of a common
     shape, read without a full decode; ``None`` when the frame needs the full decoder.
 
@@ -507,6 +514,24 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                     info = _icmp_info(itype, code, ident, seq)
                 else:
                     info = _icmp_info(itype, code, None, None)
+            elif pkind is not None and pkind in STEPS and (spec := BY_NAME.get(pkind)) is not None \
+                    and spec.info is not None and spec.role == TRANSPORT:
+                walk = Walk(data, end, options.tables, verify, max_depth)
+                walk.ip_src = data[ip_off + 12:ip_off + 16]
+                walk.ip_dst = data[ip_off + 16:ip_off + 20]
+                walk.ip_pseudo = int.from_bytes(data[ip_off + 12:ip_off + 20], "big")
+                STEPS[pkind](walk, off)
+                layer = walk.layers[-1]
+                if walk.trailers or layer.status != OK or (walk.errors and not all(
+                        e.startswith(f"{spec.proto}: bad checksum") for e in walk.errors)):
+                    return None
+                if walk.errors:
+                    bad.append(f"bad {spec.proto} checksum")
+                if analysis is not None:
+                    analysis(Packet([Layer("ip", {"ip.src": _ntoa(sip), "ip.dst": _ntoa(dip)}),
+                                     layer]))
+                proto = spec.short
+                info = spec.info(layer)
             elif pkind is None:
                 if ipproto == 6:
                     proto = "TCP"
@@ -549,22 +574,14 @@ _COMMON = struct.Struct("!12xHBxHxxHxB10x2xHHH8x12xHBxHxxHxB10xHHHH")
 _CACHE_MAX = 1 << 16
 
 
-def _standard(options: DecodeOptions) -> bool:
-    """Whether ``options`` dispatch the common shapes as the default tables do."""
-    e, p = options.ethertypes, options.ip_protocols
-    return (e.get(0x0800) == "ip" and e.get(0x0806) == "arp" and e.get(0x8100) == "vlan"
-            and p.get(1) == "icmp" and p.get(17) == "udp" and p.get(6) is None
-            and options.verify_checksums and not options.fcs_len and options.max_depth >= 1)
-
-
-def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = PLAIN
-                      ) -> Callable[[bytes, int], str | None]:
+def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = PLAIN,
+                      analysis: Analysis | None = None) -> Callable[[bytes, int], str | None]:
     """A ``fast_summary`` bound to ``options`` and ``pal``, faster still for the commonest shape
     (Ethernet [802.1Q] / IPv4 / UDP / VXLAN / Ethernet / IPv4 or ARP, one hop, plain text), for
     which it caches the text of addresses and VXLAN headers."""
-    if not _standard(options) or pal.reset:
+    if not fast_path_applies(options) or options.max_depth < 1 or pal.reset:
         def general(data: bytes, frame_len: int) -> str | None:
-            return fast_summary(data, frame_len, options, pal)
+            return fast_summary(data, frame_len, options, pal, analysis)
         return general
     udp_ports = options.udp_ports
     vxlan_ports = frozenset(p for p, n in udp_ports.items() if n == "vxlan")
@@ -632,14 +649,14 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
         n = len(data)
         b = 4 if data[12:14] == b"\x81\x00" else 0  # one 802.1Q tag shifts everything by 4
         if n < 92 + b:
-            return fast_summary(data, frame_len, options, pal)
+            return fast_summary(data, frame_len, options, pal, analysis)
         (etype, vihl, tlen, ffo, ipproto, dport, ulen, ucsum, ietype,
          ivihl, itlen, iffo, iproto, w1, w2, w3, w4) = unpack_common(data, b)
         uend = 34 + b + ulen
         if (etype != 0x0800 or vihl != 0x45 or ffo & 0x3FFF or ipproto != 17
                 or 14 + b + tlen > n or ulen < 16 or uend > 14 + b + tlen
                 or dport not in vxlan_ports):
-            return fast_summary(data, frame_len, options, pal)
+            return fast_summary(data, frame_len, options, pal, analysis)
         bad = ""  # the end markers of bad checksums (in layer order, each name once)
         if from_bytes(data[14 + b:34 + b], "big") % 0xFFFF:
             bad = " [bad ip checksum]"
@@ -648,16 +665,16 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
             bad += " [bad udp checksum]"
         if ietype == 0x0800:
             if uend < 92 + b:
-                return fast_summary(data, frame_len, options, pal)
+                return fast_summary(data, frame_len, options, pal, analysis)
             end = 64 + b + itlen
             if ivihl != 0x45 or itlen < 20 or end > uend or iffo & 0x3FFF:
-                return fast_summary(data, frame_len, options, pal)
+                return fast_summary(data, frame_len, options, pal, analysis)
             if from_bytes(data[64 + b:84 + b], "big") % 0xFFFF and "[bad ip" not in bad:
                 bad += " [bad ip checksum]"
             if iproto == 1:
                 total = from_bytes(data[84 + b:end], "big") << (8 if itlen & 1 else 0)
                 if end < 92 + b:
-                    return fast_summary(data, frame_len, options, pal)
+                    return fast_summary(data, frame_len, options, pal, analysis)
                 if not total or total % 0xFFFF:
                     bad += " [bad icmp checksum]"
                 key = data[26 + b:62 + b] + data[76 + b:84 + b]
@@ -671,12 +688,9 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                     return "%s%s%sICMP echo reply id=%s seq=%d%s" % (  # noqa: UP031
                         found[0], flen, found[1], numbers.get(w3) or number(w3), w4, bad)
                 info = "ICMP " + _icmp_info(w1 >> 8, w1 & 0xFF, None, None)
-            elif iproto == 6:
-                tcp = _tcp_info(data[84 + b:end], itlen - 20)
-                info = "TCP " + tcp if tcp else "TCP"
             elif iproto == 17:
                 if end < 92 + b or w3 < 8 or 84 + b + w3 > end or w2 in udp_ports:
-                    return fast_summary(data, frame_len, options, pal)
+                    return fast_summary(data, frame_len, options, pal, analysis)
                 if w4 and ((from_bytes(data[84 + b:84 + b + w3], "big")
                             << (8 if w3 & 1 else 0))
                            + from_bytes(data[76 + b:84 + b], "big") + 17 + w3) % 0xFFFF:
@@ -684,19 +698,19 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                         bad += " [bad udp checksum]"
                 info = f"UDP {w1}{ARROW}{w2} len={w3 - 8}"
             else:
-                return fast_summary(data, frame_len, options, pal)
+                return fast_summary(data, frame_len, options, pal, analysis)
             key = data[26 + b:62 + b] + data[76 + b:84 + b]
             found = get_prefix(key) or prefix(key, True)
             return f"{found[0]}{frame_len}{found[1]}{info}{bad}"
         if ietype == 0x0806:
             htype, ptype, hlen, plen, op, sha, spa, _tha, tpa = unpack_arp(data, 64 + b)
             if hlen != 6 or plen != 4 or ptype != 0x0800 or htype not in (1, 6):
-                return fast_summary(data, frame_len, options, pal)
+                return fast_summary(data, frame_len, options, pal, analysis)
             info = _arp_info(op, sha.hex(":"), _ntoa(spa), _ntoa(tpa))
             key = data[26 + b:62 + b]
             found = get_prefix(key) or prefix(key, False)
             return f"{found[0]}{frame_len}{found[1]}ARP {info}{bad}"
-        return fast_summary(data, frame_len, options, pal)
+        return fast_summary(data, frame_len, options, pal, analysis)
 
     return common
 
@@ -738,7 +752,8 @@ class Summarizer:
         pal = self.pal
         options = self.options
         cache: dict[int, DecodeOptions] = {}
-        fast = make_fast_summary(options, pal)
+        analyze = Analysis()  # one for the fast path and the full decoder: they share the capture
+        fast = make_fast_summary(options, pal, analyze)
         first = prev = 0
         started = False
         iface: Any = None
@@ -762,7 +777,8 @@ class Summarizer:
                 use_fast = linktype == 1 and opts is options
             text = fast(rec.data, rec.orig_len) if use_fast else None
             if text is None:
-                text = packet_summary(decode(rec.data, linktype, opts), rec.orig_len, pal)
+                text = packet_summary(analyze(decode(rec.data, linktype, opts)), rec.orig_len,
+                                      pal)
             delta = ts - first
             if relative and 0 <= delta - second_start < _NS:  # the same second as before
                 yield "%5d %s%06d %s" % (  # noqa: UP031
