@@ -29,7 +29,13 @@ from vxlankit import __version__
 from vxlankit.addr import ip_bytes, ip_str
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.errors import CaptureError, FilterError, VxlanKitError
-from vxlankit.present.run import DecodedRecord, PacketTest, RecordLike, decode_records
+from vxlankit.present.run import (
+    DecodedRecord,
+    FastPathTally,
+    PacketTest,
+    RecordLike,
+    decode_records,
+)
 
 if TYPE_CHECKING:  # synth is imported by its command only, to keep start-up short
     from vxlankit.synth.ping import PingOptions
@@ -360,11 +366,14 @@ def main() -> None:
 @selection_options
 @decode_options
 @color_option
+@click.option("--fast-path-stats", is_flag=True,
+              help="At the end, say on stderr how many packets the fast path answered and how "
+                   "many were decoded in full.")
 @guarded
 def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
            count: int | None, time_format: str, vnis: tuple[int, ...], vteps: tuple[str, ...],
            filter_expr: str | None, vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
-           color: str) -> None:
+           color: str, fast_path_stats: bool) -> None:
     """Print the packets of capture FILEs (pcap or pcapng; - reads stdin).
 
     One line per packet by default: outer VTEPs, VNI, then the inner frame.
@@ -385,6 +394,11 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
         view.out.flush()
         raise Failed(str(exc), EXIT_USAGE) from None
     view.out.flush()
+    if fast_path_stats:
+        used = view.tally.total or not (verbose or hexdump or vnis or vteps or filter_expr)
+        click.echo(str(view.tally) if used else
+                   "fast path: not used (-V, -x and selections decode every packet in full)",
+                   err=True)
     sys.exit(code)
 
 
@@ -407,6 +421,7 @@ class DecodeView:
         self.several = several
         self.pal = pal
         self.out = Writer()
+        self.tally = FastPathTally()
 
     def show(self, capture: Capture) -> None:
         if self.several and not self.as_json:
@@ -431,9 +446,10 @@ class DecodeView:
             if self.as_json:
                 from vxlankit.present.jsonl import fast_json_lines
 
-                return fast_json_lines(records, self.options, count=count, file=file)
+                return fast_json_lines(records, self.options, count=count, file=file,
+                                       tally=self.tally)
             if not (self.verbose or self.hexdump):
-                return summarizer.fast_lines(records, count)
+                return summarizer.fast_lines(records, count, self.tally)
         items = decode_records(records, self.options, count=count, vnis=self.vnis,
                                vteps=self.vteps, filter=self.filter)
         return self.render(items, summarizer, file)

@@ -33,7 +33,7 @@ from vxlankit.layers import arp, ethernet, vlan, vxlan
 from vxlankit.layers.registry import STEPS
 from vxlankit.layers.spec import Walk
 from vxlankit.packet import OK, Layer, Packet
-from vxlankit.present.run import DecodedRecord, RecordLike, options_for
+from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
 from vxlankit.present.summary import epoch_str
 
 _ntoa = socket.inet_ntoa
@@ -410,9 +410,11 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 walk.ip_dst = data[ip_off + 16:ip_off + 20]
                 walk.ip_pseudo = from_bytes(data[ip_off + 12:ip_off + 20], "big")
                 nxt, off = STEPS[ip_protocols[proto]](walk, off)
-                if walk.errors or walk.trailers or nxt not in ("data", None) or any(
-                        layer.status != OK for layer in walk.layers):
-                    return None  # whatever needs reporting: the full decoder
+                if walk.trailers or nxt not in ("data", None) or any(
+                        layer.status != OK for layer in walk.layers) or not all(
+                        " bad checksum at offset " in e for e in walk.errors):
+                    return None  # anything but a bad checksum to report: the full decoder
+                errors += walk.errors
                 if analyze is not None:
                     analyze(Packet([Layer("ip", {"ip.src": _ntoa(walk.ip_src),
                                                  "ip.dst": _ntoa(walk.ip_dst)}), *walk.layers]))
@@ -495,9 +497,11 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
 
 
 def fast_json_lines(records: Iterable[RecordLike], options: DecodeOptions = DEFAULT_OPTIONS,
-                    *, count: int | None = None, file: str | None = None) -> Iterator[str]:
+                    *, count: int | None = None, file: str | None = None,
+                    tally: FastPathTally | None = None) -> Iterator[str]:
     """JSON texts for every record (at most ``count``), as ``json_lines`` over
-    ``decode_records`` would make them, decoding in full only what the fast path declines."""
+    ``decode_records`` would make them, decoding in full only what the fast path declines
+    (``tally`` counts both)."""
     if count is not None and count == 0:
         return
     limit = count if count is not None and count > 0 else -1
@@ -514,6 +518,10 @@ def fast_json_lines(records: Iterable[RecordLike], options: DecodeOptions = DEFA
             opts = options if iface.fcslen is None else options_for(options, iface, cache)
             text = record_json(record, analyze(decode(record.data, iface.linktype, opts)),
                                file=file)
+            if tally is not None:
+                tally.full += 1
+        elif tally is not None:
+            tally.fast += 1
         yield text
         shown += 1
         if shown == limit:

@@ -29,6 +29,7 @@ from vxlankit.packet import Packet
 
 __all__ = [
     "DecodedRecord",
+    "FastPathTally",
     "InterfaceLike",
     "PacketTest",
     "RecordLike",
@@ -127,6 +128,27 @@ def packet_vteps(packet: Packet) -> list[tuple[str, str]]:
                 hops.append((last_ip.fields["ip.src"], last_ip.fields["ip.dst"]))
             last_ip = None
     return hops
+
+
+class FastPathTally:
+    """How many records a fast path answered, and how many it left to the full decoder (a
+    layer it does not read, an odd header, another link type).  ``decode --fast-path-stats``
+    prints it; the test-suite keeps the full decoder's share under 1% on every capture."""
+
+    __slots__ = ("fast", "full")
+
+    def __init__(self) -> None:
+        self.fast = 0
+        self.full = 0
+
+    @property
+    def total(self) -> int:
+        return self.fast + self.full
+
+    def __str__(self) -> str:
+        share = 100 * self.full / self.total if self.total else 0.0
+        return (f"fast path: {self.fast} of {self.total} packets; {self.full} ({share:.2f}%) "
+                "decoded in full")
 
 
 class Selection:

@@ -39,7 +39,7 @@ from vxlankit.layers.registry import BY_NAME, STEPS, spec_for
 from vxlankit.layers.spec import TRANSPORT, Walk
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, RESERVED_MASK
 from vxlankit.packet import CHECKSUM_BAD, MALFORMED, OK, TRUNCATED, Layer, Packet
-from vxlankit.present.run import DecodedRecord, RecordLike, options_for
+from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
 
 __all__ = [
     "ANSI",
@@ -743,9 +743,10 @@ class Summarizer:
         when = self.clock(rec.ts_ns, item.first_ts_ns, item.prev_ts_ns)
         return f"{rec.number:>5} {when} {packet_summary(item.packet, rec.orig_len, self.pal)}"
 
-    def fast_lines(self, records: Iterable[RecordLike], count: int | None = None
-                   ) -> Iterator[str]:
-        """Lines for every record (at most ``count``), as ``line`` would make them."""
+    def fast_lines(self, records: Iterable[RecordLike], count: int | None = None,
+                   tally: FastPathTally | None = None) -> Iterator[str]:
+        """Lines for every record (at most ``count``), as ``line`` would make them; ``tally``
+        counts the records the fast path answered and those decoded in full."""
         if count is not None and count >= 0:
             records = islice(records, count)  # one line per record: count records
         clock = self.clock
@@ -779,6 +780,10 @@ class Summarizer:
             if text is None:
                 text = packet_summary(analyze(decode(rec.data, linktype, opts)), rec.orig_len,
                                       pal)
+                if tally is not None:
+                    tally.full += 1
+            elif tally is not None:
+                tally.fast += 1
             delta = ts - first
             if relative and 0 <= delta - second_start < _NS:  # the same second as before
                 yield "%5d %s%06d %s" % (  # noqa: UP031
