@@ -104,6 +104,7 @@ SPEC = LayerSpec(
     name=PROTO, title="Ethernet II", role=LINK, header_len=HEADER_LEN, schema=SCHEMA,
     dissect=dissect, emit=emit, selectors=(("linktype", 1), ("vxlan.next_proto", 3)),
     next_table="ethertype", next_field="eth.type", title_extra=_title,
+    aliases=(("eth.addr", ("eth.src", "eth.dst")),),
     fields=(
         Field("eth.dst", ETHER, (0, 6, None)),
         Field("eth.src", ETHER, (6, 6, None)),

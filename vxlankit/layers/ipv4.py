@@ -302,6 +302,7 @@ SPEC = LayerSpec(
                ("vxlan.next_proto", 1), ("null.family", 2)),
     next_table="ip.proto", next_field="ip.proto", length_at=2,
     checksum=CHECKSUM_HEADER, checksum_at=10, span=_span, title_extra=_title,
+    aliases=(("ip.addr", ("ip.src", "ip.dst")),),
     fields=(
         Field("ip.version", UINT, (0, 1, 0xF0)),
         Field("ip.hdr_len", UINT, (0, 1, 0x0F)),

@@ -159,3 +159,8 @@ def field_for(fields: Mapping[str, object], name: str) -> Field | None:
                 if found is not None:
                     return found
     return FIELDS.get(name)
+
+
+# Names that stand for any of several fields (Wireshark's tcp.port, ip.addr, eth.addr...).
+ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {alias: names for spec in LAYERS for alias, names in spec.aliases})

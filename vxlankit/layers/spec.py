@@ -89,6 +89,8 @@ class LayerSpec:
     analyzer: Callable[[], Callable[[Packet, int], None]] | None = None
     claims: str | None = None  # among specs of one ``proto``: the field that marks this one
     anchor: str = ""  # a field its Wireshark dissector always shows (default: the first)
+    # Filter names that stand for either of two fields, as Wireshark's "tcp.port" does.
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
     field_names: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:

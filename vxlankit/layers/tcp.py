@@ -377,6 +377,7 @@ SPEC = LayerSpec(
     header_len=MIN_HEADER_LEN, schema=SCHEMA, dissect=dissect, emit=emit, short="TCP",
     selectors=(("ip.proto", IP_PROTO),), next_table="tcp.port", checksum=CHECKSUM_PSEUDO,
     checksum_at=16, title_extra=_title, info=info, analyzer=analyzer, span=_span,
+    aliases=(("tcp.port", ("tcp.srcport", "tcp.dstport")),),
     fields=(
         Field("tcp.srcport", UINT, (0, 2, None)),
         Field("tcp.dstport", UINT, (2, 2, None)),

@@ -125,6 +125,7 @@ SPEC = LayerSpec(
     schema=SCHEMA, dissect=dissect, emit=emit, short="UDP", selectors=(("ip.proto", 17),),
     next_table="udp.port", length_at=4, checksum=CHECKSUM_PSEUDO, checksum_at=6,
     checksum_zero_means_none=True, title_extra=_title,
+    aliases=(("udp.port", ("udp.srcport", "udp.dstport")),),
     fields=(
         Field("udp.srcport", UINT, (0, 2, None)),
         Field("udp.dstport", UINT, (2, 2, None)),

@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection
 from typing import Any, NoReturn
 
 from vxlankit.errors import FilterError
+from vxlankit.layers.registry import ALIASES
 from vxlankit.layers.registry import PROTOCOLS as REGISTRY_PROTOCOLS
 from vxlankit.packet import Packet
 
@@ -502,6 +503,15 @@ def _in_layers(ranges: tuple[_LayerRange, ...], num: int, top: int) -> bool:
 
 
 def _values_of(name: str, ranges: tuple[_LayerRange, ...] | None) -> Callable[[Packet], list[Any]]:
+    either = ALIASES.get(name)  # "tcp.port": the source or destination port, in layer order
+    if either is not None:
+        def any_of(pkt: Packet) -> list[Any]:
+            return [layer.fields[n] for layer in pkt.layers for n in either if n in layer.fields]
+        if ranges is None:
+            return any_of
+        names: tuple[str, ...] = either
+    else:
+        names = (name,)
     if ranges is None:
         return lambda pkt: pkt.values(name)
 
@@ -514,8 +524,9 @@ def _values_of(name: str, ranges: tuple[_LayerRange, ...] | None) -> Callable[[P
         for layer in pkt.layers:
             count = seen.get(layer.proto, 0) + 1
             seen[layer.proto] = count
-            if name in layer.fields:
-                found.append((count, layer.fields[name]))
+            for n in names:
+                if n in layer.fields:
+                    found.append((count, layer.fields[n]))
         if not found:
             return []
         top = max(num for num, _ in found)
