@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from vxlankit.errors import DecodeError, MalformedError, TruncatedError
+
 # Layer statuses.
 OK = "ok"
 TRUNCATED = "truncated"  # the capture ended before this layer did
@@ -129,6 +131,20 @@ class Packet:
     @property
     def ok(self) -> bool:
         return not self.errors and all(layer.status == OK for layer in self.layers)
+
+    def raise_for_status(self, *, path: str | None = None, number: int | None = None) -> None:
+        """Raise what decoding only reported, for callers that want a packet whole or not at
+        all: :class:`TruncatedError` or :class:`MalformedError` for the first layer so
+        marked, else :class:`DecodeError` for the first other problem (a bad checksum, an
+        unsupported link type).  ``path`` and ``number`` say where, in the error."""
+        for layer in self.layers:
+            if layer.status != OK:
+                kind = TruncatedError if layer.status == TRUNCATED else MalformedError
+                mine = [e for e in self.errors if e.startswith(layer.proto + ":")]
+                message = (mine or self.errors or [f"{layer.proto}: {layer.status}"])[0]
+                raise kind(message, path=path, packet=number, offset=layer.offset)
+        if self.errors:
+            raise DecodeError(self.errors[0], path=path, packet=number)
 
     def layer(self, proto: str, occurrence: int = 1) -> Layer | None:
         """The ``occurrence``-th layer (1-based) of ``proto``; ``-1`` is the last one."""
