@@ -460,8 +460,8 @@ class _Walk:
         end = self.end[s]
         hdr_len = (h[:, 12] >> 4).astype(np.int64) * 4
         bad = (end - r < 20) | (hdr_len < 20) | (hdr_len > end - r)
+        checked = ~bad & self.ip_complete[s]
         if self.t.verify:
-            checked = ~bad & self.ip_complete[s]
             at = np.flatnonzero(checked)
             if len(at):
                 begin = self.start[rows[at]] + r
@@ -475,6 +475,17 @@ class _Walk:
                 self.tcp(r, rest)
             return
         sport, dport = _be16(h, 0), _be16(h, 2)
+        status: Any = CHECKSUM_UNVERIFIED
+        fields: list[tuple[str, Any]] = [
+            ("tcp.srcport", sport), ("tcp.dstport", dport), ("tcp.seq_raw", _be32(h, 4)),
+            ("tcp.ack_raw", _be32(h, 8)), ("tcp.flags", _be16(h, 12) & 0x0FFF),
+            ("tcp.window_size_value", _be16(h, 14))]
+        if self.t.verify:
+            status = np.where(checked, CHECKSUM_GOOD, CHECKSUM_UNVERIFIED)
+        fields.append(("tcp.checksum.status", status))
+        self.put_occ("tcp", rows, fields)
+        known = self.ip_complete[s]  # tcp.len: the IP payload is all there
+        self.put_occ("tcp.len", rows[known], [("tcp.len", (end - r - hdr_len)[known])])
         nxt = self.t.tcp_port[dport]
         by_sport = nxt == _DATA
         if by_sport.any():

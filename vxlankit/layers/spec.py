@@ -57,6 +57,7 @@ class Field:
     hex: int = 0  # shown as 0x with this many digits (0: decimal)
     names: Mapping[int, str] | None = None  # value -> name, shown in brackets
     doc: str = ""  # for the fields Wireshark has no name for: what vxlankit means by it
+    column: str = ""  # exported as a bulk column (first occurrence) with this description
 
 
 @dataclass(frozen=True, slots=True)
