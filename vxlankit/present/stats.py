@@ -30,7 +30,7 @@ from typing import Any
 from vxlankit.codec import LINKTYPE_NAMES
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import RecordLike
-from vxlankit.present.summary import epoch_str, format_seconds
+from vxlankit.present.timeformat import epoch_str, format_seconds
 
 __all__ = ["FileInfo", "OverlayStats"]
 
