@@ -380,3 +380,17 @@ def test_common_shape_with_vlan_tag_and_bad_checksums() -> None:
     text = common(bytes(bad), len(bad))
     assert text is not None and text.endswith("seq=1 [bad udp checksum]")
     assert text == line(bytes(bad))
+
+
+def test_summary_still_offers_the_time_and_colour_names() -> None:
+    """The time formats moved to timeformat.py and the palette to palette.py; summary.py still
+    exports every name of its __all__, as the same objects."""
+    from vxlankit.present import palette, summary, timeformat
+
+    for name in summary.__all__:
+        assert hasattr(summary, name), name
+    for name in ("ANSI", "PLAIN", "Palette"):
+        assert getattr(summary, name) is getattr(palette, name), name
+    for name in ("TIME_FORMATS", "epoch_str", "format_seconds", "time_digits"):
+        assert getattr(summary, name) is getattr(timeformat, name), name
+    assert summary.make_fast_summary.__module__ == "vxlankit.present.summary"

@@ -34,7 +34,7 @@ from vxlankit.layers.registry import STEPS
 from vxlankit.layers.spec import Walk
 from vxlankit.packet import OK, Layer, Packet
 from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
-from vxlankit.present.summary import epoch_str
+from vxlankit.present.timeformat import epoch_str
 
 _ntoa = socket.inet_ntoa
 

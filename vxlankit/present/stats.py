@@ -31,7 +31,7 @@ from vxlankit.codec import LINKTYPE_NAMES
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import RecordLike
-from vxlankit.present.summary import epoch_str, format_seconds
+from vxlankit.present.timeformat import epoch_str, format_seconds
 
 __all__ = ["FileInfo", "OverlayStats"]
 

@@ -19,13 +19,15 @@ common shapes (Ethernet, up to two VLAN tags, IPv4 without options, UDP, VXLAN, 
 TCP) directly, verifying the same checksums, and returns ``None`` for anything else, which the
 caller then decodes in full; the test-suite proves the two equal on every real capture and on
 mutated frames.  The fast path is what keeps ``vxlankit decode`` ahead of tshark.
+
+The time column's formats are in ``timeformat``, the colours in ``palette``; their public names
+are re-exported from here.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
@@ -39,7 +41,9 @@ from vxlankit.layers.registry import BY_NAME, STEPS, spec_for
 from vxlankit.layers.spec import TRANSPORT, Walk
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, RESERVED_MASK
 from vxlankit.packet import CHECKSUM_BAD, MALFORMED, OK, TRUNCATED, Layer, Packet
+from vxlankit.present.palette import ANSI, PLAIN, Palette
 from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
+from vxlankit.present.timeformat import TIME_FORMATS, Clock, epoch_str, format_seconds, time_digits
 
 __all__ = [
     "ANSI",
@@ -55,107 +59,7 @@ __all__ = [
 ]
 
 ARROW = " -> "
-
-# --------------------------------------------------------------------------------------------
-# Colour
-
-
-class Palette:
-    """ANSI escape strings for the parts of a line ("" everywhere for plain text)."""
-
-    __slots__ = ("addr", "vni", "proto", "mark", "bad", "dim", "reset")
-
-    def __init__(self, addr: str = "", vni: str = "", proto: str = "", mark: str = "",
-                 bad: str = "", dim: str = "", reset: str = "") -> None:
-        self.addr = addr
-        self.vni = vni
-        self.proto = proto
-        self.mark = mark
-        self.bad = bad
-        self.dim = dim
-        self.reset = reset
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.reset)
-
-
-PLAIN = Palette()
-ANSI = Palette(addr="\x1b[33m", vni="\x1b[1;36m", proto="\x1b[1m", mark="\x1b[35m",
-               bad="\x1b[1;31m", dim="\x1b[2m", reset="\x1b[0m")
-
-# --------------------------------------------------------------------------------------------
-# Time
-
-TIME_FORMATS = ("r", "a", "ad", "e", "d", "dd", "u", "ud")
 _NS = 1_000_000_000
-
-
-def time_digits(tsresol: int) -> int:
-    """Decimals to show for a timestamp resolution: 6 (microseconds) or 9 (finer)."""
-    return 9 if tsresol > 1_000_000 else 6
-
-
-def format_seconds(ns: int, digits: int = 6) -> str:
-    """Nanoseconds as seconds with ``digits`` decimals (truncated), exact: no float."""
-    sign = ""
-    if ns < 0:
-        sign = "-"
-        ns = -ns
-    secs, frac = divmod(ns, _NS)
-    if digits == 9:
-        return f"{sign}{secs}.{frac:09d}"
-    if digits == 6:
-        return f"{sign}{secs}.{frac // 1000:06d}"
-    scaled = frac // 10 ** (9 - digits)
-    return f"{sign}{secs}.{scaled:0{digits}d}" if digits else f"{sign}{secs}"
-
-
-def epoch_str(ts_ns: int) -> str:
-    """tshark's ``frame.time_epoch``: seconds with nine decimals, exact from integer ns."""
-    return format_seconds(ts_ns, 9)
-
-
-class _Clock:
-    """Formats the time column in one of tshark's ``-t`` formats.
-
-    r: since the first packet; d: since the previous packet; dd: since the previous packet shown;
-    e: epoch; a/ad: local time of day (with date); u/ud: the same in UTC.
-    """
-
-    __slots__ = ("fmt", "digits", "prev_shown", "_sec", "_prefix")
-
-    def __init__(self, fmt: str = "r", digits: int = 6) -> None:
-        if fmt not in TIME_FORMATS:
-            raise ValueError(f"unknown time format {fmt!r}: use one of {', '.join(TIME_FORMATS)}")
-        self.fmt = fmt
-        self.digits = digits
-        self.prev_shown: int | None = None
-        self._sec = -1
-        self._prefix = ""
-
-    def __call__(self, ts: int, first: int, prev: int) -> str:
-        fmt = self.fmt
-        if fmt == "r":
-            text = format_seconds(ts - first, self.digits)
-        elif fmt == "e":
-            text = format_seconds(ts, self.digits)
-        elif fmt == "d":
-            text = format_seconds(ts - prev, self.digits)
-        elif fmt == "dd":
-            shown = self.prev_shown
-            text = format_seconds(0 if shown is None else ts - shown, self.digits)
-        else:
-            secs, frac = divmod(ts, _NS)
-            if secs != self._sec:
-                stamp = time.gmtime(secs) if fmt[0] == "u" else time.localtime(secs)
-                pattern = "%Y-%m-%d %H:%M:%S" if fmt.endswith("d") else "%H:%M:%S"
-                self._prefix = time.strftime(pattern, stamp)
-                self._sec = secs
-            digits = self.digits
-            text = f"{self._prefix}.{frac // 10 ** (9 - digits):0{digits}d}"
-        self.prev_shown = ts
-        return text
 
 
 # --------------------------------------------------------------------------------------------
@@ -728,7 +632,7 @@ class Summarizer:
 
     def __init__(self, time_format: str = "r", pal: Palette = PLAIN,
                  options: DecodeOptions = DEFAULT_OPTIONS, digits: int | None = None) -> None:
-        self.clock = _Clock(time_format, digits or 6)
+        self.clock = Clock(time_format, digits or 6)
         self.fixed_digits = digits is not None
         self.pal = pal
         self.options = options
