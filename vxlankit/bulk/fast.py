@@ -36,16 +36,19 @@ from vxlankit.packet import CHECKSUM_GOOD, CHECKSUM_NOT_PRESENT, CHECKSUM_UNVERI
 PREFIX = 112  # room for an 802.1Q tag outside and inside the tunnel
 assert PREFIX <= PAD
 
-# Layer codes.  They double as the digits (base 16) of a frame's protocol stack, so no
-# layer may be 0 and at most 15 layers fit in the 64-bit accumulator.  An Ethernet header
-# with a length instead of an EtherType is its own code: tshark's frame.protocols lists
-# "ethertype" after a typed one only.
+# Layer codes.  They double as the digits (base 256) of a frame's protocol stack, held in two
+# 64-bit accumulators (the low one and the digits shifted out of it), so no layer may be 0,
+# 254 codes are free for the layers to come, and 16 layers fit.  An Ethernet header with a
+# length instead of an EtherType is its own code: tshark's frame.protocols lists "ethertype"
+# after a typed one only.
 _NONE, _ETH, _IP, _UDP, _VXLAN, _ARP, _ICMP, _DATA, _VLAN, _QINQ, _ETH_LEN, _TCP = range(12)
-_UNSUPPORTED = 15
+_UNSUPPORTED = 255
 _PROTO_NAMES = {_ETH: "eth:ethertype", _ETH_LEN: "eth", _IP: "ip", _UDP: "udp",
                 _VXLAN: "vxlan", _ARP: "arp", _ICMP: "icmp", _DATA: "data", _TCP: "tcp",
                 _VLAN: "vlan:ethertype", _QINQ: "ieee8021ad:ethertype"}
-_MAX_LAYERS = 15
+_MAX_LAYERS = 16
+_DIGIT = np.uint64(8)
+_HIGH_DIGIT = np.uint64(56)
 
 # The rich decoder's reports of a length field that runs past the captured data (see
 # vxlankit/codec/decode.py); the equality tests hold these to what it prints.
@@ -183,6 +186,7 @@ class _Walk:
         self.end = frames.caplen.copy()
         self.nxt = np.full(n, _ETH, np.uint8)
         self.acc = np.zeros(n, np.uint64)
+        self.acc_high = np.zeros(n, np.uint64)  # the digits shifted out of ``acc``
         self.layers = np.zeros(n, np.uint8)
         self.truncated = np.zeros(n, np.bool_)
         # Truncations, in the order the walk met them: (message template, offset, rows,
@@ -220,7 +224,10 @@ class _Walk:
         """Record layer ``code`` (one, or one per row) for ``rows``; the next layer is ``nxt``
         at ``to``."""
         s = self.sel(rows)
-        self.acc[s] = self.acc[s] * np.uint64(16) + np.asarray(code, np.uint64)
+        acc = self.acc[s]
+        if self.layers.max() >= 8:  # ``acc`` is full for some row: keep its top digit
+            self.acc_high[s] = (self.acc_high[s] << _DIGIT) | (acc >> _HIGH_DIGIT)
+        self.acc[s] = (acc << _DIGIT) | np.asarray(code, np.uint64)
         self.layers[s] += 1
         self.rel[s] = to
         self.nxt[s] = nxt
@@ -302,12 +309,14 @@ class _Walk:
             return
         cols = self.cols
         stacks = self.acc[rows]
-        if stacks.min() == stacks.max():
-            ids: Any = cols.string_id(_stack_name(int(stacks[0])))
+        high = self.acc_high[rows]
+        if stacks.min() == stacks.max() and high.min() == high.max():
+            ids: Any = cols.string_id(_stack_name(int(high[0]) << 64 | int(stacks[0])))
         else:
-            distinct, inverse = np.unique(stacks, return_inverse=True)
-            table = np.array([cols.string_id(_stack_name(int(v))) for v in distinct.tolist()],
-                             np.int32)
+            distinct, inverse = np.unique(np.stack([high, stacks], axis=1), axis=0,
+                                          return_inverse=True)
+            table = np.array([cols.string_id(_stack_name(hi << 64 | lo))
+                              for hi, lo in distinct.tolist()], np.int32)
             ids = table[inverse.reshape(-1)]
         s = self.sel(rows)
         cols.values["frame.protocols"][s] = ids
@@ -661,6 +670,6 @@ _LITTLE = np.little_endian
 def _stack_name(code: int) -> str:
     names = []
     while code:
-        names.append(_PROTO_NAMES[code & 0xF])
-        code >>= 4
+        names.append(_PROTO_NAMES[code & 0xFF])
+        code >>= 8
     return ":".join(reversed(names))
