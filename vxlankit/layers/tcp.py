@@ -32,7 +32,6 @@ bits and decoded option values are views of them.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from typing import Any
 
 from construct import Bytes, Computed, Int16ub, Int32ub, Rebuild, Struct, this
@@ -48,6 +47,7 @@ from vxlankit.layers.spec import (
     STRING,
     TRANSPORT,
     UINT,
+    Analyzer,
     Field,
     LayerSpec,
     Span,
@@ -88,6 +88,9 @@ def flags_str(flags: int) -> str:
     """``tcp.flags.str``: a letter per set bit, a middle dot per clear one (12 places)."""
     return "".join(letter if flags & (0x800 >> i) else "\u00b7"
                    for i, letter in enumerate(_FLAG_LETTERS))
+
+
+_FLAGS_STR = tuple(flags_str(value) for value in range(0x1000))
 
 
 def _options(opts: bytes, fields: dict[str, Any]) -> None:
@@ -140,7 +143,7 @@ def decode(buf: bytes, off: int, end: int | None = None) -> dict[str, Any]:
         "tcp.flags.reset": (flags >> 2) & 1,
         "tcp.flags.syn": (flags >> 1) & 1,
         "tcp.flags.fin": flags & 1,
-        "tcp.flags.str": flags_str(flags),
+        "tcp.flags.str": _FLAGS_STR[flags],
         "tcp.window_size_value": window,
         "tcp.checksum": csum,
         "tcp.urgent_pointer": urgent,
@@ -325,6 +328,10 @@ class Streams:
             if "ip.src" in below.fields:
                 src, dst = below.fields["ip.src"], below.fields["ip.dst"]
                 break
+        self.add(f, src, dst)
+
+    def add(self, f: dict[str, Any], src: str, dst: str) -> None:
+        """Analyse one segment's fields ``f`` (adding to them), sent from ``src`` to ``dst``."""
         a = (src, f["tcp.srcport"])
         b = (dst, f["tcp.dstport"])
         # The two directions by their place in the key: a conversation with itself (same
@@ -368,7 +375,7 @@ class Streams:
                 theirs[1] = 0
 
 
-def analyzer() -> Callable[[Packet, int], None]:
+def analyzer() -> Analyzer:
     return Streams()
 
 

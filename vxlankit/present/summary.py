@@ -37,7 +37,7 @@ from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
-from vxlankit.layers.registry import BY_NAME, STEPS, spec_for
+from vxlankit.layers.registry import LAYERS, STEPS, spec_for
 from vxlankit.layers.spec import TRANSPORT, Walk
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, RESERVED_MASK
 from vxlankit.packet import CHECKSUM_BAD, MALFORMED, OK, TRUNCATED, Layer, Packet
@@ -329,6 +329,36 @@ _ICMP = struct.Struct("!BBHHH")
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
 
 
+# Transports the fast paths do not read by hand but through their layer's own step and
+# one-line text (TCP).
+_TRANSPORT_STEPS = {spec.name: (spec, STEPS[spec.name]) for spec in LAYERS
+                    if spec.role == TRANSPORT and spec.info is not None}
+
+
+def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
+               options: DecodeOptions, analysis: Analysis | None
+               ) -> tuple[str, str, str] | None:
+    """(protocol column, info, bad-checksum mark or "") of the transport header at ``off``
+    (its IPv4 header at ``ip_off``, its payload ending at ``end``), by the layer's own step;
+    ``None`` when it has anything else to report (the full decoder's case)."""
+    spec, step = _TRANSPORT_STEPS[kind]
+    walk = Walk(data, end, options.tables, options.verify_checksums, options.max_depth)
+    src, dst = data[ip_off + 12:ip_off + 16], data[ip_off + 16:ip_off + 20]
+    walk.ip_src = src
+    walk.ip_dst = dst
+    walk.ip_pseudo = int.from_bytes(data[ip_off + 12:ip_off + 20], "big")
+    step(walk, off)
+    layer = walk.layers[-1]
+    errors = walk.errors
+    if walk.trailers or layer.status != OK or (errors and (len(errors) > 1 or not errors[
+            0].startswith(spec.proto + ": bad checksum"))):
+        return None
+    if analysis is not None:
+        analysis.add(layer.proto, layer.fields, _ntoa(src), _ntoa(dst))
+    assert spec.info is not None
+    return spec.short, spec.info(layer), f"bad {spec.proto} checksum" if errors else ""
+
+
 def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_OPTIONS,
                  pal: Palette = PLAIN, analysis: Analysis | None = None) -> str | None:
     """``packet_summary(decode(data, 1, options), frame_len)`` for an Ethernet frame of a common
@@ -418,24 +448,13 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                     info = _icmp_info(itype, code, ident, seq)
                 else:
                     info = _icmp_info(itype, code, None, None)
-            elif pkind is not None and pkind in STEPS and (spec := BY_NAME.get(pkind)) is not None \
-                    and spec.info is not None and spec.role == TRANSPORT:
-                walk = Walk(data, end, options.tables, verify, max_depth)
-                walk.ip_src = data[ip_off + 12:ip_off + 16]
-                walk.ip_dst = data[ip_off + 16:ip_off + 20]
-                walk.ip_pseudo = int.from_bytes(data[ip_off + 12:ip_off + 20], "big")
-                STEPS[pkind](walk, off)
-                layer = walk.layers[-1]
-                if walk.trailers or layer.status != OK or (walk.errors and not all(
-                        e.startswith(f"{spec.proto}: bad checksum") for e in walk.errors)):
+            elif pkind is not None and pkind in _TRANSPORT_STEPS:
+                found = _transport(data, off, end, ip_off, pkind, options, analysis)
+                if found is None:
                     return None
-                if walk.errors:
-                    bad.append(f"bad {spec.proto} checksum")
-                if analysis is not None:
-                    analysis(Packet([Layer("ip", {"ip.src": _ntoa(sip), "ip.dst": _ntoa(dip)}),
-                                     layer]))
-                proto = spec.short
-                info = spec.info(layer)
+                proto, info, bad_mark = found
+                if bad_mark:
+                    bad.append(bad_mark)
             elif pkind is None:
                 if ipproto == 6:
                     proto = "TCP"
@@ -489,6 +508,8 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
         return general
     udp_ports = options.udp_ports
     vxlan_ports = frozenset(p for p, n in udp_ports.items() if n == "vxlan")
+    transports = {number: name for number, name in options.ip_protocols.items()
+                  if name in _TRANSPORT_STEPS}
     pairs: dict[bytes, str] = {}  # 8 bytes of IPv4 source + destination -> "a -> b"
     macs: dict[bytes, str] = {}  # 12 bytes of MAC destination + source -> "src -> dst"
     heads: dict[bytes, str] = {}  # 8 bytes of VXLAN header -> " vni N [marks] | "
@@ -592,6 +613,14 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                     return "%s%s%sICMP echo reply id=%s seq=%d%s" % (  # noqa: UP031
                         found[0], flen, found[1], numbers.get(w3) or number(w3), w4, bad)
                 info = "ICMP " + _icmp_info(w1 >> 8, w1 & 0xFF, None, None)
+            elif iproto in transports:
+                segment = _transport(data, 84 + b, end, 64 + b, transports[iproto], options,
+                                     analysis)
+                if segment is None:
+                    return None
+                info = f"{segment[0]} {segment[1]}"
+                if segment[2]:
+                    bad += f" [{segment[2]}]"
             elif iproto == 17:
                 if end < 92 + b or w3 < 8 or 84 + b + w3 > end or w2 in udp_ports:
                     return fast_summary(data, frame_len, options, pal, analysis)
