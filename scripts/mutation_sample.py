@@ -25,10 +25,13 @@ from collections import Counter
 from pathlib import Path
 
 MUTMUT = str(Path(sys.executable).with_name("mutmut"))
-KILLED = {1: "killed", 3: "killed", 36: "timeout", -24: "timeout", 24: "timeout",
-          152: "timeout", 255: "timeout", 37: "type check"}
-NOT_KILLED = {0: "survived", 5: "no tests", 33: "no tests", 35: "suspicious", None: "not checked",
-              -11: "segfault", -9: "segfault"}
+# mutmut's exit codes (mutmut/stats.py), as killed or not.
+KILLED: dict[int | None, str] = {
+    1: "killed", 3: "killed", 36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout",
+    255: "timeout", 37: "type check"}
+NOT_KILLED: dict[int | None, str] = {
+    0: "survived", 5: "no tests", 33: "no tests", 35: "suspicious", None: "not checked",
+    -11: "segfault", -9: "segfault"}
 
 
 def _verdicts() -> dict[str, int | None]:
@@ -44,6 +47,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--jobs", type=int, default=1, help="mutmut --max-children")
     parser.add_argument("--json", type=Path, help="write {mutant: verdict} here")
+    parser.add_argument("--names", type=Path,
+                        help="instead of a sample: the mutants named in this file (one a line; "
+                             "those that no longer exist are left out and counted)")
     args = parser.parse_args()
     if os.environ.get("HYPOTHESIS_PROFILE") != "mutation":
         print("set HYPOTHESIS_PROFILE=mutation: verdicts must not depend on the run",
@@ -59,7 +65,12 @@ def main() -> int:
         print("mutmut generated no mutants (see [tool.mutmut] in pyproject.toml)",
               file=sys.stderr)
         return 1
-    sample = sorted(random.Random(args.seed).sample(names, min(args.size, len(names))))
+    if args.names:
+        wanted = args.names.read_text().split()
+        sample = sorted(set(wanted) & set(names))
+        print(f"{len(sample)} of the {len(wanted)} mutants named in {args.names} exist")
+    else:
+        sample = sorted(random.Random(args.seed).sample(names, min(args.size, len(names))))
     subprocess.run([MUTMUT, "run", "--max-children", str(args.jobs), *sample],
                    stdout=subprocess.DEVNULL, check=True)
     verdicts = _verdicts()
@@ -70,7 +81,8 @@ def main() -> int:
     by_package = Counter(name.split(".")[1] for name in sample)
     killed_by_package = Counter(name.split(".")[1] for name in sample
                                 if status[name] in KILLED.values())
-    print(f"{len(names)} mutants, sample of {len(sample)} (seed {args.seed})")
+    drawn = f"from {args.names}" if args.names else f"(seed {args.seed})"
+    print(f"{len(names)} mutants, sample of {len(sample)} {drawn}")
     print(f"score {killed}/{len(sample)} = {100 * killed / len(sample):.1f}%  {dict(counts)}")
     for package in sorted(by_package):
         print(f"  {package}: {killed_by_package[package]}/{by_package[package]}")

@@ -303,3 +303,12 @@ def test_fcs_of_another_type() -> None:
     layers = [build.eth(), build.arp(), Layer("fcs", {"eth.trailer": 4})]
     with pytest.raises(EncodeError):
         encode(layers)
+
+
+@pytest.mark.parametrize(("flags", "offset"), [(8, 0), (0, 0x2000), (-1, 0)])
+def test_ip_flags_and_offset_out_of_range_are_named(flags: int, offset: int) -> None:
+    """The range check names the fields (and not a struct error from packing 17 bits)."""
+    ip = build.ipv4(src="192.0.2.1", dst="192.0.2.2", proto=253)
+    ip.fields["ip.flags"], ip.fields["ip.frag_offset"] = flags, offset
+    with pytest.raises(EncodeError, match=rf"ip.flags {flags} / ip.frag_offset {offset} do not"):
+        encode([ip], fix_lengths=False, compute_checksums=False)
