@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.strategies import KINDS, LINKTYPE_OF, copy_layers, frames
@@ -66,14 +66,20 @@ def decode_checked(data: bytes, linktype: int, options: DecodeOptions = OPTIONS[
     return packet
 
 
+# Long inputs every run, whatever hypothesis draws (it favours short ones).
+LONG = bytes(range(200))
+
+
 @pytest.mark.parametrize("linktype", LINKTYPES)
 @given(data=st.binary(max_size=200))
+@example(data=LONG)
 def test_random_bytes(linktype: int, data: bytes) -> None:
     decode_checked(data, linktype)
 
 
 @given(data=st.binary(max_size=120), linktype=st.sampled_from(LINKTYPES),
        options=st.sampled_from(OPTIONS))
+@example(data=LONG[:120], linktype=1, options=OPTIONS[1])
 def test_random_bytes_any_options(data: bytes, linktype: int, options: DecodeOptions) -> None:
     decode_checked(data, linktype, options)
 
