@@ -31,7 +31,12 @@ from vxlankit.bulk._numpy import np, npt
 from vxlankit.bulk.columns import ColumnBatch, row_from_packet
 from vxlankit.bulk.frames import PAD, FrameBatch, gather_rows
 from vxlankit.codec import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions, decode
-from vxlankit.packet import CHECKSUM_GOOD, CHECKSUM_NOT_PRESENT, CHECKSUM_UNVERIFIED
+from vxlankit.packet import (
+    CHECKSUM_BAD,
+    CHECKSUM_GOOD,
+    CHECKSUM_NOT_PRESENT,
+    CHECKSUM_UNVERIFIED,
+)
 
 PREFIX = 112  # room for an 802.1Q tag outside and inside the tunnel
 assert PREFIX <= PAD
@@ -54,6 +59,11 @@ _HIGH_DIGIT = np.uint64(56)
 # vxlankit/codec/decode.py); the equality tests hold these to what it prints.
 _IP_CUT = "ip: truncated at offset {0}: total length {1}, {2} bytes captured"
 _UDP_CUT = "udp: truncated at offset {0}: length {1}, {2} bytes captured"
+# ... and of a wrong checksum (offset of the field, the value, the right value).
+_IP_BAD = "ip: bad header checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
+_UDP_BAD = "udp: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
+_ICMP_BAD = "icmp: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
+_TCP_BAD = "tcp: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
 
 I64 = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -210,6 +220,13 @@ class _Walk:
         if len(rows) == self.n:
             return np.ascontiguousarray(self.m[:, r:r + size])
         return self.m[rows, r:r + size]
+
+    def bad_checksums(self, template: str, at: int, rows: Rows, bad: Mask, given: Any,
+                      calc: I64) -> None:
+        """Report the rows whose checksum is wrong, as the rich decoder words it (with the
+        value it should have been); their other columns are decoded as usual."""
+        if bad.any():
+            self.cuts.append((template, at, rows[bad], given[bad], calc[bad]))
 
     def reject(self, rows: Rows, bad: Mask) -> Rows | None:
         """Send the ``bad`` rows to the fallback; the remaining rows if there were any bad."""
@@ -389,14 +406,20 @@ class _Walk:
         # Version 4 with a 20-byte header; anything else is malformed, truncated or carries
         # options, all of which the rich decoder handles.
         bad = (self.end[s] - r < 20) | (h[:, 0] != 0x45) | (total < 20)
-        if self.t.verify:
-            words = _le_words(h, 10)
-            bad |= (words % 0xFFFF != 0) | (words == 0)
         rest = self.reject(rows, bad)
         if rest is not None:
             if len(rest):
                 self.ip(r, rest)
             return
+        status: Any = CHECKSUM_UNVERIFIED
+        if self.t.verify:
+            words = _le_words(h, 10)
+            wrong = (words % 0xFFFF != 0) | (words == 0)
+            status = np.where(wrong, CHECKSUM_BAD, CHECKSUM_GOOD)
+            if wrong.any():
+                given = _be16(h, 10)
+                self.bad_checksums(_IP_BAD, r + 10, rows, wrong, given,
+                                   _should_be(words, given))
         stop = total.astype(np.int64) + r
         cut = stop > self.end[s]
         if cut.any():
@@ -410,7 +433,6 @@ class _Walk:
         self.pseudo[s] = (_be16(h, 12).astype(np.int64) + _be16(h, 14) + _be16(h, 16)
                           + _be16(h, 18))
         proto = h[:, 9]
-        status = CHECKSUM_GOOD if self.t.verify else CHECKSUM_UNVERIFIED
         self.put_occ("ip", rows, [("ip.src", _be32(h, 12)), ("ip.dst", _be32(h, 16)),
                                   ("ip.proto", proto), ("ip.checksum.status", status)])
         nxt = self.t.proto[proto]
@@ -432,20 +454,27 @@ class _Walk:
         # truncated (without an error).
         bad = (avail < 8) | (length < 8) | (over & self.ip_complete[s])
         checksum = _be16(h, 6)
-        verified = None
-        if self.t.verify:
-            verified = ~bad & (checksum != 0) & complete
-            at = np.flatnonzero(verified)
-            if len(at):
-                begin = self.start[rows[at]] + r
-                sums = word_sums(self.buf, begin, begin + length[at])
-                extra = (self.pseudo[rows[at]] + 17 + length[at]) * 256
-                bad[at[(sums + extra) % 0xFFFF != 0]] = True
         rest = self.reject(rows, bad)
         if rest is not None:
             if len(rest):
                 self.udp(r, rest)
             return
+        verified = None
+        wrong = None
+        if self.t.verify:
+            verified = (checksum != 0) & complete
+            at = np.flatnonzero(verified)
+            if len(at):
+                begin = self.start[rows[at]] + r
+                sums = word_sums(self.buf, begin, begin + length[at])
+                extra = self.pseudo[rows[at]] + 17 + length[at]
+                off = (sums + extra * 256) % 0xFFFF != 0
+                if off.any():
+                    wrong = np.zeros(len(rows), np.bool_)
+                    wrong[at[off]] = True
+                    calc = np.zeros(len(rows), np.int64)
+                    calc[at[off]] = _should_be(sums[off], checksum[at[off]], extra[off], True)
+                    self.bad_checksums(_UDP_BAD, r + 6, rows, wrong, checksum, calc)
         if over.any():
             self.truncated[s] |= over
             self.cuts.append((_UDP_CUT, r, rows[over], length[over], avail[over]))
@@ -453,6 +482,8 @@ class _Walk:
         status = np.where(checksum == 0, CHECKSUM_NOT_PRESENT, CHECKSUM_UNVERIFIED)
         if verified is not None:
             status[verified] = CHECKSUM_GOOD
+        if wrong is not None:
+            status[wrong] = CHECKSUM_BAD
         dport = _be16(h, 2)
         self.put_occ("udp", rows, [("udp.srcport", _be16(h, 0)), ("udp.dstport", dport),
                                    ("udp.checksum.status", status)])
@@ -469,15 +500,6 @@ class _Walk:
         end = self.end[s]
         hdr_len = (h[:, 12] >> 4).astype(np.int64) * 4
         bad = (end - r < 20) | (hdr_len < 20) | (hdr_len > end - r)
-        checked = ~bad & self.ip_complete[s]
-        if self.t.verify:
-            at = np.flatnonzero(checked)
-            if len(at):
-                begin = self.start[rows[at]] + r
-                length = end[at] - r
-                sums = word_sums(self.buf, begin, begin + length)
-                extra = (self.pseudo[rows[at]] + 6 + length) * 256
-                bad[at[(sums + extra) % 0xFFFF != 0]] = True
         rest = self.reject(rows, bad)
         if rest is not None:
             if len(rest):
@@ -490,7 +512,23 @@ class _Walk:
             ("tcp.ack_raw", _be32(h, 8)), ("tcp.flags", _be16(h, 12) & 0x0FFF),
             ("tcp.window_size_value", _be16(h, 14))]
         if self.t.verify:
+            checked = self.ip_complete[s]
             status = np.where(checked, CHECKSUM_GOOD, CHECKSUM_UNVERIFIED)
+            at = np.flatnonzero(checked)
+            if len(at):
+                begin = self.start[rows[at]] + r
+                length = end[at] - r
+                sums = word_sums(self.buf, begin, begin + length)
+                extra = self.pseudo[rows[at]] + 6 + length
+                off = (sums + extra * 256) % 0xFFFF != 0
+                if off.any():
+                    wrong = np.zeros(len(rows), np.bool_)
+                    wrong[at[off]] = True
+                    status[wrong] = CHECKSUM_BAD
+                    given = _be16(h, 16)
+                    calc = np.zeros(len(rows), np.int64)
+                    calc[at[off]] = _should_be(sums[off], given[at[off]], extra[off])
+                    self.bad_checksums(_TCP_BAD, r + 16, rows, wrong, given, calc)
         fields.append(("tcp.checksum.status", status))
         self.put_occ("tcp", rows, fields)
         known = self.ip_complete[s]  # tcp.len: the IP payload is all there
@@ -546,16 +584,7 @@ class _Walk:
             return
         s = self.sel(rows)
         end = self.end[s]
-        bad = end - r < 8
-        checked = None
-        if self.t.verify:
-            checked = ~bad & self.ip_complete[s]
-            at = np.flatnonzero(checked)
-            if len(at):
-                begin = self.start[rows[at]]
-                sums = word_sums(self.buf, begin + r, begin + end[at])
-                bad[at[(sums % 0xFFFF != 0) | (sums == 0)]] = True
-        rest = self.reject(rows, bad)
+        rest = self.reject(rows, end - r < 8)
         if rest is not None:
             if len(rest):
                 self.icmp(r, rest)
@@ -563,8 +592,22 @@ class _Walk:
         h = self.header(rows, r, 8)
         kind = h[:, 0]
         status: Any = CHECKSUM_UNVERIFIED
-        if checked is not None:
+        if self.t.verify:
+            checked = self.ip_complete[s]
             status = np.where(checked, CHECKSUM_GOOD, CHECKSUM_UNVERIFIED)
+            at = np.flatnonzero(checked)
+            if len(at):
+                begin = self.start[rows[at]]
+                sums = word_sums(self.buf, begin + r, begin + end[at])
+                off = (sums % 0xFFFF != 0) | (sums == 0)
+                if off.any():
+                    wrong = np.zeros(len(rows), np.bool_)
+                    wrong[at[off]] = True
+                    status[wrong] = CHECKSUM_BAD
+                    given = _be16(h, 2)
+                    calc = np.zeros(len(rows), np.int64)
+                    calc[at[off]] = _should_be(sums[off], given[at[off]])
+                    self.bad_checksums(_ICMP_BAD, r + 2, rows, wrong, given, calc)
         self.put_occ("icmp", rows, [("icmp.type", kind), ("icmp.code", h[:, 1]),
                                     ("icmp.checksum.status", status)])
         echo = (kind == 0) | (kind == 8)
@@ -603,6 +646,18 @@ def _be16(h: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.uint16]:
 
 def _be32(h: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.uint32]:
     return h[:, at:at + 4].view(">u4")[:, 0].astype(np.uint32)
+
+
+def _should_be(le_sums: I64, given: Any, extra: Any = 0, zero_as_ffff: bool = False) -> I64:
+    """The right checksum of data whose little-endian word sums (``word_sums``, the checksum
+    field included, holding ``given``) are ``le_sums``, with ``extra`` added in big-endian
+    words (a pseudo-header).  256 is its own inverse modulo 0xffff, so multiplying by it turns
+    a little-endian word sum into a big-endian one."""
+    rest = (le_sums * 256 + extra - given.astype(np.int64)) % 0xFFFF
+    calc = 0xFFFF - np.where(rest == 0, 0xFFFF, rest)  # ~(one's complement sum)
+    if zero_as_ffff:
+        calc = np.where(calc == 0, 0xFFFF, calc)  # UDP sends a computed 0 as 0xffff
+    return calc
 
 
 def _le_words(h: npt.NDArray[np.uint8], count: int) -> I64:
