@@ -221,12 +221,25 @@ class _Walk:
             return np.ascontiguousarray(self.m[:, r:r + size])
         return self.m[rows, r:r + size]
 
-    def bad_checksums(self, template: str, at: int, rows: Rows, bad: Mask, given: Any,
-                      calc: I64) -> None:
-        """Report the rows whose checksum is wrong, as the rich decoder words it (with the
-        value it should have been); their other columns are decoded as usual."""
-        if bad.any():
-            self.cuts.append((template, at, rows[bad], given[bad], calc[bad]))
+    def bad_checksums(self, template: str, field_at: int, rows: Rows, at: Rows, wrong: Mask,
+                      given: Any, sums: I64, extra: Any = 0, zero_as_ffff: bool = False
+                      ) -> Mask | None:
+        """Of ``rows``, those at ``at`` were verified and ``wrong`` of those failed: report
+        them as the rich decoder words it, with the value the checksum should have been
+        (from the same ``sums``, ``extra`` and the ``given`` field at ``field_at``).  Returns
+        the failed rows as a mask over ``rows``, or ``None`` when none failed; their other
+        columns are decoded as usual."""
+        if not wrong.any():
+            return None
+        failed = at[wrong]
+        mask = np.zeros(len(rows), np.bool_)
+        mask[failed] = True
+        calc = np.zeros(len(rows), np.int64)
+        calc[failed] = _should_be(sums[wrong], given[failed],
+                                  extra[wrong] if isinstance(extra, np.ndarray) else extra,
+                                  zero_as_ffff)
+        self.cuts.append((template, field_at, rows[mask], given[mask], calc[mask]))
+        return mask
 
     def reject(self, rows: Rows, bad: Mask) -> Rows | None:
         """Send the ``bad`` rows to the fallback; the remaining rows if there were any bad."""
@@ -416,10 +429,8 @@ class _Walk:
             words = _le_words(h, 10)
             wrong = (words % 0xFFFF != 0) | (words == 0)
             status = np.where(wrong, CHECKSUM_BAD, CHECKSUM_GOOD)
-            if wrong.any():
-                given = _be16(h, 10)
-                self.bad_checksums(_IP_BAD, r + 10, rows, wrong, given,
-                                   _should_be(words, given))
+            self.bad_checksums(_IP_BAD, r + 10, rows, np.arange(len(rows)), wrong,
+                               _be16(h, 10), words)
         stop = total.astype(np.int64) + r
         cut = stop > self.end[s]
         if cut.any():
@@ -468,13 +479,9 @@ class _Walk:
                 begin = self.start[rows[at]] + r
                 sums = word_sums(self.buf, begin, begin + length[at])
                 extra = self.pseudo[rows[at]] + 17 + length[at]
-                off = (sums + extra * 256) % 0xFFFF != 0
-                if off.any():
-                    wrong = np.zeros(len(rows), np.bool_)
-                    wrong[at[off]] = True
-                    calc = np.zeros(len(rows), np.int64)
-                    calc[at[off]] = _should_be(sums[off], checksum[at[off]], extra[off], True)
-                    self.bad_checksums(_UDP_BAD, r + 6, rows, wrong, checksum, calc)
+                wrong = self.bad_checksums(_UDP_BAD, r + 6, rows, at,
+                                           (sums + extra * 256) % 0xFFFF != 0, checksum, sums,
+                                           extra, zero_as_ffff=True)
         if over.any():
             self.truncated[s] |= over
             self.cuts.append((_UDP_CUT, r, rows[over], length[over], avail[over]))
@@ -520,15 +527,11 @@ class _Walk:
                 length = end[at] - r
                 sums = word_sums(self.buf, begin, begin + length)
                 extra = self.pseudo[rows[at]] + 6 + length
-                off = (sums + extra * 256) % 0xFFFF != 0
-                if off.any():
-                    wrong = np.zeros(len(rows), np.bool_)
-                    wrong[at[off]] = True
+                wrong = self.bad_checksums(_TCP_BAD, r + 16, rows, at,
+                                           (sums + extra * 256) % 0xFFFF != 0, _be16(h, 16),
+                                           sums, extra)
+                if wrong is not None:
                     status[wrong] = CHECKSUM_BAD
-                    given = _be16(h, 16)
-                    calc = np.zeros(len(rows), np.int64)
-                    calc[at[off]] = _should_be(sums[off], given[at[off]], extra[off])
-                    self.bad_checksums(_TCP_BAD, r + 16, rows, wrong, given, calc)
         fields.append(("tcp.checksum.status", status))
         self.put_occ("tcp", rows, fields)
         known = self.ip_complete[s]  # tcp.len: the IP payload is all there
@@ -599,15 +602,11 @@ class _Walk:
             if len(at):
                 begin = self.start[rows[at]]
                 sums = word_sums(self.buf, begin + r, begin + end[at])
-                off = (sums % 0xFFFF != 0) | (sums == 0)
-                if off.any():
-                    wrong = np.zeros(len(rows), np.bool_)
-                    wrong[at[off]] = True
+                wrong = self.bad_checksums(_ICMP_BAD, r + 2, rows, at,
+                                           (sums % 0xFFFF != 0) | (sums == 0), _be16(h, 2),
+                                           sums)
+                if wrong is not None:
                     status[wrong] = CHECKSUM_BAD
-                    given = _be16(h, 2)
-                    calc = np.zeros(len(rows), np.int64)
-                    calc[at[off]] = _should_be(sums[off], given[at[off]])
-                    self.bad_checksums(_ICMP_BAD, r + 2, rows, wrong, given, calc)
         self.put_occ("icmp", rows, [("icmp.type", kind), ("icmp.code", h[:, 1]),
                                     ("icmp.checksum.status", status)])
         echo = (kind == 0) | (kind == 8)
