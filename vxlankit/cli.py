@@ -82,7 +82,9 @@ def error_line(exc: VxlanKitError) -> str:
 
 
 def exit_code(exc: VxlanKitError) -> int:
-    if isinstance(exc, FilterError):
+    from vxlankit.bulk.errors import OutputIsInputError
+
+    if isinstance(exc, (FilterError, OutputIsInputError)):
         return EXIT_USAGE
     if isinstance(exc, CaptureError) and exc.offset is not None:
         return EXIT_DAMAGED  # the file was opened: it is not a capture, or it is damaged

@@ -10,8 +10,13 @@ class ExportError(VxlanKitError):
     """An export that cannot be done as asked (unknown format, output not writable)."""
 
 
+class OutputIsInputError(ExportError):
+    """The output named is one of the inputs (the same file, by device and inode): writing it
+    would destroy the capture being read."""
+
+
 class SchedulerError(VxlanKitError):
     """The Dask scheduler given could not be reached."""
 
 
-__all__ = ["ExportError", "MissingDependencyError", "SchedulerError"]
+__all__ = ["ExportError", "MissingDependencyError", "OutputIsInputError", "SchedulerError"]

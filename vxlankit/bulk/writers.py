@@ -15,8 +15,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -24,7 +27,7 @@ from typing import IO, Any
 from vxlankit.bulk._deps import require
 from vxlankit.bulk._numpy import np
 from vxlankit.bulk.columns import COLUMNS, arrow_schema
-from vxlankit.bulk.errors import ExportError
+from vxlankit.bulk.errors import ExportError, OutputIsInputError
 from vxlankit.bulk.fast import decode_batch
 from vxlankit.bulk.frames import BATCH_RECORDS, Part, iter_file_batches, iter_part_batches
 from vxlankit.bulk.results import ExportSummary
@@ -305,6 +308,16 @@ def export(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
     require("pyarrow")
     if target == "-" and format not in _TEXT_FORMATS:
         raise ExportError(f"{format} output needs a file, not stdout")
+    _refuse_overwriting_inputs(target, names)
+    try:
+        return _export(names, target, format, jobs, scheduler, options)
+    except OSError as exc:  # the output: a full disk, a device that refuses writes...
+        raise ExportError(f"cannot write to {target}: {exc.strerror or exc}",
+                          path=target) from None
+
+
+def _export(names: list[str], target: str, format: str, jobs: int, scheduler: str | None,
+            options: DecodeOptions) -> ExportSummary:
     packets = fallback = batches = 0
     error: CaptureError | None = None
     with _Output(target) as file:
@@ -351,38 +364,111 @@ def export(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
     return ExportSummary(target, format, len(names), packets, fallback, batches)
 
 
+def _refuse_overwriting_inputs(target: str, inputs: Sequence[str]) -> None:
+    """An output that is one of the inputs (the same file, also through a link or another
+    name) would replace the capture being read: refuse before anything is written."""
+    if target == "-":
+        return
+    try:
+        out = os.stat(target)
+    except OSError:
+        return  # not there yet (or not reachable: opening it will say why)
+    for name in inputs:
+        if name == "-":
+            continue
+        try:
+            source = os.stat(name)
+        except OSError:
+            continue  # reading it will report the problem
+        if (source.st_dev, source.st_ino) == (out.st_dev, out.st_ino):
+            raise OutputIsInputError(f"the output {target} is the input {name}; refusing to "
+                                     "overwrite a capture", path=target)
+
+
 class _Output:
     """The output file, written under a temporary name and renamed when complete, so that a
     failed export never leaves a half-written file behind under the final name.  A file
-    finished up to a capture's damage counts as complete (see the module docstring)."""
+    finished up to a capture's damage counts as complete (see the module docstring).
+
+    What is not a regular file is never replaced: a symbolic link keeps pointing where it
+    pointed (the file it names is replaced), a device, FIFO or socket is written through, and
+    a directory is refused.  The temporary file goes on every way out, SIGTERM and SIGHUP
+    included."""
 
     def __init__(self, target: str) -> None:
         self.target = target
+        self.final = target  # where the finished file goes: a link's target, resolved
         self.temp: str | None = None
         self.file: IO[bytes] | None = None
+        self.through = False  # written straight to a device, FIFO or socket
+        self.handlers: dict[int, Any] = {}
 
     def __enter__(self) -> IO[bytes]:
         if self.target == "-":
             self.file = sys.stdout.buffer
             return self.file
-        folder = os.path.dirname(os.path.abspath(self.target))
+        self.final = os.path.realpath(self.target)
+        try:
+            mode = os.stat(self.final).st_mode
+        except OSError:
+            mode = None
+        if mode is not None and stat.S_ISDIR(mode):
+            raise ExportError(f"{self.target} is a directory: name a file to write",
+                              path=self.target)
+        if mode is not None and not stat.S_ISREG(mode):
+            try:
+                self.file = open(self.final, "wb")  # noqa: SIM115 - closed in __exit__
+            except OSError as exc:
+                raise ExportError(f"cannot write to {self.target}: {exc.strerror or exc}",
+                                  path=self.target) from None
+            self.through = True
+            return self.file
+        folder = os.path.dirname(self.final)
         try:
             fd, self.temp = tempfile.mkstemp(prefix=".vxlankit-export-", dir=folder)
         except OSError as exc:
             raise ExportError(f"cannot write to {folder}: {exc.strerror or exc}",
                               path=self.target) from None
         self.file = os.fdopen(fd, "wb")
+        self._trap_signals()
         return self.file
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if self.target == "-" or self.file is None or self.temp is None:
+    def _trap_signals(self) -> None:
+        """SIGTERM and SIGHUP end the export through ``__exit__`` (which removes the temporary
+        file) instead of killing the process where it stands."""
+        if threading.current_thread() is not threading.main_thread():
             return
-        self.file.close()
+
+        def stop(signum: int, frame: Any) -> None:
+            raise SystemExit(128 + signum)
+
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            self.handlers[signum] = signal.signal(signum, stop)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        for signum, handler in self.handlers.items():
+            signal.signal(signum, handler)
+        if self.target == "-" or self.file is None:
+            return
+        if self.through:
+            try:
+                self.file.close()
+            except OSError as exc:
+                if exc_type is None:
+                    raise ExportError(f"cannot write to {self.target}: {exc.strerror or exc}",
+                                      path=self.target) from None
+            return
+        if self.temp is None:
+            return
+        try:
+            self.file.close()
+        finally:
+            if exc_type is not None:
+                os.unlink(self.temp)
         if exc_type is not None:
-            os.unlink(self.temp)
             return
         # mkstemp makes the file private; give it the mode a plain open() would have.
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(self.temp, 0o666 & ~mask)
-        os.replace(self.temp, self.target)
+        os.replace(self.temp, self.final)
