@@ -256,10 +256,11 @@ def make_decode_options(vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...]
 def make_filter(expr: str | None) -> PacketTest | None:
     if expr is None:
         return None
+    from vxlankit.layers.registry import ALIASES, FIELDS
     from vxlankit.present.filter import compile_filter
 
-    try:
-        return compile_filter(expr)
+    try:  # names checked as tshark checks them: a field or protocol the registry knows
+        return compile_filter(expr, known_fields=[*FIELDS, *ALIASES])
     except FilterError as exc:
         raise Failed(str(exc), EXIT_USAGE) from None
 

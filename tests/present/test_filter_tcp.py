@@ -39,3 +39,21 @@ def test_counts_agree_with_tshark(name: str) -> None:
         assert ours == _tshark_count(path, expr), (name, expr)
         nonzero += ours > 0
     assert nonzero >= len(EXPRESSIONS) // 2  # the expressions select something
+
+
+def test_the_command_line_rejects_unknown_names() -> None:
+    """tshark: "foo is neither a field nor a protocol name", exit 2; vxlankit's decode -Y
+    checks names against the registry the same way (a typo no longer matches nothing)."""
+    from click.testing import CliRunner
+
+    from vxlankit.cli import EXIT_USAGE, main
+
+    path = str(real_capture("tcpdump_vxlan.pcap"))
+    for expr, said in [("ip.sorce == 10.0.0.3", "'ip.sorce' is neither a field nor a protocol"),
+                       ("foo", "'foo' is neither a field nor a protocol name"),
+                       ("frame.number == 1", "frame fields are not supported")]:
+        result = CliRunner().invoke(main, ["decode", "-Y", expr, path])
+        assert result.exit_code == EXIT_USAGE and said in result.output, (expr, result.output)
+    for expr in ["tcp.port == 22", "udp.port#2 == 53", "vxlan.vni == 100", "eth.addr#2 == "
+                 "00:30:88:01:00:02"]:
+        assert CliRunner().invoke(main, ["decode", "-Y", expr, path]).exit_code == 0, expr

@@ -657,6 +657,8 @@ class _Parser:
         is_protocol = "." not in name
         if self.known_fields is not None and self.known_protocols is not None:
             known = name in self.known_protocols if is_protocol else name in self.known_fields
+            if not known and name.startswith("frame."):
+                self.fail(f"'{name}': frame fields are not supported in filters yet", name_tok)
             if not known:
                 self.fail(f"'{name}' is neither a field nor a protocol name", name_tok)
 
