@@ -360,7 +360,7 @@ def main() -> None:
 @click.option("-V", "verbose", is_flag=True, help="Every layer and field (like tshark -V).")
 @click.option("-x", "hexdump", is_flag=True, help="Hex and ASCII dump, layers marked.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per packet.")
-@click.option("-c", "--count", type=click.IntRange(min=0), metavar="N",
+@click.option("-c", "--count", type=click.IntRange(min=0, max=sys.maxsize), metavar="N",
               help="Stop after N packets shown.")
 @click.option("-t", "time_format", type=click.Choice(["r", "a", "ad", "e", "d", "dd", "u", "ud"]),
               default="r", show_default=True,
@@ -555,14 +555,15 @@ def synth() -> None:
               help="VNI of the (first) overlay subnet; Docker's swarm allocator starts at 4096.")
 @click.option("-c", "count", type=click.IntRange(min=1, max=100000), default=4,
               show_default=True, help="Echo requests to send.")
-@click.option("-i", "interval", type=click.FloatRange(min=0.0, min_open=True), default=1.0,
+@click.option("-i", "interval", type=click.FloatRange(min=0.0, min_open=True, max=86400.0),
+              default=1.0,
               show_default=True, help="Seconds between echo requests.")
 @click.option("-s", "size", type=click.IntRange(0, 1400), default=56, show_default=True,
               help="ICMP payload bytes (ping -s).")
 @click.option("--arp", type=click.Choice(["proxy", "flood"]), default="proxy", show_default=True,
               help="proxy: the VTEP answers ARP from gossip (Docker); flood: RFC 7348 "
                    "flood-and-learn.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="Same seed, same bytes.")
 @click.option("--port", type=click.IntRange(1, 65535), default=4789, show_default=True,
               help="VXLAN UDP port.")
@@ -638,7 +639,8 @@ def default_synth_name(options: PingOptions, tap: str | None) -> str:
 
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=False))
-@click.option("--limit", type=click.IntRange(min=0), default=2000, show_default=True,
+@click.option("--limit", type=click.IntRange(min=0, max=sys.maxsize), default=2000,
+              show_default=True,
               metavar="N", help="Compare the first N packets only (0: all). pyshark is slow.")
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON document.")
 @click.option("--show-allow-list", is_flag=True,
@@ -669,7 +671,7 @@ def crosscheck(file: str, limit: int, as_json: bool, show_allow_list: bool,
               help="Output file (- for stdout with csv and jsonl).")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "arrow", "csv", "jsonl"]),
               default=None, help="Default: from OUT's extension, else parquet.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("-j", "--jobs", type=click.IntRange(min=1, max=1024), default=1, show_default=True,
               help="Decode in this many processes (files, or record ranges of one file).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run the decoding on this Dask distributed scheduler (tcp://host:8786).")
