@@ -76,9 +76,10 @@ class ReplayReport:
 
     def fdb_rows(self, vtep_ip: str) -> list[dict[str, Any]]:
         vtep = self.vteps[vtep_ip]
+        tables = vtep.fdbs()
         rows = []
         for vni in vtep.config.vnis:
-            for mac, entry in sorted(vtep.fdb(vni).items()):
+            for mac, entry in sorted(tables[vni].items()):
                 for remote in entry.remotes:
                     times = self.seen.get((vtep_ip, vni, mac))
                     first = iso_time(times[0], ns=True) if times else None

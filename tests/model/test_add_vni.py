@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.model.frames import SEC
-from vxlankit.model.events import Frame, ModelError, VxlanReceived
+from vxlankit.model.events import FdbAdd, Frame, ModelError, VxlanReceived
 from vxlankit.model.vtep import Vtep, VtepConfig
 
 
@@ -25,3 +25,12 @@ def test_a_vni_added_later_learns_like_a_configured_one() -> None:
     assert vtep.lookup(100, "02:00:00:00:00:01") is None
     with pytest.raises(ModelError):
         vtep.add_vni(1 << 24)
+
+
+def test_fdbs_is_every_vnis_fdb_in_one_pass() -> None:
+    vtep = Vtep(VtepConfig("10.0.0.1", "02:00:00:00:00:01", vnis=(4096, 4097)))
+    vtep.handle(FdbAdd(4097, "02:00:00:00:00:02", "10.0.0.2"), 0)
+    vtep.handle(FdbAdd(4096, "02:00:00:00:00:03", "10.0.0.3"), 0)
+    vtep.add_vni(4098)
+    assert vtep.fdbs() == {vni: vtep.fdb(vni) for vni in (4096, 4097, 4098)}
+    assert list(vtep.fdbs()) == [4096, 4097, 4098] and vtep.fdbs()[4098] == {}

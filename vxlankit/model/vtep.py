@@ -287,8 +287,17 @@ class Vtep:
     # ------------------------------------------------------------------ queries
 
     def fdb(self, vni: int) -> dict[str, FdbEntry]:
+        """The FDB of ``vni``, MAC -> entry (one pass over every VNI's entries: for all of
+        them, ``fdbs()``)."""
         self._check_vni(vni)
         return {mac: self._view(v, mac, e) for (v, mac), e in self._fdb.items() if v == vni}
+
+    def fdbs(self) -> dict[int, dict[str, FdbEntry]]:
+        """Every VNI's FDB, VNI -> MAC -> entry, in one pass."""
+        tables: dict[int, dict[str, FdbEntry]] = {vni: {} for vni in self._n_learned}
+        for (vni, mac), e in self._fdb.items():
+            tables[vni][mac] = self._view(vni, mac, e)
+        return tables
 
     def lookup(self, vni: int, mac: str) -> FdbEntry | None:
         self._check_vni(vni)
