@@ -3,6 +3,8 @@
 ``dev`` (the default) keeps the whole suite fast on a laptop; ``ci`` runs more examples, never
 fails on timing (shared CI runners are slow and noisy) and prints the reproduction blob of a
 failure.  Choose with ``HYPOTHESIS_PROFILE=ci|dev``; without it, ``CI=true`` selects ``ci``.
+``mutation`` is ``dev`` made repeatable (derandomized, no example database), for mutation
+testing (docs/testing.md): a mutant's verdict must not depend on the run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ settings.register_profile(
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "mutation",
+    parent=settings.get_profile("dev"),
+    derandomize=True,
+    database=None,
 )
 
 

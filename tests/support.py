@@ -1,15 +1,19 @@
-"""External test resources in one place: the shared real captures and the Wireshark tools.
+"""External test resources in one place: the shared real captures, the Wireshark tools and the
+optional packages of the test extra (pyarrow, dask).
 
-Both are optional on a developer's machine (the tests that need them skip), but under CI
-(``CI=true``) a missing capture folder or tool is a failure, so a broken CI image cannot
-silently turn the suite green.
+All are optional on a developer's machine (the tests that need them skip), but under CI
+(``CI=true``) a missing capture folder, tool or package is a failure, so a broken CI image
+cannot silently turn the suite green.  Skip through these helpers only, never with a bare
+``pytest.skip``/``pytest.importorskip`` (tests/README.md).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn
 
 import pytest
@@ -73,3 +77,12 @@ def require_tool(name: str) -> str:
 
 def require_tshark() -> str:
     return require_tool("tshark")
+
+
+def require_module(name: str) -> ModuleType:
+    """The module, imported; a missing one skips (fails under CI, where the test extra is
+    installed: ``pip install -e '.[test]'``)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        missing(f"{name} is not installed: {exc}")

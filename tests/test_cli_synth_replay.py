@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import real_capture
+from tests.support import real_capture, require_module
 from tests.test_cli import one_error_line, run
 from vxlankit.capture.reader import open_capture
 from vxlankit.cli import EXIT_DAMAGED, EXIT_USAGE
@@ -147,7 +147,7 @@ CAPTURE = Path(__file__).resolve().parents[1] / "captures" / "synth-ping-vni4096
 
 
 def test_export_formats_and_jobs(tmp_path: Path) -> None:
-    pq = pytest.importorskip("pyarrow.parquet")
+    pq = require_module("pyarrow.parquet")
     out = tmp_path / "ping.parquet"
     result = run("export", str(CAPTURE), "-o", str(out))
     assert result.exit_code == 0, result.stderr
@@ -164,7 +164,7 @@ def test_export_formats_and_jobs(tmp_path: Path) -> None:
 
 
 def test_export_damaged_file_is_exit_3(tmp_path: Path) -> None:
-    pytest.importorskip("pyarrow")
+    require_module("pyarrow")
     cut = tmp_path / "cut.pcapng"
     cut.write_bytes(CAPTURE.read_bytes()[:-20])
     result = run("export", str(cut), "-o", str(tmp_path / "x.jsonl"))

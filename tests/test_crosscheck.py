@@ -38,7 +38,7 @@ from vxlankit.crosscheck.allowlist import (
 )
 from vxlankit.crosscheck.fieldtypes import FieldType, parse_show, tshark_info
 from vxlankit.crosscheck.wireshark import decode_as_for
-from vxlankit.packet import Packet
+from vxlankit.packet import CHECKSUM_BAD, CHECKSUM_GOOD, Packet
 from vxlankit.synth.ping import PingOptions, synthesize_ping
 
 REAL_CAPTURES = real_capture_names()
@@ -297,10 +297,27 @@ def test_source_routed_ip_dst_is_compared_with_ip_cur_rt(tshark: str, tmp_path: 
 
 
 def test_source_routed_udp_checksum(tshark: str, tmp_path: Path) -> None:
+    """The pseudo-header of a source-routed datagram holds the final destination: vxlankit
+    finds the checksum good, and so does tshark, field compared with field."""
     frame = _source_routed([build.udp(49152, 5000), build.payload(b"payload")])
+    udp = decode(frame).layer("udp")
+    assert udp is not None and udp.fields["udp.checksum.status"] == CHECKSUM_GOOD
     path = _write(tmp_path / "lsrr-udp.pcapng", [("eth0", 1, frame, len(frame))])
     report = crosscheck(path)
     assert report.ok, render_text(report)
+    # report.ok also holds when nothing was compared: the packet, its UDP header and fields
+    # were, and the checksum status among them (a wrong one is reported).
+    assert report.packets_compared == 1 and report.fields_compared > 0, render_text(report)
+    assert report.layers_by_protocol.get("udp") == 1, render_text(report)
+
+    def bad(number: int, packet: Packet) -> None:
+        layer = packet.layer("udp")
+        assert layer is not None
+        layer.fields["udp.checksum.status"] = CHECKSUM_BAD
+
+    report = crosscheck(path, hook=bad)
+    assert [(d.field, d.ours, d.theirs) for d in report.disagreements] == [
+        ("udp.checksum.status", str(CHECKSUM_BAD), str(CHECKSUM_GOOD))], render_text(report)
 
 
 # ------------------------------------------------------------------------ the check can fail

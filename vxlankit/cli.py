@@ -378,7 +378,7 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
 
     One line per packet by default: outer VTEPs, VNI, then the inner frame.
     """
-    from vxlankit.present.summary import ANSI, PLAIN
+    from vxlankit.present.palette import ANSI, PLAIN
 
     if as_json and (verbose or hexdump):
         raise click.UsageError("--json cannot be combined with -V or -x")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-from tests.codec.realcaptures import IN_CI
+from tests.support import require_module
 from vxlankit import build, encode
 from vxlankit.bulk.columns import row_from_packet, rows_to_dicts
 from vxlankit.bulk.fast import rich_options
@@ -67,13 +67,7 @@ def assert_same_rows(got: list[dict[str, Any]], want: list[dict[str, Any]], wher
 
 def dask_or_skip() -> Any:
     """``distributed``, or skip (fail under CI, where it must be installed)."""
-    try:
-        import distributed
-    except ImportError as exc:
-        if IN_CI:
-            pytest.fail(f"dask.distributed is required under CI: {exc}")
-        pytest.skip(f"dask.distributed is not installed: {exc}")
-    return distributed
+    return require_module("distributed")
 
 
 # ------------------------------------------------------------------------------ captures

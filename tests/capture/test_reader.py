@@ -261,3 +261,26 @@ def test_record_repr_is_useful() -> None:
         "Record(#1 @24 ts_ns=1000000000 if=0 3/2B warnings=['cap_len > snaplen', "
         "'cap_len > orig_len'])"
     )
+
+
+def test_reader_module_still_offers_every_name_it_did() -> None:
+    """reader.py was split by format (read_pcap, read_pcapng, read_base); what could be imported
+    from it before the split still can, as the same objects."""
+    from vxlankit.capture import pcap, read_base, reader, record
+
+    assert reader.CaptureReader.__module__ == "vxlankit.capture.reader"
+    assert reader.open_capture.__module__ == "vxlankit.capture.reader"
+    assert reader.NS == read_base.NS == 1_000_000_000
+    for name in ("FILE_HEADER", "FILE_HEADER_LEN", "MAGICS", "MODIFIED", "RECORD_HEADER_STRUCT",
+                 "PcapHeader", "lt_linktype", "lt_reserved1", "max_caplen",
+                 "unpack_modified_extra"):
+        assert getattr(reader, name) is getattr(pcap, name), name
+    for name in ("CAPLEN_GT_ORIGLEN", "CAPLEN_GT_SNAPLEN", "NO_TIMESTAMP", "SPB_SHORT",
+                 "Interface", "InterfaceStatistics", "NameResolution", "RawOptions", "Record",
+                 "Section"):
+        assert getattr(reader, name) is getattr(record, name), name
+    assert reader.CaptureError is CaptureError
+    assert reader.ng is ng
+    for name in ("ReadBuffer", "Source", "open_input"):
+        assert hasattr(reader, name), name
+    assert set(reader.__all__) <= set(dir(reader))

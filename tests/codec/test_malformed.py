@@ -431,3 +431,36 @@ def test_empty_frame() -> None:
         packet = roundtrip(b"", linktype)
         assert not packet.ok
     assert roundtrip(b"", 147).layers == []
+
+
+# ------------------------------------------------ edges found by mutation testing (docs/testing.md)
+
+
+def test_ip_header_without_payload_is_ok() -> None:
+    """Total length equal to the header length: an empty datagram, not a malformed one."""
+    packet = decode(encode([build.ipv4(src="10.0.0.1", dst="10.0.0.2", proto=253)]), 228)
+    assert packet.ok and packet.protocols == "ip", packet.errors
+    assert packet["ip.len"] == packet["ip.hdr_len"] == 20
+
+
+def test_clear_i_flag_note_wording() -> None:
+    frame = encode([build.eth(), build.ipv4(src="10.0.0.1", dst="10.0.0.2"),
+                    build.udp(1, 4789, checksum=0), build.vxlan(vni=5, flags=0),
+                    build.eth(type=0x88B5), build.payload(b"x")])
+    vxlan = decode(frame).layer("vxlan")
+    assert vxlan is not None and vxlan.notes == ("I flag not set (RFC 7348 requires it)",)
+
+
+def test_bad_icmp_checksum_names_its_offset() -> None:
+    frame = bytearray(encode([build.eth(), build.ipv4(src="10.0.0.1", dst="10.0.0.2"),
+                              build.icmp_echo(ident=1, seq=1)]))
+    frame[36] ^= 0xFF  # the ICMP checksum: 14 + 20 + 2
+    assert [e.split(":")[0] + ":" + e.split(":")[1] for e in decode(bytes(frame)).errors] == [
+        "icmp: bad checksum at offset 36"]
+
+
+def test_null_header_alone_is_complete() -> None:
+    """Four bytes are a whole NULL header; what it announces (IPv4) is what is cut."""
+    null, ip = decode(b"\x02\x00\x00\x00", 0).layers
+    assert (null.proto, null.status, null.length, null["null.family"]) == ("null", OK, 4, 2)
+    assert (ip.proto, ip.status, ip.offset, ip.length) == ("ip", TRUNCATED, 4, 0)

@@ -212,7 +212,7 @@ def test_agrees_with_tshark(name: str) -> None:
     rows = tshark_rows(path)
     packets = decoded(name)
     assert len(rows) == len(packets)
-    compared = 0
+    compared = values_compared = 0
     for number, ((protocols, values), (_, packet)) in enumerate(zip(rows, packets, strict=True),
                                                                 1):
         # tshark 4.0 does not list VXLAN-GPE in frame.protocols; trailers and FCS are not
@@ -224,11 +224,17 @@ def test_agrees_with_tshark(name: str) -> None:
         if theirs[-1:] == ["tcp"] and ours == [*theirs, "data"]:
             theirs.append("data")  # a segment of a PDU tshark reassembles later: no protocol
         assert ours == theirs, (number, protocols)
-        if hidden:
-            continue
         for field, seen in zip(FIELDS, values, strict=True):
-            assert packet.values(field) == seen, (number, field)
+            mine = packet.values(field)
+            if hidden:
+                # tshark dissects on where vxlankit keeps data (Geneve, IPv6, NSH): its later
+                # occurrences are from headers vxlankit does not decode, its first ones are ours.
+                assert mine == seen[:len(mine)], (number, field, seen)
+            else:
+                assert mine == seen, (number, field)
+            values_compared += len(mine)
         compared += 1
-    if name not in ("tcpdump_geneve.pcap", "tcpdump_gso-ipv6-vxlan-ipv6.pcap",
-                    "tcpdump_nsh-over-vxlan-gpe.pcap"):
-        assert compared == len(packets)
+    # Every packet of every capture, those tshark dissects further included, each with values
+    # compared: a capture whose comparison ran zero times cannot pass.
+    assert compared == len(packets) > 0
+    assert values_compared >= compared

@@ -3,12 +3,15 @@ every prefix of a valid frame is reported as truncated and still round-trips."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.strategies import KINDS, LINKTYPE_OF, copy_layers, frames
-from vxlankit import DecodeError, DecodeOptions, decode, encode
+from vxlankit import DecodeError, DecodeOptions, build, decode, encode
+from vxlankit.errors import TruncatedError
 from vxlankit.packet import (
     CHECKSUM_BAD,
     CHECKSUM_STATUS_NAMES,
@@ -29,19 +32,22 @@ OPTIONS = [
 
 
 def decode_checked(data: bytes, linktype: int, options: DecodeOptions = OPTIONS[0]) -> Packet:
-    """decode, which may only fail with a DecodeError (today it never does), then the
-    invariants every decoded packet keeps."""
-    try:
-        packet = decode(data, linktype, options)
-    except DecodeError:
-        pytest.skip("decode refused the bytes")  # allowed by the contract; not reached today
+    """decode, which never raises (README, docs/architecture.md "Decoding never raises": any
+    exception fails the test, it is not a skip), then the invariants every decoded packet
+    keeps."""
+    packet = decode(data, linktype, options)
     assert packet.data == data
     assert packet.linktype == linktype
     position = 0
-    for layer in packet.layers:
+    for index, layer in enumerate(packet.layers):
         assert layer.status in (OK, TRUNCATED, MALFORMED)
         assert layer.offset == position, packet
-        assert layer.length >= 0
+        # Every layer holds bytes, except a header cut off before its first byte: that one
+        # is truncated, and no header follows it (only the FCS the options split off).
+        if layer.length <= 0:
+            assert layer.length == 0, packet
+            assert layer.status == TRUNCATED and layer.raw == b"", packet
+            assert all(later.proto == "fcs" for later in packet.layers[index + 1:]), packet
         if layer.raw is not None:
             assert layer.status == TRUNCATED
             assert layer.raw == data[layer.offset:layer.offset + layer.length]
@@ -60,14 +66,20 @@ def decode_checked(data: bytes, linktype: int, options: DecodeOptions = OPTIONS[
     return packet
 
 
+# Long inputs every run, whatever hypothesis draws (it favours short ones).
+LONG = bytes(range(200))
+
+
 @pytest.mark.parametrize("linktype", LINKTYPES)
 @given(data=st.binary(max_size=200))
+@example(data=LONG)
 def test_random_bytes(linktype: int, data: bytes) -> None:
     decode_checked(data, linktype)
 
 
 @given(data=st.binary(max_size=120), linktype=st.sampled_from(LINKTYPES),
        options=st.sampled_from(OPTIONS))
+@example(data=LONG[:120], linktype=1, options=OPTIONS[1])
 def test_random_bytes_any_options(data: bytes, linktype: int, options: DecodeOptions) -> None:
     decode_checked(data, linktype, options)
 
@@ -132,6 +144,27 @@ def test_every_prefix(kind: str, data: st.DataObject) -> None:
             for name, value in layer.fields.items():
                 if name.endswith("checksum.status"):
                     assert value != CHECKSUM_BAD, (size, name, prefix)
+
+
+def test_a_raising_decoder_fails_the_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deliberate break, kept: a decode that raises (even a DecodeError, which this module
+    once turned into a skip) makes ``decode_checked`` fail, never skip."""
+    real = decode
+
+    def broken(data: bytes, linktype: int = 1, options: DecodeOptions = OPTIONS[0]) -> Packet:
+        if len(data) > 20:
+            raise TruncatedError("deliberately broken")
+        return real(data, linktype, options)
+
+    monkeypatch.setattr(sys.modules[__name__], "decode", broken)
+    wire = encode([build.eth(), build.ipv4(src="10.0.0.1", dst="10.0.0.2"),
+                   build.icmp_echo(ident=1, seq=1)])
+    decode_checked(wire[:20], 1)
+    with pytest.raises(DecodeError):
+        try:
+            decode_checked(wire, 1)
+        except pytest.skip.Exception as exc:
+            pytest.fail(f"a raising decoder was skipped, not failed: {exc}")
 
 
 @given(data=st.data())

@@ -30,3 +30,10 @@ def test_udp_checksum_uses_the_final_destination() -> None:
                                                             bytes([192, 0, 2, 99]), 17,
                                                             len(segment)))
     assert udp["udp.checksum"] == expected
+
+
+def test_final_destination_reads_past_no_operation_options() -> None:
+    assert final_destination(b"\x01" + LSRR[:-1], bytes([192, 0, 2, 2])) == bytes(
+        [192, 0, 2, 99])
+    assert final_destination(b"\x01\x01\x01" + LSRR[:-1] + b"\x00\x00\x00",
+                             bytes([192, 0, 2, 2])) == bytes([192, 0, 2, 99])

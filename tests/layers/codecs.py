@@ -44,6 +44,19 @@ def _sll_build_input(fields: Fields) -> Fields:
     return {**fields, "_addr": addr, "_protocol": protocol}
 
 
+def _eth_build_input(fields: Fields) -> Fields:
+    tl = fields["eth.type"] if fields.get("eth.type") is not None else fields["eth.len"]
+    return {**fields, "_tl": tl}
+
+
+_ARP_VIEWS = [f"arp.{end}.{view}" for end in ("src", "dst")
+              for view in ("hw_mac", "hw", "proto_ipv4", "proto")]
+
+
+def _arp_build_input(fields: Fields) -> Fields:
+    return {**dict.fromkeys(_ARP_VIEWS), **fields}
+
+
 def _null_parse(buf: bytes) -> Fields:
     # The documented inference: a family fits in 16 bits, so a little-endian read whose low
     # half is zero means the header was written big-endian.
@@ -59,7 +72,11 @@ def _null_build(fields: Fields) -> bytes:
 
 
 CODECS: dict[str, LayerCodec] = {
-    "eth": LayerCodec("eth", ethernet.decode, ethernet.encode, *_schema(ethernet.SCHEMA)),
+    "eth": LayerCodec(
+        "eth", ethernet.decode, ethernet.encode,
+        lambda b: schema_fields(ethernet.SCHEMA.parse(b)),
+        lambda f: ethernet.SCHEMA.build(_eth_build_input(f)),
+    ),
     "vlan": LayerCodec("vlan", vlan.decode, vlan.encode, *_schema(vlan.SCHEMA)),
     "ieee8021ad": LayerCodec(
         "ieee8021ad",
@@ -68,7 +85,11 @@ CODECS: dict[str, LayerCodec] = {
         lambda b: _renamed(schema_fields(vlan.SCHEMA.parse(b)), "vlan.", "ieee8021ad."),
         lambda f: vlan.SCHEMA.build(_renamed(f, "ieee8021ad.", "vlan.")),
     ),
-    "arp": LayerCodec("arp", arp.decode, arp.encode, *_schema(arp.SCHEMA)),
+    "arp": LayerCodec(
+        "arp", arp.decode, arp.encode,
+        lambda b: schema_fields(arp.SCHEMA.parse(b)),
+        lambda f: arp.SCHEMA.build(_arp_build_input(f)),
+    ),
     "ip": LayerCodec("ip", ipv4.decode, ipv4.encode, *_schema(ipv4.SCHEMA)),
     "icmp": LayerCodec(
         "icmp", icmp.decode, icmp.encode,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.layers.codecs import CODECS
+from vxlankit.layers import sll
 
 V6_SRC = bytes.fromhex("20010db8000000000000000000000001")
 V6_DST = bytes.fromhex("20010db8000000000000000000000002")
@@ -216,3 +217,11 @@ def test_schema_build(name: str, codec: str, hexstr: str, fields: dict[str, Any]
 
 def test_every_layer_has_vectors() -> None:
     assert {v[1] for v in VECTORS} == set(CODECS)
+
+
+def test_sll_fields_that_may_be_left_out() -> None:
+    """No source address (a zero one), no SLL2 reserved field (zero): the encoders' defaults."""
+    fields = {"sll.pkttype": 4, "sll.hatype": 1, "sll.halen": 0, "sll.etype": 0x0800}
+    assert sll.encode(fields) == bytes.fromhex("0004 0001 0000 0000000000000000 0800")
+    v2 = {**fields, "sll.ifindex": 2}
+    assert sll.encode_v2(v2) == bytes.fromhex("0800 0000 00000002 0001 04 00 0000000000000000")

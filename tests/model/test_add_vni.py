@@ -22,6 +22,7 @@ def test_a_vni_added_later_learns_like_a_configured_one() -> None:
     assert [type(o).__name__ for o in outputs] == ["Learned", "Decapsulated"]
     entry = vtep.lookup(200, "02:00:00:00:00:01")
     assert entry is not None and entry.remotes == ("192.0.2.1",)
+    assert (entry.vni, entry.mac) == (200, "02:00:00:00:00:01")
     assert vtep.lookup(100, "02:00:00:00:00:01") is None
     with pytest.raises(ModelError):
         vtep.add_vni(1 << 24)

@@ -115,6 +115,26 @@ def test_ttl_expiry_drops_and_sends_time_exceeded_back() -> None:
     assert out[1].frame.dst == C1_MAC
 
 
+def test_router_originated_packets_get_successive_ip_ids() -> None:
+    r = router()
+    ids = []
+    for seq in (1, 2, 3):
+        out = r.handle(FrameReceived("br0", echo("10.1.1.2", "12.0.0.1", seq=seq)), 1 * SEC)
+        assert isinstance(out[1], Forwarded)
+        ids.append(decode(out[1].frame.payload, linktype=228)["ip.id"])
+    assert ids == [ids[0], ids[0] + 1, ids[0] + 2]
+
+
+def test_longest_prefix_wins_whatever_the_interface_order() -> None:
+    wide = RouterInterface("br0", "10.0.0.0/8", "10.0.0.1", BR0_MAC)
+    narrow = RouterInterface("br1", "10.1.0.0/16", "10.1.0.1", BR1_MAC)
+    for interfaces in ([wide, narrow], [narrow, wide]):
+        r = Router("r", interfaces)
+        assert r.route("10.1.2.3") is narrow
+        assert r.route("10.2.0.1") is wide
+        assert r.route("11.0.0.1") is None
+
+
 def test_no_route_sends_net_unreachable() -> None:
     out = router().handle(FrameReceived("br0", echo("10.1.1.2", "12.0.0.1")), 1 * SEC)
     assert isinstance(out[0], Dropped) and out[0].reason is DropReason.IP_NOROUTES

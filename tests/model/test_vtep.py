@@ -549,10 +549,14 @@ def test_proxy_consumes_every_other_arp_frame() -> None:
     loopback = arp_request(C1_MAC, C1_IP, "127.0.0.1")
     v = docker_vtep()
     v.handle(FdbAdd(VNI, C2_MAC, NODE2_IP), 0)
+    # Both ends of the multicast range (224-239) as well.
+    first, last = (arp_request(C1_MAC, C1_IP, ip) for ip in ("224.0.0.1", "239.255.255.255"))
     for frame, detail in [
         (gratuitous_reply, "ARP opcode 2 is not an Ethernet/IPv4 request; proxy mode consumes it"),
         (no_body, "ARP frame with no readable ARP body"),
         (loopback, "ARP for loopback/multicast 127.0.0.1"),
+        (first, "ARP for loopback/multicast 224.0.0.1"),
+        (last, "ARP for loopback/multicast 239.255.255.255"),
     ]:
         assert v.handle(VtepTransmit(VNI, frame), 0) == [
             Dropped("vxlan0", DropReason.ARP_REDUCE, frame, detail)]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.codec.realcaptures import write_pcap
+from tests.support import require_tshark
 from vxlankit import build, decode, encode
 from vxlankit.packet import Layer
 from vxlankit.present.hexdump import hexdump, layer_segments
@@ -30,12 +34,61 @@ def _parse(text: str) -> bytes:
     return bytes(out)
 
 
-def test_layout_matches_tshark_rows() -> None:
-    data = encode([build.eth(src="00:16:3e:08:71:cf", dst="36:dc:85:1e:b3:40"),
-                   build.ipv4(src="192.168.203.1", dst="192.168.202.1"),
-                   build.udp(45149, 4789, checksum=0), build.vxlan(vni=100),
-                   build.eth(), build.arp()])
-    text = hexdump(data, decode(data).layers)
+def _as_tshark_rows(text: str) -> list[str]:
+    """Our dump with its split rows joined again: each byte at its column, each row as
+    ``tshark -x`` prints it (offset, 16 hex cells, ASCII)."""
+    rows: dict[int, dict[int, tuple[str, str]]] = {}
+    for line in text.splitlines():
+        m = _ROW.match(line) or _ROW.match(line.ljust(len(line) + 60))
+        assert m, line
+        cells = rows.setdefault(int(m[2], 16), {})
+        for col in range(16):
+            cell = m[3][col * 3:col * 3 + 2]
+            if cell.strip():
+                assert col not in cells, line
+                cells[col] = (cell, m[4][col])
+    out = []
+    for row, cells in sorted(rows.items()):
+        assert sorted(cells) == list(range(len(cells))), (row, sorted(cells))
+        hexes = " ".join(cells[col][0] for col in range(len(cells)))
+        text_part = "".join(cells[col][1] for col in range(len(cells)))
+        out.append(f"{row:04x}  {hexes:<47}   {text_part}")
+    return out
+
+
+def _tshark_rows(tmp_path: Path, frames: list[bytes]) -> list[list[str]]:
+    """``tshark -x`` of each frame: its rows, as tshark prints them."""
+    path = tmp_path / "frames.pcap"
+    write_pcap(path, frames)
+    out = subprocess.run([require_tshark(), "-r", str(path), "-x"], capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+    packets = [block.splitlines() for block in out.strip("\n").split("\n\n")]
+    assert len(packets) == len(frames), out
+    return packets
+
+
+def _layout_frames() -> list[bytes]:
+    arp = encode([build.eth(src="00:16:3e:08:71:cf", dst="36:dc:85:1e:b3:40"),
+                  build.ipv4(src="192.168.203.1", dst="192.168.202.1"),
+                  build.udp(45149, 4789, checksum=0), build.vxlan(vni=100),
+                  build.eth(), build.arp()])
+    ping = encode([build.eth(), build.vlan(id=7), build.ipv4(src="10.0.0.1", dst="10.0.0.2"),
+                   build.udp(1, 4789), build.vxlan_gbp(vni=9, group=5), build.eth(),
+                   build.ipv4(src="10.1.0.1", dst="10.1.0.2", options=b"\x01" * 4),
+                   build.icmp_echo(ident=0x2020, seq=0x7E7F), build.payload(bytes(range(256)))])
+    return [arp, ping, ping[:17], ping[:33], encode([build.eth(type=0x88B5), build.payload(b"~ ")])]
+
+
+def test_layout_matches_tshark_rows(tmp_path: Path) -> None:
+    """tshark -x itself is the oracle: joined back, our split rows are its rows, byte for byte
+    (offsets, hex cells, ASCII column)."""
+    frames = _layout_frames()
+    for data, theirs in zip(frames, _tshark_rows(tmp_path, frames), strict=True):
+        text = hexdump(data, decode(data).layers)
+        ours = [row.rstrip() for row in _as_tshark_rows(text)]
+        assert ours == [row.rstrip() for row in theirs], (text, theirs)
+        assert _parse(text) == data
+    text = hexdump(frames[0], decode(frames[0]).layers)
     lines = text.splitlines()
     assert lines[0].startswith("eth    0000  36 dc 85 1e b3 40 00 16 3e 08 71 cf 08 00      ")
     assert lines[0].endswith("   6....@..>.q...")
@@ -43,7 +96,6 @@ def test_layout_matches_tshark_rows() -> None:
     assert lines[2].startswith("       0010  ")
     labels = [line.split()[0] for line in lines if not line.startswith(" ")]
     assert labels == ["eth", "ip", "udp", "vxlan", "eth", "arp"]
-    assert _parse(text) == data
 
 
 @given(st.binary(max_size=300), st.lists(st.integers(0, 300), max_size=6))

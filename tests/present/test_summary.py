@@ -4,6 +4,8 @@ path proven equal to the reference (``packet_summary`` of a full decode)."""
 from __future__ import annotations
 
 import re
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import strategies as strat
-from tests.codec.realcaptures import iter_real_frames, real_capture
+from tests.codec.realcaptures import iter_real_frames, real_capture, require_real_dir
 from vxlankit import DEFAULT_OPTIONS, build, decode, encode
 from vxlankit.capture.record import Interface, Record
 from vxlankit.layers import tcp as tcp_layer
@@ -327,35 +329,85 @@ def test_agrees_with_tcpdump() -> None:
 # The fast path equals the reference
 
 
-def test_fast_path_equals_reference_on_real_captures() -> None:
-    checked = 0
+# The fast paths must answer, not only agree when they do: "declines everything" would pass an
+# equality check alone.  fast_summary and make_fast_summary's common shape answer 304 of the 305
+# Ethernet frames of the real captures (all but the VXLAN-GPE/NSH one); of the generated
+# frames, cut and bit-flipped variants included, a few to a third (measured over many runs:
+# 4-35% at 40 examples, 8-22% at 150), so that floor only proves they answer at all.
+REAL_FLOOR = 0.9
+GENERATED_FLOOR = 0.01
+
+
+def _summaries_on_real_captures() -> Counter[str]:
+    """Every Ethernet frame of the real captures through both fast paths: each answer must be
+    the reference text; returns how many frames were checked and how many each path answered."""
+    require_real_dir()
+    counts: Counter[str] = Counter()
     fast_common = make_fast_summary()
     for name, number, linktype, frame in iter_real_frames():
         if linktype != 1:
             continue
         ref = line(frame)
-        for fast in (fast_summary(frame, len(frame)), fast_common(frame, len(frame))):
-            assert fast is None or fast == ref, (name, number, fast, ref)
-        checked += 1
-    if checked == 0:
-        real_capture("tcpdump_vxlan.pcap")  # skips (or fails under CI) without the captures
+        counts["frames"] += 1
+        for path, fast in (("fast_summary", fast_summary(frame, len(frame))),
+                           ("common", fast_common(frame, len(frame)))):
+            if fast is not None:
+                assert fast == ref, (name, number, path, fast, ref)
+                counts[path] += 1
+    return counts
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-          deadline=None)
-@given(frame=strat.frames(link="eth"), cut=st.integers(0, 400), flip=st.integers(0, 400),
-       bit=st.integers(0, 7))
-def test_fast_path_equals_reference_on_generated_frames(frame: strat.Frame, cut: int, flip: int,
-                                                        bit: int) -> None:
-    data = encode(strat.copy_layers(frame.layers))
-    mutated = bytearray(data)
-    if mutated:
-        mutated[flip % len(mutated)] ^= 1 << bit
-    common = make_fast_summary()
-    for variant in (data, bytes(mutated), data[:cut], bytes(mutated)[:cut]):
-        ref = line(variant)
-        for fast in (fast_summary(variant, len(variant)), common(variant, len(variant))):
-            assert fast is None or fast == ref, (variant.hex(), fast, ref)
+def test_fast_path_equals_reference_on_real_captures() -> None:
+    counts = _summaries_on_real_captures()
+    assert counts["frames"] > 300, counts
+    for path in ("fast_summary", "common"):
+        assert counts[path] >= REAL_FLOOR * counts["frames"], (path, counts)
+
+
+def _summaries_on_generated_frames() -> Counter[str]:
+    counts: Counter[str] = Counter()
+
+    @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+              deadline=None)
+    @given(frame=strat.frames(link="eth"), cut=st.integers(0, 400), flip=st.integers(0, 400),
+           bit=st.integers(0, 7))
+    def check(frame: strat.Frame, cut: int, flip: int, bit: int) -> None:
+        data = encode(strat.copy_layers(frame.layers))
+        mutated = bytearray(data)
+        if mutated:
+            mutated[flip % len(mutated)] ^= 1 << bit
+        common = make_fast_summary()
+        for variant in (data, bytes(mutated), data[:cut], bytes(mutated)[:cut]):
+            ref = line(variant)
+            counts["variants"] += 1
+            for path, fast in (("fast_summary", fast_summary(variant, len(variant))),
+                               ("common", common(variant, len(variant)))):
+                if fast is not None:
+                    assert fast == ref, (variant.hex(), path, fast, ref)
+                    counts[path] += 1
+
+    check()
+    return counts
+
+
+def test_fast_path_equals_reference_on_generated_frames() -> None:
+    counts = _summaries_on_generated_frames()
+    for path in ("fast_summary", "common"):
+        assert counts[path] >= max(1, GENERATED_FLOOR * counts["variants"]), (path, counts)
+
+
+def test_a_declining_fast_path_fails_the_equality_tests(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """The deliberate break, kept: fast paths that decline every frame agree with the
+    reference vacuously; the two tests above must fail on them."""
+    module = sys.modules[__name__]
+    monkeypatch.setattr(module, "fast_summary", lambda *args, **kwargs: None)
+    monkeypatch.setattr(module, "make_fast_summary", lambda *args, **kwargs: (
+        lambda data, frame_len: None))
+    with pytest.raises(AssertionError, match="fast_summary"):
+        test_fast_path_equals_reference_on_generated_frames()
+    with pytest.raises(AssertionError, match="fast_summary"):  # last: it skips without them
+        test_fast_path_equals_reference_on_real_captures()
 
 
 def test_other_port_table_is_honoured() -> None:
@@ -380,3 +432,17 @@ def test_common_shape_with_vlan_tag_and_bad_checksums() -> None:
     text = common(bytes(bad), len(bad))
     assert text is not None and text.endswith("seq=1 [bad udp checksum]")
     assert text == line(bytes(bad))
+
+
+def test_summary_still_offers_the_time_and_colour_names() -> None:
+    """The time formats moved to timeformat.py and the palette to palette.py; summary.py still
+    exports every name of its __all__, as the same objects."""
+    from vxlankit.present import palette, summary, timeformat
+
+    for name in summary.__all__:
+        assert hasattr(summary, name), name
+    for name in ("ANSI", "PLAIN", "Palette"):
+        assert getattr(summary, name) is getattr(palette, name), name
+    for name in ("TIME_FORMATS", "epoch_str", "format_seconds", "time_digits"):
+        assert getattr(summary, name) is getattr(timeformat, name), name
+    assert summary.make_fast_summary.__module__ == "vxlankit.present.summary"

@@ -25,6 +25,10 @@ from typing import Any
 
 from vxlankit.bulk._deps import require
 from vxlankit.bulk._numpy import np, npt
+from vxlankit.layers.registry import LAYERS
+from vxlankit.layers.spec import ETHER as ETHER_FIELD
+from vxlankit.layers.spec import IPV4 as IPV4_FIELD
+from vxlankit.layers.spec import Field
 from vxlankit.packet import MALFORMED, OK, TRUNCATED, Packet
 
 # Column kinds: how a column is stored while decoding and which Arrow type it becomes.
@@ -48,6 +52,20 @@ class Column:
 def _c(name: str, kind: str, description: str, nullable: bool = True) -> Column:
     return Column(name, kind, nullable, description)
 
+
+def _kind(field: Field) -> str:
+    if field.type == ETHER_FIELD:
+        return MAC
+    if field.type == IPV4_FIELD:
+        return IPV4
+    size = field.span[1] if field.span is not None else 4
+    return U8 if size == 1 else U16 if size == 2 else U32
+
+
+# Columns a layer's spec asks for (``Field.column``): the first occurrence of the field.  The
+# columns above them are the original hand-made set, with outer and inner occurrences.
+_REGISTRY_COLUMNS: tuple[Column, ...] = tuple(
+    _c(f.name, _kind(f), f.column) for spec in LAYERS for f in spec.fields if f.column)
 
 COLUMNS: tuple[Column, ...] = (
     _c("frame.number", U64, "record number in its capture file, from 1", False),
@@ -88,6 +106,7 @@ COLUMNS: tuple[Column, ...] = (
     _c("icmp.ident", U16, "ICMP echo identifier (echo request/reply only)"),
     _c("icmp.seq", U16, "ICMP echo sequence number (echo request/reply only)"),
     _c("icmp.checksum.status", U8, "ICMP checksum status"),
+    *_REGISTRY_COLUMNS,
     _c("vxlankit.status", TEXT, "vxlankit's own: worst layer status: ok, truncated "
        "(the capture cut the packet short) or malformed", False),
     _c("vxlankit.errors", TEXT, "vxlankit's own: the decoder's problem reports, joined "

@@ -31,26 +31,39 @@ from vxlankit.bulk._numpy import np, npt
 from vxlankit.bulk.columns import ColumnBatch, row_from_packet
 from vxlankit.bulk.frames import PAD, FrameBatch, gather_rows
 from vxlankit.codec import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions, decode
-from vxlankit.packet import CHECKSUM_GOOD, CHECKSUM_NOT_PRESENT, CHECKSUM_UNVERIFIED
+from vxlankit.packet import (
+    CHECKSUM_BAD,
+    CHECKSUM_GOOD,
+    CHECKSUM_NOT_PRESENT,
+    CHECKSUM_UNVERIFIED,
+)
 
 PREFIX = 112  # room for an 802.1Q tag outside and inside the tunnel
 assert PREFIX <= PAD
 
-# Layer codes.  They double as the digits (base 16) of a frame's protocol stack, so no
-# layer may be 0 and at most 15 layers fit in the 64-bit accumulator.  An Ethernet header
-# with a length instead of an EtherType is its own code: tshark's frame.protocols lists
-# "ethertype" after a typed one only.
+# Layer codes.  They double as the digits (base 256) of a frame's protocol stack, held in two
+# 64-bit accumulators (the low one and the digits shifted out of it), so no layer may be 0,
+# 254 codes are free for the layers to come, and 16 layers fit.  An Ethernet header with a
+# length instead of an EtherType is its own code: tshark's frame.protocols lists "ethertype"
+# after a typed one only.
 _NONE, _ETH, _IP, _UDP, _VXLAN, _ARP, _ICMP, _DATA, _VLAN, _QINQ, _ETH_LEN, _TCP = range(12)
-_UNSUPPORTED = 15
+_UNSUPPORTED = 255
 _PROTO_NAMES = {_ETH: "eth:ethertype", _ETH_LEN: "eth", _IP: "ip", _UDP: "udp",
                 _VXLAN: "vxlan", _ARP: "arp", _ICMP: "icmp", _DATA: "data", _TCP: "tcp",
                 _VLAN: "vlan:ethertype", _QINQ: "ieee8021ad:ethertype"}
-_MAX_LAYERS = 15
+_MAX_LAYERS = 16
+_DIGIT = np.uint64(8)
+_HIGH_DIGIT = np.uint64(56)
 
 # The rich decoder's reports of a length field that runs past the captured data (see
 # vxlankit/codec/decode.py); the equality tests hold these to what it prints.
 _IP_CUT = "ip: truncated at offset {0}: total length {1}, {2} bytes captured"
 _UDP_CUT = "udp: truncated at offset {0}: length {1}, {2} bytes captured"
+# ... and of a wrong checksum (offset of the field, the value, the right value).
+_IP_BAD = "ip: bad header checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
+_UDP_BAD = "udp: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
+_ICMP_BAD = "icmp: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
+_TCP_BAD = "tcp: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
 
 I64 = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -183,6 +196,7 @@ class _Walk:
         self.end = frames.caplen.copy()
         self.nxt = np.full(n, _ETH, np.uint8)
         self.acc = np.zeros(n, np.uint64)
+        self.acc_high = np.zeros(n, np.uint64)  # the digits shifted out of ``acc``
         self.layers = np.zeros(n, np.uint8)
         self.truncated = np.zeros(n, np.bool_)
         # Truncations, in the order the walk met them: (message template, offset, rows,
@@ -207,6 +221,13 @@ class _Walk:
             return np.ascontiguousarray(self.m[:, r:r + size])
         return self.m[rows, r:r + size]
 
+    def bad_checksums(self, template: str, at: int, rows: Rows, bad: Mask, given: Any,
+                      calc: I64) -> None:
+        """Report the rows whose checksum is wrong, as the rich decoder words it (with the
+        value it should have been); their other columns are decoded as usual."""
+        if bad.any():
+            self.cuts.append((template, at, rows[bad], given[bad], calc[bad]))
+
     def reject(self, rows: Rows, bad: Mask) -> Rows | None:
         """Send the ``bad`` rows to the fallback; the remaining rows if there were any bad."""
         if not bad.any():
@@ -220,7 +241,10 @@ class _Walk:
         """Record layer ``code`` (one, or one per row) for ``rows``; the next layer is ``nxt``
         at ``to``."""
         s = self.sel(rows)
-        self.acc[s] = self.acc[s] * np.uint64(16) + np.asarray(code, np.uint64)
+        acc = self.acc[s]
+        if self.layers.max() >= 8:  # ``acc`` is full for some row: keep its top digit
+            self.acc_high[s] = (self.acc_high[s] << _DIGIT) | (acc >> _HIGH_DIGIT)
+        self.acc[s] = (acc << _DIGIT) | np.asarray(code, np.uint64)
         self.layers[s] += 1
         self.rel[s] = to
         self.nxt[s] = nxt
@@ -302,12 +326,14 @@ class _Walk:
             return
         cols = self.cols
         stacks = self.acc[rows]
-        if stacks.min() == stacks.max():
-            ids: Any = cols.string_id(_stack_name(int(stacks[0])))
+        high = self.acc_high[rows]
+        if stacks.min() == stacks.max() and high.min() == high.max():
+            ids: Any = cols.string_id(_stack_name(int(high[0]) << 64 | int(stacks[0])))
         else:
-            distinct, inverse = np.unique(stacks, return_inverse=True)
-            table = np.array([cols.string_id(_stack_name(int(v))) for v in distinct.tolist()],
-                             np.int32)
+            distinct, inverse = np.unique(np.stack([high, stacks], axis=1), axis=0,
+                                          return_inverse=True)
+            table = np.array([cols.string_id(_stack_name(hi << 64 | lo))
+                              for hi, lo in distinct.tolist()], np.int32)
             ids = table[inverse.reshape(-1)]
         s = self.sel(rows)
         cols.values["frame.protocols"][s] = ids
@@ -380,14 +406,20 @@ class _Walk:
         # Version 4 with a 20-byte header; anything else is malformed, truncated or carries
         # options, all of which the rich decoder handles.
         bad = (self.end[s] - r < 20) | (h[:, 0] != 0x45) | (total < 20)
-        if self.t.verify:
-            words = _le_words(h, 10)
-            bad |= (words % 0xFFFF != 0) | (words == 0)
         rest = self.reject(rows, bad)
         if rest is not None:
             if len(rest):
                 self.ip(r, rest)
             return
+        status: Any = CHECKSUM_UNVERIFIED
+        if self.t.verify:
+            words = _le_words(h, 10)
+            wrong = (words % 0xFFFF != 0) | (words == 0)
+            status = np.where(wrong, CHECKSUM_BAD, CHECKSUM_GOOD)
+            if wrong.any():
+                given = _be16(h, 10)
+                self.bad_checksums(_IP_BAD, r + 10, rows, wrong, given,
+                                   _should_be(words, given))
         stop = total.astype(np.int64) + r
         cut = stop > self.end[s]
         if cut.any():
@@ -401,7 +433,6 @@ class _Walk:
         self.pseudo[s] = (_be16(h, 12).astype(np.int64) + _be16(h, 14) + _be16(h, 16)
                           + _be16(h, 18))
         proto = h[:, 9]
-        status = CHECKSUM_GOOD if self.t.verify else CHECKSUM_UNVERIFIED
         self.put_occ("ip", rows, [("ip.src", _be32(h, 12)), ("ip.dst", _be32(h, 16)),
                                   ("ip.proto", proto), ("ip.checksum.status", status)])
         nxt = self.t.proto[proto]
@@ -423,20 +454,27 @@ class _Walk:
         # truncated (without an error).
         bad = (avail < 8) | (length < 8) | (over & self.ip_complete[s])
         checksum = _be16(h, 6)
-        verified = None
-        if self.t.verify:
-            verified = ~bad & (checksum != 0) & complete
-            at = np.flatnonzero(verified)
-            if len(at):
-                begin = self.start[rows[at]] + r
-                sums = word_sums(self.buf, begin, begin + length[at])
-                extra = (self.pseudo[rows[at]] + 17 + length[at]) * 256
-                bad[at[(sums + extra) % 0xFFFF != 0]] = True
         rest = self.reject(rows, bad)
         if rest is not None:
             if len(rest):
                 self.udp(r, rest)
             return
+        verified = None
+        wrong = None
+        if self.t.verify:
+            verified = (checksum != 0) & complete
+            at = np.flatnonzero(verified)
+            if len(at):
+                begin = self.start[rows[at]] + r
+                sums = word_sums(self.buf, begin, begin + length[at])
+                extra = self.pseudo[rows[at]] + 17 + length[at]
+                off = (sums + extra * 256) % 0xFFFF != 0
+                if off.any():
+                    wrong = np.zeros(len(rows), np.bool_)
+                    wrong[at[off]] = True
+                    calc = np.zeros(len(rows), np.int64)
+                    calc[at[off]] = _should_be(sums[off], checksum[at[off]], extra[off], True)
+                    self.bad_checksums(_UDP_BAD, r + 6, rows, wrong, checksum, calc)
         if over.any():
             self.truncated[s] |= over
             self.cuts.append((_UDP_CUT, r, rows[over], length[over], avail[over]))
@@ -444,6 +482,8 @@ class _Walk:
         status = np.where(checksum == 0, CHECKSUM_NOT_PRESENT, CHECKSUM_UNVERIFIED)
         if verified is not None:
             status[verified] = CHECKSUM_GOOD
+        if wrong is not None:
+            status[wrong] = CHECKSUM_BAD
         dport = _be16(h, 2)
         self.put_occ("udp", rows, [("udp.srcport", _be16(h, 0)), ("udp.dstport", dport),
                                    ("udp.checksum.status", status)])
@@ -460,21 +500,39 @@ class _Walk:
         end = self.end[s]
         hdr_len = (h[:, 12] >> 4).astype(np.int64) * 4
         bad = (end - r < 20) | (hdr_len < 20) | (hdr_len > end - r)
-        if self.t.verify:
-            checked = ~bad & self.ip_complete[s]
-            at = np.flatnonzero(checked)
-            if len(at):
-                begin = self.start[rows[at]] + r
-                length = end[at] - r
-                sums = word_sums(self.buf, begin, begin + length)
-                extra = (self.pseudo[rows[at]] + 6 + length) * 256
-                bad[at[(sums + extra) % 0xFFFF != 0]] = True
         rest = self.reject(rows, bad)
         if rest is not None:
             if len(rest):
                 self.tcp(r, rest)
             return
         sport, dport = _be16(h, 0), _be16(h, 2)
+        status: Any = CHECKSUM_UNVERIFIED
+        fields: list[tuple[str, Any]] = [
+            ("tcp.srcport", sport), ("tcp.dstport", dport), ("tcp.seq_raw", _be32(h, 4)),
+            ("tcp.ack_raw", _be32(h, 8)), ("tcp.flags", _be16(h, 12) & 0x0FFF),
+            ("tcp.window_size_value", _be16(h, 14))]
+        if self.t.verify:
+            checked = self.ip_complete[s]
+            status = np.where(checked, CHECKSUM_GOOD, CHECKSUM_UNVERIFIED)
+            at = np.flatnonzero(checked)
+            if len(at):
+                begin = self.start[rows[at]] + r
+                length = end[at] - r
+                sums = word_sums(self.buf, begin, begin + length)
+                extra = self.pseudo[rows[at]] + 6 + length
+                off = (sums + extra * 256) % 0xFFFF != 0
+                if off.any():
+                    wrong = np.zeros(len(rows), np.bool_)
+                    wrong[at[off]] = True
+                    status[wrong] = CHECKSUM_BAD
+                    given = _be16(h, 16)
+                    calc = np.zeros(len(rows), np.int64)
+                    calc[at[off]] = _should_be(sums[off], given[at[off]], extra[off])
+                    self.bad_checksums(_TCP_BAD, r + 16, rows, wrong, given, calc)
+        fields.append(("tcp.checksum.status", status))
+        self.put_occ("tcp", rows, fields)
+        known = self.ip_complete[s]  # tcp.len: the IP payload is all there
+        self.put_occ("tcp.len", rows[known], [("tcp.len", (end - r - hdr_len)[known])])
         nxt = self.t.tcp_port[dport]
         by_sport = nxt == _DATA
         if by_sport.any():
@@ -526,16 +584,7 @@ class _Walk:
             return
         s = self.sel(rows)
         end = self.end[s]
-        bad = end - r < 8
-        checked = None
-        if self.t.verify:
-            checked = ~bad & self.ip_complete[s]
-            at = np.flatnonzero(checked)
-            if len(at):
-                begin = self.start[rows[at]]
-                sums = word_sums(self.buf, begin + r, begin + end[at])
-                bad[at[(sums % 0xFFFF != 0) | (sums == 0)]] = True
-        rest = self.reject(rows, bad)
+        rest = self.reject(rows, end - r < 8)
         if rest is not None:
             if len(rest):
                 self.icmp(r, rest)
@@ -543,8 +592,22 @@ class _Walk:
         h = self.header(rows, r, 8)
         kind = h[:, 0]
         status: Any = CHECKSUM_UNVERIFIED
-        if checked is not None:
+        if self.t.verify:
+            checked = self.ip_complete[s]
             status = np.where(checked, CHECKSUM_GOOD, CHECKSUM_UNVERIFIED)
+            at = np.flatnonzero(checked)
+            if len(at):
+                begin = self.start[rows[at]]
+                sums = word_sums(self.buf, begin + r, begin + end[at])
+                off = (sums % 0xFFFF != 0) | (sums == 0)
+                if off.any():
+                    wrong = np.zeros(len(rows), np.bool_)
+                    wrong[at[off]] = True
+                    status[wrong] = CHECKSUM_BAD
+                    given = _be16(h, 2)
+                    calc = np.zeros(len(rows), np.int64)
+                    calc[at[off]] = _should_be(sums[off], given[at[off]])
+                    self.bad_checksums(_ICMP_BAD, r + 2, rows, wrong, given, calc)
         self.put_occ("icmp", rows, [("icmp.type", kind), ("icmp.code", h[:, 1]),
                                     ("icmp.checksum.status", status)])
         echo = (kind == 0) | (kind == 8)
@@ -583,6 +646,18 @@ def _be16(h: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.uint16]:
 
 def _be32(h: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.uint32]:
     return h[:, at:at + 4].view(">u4")[:, 0].astype(np.uint32)
+
+
+def _should_be(le_sums: I64, given: Any, extra: Any = 0, zero_as_ffff: bool = False) -> I64:
+    """The right checksum of data whose little-endian word sums (``word_sums``, the checksum
+    field included, holding ``given``) are ``le_sums``, with ``extra`` added in big-endian
+    words (a pseudo-header).  256 is its own inverse modulo 0xffff, so multiplying by it turns
+    a little-endian word sum into a big-endian one."""
+    rest = (le_sums * 256 + extra - given.astype(np.int64)) % 0xFFFF
+    calc = 0xFFFF - np.where(rest == 0, 0xFFFF, rest)  # ~(one's complement sum)
+    if zero_as_ffff:
+        calc = np.where(calc == 0, 0xFFFF, calc)  # UDP sends a computed 0 as 0xffff
+    return calc
 
 
 def _le_words(h: npt.NDArray[np.uint8], count: int) -> I64:
@@ -650,6 +725,6 @@ _LITTLE = np.little_endian
 def _stack_name(code: int) -> str:
     names = []
     while code:
-        names.append(_PROTO_NAMES[code & 0xF])
-        code >>= 4
+        names.append(_PROTO_NAMES[code & 0xFF])
+        code >>= 8
     return ":".join(reversed(names))

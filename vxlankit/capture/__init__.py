@@ -1,7 +1,8 @@
 """Capture files: read pcap and pcapng as a stream of records, write them back.
 
 ``open_capture`` and ``write_capture`` are the entry points; ``PcapWriter`` and ``PcapngWriter``
-write packet by packet.  The format modules ``pcap`` and ``pcapng`` hold the Construct schemas.
+write packet by packet.  The format modules ``pcap`` and ``pcapng`` hold the Construct schemas;
+``read_pcap`` and ``read_pcapng`` read one format each, ``read_base`` holds what they share.
 """
 
 from vxlankit.capture.pcap import PcapHeader

@@ -10,9 +10,10 @@ carries the per-segment fields only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 from vxlankit.layers.registry import LAYERS
+from vxlankit.layers.spec import Analyzer
 from vxlankit.packet import Packet
 
 _MAKERS = {spec.proto: spec.analyzer for spec in LAYERS if spec.analyzer is not None}
@@ -24,7 +25,7 @@ class Analysis:
     __slots__ = ("_running",)
 
     def __init__(self) -> None:
-        self._running: dict[str, Callable[[Packet, int], None]] = {}
+        self._running: dict[str, Analyzer] = {}
 
     def __call__(self, packet: Packet) -> Packet:
         makers = _MAKERS
@@ -36,3 +37,14 @@ class Analysis:
                     run = self._running[layer.proto] = make()
                 run(packet, i)
         return packet
+
+    def add(self, proto: str, fields: dict[str, Any], src: str, dst: str) -> None:
+        """One layer's ``fields`` of protocol ``proto``, from ``src`` to ``dst``, for the fast
+        paths that build no Packet (a layer without an analysis is left alone)."""
+        run = self._running.get(proto)
+        if run is None:
+            make = _MAKERS.get(proto)
+            if make is None:
+                return
+            run = self._running[proto] = make()
+        run.add(fields, src, dst)

@@ -21,10 +21,10 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from construct import Bytes, Computed, If, Int8ub, Int16ub, Rebuild, Struct, this
+from construct import Bytes, If, Int8ub, Int16ub, Struct, this
 
 from vxlankit.addr import ip_bytes, ip_str, mac_bytes, mac_str
-from vxlankit.layers._common import as_bytes
+from vxlankit.layers._common import IPv4Address, MacAddress, as_bytes
 from vxlankit.layers.ethernet import ETHERTYPE_NAMES
 from vxlankit.layers.spec import (
     BYTES,
@@ -56,41 +56,19 @@ def is_ipv4(proto_type: int, proto_size: int) -> bool:
     return proto_size == 4 and proto_type == PROTO_IPV4
 
 
-def _ether(ctx: Any) -> bool:
-    return is_ether(ctx["arp.hw.type"], ctx["arp.hw.size"])
-
-
-def _ipv4(ctx: Any) -> bool:
-    return is_ipv4(ctx["arp.proto.type"], ctx["arp.proto.size"])
-
-
-def _hw(prefix: str) -> Any:
-    def get(ctx: Any) -> bytes:
-        if _ether(ctx):
-            return mac_bytes(ctx[f"arp.{prefix}.hw_mac"])
-        return bytes(ctx[f"arp.{prefix}.hw"])
-
-    return get
-
-
-def _pr(prefix: str) -> Any:
-    def get(ctx: Any) -> bytes:
-        if _ipv4(ctx):
-            return ip_bytes(ctx[f"arp.{prefix}.proto_ipv4"])
-        return bytes(ctx[f"arp.{prefix}.proto"])
-
-    return get
+# is_ether and is_ipv4 as Construct expressions (so that the schema compiles).
+_ETHER = (this["arp.hw.size"] == 6) & (
+    (this["arp.hw.type"] == HW_ETHERNET) | (this["arp.hw.type"] == HW_IEEE802))
+_IPV4 = (this["arp.proto.size"] == 4) & (this["arp.proto.type"] == PROTO_IPV4)
 
 
 def _views(prefix: str) -> list[Any]:
+    """One address pair; a build takes all four names, None where the view does not apply."""
     return [
-        f"_{prefix}_hw" / Rebuild(Bytes(this["arp.hw.size"]), _hw(prefix)),
-        f"arp.{prefix}.hw_mac" / If(_ether, Computed(lambda c: mac_str(c[f"_{prefix}_hw"]))),
-        f"arp.{prefix}.hw" / If(lambda c: not _ether(c), Computed(this[f"_{prefix}_hw"])),
-        f"_{prefix}_pr" / Rebuild(Bytes(this["arp.proto.size"]), _pr(prefix)),
-        f"arp.{prefix}.proto_ipv4"
-        / If(_ipv4, Computed(lambda c: ip_str(c[f"_{prefix}_pr"]))),
-        f"arp.{prefix}.proto" / If(lambda c: not _ipv4(c), Computed(this[f"_{prefix}_pr"])),
+        f"arp.{prefix}.hw_mac" / If(_ETHER, MacAddress),
+        f"arp.{prefix}.hw" / If(~_ETHER, Bytes(this["arp.hw.size"])),
+        f"arp.{prefix}.proto_ipv4" / If(_IPV4, IPv4Address),
+        f"arp.{prefix}.proto" / If(~_IPV4, Bytes(this["arp.proto.size"])),
     ]
 
 

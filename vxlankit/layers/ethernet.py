@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from construct import Computed, If, Int16ub, Rebuild, Struct, this
+from construct import Computed, If, Int16ub, Struct, this
 
 from vxlankit.addr import mac_bytes
 from vxlankit.layers._common import MacAddress
@@ -41,15 +41,10 @@ ETHERTYPE_IPV6 = 0x86DD
 ETHERTYPE_MIN = 0x0600
 
 
-def _type_or_len(ctx: Any) -> int:
-    value = ctx.get("eth.type")
-    return int(value if value is not None else ctx["eth.len"])
-
-
 SCHEMA = Struct(
     "eth.dst" / MacAddress,
     "eth.src" / MacAddress,
-    "_tl" / Rebuild(Int16ub, _type_or_len),
+    "_tl" / Int16ub,  # EtherType or 802.3 length; a build takes it as given (like sll's)
     "eth.type" / If(this._tl >= ETHERTYPE_MIN, Computed(this._tl)),
     "eth.len" / If(this._tl < ETHERTYPE_MIN, Computed(this._tl)),
 )

@@ -80,8 +80,9 @@ SCHEMA = Struct(
     "ip.checksum" / Int16ub,
     "ip.src" / IPv4Address,
     "ip.dst" / IPv4Address,
-    # IHL < 5 is malformed; the codec reports it and reads no options.
-    "ip.options" / Bytes(lambda c: max(0, c["ip.hdr_len"] - MIN_HEADER_LEN)),
+    # IHL < 5 is malformed; the codec reports it and reads no options (a False factor: 0).
+    "ip.options"
+    / Bytes((this["ip.hdr_len"] > MIN_HEADER_LEN) * (this["ip.hdr_len"] - MIN_HEADER_LEN)),
 )
 
 _S = struct.Struct("!BBHHHBBH4s4s")

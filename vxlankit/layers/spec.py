@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from vxlankit.errors import EncodeError
 from vxlankit.packet import CHECKSUM_BAD, TRUNCATED, Layer, Packet
@@ -47,6 +47,17 @@ CHECKSUM_PAYLOAD = "payload"  # over the layer to the end of the enclosing IP pa
 Span = tuple[int, int, int | None]  # offset in the layer, length in bytes, bit mask
 
 
+class Analyzer(Protocol):
+    """A layer's per-capture analysis (``LayerSpec.analyzer`` makes one per capture)."""
+
+    def __call__(self, packet: Packet, index: int) -> None:
+        """Analyse layer ``index`` of ``packet`` (adding fields to it)."""
+
+    def add(self, fields: dict[str, Any], src: str, dst: str) -> None:
+        """The same for a layer's ``fields`` alone, sent from ``src`` to ``dst`` (the network
+        addresses below it): what a fast path that builds no Packet calls."""
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One field: its Wireshark name and type, where it sits and how ``-V`` shows it."""
@@ -57,6 +68,7 @@ class Field:
     hex: int = 0  # shown as 0x with this many digits (0: decimal)
     names: Mapping[int, str] | None = None  # value -> name, shown in brackets
     doc: str = ""  # for the fields Wireshark has no name for: what vxlankit means by it
+    column: str = ""  # exported as a bulk column (first occurrence) with this description
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +96,8 @@ class LayerSpec:
     span: Callable[[Layer, str], Span | None] | None = None  # places that depend on values
     title_extra: Callable[[dict[str, Any]], str] | None = None
     info: Callable[[Layer], str] | None = None  # the one-line info column
-    # Per-capture state (TCP streams): a new one per capture, called with each packet in order
-    # and the index of this layer in it.
-    analyzer: Callable[[], Callable[[Packet, int], None]] | None = None
+    # Per-capture state (TCP streams): a new one per capture, fed each packet in order.
+    analyzer: Callable[[], Analyzer] | None = None
     claims: str | None = None  # among specs of one ``proto``: the field that marks this one
     anchor: str = ""  # a field its Wireshark dissector always shows (default: the first)
     # Filter names that stand for either of two fields, as Wireshark's "tcp.port" does.

@@ -32,7 +32,6 @@ bits and decoded option values are views of them.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from typing import Any
 
 from construct import Bytes, Computed, Int16ub, Int32ub, Rebuild, Struct, this
@@ -48,6 +47,7 @@ from vxlankit.layers.spec import (
     STRING,
     TRANSPORT,
     UINT,
+    Analyzer,
     Field,
     LayerSpec,
     Span,
@@ -88,6 +88,9 @@ def flags_str(flags: int) -> str:
     """``tcp.flags.str``: a letter per set bit, a middle dot per clear one (12 places)."""
     return "".join(letter if flags & (0x800 >> i) else "\u00b7"
                    for i, letter in enumerate(_FLAG_LETTERS))
+
+
+_FLAGS_STR = tuple(flags_str(value) for value in range(0x1000))
 
 
 def _options(opts: bytes, fields: dict[str, Any]) -> None:
@@ -140,7 +143,7 @@ def decode(buf: bytes, off: int, end: int | None = None) -> dict[str, Any]:
         "tcp.flags.reset": (flags >> 2) & 1,
         "tcp.flags.syn": (flags >> 1) & 1,
         "tcp.flags.fin": flags & 1,
-        "tcp.flags.str": flags_str(flags),
+        "tcp.flags.str": _FLAGS_STR[flags],
         "tcp.window_size_value": window,
         "tcp.checksum": csum,
         "tcp.urgent_pointer": urgent,
@@ -325,6 +328,10 @@ class Streams:
             if "ip.src" in below.fields:
                 src, dst = below.fields["ip.src"], below.fields["ip.dst"]
                 break
+        self.add(f, src, dst)
+
+    def add(self, f: dict[str, Any], src: str, dst: str) -> None:
+        """Analyse one segment's fields ``f`` (adding to them), sent from ``src`` to ``dst``."""
         a = (src, f["tcp.srcport"])
         b = (dst, f["tcp.dstport"])
         # The two directions by their place in the key: a conversation with itself (same
@@ -368,7 +375,7 @@ class Streams:
                 theirs[1] = 0
 
 
-def analyzer() -> Callable[[Packet, int], None]:
+def analyzer() -> Analyzer:
     return Streams()
 
 
@@ -379,17 +386,24 @@ SPEC = LayerSpec(
     checksum_at=16, title_extra=_title, info=info, analyzer=analyzer, span=_span,
     aliases=(("tcp.port", ("tcp.srcport", "tcp.dstport")),),
     fields=(
-        Field("tcp.srcport", UINT, (0, 2, None)),
-        Field("tcp.dstport", UINT, (2, 2, None)),
+        Field("tcp.srcport", UINT, (0, 2, None),
+              column="TCP source port"),
+        Field("tcp.dstport", UINT, (2, 2, None),
+              column="TCP destination port"),
         Field("tcp.stream", UINT),
-        Field("tcp.len", UINT),
+        Field("tcp.len", UINT,
+              column="TCP payload length"),
         Field("tcp.seq", UINT, (4, 4, None)),
-        Field("tcp.seq_raw", UINT, (4, 4, None)),
+        Field("tcp.seq_raw", UINT, (4, 4, None),
+              column="TCP sequence number as sent (tcp.seq, relative, needs the capture in "
+              "order; export reads it in parallel parts)"),
         Field("tcp.nxtseq", UINT),
         Field("tcp.ack", UINT, (8, 4, None)),
-        Field("tcp.ack_raw", UINT, (8, 4, None)),
+        Field("tcp.ack_raw", UINT, (8, 4, None),
+              column="TCP acknowledgment number as sent"),
         Field("tcp.hdr_len", UINT, (12, 1, 0xF0)),
-        Field("tcp.flags", UINT, (12, 2, 0x0FFF), hex=3),
+        Field("tcp.flags", UINT, (12, 2, 0x0FFF), hex=3,
+              column="TCP flags (12 bits: 0x002 SYN, 0x010 ACK, ...)"),
         Field("tcp.flags.res", BOOL, (12, 2, 0x0E00)),
         Field("tcp.flags.ae", BOOL, (12, 2, 0x0100)),
         Field("tcp.flags.cwr", BOOL, (12, 2, 0x0080)),
@@ -401,10 +415,12 @@ SPEC = LayerSpec(
         Field("tcp.flags.syn", BOOL, (12, 2, 0x0002)),
         Field("tcp.flags.fin", BOOL, (12, 2, 0x0001)),
         Field("tcp.flags.str", STRING, (12, 2, 0x0FFF)),
-        Field("tcp.window_size_value", UINT, (14, 2, None)),
+        Field("tcp.window_size_value", UINT, (14, 2, None),
+              column="TCP window as sent (unscaled)"),
         Field("tcp.window_size", UINT, (14, 2, None)),
         Field("tcp.checksum", UINT, (16, 2, None), hex=4),
-        Field("tcp.checksum.status", UINT, (16, 2, None)),
+        Field("tcp.checksum.status", UINT, (16, 2, None),
+              column="TCP checksum status"),
         Field("tcp.checksum_calculated", UINT, (16, 2, None), hex=4),
         Field("tcp.urgent_pointer", UINT, (18, 2, None)),
         Field("tcp.options", BYTES),

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vxlankit.packet import Layer
-from vxlankit.present.summary import PLAIN, Palette
+from vxlankit.present.palette import PLAIN, Palette
 
 __all__ = ["hexdump", "layer_segments"]
 

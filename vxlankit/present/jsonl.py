@@ -34,7 +34,7 @@ from vxlankit.layers.registry import STEPS
 from vxlankit.layers.spec import Walk
 from vxlankit.packet import OK, Layer, Packet
 from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
-from vxlankit.present.summary import epoch_str
+from vxlankit.present.timeformat import epoch_str
 
 _ntoa = socket.inet_ntoa
 
@@ -416,8 +416,9 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                     return None  # anything but a bad checksum to report: the full decoder
                 errors += walk.errors
                 if analyze is not None:
-                    analyze(Packet([Layer("ip", {"ip.src": _ntoa(walk.ip_src),
-                                                 "ip.dst": _ntoa(walk.ip_dst)}), *walk.layers]))
+                    for layer in walk.layers:
+                        analyze.add(layer.proto, layer.fields, _ntoa(walk.ip_src),
+                                    _ntoa(walk.ip_dst))
                 for layer in walk.layers:
                     parts.append(_layer_json(layer))
                     protos.append(layer.proto)

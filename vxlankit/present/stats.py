@@ -28,9 +28,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from vxlankit.codec import LINKTYPE_NAMES
+from vxlankit.layers.ipv4 import PROTOCOL_NAMES
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import RecordLike
-from vxlankit.present.summary import epoch_str, format_seconds
+from vxlankit.present.timeformat import epoch_str, format_seconds
 
 __all__ = ["FileInfo", "OverlayStats"]
 
@@ -162,6 +163,9 @@ class OverlayStats:
         self.vnis: dict[int, list[int]] = {}  # vni -> [packets, bytes]
         self.vteps: dict[tuple[str, str], _Pair] = {}
         self.conversations: dict[tuple[Any, ...], _Pair] = {}
+        # (VNI, transport, end, end) -> the 5-tuple conversation (tshark -z conv,tcp / udp);
+        # an end is "address:port", the pair in sorted order.
+        self.transports: dict[tuple[Any, ...], _Pair] = {}
         self.pings: dict[tuple[Any, ...], _Ping] = {}
         self._requests: dict[tuple[Any, ...], int] = {}  # (vni, src, dst, id, seq) -> ts
         # (src, dst, id, seq) -> VNIs of the overlay requests: a routed echo's reply comes back
@@ -231,7 +235,7 @@ class OverlayStats:
             elif proto == "ip":
                 if ip is None:
                     ip = layer
-            elif proto in ("arp", "icmp", "udp") and top is None:
+            elif proto in ("arp", "icmp", "udp", "tcp") and top is None:
                 top = layer
             elif proto == "vxlan":
                 break
@@ -239,8 +243,7 @@ class OverlayStats:
         label = "?"
         if ip is not None and "ip.src" in ip.fields:
             src, dst = ip.fields["ip.src"], ip.fields["ip.dst"]
-            label = {1: "ICMP", 6: "TCP", 17: "UDP"}.get(ip.fields["ip.proto"],
-                                                          f"ip.proto={ip.fields['ip.proto']}")
+            label = PROTOCOL_NAMES.get(ip.fields["ip.proto"], f"ip.proto={ip.fields['ip.proto']}")
         elif top is not None and top.proto == "arp" and "arp.src.proto_ipv4" in top.fields:
             src, dst = top.fields["arp.src.proto_ipv4"], top.fields["arp.dst.proto_ipv4"]
             label = "ARP"
@@ -256,6 +259,14 @@ class OverlayStats:
         if top is None:
             return
         f = top.fields
+        proto = top.proto
+        if (proto == "tcp" or proto == "udp") and src is not None and proto + ".srcport" in f:
+            a, b = f"{src}:{f[proto + '.srcport']}", f"{dst}:{f[proto + '.dstport']}"
+            tkey = (vni, proto, a, b) if a <= b else (vni, proto, b, a)
+            pair = self.transports.get(tkey)
+            if pair is None:
+                pair = self.transports[tkey] = _Pair(tkey[2], tkey[3], ts)
+            pair.add(a, length, ts, f.get("tcp.stream"))
         if top.proto == "icmp" and src is not None and "icmp.ident" in f:
             itype = f["icmp.type"]
             if itype == 8:
@@ -357,6 +368,21 @@ class OverlayStats:
                          "first_time": epoch_str(first), "last_time": epoch_str(last)})
         return rows
 
+    def transport_rows(self) -> list[dict[str, Any]]:
+        """One row per (VNI, TCP or UDP, address:port pair): tshark's ``-z conv,tcp`` and
+        ``conv,udp``; a TCP row names the tcp.stream numbers it covers."""
+        rows = []
+        for (vni, proto, _, _), pair in sorted(
+                self.transports.items(), key=lambda kv: (kv[0][0] is None, kv[0][0] or 0,
+                                                         kv[0][1], -(kv[1].ab + kv[1].ba),
+                                                         kv[0][2], kv[0][3])):
+            rows.append({"vni": vni, "protocol": proto, "a": pair.a, "b": pair.b,
+                         "packets": pair.ab + pair.ba, "packets_ab": pair.ab,
+                         "packets_ba": pair.ba, "bytes": pair.bytes,
+                         "streams": [n for n in pair.extra if n is not None],
+                         "first_time": epoch_str(pair.first), "last_time": epoch_str(pair.last)})
+        return rows
+
     def ping_rows(self) -> list[dict[str, Any]]:
         rows = []
         for (vni, src, dst), ping in sorted(self.pings.items(),
@@ -399,6 +425,7 @@ class OverlayStats:
             "vnis": self.vni_rows(),
             "vtep_pairs": self.vtep_rows(),
             "conversations": self.conversation_rows(),
+            "transport_conversations": self.transport_rows(),
             "pings": self.ping_rows(),
             "arp_unanswered": self.arp_rows(),
         }
@@ -444,6 +471,13 @@ class OverlayStats:
                       [[vnis_text(r), r["a"], r["b"], r["packets"], r["packets_ab"],
                         r["packets_ba"], r["bytes"], ",".join(r["protocols"])]
                        for r in self.conversation_rows()])
+
+        out += _table("TCP and UDP conversations", ["VNI", "Proto", "A", "B", "Packets",
+                                                    "A->B", "B->A", "Bytes", "Streams"],
+                      [[vni_text(r["vni"]), r["protocol"].upper(), r["a"], r["b"],
+                        r["packets"], r["packets_ab"], r["packets_ba"], r["bytes"],
+                        ",".join(map(str, r["streams"])) or "-"]
+                       for r in self.transport_rows()])
 
         def ms(value: float | None) -> str:
             return "-" if value is None else f"{value:.3f}"

@@ -19,13 +19,15 @@ common shapes (Ethernet, up to two VLAN tags, IPv4 without options, UDP, VXLAN, 
 TCP) directly, verifying the same checksums, and returns ``None`` for anything else, which the
 caller then decodes in full; the test-suite proves the two equal on every real capture and on
 mutated frames.  The fast path is what keeps ``vxlankit decode`` ahead of tshark.
+
+The time column's formats are in ``timeformat``, the colours in ``palette``; their public names
+are re-exported from here.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
@@ -35,11 +37,13 @@ from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
-from vxlankit.layers.registry import BY_NAME, STEPS, spec_for
+from vxlankit.layers.registry import LAYERS, STEPS, spec_for
 from vxlankit.layers.spec import TRANSPORT, Walk
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, RESERVED_MASK
 from vxlankit.packet import CHECKSUM_BAD, MALFORMED, OK, TRUNCATED, Layer, Packet
+from vxlankit.present.palette import ANSI, PLAIN, Palette
 from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
+from vxlankit.present.timeformat import TIME_FORMATS, Clock, epoch_str, format_seconds, time_digits
 
 __all__ = [
     "ANSI",
@@ -55,107 +59,7 @@ __all__ = [
 ]
 
 ARROW = " -> "
-
-# --------------------------------------------------------------------------------------------
-# Colour
-
-
-class Palette:
-    """ANSI escape strings for the parts of a line ("" everywhere for plain text)."""
-
-    __slots__ = ("addr", "vni", "proto", "mark", "bad", "dim", "reset")
-
-    def __init__(self, addr: str = "", vni: str = "", proto: str = "", mark: str = "",
-                 bad: str = "", dim: str = "", reset: str = "") -> None:
-        self.addr = addr
-        self.vni = vni
-        self.proto = proto
-        self.mark = mark
-        self.bad = bad
-        self.dim = dim
-        self.reset = reset
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.reset)
-
-
-PLAIN = Palette()
-ANSI = Palette(addr="\x1b[33m", vni="\x1b[1;36m", proto="\x1b[1m", mark="\x1b[35m",
-               bad="\x1b[1;31m", dim="\x1b[2m", reset="\x1b[0m")
-
-# --------------------------------------------------------------------------------------------
-# Time
-
-TIME_FORMATS = ("r", "a", "ad", "e", "d", "dd", "u", "ud")
 _NS = 1_000_000_000
-
-
-def time_digits(tsresol: int) -> int:
-    """Decimals to show for a timestamp resolution: 6 (microseconds) or 9 (finer)."""
-    return 9 if tsresol > 1_000_000 else 6
-
-
-def format_seconds(ns: int, digits: int = 6) -> str:
-    """Nanoseconds as seconds with ``digits`` decimals (truncated), exact: no float."""
-    sign = ""
-    if ns < 0:
-        sign = "-"
-        ns = -ns
-    secs, frac = divmod(ns, _NS)
-    if digits == 9:
-        return f"{sign}{secs}.{frac:09d}"
-    if digits == 6:
-        return f"{sign}{secs}.{frac // 1000:06d}"
-    scaled = frac // 10 ** (9 - digits)
-    return f"{sign}{secs}.{scaled:0{digits}d}" if digits else f"{sign}{secs}"
-
-
-def epoch_str(ts_ns: int) -> str:
-    """tshark's ``frame.time_epoch``: seconds with nine decimals, exact from integer ns."""
-    return format_seconds(ts_ns, 9)
-
-
-class _Clock:
-    """Formats the time column in one of tshark's ``-t`` formats.
-
-    r: since the first packet; d: since the previous packet; dd: since the previous packet shown;
-    e: epoch; a/ad: local time of day (with date); u/ud: the same in UTC.
-    """
-
-    __slots__ = ("fmt", "digits", "prev_shown", "_sec", "_prefix")
-
-    def __init__(self, fmt: str = "r", digits: int = 6) -> None:
-        if fmt not in TIME_FORMATS:
-            raise ValueError(f"unknown time format {fmt!r}: use one of {', '.join(TIME_FORMATS)}")
-        self.fmt = fmt
-        self.digits = digits
-        self.prev_shown: int | None = None
-        self._sec = -1
-        self._prefix = ""
-
-    def __call__(self, ts: int, first: int, prev: int) -> str:
-        fmt = self.fmt
-        if fmt == "r":
-            text = format_seconds(ts - first, self.digits)
-        elif fmt == "e":
-            text = format_seconds(ts, self.digits)
-        elif fmt == "d":
-            text = format_seconds(ts - prev, self.digits)
-        elif fmt == "dd":
-            shown = self.prev_shown
-            text = format_seconds(0 if shown is None else ts - shown, self.digits)
-        else:
-            secs, frac = divmod(ts, _NS)
-            if secs != self._sec:
-                stamp = time.gmtime(secs) if fmt[0] == "u" else time.localtime(secs)
-                pattern = "%Y-%m-%d %H:%M:%S" if fmt.endswith("d") else "%H:%M:%S"
-                self._prefix = time.strftime(pattern, stamp)
-                self._sec = secs
-            digits = self.digits
-            text = f"{self._prefix}.{frac // 10 ** (9 - digits):0{digits}d}"
-        self.prev_shown = ts
-        return text
 
 
 # --------------------------------------------------------------------------------------------
@@ -425,6 +329,36 @@ _ICMP = struct.Struct("!BBHHH")
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
 
 
+# Transports the fast paths do not read by hand but through their layer's own step and
+# one-line text (TCP).
+_TRANSPORT_STEPS = {spec.name: (spec, STEPS[spec.name]) for spec in LAYERS
+                    if spec.role == TRANSPORT and spec.info is not None}
+
+
+def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
+               options: DecodeOptions, analysis: Analysis | None
+               ) -> tuple[str, str, str] | None:
+    """(protocol column, info, bad-checksum mark or "") of the transport header at ``off``
+    (its IPv4 header at ``ip_off``, its payload ending at ``end``), by the layer's own step;
+    ``None`` when it has anything else to report (the full decoder's case)."""
+    spec, step = _TRANSPORT_STEPS[kind]
+    walk = Walk(data, end, options.tables, options.verify_checksums, options.max_depth)
+    src, dst = data[ip_off + 12:ip_off + 16], data[ip_off + 16:ip_off + 20]
+    walk.ip_src = src
+    walk.ip_dst = dst
+    walk.ip_pseudo = int.from_bytes(data[ip_off + 12:ip_off + 20], "big")
+    step(walk, off)
+    layer = walk.layers[-1]
+    errors = walk.errors
+    if walk.trailers or layer.status != OK or (errors and (len(errors) > 1 or not errors[
+            0].startswith(spec.proto + ": bad checksum"))):
+        return None
+    if analysis is not None:
+        analysis.add(layer.proto, layer.fields, _ntoa(src), _ntoa(dst))
+    assert spec.info is not None
+    return spec.short, spec.info(layer), f"bad {spec.proto} checksum" if errors else ""
+
+
 def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_OPTIONS,
                  pal: Palette = PLAIN, analysis: Analysis | None = None) -> str | None:
     """``packet_summary(decode(data, 1, options), frame_len)`` for an Ethernet frame of a common
@@ -514,24 +448,13 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                     info = _icmp_info(itype, code, ident, seq)
                 else:
                     info = _icmp_info(itype, code, None, None)
-            elif pkind is not None and pkind in STEPS and (spec := BY_NAME.get(pkind)) is not None \
-                    and spec.info is not None and spec.role == TRANSPORT:
-                walk = Walk(data, end, options.tables, verify, max_depth)
-                walk.ip_src = data[ip_off + 12:ip_off + 16]
-                walk.ip_dst = data[ip_off + 16:ip_off + 20]
-                walk.ip_pseudo = int.from_bytes(data[ip_off + 12:ip_off + 20], "big")
-                STEPS[pkind](walk, off)
-                layer = walk.layers[-1]
-                if walk.trailers or layer.status != OK or (walk.errors and not all(
-                        e.startswith(f"{spec.proto}: bad checksum") for e in walk.errors)):
+            elif pkind is not None and pkind in _TRANSPORT_STEPS:
+                found = _transport(data, off, end, ip_off, pkind, options, analysis)
+                if found is None:
                     return None
-                if walk.errors:
-                    bad.append(f"bad {spec.proto} checksum")
-                if analysis is not None:
-                    analysis(Packet([Layer("ip", {"ip.src": _ntoa(sip), "ip.dst": _ntoa(dip)}),
-                                     layer]))
-                proto = spec.short
-                info = spec.info(layer)
+                proto, info, bad_mark = found
+                if bad_mark:
+                    bad.append(bad_mark)
             elif pkind is None:
                 if ipproto == 6:
                     proto = "TCP"
@@ -585,6 +508,8 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
         return general
     udp_ports = options.udp_ports
     vxlan_ports = frozenset(p for p, n in udp_ports.items() if n == "vxlan")
+    transports = {number: name for number, name in options.ip_protocols.items()
+                  if name in _TRANSPORT_STEPS}
     pairs: dict[bytes, str] = {}  # 8 bytes of IPv4 source + destination -> "a -> b"
     macs: dict[bytes, str] = {}  # 12 bytes of MAC destination + source -> "src -> dst"
     heads: dict[bytes, str] = {}  # 8 bytes of VXLAN header -> " vni N [marks] | "
@@ -688,6 +613,14 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                     return "%s%s%sICMP echo reply id=%s seq=%d%s" % (  # noqa: UP031
                         found[0], flen, found[1], numbers.get(w3) or number(w3), w4, bad)
                 info = "ICMP " + _icmp_info(w1 >> 8, w1 & 0xFF, None, None)
+            elif iproto in transports:
+                segment = _transport(data, 84 + b, end, 64 + b, transports[iproto], options,
+                                     analysis)
+                if segment is None:
+                    return None
+                info = f"{segment[0]} {segment[1]}"
+                if segment[2]:
+                    bad += f" [{segment[2]}]"
             elif iproto == 17:
                 if end < 92 + b or w3 < 8 or 84 + b + w3 > end or w2 in udp_ports:
                     return fast_summary(data, frame_len, options, pal, analysis)
@@ -728,7 +661,7 @@ class Summarizer:
 
     def __init__(self, time_format: str = "r", pal: Palette = PLAIN,
                  options: DecodeOptions = DEFAULT_OPTIONS, digits: int | None = None) -> None:
-        self.clock = _Clock(time_format, digits or 6)
+        self.clock = Clock(time_format, digits or 6)
         self.fixed_digits = digits is not None
         self.pal = pal
         self.options = options

@@ -30,8 +30,9 @@ from vxlankit.packet import (
     Packet,
 )
 from vxlankit.present.jsonl import frame_protocols
+from vxlankit.present.palette import PLAIN, Palette
 from vxlankit.present.run import DecodedRecord
-from vxlankit.present.summary import PLAIN, Palette, epoch_str, format_seconds
+from vxlankit.present.timeformat import epoch_str, format_seconds
 
 __all__ = ["LAYER_TITLES", "field_span", "format_value", "packet_tree", "record_tree"]
 
