@@ -122,3 +122,41 @@ def test_json_document_is_serialisable_and_documented_shape(tmp_path: Path) -> N
     assert set(again["vteps"][0]) >= {"vtep", "fdb", "neighbors"}
     assert set(again["vteps"][0]["fdb"][0]) == {"vni", "mac", "remote", "static", "first_seen",
                                                 "last_seen"}
+
+
+def test_ageing_is_reported_to_the_nanosecond_and_at_the_end_of_the_capture(
+        tmp_path: Path) -> None:
+    """The models run on the capture's integer nanoseconds: an Aged entry's last_seen and
+    expired_at are the packet's exact time and that plus the ageing time, and entries due by
+    the last packet (VXLAN or not) age then."""
+    a, b, c = "02:42:0a:09:00:0a", "02:42:0a:09:00:0b", "02:42:0a:09:00:0c"
+    t_a = T0 + 123_456_789
+    t_b = t_a + 300 * 10**9  # exactly the ageing time later: a is gone when b arrives
+    t_c = t_b + 1
+    t_end = t_c + 300 * 10**9 + 7
+    records = [(t_a, _overlay("192.0.2.1", "192.0.2.9", a, "02:42:0a:09:00:ff")),
+               (t_b, _overlay("192.0.2.1", "192.0.2.9", b, "02:42:0a:09:00:ff")),
+               (t_c, _overlay("192.0.2.2", "192.0.2.9", c, "02:42:0a:09:00:ff")),
+               (t_end, encode([build.eth(dst="02:00:00:00:00:02", src="02:00:00:00:00:01"),
+                               build.ipv4(src="192.0.2.1", dst="192.0.2.9"),
+                               build.udp(50000, 53, checksum=0), build.payload(b"x")]))]
+    path = tmp_path / "ageing.pcap"
+    with PcapWriter(str(path), 1, nanosecond=True) as writer:
+        for ts, frame in records:
+            writer.write(frame, ts)
+    events = replay(str(path)).to_json()["events"]
+    assert [(e["event"], e["mac"], e["time"]) for e in events] == [
+        ("learned", a, iso_time(t_a, ns=True)),
+        ("aged", a, iso_time(t_b, ns=True)),
+        ("learned", b, iso_time(t_b, ns=True)),
+        ("learned", c, iso_time(t_c, ns=True)),
+        ("aged", b, iso_time(t_end, ns=True)),
+        ("aged", c, iso_time(t_end, ns=True)),
+    ]
+    aged = [e for e in events if e["event"] == "aged"]
+    assert [(e["last_seen"], e["expired_at"]) for e in aged] == [
+        (iso_time(t, ns=True), iso_time(t + 300 * 10**9, ns=True)) for t in (t_a, t_b, t_c)]
+    # A shorter ageing time, in nanoseconds like the capture's timestamps.
+    short = replay(str(path), ageing_ns=1).to_json()["events"]
+    assert [e["event"] for e in short] == ["learned", "aged", "learned", "aged", "learned",
+                                           "aged"]

@@ -590,9 +590,10 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
     from vxlankit.synth.topology import DEFAULT_SUBNET
 
     try:
-        options = PingOptions(vni=vni, count=count, interval=interval, size=size, arp=arp,
-                              seed=seed, port=port, subnets=subnets or (DEFAULT_SUBNET,),
-                              to=target)
+        # -i is seconds, as ping's; everything past the options is integer nanoseconds.
+        options = PingOptions(vni=vni, count=count, interval_ns=round(interval * 1e9),
+                              size=size, arp=arp, seed=seed, port=port,
+                              subnets=subnets or (DEFAULT_SUBNET,), to=target)
         result = synthesize_ping(options)
     except ValueError as exc:
         raise Failed(str(exc), EXIT_USAGE) from None

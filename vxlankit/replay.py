@@ -1,10 +1,10 @@
 """``replay``: feed a capture through VTEP models as the capture's receiving VTEPs saw it.
 
 Each VXLAN packet becomes a ``VxlanReceived`` event for the VTEP at its outer destination IP,
-with the packet's timestamp as ``now``.  The report says what each VTEP learned (its FDB per
-VNI), the timeline of table changes, and the anomalies an SRE debugging an overlay wants named:
-a MAC behind two VTEPs, packets a Linux VTEP would drop and why, ARP requests nobody answered,
-and how much of each VNI's traffic was flooded.
+with the packet's timestamp (``ts_ns``, integer nanoseconds) as ``now``.  The report says what
+each VTEP learned (its FDB per VNI), the timeline of table changes, and the anomalies an SRE
+debugging an overlay wants named: a MAC behind two VTEPs, packets a Linux VTEP would drop and
+why, ARP requests nobody answered, and how much of each VNI's traffic was flooded.
 
 Nothing is kept per packet: the models hold the state, and the report keeps counters and the
 table-changing events only, so memory follows the number of MACs, not the size of the file.
@@ -32,7 +32,7 @@ from vxlankit.model.events import (
     Output,
     VxlanReceived,
 )
-from vxlankit.model.vtep import Vtep, VtepConfig
+from vxlankit.model.vtep import DEFAULT_AGEING_NS, Vtep, VtepConfig
 
 
 def iso_time(ts: float | int, ns: bool = False) -> str:
@@ -58,8 +58,8 @@ class ReplayReport:
     """What ``replay`` found.  ``to_json()`` gives the documented JSON document."""
 
     vteps: dict[str, Vtep]
-    # (vtep, vni, mac) -> [first, last] capture time (ns) a frame from mac reached vtep:
-    # exact, where the models' float clock would round nanoseconds.
+    # (vtep, vni, mac) -> [first, last] capture time (ns) a frame from mac reached vtep,
+    # whatever the model made of the frame (dropped frames count too).
     seen: dict[tuple[str, int, str], list[int]]
     events: list[tuple[int, Output]]
     drops: Counter[tuple[str, str]]
@@ -76,13 +76,14 @@ class ReplayReport:
 
     def fdb_rows(self, vtep_ip: str) -> list[dict[str, Any]]:
         vtep = self.vteps[vtep_ip]
+        tables = vtep.fdbs()
         rows = []
         for vni in vtep.config.vnis:
-            for mac, entry in sorted(vtep.fdb(vni).items()):
+            for mac, entry in sorted(tables[vni].items()):
                 for remote in entry.remotes:
                     times = self.seen.get((vtep_ip, vni, mac))
                     first = iso_time(times[0], ns=True) if times else None
-                    last = iso_time(times[1], ns=True) if times else iso_time(entry.last_seen)
+                    last = iso_time(times[1] if times else entry.last_seen, ns=True)
                     rows.append({
                         "vni": vni, "mac": mac, "remote": remote, "static": entry.static,
                         "first_seen": first, "last_seen": last,
@@ -128,8 +129,8 @@ class ReplayReport:
 def event_json(event: Output, ts_ns: int | None = None) -> dict[str, Any]:
     """A model output as a flat JSON object (frames left out, times as ISO strings).
 
-    ``ts_ns``: the capture time of the packet that caused it, exact (the models' ``now`` is a
-    float and would round nanoseconds); it replaces ``now``."""
+    ``ts_ns``: the capture time of the packet that caused it; it replaces ``now`` (the time the
+    model noticed, which is the same for everything but the end-of-capture ageing)."""
     out: dict[str, Any] = {"event": type(event).__name__.lower()}
     if ts_ns is not None:
         out["time"] = iso_time(ts_ns, ns=True)
@@ -137,8 +138,8 @@ def event_json(event: Output, ts_ns: int | None = None) -> dict[str, Any]:
         value = getattr(event, name)
         if name == "frame" or (name == "now" and ts_ns is not None):
             continue
-        if name in ("now", "last_seen", "expired_at") and isinstance(value, float):
-            value = iso_time(value)
+        if name in ("now", "last_seen", "expired_at"):
+            value = iso_time(value, ns=True)
         elif hasattr(value, "value"):
             value = value.value
         out[name] = value
@@ -146,10 +147,11 @@ def event_json(event: Output, ts_ns: int | None = None) -> dict[str, Any]:
 
 
 def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEFAULT_OPTIONS,
-           rx_policy: str = "linux", ageing: float = 300.0) -> ReplayReport:
+           rx_policy: str = "linux", ageing_ns: int = DEFAULT_AGEING_NS) -> ReplayReport:
     """Run ``path`` (a capture file path) through VTEP models; see the module docstring.
 
     ``vteps``: the VTEP IPs to model (default: every outer destination of VXLAN traffic).
+    ``ageing_ns``: the VTEPs' FDB ageing time, in nanoseconds like the capture's timestamps.
     One pass: a VTEP's model is made on the first packet it receives, and serves every VNI
     sent to it, so ``path`` may be a pipe (``"-"``: stdin).
     """
@@ -165,7 +167,8 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
                 return None
             model = models[hop.dst_ip] = Vtep(VtepConfig(
                 hop.dst_ip, mac or "00:00:00:00:00:00", name=f"vxlan@{hop.dst_ip}",
-                vnis=(hop.vni,), rx_policy=rx_policy, ageing=ageing))  # type: ignore[arg-type]
+                vnis=(hop.vni,), rx_policy=rx_policy,  # type: ignore[arg-type]
+                ageing_ns=ageing_ns))
         model.add_vni(hop.vni)
         return model
 
@@ -183,10 +186,13 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
         report.error = exc
     last_ns = report.last_ns
     if last_ns is not None:
-        # Age the tables as they stood when the capture ended.
+        # Age the tables as they stood when the capture ended: the VTEPs with an entry due by
+        # then (next_deadline) are ticked at the last packet's time.
         for vtep in models.values():
-            for out in vtep.tick(last_ns / 1e9):
-                _note(report, vtep.config.local_ip, out, last_ns)
+            deadline = vtep.next_deadline()
+            if deadline is not None and deadline <= last_ns:
+                for out in vtep.tick(last_ns):
+                    _note(report, vtep.config.local_ip, out, last_ns)
     report.unanswered_arp = sorted(arp_waits.values(), key=lambda w: w.first_ns)
     for crossed in flow_vnis.values():
         if len(crossed) > 1:
@@ -214,7 +220,7 @@ def _walk(path: Any, options: DecodeOptions, report: ReplayReport,
             if not hops:
                 continue
             report.vxlan_packets += 1
-            now = record.ts_ns / 1e9
+            now = record.ts_ns
             for hop in hops:
                 _account(report, hop, record.ts_ns, arp_waits, flow_vnis, owners)
                 model = model_for(hop, mac)

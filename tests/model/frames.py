@@ -16,6 +16,11 @@ from vxlankit.model.events import (
     IpInfo,
 )
 
+# The models' time is integer nanoseconds.
+SEC = 1_000_000_000
+MS = 1_000_000
+US = 1_000
+
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 ZERO = "00:00:00:00:00:00"
 VNI = 4096

@@ -3,16 +3,18 @@
     assert (
         Playbook(bridge)
         >> FrameReceived("veth0", frame)
-        << Learned("br0", None, C1_MAC, "veth0", 0.0, "br_fdb_update")
+        << Learned("br0", None, C1_MAC, "veth0", 0, "br_fdb_update")
         << Flooded("br0", ("vxlan0",), frame, "broadcast")
-        >> tick(300.0)
+        >> tick(300 * SEC)
         << Aged(...)
     )
 
-``>> event`` feeds an input at the current time (0.0 at first); ``>> at(t, event)`` feeds it at
-``t`` and makes ``t`` the current time; ``>> tick(t)`` calls ``device.tick(t)``.  ``<< output``
-is the next output expected.  The outputs of all steps must match exactly and in order; on a
-mismatch the assertion message is a diff of the expected transcript against the actual one.
+Times are the models' integer nanoseconds.  ``>> event`` feeds an input at the current time (0
+at first); ``>> at(t, event)`` feeds it at ``t`` and makes ``t`` the current time; ``>> tick(t)``
+calls ``device.tick(t)``.  ``<< output`` is the next output expected.  The outputs of all steps
+must match exactly and in order; on a mismatch the assertion message is a diff of the expected
+transcript against the actual one.  Every time an output carries (``now``, ``last_seen``,
+``expired_at``) must be an ``int``: ``1.0 == 1`` would let a float clock slip through.
 """
 
 from __future__ import annotations
@@ -24,32 +26,42 @@ from typing import Any, Protocol
 
 
 class Device(Protocol):
-    def handle(self, event: Any, now: float) -> list[Any]: ...
+    def handle(self, event: Any, now: int) -> list[Any]: ...
 
-    def tick(self, now: float) -> list[Any]: ...
+    def tick(self, now: int) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
 class At:
-    now: float
+    now: int
     event: Any
 
 
 @dataclass(frozen=True)
 class Tick:
-    now: float
+    now: int
 
 
-def at(now: float, event: Any) -> At:
+def at(now: int, event: Any) -> At:
     return At(now, event)
 
 
-def tick(now: float) -> Tick:
+def tick(now: int) -> Tick:
     return Tick(now)
 
 
+_TIME_FIELDS = ("now", "last_seen", "expired_at")
+
+
+def assert_integer_times(output: Any) -> None:
+    """Fail unless every time field of ``output`` is an int (not a float, not a bool)."""
+    for name in _TIME_FIELDS:
+        value = getattr(output, name, 0)
+        assert type(value) is int, f"{type(output).__name__}.{name} is {value!r}, not an int"
+
+
 class Playbook:
-    def __init__(self, device: Device, now: float = 0.0) -> None:
+    def __init__(self, device: Device, now: int = 0) -> None:
         self.device = device
         self.now = now
         self.steps: list[tuple[str, Any]] = []
@@ -79,6 +91,8 @@ class Playbook:
                     self.now = item.now
                     event = item.event
                 outputs = self.device.handle(event, self.now)
+            for out in outputs:
+                assert_integer_times(out)
             actual.extend(("<<", out) for out in outputs)
         return actual
 

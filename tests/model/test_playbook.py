@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.model.frames import BROADCAST, C1_MAC, unicast
+from tests.model.frames import BROADCAST, C1_MAC, SEC, unicast
 from tests.model.playbook import Playbook, tick
 from vxlankit.model.bridge import Bridge
 from vxlankit.model.events import Flooded, FrameReceived, Learned
@@ -15,7 +15,7 @@ def test_mismatch_raises_with_a_diff_naming_the_wrong_output() -> None:
     playbook = (
         Playbook(Bridge("br0", ["a", "b"]))
         >> FrameReceived("a", f)
-        << Learned("br0", None, C1_MAC, "b", 0.0, "br_fdb_update")
+        << Learned("br0", None, C1_MAC, "b", 0, "br_fdb_update")
         << Flooded("br0", ("b",), f, "broadcast")
     )
     with pytest.raises(AssertionError) as excinfo:
@@ -32,15 +32,15 @@ def test_missing_and_extra_outputs_fail() -> None:
         assert (
             Playbook(Bridge("br0", ["a", "b"]))
             >> FrameReceived("a", f)
-            << Learned("br0", None, C1_MAC, "a", 0.0, "br_fdb_update")
+            << Learned("br0", None, C1_MAC, "a", 0, "br_fdb_update")
         )
     with pytest.raises(AssertionError, match=r"\n-<< Learned"):
-        assert Playbook(Bridge("br0", ["a", "b"])) >> tick(5.0) << Learned(
-            "br0", None, C1_MAC, "a", 0.0, "br_fdb_update")
+        assert Playbook(Bridge("br0", ["a", "b"])) >> tick(5 * SEC) << Learned(
+            "br0", None, C1_MAC, "a", 0, "br_fdb_update")
 
 
 def test_a_playbook_runs_once() -> None:
-    playbook = Playbook(Bridge("br0", ["a"])) >> tick(1.0)
+    playbook = Playbook(Bridge("br0", ["a"])) >> tick(1 * SEC)
     assert playbook
     with pytest.raises(RuntimeError):
         bool(playbook)

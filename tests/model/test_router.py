@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.model.frames import MS, SEC
 from tests.model.playbook import Playbook
 from vxlankit import build, decode, encode
 from vxlankit.checksum import internet_checksum
@@ -63,7 +64,7 @@ def test_answers_arp_for_its_gateway_address_only_on_its_interface() -> None:
     assert (
         Playbook(router())
         >> FrameReceived("br0", request)
-        << Learned("router@node1", None, C1_MAC, "10.1.1.2", 0.0, "arp_process")
+        << Learned("router@node1", None, C1_MAC, "10.1.1.2", 0, "arp_process")
         << Forwarded("router@node1", "br0", reply)
         # br1's gateway is not answered on br0, and other hosts' ARP is none of its business.
         >> FrameReceived("br0", arp_frame(1, C1_MAC, "10.1.1.2", "00:00:00:00:00:00",
@@ -76,12 +77,12 @@ def test_answers_arp_for_its_gateway_address_only_on_its_interface() -> None:
 def test_routes_between_subnets_arping_for_the_next_hop_then_forwarding() -> None:
     r = router()
     packet = echo("10.1.1.2", "11.1.1.2")
-    out = r.handle(FrameReceived("br0", packet), 1.0)
+    out = r.handle(FrameReceived("br0", packet), 1 * SEC)
     assert out == [Forwarded("router@node1", "br1", arp_frame(
         1, BR1_MAC, "11.1.1.1", "00:00:00:00:00:00", "11.1.1.2", BCAST))]
     answer = arp_frame(2, C2_MAC, "11.1.1.2", BR1_MAC, "11.1.1.1", BR1_MAC)
-    out = r.handle(FrameReceived("br1", answer), 1.1)
-    assert out[0] == Learned("router@node1", None, C2_MAC, "11.1.1.2", 1.1, "arp_process")
+    out = r.handle(FrameReceived("br1", answer), 1_100 * MS)
+    assert out[0] == Learned("router@node1", None, C2_MAC, "11.1.1.2", 1_100 * MS, "arp_process")
     assert isinstance(out[1], Forwarded) and out[1].port == "br1"
     routed = out[1].frame
     assert (routed.dst, routed.src) == (C2_MAC, BR1_MAC)
@@ -93,16 +94,16 @@ def test_routes_between_subnets_arping_for_the_next_hop_then_forwarding() -> Non
             if a != b]
     assert set(diff) <= {8, 10, 11}
     # Known neighbour now: the next packet goes straight out.
-    out = r.handle(FrameReceived("br0", echo("10.1.1.2", "11.1.1.2", seq=2)), 2.0)
+    out = r.handle(FrameReceived("br0", echo("10.1.1.2", "11.1.1.2", seq=2)), 2 * SEC)
     assert len(out) == 1 and isinstance(out[0], Forwarded) and out[0].frame.dst == C2_MAC
 
 
 def test_ttl_expiry_drops_and_sends_time_exceeded_back() -> None:
     r = router()
     r.handle(FrameReceived("br0", arp_frame(1, C1_MAC, "10.1.1.2", "00:00:00:00:00:00",
-                                            "10.1.1.1", BCAST)), 0.0)
+                                            "10.1.1.1", BCAST)), 0)
     packet = echo("10.1.1.2", "11.1.1.2", ttl=1)
-    out = r.handle(FrameReceived("br0", packet), 1.0)
+    out = r.handle(FrameReceived("br0", packet), 1 * SEC)
     assert isinstance(out[0], Dropped) and out[0].reason is DropReason.IP_TTL_EXCEEDED
     assert isinstance(out[1], Forwarded) and out[1].port == "br0"
     d = decode(out[1].frame.payload, linktype=228)
@@ -118,7 +119,7 @@ def test_router_originated_packets_get_successive_ip_ids() -> None:
     r = router()
     ids = []
     for seq in (1, 2, 3):
-        out = r.handle(FrameReceived("br0", echo("10.1.1.2", "12.0.0.1", seq=seq)), 1.0)
+        out = r.handle(FrameReceived("br0", echo("10.1.1.2", "12.0.0.1", seq=seq)), 1 * SEC)
         assert isinstance(out[1], Forwarded)
         ids.append(decode(out[1].frame.payload, linktype=228)["ip.id"])
     assert ids == [ids[0], ids[0] + 1, ids[0] + 2]
@@ -135,7 +136,7 @@ def test_longest_prefix_wins_whatever_the_interface_order() -> None:
 
 
 def test_no_route_sends_net_unreachable() -> None:
-    out = router().handle(FrameReceived("br0", echo("10.1.1.2", "12.0.0.1")), 1.0)
+    out = router().handle(FrameReceived("br0", echo("10.1.1.2", "12.0.0.1")), 1 * SEC)
     assert isinstance(out[0], Dropped) and out[0].reason is DropReason.IP_NOROUTES
     d = decode(out[1].frame.payload, linktype=228)
     assert (d["icmp.type"], d["icmp.code"]) == (3, 0)
@@ -144,12 +145,12 @@ def test_no_route_sends_net_unreachable() -> None:
 def test_no_error_about_an_error() -> None:
     error = encode([build.ipv4(src="10.1.1.2", dst="12.0.0.1"), build.icmp(3, 1),
                     build.payload(b"\x45" + bytes(27))])
-    out = router().handle(FrameReceived("br0", ip_frame(BR0_MAC, C1_MAC, error)), 1.0)
+    out = router().handle(FrameReceived("br0", ip_frame(BR0_MAC, C1_MAC, error)), 1 * SEC)
     assert len(out) == 1 and isinstance(out[0], Dropped)
 
 
 def test_answers_ping_to_its_gateway_address() -> None:
-    out = router().handle(FrameReceived("br0", echo("10.1.1.2", "10.1.1.1")), 1.0)
+    out = router().handle(FrameReceived("br0", echo("10.1.1.2", "10.1.1.1")), 1 * SEC)
     assert len(out) == 1 and isinstance(out[0], Forwarded)
     d = decode(out[0].frame.payload, linktype=228)
     assert d["icmp.type"] == 0 and d["icmp.checksum.status"] == 1
@@ -157,9 +158,9 @@ def test_answers_ping_to_its_gateway_address() -> None:
 
 def test_frames_for_other_macs_are_ignored_and_unknown_ports_rejected() -> None:
     assert router().handle(FrameReceived("br0", echo("10.1.1.2", "11.1.1.2",
-                                                     eth_dst=C2_MAC)), 0.0) == []
+                                                     eth_dst=C2_MAC)), 0) == []
     with pytest.raises(ModelError):
-        router().handle(FrameReceived("br9", echo("10.1.1.2", "11.1.1.2")), 0.0)
+        router().handle(FrameReceived("br9", echo("10.1.1.2", "11.1.1.2")), 0)
 
 
 @pytest.mark.parametrize("ttl", [2, 64, 255])

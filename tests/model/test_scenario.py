@@ -12,12 +12,14 @@ from tests.model.frames import (
     C1_MAC,
     C2_IP,
     C2_MAC,
+    MS,
     NODE1_GW_MAC,
     NODE1_IP,
     NODE1_MAC,
     NODE2_GW_MAC,
     NODE2_IP,
     NODE2_MAC,
+    SEC,
     VNI,
     VXLAN1_MAC,
     VXLAN2_MAC,
@@ -70,7 +72,7 @@ class Overlay:
         self.hosts = {h.vtep.config.local_ip: h for h in hosts}
         self.underlay: list[Encapsulated] = []
 
-    def gossip(self, event: PeerAdd, now: float) -> None:
+    def gossip(self, event: PeerAdd, now: int) -> None:
         for host in self.hosts.values():
             for op in host.control.handle(event, now):
                 if isinstance(op, BridgeFdbDel):
@@ -78,7 +80,7 @@ class Overlay:
                 else:
                     host.log.extend(host.vtep.handle(op, now))
 
-    def send(self, host: Host, port: str, frame: Frame, now: float) -> None:
+    def send(self, host: Host, port: str, frame: Frame, now: int) -> None:
         queue: deque[tuple[Host, object]] = deque([(host, FrameReceived(port, frame))])
         while queue:
             h, event = queue.popleft()
@@ -111,12 +113,12 @@ def test_c1_pings_c2_across_the_overlay() -> None:
     node1 = make_host("node1", NODE1_IP, NODE1_MAC, NODE1_GW_MAC, VXLAN1_MAC, "veth-c1")
     node2 = make_host("node2", NODE2_IP, NODE2_MAC, NODE2_GW_MAC, VXLAN2_MAC, "veth-c2")
     net = Overlay(node1, node2)
-    net.gossip(PeerAdd(VNI, C1_IP, C1_MAC, NODE1_IP), 0.0)
-    net.gossip(PeerAdd(VNI, C2_IP, C2_MAC, NODE2_IP), 0.0)
+    net.gossip(PeerAdd(VNI, C1_IP, C1_MAC, NODE1_IP), 0)
+    net.gossip(PeerAdd(VNI, C2_IP, C2_MAC, NODE2_IP), 0)
 
     # C1 does not know C2's MAC: its ARP floods br0 and reaches the VTEP, which answers by
     # proxy with C2's own MAC (not the VTEP's, whatever the book says), from gossip.
-    net.send(node1, "veth-c1", arp_request(C1_MAC, C1_IP, C2_IP), 1.0)
+    net.send(node1, "veth-c1", arp_request(C1_MAC, C1_IP, C2_IP), 1 * SEC)
     assert node1.delivered == [("veth-c1", arp_reply(C2_MAC, C2_IP, C1_MAC, C1_IP))]
     assert net.underlay == []  # the ARP never left node1
     bridge1 = node1.bridge.entries()
@@ -124,7 +126,7 @@ def test_c1_pings_c2_across_the_overlay() -> None:
 
     # The echo request goes straight to vxlan0, out to node2 in VXLAN/UDP/IP.
     request = icmp_echo(C1_MAC, C2_MAC, C1_IP, C2_IP)
-    net.send(node1, "veth-c1", request, 2.0)
+    net.send(node1, "veth-c1", request, 2 * SEC)
     assert len(net.underlay) == 1
     wire = net.underlay[0]
     assert (wire.eth_src, wire.eth_dst, wire.ip_src, wire.ip_dst) == (
@@ -137,9 +139,9 @@ def test_c1_pings_c2_across_the_overlay() -> None:
     assert Decapsulated("vxlan0", VNI, request, NODE1_IP) in node2.log
 
     # C2 answers: ARP by proxy on node2, then the reply back across.
-    net.send(node2, "veth-c2", arp_request(C2_MAC, C2_IP, C1_IP), 3.0)
+    net.send(node2, "veth-c2", arp_request(C2_MAC, C2_IP, C1_IP), 3 * SEC)
     reply = icmp_echo(C2_MAC, C1_MAC, C2_IP, C1_IP)
-    net.send(node2, "veth-c2", reply, 3.5)
+    net.send(node2, "veth-c2", reply, 3_500 * MS)
     assert node1.delivered[-1] == ("veth-c1", reply)
     assert [u.ip_dst for u in net.underlay] == [NODE2_IP, NODE1_IP]
     assert net.underlay[1].eth_dst == NODE2_GW_MAC

@@ -1,10 +1,12 @@
 """Hypothesis state machines for the two learning tables.
 
-Each machine drives a model with random traffic, configuration and clock steps (chosen to land
-on and around the 300 s ageing boundary) and checks every output list against a small
-reference, plus invariants: the learned count never exceeds the cap, static entries survive
-everything, no entry outlives its ageing time, and moves/migrations happen exactly when the
-reference says.
+Each machine drives a model with random traffic, configuration and clock steps (integer
+nanoseconds, chosen to land on and around the 300 s ageing boundary) and checks every output
+list against a small reference, plus invariants: the learned count never exceeds the cap,
+static entries survive everything, no entry outlives its ageing time, moves/migrations happen
+exactly when the reference says, and ``next_deadline()`` is exactly the reference's earliest
+deadline, so that ticking at it (a rule of its own) ages exactly the entries due then and
+ticking a nanosecond before ages nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from tests.model.frames import BROADCAST, VNI, unicast
+from tests.model.frames import BROADCAST, MS, SEC, VNI, unicast
+from tests.model.playbook import assert_integer_times
 from vxlankit.model.bridge import Bridge
 from vxlankit.model.events import (
     Aged,
@@ -39,10 +42,10 @@ from vxlankit.model.events import (
 )
 from vxlankit.model.vtep import Vtep, VtepConfig
 
-AGEING = 300.0
+AGEING = 300 * SEC
 CAP = 3
 MACS = [f"02:00:00:00:00:{i:02x}" for i in range(1, 7)]
-STEPS = [0.0, 0.001, 0.5, 1.0, 150.0, 299.5, 299.999, 300.0, 301.0]
+STEPS = [0, MS, 500 * MS, 1 * SEC, 150 * SEC, 299_500 * MS, 299_999 * MS, 300 * SEC, 301 * SEC]
 # Example counts come from the active hypothesis profile (tests/conftest.py); only the run
 # length is set here, long enough to cross the ageing boundary several times.
 SETTINGS = settings(stateful_step_count=40, deadline=None,
@@ -54,11 +57,11 @@ PORTS = ["p0", "p1", "p2"]
 class BridgeTable(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.br = Bridge("br0", PORTS, ageing_time=AGEING, max_learned=CAP)
-        self.now = 0.0
-        self.last_event = 0.0
+        self.br = Bridge("br0", PORTS, ageing_time_ns=AGEING, max_learned=CAP)
+        self.now = 0
+        self.last_event = 0
         # The reference table: mac -> (port, static, last_seen).
-        self.ref: dict[str, tuple[str, bool, float]] = {}
+        self.ref: dict[str, tuple[str, bool, int]] = {}
         self.statics: dict[str, str] = {}
 
     def _learned(self) -> int:
@@ -75,18 +78,36 @@ class BridgeTable(RuleBasedStateMachine):
         return [Aged("br0", None, mac, port, seen, deadline, self.now)
                 for deadline, mac, port, seen in due]
 
+    def _deadline(self) -> int | None:
+        return min((seen + AGEING for _, static, seen in self.ref.values() if not static),
+                   default=None)
+
     def _handle(self, event: FrameReceived | BridgeFdbAdd | BridgeFdbDel) -> list[Output]:
         self.last_event = self.now
         return self.br.handle(event, self.now)
 
     @rule(dt=st.sampled_from(STEPS))
-    def advance(self, dt: float) -> None:
+    def advance(self, dt: int) -> None:
         self.now += dt
 
     @rule()
     def tick(self) -> None:
         self.last_event = self.now
         assert self.br.tick(self.now) == self._expire()
+
+    @rule()
+    def tick_at_next_deadline(self) -> None:
+        """A caller with a timer: wake at next_deadline(), never before."""
+        deadline = self.br.next_deadline()
+        if deadline is None or deadline < self.now:
+            return
+        if deadline > self.now:
+            assert self.br.tick(deadline - 1) == []
+        self.now = self.last_event = deadline
+        out = self.br.tick(deadline)
+        assert out and out == self._expire()
+        for aged in out:
+            assert_integer_times(aged)
 
     @rule(src=st.sampled_from(MACS), dst=st.sampled_from([*MACS, BROADCAST]),
           port=st.sampled_from(PORTS))
@@ -152,6 +173,10 @@ class BridgeTable(RuleBasedStateMachine):
         assert self.br.learned_count == self._learned() <= CAP
 
     @invariant()
+    def next_deadline_is_the_earliest_expiry(self) -> None:
+        assert self.br.next_deadline() == self._deadline()
+
+    @invariant()
     def nothing_outlives_its_ageing_time(self) -> None:
         for entry in self.br.entries().values():
             if not entry.static:
@@ -165,14 +190,14 @@ LOCAL = "172.31.1.5"
 class VtepFdb(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        cfg = VtepConfig(LOCAL, "0a:00:00:00:01:05", max_learned=CAP, ageing=AGEING,
+        cfg = VtepConfig(LOCAL, "0a:00:00:00:01:05", max_learned=CAP, ageing_ns=AGEING,
                          next_hops={"0.0.0.0/0": "0a:00:00:00:01:01"})
         self.vtep = Vtep(cfg)
-        self.now = 0.0
-        self.last_event = 0.0
+        self.now = 0
+        self.last_event = 0
         self.sent = 0
         # The reference FDB: mac -> (remote, static, last_seen).
-        self.ref: dict[str, tuple[str, bool, float]] = {}
+        self.ref: dict[str, tuple[str, bool, int]] = {}
 
     def _learned(self) -> int:
         return sum(1 for _, static, _ in self.ref.values() if not static)
@@ -188,14 +213,32 @@ class VtepFdb(RuleBasedStateMachine):
         return [Aged("vxlan0", VNI, mac, remote, seen, deadline, self.now)
                 for deadline, mac, remote, seen in due]
 
+    def _deadline(self) -> int | None:
+        return min((seen + AGEING for _, static, seen in self.ref.values() if not static),
+                   default=None)
+
     @rule(dt=st.sampled_from(STEPS))
-    def advance(self, dt: float) -> None:
+    def advance(self, dt: int) -> None:
         self.now += dt
 
     @rule()
     def tick(self) -> None:
         self.last_event = self.now
         assert self.vtep.tick(self.now) == self._expire()
+
+    @rule()
+    def tick_at_next_deadline(self) -> None:
+        """A caller with a timer: wake at next_deadline(), never before."""
+        deadline = self.vtep.next_deadline()
+        if deadline is None or deadline < self.now:
+            return
+        if deadline > self.now:
+            assert self.vtep.tick(deadline - 1) == []
+        self.now = self.last_event = deadline
+        out = self.vtep.tick(deadline)
+        assert out and out == self._expire()
+        for aged in out:
+            assert_integer_times(aged)
 
     @rule(mac=st.sampled_from(MACS), remote=st.sampled_from(REMOTES))
     def receive(self, mac: str, remote: str) -> None:
@@ -273,6 +316,10 @@ class VtepFdb(RuleBasedStateMachine):
     @invariant()
     def learned_count_within_cap(self) -> None:
         assert self.vtep.learned_count(VNI) == self._learned() <= CAP
+
+    @invariant()
+    def next_deadline_is_the_earliest_expiry(self) -> None:
+        assert self.vtep.next_deadline() == self._deadline()
 
     @invariant()
     def nothing_outlives_its_ageing_time(self) -> None:

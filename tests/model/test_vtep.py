@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import replace
+from typing import get_args
 
 import pytest
 
@@ -14,11 +15,14 @@ from tests.model.frames import (
     C2_IP,
     C2_MAC,
     C3_MAC,
+    MS,
     NODE1_GW_MAC,
     NODE1_IP,
     NODE1_MAC,
     NODE2_IP,
     NODE3_IP,
+    SEC,
+    US,
     VNI,
     VXLAN1_MAC,
     ZERO,
@@ -29,6 +33,7 @@ from tests.model.frames import (
     unicast,
 )
 from tests.model.playbook import Playbook, at, tick
+from vxlankit.model import vtep as vtep_module
 from vxlankit.model.events import (
     ETH_P_IPV6,
     VXLAN_FLAG_A,
@@ -38,6 +43,7 @@ from vxlankit.model.events import (
     Aged,
     ArpInfo,
     ArpProxied,
+    BridgeFdbDel,
     Decapsulated,
     Dropped,
     DropReason,
@@ -56,6 +62,7 @@ from vxlankit.model.events import (
     NeighAdd,
     NeighDel,
     Removed,
+    VtepInput,
     VtepTransmit,
     VxlanReceived,
 )
@@ -123,13 +130,13 @@ def test_receive_decapsulates_and_learns_the_inner_source_behind_the_outer_sourc
     assert (
         Playbook(v)
         >> rx(f)
-        << Learned("vxlan0", VNI, C2_MAC, NODE2_IP, 0.0, S)
+        << Learned("vxlan0", VNI, C2_MAC, NODE2_IP, 0, S)
         << Decapsulated("vxlan0", VNI, f, NODE2_IP)
-        >> at(5.0, rx(f))  # same place: refreshed silently
+        >> at(5 * SEC, rx(f))  # same place: refreshed silently
         << Decapsulated("vxlan0", VNI, f, NODE2_IP)
     )
     entry = v.lookup(VNI, C2_MAC)
-    assert entry is not None and entry.last_seen == 5.0 and entry.learned
+    assert entry is not None and entry.last_seen == 5 * SEC and entry.learned
     assert v.learned_count(VNI) == 1
 
 
@@ -138,10 +145,10 @@ def test_learned_mac_migrates_to_a_new_vtep() -> None:
     assert (
         Playbook(vtep())
         >> rx(f)
-        << Learned("vxlan0", VNI, C2_MAC, NODE2_IP, 0.0, S)
+        << Learned("vxlan0", VNI, C2_MAC, NODE2_IP, 0, S)
         << Decapsulated("vxlan0", VNI, f, NODE2_IP)
-        >> at(3.0, rx(f, src=NODE3_IP))
-        << Moved("vxlan0", VNI, C2_MAC, NODE2_IP, NODE3_IP, 3.0, S)
+        >> at(3 * SEC, rx(f, src=NODE3_IP))
+        << Moved("vxlan0", VNI, C2_MAC, NODE2_IP, NODE3_IP, 3 * SEC, S)
         << Decapsulated("vxlan0", VNI, f, NODE3_IP)
     )
 
@@ -152,13 +159,13 @@ def test_static_entry_is_not_migrated_and_the_packet_is_dropped() -> None:
     assert (
         Playbook(v)
         >> FdbAdd(VNI, C2_MAC, NODE2_IP, reason="docker peerAdd")
-        << Installed("vxlan0", "fdb", VNI, C2_MAC, NODE2_IP, True, 0.0, "docker peerAdd")
+        << Installed("vxlan0", "fdb", VNI, C2_MAC, NODE2_IP, True, 0, "docker peerAdd")
         >> rx(f, src=NODE3_IP)
         << Dropped("vxlan0", DropReason.VXLAN_ENTRY_EXISTS, f,
                    f"{C2_MAC} is statically behind {NODE2_IP}; not migrated to {NODE3_IP}")
         >> rx(f)
         << Decapsulated("vxlan0", VNI, f, NODE2_IP)
-        >> tick(1e6)
+        >> tick(10**6 * SEC)
     )
     entry = v.lookup(VNI, C2_MAC)
     assert entry is not None and entry.remotes == (NODE2_IP,) and entry.static
@@ -206,11 +213,11 @@ def test_i_flag_clear_is_dropped_under_both_policies(policy: str) -> None:
 def test_reserved_bits_linux_drops_rfc7348_ignores(flags: int, gbp: int, reserved8: int) -> None:
     f = unicast(C2_MAC, C1_MAC)
     ev = rx(f, flags=flags, gbp=gbp, reserved8=reserved8)
-    strict = vtep(learning=False).handle(ev, 0.0)
+    strict = vtep(learning=False).handle(ev, 0)
     assert len(strict) == 1 and isinstance(strict[0], Dropped)
     assert strict[0].reason is DropReason.VXLAN_INVALID_HDR
     assert "reserved bits set" in strict[0].detail
-    assert vtep(learning=False, rx_policy="rfc7348").handle(ev, 0.0) == [
+    assert vtep(learning=False, rx_policy="rfc7348").handle(ev, 0) == [
         Decapsulated("vxlan0", VNI, f, NODE2_IP)
     ]
 
@@ -219,26 +226,26 @@ def test_gbp_extension_accepts_policy_bits_and_linux_still_learns_with_d_set() -
     f = unicast(C2_MAC, C1_MAC)
     ev = rx(f, flags=VXLAN_FLAG_I | VXLAN_FLAG_G | VXLAN_FLAG_D | VXLAN_FLAG_A, gbp=0x00AB)
     assert Playbook(vtep(gbp=True)) >> ev << Learned(
-        "vxlan0", VNI, C2_MAC, NODE2_IP, 0.0, S) << Decapsulated("vxlan0", VNI, f, NODE2_IP)
+        "vxlan0", VNI, C2_MAC, NODE2_IP, 0, S) << Decapsulated("vxlan0", VNI, f, NODE2_IP)
     # draft-smith-vxlan-group-policy's D bit, honoured on request.
     assert Playbook(vtep(gbp=True, honour_dont_learn=True)) >> ev << Decapsulated(
         "vxlan0", VNI, f, NODE2_IP)
     # G clear: the D position is just a reserved bit the GBP parser consumes; learning goes on.
     plain_d = rx(f, flags=VXLAN_FLAG_I | VXLAN_FLAG_D)
-    assert vtep(gbp=True, honour_dont_learn=True).handle(plain_d, 0.0)[0] == Learned(
-        "vxlan0", VNI, C2_MAC, NODE2_IP, 0.0, S)
+    assert vtep(gbp=True, honour_dont_learn=True).handle(plain_d, 0)[0] == Learned(
+        "vxlan0", VNI, C2_MAC, NODE2_IP, 0, S)
 
 
 def test_wrong_port_wrong_address_and_group_address() -> None:
     f = unicast(C2_MAC, C1_MAC)
     v = vtep(learning=False, group="239.1.1.1")
-    assert v.handle(rx(f, dport=8472), 0.0) == [
+    assert v.handle(rx(f, dport=8472), 0) == [
         Dropped("vxlan0", DropReason.UDP_NO_SOCKET, f,
                 "UDP port 8472 is not the VXLAN port 4789")]
-    assert v.handle(replace(rx(f), dst_ip="172.31.1.99"), 0.0) == [
+    assert v.handle(replace(rx(f), dst_ip="172.31.1.99"), 0) == [
         Dropped("vxlan0", DropReason.OTHERHOST, f,
                 "outer destination 172.31.1.99 is not 172.31.1.5")]
-    assert v.handle(replace(rx(f), dst_ip="239.1.1.1"), 0.0) == [
+    assert v.handle(replace(rx(f), dst_ip="239.1.1.1"), 0) == [
         Decapsulated("vxlan0", VNI, f, NODE2_IP)]
 
 
@@ -253,11 +260,11 @@ def test_ecn_congestion_mark_over_not_ect_inner_is_dropped() -> None:
     not_ect = icmp_echo(C2_MAC, C1_MAC, C2_IP, C1_IP, tos=0x00)
     ect = icmp_echo(C2_MAC, C1_MAC, C2_IP, C1_IP, tos=0x02)
     v = vtep(learning=False)
-    assert v.handle(rx(not_ect, tos=0x03), 0.0) == [
+    assert v.handle(rx(not_ect, tos=0x03), 0) == [
         Dropped("vxlan0", DropReason.IP_TUNNEL_ECN, not_ect,
                 "outer ECN CE over a not-ECT inner packet")]
-    assert v.handle(rx(ect, tos=0x03), 0.0) == [Decapsulated("vxlan0", VNI, ect, NODE2_IP)]
-    assert v.handle(rx(not_ect, tos=0x02), 0.0) == [
+    assert v.handle(rx(ect, tos=0x03), 0) == [Decapsulated("vxlan0", VNI, ect, NODE2_IP)]
+    assert v.handle(rx(not_ect, tos=0x02), 0) == [
         Decapsulated("vxlan0", VNI, not_ect, NODE2_IP)]
 
 
@@ -267,10 +274,10 @@ def test_learning_cap_per_vni_still_delivers() -> None:
     assert (
         Playbook(v)
         >> rx(frames[0])
-        << Learned("vxlan0", VNI, C2_MAC, NODE2_IP, 0.0, S)
+        << Learned("vxlan0", VNI, C2_MAC, NODE2_IP, 0, S)
         << Decapsulated("vxlan0", VNI, frames[0], NODE2_IP)
         >> rx(frames[1])
-        << LimitReached("vxlan0", VNI, C3_MAC, 1, 0.0)
+        << LimitReached("vxlan0", VNI, C3_MAC, 1, 0)
         << Decapsulated("vxlan0", VNI, frames[1], NODE2_IP)
     )
     assert v.learned_count(VNI) == 1
@@ -282,14 +289,15 @@ def test_learned_entries_age_exactly_and_statics_do_not() -> None:
     assert (
         Playbook(v)
         >> FdbAdd(VNI, C3_MAC, NODE3_IP)
-        << Installed("vxlan0", "fdb", VNI, C3_MAC, NODE3_IP, True, 0.0, "user")
-        >> at(7.5, rx(f))
-        << Learned("vxlan0", VNI, C2_MAC, NODE2_IP, 7.5, S)
+        << Installed("vxlan0", "fdb", VNI, C3_MAC, NODE3_IP, True, 0, "user")
+        >> at(7_500 * MS, rx(f))
+        << Learned("vxlan0", VNI, C2_MAC, NODE2_IP, 7_500 * MS, S)
         << Decapsulated("vxlan0", VNI, f, NODE2_IP)
-        >> tick(307.4999)
-        >> tick(307.5)
-        << Aged("vxlan0", VNI, C2_MAC, NODE2_IP, 7.5, 307.5, 307.5)
-        >> tick(1e7)
+        >> tick(307_499_900 * US)
+        >> tick(307_500 * MS - 1)
+        >> tick(307_500 * MS)
+        << Aged("vxlan0", VNI, C2_MAC, NODE2_IP, 7_500 * MS, 307_500 * MS, 307_500 * MS)
+        >> tick(10**7 * SEC)
     )
     assert list(v.fdb(VNI)) == [C3_MAC] and v.learned_count(VNI) == 0
 
@@ -303,7 +311,7 @@ def test_known_mac_is_encapsulated_with_every_outer_field() -> None:
     assert (
         Playbook(vtep())
         >> FdbAdd(VNI, C2_MAC, NODE2_IP)
-        << Installed("vxlan0", "fdb", VNI, C2_MAC, NODE2_IP, True, 0.0, "user")
+        << Installed("vxlan0", "fdb", VNI, C2_MAC, NODE2_IP, True, 0, "user")
         >> VtepTransmit(VNI, f)
         << encap(f, ip_id=0)
         >> VtepTransmit(VNI, f2)
@@ -317,11 +325,11 @@ def test_source_port_is_a_deterministic_flow_hash_in_range() -> None:
     cfg = config(src_port_range=(32768, 60999))
     v1, v2 = Vtep(cfg), Vtep(cfg)
     for v in (v1, v2):
-        v.handle(FdbAdd(VNI, C2_MAC, NODE2_IP), 0.0)
+        v.handle(FdbAdd(VNI, C2_MAC, NODE2_IP), 0)
     ports = set()
     for f in (a, b):
-        out1 = v1.handle(VtepTransmit(VNI, f), 0.0)[0]
-        out2 = v2.handle(VtepTransmit(VNI, f), 0.0)[0]
+        out1 = v1.handle(VtepTransmit(VNI, f), 0)[0]
+        out2 = v2.handle(VtepTransmit(VNI, f), 0)[0]
         assert isinstance(out1, Encapsulated) and isinstance(out2, Encapsulated)
         assert out1.sport == out2.sport == sport_of(f, 32768, 60999)
         assert 32768 <= out1.sport <= 60999
@@ -335,14 +343,14 @@ def test_unknown_unicast_without_default_entry_is_an_l2_miss() -> None:
     no_remote = DropReason.VXLAN_NO_REMOTE
     assert (
         Playbook(vtep(l2miss=True))
-        >> at(2.0, VtepTransmit(VNI, f))
-        << L2Miss("vxlan0", VNI, C2_MAC, 2.0)
+        >> at(2 * SEC, VtepTransmit(VNI, f))
+        << L2Miss("vxlan0", VNI, C2_MAC, 2 * SEC)
         << Dropped("vxlan0", no_remote, f, f"no FDB entry for {C2_MAC} and no default entry")
         >> VtepTransmit(VNI, bcast)  # no miss notification for group addresses
         << Dropped("vxlan0", no_remote, bcast,
                    f"no FDB entry for {BROADCAST} and no default entry")
     )
-    assert vtep(l2miss=False).handle(VtepTransmit(VNI, f), 0.0) == [
+    assert vtep(l2miss=False).handle(VtepTransmit(VNI, f), 0) == [
         Dropped("vxlan0", no_remote, f, f"no FDB entry for {C2_MAC} and no default entry")]
 
 
@@ -352,9 +360,9 @@ def test_default_entry_list_replicates_unknown_and_broadcast_frames() -> None:
     assert (
         Playbook(vtep())
         >> FdbAppend(VNI, ZERO, NODE2_IP)
-        << Installed("vxlan0", "fdb", VNI, ZERO, NODE2_IP, True, 0.0, "user")
+        << Installed("vxlan0", "fdb", VNI, ZERO, NODE2_IP, True, 0, "user")
         >> FdbAppend(VNI, ZERO, LOCAL_REMOTE)
-        << Installed("vxlan0", "fdb", VNI, ZERO, LOCAL_REMOTE, True, 0.0, "user")
+        << Installed("vxlan0", "fdb", VNI, ZERO, LOCAL_REMOTE, True, 0, "user")
         >> FdbAppend(VNI, ZERO, LOCAL_REMOTE)  # already there
         >> VtepTransmit(VNI, bcast)
         << encap(bcast, NODE2_IP, 0)
@@ -363,7 +371,7 @@ def test_default_entry_list_replicates_unknown_and_broadcast_frames() -> None:
         << encap(unknown, NODE2_IP, 2)
         << encap(unknown, LOCAL_REMOTE, 3, eth_dst=LOCAL_REMOTE_MAC)
         >> FdbDel(VNI, ZERO, NODE2_IP)
-        << Removed("vxlan0", "fdb", VNI, ZERO, NODE2_IP, 0.0, "user")
+        << Removed("vxlan0", "fdb", VNI, ZERO, NODE2_IP, 0, "user")
         >> VtepTransmit(VNI, bcast)
         << encap(bcast, LOCAL_REMOTE, 4, eth_dst=LOCAL_REMOTE_MAC)
     )
@@ -385,14 +393,14 @@ def test_next_hop_exact_beats_longest_prefix_beats_default() -> None:
     }))
     got = []
     for i, remote in enumerate(["10.9.9.9", "192.168.7.1", NODE2_IP, NODE3_IP]):
-        v.handle(FdbAdd(VNI, C2_MAC, remote), 0.0)
-        out = v.handle(VtepTransmit(VNI, f), 0.0)
+        v.handle(FdbAdd(VNI, C2_MAC, remote), 0)
+        out = v.handle(VtepTransmit(VNI, f), 0)
         assert isinstance(out[0], Encapsulated) and out[0].ip_id == i
         got.append(out[0].eth_dst)
     assert got == [f"0a:00:00:00:00:0{i}" for i in range(1, 5)]
     lonely = Vtep(VtepConfig(NODE1_IP, NODE1_MAC))
-    lonely.handle(FdbAdd(VNI, C2_MAC, NODE2_IP), 0.0)
-    assert lonely.handle(VtepTransmit(VNI, f), 0.0) == [
+    lonely.handle(FdbAdd(VNI, C2_MAC, NODE2_IP), 0)
+    assert lonely.handle(VtepTransmit(VNI, f), 0) == [
         Dropped("vxlan0", DropReason.NO_NEXT_HOP, f, f"no next-hop MAC configured for {NODE2_IP}")]
 
 
@@ -415,15 +423,15 @@ def test_outer_tos_ecn_df_ttl_checksum_and_port_options() -> None:
     ]
     for options, frame, expected in cases:
         v = vtep(**options)
-        v.handle(FdbAdd(VNI, C2_MAC, NODE2_IP), 0.0)
-        assert v.handle(VtepTransmit(VNI, frame), 0.0) == [encap(frame, **expected)], options  # type: ignore[arg-type]
+        v.handle(FdbAdd(VNI, C2_MAC, NODE2_IP), 0)
+        assert v.handle(VtepTransmit(VNI, frame), 0) == [encap(frame, **expected)], options  # type: ignore[arg-type]
 
 
 def test_ip_id_counter_wraps_and_starts_where_configured() -> None:
     f = unicast(C1_MAC, C2_MAC)
     v = vtep(ip_id_start=0xFFFF)
-    v.handle(FdbAdd(VNI, C2_MAC, NODE2_IP), 0.0)
-    ids = [out.ip_id for _ in range(3) for out in v.handle(VtepTransmit(VNI, f), 0.0)
+    v.handle(FdbAdd(VNI, C2_MAC, NODE2_IP), 0)
+    ids = [out.ip_id for _ in range(3) for out in v.handle(VtepTransmit(VNI, f), 0)
            if isinstance(out, Encapsulated)]
     assert ids == [0xFFFF, 0, 1]
 
@@ -433,7 +441,7 @@ def test_remote_any_address_is_not_sent() -> None:
     assert (
         Playbook(vtep())
         >> FdbAdd(VNI, C2_MAC, "0.0.0.0")
-        << Installed("vxlan0", "fdb", VNI, C2_MAC, "0.0.0.0", True, 0.0, "user")
+        << Installed("vxlan0", "fdb", VNI, C2_MAC, "0.0.0.0", True, 0, "user")
         >> VtepTransmit(VNI, f)
         << Dropped("vxlan0", DropReason.VXLAN_NO_REMOTE, f,
                    "FDB remote is 0.0.0.0 (vxlan_xmit_one)")
@@ -445,18 +453,54 @@ def test_transmit_refreshes_ageing_only_in_pre_6_15_mode() -> None:
     from_c2 = unicast(C2_MAC, C1_MAC)
     for tx_refreshes, expect_alive in ((False, False), (True, True)):
         v = vtep(tx_refreshes=tx_refreshes)
-        v.handle(rx(from_c2), 0.0)
-        v.handle(VtepTransmit(VNI, to_c2), 299.0)
-        aged = v.tick(300.0)
+        v.handle(rx(from_c2), 0)
+        v.handle(VtepTransmit(VNI, to_c2), 299 * SEC)
+        aged = v.tick(300 * SEC)
         assert (v.lookup(VNI, C2_MAC) is not None) is expect_alive
         assert aged == ([] if expect_alive else [
-            Aged("vxlan0", VNI, C2_MAC, NODE2_IP, 0.0, 300.0, 300.0)])
+            Aged("vxlan0", VNI, C2_MAC, NODE2_IP, 0, 300 * SEC, 300 * SEC)])
 
 
 def test_ageing_zero_never_ages() -> None:
-    v = vtep(ageing=0)
-    v.handle(rx(unicast(C2_MAC, C1_MAC)), 0.0)
-    assert v.tick(1e9) == [] and v.lookup(VNI, C2_MAC) is not None
+    v = vtep(ageing_ns=0)
+    v.handle(rx(unicast(C2_MAC, C1_MAC)), 0)
+    assert v.next_deadline() is None
+    assert v.tick(10**9 * SEC) == [] and v.lookup(VNI, C2_MAC) is not None
+
+
+def test_next_deadline_spans_every_vni_and_skips_static_entries() -> None:
+    v = vtep(vnis=(4096, 4097))
+    v.handle(FdbAdd(4096, C1_MAC, NODE2_IP), 0)  # static
+    assert v.next_deadline() is None
+    v.handle(FdbAdd(4096, C3_MAC, NODE3_IP, static=False), 3 * SEC)  # configured, dynamic
+    v.handle(rx(unicast(C2_MAC, C1_MAC), vni=4097), 5 * SEC)  # learned
+    assert v.next_deadline() == 303 * SEC
+    # Made static, C3 no longer ages: C2 on the other VNI is next.
+    v.handle(FdbAdd(4096, C3_MAC, NODE3_IP), 10 * SEC)
+    assert v.next_deadline() == 305 * SEC
+    assert v.tick(305 * SEC - 1) == []
+    assert v.tick(305 * SEC) == [Aged("vxlan0", 4097, C2_MAC, NODE2_IP, 5 * SEC, 305 * SEC,
+                                      305 * SEC)]
+    assert v.next_deadline() is None and v.learned_count(4097) == 0
+
+
+def test_next_deadline_follows_refreshes_and_deletes() -> None:
+    v = vtep()
+    v.handle(rx(unicast(C2_MAC, C1_MAC)), 1)
+    v.handle(rx(unicast(C3_MAC, C1_MAC), src=NODE3_IP), 2)
+    assert v.next_deadline() == 300 * SEC + 1
+    v.handle(rx(unicast(C2_MAC, C1_MAC)), 7)  # refreshed: C3 is the oldest now
+    assert v.next_deadline() == 300 * SEC + 2
+    v.handle(FdbDel(VNI, C3_MAC), 8)
+    assert v.next_deadline() == 300 * SEC + 7
+    v.handle(FdbDel(VNI, C2_MAC), 9)
+    assert v.next_deadline() is None
+
+
+def test_every_vtep_input_has_a_handler() -> None:
+    assert set(vtep_module._HANDLERS) == set(get_args(VtepInput))
+    with pytest.raises(ModelError, match="not a VTEP event"):
+        vtep().handle(BridgeFdbDel(C2_MAC), 0)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- proxy ARP
@@ -475,7 +519,7 @@ def test_proxy_arp_answers_from_the_neighbour_table_with_the_remote_mac() -> Non
     assert (
         Playbook(docker_vtep())
         >> NeighAdd(VNI, C2_IP, C2_MAC, reason="docker peerAdd")
-        << Installed("vxlan0", "neigh", VNI, C2_IP, C2_MAC, True, 0.0, "docker peerAdd")
+        << Installed("vxlan0", "neigh", VNI, C2_IP, C2_MAC, True, 0, "docker peerAdd")
         >> NeighAdd(VNI, C2_IP, C2_MAC)  # unchanged: silent
         >> VtepTransmit(VNI, req)
         << ArpProxied("vxlan0", VNI, C2_IP, C2_MAC, reply)
@@ -490,12 +534,12 @@ def test_proxy_arp_without_neighbour_is_an_l3_miss_and_is_not_flooded() -> None:
     assert (
         Playbook(v)
         >> FdbAppend(VNI, ZERO, NODE2_IP)  # even with somewhere to flood to
-        << Installed("vxlan0", "fdb", VNI, ZERO, NODE2_IP, True, 0.0, "user")
-        >> at(4.0, VtepTransmit(VNI, req))
-        << L3Miss("vxlan0", VNI, C2_IP, 4.0)
+        << Installed("vxlan0", "fdb", VNI, ZERO, NODE2_IP, True, 0, "user")
+        >> at(4 * SEC, VtepTransmit(VNI, req))
+        << L3Miss("vxlan0", VNI, C2_IP, 4 * SEC)
         << Dropped("vxlan0", DropReason.ARP_REDUCE, req, detail)
     )
-    assert docker_vtep(l3miss=False).handle(VtepTransmit(VNI, req), 0.0) == [
+    assert docker_vtep(l3miss=False).handle(VtepTransmit(VNI, req), 0) == [
         Dropped("vxlan0", DropReason.ARP_REDUCE, req, detail)]
 
 
@@ -504,7 +548,7 @@ def test_proxy_consumes_every_other_arp_frame() -> None:
     no_body = Frame(BROADCAST, C1_MAC, 0x0806, payload=b"\x00\x01")
     loopback = arp_request(C1_MAC, C1_IP, "127.0.0.1")
     v = docker_vtep()
-    v.handle(FdbAdd(VNI, C2_MAC, NODE2_IP), 0.0)
+    v.handle(FdbAdd(VNI, C2_MAC, NODE2_IP), 0)
     # Both ends of the multicast range (224-239) as well.
     first, last = (arp_request(C1_MAC, C1_IP, ip) for ip in ("224.0.0.1", "239.255.255.255"))
     for frame, detail in [
@@ -514,25 +558,25 @@ def test_proxy_consumes_every_other_arp_frame() -> None:
         (first, "ARP for loopback/multicast 224.0.0.1"),
         (last, "ARP for loopback/multicast 239.255.255.255"),
     ]:
-        assert v.handle(VtepTransmit(VNI, frame), 0.0) == [
+        assert v.handle(VtepTransmit(VNI, frame), 0) == [
             Dropped("vxlan0", DropReason.ARP_REDUCE, frame, detail)]
 
 
 def test_bridge_local_neighbour_is_not_answered() -> None:
     req = arp_request(C1_MAC, C1_IP, C2_IP)
     v = docker_vtep()
-    v.handle(NeighAdd(VNI, C2_IP, C2_MAC), 0.0)
-    v.handle(FdbAdd(VNI, C2_MAC, "0.0.0.0"), 0.0)
-    assert v.handle(VtepTransmit(VNI, req), 0.0) == [
+    v.handle(NeighAdd(VNI, C2_IP, C2_MAC), 0)
+    v.handle(FdbAdd(VNI, C2_MAC, "0.0.0.0"), 0)
+    assert v.handle(VtepTransmit(VNI, req), 0) == [
         Dropped("vxlan0", DropReason.ARP_REDUCE, req, f"{C2_IP} is a bridge-local neighbour")]
 
 
 def test_without_proxy_arp_is_just_another_broadcast() -> None:
     req = arp_request(C1_MAC, C1_IP, C2_IP)
     v = vtep()
-    v.handle(NeighAdd(VNI, C2_IP, C2_MAC), 0.0)
-    v.handle(FdbAppend(VNI, ZERO, NODE2_IP), 0.0)
-    assert v.handle(VtepTransmit(VNI, req), 0.0) == [encap(req)]
+    v.handle(NeighAdd(VNI, C2_IP, C2_MAC), 0)
+    v.handle(FdbAppend(VNI, ZERO, NODE2_IP), 0)
+    assert v.handle(VtepTransmit(VNI, req), 0) == [encap(req)]
 
 
 # --------------------------------------------------------------------------- configuration
@@ -544,23 +588,23 @@ def test_fdb_and_neighbour_configuration_events() -> None:
     assert (
         Playbook(v)
         >> rx(f)
-        << Learned("vxlan0", VNI, C2_MAC, NODE2_IP, 0.0, S)
+        << Learned("vxlan0", VNI, C2_MAC, NODE2_IP, 0, S)
         << Decapsulated("vxlan0", VNI, f, NODE2_IP)
-        >> at(1.0, FdbAdd(VNI, C2_MAC, NODE2_IP))  # learned -> configured
-        << Installed("vxlan0", "fdb", VNI, C2_MAC, NODE2_IP, True, 1.0, "user")
+        >> at(1 * SEC, FdbAdd(VNI, C2_MAC, NODE2_IP))  # learned -> configured
+        << Installed("vxlan0", "fdb", VNI, C2_MAC, NODE2_IP, True, 1 * SEC, "user")
         >> FdbAdd(VNI, C2_MAC, NODE2_IP)
         >> FdbAdd(VNI, C3_MAC, NODE3_IP, static=False)
-        << Installed("vxlan0", "fdb", VNI, C3_MAC, NODE3_IP, False, 1.0, "user")
+        << Installed("vxlan0", "fdb", VNI, C3_MAC, NODE3_IP, False, 1 * SEC, "user")
         >> FdbDel(VNI, C2_MAC, NODE3_IP)  # not that remote: nothing
         >> FdbDel(VNI, C2_MAC)
-        << Removed("vxlan0", "fdb", VNI, C2_MAC, NODE2_IP, 1.0, "user")
+        << Removed("vxlan0", "fdb", VNI, C2_MAC, NODE2_IP, 1 * SEC, "user")
         >> NeighAdd(VNI, C2_IP, C2_MAC)
-        << Installed("vxlan0", "neigh", VNI, C2_IP, C2_MAC, True, 1.0, "user")
+        << Installed("vxlan0", "neigh", VNI, C2_IP, C2_MAC, True, 1 * SEC, "user")
         >> NeighDel(VNI, C2_IP)
-        << Removed("vxlan0", "neigh", VNI, C2_IP, C2_MAC, 1.0, "user")
+        << Removed("vxlan0", "neigh", VNI, C2_IP, C2_MAC, 1 * SEC, "user")
         >> NeighDel(VNI, C2_IP)
-        >> tick(301.0)  # a configured dynamic entry ages like a learned one
-        << Aged("vxlan0", VNI, C3_MAC, NODE3_IP, 1.0, 301.0, 301.0)
+        >> tick(301 * SEC)  # a configured dynamic entry ages like a learned one
+        << Aged("vxlan0", VNI, C3_MAC, NODE3_IP, 1 * SEC, 301 * SEC, 301 * SEC)
     )
     assert v.learned_count(VNI) == 0 and v.fdb(VNI) == {} and v.neighbours(VNI) == {}
 
@@ -568,9 +612,9 @@ def test_fdb_and_neighbour_configuration_events() -> None:
 def test_vnis_are_separate_tables() -> None:
     f = unicast(C2_MAC, C1_MAC)
     v = vtep(vnis=(4096, 4097))
-    v.handle(rx(f, vni=4097), 0.0)
+    v.handle(rx(f, vni=4097), 0)
     assert v.fdb(4096) == {} and list(v.fdb(4097)) == [C2_MAC]
-    out = v.handle(VtepTransmit(4096, unicast(C1_MAC, C2_MAC)), 0.0)
+    out = v.handle(VtepTransmit(4096, unicast(C1_MAC, C2_MAC)), 0)
     assert isinstance(out[0], Dropped) and out[0].reason is DropReason.VXLAN_NO_REMOTE
 
 
@@ -580,11 +624,11 @@ def test_docker_config_and_misuse() -> None:
         True, True, True, True, 4789)
     v = vtep()
     with pytest.raises(ModelError):
-        v.handle(VtepTransmit(1, unicast(C1_MAC, C2_MAC)), 0.0)
+        v.handle(VtepTransmit(1, unicast(C1_MAC, C2_MAC)), 0)
     with pytest.raises(ModelError):
-        v.handle(FdbAdd(1, C2_MAC, NODE2_IP), 0.0)
+        v.handle(FdbAdd(1, C2_MAC, NODE2_IP), 0)
     with pytest.raises(ModelError):
-        v.handle(NeighAdd(1, C2_IP, C2_MAC), 0.0)
+        v.handle(NeighAdd(1, C2_IP, C2_MAC), 0)
     for bad in ({"rx_policy": "strict"}, {"df": "maybe"}, {"udp_checksum": "yes"},
                 {"src_port_range": (0, 10)}, {"vnis": (1 << 24,)}, {"honour_dont_learn": True},
                 {"ttl": 256}, {"group": "10.0.0.1"}):
@@ -592,6 +636,8 @@ def test_docker_config_and_misuse() -> None:
             config(**bad)
     with pytest.raises(ModelError):
         Vtep(config(next_hops={"10.0.0.0/33": NODE1_GW_MAC}))
-    v.handle(FdbAdd(VNI, C2_MAC, "not-an-ip"), 0.0)
+    with pytest.raises(ModelError, match="integer nanoseconds"):
+        config(ageing_ns=300.0)  # seconds, as it used to be
+    v.handle(FdbAdd(VNI, C2_MAC, "not-an-ip"), 0)
     with pytest.raises(ModelError):
-        v.handle(VtepTransmit(VNI, unicast(C1_MAC, C2_MAC)), 0.0)
+        v.handle(VtepTransmit(VNI, unicast(C1_MAC, C2_MAC)), 0)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.model.frames import SEC
 from tests.synth.test_ping import _tshark_fields
 from vxlankit.codec import DEFAULT_OPTIONS, decode
 from vxlankit.replay import replay
@@ -123,7 +124,7 @@ def test_ttl_expiry_reaches_the_source_as_time_exceeded() -> None:
     frame = frame_from_bytes(encode([build.eth(dst=gw_mac, src=c1.mac),
                                      build.ipv4(src=c1.ip, dst="11.1.1.3", ttl=1),
                                      build.icmp_echo(1, 9), build.payload(b"x" * 8)]))
-    out = router.handle(FrameReceived("br0", frame), 10.0)
+    out = router.handle(FrameReceived("br0", frame), 10 * SEC)
     reply = next(o for o in out if isinstance(o, Forwarded))
     assert reply.port == "br0" and reply.frame.dst == c1.mac
     packet = decode(reply.frame.payload, linktype=228)

@@ -1,7 +1,8 @@
 """Sans-IO reference models of the devices on a VXLAN overlay: a Linux bridge, a Linux VTEP and
-Docker's overlay control plane.  Each takes an input event and ``now`` (float seconds) and
-returns a list of output events; none of them does I/O, reads a clock or draws random numbers.
-See docs/models.md.
+Docker's overlay control plane.  Each takes an input event and ``now`` (integer nanoseconds)
+and returns a list of output events; ``next_deadline()`` tells when ``tick(now)`` next has
+something to do.  None of them does I/O, reads a clock or draws random numbers.  See
+docs/models.md.
 """
 
 from vxlankit.model.bridge import Bridge, BridgeEntry, PortConfig

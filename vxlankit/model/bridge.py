@@ -5,16 +5,20 @@ br_fdb.c (br_fdb_update, fdb_create, br_fdb_cleanup) and br_forward.c (br_forwar
 should_deliver).  One bridge, no VLAN filtering, no STP (every port forwarding), no multicast
 snooping (multicast is flooded like broadcast), no local (host) delivery.  See docs/models.md.
 
-Time is ``now`` in float seconds, given to every call.  An entry last refreshed at ``t`` is
-present at any ``now < t + ageing_time`` and gone at ``now >= t + ageing_time`` (br_fdb_cleanup
-deletes when ``updated + hold_time`` is not after ``jiffies``), with no GC-interval slack.
+Time is ``now`` in integer nanoseconds, given to every call.  The MAC table is an
+``AgeingTable`` (model/ageing.py): an entry last refreshed at ``t`` is present at any
+``now < t + ageing_time_ns`` and gone at ``now >= t + ageing_time_ns`` (br_fdb_cleanup deletes
+when ``updated + hold_time`` is not after ``jiffies``), with no GC-interval slack.
+``next_deadline()`` says when ``tick`` next has work to do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from vxlankit.model.ageing import AgeingEntry, AgeingTable
 from vxlankit.model.events import (
     Aged,
     BridgeFdbAdd,
@@ -35,11 +39,10 @@ from vxlankit.model.events import (
     Removed,
 )
 
-DEFAULT_AGEING_TIME = 300.0  # BR_DEFAULT_AGEING_TIME, the bridge's ageing_time
+DEFAULT_AGEING_TIME_NS = 300 * 10**9  # BR_DEFAULT_AGEING_TIME (300 s), the bridge's ageing_time
 DEFAULT_MAX_LEARNED = 4096  # Linux's fdb_max_learned defaults to 0 (unlimited); see docs
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 _ZERO = "00:00:00:00:00:00"
-_INF = float("inf")
 
 # The I/G bit is the low bit of the first octet, so the second hex digit is odd for group
 # addresses: a set lookup on one character beats int(mac[:2], 16) on the per-frame path.
@@ -57,7 +60,7 @@ class BridgeEntry:
     mac: str
     port: str
     static: bool
-    last_seen: float
+    last_seen: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,32 +72,31 @@ class PortConfig:
     hairpin: bool = False
 
 
-class _Entry:
-    __slots__ = ("port", "static", "seen")
+class _Entry(AgeingEntry):
+    __slots__ = ("port",)
 
-    def __init__(self, port: str, static: bool, seen: float) -> None:
+    def __init__(self, port: str, static: bool, seen: int) -> None:
         self.port = port
         self.static = static
         self.seen = seen
 
 
 class Bridge:
-    """The bridge.  ``handle(event, now)`` and ``tick(now)`` return lists of outputs.
+    """The bridge.  ``handle(event, now)`` and ``tick(now)`` return lists of outputs;
+    ``next_deadline()`` is the earliest ``now`` at which ``tick`` would return any.
 
-    ``max_learned`` caps learned entries (0 = unlimited, as Linux's ``fdb_max_learned``);
-    static entries do not count.  ``ageing_time == 0`` turns learning off altogether, as in
-    Linux ("some users want to always flood", br_fdb_update).
+    ``ageing_time_ns`` is the ageing time in nanoseconds; 0 turns learning off altogether, as
+    in Linux ("some users want to always flood", br_fdb_update).  ``max_learned`` caps learned
+    entries (0 = unlimited, as Linux's ``fdb_max_learned``); static entries do not count.
     """
 
     __slots__ = (
         "name",
-        "ageing_time",
         "max_learned",
         "_ports",
         "_flood_sets",
         "_fdb",
         "_n_learned",
-        "_next_expiry",
     )
 
     def __init__(
@@ -102,25 +104,24 @@ class Bridge:
         name: str = "br0",
         ports: Iterable[str | PortConfig] = (),
         *,
-        ageing_time: float = DEFAULT_AGEING_TIME,
+        ageing_time_ns: int = DEFAULT_AGEING_TIME_NS,
         max_learned: int = DEFAULT_MAX_LEARNED,
     ) -> None:
-        if ageing_time < 0:
-            raise ModelError(f"{name}: ageing_time must be >= 0, got {ageing_time}")
+        if not isinstance(ageing_time_ns, int):
+            raise ModelError(f"{name}: ageing_time_ns is integer nanoseconds, "
+                             f"not {ageing_time_ns!r}")
+        if ageing_time_ns < 0:
+            raise ModelError(f"{name}: ageing_time_ns must be >= 0, got {ageing_time_ns}")
         if max_learned < 0:
             raise ModelError(f"{name}: max_learned must be >= 0, got {max_learned}")
         self.name = name
-        self.ageing_time = float(ageing_time)
         self.max_learned = max_learned
         self._ports: dict[str, PortConfig] = {}
         # Per ingress port, the ports a flood goes out of: computed once per topology change
         # rather than per frame.
         self._flood_sets: dict[str, tuple[str, ...]] = {}
-        self._fdb: dict[str, _Entry] = {}
+        self._fdb: AgeingTable[str, _Entry] = AgeingTable(ageing_time_ns)
         self._n_learned = 0
-        # A lower bound on the earliest expiry among learned entries: refreshes only push
-        # expiries later, so the table is scanned only when this bound is reached.
-        self._next_expiry = _INF
         for port in ports:
             if isinstance(port, str):
                 self.add_port(port)
@@ -135,7 +136,11 @@ class Bridge:
         self._ports[name] = PortConfig(name, learning, hairpin)
         self._recompute_flood_sets()
 
-    def remove_port(self, name: str, now: float) -> list[Output]:
+    @property
+    def ageing_time_ns(self) -> int:
+        return self._fdb.ageing_ns
+
+    def remove_port(self, name: str, now: int) -> list[Output]:
         """Detach a port; its entries go with it (br_fdb_delete_by_port)."""
         if name not in self._ports:
             raise ModelError(f"{self.name}: no port {name!r}")
@@ -178,33 +183,38 @@ class Bridge:
 
     # ------------------------------------------------------------------ events
 
-    def tick(self, now: float) -> list[Output]:
+    def next_deadline(self) -> int | None:
+        """The earliest ``now`` at which ``tick(now)`` would age an entry out (the deadline of
+        the oldest learned entry), or None while nothing can age.  Like aioquic's
+        ``get_timer()``: a caller with a clock ticks then, or at its next event."""
+        return self._fdb.next_deadline()
+
+    def tick(self, now: int) -> list[Output]:
         """Age the table without traffic."""
         out: list[Output] = []
-        if now >= self._next_expiry:
+        if now >= self._fdb.bound:
             self._expire(now, out)
         return out
 
-    def handle(self, event: BridgeInput, now: float) -> list[Output]:
+    def handle(self, event: BridgeInput, now: int) -> list[Output]:
         out: list[Output] = []
-        if now >= self._next_expiry:
+        if now >= self._fdb.bound:
             self._expire(now, out)
-        if type(event) is FrameReceived:
-            self._receive(event.port, event.frame, now, out)
-        elif type(event) is BridgeFdbAdd:
-            self._add_static(event, now, out)
-        elif type(event) is BridgeFdbDel:
-            entry = self._fdb.get(event.mac)
-            if entry is not None:
-                self._delete(event.mac, entry)
-                out.append(
-                    Removed(self.name, "fdb", None, event.mac, entry.port, now, event.reason)
-                )
-        else:
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
             raise ModelError(f"{self.name}: not a bridge event: {event!r}")
+        handler(self, event, now, out)
         return out
 
-    def _receive(self, port_name: str, frame: Frame, now: float, out: list[Output]) -> None:
+    def _del_entry(self, event: BridgeFdbDel, now: int, out: list[Output]) -> None:
+        entry = self._fdb.get(event.mac)
+        if entry is not None:
+            self._delete(event.mac, entry)
+            out.append(Removed(self.name, "fdb", None, event.mac, entry.port, now, event.reason))
+
+    def _receive(self, event: FrameReceived, now: int, out: list[Output]) -> None:
+        port_name = event.port
+        frame = event.frame
         port = self._ports.get(port_name)
         if port is None:
             raise ModelError(f"{self.name}: no port {port_name!r}")
@@ -217,7 +227,7 @@ class Bridge:
                         f"source {src} is not a valid unicast address (br_handle_frame)")
             )
             return
-        if port.learning and self.ageing_time > 0:
+        if port.learning and self._fdb.ageing_ns:
             self._learn(src, port_name, now, out)
 
         dst = frame.dst
@@ -246,17 +256,14 @@ class Bridge:
                         f"{kind} flood from {ingress} has no other port (br_flood)")
             )
 
-    def _learn(self, mac: str, port: str, now: float, out: list[Output]) -> None:
+    def _learn(self, mac: str, port: str, now: int, out: list[Output]) -> None:
         entry = self._fdb.get(mac)
         if entry is None:
             if self.max_learned and self._n_learned >= self.max_learned:
                 out.append(LimitReached(self.name, None, mac, self.max_learned, now))
                 return
-            self._fdb[mac] = _Entry(port, False, now)
+            self._fdb.put(mac, _Entry(port, False, now))
             self._n_learned += 1
-            expiry = now + self.ageing_time
-            if expiry < self._next_expiry:
-                self._next_expiry = expiry
             out.append(Learned(self.name, None, mac, port, now, "br_fdb_update"))
         elif not entry.static:
             entry.seen = now
@@ -267,7 +274,7 @@ class Bridge:
         # A static entry is neither refreshed nor moved by traffic (it never ages, and a
         # static entry here is Linux's "static sticky"); the frame is still forwarded.
 
-    def _add_static(self, event: BridgeFdbAdd, now: float, out: list[Output]) -> None:
+    def _add_static(self, event: BridgeFdbAdd, now: int, out: list[Output]) -> None:
         mac, port = event.mac, event.port
         if port not in self._ports:
             raise ModelError(f"{self.name}: no port {port!r}")
@@ -275,7 +282,7 @@ class Bridge:
             raise ModelError(f"{self.name}: {mac} is not a unicast address")
         entry = self._fdb.get(mac)
         if entry is None:
-            self._fdb[mac] = _Entry(port, True, now)
+            self._fdb.put(mac, _Entry(port, True, now))
         elif entry.static and entry.port == port:
             return  # nothing changes, and the kernel sends no notification either
         else:
@@ -287,29 +294,25 @@ class Bridge:
         out.append(Installed(self.name, "fdb", None, mac, port, True, now, event.reason))
 
     def _delete(self, mac: str, entry: _Entry) -> None:
-        del self._fdb[mac]
+        self._fdb.pop(mac)
         if not entry.static:
             self._n_learned -= 1
 
-    def _expire(self, now: float, out: list[Output]) -> None:
-        ageing = self.ageing_time
-        expired: list[tuple[float, str, _Entry]] = []
-        next_expiry = _INF
-        for mac, entry in self._fdb.items():
-            if entry.static:
-                continue
-            deadline = entry.seen + ageing
-            if deadline <= now:
-                expired.append((deadline, mac, entry))
-            elif deadline < next_expiry:
-                next_expiry = deadline
-        # Oldest first, then by MAC, so transcripts do not depend on dict order.
-        expired.sort(key=lambda item: (item[0], item[1]))
-        for deadline, mac, entry in expired:
-            del self._fdb[mac]
+    def _expire(self, now: int, out: list[Output]) -> None:
+        """br_fdb_cleanup, without its GC interval: oldest first, then by MAC.  Only learned
+        entries age, so each one gives its slot back."""
+        for deadline, mac, entry in self._fdb.expire(now):
             self._n_learned -= 1
             out.append(Aged(self.name, None, mac, entry.port, entry.seen, deadline, now))
-        self._next_expiry = next_expiry
 
 
-__all__ = ["Bridge", "BridgeEntry", "PortConfig", "DEFAULT_AGEING_TIME", "DEFAULT_MAX_LEARNED"]
+# Event type -> handler, as aioquic's connection and h11 dispatch: exact types only.
+_HANDLERS: dict[type, Callable[[Bridge, Any, int, list[Output]], None]] = {
+    FrameReceived: Bridge._receive,
+    BridgeFdbAdd: Bridge._add_static,
+    BridgeFdbDel: Bridge._del_entry,
+}
+
+
+__all__ = ["Bridge", "BridgeEntry", "PortConfig", "DEFAULT_AGEING_TIME_NS",
+           "DEFAULT_MAX_LEARNED"]

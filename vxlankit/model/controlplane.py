@@ -80,7 +80,7 @@ class ControlPlane:
     def peers(self) -> dict[tuple[int, str], tuple[str, str]]:
         return dict(self._peers)
 
-    def handle(self, event: ControlInput, now: float) -> list[DeviceInput]:
+    def handle(self, event: ControlInput, now: int) -> list[DeviceInput]:
         if isinstance(event, PeerAdd):
             return self._add(event)
         if isinstance(event, PeerDelete):

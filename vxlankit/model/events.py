@@ -1,9 +1,9 @@
 """Values the sans-IO models take and give: frames, input events, output events.
 
 Everything here is a frozen, slotted dataclass.  Addresses are Wireshark-style strings
-(``"02:42:0a:00:00:03"``, ``"10.0.0.3"``), VNIs are ints, time is ``now``: float seconds on
-whatever clock the caller uses (capture timestamps, usually), given to every call and never read
-from the system.
+(``"02:42:0a:00:00:03"``, ``"10.0.0.3"``), VNIs are ints, time is ``now``: integer nanoseconds
+on whatever clock the caller uses (capture timestamps, ``ts_ns``, usually), given to every call
+and never read from the system.
 
 Input events are what a caller hands to a device's ``handle(event, now)``; output events are
 what it gets back, in the order the device produced them.  An output names the device that
@@ -383,7 +383,7 @@ class Learned:
     vni: int | None
     mac: str
     location: str
-    now: float
+    now: int
     reason: str
 
 
@@ -397,7 +397,7 @@ class Moved:
     mac: str
     old: str
     new: str
-    now: float
+    now: int
     reason: str
 
 
@@ -411,9 +411,9 @@ class Aged:
     vni: int | None
     mac: str
     location: str
-    last_seen: float
-    expired_at: float
-    now: float
+    last_seen: int
+    expired_at: int
+    now: int
 
 
 @_fast_init
@@ -429,7 +429,7 @@ class LimitReached:
     vni: int | None
     mac: str
     limit: int
-    now: float
+    now: int
 
 
 @_fast_init
@@ -447,7 +447,7 @@ class Installed:
     key: str
     value: str
     static: bool
-    now: float
+    now: int
     reason: str
 
 
@@ -461,7 +461,7 @@ class Removed:
     vni: int | None
     key: str
     value: str
-    now: float
+    now: int
     reason: str
 
 
@@ -530,7 +530,7 @@ class L2Miss:
     device: str
     vni: int
     mac: str
-    now: float
+    now: int
 
 
 @_fast_init
@@ -541,7 +541,7 @@ class L3Miss:
     device: str
     vni: int
     ip: str
-    now: float
+    now: int
 
 
 Output = (

@@ -7,15 +7,17 @@ this model is that stack, reduced to what matters on the wire (Linux ip_forward/
 
 * it answers ARP for its gateway addresses on the interface that owns them;
 * it learns neighbours from ARP replies and from requests addressed to it;
-* it routes by longest prefix match over its connected subnets, decrements the TTL, fixes the
-  header checksum (RFC 1624 incremental update, as ip_decrease_ttl does), and rewrites the MACs;
+* it routes by longest prefix match over its connected subnets (``PrefixTable``, model/lpm.py,
+  the table the VTEP resolves next hops with), decrements the TTL, fixes the header checksum
+  (RFC 1624 incremental update, as ip_decrease_ttl does), and rewrites the MACs;
 * it ARPs for a next hop it does not know, holding the packet until the answer (a small queue
   per neighbour, like the kernel's unresolved queue, arp_queue_len_bytes);
 * TTL <= 1: dropped, and an ICMP time exceeded goes back to the source (RFC 1812 5.3.1);
   no route: dropped, and an ICMP destination unreachable (net unreachable) goes back.
 
 Frames are plain values (``Frame``); the IPv4 packet is ``frame.payload``, which this model
-edits as bytes so that everything else in the packet stays exactly as it was.
+edits as bytes so that everything else in the packet stays exactly as it was.  Time is ``now``
+in integer nanoseconds, as for the other models; the router has no timers.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from vxlankit.model.events import (
     ModelError,
     Output,
 )
+from vxlankit.model.lpm import PrefixTable
 
 ICMP_DEST_UNREACH = 3
 ICMP_NET_UNREACH = 0
@@ -81,26 +84,28 @@ class Router:
         self.name = name
         self.ttl = ttl
         self.interfaces = {i.name: i for i in interfaces}
-        # Longest prefix first, so the first match is the route.
-        self._routes = sorted(((i.network, i) for i in interfaces),
-                              key=lambda r: -bin(r[0][1]).count("1"))
+        # Connected routes; for two interfaces on one prefix, the first one listed wins.
+        self._routes: PrefixTable[RouterInterface] = PrefixTable()
+        for i in interfaces:
+            self._routes.add(i.prefix, i)
         self._own = {i.address: i for i in interfaces}
         self.neighbours: dict[str, dict[str, str]] = {i.name: {} for i in interfaces}
         self._pending: dict[tuple[str, str], list[bytes]] = {}
         self._ip_id = 0
 
     def route(self, dst: str) -> RouterInterface | None:
-        value = ip_int(dst)
-        for (net, mask), iface in self._routes:
-            if value & mask == net:
-                return iface
+        """The interface of the longest prefix that contains ``dst``, or None."""
+        return self._routes.lookup(ip_int(dst))
+
+    def next_deadline(self) -> int | None:
+        """None: the router has no timers (the same interface as the bridge and the VTEP)."""
         return None
 
-    def tick(self, now: float) -> list[Output]:
+    def tick(self, now: int) -> list[Output]:
         """No timers: neighbour entries here are refreshed by traffic and never aged."""
         return []
 
-    def handle(self, event: FrameReceived, now: float) -> list[Output]:
+    def handle(self, event: FrameReceived, now: int) -> list[Output]:
         iface = self.interfaces.get(event.port)
         if iface is None:
             raise ModelError(f"{self.name}: no interface {event.port!r}")
@@ -116,7 +121,7 @@ class Router:
 
     # -- ARP
 
-    def _arp(self, iface: RouterInterface, arp: ArpInfo, now: float, out: list[Output]) -> None:
+    def _arp(self, iface: RouterInterface, arp: ArpInfo, now: int, out: list[Output]) -> None:
         for_us = arp.target_ip == iface.address
         if arp.opcode == ARPOP_REQUEST and for_us:
             # arp_process(): a request for one of our addresses creates the sender's entry.
@@ -128,7 +133,7 @@ class Router:
         elif arp.opcode == ARPOP_REPLY and for_us:
             self._learn(iface, arp.sender_ip, arp.sender_mac, now, out)
 
-    def _learn(self, iface: RouterInterface, ip: str, mac: str, now: float,
+    def _learn(self, iface: RouterInterface, ip: str, mac: str, now: int,
                out: list[Output]) -> None:
         table = self.neighbours[iface.name]
         if table.get(ip) != mac:
@@ -139,7 +144,7 @@ class Router:
 
     # -- IPv4
 
-    def _ip(self, iface: RouterInterface, frame: Frame, now: float, out: list[Output]) -> None:
+    def _ip(self, iface: RouterInterface, frame: Frame, now: int, out: list[Output]) -> None:
         packet = frame.payload
         ihl = (packet[0] & 0x0F) * 4
         if packet[0] >> 4 != 4 or ihl < 20 or len(packet) < ihl:
@@ -161,7 +166,7 @@ class Router:
             return
         self._send(egress, dst, _decrease_ttl(packet), now, out)
 
-    def _send(self, egress: RouterInterface, next_hop: str, packet: bytes, now: float,
+    def _send(self, egress: RouterInterface, next_hop: str, packet: bytes, now: int,
               out: list[Output]) -> None:
         mac = self.neighbours[egress.name].get(next_hop)
         if mac is not None:

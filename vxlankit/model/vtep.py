@@ -9,23 +9,27 @@ vxlan_snoop on the receive path; vxlan_xmit, arp_reduce and vxlan_xmit_one on th
 path; vxlan_cleanup for ageing.  docs/models.md says, for each behaviour, which function it
 follows and where the model differs.
 
-Time is ``now`` in float seconds.  A dynamic entry last refreshed at ``t`` is present at
-``now < t + ageing`` and gone at ``now >= t + ageing`` (vxlan_cleanup deletes when
-``time_before_eq(timeout, jiffies)``), without the kernel's 10 s GC slack.  Receive traffic
-(vxlan_snoop with learning on) refreshes an entry; transmit traffic does too only with
-``tx_refreshes=True``, as before Linux 6.15 ("vxlan: Age out FDB entries based on 'updated'
-time").
+Time is ``now`` in integer nanoseconds.  The FDB is an ``AgeingTable`` (model/ageing.py): a
+dynamic entry last refreshed at ``t`` is present at ``now < t + ageing_ns`` and gone at
+``now >= t + ageing_ns`` (vxlan_cleanup deletes when ``time_before_eq(timeout, jiffies)``),
+without the kernel's 10 s GC slack.  Receive traffic (vxlan_snoop with learning on) refreshes an
+entry; transmit traffic does too only with ``tx_refreshes=True``, as before Linux 6.15 ("vxlan:
+Age out FDB entries based on 'updated' time").  ``next_deadline()`` says when ``tick`` next has
+work to do.
+
+Next hops are resolved by exact remote IP, then by longest prefix (model/lpm.py).
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
-from vxlankit.addr import ip_int, ipv4_prefix
+from vxlankit.addr import ip_int
 from vxlankit.errors import EncodeError
+from vxlankit.model.ageing import AgeingEntry, AgeingTable
 from vxlankit.model.events import (
     ANY_IP,
     ARPHRD_ETHER,
@@ -66,11 +70,11 @@ from vxlankit.model.events import (
     VtepTransmit,
     VxlanReceived,
 )
+from vxlankit.model.lpm import PrefixTable
 
-DEFAULT_AGEING = 300.0  # FDB_AGE_DEFAULT
+DEFAULT_AGEING_NS = 300 * 10**9  # FDB_AGE_DEFAULT: 300 s
 DEFAULT_MAX_LEARNED = 4096  # Linux's maxaddress defaults to 0 (unlimited); see docs
 RFC7348_SRC_PORTS = (49152, 65535)  # RFC 7348 §5: the dynamic/private range
-_INF = float("inf")
 _ODD_NIBBLE = frozenset("13579bdfBDF")
 # Bits vxlan_parse_gbp_hdr() consumes when the GBP extension is on: G, the whole second flag
 # octet (D, A and the reserved bits beside them) and the 16-bit policy ID.
@@ -110,7 +114,8 @@ class VtepConfig:
     outer destination MAC: the remote itself on a shared segment, else the gateway.
     ``ttl`` 0 means the kernel's choice: 1 to a multicast group, 64 otherwise.  ``tos`` 1
     means "inherit" (copy the inner TOS); the outer ECN bits always follow the inner ones.
-    ``max_learned`` caps learned entries per VNI (0 = unlimited); configured ones don't count.
+    ``ageing_ns`` is the FDB ageing time in nanoseconds (0: never age).  ``max_learned`` caps
+    learned entries per VNI (0 = unlimited); configured ones don't count.
     """
 
     local_ip: str
@@ -123,7 +128,7 @@ class VtepConfig:
     proxy: bool = False
     l2miss: bool = False
     l3miss: bool = False
-    ageing: float = DEFAULT_AGEING
+    ageing_ns: int = DEFAULT_AGEING_NS
     max_learned: int = DEFAULT_MAX_LEARNED
     rx_policy: RxPolicy = "linux"
     gbp: bool = False
@@ -153,8 +158,10 @@ class VtepConfig:
             raise ModelError(f"VNIs must be 24-bit integers, got {self.vnis}")
         if self.honour_dont_learn and not self.gbp:
             raise ModelError("honour_dont_learn needs the GBP extension (gbp=True)")
-        if self.ageing < 0 or self.max_learned < 0 or not 0 <= self.ttl <= 255:
-            raise ModelError("ageing and max_learned must be >= 0, ttl within 0..255")
+        if not isinstance(self.ageing_ns, int):
+            raise ModelError(f"ageing_ns is integer nanoseconds, not {self.ageing_ns!r}")
+        if self.ageing_ns < 0 or self.max_learned < 0 or not 0 <= self.ttl <= 255:
+            raise ModelError("ageing_ns and max_learned must be >= 0, ttl within 0..255")
         if self.group is not None and not _is_ip_multicast(self.group):
             raise ModelError(f"group {self.group} is not an IPv4 multicast address")
 
@@ -191,21 +198,25 @@ class FdbEntry:
     remotes: tuple[str, ...]
     static: bool
     learned: bool
-    last_seen: float
+    last_seen: int
 
 
-class _Entry:
-    __slots__ = ("remotes", "static", "learned", "seen")
+class _Entry(AgeingEntry):
+    __slots__ = ("remotes", "learned")
 
-    def __init__(self, remotes: list[str], static: bool, learned: bool, seen: float) -> None:
+    def __init__(self, remotes: list[str], static: bool, learned: bool, seen: int) -> None:
         self.remotes = remotes
         self.static = static
         self.learned = learned  # made by vxlan_snoop, so it counts against max_learned
         self.seen = seen
 
 
+_Key = tuple[int, str]  # (VNI, MAC): one ageing table holds the FDBs of every VNI
+
+
 class Vtep:
-    """The VTEP.  ``handle(event, now)`` and ``tick(now)`` return lists of outputs."""
+    """The VTEP.  ``handle(event, now)`` and ``tick(now)`` return lists of outputs;
+    ``next_deadline()`` is the earliest ``now`` at which ``tick`` would return any."""
 
     __slots__ = (
         "config",
@@ -213,7 +224,6 @@ class Vtep:
         "_fdb",
         "_neigh",
         "_n_learned",
-        "_next_expiry",
         "_ip_id",
         "_exact_hops",
         "_prefix_hops",
@@ -229,27 +239,23 @@ class Vtep:
     def __init__(self, config: VtepConfig) -> None:
         self.config = config
         self.name = config.name
-        self._fdb: dict[int, dict[str, _Entry]] = {vni: {} for vni in config.vnis}
+        # The FDB of every VNI, keyed (vni, mac); the VNIs served are the keys of _n_learned.
+        self._fdb: AgeingTable[_Key, _Entry] = AgeingTable(config.ageing_ns)
         self._neigh: dict[int, dict[str, str]] = {vni: {} for vni in config.vnis}
         self._n_learned: dict[int, int] = {vni: 0 for vni in config.vnis}
-        # A lower bound on the earliest expiry of any dynamic entry (see Bridge).
-        self._next_expiry = _INF
         self._ip_id = config.ip_id_start & 0xFFFF
         self._exact_hops: dict[str, str] = {}
-        self._prefix_hops: list[tuple[int, int, str]] = []
+        self._prefix_hops: PrefixTable[str] = PrefixTable()
         # remote -> (outer destination MAC, default TTL), or None when there is no next hop.
         self._hop_cache: dict[str, tuple[str, int] | None] = {}
         for key, mac in config.next_hops.items():
             if "/" in key:
                 try:
-                    net, mask = ipv4_prefix(key)
+                    self._prefix_hops.add(key, mac)
                 except EncodeError as exc:
                     raise ModelError(f"bad prefix in next hop {key!r}: {exc.message}") from None
-                self._prefix_hops.append((net, mask, mac))
             else:
                 self._exact_hops[key] = mac
-        # Longest prefix first: the first match is the route the kernel would use.
-        self._prefix_hops.sort(key=lambda hop: -bin(hop[1]).count("1"))
         lo, hi = config.src_port_range
         self._port_lo = lo
         self._port_span = hi - lo + 1
@@ -263,30 +269,39 @@ class Vtep:
             # The device's "group" is its default destination: the kernel keeps it as the
             # all-zeros FDB entry (vxlan_dev_configure), and so does the model.
             for vni in config.vnis:
-                self._fdb[vni][ZERO_MAC] = _Entry([config.group], True, False, 0.0)
+                self._fdb.put((vni, ZERO_MAC), _Entry([config.group], True, False, 0))
 
     def add_vni(self, vni: int) -> None:
         """Serve one more VNI (``ip link add ... id VNI`` for a device per VNI, or a VNI added
         to a collect-metadata device): empty tables, the device's settings."""
-        if vni in self._fdb:
+        if vni in self._n_learned:
             return
         if not 0 <= vni < 1 << 24:
             raise ModelError(f"{self.name}: VNI {vni} is not a 24-bit integer")
         self.config = replace(self.config, vnis=(*self.config.vnis, vni))
-        self._fdb[vni] = {}
         self._neigh[vni] = {}
         self._n_learned[vni] = 0
         if self.config.group is not None:
-            self._fdb[vni][ZERO_MAC] = _Entry([self.config.group], True, False, 0.0)
+            self._fdb.put((vni, ZERO_MAC), _Entry([self.config.group], True, False, 0))
 
     # ------------------------------------------------------------------ queries
 
     def fdb(self, vni: int) -> dict[str, FdbEntry]:
-        table = self._table(vni)
-        return {mac: self._view(vni, mac, e) for mac, e in table.items()}
+        """The FDB of ``vni``, MAC -> entry (one pass over every VNI's entries: for all of
+        them, ``fdbs()``)."""
+        self._check_vni(vni)
+        return {mac: self._view(v, mac, e) for (v, mac), e in self._fdb.items() if v == vni}
+
+    def fdbs(self) -> dict[int, dict[str, FdbEntry]]:
+        """Every VNI's FDB, VNI -> MAC -> entry, in one pass."""
+        tables: dict[int, dict[str, FdbEntry]] = {vni: {} for vni in self._n_learned}
+        for (vni, mac), e in self._fdb.items():
+            tables[vni][mac] = self._view(vni, mac, e)
+        return tables
 
     def lookup(self, vni: int, mac: str) -> FdbEntry | None:
-        entry = self._table(vni).get(mac)
+        self._check_vni(vni)
+        entry = self._fdb.get((vni, mac))
         return None if entry is None else self._view(vni, mac, entry)
 
     def neighbours(self, vni: int) -> dict[str, str]:
@@ -301,50 +316,47 @@ class Vtep:
     def _view(vni: int, mac: str, e: _Entry) -> FdbEntry:
         return FdbEntry(vni, mac, tuple(e.remotes), e.static, e.learned, e.seen)
 
-    def _table(self, vni: int) -> dict[str, _Entry]:
-        table = self._fdb.get(vni)
-        if table is None:
+    def _check_vni(self, vni: int) -> None:
+        if vni not in self._n_learned:
             raise ModelError(f"{self.name}: no VNI {vni}")
-        return table
 
     # ------------------------------------------------------------------ events
 
-    def tick(self, now: float) -> list[Output]:
+    def next_deadline(self) -> int | None:
+        """The earliest ``now`` at which ``tick(now)`` would age an entry out (the ageing
+        deadline of the oldest dynamic entry), or None while nothing can age.  Like aioquic's
+        ``get_timer()``: a caller with a clock ticks then, or at its next event."""
+        return self._fdb.next_deadline()
+
+    def tick(self, now: int) -> list[Output]:
         """Age the tables without traffic."""
         out: list[Output] = []
-        if now >= self._next_expiry:
+        if now >= self._fdb.bound:
             self._expire(now, out)
         return out
 
-    def handle(self, event: VtepInput, now: float) -> list[Output]:
+    def handle(self, event: VtepInput, now: int) -> list[Output]:
         out: list[Output] = []
-        if now >= self._next_expiry:
+        if now >= self._fdb.bound:
             self._expire(now, out)
-        if type(event) is VtepTransmit:
-            self._transmit(event, now, out)
-        elif type(event) is VxlanReceived:
-            self._receive(event, now, out)
-        elif isinstance(event, FdbAdd):
-            self._fdb_add(event, now, out)
-        elif isinstance(event, FdbAppend):
-            self._fdb_append(event, now, out)
-        elif isinstance(event, FdbDel):
-            self._fdb_del(event, now, out)
-        elif isinstance(event, NeighAdd):
-            neigh = self._neigh_table(event.vni)
-            if neigh.get(event.ip) != event.mac:
-                neigh[event.ip] = event.mac
-                out.append(Installed(self.name, "neigh", event.vni, event.ip, event.mac, True,
-                                     now, event.reason))
-        elif isinstance(event, NeighDel):
-            neigh = self._neigh_table(event.vni)
-            mac = neigh.pop(event.ip, None)
-            if mac is not None:
-                out.append(Removed(self.name, "neigh", event.vni, event.ip, mac, now,
-                                   event.reason))
-        else:
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
             raise ModelError(f"{self.name}: not a VTEP event: {event!r}")
+        handler(self, event, now, out)
         return out
+
+    def _neigh_add(self, ev: NeighAdd, now: int, out: list[Output]) -> None:
+        neigh = self._neigh_table(ev.vni)
+        if neigh.get(ev.ip) != ev.mac:
+            neigh[ev.ip] = ev.mac
+            out.append(Installed(self.name, "neigh", ev.vni, ev.ip, ev.mac, True, now,
+                                 ev.reason))
+
+    def _neigh_del(self, ev: NeighDel, now: int, out: list[Output]) -> None:
+        neigh = self._neigh_table(ev.vni)
+        mac = neigh.pop(ev.ip, None)
+        if mac is not None:
+            out.append(Removed(self.name, "neigh", ev.vni, ev.ip, mac, now, ev.reason))
 
     def _neigh_table(self, vni: int) -> dict[str, str]:
         neigh = self._neigh.get(vni)
@@ -354,7 +366,7 @@ class Vtep:
 
     # ------------------------------------------------------------------ receive path
 
-    def _receive(self, ev: VxlanReceived, now: float, out: list[Output]) -> None:
+    def _receive(self, ev: VxlanReceived, now: int, out: list[Output]) -> None:
         cfg = self.config
         frame = ev.frame
         if ev.dport != cfg.port:
@@ -372,8 +384,7 @@ class Vtep:
             out.append(Dropped(self.name, DropReason.VXLAN_INVALID_HDR, frame,
                                f"I flag clear (vxlan.flags 0x{flags:04x})"))
             return
-        table = self._fdb.get(ev.vni)
-        if table is None:
+        if ev.vni not in self._n_learned:
             out.append(Dropped(self.name, DropReason.VXLAN_VNI_NOT_FOUND, frame,
                                f"no vxlan device for VNI {ev.vni}"))
             return
@@ -403,7 +414,7 @@ class Vtep:
                 out.append(Dropped(self.name, DropReason.MAC_INVALID_SOURCE, frame,
                                    f"inner source {src} is not unicast (vxlan_snoop)"))
                 return
-            if not self._snoop(ev.vni, table, src, ev.src_ip, now, frame, out):
+            if not self._snoop(ev.vni, src, ev.src_ip, now, frame, out):
                 return
 
         # vxlan_ecn_decapsulate / INET_ECN_decapsulate: congestion marked on the way over
@@ -415,10 +426,11 @@ class Vtep:
             return
         out.append(Decapsulated(self.name, ev.vni, frame, ev.src_ip))
 
-    def _snoop(self, vni: int, table: dict[str, _Entry], mac: str, remote: str, now: float,
-               frame: Frame, out: list[Output]) -> bool:
+    def _snoop(self, vni: int, mac: str, remote: str, now: int, frame: Frame,
+               out: list[Output]) -> bool:
         """vxlan_snoop: learn or refresh ``mac`` -> ``remote``.  False: drop the packet."""
-        entry = table.get(mac)
+        key = (vni, mac)
+        entry = self._fdb.get(key)
         if entry is not None:
             first = entry.remotes[0]
             if first == remote:
@@ -438,28 +450,27 @@ class Vtep:
         if limit and self._n_learned[vni] >= limit:
             out.append(LimitReached(self.name, vni, mac, limit, now))
             return True
-        table[mac] = _Entry([remote], False, True, now)
+        self._fdb.put(key, _Entry([remote], False, True, now))
         self._n_learned[vni] += 1
-        self._note_expiry(now)
         out.append(Learned(self.name, vni, mac, remote, now, "vxlan_snoop"))
         return True
 
     # ------------------------------------------------------------------ transmit path
 
-    def _transmit(self, ev: VtepTransmit, now: float, out: list[Output]) -> None:
+    def _transmit(self, ev: VtepTransmit, now: int, out: list[Output]) -> None:
         cfg = self.config
         vni = ev.vni
         frame = ev.frame
-        table = self._fdb.get(vni)
-        if table is None:
+        if vni not in self._n_learned:
             raise ModelError(f"{self.name}: no VNI {vni}")
         if cfg.proxy and frame.ethertype == ETH_P_ARP:
-            self._arp_reduce(vni, table, frame, now, out)
+            self._arp_reduce(vni, frame, now, out)
             return
         dst = frame.dst
-        entry = table.get(dst)
+        fdb = self._fdb
+        entry = fdb.get((vni, dst))
         if entry is None:
-            entry = table.get(ZERO_MAC)
+            entry = fdb.get((vni, ZERO_MAC))
             if entry is None:
                 if cfg.l2miss and not _is_group(dst):
                     out.append(L2Miss(self.name, vni, dst, now))
@@ -470,8 +481,7 @@ class Vtep:
             entry.seen = now
         self._encapsulate(vni, frame, entry.remotes, out)
 
-    def _arp_reduce(self, vni: int, table: dict[str, _Entry], frame: Frame, now: float,
-                    out: list[Output]) -> None:
+    def _arp_reduce(self, vni: int, frame: Frame, now: int, out: list[Output]) -> None:
         """arp_reduce: with ``proxy`` on, every ARP frame is consumed here, answered or not."""
         cfg = self.config
         arp = frame.arp
@@ -498,7 +508,7 @@ class Vtep:
             out.append(Dropped(self.name, DropReason.ARP_REDUCE, frame,
                                f"no neighbour entry for {tip}; the request is not flooded"))
             return
-        entry = table.get(mac)
+        entry = self._fdb.get((vni, mac))
         if entry is not None:
             if cfg.tx_refreshes:
                 entry.seen = now
@@ -576,12 +586,9 @@ class Vtep:
         if _is_ip_multicast(remote):
             return _group_mac(remote), 1
         mac = self._exact_hops.get(remote)
-        if mac is not None:
-            return mac, 64
-        for net, mask, hop in self._prefix_hops:
-            if addr & mask == net:
-                return hop, 64
-        return None
+        if mac is None:
+            mac = self._prefix_hops.lookup(addr)
+        return None if mac is None else (mac, 64)
 
     def _source_port(self, key: tuple[object, ...]) -> int:
         """RFC 7348 §5: a hash of the inner flow, spread over the configured range.
@@ -601,11 +608,12 @@ class Vtep:
 
     # ------------------------------------------------------------------ configuration
 
-    def _fdb_add(self, ev: FdbAdd, now: float, out: list[Output]) -> None:
-        table = self._table(ev.vni)
-        entry = table.get(ev.mac)
+    def _fdb_add(self, ev: FdbAdd, now: int, out: list[Output]) -> None:
+        self._check_vni(ev.vni)
+        key = (ev.vni, ev.mac)
+        entry = self._fdb.get(key)
         if entry is None:
-            table[ev.mac] = _Entry([ev.remote], ev.static, False, now)
+            entry = _Entry([ev.remote], ev.static, False, now)
         else:
             if entry.remotes == [ev.remote] and entry.static == ev.static and not entry.learned:
                 return
@@ -615,16 +623,16 @@ class Vtep:
             entry.static = ev.static
             entry.learned = False
             entry.seen = now
-        if not ev.static:
-            self._note_expiry(now)
+        self._fdb.put(key, entry)  # a static entry may have become dynamic
         out.append(Installed(self.name, "fdb", ev.vni, ev.mac, ev.remote, ev.static, now,
                              ev.reason))
 
-    def _fdb_append(self, ev: FdbAppend, now: float, out: list[Output]) -> None:
-        table = self._table(ev.vni)
-        entry = table.get(ev.mac)
+    def _fdb_append(self, ev: FdbAppend, now: int, out: list[Output]) -> None:
+        self._check_vni(ev.vni)
+        key = (ev.vni, ev.mac)
+        entry = self._fdb.get(key)
         if entry is None:
-            table[ev.mac] = _Entry([ev.remote], True, False, now)
+            self._fdb.put(key, _Entry([ev.remote], True, False, now))
             static = True
         elif ev.remote in entry.remotes:
             return
@@ -634,9 +642,10 @@ class Vtep:
         out.append(Installed(self.name, "fdb", ev.vni, ev.mac, ev.remote, static, now,
                              ev.reason))
 
-    def _fdb_del(self, ev: FdbDel, now: float, out: list[Output]) -> None:
-        table = self._table(ev.vni)
-        entry = table.get(ev.mac)
+    def _fdb_del(self, ev: FdbDel, now: int, out: list[Output]) -> None:
+        self._check_vni(ev.vni)
+        key = (ev.vni, ev.mac)
+        entry = self._fdb.get(key)
         if entry is None:
             return
         if ev.remote is None:
@@ -648,7 +657,7 @@ class Vtep:
         else:
             return
         if not entry.remotes:
-            del table[ev.mac]
+            self._fdb.pop(key)
             if entry.learned:
                 self._n_learned[ev.vni] -= 1
         for remote in gone:
@@ -656,37 +665,27 @@ class Vtep:
 
     # ------------------------------------------------------------------ ageing
 
-    def _note_expiry(self, seen: float) -> None:
-        if self.config.ageing > 0:
-            expiry = seen + self.config.ageing
-            if expiry < self._next_expiry:
-                self._next_expiry = expiry
-
-    def _expire(self, now: float, out: list[Output]) -> None:
-        ageing = self.config.ageing
-        if ageing <= 0:  # ageing 0: vxlan_open() never starts the GC timer
-            self._next_expiry = _INF
-            return
-        expired: list[tuple[float, int, str, _Entry]] = []
-        next_expiry = _INF
-        for vni, table in self._fdb.items():
-            for mac, entry in table.items():
-                if entry.static:
-                    continue
-                deadline = entry.seen + ageing
-                if deadline <= now:
-                    expired.append((deadline, vni, mac, entry))
-                elif deadline < next_expiry:
-                    next_expiry = deadline
-        expired.sort(key=lambda item: (item[0], item[1], item[2]))
-        for deadline, vni, mac, entry in expired:
-            del self._fdb[vni][mac]
+    def _expire(self, now: int, out: list[Output]) -> None:
+        """vxlan_cleanup, without its GC interval: every VNI's due entries, oldest first, then
+        by VNI and MAC.  (Ageing 0 never gets here: vxlan_open() starts no GC timer.)"""
+        for deadline, (vni, mac), entry in self._fdb.expire(now):
             if entry.learned:
                 self._n_learned[vni] -= 1
             for remote in entry.remotes:
                 out.append(Aged(self.name, vni, mac, remote, entry.seen, deadline, now))
-        self._next_expiry = next_expiry
 
 
-__all__ = ["Vtep", "VtepConfig", "FdbEntry", "DEFAULT_AGEING", "DEFAULT_MAX_LEARNED",
+# Event type -> handler, as aioquic's connection and h11 dispatch: exact types only.
+_HANDLERS: dict[type, Callable[[Vtep, Any, int, list[Output]], None]] = {
+    VtepTransmit: Vtep._transmit,
+    VxlanReceived: Vtep._receive,
+    FdbAdd: Vtep._fdb_add,
+    FdbAppend: Vtep._fdb_append,
+    FdbDel: Vtep._fdb_del,
+    NeighAdd: Vtep._neigh_add,
+    NeighDel: Vtep._neigh_del,
+}
+
+
+__all__ = ["Vtep", "VtepConfig", "FdbEntry", "DEFAULT_AGEING_NS", "DEFAULT_MAX_LEARNED",
            "RFC7348_SRC_PORTS"]

@@ -7,7 +7,9 @@ receiving VTEP decapsulates what ``codec.decode`` reads back.  Taps record what 
 each point would see; a ladder of steps records who handed what to whom.
 
 Timing is a small discrete-event simulation in integer nanoseconds, with delays drawn from a
-``random.Random`` seeded by ``--seed``: same seed, same bytes.
+``random.Random`` seeded by ``--seed``: same seed, same bytes.  The scheduler's time is the
+models' ``now`` as it is; the devices age their tables when they next handle a frame (the
+simulation schedules no ticks, so the bytes never depend on the ageing timers).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ _STACK = (8_000, 30_000)
 class PingOptions:
     vni: int = DEFAULT_VNI
     count: int = 4
-    interval: float = 1.0
+    interval_ns: int = 10**9  # between echo requests (the CLI's -i is in seconds)
     size: int = 56
     arp: str = "proxy"
     seed: int = 0
@@ -217,7 +219,7 @@ class _Scenario:
     # -- set-up
 
     def _control_plane(self) -> None:
-        now = self.o.start_ns / 1e9
+        now = self.o.start_ns
         topo = self.topo
         for node in topo.nodes:
             for net in topo.subnets:
@@ -249,10 +251,9 @@ class _Scenario:
 
     def run(self) -> None:
         c1, c2 = self.topo.containers
-        interval_ns = round(self.o.interval * 1e9)
         for i in range(self.o.count):
-            self.at(self.o.start_ns + i * interval_ns + self.delay(_STACK), self.ping, c1.name,
-                    c2.ip, i + 1)
+            self.at(self.o.start_ns + i * self.o.interval_ns + self.delay(_STACK), self.ping,
+                    c1.name, c2.ip, i + 1)
         while self.queue:
             t, _, fn, args = heapq.heappop(self.queue)
             fn(t, *args)
@@ -294,7 +295,7 @@ class _Scenario:
         if self.topo.routed:
             # A capture on the bridge device: every frame the bridge takes in, on any port.
             self.tap(t, f"{node}/{self.topo.subnets[index].bridge}", data)
-        outputs = self.bridges[(node, index)].handle(FrameReceived(port, frame), t / 1e9)
+        outputs = self.bridges[(node, index)].handle(FrameReceived(port, frame), t)
         for out in outputs:
             if isinstance(out, Forwarded):
                 self.bridge_deliver(t, node, index, out.port, frame, data)
@@ -322,7 +323,7 @@ class _Scenario:
 
     def router_receive(self, t: int, node: str, index: int, frame: Frame) -> None:
         router = self.routers[node]
-        for out in router.handle(FrameReceived(self.topo.subnets[index].bridge, frame), t / 1e9):
+        for out in router.handle(FrameReceived(self.topo.subnets[index].bridge, frame), t):
             if isinstance(out, Forwarded):
                 egress = next(n.index for n in self.topo.subnets if n.bridge == out.port)
                 data = frame_bytes(out.frame)
@@ -334,7 +335,7 @@ class _Scenario:
 
     def vtep_transmit(self, t: int, node: str, index: int, frame: Frame, data: bytes) -> None:
         net = self.topo.subnets[index]
-        for out in self.vteps[(node, index)].handle(VtepTransmit(net.vni, frame), t / 1e9):
+        for out in self.vteps[(node, index)].handle(VtepTransmit(net.vni, frame), t):
             self.events.append(out)
             if isinstance(out, Encapsulated):
                 wire = encapsulated_bytes(out)
@@ -350,7 +351,7 @@ class _Scenario:
                         frame_from_bytes(reply), reply)
 
     def route(self, t: int, node: str, wire: bytes) -> None:
-        for out in self.underlay.handle(FrameReceived(node, frame_from_bytes(wire)), t / 1e9):
+        for out in self.underlay.handle(FrameReceived(node, frame_from_bytes(wire)), t):
             if isinstance(out, Forwarded):
                 self.at(t + self.delay(_WIRE), self.underlay_receive, out.port,
                         frame_bytes(out.frame))
@@ -365,7 +366,7 @@ class _Scenario:
             if net is None:
                 continue
             self.step(t, "underlay", f"{net.vxlan}@{node}", wire)
-            for out in self.vteps[(node, net.index)].handle(event, t / 1e9):
+            for out in self.vteps[(node, net.index)].handle(event, t):
                 self.events.append(out)
                 if isinstance(out, Decapsulated):
                     inner = frame_bytes(out.frame)
