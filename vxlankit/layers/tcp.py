@@ -350,6 +350,8 @@ class Streams:
         if mine is None:
             # As tshark: the first segment seen is relative 0 if it is a SYN, else 1.
             mine = ends[mine_at] = [seq if flags & SYN else (seq - 1) & 0xFFFFFFFF, None]
+        elif flags & SYN:
+            mine[0] = seq  # as tshark: a SYN (a SYN/ACK too) sets its end's base again
         f["tcp.seq"] = (seq - mine[0]) & 0xFFFFFFFF
         length = f.get("tcp.len")
         if length is not None:
