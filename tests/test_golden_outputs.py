@@ -12,8 +12,6 @@ now appears in the output), look at the difference first, then pin the new outpu
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -21,24 +19,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.support import REAL_DIR, missing
+from tests.golden_pins import REPO, Pins, captures, key
+from tests.support import missing
 
-REPO = Path(__file__).resolve().parents[1]
-GOLDEN = REPO / "tests" / "golden" / "outputs.json"
-CAPTURE_DIRS = (REPO / "captures", REAL_DIR, REAL_DIR.parent / "next")
 MODES = ("line", "V", "json", "csv", "jsonl")
-
-
-def captures() -> list[Path]:
-    found: list[Path] = []
-    for folder in CAPTURE_DIRS:
-        if folder.is_dir():
-            found += sorted(p for p in folder.iterdir() if p.suffix in (".pcap", ".pcapng"))
-    return found
-
-
-def key(path: Path, mode: str) -> str:
-    return f"{path.parent.name}/{path.name}|{mode}"
 
 
 def render(path: Path, mode: str) -> bytes:
@@ -58,44 +42,22 @@ def render(path: Path, mode: str) -> bytes:
     return result.stdout_bytes
 
 
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+PINS = Pins(REPO / "tests" / "golden" / "outputs.json",
+            [(p, m) for p in captures() for m in MODES], render, "tests.test_golden_outputs")
 
 
-def _pinned() -> dict[str, str]:
-    return dict(json.loads(GOLDEN.read_text()))
-
-
-_CASES = [(p, m) for p in captures() for m in MODES]
-
-
-@pytest.mark.parametrize(("path", "mode"), _CASES, ids=[key(p, m) for p, m in _CASES])
+@pytest.mark.parametrize(("path", "mode"), PINS.cases, ids=PINS.ids())
 def test_output_unchanged(path: Path, mode: str) -> None:
-    pinned = _pinned().get(key(path, mode))
-    if pinned is None:
-        pytest.fail(f"no pinned output for {key(path, mode)}: run "
-                    "`python -m tests.test_golden_outputs update` after checking it")
-    assert digest(render(path, mode)) == pinned, (
-        f"{key(path, mode)} changed; see this module's docstring to review and re-pin")
+    PINS.check(path, mode)
 
 
 def test_every_pinned_capture_is_present() -> None:
     """A capture that vanished would silently shrink the test above."""
-    present = {key(p, m) for p, m in _CASES}
-    absent = sorted(k for k in _pinned() if k not in present)
+    present = {key(p, m) for p, m in PINS.cases}
+    absent = sorted(k for k in PINS.pinned() if k not in present)
     if absent:
         missing(f"pinned captures not found: {', '.join(absent[:3])}...")
 
 
 if __name__ == "__main__":
-    command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command == "update":
-        GOLDEN.write_text(json.dumps({key(p, m): digest(render(p, m)) for p, m in _CASES},
-                                     indent=1, sort_keys=True) + "\n")
-    elif command == "dump" and len(sys.argv) == 3:
-        out_dir = Path(sys.argv[2])
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for p, m in _CASES:
-            (out_dir / key(p, m).replace("/", "__").replace("|", ".")).write_bytes(render(p, m))
-    else:
-        sys.exit("usage: python -m tests.test_golden_outputs update | dump DIR")
+    PINS.main(sys.argv[1:], __doc__)
