@@ -20,6 +20,9 @@ is accepted for symmetry with the devices and not used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from vxlankit.addr import docker_mac
 from vxlankit.model.events import (
     BridgeFdbDel,
@@ -81,11 +84,10 @@ class ControlPlane:
         return dict(self._peers)
 
     def handle(self, event: ControlInput, now: int) -> list[DeviceInput]:
-        if isinstance(event, PeerAdd):
-            return self._add(event)
-        if isinstance(event, PeerDelete):
-            return self._delete(event)
-        raise ModelError(f"not a control-plane event: {event!r}")
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            raise ModelError(f"not a control-plane event: {event!r}")
+        return handler(self, event)
 
     def _add(self, ev: PeerAdd) -> list[DeviceInput]:
         key = (ev.vni, ev.ip)
@@ -120,3 +122,10 @@ class ControlPlane:
 
 
 __all__ = ["ControlPlane", "DeviceInput", "docker_container_mac", "peer_add", "peer_delete"]
+
+
+# Event handling as a table (h11, aioquic), as the bridge and the VTEP do it.
+_HANDLERS: dict[type, Callable[[ControlPlane, Any], list[DeviceInput]]] = {
+    PeerAdd: ControlPlane._add,
+    PeerDelete: ControlPlane._delete,
+}
