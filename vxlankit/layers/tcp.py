@@ -90,11 +90,37 @@ def flags_str(flags: int) -> str:
                    for i, letter in enumerate(_FLAG_LETTERS))
 
 
-_FLAGS_STR = tuple(flags_str(value) for value in range(0x1000))
+# The flag views of each value of the 12 bits, made once per value seen.
+_FLAG_FIELDS: dict[int, dict[str, Any]] = {}
+
+
+def _flag_fields(flags: int) -> dict[str, Any]:
+    found = _FLAG_FIELDS[flags] = {
+        "tcp.flags.res": 1 if flags & 0x0E00 else 0,  # Wireshark: one boolean for 3 bits
+        "tcp.flags.ae": (flags >> 8) & 1,
+        "tcp.flags.cwr": (flags >> 7) & 1,
+        "tcp.flags.ece": (flags >> 6) & 1,
+        "tcp.flags.urg": (flags >> 5) & 1,
+        "tcp.flags.ack": (flags >> 4) & 1,
+        "tcp.flags.push": (flags >> 3) & 1,
+        "tcp.flags.reset": (flags >> 2) & 1,
+        "tcp.flags.syn": (flags >> 1) & 1,
+        "tcp.flags.fin": flags & 1,
+        "tcp.flags.str": flags_str(flags),
+    }
+    return found
+
+
+_NOP_NOP_TIMESTAMP = b"\x01\x01\x08\x0a"
+_TIMESTAMPS = struct.Struct("!4xII")
 
 
 def _options(opts: bytes, fields: dict[str, Any]) -> None:
     """The decoded values of the options Wireshark names; the raw bytes stay in tcp.options."""
+    if len(opts) == 12 and opts[:4] == _NOP_NOP_TIMESTAMP:  # nearly every segment past a SYN
+        fields["tcp.options.timestamp.tsval"], fields["tcp.options.timestamp.tsecr"] = (
+            _TIMESTAMPS.unpack(opts))
+        return
     i, n = 0, len(opts)
     while i < n:
         kind = opts[i]
@@ -133,17 +159,7 @@ def decode(buf: bytes, off: int, end: int | None = None) -> dict[str, Any]:
         "tcp.ack_raw": ack,
         "tcp.hdr_len": hdr_len,
         "tcp.flags": flags,
-        "tcp.flags.res": 1 if flags & 0x0E00 else 0,  # Wireshark: one boolean for 3 bits
-        "tcp.flags.ae": (flags >> 8) & 1,
-        "tcp.flags.cwr": (flags >> 7) & 1,
-        "tcp.flags.ece": (flags >> 6) & 1,
-        "tcp.flags.urg": (flags >> 5) & 1,
-        "tcp.flags.ack": (flags >> 4) & 1,
-        "tcp.flags.push": (flags >> 3) & 1,
-        "tcp.flags.reset": (flags >> 2) & 1,
-        "tcp.flags.syn": (flags >> 1) & 1,
-        "tcp.flags.fin": flags & 1,
-        "tcp.flags.str": _FLAGS_STR[flags],
+        **(_FLAG_FIELDS.get(flags) or _flag_fields(flags)),
         "tcp.window_size_value": window,
         "tcp.checksum": csum,
         "tcp.urgent_pointer": urgent,
@@ -245,34 +261,45 @@ def _title(f: dict[str, Any]) -> str:
     return text
 
 
+# The "[SYN, ACK]" part of the Info column for every value of the 12 flag bits.
+_FLAG_TEXT = tuple(
+    " [" + ", ".join(name for bit, name in _FLAG_NAMES if value & bit) + "]"
+    if value & 0x1FF else "" for value in range(0x1000))
+
+
 def info(layer: Layer) -> str:
     """tshark's Info column for a segment without an upper-layer dissector:
     ``49152 → 80 [SYN] Seq=0 Win=64240 Len=0 MSS=1460`` (raw numbers where no analysis ran)."""
     f = layer.fields
     if "tcp.srcport" not in f:
         return ""
+    get = f.get
     flags = f["tcp.flags"]
-    names = ", ".join(name for bit, name in _FLAG_NAMES if flags & bit)
-    text = f"{f['tcp.srcport']} \u2192 {f['tcp.dstport']}"
-    if names:
-        text += f" [{names}]"
-    text += f" Seq={f.get('tcp.seq', f['tcp.seq_raw'])}"
+    seq = get("tcp.seq")
+    parts = [f"{f['tcp.srcport']} \u2192 {f['tcp.dstport']}{_FLAG_TEXT[flags]} Seq="
+             f"{f['tcp.seq_raw'] if seq is None else seq}"]
     if flags & ACK:
-        text += f" Ack={f.get('tcp.ack', f['tcp.ack_raw'])}"
-    text += f" Win={f.get('tcp.window_size', f['tcp.window_size_value'])}"
-    if "tcp.len" in f:
-        text += f" Len={f['tcp.len']}"
-    if "tcp.options.mss_val" in f:
-        text += f" MSS={f['tcp.options.mss_val']}"
-    opts = f.get("tcp.options", b"")
-    if _has_option(opts, OPT_SACK_PERM):
-        text += " SACK_PERM"
-    if "tcp.options.timestamp.tsval" in f:
-        text += (f" TSval={f['tcp.options.timestamp.tsval']}"
-                 f" TSecr={f['tcp.options.timestamp.tsecr']}")
-    if "tcp.options.wscale.multiplier" in f:
-        text += f" WS={f['tcp.options.wscale.multiplier']}"
-    return text
+        ack = get("tcp.ack")
+        parts.append(f" Ack={f['tcp.ack_raw'] if ack is None else ack}")
+    window = get("tcp.window_size")
+    parts.append(f" Win={f['tcp.window_size_value'] if window is None else window}")
+    length = get("tcp.len")
+    if length is not None:
+        parts.append(f" Len={length}")
+    opts = get("tcp.options")
+    if opts:
+        mss = get("tcp.options.mss_val")
+        if mss is not None:
+            parts.append(f" MSS={mss}")
+        if _has_option(opts, OPT_SACK_PERM):
+            parts.append(" SACK_PERM")
+        tsval = get("tcp.options.timestamp.tsval")
+        if tsval is not None:
+            parts.append(f" TSval={tsval} TSecr={f['tcp.options.timestamp.tsecr']}")
+        multiplier = get("tcp.options.wscale.multiplier")
+        if multiplier is not None:
+            parts.append(f" WS={multiplier}")
+    return "".join(parts)
 
 
 def _has_option(opts: bytes, wanted: int) -> bool:
