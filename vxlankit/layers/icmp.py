@@ -125,7 +125,8 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
             walk.bad_checksum(fields, PROTO, off + 2, calc)
     else:
         fields["icmp.checksum.status"] = CHECKSUM_UNVERIFIED
-    return "data", off + HEADER_LEN
+    walk.data(off + HEADER_LEN)  # what follows is the message's data (no dispatch table)
+    return None, end
 
 
 def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
