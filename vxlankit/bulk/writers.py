@@ -385,6 +385,9 @@ def _refuse_overwriting_inputs(target: str, inputs: Sequence[str]) -> None:
                                      "overwrite a capture", path=target)
 
 
+_TRAPPED = (signal.SIGTERM, signal.SIGHUP)
+
+
 class _Output:
     """The output file, written under a temporary name and renamed when complete, so that a
     failed export never leaves a half-written file behind under the final name.  A file
@@ -424,30 +427,55 @@ class _Output:
             self.through = True
             return self.file
         folder = os.path.dirname(self.final)
+        # The handlers first, and the signals held while the file is made and named, so that
+        # no SIGTERM can land between the two; one that came meanwhile ends the export here.
+        trapped = self._trap_signals()
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _TRAPPED) if trapped else None
         try:
-            fd, self.temp = tempfile.mkstemp(prefix=".vxlankit-export-", dir=folder)
+            try:
+                fd, self.temp = tempfile.mkstemp(prefix=".vxlankit-export-", dir=folder)
+                self.file = os.fdopen(fd, "wb")
+            finally:
+                if held is not None:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, held)
         except OSError as exc:
+            self._abandon()
             raise ExportError(f"cannot write to {folder}: {exc.strerror or exc}",
                               path=self.target) from None
-        self.file = os.fdopen(fd, "wb")
-        self._trap_signals()
+        except BaseException:
+            self._abandon()
+            raise
         return self.file
 
-    def _trap_signals(self) -> None:
+    def _abandon(self) -> None:
+        """Undo ``__enter__``: the file closed and removed, the signal handlers restored."""
+        self._restore_signals()
+        if self.file is not None:
+            self.file.close()
+        if self.temp is not None:
+            os.unlink(self.temp)
+            self.temp = None
+
+    def _trap_signals(self) -> bool:
         """SIGTERM and SIGHUP end the export through ``__exit__`` (which removes the temporary
-        file) instead of killing the process where it stands."""
+        file) instead of killing the process where it stands (main thread only)."""
         if threading.current_thread() is not threading.main_thread():
-            return
+            return False
 
         def stop(signum: int, frame: Any) -> None:
             raise SystemExit(128 + signum)
 
-        for signum in (signal.SIGTERM, signal.SIGHUP):
+        for signum in _TRAPPED:
             self.handlers[signum] = signal.signal(signum, stop)
+        return True
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def _restore_signals(self) -> None:
         for signum, handler in self.handlers.items():
             signal.signal(signum, handler)
+        self.handlers = {}
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._restore_signals()
         if self.target == "-" or self.file is None:
             return
         if self.through:
