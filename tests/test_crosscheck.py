@@ -8,6 +8,7 @@ its frames to one capture and runs tshark once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -215,8 +216,11 @@ def _generate(count: int) -> list[tuple[Frame, bytes, int]]:
     """
     out: list[tuple[Frame, bytes, int]] = []
 
+    # The same frames on every run (a rare disagreement must not make CI flaky); set
+    # VXLANKIT_CROSSCHECK_EXPLORE=1 to draw new ones (tests/README.md: a long run).
     @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck),
+              derandomize=not os.environ.get("VXLANKIT_CROSSCHECK_EXPLORE"))
     @given(frame=frames(), cut=st.integers(0, 7), where=st.integers(0, 15),
            options=st.lists(st.sampled_from(LEGAL_IP_OPTIONS), min_size=1, max_size=4))
     def collect(frame: Frame, cut: int, where: int, options: list[bytes]) -> None:
