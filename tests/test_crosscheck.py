@@ -193,7 +193,9 @@ def _tshark_friendly(frame: Frame, options: list[bytes]) -> Frame:
     """The frame with legal IPv4 options (``options``, in turn, replace any others), and each
     tunnel's UDP source port in the ephemeral range RFC 7348 asks VTEPs to use.  tshark tries
     the lower port of a datagram first, so a low source port (123: NTP) would take the payload
-    from VXLAN there; vxlankit dispatches on the destination port only."""
+    from VXLAN there; vxlankit dispatches on the destination port only.  For the same reason a
+    datagram that is not a tunnel gets no tunnel port as its source (tshark's decode-as matches
+    either port)."""
     ip_index = 0
     for layer in frame.layers:
         if layer.proto == "ip":
@@ -203,6 +205,8 @@ def _tshark_friendly(frame: Frame, options: list[bytes]) -> Frame:
             ip_index += 1
         elif layer.proto == "udp" and layer.fields["udp.dstport"] in _VXLAN_PORTS:
             layer.fields["udp.srcport"] |= 0xC000
+        elif layer.proto == "udp" and layer.fields["udp.srcport"] in _VXLAN_PORTS:
+            layer.fields["udp.srcport"] ^= 0x8000
     return frame
 
 
