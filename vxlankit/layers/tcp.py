@@ -324,9 +324,9 @@ class Streams:
     first appearance, sequence and acknowledgment numbers relative to each direction's first
     sequence number, and the window scaled as the handshake agreed.
 
-    Call it with every packet of a capture in order and the index of a TCP layer in it; it adds
-    ``tcp.stream``, ``tcp.seq``, ``tcp.ack``, ``tcp.nxtseq`` and ``tcp.window_size`` to the
-    layer's fields.  A conversation is keyed by its two (address, port) ends, either way round;
+    Call it with every packet of a capture in order and the index of a TCP layer in it (or
+    ``add`` with a segment's fields and addresses); it adds ``tcp.stream``, ``tcp.seq``,
+    ``tcp.ack``, ``tcp.nxtseq`` and ``tcp.window_size`` to the segment's fields.  A conversation is keyed by its two (address, port) ends, either way round;
     the addresses are those of the IP header before the segment.
     """
 
@@ -335,7 +335,7 @@ class Streams:
     def __init__(self) -> None:
         self._count = 0  # streams numbered so far (a reused conversation gets a new number)
         # conversation -> (stream number, {end: [base sequence number, window multiplier]});
-        # the multiplier is None until that end's SYN is seen, 0 when it offered no scaling.
+        # the multiplier is the last window scale option's (None or 0: the window is as sent).
         self._streams: dict[tuple[Any, ...], tuple[int, dict[int, list[Any]]]] = {}
 
     def __call__(self, packet: Packet, index: int) -> None:
