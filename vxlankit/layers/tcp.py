@@ -326,8 +326,9 @@ class Streams:
 
     Call it with every packet of a capture in order and the index of a TCP layer in it (or
     ``add`` with a segment's fields and addresses); it adds ``tcp.stream``, ``tcp.seq``,
-    ``tcp.ack``, ``tcp.nxtseq`` and ``tcp.window_size`` to the segment's fields.  A conversation is keyed by its two (address, port) ends, either way round;
-    the addresses are those of the IP header before the segment.
+    ``tcp.ack``, ``tcp.nxtseq`` and ``tcp.window_size`` to the segment's fields.  A
+    conversation is keyed by its two (address, port) ends, either way round; the addresses are
+    those of the IP header before the segment.
     """
 
     __slots__ = ("_streams", "_count")
