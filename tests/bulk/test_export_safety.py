@@ -100,3 +100,31 @@ def test_sigterm_removes_the_temporary_file(tmp_path: Path) -> None:
     proc.wait(timeout=60)
     assert proc.returncode != 0
     assert _leftovers(tmp_path) == [] and not out.exists()
+
+
+def test_damaged_pcapng_keeps_what_came_before(tmp_path: Path) -> None:
+    """As `decode` shows them: every packet before the damage is exported, whatever the format
+    and -j, then the error (exit 3); a pcapng used to lose its last batch, i.e. all of it."""
+    from vxlankit.capture import open_capture
+    from vxlankit.errors import CaptureError
+    from vxlankit.synth.output import write_result
+    from vxlankit.synth.ping import PingOptions, synthesize_ping
+
+    whole = tmp_path / "whole.pcapng"
+    write_result(synthesize_ping(PingOptions(count=20)), str(whole))
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(data[:len(data) * 2 // 3])
+    good = 0
+    try:
+        with open_capture(cut) as reader:
+            for _ in reader:
+                good += 1
+    except CaptureError:
+        pass
+    assert good > 50
+    for jobs in ("1", "2"):
+        out = tmp_path / f"cut-{jobs}.csv"
+        code, output = _export(str(cut), "-o", str(out), "-j", jobs)
+        assert code == 3, output
+        assert out.read_text().count("\n") == good + 1, jobs  # the header, then every packet

@@ -394,17 +394,23 @@ def _reader_batches(path: str, batch_records: int) -> Iterator[FrameBatch]:
         interfaces: list[InterfaceInfo] = []
         datas: list[bytes] = []
         meta: list[tuple[int, int, int, int]] = []
-        for record in reader:
-            iface = record.interface
-            index = known.get(id(iface))
-            if index is None:
-                index = known[id(iface)] = len(interfaces)
-                interfaces.append(InterfaceInfo(iface.id, iface.linktype, iface.fcslen))
-            datas.append(record.data)
-            meta.append((record.orig_len, record.ts_ns, record.number, index))
-            if len(datas) == batch_records:
+        try:
+            for record in reader:
+                iface = record.interface
+                index = known.get(id(iface))
+                if index is None:
+                    index = known[id(iface)] = len(interfaces)
+                    interfaces.append(InterfaceInfo(iface.id, iface.linktype, iface.fcslen))
+                datas.append(record.data)
+                meta.append((record.orig_len, record.ts_ns, record.number, index))
+                if len(datas) == batch_records:
+                    yield _copied_batch(datas, meta, interfaces)
+                    datas, meta = [], []
+        except CaptureError:
+            # Damage: every good record before it is still delivered, then the error.
+            if datas:
                 yield _copied_batch(datas, meta, interfaces)
-                datas, meta = [], []
+            raise
         if datas:
             yield _copied_batch(datas, meta, interfaces)
 
