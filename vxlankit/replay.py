@@ -12,7 +12,6 @@ table-changing events only, so memory follows the number of MACs, not the size o
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from vxlankit.model.events import (
     VxlanReceived,
 )
 from vxlankit.model.vtep import DEFAULT_AGEING_NS, Vtep, VtepConfig
+from vxlankit.present.timeformat import utc_text
 
 
 def iso_time(ts: float | int, ns: bool = False) -> str:
@@ -40,8 +40,7 @@ def iso_time(ts: float | int, ns: bool = False) -> str:
     nanoseconds, e.g. ``2013-05-18T20:21:44.837063000Z``."""
     total_ns = int(ts) if ns else round(ts * 1e9)
     seconds, frac = divmod(total_ns, 10**9)
-    stamp = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{frac:09d}Z"
+    return f"{utc_text(seconds, '%Y-%m-%dT%H:%M:%S')}.{frac:09d}Z"
 
 
 @dataclass

@@ -387,6 +387,10 @@ def _pcap_batch(buf: npt.NDArray[np.uint8], offsets: list[int] | npt.NDArray[np.
     )
 
 
+# frame.time_epoch is Arrow's timestamp[ns]: a signed 64-bit count of nanoseconds.
+_MIN_NS, _MAX_NS = -(1 << 63), (1 << 63) - 1
+
+
 def _reader_batches(path: str, batch_records: int) -> Iterator[FrameBatch]:
     """Any capture the reader understands, copied into batch layout."""
     with open_capture(path) as reader:
@@ -401,6 +405,10 @@ def _reader_batches(path: str, batch_records: int) -> Iterator[FrameBatch]:
                 if index is None:
                     index = known[id(iface)] = len(interfaces)
                     interfaces.append(InterfaceInfo(iface.id, iface.linktype, iface.fcslen))
+                if not _MIN_NS <= record.ts_ns <= _MAX_NS:
+                    raise CaptureError(
+                        f"timestamp {record.ts_ns} ns does not fit the export's 64-bit "
+                        "nanoseconds (years 1677 to 2262)", path=path, packet=record.number)
                 datas.append(record.data)
                 meta.append((record.orig_len, record.ts_ns, record.number, index))
                 if len(datas) == batch_records:

@@ -23,7 +23,6 @@ capture taken inside the overlay gets its pings and ARPs checked too.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,7 +30,7 @@ from vxlankit.codec import LINKTYPE_NAMES
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import RecordLike
-from vxlankit.present.timeformat import epoch_str, format_seconds
+from vxlankit.present.timeformat import epoch_str, format_seconds, utc_text
 
 __all__ = ["FileInfo", "OverlayStats"]
 
@@ -43,7 +42,7 @@ def _utc(ts_ns: int | None) -> str:
     if ts_ns is None:
         return "n/a"
     secs, frac = divmod(ts_ns, _NS)
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)) + f".{frac // 1000:06d} UTC"
+    return utc_text(secs, "%Y-%m-%d %H:%M:%S") + f".{frac // 1000:06d} UTC"
 
 
 def _ms(ns: int) -> float:

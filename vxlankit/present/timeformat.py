@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["TIME_FORMATS", "Clock", "epoch_str", "format_seconds", "time_digits"]
+__all__ = ["TIME_FORMATS", "Clock", "epoch_str", "format_seconds", "time_digits", "utc_text"]
 
 TIME_FORMATS = ("r", "a", "ad", "e", "d", "dd", "u", "ud")
 _NS = 1_000_000_000
@@ -73,11 +73,20 @@ class Clock:
         else:
             secs, frac = divmod(ts, _NS)
             if secs != self._sec:
-                stamp = time.gmtime(secs) if fmt[0] == "u" else time.localtime(secs)
                 pattern = "%Y-%m-%d %H:%M:%S" if fmt.endswith("d") else "%H:%M:%S"
-                self._prefix = time.strftime(pattern, stamp)
+                self._prefix = utc_text(secs, pattern, local=fmt[0] != "u")
                 self._sec = secs
             digits = self.digits
             text = f"{self._prefix}.{frac // 10 ** (9 - digits):0{digits}d}"
         self.prev_shown = ts
         return text
+
+
+def utc_text(secs: int, pattern: str, local: bool = False) -> str:
+    """``time.strftime(pattern)`` of ``secs`` since the epoch (UTC, or local time), or, for a
+    time no calendar function takes (a damaged or far-future timestamp), the seconds as
+    ``@SECONDS`` so that the output still says what the capture holds."""
+    try:
+        return time.strftime(pattern, time.localtime(secs) if local else time.gmtime(secs))
+    except (OverflowError, OSError, ValueError):
+        return f"@{secs}"
