@@ -552,13 +552,18 @@ def _quantified(op: str, values_of: Callable[[Packet], list[Any]], pred: ValuePr
     return lambda pkt: any(map(pred, values_of(pkt)))
 
 
-def _both(a: Test, b: Test) -> Test:
-    return lambda pkt: a(pkt) and b(pkt)
+def _all_of(tests: list[Test]) -> Test:
+    """A chain of "and"s as one test (flat: a chain of any length runs without recursion)."""
+    return lambda pkt: all(test(pkt) for test in tests)
 
 
-def _either(a: Test, b: Test) -> Test:
-    return lambda pkt: a(pkt) or b(pkt)
+def _any_of(tests: list[Test]) -> Test:
+    return lambda pkt: any(test(pkt) for test in tests)
 
+
+# Parentheses that the recursive parser takes for sure; deeper ones may hit Python's recursion
+# limit, which is reported as a filter error.
+_MAX_NESTING = 100
 
 # --------------------------------------------------------------------------------------------
 # Parser: precedence not > and > or (tshark: "a or b and c" is "a or (b and c)").
@@ -612,27 +617,29 @@ class _Parser:
         return test
 
     def or_expr(self, after: _Tok | None) -> Test:
-        left = self.and_expr(after)
+        terms = [self.and_expr(after)]
         while self.peek.kind == "or":
             op = self.take()
-            right = self.and_expr(op)
-            left = _either(left, right)
-        return left
+            terms.append(self.and_expr(op))
+        return terms[0] if len(terms) == 1 else _any_of(terms)
 
     def and_expr(self, after: _Tok | None) -> Test:
-        left = self.not_expr(after)
+        terms = [self.not_expr(after)]
         while self.peek.kind == "and":
             op = self.take()
-            right = self.not_expr(op)
-            left = _both(left, right)
-        return left
+            terms.append(self.not_expr(op))
+        return terms[0] if len(terms) == 1 else _all_of(terms)
 
     def not_expr(self, after: _Tok | None) -> Test:
-        if self.peek.kind == "not":
-            op = self.take()
-            inner = self.not_expr(op)
+        # A run of "not"s is counted, not recursed into: any number of them parses.
+        negations = 0
+        while self.peek.kind == "not":
+            after = self.take()
+            negations += 1
+        inner = self.primary(after)
+        if negations % 2:
             return lambda pkt: not inner(pkt)
-        return self.primary(after)
+        return inner
 
     def primary(self, after: _Tok | None) -> Test:
         tok = self.peek
@@ -775,5 +782,9 @@ def compile_filter(expr: str, known_fields: Collection[str] | None = None) -> Fi
     """
     known = None if known_fields is None else frozenset(known_fields)
     parser = _Parser(expr, known)
-    test = parser.parse()
+    try:
+        test = parser.parse()
+    except RecursionError:  # parentheses nested hundreds deep
+        raise FilterExprError(f"parentheses nested too deeply (at most {_MAX_NESTING})", expr,
+                              1) from None
     return Filter(expr, test, frozenset(parser.fields), frozenset(parser.protocols))
