@@ -141,3 +141,18 @@ def test_unreachable_scheduler(inputs: list[Path], monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(parallel_module, "CONNECT_TIMEOUT", 1)
     with pytest.raises(parallel_module.SchedulerError):
         bulk_stats(inputs, scheduler="tcp://127.0.0.1:9")
+
+
+def test_a_malformed_scheduler_address_fails_at_once(tmp_path: Path) -> None:
+    """Dask's Client fails on 'garbage', then hangs for 30 s while it is collected: the
+    address is checked first (issue #14)."""
+    import time
+
+    from vxlankit.bulk.errors import SchedulerError
+    from vxlankit.bulk.parallel import map_parts
+
+    started = time.monotonic()
+    for address in ("garbage", "tcp://host:", "tcp://127.0.0.1:99999", "a b:1"):
+        with pytest.raises(SchedulerError, match="not a Dask scheduler address"):
+            list(map_parts([str(tmp_path / "x.pcap")], len, (), scheduler=address))
+    assert time.monotonic() - started < 10

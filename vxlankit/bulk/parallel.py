@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -35,6 +36,9 @@ RECORDS_PER_PART = 2 * BATCH_RECORDS
 _AHEAD = 2
 # Seconds to wait for a Dask scheduler before giving up.
 CONNECT_TIMEOUT = 15
+# A scheduler address: an optional protocol, a host (or a bracketed IPv6 address), a port.
+_ADDRESS = re.compile(r"(?:(tcp|tls|ws|wss|inproc|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):"
+                      r"(\d{1,5})")
 
 
 def wire_options(options: DecodeOptions) -> dict[str, Any]:
@@ -105,10 +109,16 @@ def _result(future: Any) -> Any:
 
 def _dask(parts: Iterator[Part], work: Callable[..., R], args: tuple[Any, ...],
           scheduler: str) -> Iterator[R]:
+    found = _ADDRESS.fullmatch(scheduler)
+    if found is None or int(found.group(3)) > 65535:
+        # Checked before Dask sees it: a Client made from a bad address fails, then hangs for
+        # half a minute while it is garbage-collected.
+        raise SchedulerError(f"not a Dask scheduler address: {scheduler!r} (expected "
+                             "tcp://HOST:PORT)")
     distributed = require("distributed")
     try:
         client = distributed.Client(scheduler, set_as_default=False, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
