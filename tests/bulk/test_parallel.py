@@ -156,3 +156,18 @@ def test_a_malformed_scheduler_address_fails_at_once(tmp_path: Path) -> None:
         with pytest.raises(SchedulerError, match="not a Dask scheduler address"):
             list(map_parts([str(tmp_path / "x.pcap")], len, (), scheduler=address))
     assert time.monotonic() - started < 10
+
+
+def test_many_jobs_on_a_small_capture_start_few_processes(tmp_path: Path) -> None:
+    """-j 1000 on a few parts starts a process per part, not a thousand (issue #14: 24 s)."""
+    import time
+
+    from vxlankit.bulk import export
+
+    source = synth_captures(tmp_path)[1]
+    started = time.monotonic()
+    many = export([source], tmp_path / "many.csv", format="csv", jobs=1000)
+    assert time.monotonic() - started < 10
+    one = export([source], tmp_path / "one.csv", format="csv")
+    assert many.packets == one.packets > 0
+    assert (tmp_path / "many.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()

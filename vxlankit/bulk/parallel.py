@@ -80,8 +80,13 @@ def map_parts(paths: Sequence[str], work: Callable[..., R], args: tuple[Any, ...
     if scheduler is not None:
         yield from _dask(parts, work, args, scheduler)
         return
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
-        yield from _windowed((lambda part: pool.submit(work, part, *args)), parts, jobs)
+    # No more processes than parts: with fork, the pool starts all its workers at once, and
+    # -j 1000 on a small capture spent its time starting processes with nothing to do.
+    planned = list(parts)
+    workers = max(1, min(jobs, len(planned)))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+        yield from _windowed((lambda part: pool.submit(work, part, *args)), iter(planned),
+                             workers)
 
 
 def _context() -> Any:
