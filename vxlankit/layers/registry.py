@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, tcp, udp, vlan, vxlan
-from vxlankit.layers.spec import Field, LayerSpec, Walk, dissect_data
+from vxlankit.layers.spec import BYTES, UINT, Field, LayerSpec, Walk, dissect_data
 from vxlankit.packet import Layer
 
 LAYERS: tuple[LayerSpec, ...] = (
@@ -43,18 +43,15 @@ PSEUDO_LAYERS: Mapping[str, str] = MappingProxyType({
     "fcs": "Ethernet frame check sequence",
 })
 PSEUDO_FIELDS: tuple[Field, ...] = (
-    Field("data.data", "bytes"),
-    Field("data.len", "uint"),
-    Field("eth.padding", "bytes"),
-    Field("eth.trailer", "bytes"),
-    Field("eth.fcs", "uint", hex=8),
-    Field("eth.fcs.status", "uint"),
-    Field("eth.fcs_calculated", "uint", hex=8,
+    Field("data.data", BYTES),
+    Field("data.len", UINT),
+    Field("eth.padding", BYTES),
+    Field("eth.trailer", BYTES),
+    Field("eth.fcs", UINT, hex=8),
+    Field("eth.fcs.status", UINT),
+    Field("eth.fcs_calculated", UINT, hex=8,
           doc="vxlankit's own: the right FCS, when eth.fcs is bad"),
 )
-
-BY_NAME: Mapping[str, LayerSpec] = MappingProxyType({spec.name: spec for spec in LAYERS})
-
 
 def _by_proto() -> dict[str, tuple[LayerSpec, ...]]:
     found: dict[str, list[LayerSpec]] = {}
