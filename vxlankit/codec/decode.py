@@ -13,16 +13,19 @@ an unknown payload a ``data`` layer, bytes past a length field a ``trailer`` lay
 
 from __future__ import annotations
 
+import socket
 import zlib
 from typing import Any
 
+from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.options import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.layers import ethernet
 from vxlankit.layers.registry import STEPS
 from vxlankit.layers.spec import Walk, dissect_data
-from vxlankit.packet import CHECKSUM_BAD, CHECKSUM_GOOD, Layer, Packet
+from vxlankit.packet import CHECKSUM_BAD, CHECKSUM_GOOD, OK, Layer, Packet
 
 _MIN_FRAME = ethernet.MIN_FRAME
+_ntoa = socket.inet_ntoa
 
 
 def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
@@ -55,6 +58,30 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
     if fcs is not None:
         _fcs(layers, walk.errors, buf, fcs)
     return Packet(layers, walk.errors, linktype=linktype, data=buf)
+
+
+def dissect_transport(data: bytes, off: int, end: int, ip_off: int, name: str,
+                      options: DecodeOptions, analysis: Analysis | None
+                      ) -> tuple[list[Layer], list[str], str | None, int] | None:
+    """For the fast paths, which read the headers below a transport themselves: what the step
+    ``name`` makes of ``data[off:end]`` over the IPv4 header at ``ip_off`` (its layers, its
+    errors, the next step and where it starts).  ``None`` when it has more to report than a
+    bad checksum (a trailer, a layer that is not whole): the full decoder's case.  The layers
+    go through ``analysis`` (TCP streams) when one is given."""
+    walk = Walk(data, end, options.tables, options.verify_checksums, options.max_depth)
+    walk.ip_src = src = data[ip_off + 12:ip_off + 16]
+    walk.ip_dst = dst = data[ip_off + 16:ip_off + 20]
+    walk.ip_pseudo = int.from_bytes(data[ip_off + 12:ip_off + 20], "big")
+    nxt, off = STEPS[name](walk, off)
+    layers = walk.layers
+    if walk.trailers or any(layer.status != OK for layer in layers) or not all(
+            " bad checksum at offset " in error for error in walk.errors):
+        return None
+    if analysis is not None:
+        source, destination = _ntoa(src), _ntoa(dst)
+        for layer in layers:
+            analysis.add(layer.proto, layer.fields, source, destination)
+    return layers, walk.errors, nxt, off
 
 
 def _trailer(layers: list[Layer], buf: bytes, start: int, stop: int, frame_start: int) -> None:

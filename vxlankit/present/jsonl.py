@@ -28,11 +28,10 @@ from typing import Any
 from vxlankit.checksum import internet_checksum, pseudo_header_sum
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
+from vxlankit.codec.decode import dissect_transport
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers import arp, ethernet, vlan, vxlan
-from vxlankit.layers.registry import STEPS
-from vxlankit.layers.spec import Walk
-from vxlankit.packet import OK, Layer, Packet
+from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
 from vxlankit.present.timeformat import epoch_str
 
@@ -250,8 +249,6 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
     ip_protocols = options.ip_protocols
     udp_ports = options.udp_ports
     max_depth = options.max_depth
-    tables = options.tables
-    analyze = analysis
     cache: dict[Any, str] = {}
     get = cache.get
     from_bytes = int.from_bytes
@@ -405,21 +402,13 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
             off += 20
             if proto != 17 and proto != 1 and proto in ip_protocols:
                 # A transport this path does not read itself (TCP): its layer's own step.
-                walk = Walk(data, end, tables, True, max_depth)
-                walk.ip_src = data[ip_off + 12:ip_off + 16]
-                walk.ip_dst = data[ip_off + 16:ip_off + 20]
-                walk.ip_pseudo = from_bytes(data[ip_off + 12:ip_off + 20], "big")
-                nxt, off = STEPS[ip_protocols[proto]](walk, off)
-                if walk.trailers or nxt not in ("data", None) or any(
-                        layer.status != OK for layer in walk.layers) or not all(
-                        " bad checksum at offset " in e for e in walk.errors):
+                found = dissect_transport(data, off, end, ip_off, ip_protocols[proto], options,
+                                          analysis)
+                if found is None or found[2] not in ("data", None):
                     return None  # anything but a bad checksum to report: the full decoder
-                errors += walk.errors
-                if analyze is not None:
-                    for layer in walk.layers:
-                        analyze.add(layer.proto, layer.fields, _ntoa(walk.ip_src),
-                                    _ntoa(walk.ip_dst))
-                for layer in walk.layers:
+                layers, transport_errors, _, off = found
+                errors += transport_errors
+                for layer in layers:
                     parts.append(_layer_json(layer))
                     protos.append(layer.proto)
             elif proto == 17:

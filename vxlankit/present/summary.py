@@ -35,12 +35,13 @@ from typing import Any
 from vxlankit.checksum import verify as _checksum_ok
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
+from vxlankit.codec.decode import dissect_transport
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
-from vxlankit.layers.registry import LAYERS, STEPS, spec_for
-from vxlankit.layers.spec import TRANSPORT, Walk
+from vxlankit.layers.registry import LAYERS, spec_for
+from vxlankit.layers.spec import TRANSPORT
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, RESERVED_MASK
-from vxlankit.packet import CHECKSUM_BAD, MALFORMED, OK, TRUNCATED, Layer, Packet
+from vxlankit.packet import CHECKSUM_BAD, MALFORMED, TRUNCATED, Layer, Packet
 from vxlankit.present.palette import ANSI, PLAIN, Palette
 from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
 from vxlankit.present.timeformat import TIME_FORMATS, Clock, epoch_str, format_seconds, time_digits
@@ -67,7 +68,6 @@ _NS = 1_000_000_000
 
 _ICMP_UNREACH = {0: "net", 1: "host", 2: "protocol", 3: "port", 4: "fragmentation needed",
                  9: "net prohibited", 10: "host prohibited", 13: "administratively prohibited"}
-_IP_PROTO_NAMES = PROTOCOL_NAMES
 _ETHERTYPE_NAMES = {0x86DD: "IPv6", 0x8847: "MPLS", 0x8848: "MPLS", 0x88CC: "LLDP",
                     0x8809: "LACP", 0x88E5: "MACsec", 0x8906: "FCoE", 0x894F: "NSH",
                     0x0800: "IPv4", 0x0806: "ARP"}
@@ -251,7 +251,7 @@ def _describe(layers: Sequence[Layer], start: int, inner: bool, frame_len: int,
             proto = spec.short
             info = spec.info(nxt)
         elif ipproto is not None and f.get("ip.frag_offset"):
-            proto = _IP_PROTO_NAMES.get(ipproto, "IPv4")
+            proto = PROTOCOL_NAMES.get(ipproto, "IPv4")
             info = f"fragment offset={f['ip.frag_offset'] * 8}"
         elif ipproto == 6:
             proto = "TCP"
@@ -259,7 +259,7 @@ def _describe(layers: Sequence[Layer], start: int, inner: bool, frame_len: int,
                 plen = f["ip.len"] - f["ip.hdr_len"] if layer.status == "ok" else None
                 info = _tcp_info(nxt.fields.get("data.data", b""), plen)
         elif ipproto is not None:
-            proto = _IP_PROTO_NAMES.get(ipproto, "IPv4")
+            proto = PROTOCOL_NAMES.get(ipproto, "IPv4")
             if proto == "IPv4":
                 info = f"proto={ipproto}"
         else:
@@ -331,7 +331,7 @@ _ARP = struct.Struct("!HHBBH6s4s6s4s")
 
 # Transports the fast paths do not read by hand but through their layer's own step and
 # one-line text (TCP).
-_TRANSPORT_STEPS = {spec.name: (spec, STEPS[spec.name]) for spec in LAYERS
+_TRANSPORT_SPECS = {spec.name: spec for spec in LAYERS
                     if spec.role == TRANSPORT and spec.info is not None}
 
 
@@ -341,22 +341,13 @@ def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
     """(protocol column, info, bad-checksum mark or "") of the transport header at ``off``
     (its IPv4 header at ``ip_off``, its payload ending at ``end``), by the layer's own step;
     ``None`` when it has anything else to report (the full decoder's case)."""
-    spec, step = _TRANSPORT_STEPS[kind]
-    walk = Walk(data, end, options.tables, options.verify_checksums, options.max_depth)
-    src, dst = data[ip_off + 12:ip_off + 16], data[ip_off + 16:ip_off + 20]
-    walk.ip_src = src
-    walk.ip_dst = dst
-    walk.ip_pseudo = int.from_bytes(data[ip_off + 12:ip_off + 20], "big")
-    step(walk, off)
-    layer = walk.layers[-1]
-    errors = walk.errors
-    if walk.trailers or layer.status != OK or (errors and (len(errors) > 1 or not errors[
-            0].startswith(spec.proto + ": bad checksum"))):
+    found = dissect_transport(data, off, end, ip_off, kind, options, analysis)
+    if found is None:
         return None
-    if analysis is not None:
-        analysis.add(layer.proto, layer.fields, _ntoa(src), _ntoa(dst))
+    layers, errors, _, _ = found
+    spec = _TRANSPORT_SPECS[kind]
     assert spec.info is not None
-    return spec.short, spec.info(layer), f"bad {spec.proto} checksum" if errors else ""
+    return spec.short, spec.info(layers[-1]), f"bad {spec.proto} checksum" if errors else ""
 
 
 def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_OPTIONS,
@@ -448,7 +439,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                     info = _icmp_info(itype, code, ident, seq)
                 else:
                     info = _icmp_info(itype, code, None, None)
-            elif pkind is not None and pkind in _TRANSPORT_STEPS:
+            elif pkind is not None and pkind in _TRANSPORT_SPECS:
                 found = _transport(data, off, end, ip_off, pkind, options, analysis)
                 if found is None:
                     return None
@@ -460,7 +451,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                     proto = "TCP"
                     info = _tcp_info(data[off:end], tlen - 20) if off < end else ""
                 else:
-                    proto = _IP_PROTO_NAMES.get(ipproto, "IPv4")
+                    proto = PROTOCOL_NAMES.get(ipproto, "IPv4")
                     info = f"proto={ipproto}" if proto == "IPv4" else ""
             else:
                 return None
@@ -509,7 +500,7 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
     udp_ports = options.udp_ports
     vxlan_ports = frozenset(p for p, n in udp_ports.items() if n == "vxlan")
     transports = {number: name for number, name in options.ip_protocols.items()
-                  if name in _TRANSPORT_STEPS}
+                  if name in _TRANSPORT_SPECS}
     pairs: dict[bytes, str] = {}  # 8 bytes of IPv4 source + destination -> "a -> b"
     macs: dict[bytes, str] = {}  # 12 bytes of MAC destination + source -> "src -> dst"
     heads: dict[bytes, str] = {}  # 8 bytes of VXLAN header -> " vni N [marks] | "
