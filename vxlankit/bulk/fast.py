@@ -497,8 +497,8 @@ class _Walk:
         self.step(rows, _UDP, r + 8, self.t.port[dport])
 
     def tcp(self, r: int, rows: Rows) -> None:
-        """The header is checked and its checksum verified (a bad one goes to the rich
-        decoder, which reports it); TCP has no columns yet, only its place in the stack."""
+        """The header is checked, its checksum verified (a bad one reported as the rich
+        decoder reports it), and the columns TCP's spec asks for are filled."""
         if r + 20 > PREFIX:
             self.fb[rows] = True
             return

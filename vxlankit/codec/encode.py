@@ -72,7 +72,6 @@ _STEPS = _steps()
 # with a length or a checksum over "the rest" covers up to the end of its scope.
 _LINK_SCOPES = frozenset(spec.proto for spec in LAYERS if spec.role == LINK)
 _NETWORK = frozenset(spec.proto for spec in LAYERS if spec.role == NETWORK)
-_SPECS: dict[str, LayerSpec] = {spec.proto: spec for spec in reversed(LAYERS)}
 _SCOPED = _LINK_SCOPES | _NETWORK | frozenset(
     spec.proto for spec in LAYERS if spec.length_at is not None or spec.checksum is not None
     and spec.checksum != CHECKSUM_HEADER)
@@ -240,18 +239,14 @@ def _fixup(layers: Sequence[Layer], chunks: list[bytes], out: bytearray, fix_len
         value = layer.fields.get(name)
         if value is not None and not compute_checksums:
             continue
-        start = starts[i]
-        if kind == CHECKSUM_HEADER:
-            stop = start + len(chunks[i])
-        elif kind == CHECKSUM_PSEUDO:
+        if kind == CHECKSUM_PSEUDO:
             if zero_is_none and value == 0:
                 continue  # "no checksum" (RFC 768): what a VTEP sends, kept as sent
             if ip < 0:
                 raise EncodeError(f"layer {i} ({layer.proto}): a checksum needs an enclosing "
                                   "IPv4 layer")
-            stop = starts[end]
-        else:
-            stop = starts[end]
+        start = starts[i]
+        stop = start + len(chunks[i]) if kind == CHECKSUM_HEADER else starts[end]
         out[start + at:start + at + 2] = b"\0\0"
         if kind == CHECKSUM_PSEUDO:
             src, dst = ipv4.pseudo_addresses(out[starts[ip]:starts[ip] + len(chunks[ip])])

@@ -36,7 +36,7 @@ from typing import Any
 
 from construct import Bytes, Computed, Int16ub, Int32ub, Rebuild, Struct, this
 
-from vxlankit.checksum import internet_checksum
+from vxlankit.checksum import transport_checksum
 from vxlankit.checksum import verify as checksum_ok
 from vxlankit.errors import EncodeError
 from vxlankit.layers._common import as_bytes
@@ -218,8 +218,8 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
             fields["tcp.checksum.status"] = CHECKSUM_GOOD
         else:
             segment = buf[off:off + 16] + b"\0\0" + buf[off + 18:end]
-            calc = internet_checksum(segment, walk.ip_pseudo % 0xFFFF + IP_PROTO + seglen)
-            walk.bad_checksum(fields, PROTO, off + 16, calc)
+            walk.bad_checksum(fields, PROTO, off + 16, transport_checksum(
+                walk.ip_src, walk.ip_dst, IP_PROTO, segment, False))
     else:
         fields["tcp.checksum.status"] = CHECKSUM_UNVERIFIED
     tables = walk.tables["tcp.port"]
