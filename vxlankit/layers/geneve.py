@@ -245,7 +245,7 @@ def _encode(fields: dict[str, Any], proto_type: int, fix_lengths: bool) -> tuple
     if not given:
         given = [None] * (len(classes) + 1)
     chunks = []
-    for i, (cls, typ, fl, blob) in enumerate(zip(classes, types, flags, data)):
+    for i, (cls, typ, fl, blob) in enumerate(zip(classes, types, flags, data, strict=True)):
         size = given[i + 1]
         if fix_lengths or size is None:
             if len(blob) % 4:
@@ -317,7 +317,8 @@ def schema_build_input(fields: dict[str, Any]) -> dict[str, Any]:
         **fields,
         "_vo": (fields["geneve.version"] << 6) | (lengths[0] >> 2),
         "_options": [{"_class": c, "_type": t, "_fl": (f << 5) | ((n - 4) >> 2), "_data": d}
-                     for c, t, f, n, d in zip(classes, types, flags, lengths[1:], data)],
+                     for c, t, f, n, d in zip(classes, types, flags, lengths[1:], data,
+                                              strict=True)],
     }
 
 
@@ -388,7 +389,7 @@ SPEC = LayerSpec(
     next_table="ethertype", next_field="geneve.proto_type",
     fields=(
         Field("geneve.version", UINT, _SPANS["geneve.version"]),
-        Field("geneve.option.length", UINT),
+        Field("geneve.option.length", UINT, repeated=True),
         Field("geneve.flags", UINT, _SPANS["geneve.flags"], hex=2),
         Field("geneve.flags.oam", BOOL, _SPANS["geneve.flags.oam"]),
         Field("geneve.flags.critical", BOOL, _SPANS["geneve.flags.critical"]),
@@ -397,11 +398,11 @@ SPEC = LayerSpec(
               names=PROTO_TYPE_NAMES),
         Field("geneve.vni", UINT, _SPANS["geneve.vni"], hex=6),
         Field("geneve.reserved", UINT, _SPANS["geneve.reserved"], hex=2),
-        Field("geneve.option.class", UINT, hex=4, names=OPTION_CLASS_NAMES),
-        Field("geneve.option.type", UINT, hex=2),
-        Field("geneve.option.type.critical", BOOL),
-        Field("geneve.option.flags", UINT, hex=2),
-        Field("geneve.option.flags.reserved", BOOL),
-        Field("geneve.option.unknown.data", BYTES),
+        Field("geneve.option.class", UINT, hex=4, names=OPTION_CLASS_NAMES, repeated=True),
+        Field("geneve.option.type", UINT, hex=2, repeated=True),
+        Field("geneve.option.type.critical", BOOL, repeated=True),
+        Field("geneve.option.flags", UINT, hex=2, repeated=True),
+        Field("geneve.option.flags.reserved", BOOL, repeated=True),
+        Field("geneve.option.unknown.data", BYTES, repeated=True),
     ),
 )
