@@ -4,20 +4,23 @@ dispatch (inner Ethernet, IPv4), tunnel depth, the encoder's fix-ups, and what t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.codec.realcaptures import read_pcap
+from tests.codec.realcaptures import read_pcap, write_pcap
 from tests.codec.test_robustness import decode_checked
 from tests.support import REAL_DIR, missing, real_capture
 from vxlankit import build, decode, encode
+from vxlankit.cli import main
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.errors import EncodeError
 from vxlankit.layers import geneve
-from vxlankit.layers.registry import ALIASES, FIELDS, INVERSES, TABLES
+from vxlankit.layers.registry import ALIASES, FIELDS, INVERSES, STEPS, TABLES
 from vxlankit.packet import MALFORMED, OK, TRUNCATED, Layer, Packet
 from vxlankit.present.filter import compile_filter
 from vxlankit.present.jsonl import dumps, packet_object
@@ -202,6 +205,21 @@ def test_geneve_ports_are_configurable() -> None:
     assert 8472 not in both.udp_ports
 
 
+@pytest.mark.parametrize("command", ["decode", "export"])
+def test_cli_geneve_port(tmp_path: Path, command: str) -> None:
+    """--geneve-port reaches the decoder (decode's JSON, export's frame.protocols)."""
+    path = tmp_path / "g.pcap"
+    write_pcap(path, [frame(geneve_layer(vni=4242), port=6082)])
+    out = tmp_path / "out.jsonl"
+    args = [command, *(["-o", str(out)] if command == "export" else ["--json"]), str(path)]
+    shown = []
+    for extra in ([], ["--geneve-port", "6082"]):
+        result = CliRunner().invoke(main, [*args, *extra], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        shown.append(out.read_text() if command == "export" else result.output)
+    assert "udp:geneve:eth" not in shown[0] and "udp:geneve:eth" in shown[1]
+
+
 # --------------------------------------------------------------------------------- encoding
 
 
@@ -345,11 +363,16 @@ def test_real_capture_round_trips_and_filters() -> None:
 
 
 def test_ipv6_underlay_capture_round_trips() -> None:
-    """tcpdump's IPv6-underlay Geneve capture (next/): byte for byte, whatever is dissected."""
+    """tcpdump's IPv6-underlay Geneve capture (next/): byte for byte (decode_checked), and,
+    once the registry decodes IPv6, Geneve found inside.  (Not with the fix-ups on: its outer
+    UDP checksum is a GSO super-packet's, which tshark calls bad too.)"""
     path = REAL_DIR.parent / "next" / "tcpdump_gso-ipv6-geneve-ipv4.pcap"
     if not path.exists():
         missing(f"{path} not found")
     linktype, frames = read_pcap(path)
-    for wire in frames:
-        packet = decode_checked(wire, linktype)
-        assert encode(packet) == wire
+    assert len(frames) == 1
+    packet = decode_checked(frames[0], linktype)
+    if "ipv6" in STEPS:
+        assert [lay.proto for lay in packet.layers][:6] == [
+            "eth", "ipv6", "udp", "geneve", "eth", "ip"]
+        assert geneve_of(packet)["geneve.vni"] == 0x1389
