@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from vxlankit import build, encode
 from vxlankit.layers import arp as arp_layer
+from vxlankit.layers import geneve as geneve_layer
 from vxlankit.layers import ipv4 as ipv4_layer
 from vxlankit.layers import vxlan as vxlan_layer
 from vxlankit.packet import Layer
@@ -163,6 +164,31 @@ def gpe_fields(draw: st.DrawFn) -> dict[str, Any]:
     return fields
 
 
+# Not Google's class 0x0132: tshark dissects its options' data under other names (see the
+# geneve module).
+_GENEVE_CLASSES = st.sampled_from([0x0000, 0x0102, 0x0101, 0x0104, 0xFFF0]) | u16
+
+
+@st.composite
+def geneve_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """A Geneve header with 0-4 options (critical or not, some with reserved bits), its
+    lengths as the options make them."""
+    fields: dict[str, Any] = {
+        "geneve.version": draw(st.just(0) | ints(0, 3)), "geneve.flags": draw(u8),
+        "geneve.proto_type": draw(st.sampled_from([0x6558, 0x0800, 0x86DD]) | u16),
+        "geneve.vni": draw(u24), "geneve.reserved": draw(st.just(0) | u8)}
+    count = draw(ints(0, 4))
+    data = [draw(ints(0, 4).flatmap(lambda w: exactly(4 * w))) for _ in range(count)]
+    fields["geneve.option.length"] = [sum(4 + len(d) for d in data)] + [4 + len(d) for d in data]
+    if count:
+        fields["geneve.option.class"] = [draw(_GENEVE_CLASSES) for _ in range(count)]
+        fields["geneve.option.type"] = [draw(u8) for _ in range(count)]
+        fields["geneve.option.flags"] = [draw(st.just(0) | ints(0, 7)) for _ in range(count)]
+        fields["geneve.option.unknown.data"] = data
+    geneve_layer.derive(fields)
+    return fields
+
+
 @st.composite
 def _sll_common(draw: st.DrawFn, halen: int) -> dict[str, Any]:
     fields: dict[str, Any] = {}
@@ -213,10 +239,10 @@ LINKS = ("eth", "raw", "raw4", "sll", "sll2", "null")
 LINKTYPE_OF = {"eth": 1, "raw": 101, "raw4": 228, "sll": 113, "sll2": 276, "null": 0}
 # Stacks on top of the link layer.  Kinds that start with ARP (or 802.3) need an Ethernet-ish
 # link: a raw-IP or NULL link can only carry IPv4.
-KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "icmp", "udp",
-         "tcp", "arp", "eth802.3")
-IP_KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "icmp", "udp",
-            "tcp")
+KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "geneve-eth",
+         "geneve-ip", "icmp", "udp", "tcp", "arp", "eth802.3")
+IP_KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "geneve-eth",
+            "geneve-ip", "icmp", "udp", "tcp")
 MIN_FRAME = 60
 
 
@@ -243,7 +269,7 @@ _ICMP_OTHER_TYPES = st.sampled_from([3, 4, 5, 11, 12, 13, 42]) | u8.filter(
 _ICMP_DATA = st.binary(max_size=64)
 _UDP_DATA = st.binary(min_size=1, max_size=64)
 _OPCODES = st.sampled_from([1, 2]) | u16
-_NOT_TUNNEL_PORTS = u16.filter(lambda p: p not in (4789, 4790, 8472))
+_NOT_TUNNEL_PORTS = u16.filter(lambda p: p not in (4789, 4790, 6081, 8472))
 _TRAILER = st.binary(min_size=1, max_size=8)
 
 
@@ -376,6 +402,18 @@ def vxlan_header(draw: st.DrawFn, gbp: bool | None = None) -> Layer:
 
 @functools.cache
 @st.composite
+def geneve_header(draw: st.DrawFn) -> Layer:
+    """A Geneve header whose protocol type and lengths encode fills in (version 0: tshark
+    dissects other versions alike, but RFC 8926 receivers drop them)."""
+    fields = draw(geneve_fields())
+    fields["geneve.version"] = 0
+    fields["geneve.proto_type"] = None
+    fields["geneve.option.length"] = None
+    return Layer("geneve", fields)
+
+
+@functools.cache
+@st.composite
 def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
     """What an Ethernet (or SLL/NULL/raw) link carries."""
     if payload == "arp":
@@ -395,6 +433,14 @@ def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
         gpe = build.vxlan_gpe(vni=draw(u24), reserved8=draw(u8) if draw(booleans) else 0)
         udp = build.udp(draw(u16), 4790, checksum=_checksum(draw, zero_ok=True))
         return [ip, udp, gpe, draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
+    if payload in ("geneve-ip", "geneve-eth"):
+        tunnel = draw(geneve_header())
+        udp = build.udp(draw(u16), geneve_layer.PORT, checksum=_checksum(draw, zero_ok=True))
+        if payload == "geneve-ip":
+            return [ip, udp, tunnel, draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
+        inner_payload = draw(st.sampled_from(["icmp", "arp", "tcp"]))
+        inner = draw(ethernet_frame(inner_payload, max_tags=2, depth=depth + 1))
+        return [ip, udp, tunnel, *inner]
     # VXLAN (or GPE carrying Ethernet) around an inner Ethernet frame.
     if payload == "gpe-eth":
         tunnel = build.vxlan_gpe(vni=draw(u24))

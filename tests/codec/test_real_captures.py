@@ -145,15 +145,17 @@ def test_other_captures() -> None:
         5569041}
     assert stacks("plain_suricata-verify_decode-arp-2_arp.pcap") == {
         "eth:arp:trailer": 2, "eth:arp": 2, "eth:ip:icmp:data": 2}
-    # Geneve and IPv6 are not dissected (yet): kept as data.
-    assert stacks("tcpdump_geneve.pcap") == {"eth:ip:udp:data": 39}
+    # Geneve (UDP 6081) carrying Ethernet (protocol type 0x6558); IPv6 is not dissected (yet).
+    assert stacks("tcpdump_geneve.pcap") == {"eth:ip:udp:geneve:eth:ip:icmp:data": 6,
+                                             "eth:ip:udp:geneve:eth:ip:tcp": 12,
+                                             "eth:ip:udp:geneve:eth:ip:tcp:data": 21}
     assert stacks("tcpdump_gso-ipv6-vxlan-ipv6.pcap") == {"eth:data": 1}
 
 
 # ------------------------------------------------------------------------ tshark, field by field
 
 DISSECTED = {"eth", "vlan", "ieee8021ad", "ip", "udp", "tcp", "vxlan", "arp", "icmp", "data",
-             "sll", "null"}
+             "sll", "null", "geneve"}
 FIELDS = [
     "eth.src", "eth.dst", "eth.type", "vlan.id", "ip.version", "ip.hdr_len", "ip.src",
     "ip.dst", "ip.len", "ip.id", "ip.ttl", "ip.proto", "ip.flags", "ip.checksum",
@@ -166,6 +168,8 @@ FIELDS = [
     "tcp.flags.syn", "tcp.flags.ack", "tcp.window_size_value", "tcp.checksum",
     "tcp.checksum.status", "tcp.urgent_pointer", "tcp.len", "tcp.options.mss_val",
     "tcp.options.wscale.shift", "tcp.options.timestamp.tsval", "tcp.options.timestamp.tsecr",
+    "geneve.version", "geneve.flags", "geneve.proto_type", "geneve.vni", "geneve.option.length",
+    "geneve.option.class", "geneve.option.type", "geneve.option.type.critical",
 ]
 
 

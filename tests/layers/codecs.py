@@ -11,7 +11,7 @@ from typing import Any
 from construct import Construct
 
 from vxlankit.addr import mac_bytes
-from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers import arp, ethernet, geneve, icmp, ipv4, null, sll, udp, vlan, vxlan
 from vxlankit.layers._common import schema_fields
 
 Fields = dict[str, Any]
@@ -111,9 +111,15 @@ CODECS: dict[str, LayerCodec] = {
         lambda f: sll.SCHEMA_V2.build(_sll_build_input(f)),
     ),
     "null": LayerCodec("null", null.decode, null.encode, _null_parse, _null_build),
+    "geneve": LayerCodec(
+        "geneve", geneve.decode, geneve.encode,
+        lambda b: geneve.schema_fields(geneve.SCHEMA.parse(b)),
+        lambda f: geneve.SCHEMA.build(geneve.schema_build_input(f)),
+    ),
 }
 
 # Header sizes for random-bytes tests: (fixed size, or a function of the first bytes, and
 # the most bytes any header of the layer can need).
 MAX_HEADER = {"eth": 14, "vlan": 4, "ieee8021ad": 4, "arp": 8 + 2 * (255 + 255), "ip": 60,
-              "icmp": 8, "udp": 8, "vxlan": 8, "vxlan-gpe": 8, "sll": 16, "sll2": 20, "null": 4}
+              "icmp": 8, "udp": 8, "vxlan": 8, "vxlan-gpe": 8, "sll": 16, "sll2": 20, "null": 4,
+              "geneve": 8 + 252}

@@ -158,6 +158,46 @@ VECTORS: list[tuple[str, str, str, dict[str, Any]]] = [
         "vxlan.flags": 0xF7, "vxlan.ver": 3, "vxlan.i_bit": 0, "vxlan.p_bit": 1,
         "vxlan.o_bit": 1, "vxlan.flags_reserved": 0xC2, "vxlan.reserved_16": 0x1234,
         "vxlan.next_proto": 3, "vxlan.vni": 100, "vxlan.reserved8": 0xAA}),
+    # ---------------------------------------------------------------- Geneve
+    # tcpdump_geneve.pcap packet 2: no options, Transparent Ethernet Bridging, VNI 11
+    ("geneve-no-options", "geneve", "00 00 6558 00000b 00", {
+        "geneve.version": 0, "geneve.option.length": [0], "geneve.flags": 0,
+        "geneve.flags.oam": 0, "geneve.flags.critical": 0, "geneve.flags.reserved": 0,
+        "geneve.proto_type": 0x6558, "geneve.vni": 11, "geneve.reserved": 0}),
+    # tcpdump_geneve.pcap packet 1: C set, one critical option of class 0 with 4 data bytes
+    ("geneve-critical-option", "geneve", "02 40 6558 00000a 00  0000 80 01 0000000c", {
+        "geneve.version": 0, "geneve.option.length": [8, 8], "geneve.flags": 0x40,
+        "geneve.flags.oam": 0, "geneve.flags.critical": 1, "geneve.flags.reserved": 0,
+        "geneve.proto_type": 0x6558, "geneve.vni": 10, "geneve.reserved": 0,
+        "geneve.option.class": [0x0000], "geneve.option.type": [0x80],
+        "geneve.option.type.critical": [1], "geneve.option.flags": [0],
+        "geneve.option.flags.reserved": [0],
+        "geneve.option.unknown.data": [bytes.fromhex("0000000c")]}),
+    # O set, IPv4 inside, two OVN options (12 bytes: 3 words), the second without data
+    ("geneve-oam-ovn", "geneve", "03 80 0800 000064 00  0102 80 01 00010002  0102 01 00", {
+        "geneve.version": 0, "geneve.option.length": [12, 8, 4], "geneve.flags": 0x80,
+        "geneve.flags.oam": 1, "geneve.flags.critical": 0, "geneve.flags.reserved": 0,
+        "geneve.proto_type": 0x0800, "geneve.vni": 100, "geneve.reserved": 0,
+        "geneve.option.class": [0x0102, 0x0102], "geneve.option.type": [0x80, 0x01],
+        "geneve.option.type.critical": [1, 0], "geneve.option.flags": [0, 0],
+        "geneve.option.flags.reserved": [0, 0],
+        "geneve.option.unknown.data": [bytes.fromhex("00010002"), b""]}),
+    # every reserved bit set, version 3: kept, re-encoded
+    ("geneve-reserved-bits", "geneve", "c1 3f 86dd ffffff ff  ffff 7f e0", {
+        "geneve.version": 3, "geneve.option.length": [4, 4], "geneve.flags": 0x3F,
+        "geneve.flags.oam": 0, "geneve.flags.critical": 0, "geneve.flags.reserved": 1,
+        "geneve.proto_type": 0x86DD, "geneve.vni": 0xFFFFFF, "geneve.reserved": 0xFF,
+        "geneve.option.class": [0xFFFF], "geneve.option.type": [0x7F],
+        "geneve.option.type.critical": [0], "geneve.option.flags": [7],
+        "geneve.option.flags.reserved": [1], "geneve.option.unknown.data": [b""]}),
+    # an option whose length (12 bytes) runs past the 4 bytes of options: kept as it is
+    ("geneve-option-past-end", "geneve", "01 00 6558 000001 00  0000 01 02", {
+        "geneve.version": 0, "geneve.option.length": [4, 12], "geneve.flags": 0,
+        "geneve.flags.oam": 0, "geneve.flags.critical": 0, "geneve.flags.reserved": 0,
+        "geneve.proto_type": 0x6558, "geneve.vni": 1, "geneve.reserved": 0,
+        "geneve.option.class": [0x0000], "geneve.option.type": [0x01],
+        "geneve.option.type.critical": [0], "geneve.option.flags": [0],
+        "geneve.option.flags.reserved": [0], "geneve.option.unknown.data": [b""]}),
     # ---------------------------------------------------------------- Linux cooked
     ("sll", "sll", "0000 0001 0006 00163e0871cf0000 0800", {
         "sll.pkttype": 0, "sll.hatype": 1, "sll.halen": 6, "sll.src.eth": "00:16:3e:08:71:cf",

@@ -18,7 +18,7 @@ import tests.strategies as S
 from tests.codec.realcaptures import iter_real_frames, require_real_dir
 from tests.layers.codecs import CODECS, MAX_HEADER
 from vxlankit import decode
-from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers import arp, ethernet, geneve, icmp, ipv4, null, sll, udp, vlan, vxlan
 from vxlankit.packet import MALFORMED, Layer
 
 FIELD_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
@@ -34,6 +34,7 @@ FIELD_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "sll": S.sll_fields(),
     "sll2": S.sll2_fields(),
     "null": S.null_fields(),
+    "geneve": S.geneve_fields(),
 }
 
 
@@ -109,13 +110,13 @@ SCHEMAS: dict[str, Construct] = {
     "ipv4.SCHEMA": ipv4.SCHEMA, "icmp.SCHEMA": icmp.SCHEMA, "udp.SCHEMA": udp.SCHEMA,
     "vxlan.SCHEMA": vxlan.SCHEMA, "vxlan.GPE_SCHEMA": vxlan.GPE_SCHEMA, "sll.SCHEMA": sll.SCHEMA,
     "sll.SCHEMA_V2": sll.SCHEMA_V2, "null.SCHEMA_LE": null.SCHEMA_LE,
-    "null.SCHEMA_BE": null.SCHEMA_BE,
+    "null.SCHEMA_BE": null.SCHEMA_BE, "geneve.SCHEMA": geneve.SCHEMA,
 }
 SCHEMA_CODEC = {
     "ethernet.SCHEMA": "eth", "vlan.SCHEMA": "vlan", "arp.SCHEMA": "arp", "ipv4.SCHEMA": "ip",
     "icmp.SCHEMA": "icmp", "udp.SCHEMA": "udp", "vxlan.SCHEMA": "vxlan",
     "vxlan.GPE_SCHEMA": "vxlan-gpe", "sll.SCHEMA": "sll", "sll.SCHEMA_V2": "sll2",
-    "null.SCHEMA_LE": "null", "null.SCHEMA_BE": "null",
+    "null.SCHEMA_LE": "null", "null.SCHEMA_BE": "null", "geneve.SCHEMA": "geneve",
 }
 PACKAGE = Path(__file__).resolve().parents[2] / "vxlankit"
 

@@ -126,9 +126,17 @@ def test_fast_writer_equals_json_module(frame: strat.Frame) -> None:
         fast = record_json(rec, packet)
         assert fast == dumps(record_object(rec, packet))
         assert json.loads(fast)["layers"] == json.loads(json.dumps(
-            [{**layer_obj, "fields": {k: v.hex(":") if isinstance(v, bytes) else v
-                                      for k, v in layer_obj["fields"].items()}}
+            [{**layer_obj, "fields": {k: _hex(v) for k, v in layer_obj["fields"].items()}}
              for layer_obj in _layers_plain(packet)]))
+
+
+def _hex(value: Any) -> Any:
+    """Bytes as JSON shows them, in a repeated field's list too."""
+    if isinstance(value, bytes):
+        return value.hex(":")
+    if isinstance(value, list):
+        return [_hex(v) for v in value]
+    return value
 
 
 def _layers_plain(packet: Any) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ PREFS: Mapping[str, str] = {
 
 # What tshark 4.0 decodes on its own, by UDP port (`tshark -G decodes`): the decode-as entries
 # that make it agree with vxlankit's port table are the differences from this.
-TSHARK_UDP_DEFAULTS: Mapping[int, str] = {4789: "vxlan", 4790: "vxlan_gpe"}
+TSHARK_UDP_DEFAULTS: Mapping[int, str] = {4789: "vxlan", 4790: "vxlan_gpe", 6081: "geneve"}
 
 
 # A field each compared protocol's dissector always adds, near the start of its header: the sign
@@ -90,14 +90,17 @@ class WsPacket:
     layers: list[WsLayer]
 
 
-def decode_as_for(vxlan_ports: Sequence[int], gpe_ports: Sequence[int]) -> dict[str, str]:
-    """tshark ``-d`` entries that make it dissect exactly these ports as VXLAN / VXLAN-GPE.
+def decode_as_for(vxlan_ports: Sequence[int], gpe_ports: Sequence[int],
+                  geneve_ports: Sequence[int] = (6081,)) -> dict[str, str]:
+    """tshark ``-d`` entries that make it dissect exactly these ports as VXLAN / VXLAN-GPE /
+    Geneve.
 
     A port tshark claims by default but the caller left out is decoded as ``data``, so both
     sides stop at the UDP header there.
     """
     wanted = {port: "vxlan" for port in vxlan_ports}
     wanted.update({port: "vxlan_gpe" for port in gpe_ports})
+    wanted.update({port: "geneve" for port in geneve_ports})
     out: dict[str, str] = {}
     for port in sorted(set(wanted) | set(TSHARK_UDP_DEFAULTS)):
         want = wanted.get(port, "data")
