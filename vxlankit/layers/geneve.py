@@ -382,8 +382,13 @@ def _info(layer: Layer) -> str:
     return f"vni {f['geneve.vni']}{oam}, Encapsulated {what}"
 
 
+def _hop(f: dict[str, Any]) -> str:
+    text = f"vni {f.get('geneve.vni', '?')}"
+    return text + " [OAM]" if f.get("geneve.flags.oam") else text
+
+
 SPEC = LayerSpec(
-    name=PROTO, title="Generic Network Virtualization Encapsulation", role=TUNNEL,
+    name=PROTO, title="Generic Network Virtualization Encapsulation", role=TUNNEL, hop=_hop,
     header_len=HEADER_LEN, schema=SCHEMA, dissect=dissect, emit=emit, short="Geneve",
     carries="table", title_extra=_title, info=_info, selectors=(("udp.port", PORT),),
     next_table="ethertype", next_field="geneve.proto_type",
