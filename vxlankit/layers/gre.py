@@ -171,8 +171,17 @@ SCHEMA = Struct(
     "gre.sre_list" / If(_bit(FLAG_R), _SreList()),
 )
 
+_OPTIONAL = ("gre.checksum", "gre.offset", "gre.key", "gre.key.payload_length",
+             "gre.key.call_id", "gre.sequence_number", "gre.ack_number", "gre.sre_list")
+
+
+def schema_build_input(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields as ``SCHEMA.build`` wants them: the optional fields that are absent as
+    ``None``."""
+    return {**dict.fromkeys(_OPTIONAL), **fields}
+
+
 _S = struct.Struct("!HH")
-_H = struct.Struct("!H")
 _I = struct.Struct("!I")
 
 
