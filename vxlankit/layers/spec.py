@@ -69,6 +69,9 @@ class Field:
     names: Mapping[int, str] | None = None  # value -> name, shown in brackets
     doc: str = ""  # for the fields Wireshark has no name for: what vxlankit means by it
     column: str = ""  # exported as a bulk column (first occurrence) with this description
+    # Occurs several times in one layer (options, TLVs, DNS records): the layer's fields hold
+    # a list of its values in wire order, as Wireshark repeats the field in its tree.
+    repeated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,8 @@ class LayerSpec:
     span: Callable[[Layer, str], Span | None] | None = None  # places that depend on values
     title_extra: Callable[[dict[str, Any]], str] | None = None
     info: Callable[[Layer], str] | None = None  # the one-line info column
+    # Tunnels: what names this tunnel in a one-line hop ("vni 100", "key 7", "session 3").
+    hop: Callable[[dict[str, Any]], str] | None = None
     # Per-capture state (TCP streams): a new one per capture, fed each packet in order.
     analyzer: Callable[[], Analyzer] | None = None
     claims: str | None = None  # among specs of one ``proto``: the field that marks this one
