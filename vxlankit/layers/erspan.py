@@ -354,6 +354,11 @@ def info(layer: Layer) -> str:
     return "ERSPAN:"
 
 
+def hop(f: dict[str, Any]) -> str:
+    """ERSPAN's part of a one-line tunnel hop: its session (span) id; type I has none."""
+    return f"session {f['erspan.spanid']}" if "erspan.spanid" in f else ""
+
+
 def _mask32(mask: int) -> tuple[int, int, int]:
     return (12, 4, mask >> 32) if mask >> 32 else (16, 4, mask)
 
@@ -366,7 +371,7 @@ SPEC = LayerSpec(
     name=PROTO, title="Encapsulated Remote Switch Packet ANalysis", role=TUNNEL,
     header_len=0, schema=SCHEMA, dissect=dissect, emit=emit, short="ERSPAN", carries="eth",
     selectors=(("gre.proto", PROTO_ERSPAN), ("gre.proto", 0x22EB)), title_extra=_title,
-    info=info,
+    info=info, hop=hop,
     fields=(
         Field("erspan.version", UINT, (0, 2, 0xF000), names={
             TYPE_II: "Type II", TYPE_III: "Type III"}),

@@ -422,6 +422,16 @@ def info(layer: Layer) -> str:
     return f"Encapsulated {name}" if name else f"Encapsulated 0x{proto:04x} (unknown)"
 
 
+def hop(f: dict[str, Any]) -> str:
+    """GRE's part of a one-line tunnel hop: its key (NVGRE's VSID and flow id), PPTP's call
+    id, or nothing."""
+    if "gre.key" in f:
+        return f"key {f['gre.key']}"
+    if "gre.key.call_id" in f:
+        return f"call {f['gre.key.call_id']}"
+    return ""
+
+
 _FLAG_FIELDS = (
     Field("gre.flags_and_version", UINT, (0, 2, None), hex=4),
     Field("gre.flags.checksum", BOOL, (0, 2, FLAG_C)),
@@ -442,7 +452,7 @@ SPEC = LayerSpec(
     schema=SCHEMA, dissect=dissect, emit=emit, short="GRE", carries="table",
     selectors=(("ip.proto", IP_PROTO),), next_table="gre.proto", next_fallback="ethertype",
     next_field="gre.proto", checksum=CHECKSUM_PAYLOAD, checksum_at=4, checksum_flag=FLAG_C,
-    span=_span, title_extra=_title, info=info,
+    span=_span, title_extra=_title, info=info, hop=hop,
     fields=(
         *_FLAG_FIELDS,
         Field("gre.checksum", UINT, hex=4),
