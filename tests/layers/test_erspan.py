@@ -148,7 +148,7 @@ def test_shared_captures_agree_with_tshark(name: str) -> None:
         assert {(a.layer, a.rule) for a in report.allowed} >= {
             ("gre", "wireshark-only layer"), ("erspan", "wireshark-only layer")}
         return
-    assert report.fields_compared > 50
+    assert report.fields_compared > 20  # pb-1: one packet, its ERSPAN III header cut
     assert report.layers_by_protocol["gre"] == report.packets_compared
     assert report.layers_by_protocol["erspan"] == report.packets_compared
 
