@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 
 from vxlankit import build, encode
 from vxlankit.layers import arp as arp_layer
+from vxlankit.layers import erspan as erspan_layer
 from vxlankit.layers import geneve as geneve_layer
+from vxlankit.layers import gre as gre_layer
 from vxlankit.layers import ipv4 as ipv4_layer
 from vxlankit.layers import vxlan as vxlan_layer
 from vxlankit.packet import Layer
@@ -233,6 +235,88 @@ def null_fields(draw: st.DrawFn) -> dict[str, Any]:
     return {"null.family": draw(u16), "null.byte_order": "big"}
 
 
+# A whole RFC 1701 routing field: SREs, then the NULL SRE that ends it.
+_SRE = st.tuples(st.sampled_from([0x0800, 0x0001]) | u16, u8, st.binary(max_size=12)).map(
+    lambda t: t[0].to_bytes(2, "big") + bytes((t[1], len(t[2]))) + t[2]).filter(
+    lambda b: b[:2] != b"\0\0" or b[3] != 0)
+SRE_LISTS = st.lists(_SRE, max_size=2).map(lambda sres: b"".join(sres) + bytes(4))
+
+
+@st.composite
+def gre_fields(draw: st.DrawFn, pptp: bool | None = None) -> dict[str, Any]:
+    """Any GRE header as decoded: its flags say which optional fields follow (PPTP's
+    enhanced GRE with its split key and acknowledgment number too)."""
+    if pptp is None:
+        pptp = draw(ints(0, 3)) == 0
+    flags = draw(u16)
+    if pptp:
+        flags = (flags & ~gre_layer.VERSION_MASK) | 1
+        proto = gre_layer.PROTO_PPP
+    else:
+        proto = draw(u16.filter(lambda p: p != gre_layer.PROTO_PPP))
+    fields: dict[str, Any] = {"gre.flags_and_version": flags}
+    fields.update(gre_layer._views(flags, pptp))
+    fields["gre.proto"] = proto
+    if flags & (gre_layer.FLAG_C | gre_layer.FLAG_R):
+        fields["gre.checksum"] = draw(u16)
+        fields["gre.offset"] = draw(u16)
+    if flags & gre_layer.FLAG_K:
+        if pptp:
+            fields["gre.key.payload_length"] = draw(u16)
+            fields["gre.key.call_id"] = draw(u16)
+        else:
+            fields["gre.key"] = draw(u32)
+    if flags & gre_layer.FLAG_S:
+        fields["gre.sequence_number"] = draw(u32)
+    if pptp and flags & gre_layer.FLAG_A:
+        fields["gre.ack_number"] = draw(u32)
+    if flags & gre_layer.FLAG_R:
+        fields["gre.sre_list"] = draw(SRE_LISTS)
+    return fields
+
+
+_PLATFORMS = st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7, 8, 63]) | ints(0, 63)
+
+
+@st.composite
+def erspan_sub_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """A type III platform sub-header: the platform's fields, each within its bits."""
+    platid = draw(_PLATFORMS)
+    fields: dict[str, Any] = {"erspan.platid": platid}
+    for name, mask in erspan_layer._LAYOUTS[erspan_layer.layout_of(platid)]:
+        width = bin(mask).count("1")
+        fields[name] = draw(ints(0, (1 << width) - 1))
+    return fields
+
+
+@st.composite
+def erspan_fields(draw: st.DrawFn, version: int | None = None) -> dict[str, Any]:
+    """A type II or III header (III with or without its sub-header), or another version's
+    first word."""
+    if version is None:
+        version = draw(st.sampled_from([1, 2, 2]) | ints(0, 15))
+    fields: dict[str, Any] = {"erspan.version": version, "erspan.vlan": draw(ints(0, 0xFFF))}
+    if version not in (1, 2):
+        return fields
+    fields["erspan.cos"] = draw(ints(0, 7))
+    fields["erspan.encap" if version == 1 else "erspan.bso"] = draw(ints(0, 3))
+    fields["erspan.truncated"] = draw(ints(0, 1))
+    fields["erspan.spanid"] = draw(ints(0, 0x3FF))
+    if version == 1:
+        fields["erspan.reserved"] = draw(ints(0, 0xFFF))
+        fields["erspan.index"] = draw(ints(0, 0xFFFFF))
+        return fields
+    sub = draw(booleans)
+    fields.update({
+        "erspan.timestamp": draw(u32), "erspan.sgt": draw(u16), "erspan.p": draw(ints(0, 1)),
+        "erspan.ft": draw(ints(0, 31)), "erspan.hw": draw(ints(0, 63)),
+        "erspan.direction": draw(ints(0, 1)), "erspan.gra": draw(ints(0, 3)),
+        "erspan.o": int(sub)})
+    if sub:
+        fields.update(draw(erspan_sub_fields()))
+    return fields
+
+
 # --------------------------------------------------------------------------------- whole frames
 
 LINKS = ("eth", "raw", "raw4", "sll", "sll2", "null")
@@ -240,9 +324,9 @@ LINKTYPE_OF = {"eth": 1, "raw": 101, "raw4": 228, "sll": 113, "sll2": 276, "null
 # Stacks on top of the link layer.  Kinds that start with ARP (or 802.3) need an Ethernet-ish
 # link: a raw-IP or NULL link can only carry IPv4.
 KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "geneve-eth",
-         "geneve-ip", "icmp", "udp", "tcp", "arp", "eth802.3")
+         "geneve-ip", "icmp", "udp", "tcp", "arp", "eth802.3", "gre-ip", "gre-eth", "erspan")
 IP_KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "geneve-eth",
-            "geneve-ip", "icmp", "udp", "tcp")
+            "geneve-ip", "icmp", "udp", "tcp", "gre-ip", "gre-eth", "erspan")
 MIN_FRAME = 60
 
 
@@ -400,6 +484,52 @@ def vxlan_header(draw: st.DrawFn, gbp: bool | None = None) -> Layer:
     return build.vxlan(vni=draw(u24), flags=draw(u16), gbp=draw(u16), reserved8=draw(u8))
 
 
+@st.composite
+def gre_header(draw: st.DrawFn, proto: int | None = None, seq: bool | None = None) -> Layer:
+    """A GRE header as a sender would build it: optional checksum (computed, or any value),
+    key, sequence number, now and then an RFC 1701 routing field; the protocol type left to
+    encode (from the next layer) unless given."""
+    routing = draw(ints(0, 7)) == 0
+    checksum = draw(booleans)
+    key = draw(booleans)
+    if seq is None:
+        seq = draw(booleans)
+    flags = ((gre_layer.FLAG_C if checksum else 0) | (gre_layer.FLAG_R if routing else 0)
+             | (gre_layer.FLAG_K if key else 0) | (gre_layer.FLAG_S if seq else 0)
+             | draw(st.sampled_from([0, 0x0800, 0x0700, 0x0100])))
+    fields: dict[str, Any] = {"gre.flags_and_version": flags}
+    fields.update(gre_layer._views(flags, False))
+    fields["gre.proto"] = proto
+    if checksum or routing:
+        fields["gre.checksum"] = _checksum(draw) if checksum else draw(u16)
+        fields["gre.offset"] = draw(u16) if routing else 0
+    if key:
+        fields["gre.key"] = draw(u32)
+    if seq:
+        fields["gre.sequence_number"] = draw(u32)
+    if routing:
+        fields["gre.sre_list"] = draw(SRE_LISTS)
+    return Layer("gre", fields)
+
+
+@st.composite
+def erspan_stack(draw: st.DrawFn, depth: int) -> list[Layer]:
+    """GRE and ERSPAN of type I, II or III (Ethernet inside), and the mirrored frame."""
+    kind = draw(st.sampled_from([1, 2, 3]))
+    if kind == 1:
+        head = [draw(gre_header(gre_layer.PROTO_ERSPAN, seq=False)), Layer("erspan", {})]
+    elif kind == 2:
+        head = [draw(gre_header(gre_layer.PROTO_ERSPAN, seq=True)),
+                Layer("erspan", draw(erspan_fields(1)))]
+    else:
+        fields = draw(erspan_fields(2))
+        fields["erspan.ft"] = erspan_layer.FT_ETHERNET
+        head = [draw(gre_header(gre_layer.PROTO_ERSPAN3)), Layer("erspan", fields)]
+    inner = draw(ethernet_frame(draw(st.sampled_from(["icmp", "arp", "tcp"])), max_tags=2,
+                                depth=depth + 1))
+    return [*head, *inner]
+
+
 @functools.cache
 @st.composite
 def geneve_header(draw: st.DrawFn) -> Layer:
@@ -419,6 +549,14 @@ def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
     if payload == "arp":
         return [draw(_ARP_LAYER)]
     ip = draw(_IP_LAYER)
+    if payload == "gre-ip":
+        return [ip, draw(gre_header()), draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
+    if payload == "gre-eth":  # NVGRE-like: Transparent Ethernet Bridging, usually keyed
+        inner = draw(ethernet_frame(draw(st.sampled_from(["icmp", "arp", "tcp"])), max_tags=2,
+                                    depth=depth + 1))
+        return [ip, draw(gre_header()), *inner]
+    if payload == "erspan":
+        return [ip, *draw(erspan_stack(depth))]
     if payload == "icmp":
         return [ip, *draw(_ICMP_LAYERS)]
     if payload == "tcp":

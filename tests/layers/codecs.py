@@ -11,7 +11,20 @@ from typing import Any
 from construct import Construct
 
 from vxlankit.addr import mac_bytes
-from vxlankit.layers import arp, ethernet, geneve, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers import (
+    arp,
+    erspan,
+    ethernet,
+    geneve,
+    gre,
+    icmp,
+    ipv4,
+    null,
+    sll,
+    udp,
+    vlan,
+    vxlan,
+)
 from vxlankit.layers._common import schema_fields
 
 Fields = dict[str, Any]
@@ -116,10 +129,20 @@ CODECS: dict[str, LayerCodec] = {
         lambda b: geneve.schema_fields(geneve.SCHEMA.parse(b)),
         lambda f: geneve.SCHEMA.build(geneve.schema_build_input(f)),
     ),
+    "gre": LayerCodec(
+        "gre", gre.decode, gre.encode, lambda b: schema_fields(gre.SCHEMA.parse(b)),
+        lambda f: gre.SCHEMA.build(gre.schema_build_input(f)),
+    ),
+    "erspan": LayerCodec(
+        "erspan", erspan.decode, erspan.encode,
+        lambda b: erspan.schema_fields(erspan.SCHEMA.parse(b)),
+        lambda f: erspan.SCHEMA.build(erspan.schema_build_input(f)),
+    ),
 }
 
 # Header sizes for random-bytes tests: (fixed size, or a function of the first bytes, and
 # the most bytes any header of the layer can need).
 MAX_HEADER = {"eth": 14, "vlan": 4, "ieee8021ad": 4, "arp": 8 + 2 * (255 + 255), "ip": 60,
               "icmp": 8, "udp": 8, "vxlan": 8, "vxlan-gpe": 8, "sll": 16, "sll2": 20, "null": 4,
-              "geneve": 8 + 252}
+              "geneve": 8 + 252,
+              "gre": 20, "erspan": 20}  # GRE: without its routing SREs

@@ -224,6 +224,108 @@ VECTORS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("null-be-inet", "null", "00000002", {"null.family": 2, "null.byte_order": "big"}),
     ("null-le-inet6", "null", "1e000000", {"null.family": 30, "null.byte_order": "little"}),
     ("null-be-inet6", "null", "00000018", {"null.family": 24, "null.byte_order": "big"}),
+    # ---------------------------------------------------------------- GRE
+    # tcpdump_erspan-type-iii-ft-0.pcap: no options, ERSPAN III inside
+    ("gre-plain", "gre", "0000 22eb", {
+        "gre.flags_and_version": 0, "gre.flags.checksum": 0,
+        "gre.flags.routing": 0, "gre.flags.key": 0,
+        "gre.flags.sequence_number": 0, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.reserved": 0, "gre.flags.version": 0,
+        "gre.proto": 0x22EB}),
+    # tcpdump_erspan-type-ii-1.pcap: S, sequence number 171, ERSPAN (II) inside
+    ("gre-sequence", "gre", "1000 88be 000000ab", {
+        "gre.flags_and_version": 0x1000, "gre.flags.checksum": 0,
+        "gre.flags.routing": 0, "gre.flags.key": 0,
+        "gre.flags.sequence_number": 1, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.reserved": 0, "gre.flags.version": 0,
+        "gre.proto": 0x88BE, "gre.sequence_number": 171}),
+    # C: checksum (tshark: 0x77ff [correct] over an IPv4/ICMP payload) and offset
+    ("gre-checksum", "gre", "8000 0800 77ff 0000", {
+        "gre.flags_and_version": 0x8000, "gre.flags.checksum": 1,
+        "gre.flags.routing": 0, "gre.flags.key": 0,
+        "gre.flags.sequence_number": 0, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.reserved": 0, "gre.flags.version": 0,
+        "gre.proto": 0x0800, "gre.checksum": 0x77FF, "gre.offset": 0}),
+    # NVGRE (RFC 7637): K, key = VSID 0x001234 << 8 | flow id 1; and S
+    ("gre-key-sequence", "gre", "3000 6558 00123401 00000007", {
+        "gre.flags_and_version": 0x3000, "gre.flags.checksum": 0,
+        "gre.flags.routing": 0, "gre.flags.key": 1,
+        "gre.flags.sequence_number": 1, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.reserved": 0, "gre.flags.version": 0,
+        "gre.proto": 0x6558, "gre.key": 0x00123401, "gre.sequence_number": 7}),
+    # C and K with strict source route and recursion 5 (flags 0xad00)
+    ("gre-checksum-key", "gre", "ad00 86dd abcd 0001 0000002a", {
+        "gre.flags_and_version": 0xAD00, "gre.flags.checksum": 1, "gre.flags.routing": 0,
+        "gre.flags.key": 1, "gre.flags.sequence_number": 0, "gre.flags.strict_source_route": 1,
+        "gre.flags.recursion_control": 5, "gre.flags.reserved": 0, "gre.flags.version": 0,
+        "gre.proto": 0x86DD, "gre.checksum": 0xABCD, "gre.offset": 1, "gre.key": 42}),
+    # R (RFC 1701): checksum word, one IPv4 SRE of 4 bytes, the NULL SRE
+    ("gre-routing", "gre", "4000 0800 0000 0000 0800 00 04 01020304 0000 00 00", {
+        "gre.flags_and_version": 0x4000, "gre.flags.checksum": 0,
+        "gre.flags.routing": 1, "gre.flags.key": 0,
+        "gre.flags.sequence_number": 0, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.reserved": 0, "gre.flags.version": 0,
+        "gre.proto": 0x0800, "gre.checksum": 0, "gre.offset": 0,
+        "gre.sre_list": bytes.fromhex("080000040102030400000000")}),
+    # PPTP (RFC 2637): version 1, PPP, K S A: payload length 4, call id 85, seq 9, ack 10
+    ("gre-pptp", "gre", "3081 880b 0004 0055 00000009 0000000a", {
+        "gre.flags_and_version": 0x3081, "gre.flags.checksum": 0, "gre.flags.routing": 0,
+        "gre.flags.key": 1, "gre.flags.sequence_number": 1, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.ack": 1, "gre.flags.reserved": 0,
+        "gre.flags.version": 1, "gre.proto": 0x880B, "gre.key.payload_length": 4,
+        "gre.key.call_id": 85, "gre.sequence_number": 9, "gre.ack_number": 10}),
+    # Version 1 that is not PPP: 0x0080 is a reserved bit (16 in gre.flags.reserved), no ack
+    ("gre-v1-not-ppp", "gre", "2081 0800 00040055", {
+        "gre.flags_and_version": 0x2081, "gre.flags.checksum": 0,
+        "gre.flags.routing": 0, "gre.flags.key": 1,
+        "gre.flags.sequence_number": 0, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.reserved": 16, "gre.flags.version": 1,
+        "gre.proto": 0x0800, "gre.key": 0x00040055}),
+    # ---------------------------------------------------------------- ERSPAN
+    # tcpdump_erspan-type-ii-1.pcap: type II, VLAN 342, COS 6, span 666, index 32760
+    ("erspan-ii", "erspan", "1156 c29a 00007ff8", {
+        "erspan.version": 1, "erspan.vlan": 342, "erspan.cos": 6, "erspan.encap": 0,
+        "erspan.truncated": 0, "erspan.spanid": 666, "erspan.reserved": 0,
+        "erspan.index": 32760}),
+    # type II, every field non-zero: encap 3 (tag preserved), T, reserved 0xabc
+    ("erspan-ii-all", "erspan", "1005 7c07 abc12345", {
+        "erspan.version": 1, "erspan.vlan": 5, "erspan.cos": 3, "erspan.encap": 3,
+        "erspan.truncated": 1, "erspan.spanid": 7, "erspan.reserved": 0xABC,
+        "erspan.index": 0x12345}),
+    # tcpdump_erspan-type-iii-ft-0.pcap packet 1: VLAN 20, timestamp, gra 3, no sub-header
+    ("erspan-iii", "erspan", "2014 0000 a3595bff 0000 0006", {
+        "erspan.version": 2, "erspan.vlan": 20, "erspan.cos": 0, "erspan.bso": 0,
+        "erspan.truncated": 0, "erspan.spanid": 0, "erspan.timestamp": 2740542463,
+        "erspan.sgt": 0, "erspan.p": 0, "erspan.ft": 0, "erspan.hw": 0,
+        "erspan.direction": 0, "erspan.gra": 3, "erspan.o": 0}),
+    # type III with platform 1's sub-header (tshark: reserved 1280, VSM 291, port 11259375)
+    ("erspan-iii-platform-1", "erspan",
+     "2014 2c63 11223344 1234 805f 04500123 00abcdef", {
+         "erspan.version": 2, "erspan.vlan": 20, "erspan.cos": 1, "erspan.bso": 1,
+         "erspan.truncated": 1, "erspan.spanid": 99, "erspan.timestamp": 0x11223344,
+         "erspan.sgt": 0x1234, "erspan.p": 1, "erspan.ft": 0, "erspan.hw": 5,
+         "erspan.direction": 1, "erspan.gra": 3, "erspan.o": 1, "erspan.platid": 1,
+         "erspan.pid1.rsvd1": 1280, "erspan.pid1.vsmid": 291,
+         "erspan.pid1.port_index": 11259375}),
+    # platform 5 (switch 7, port 1110, seconds 153); ft 2 (IP)
+    ("erspan-iii-platform-5", "erspan",
+     "2014 2c63 11223344 1234 885f 14070456 00000099", {
+         "erspan.version": 2, "erspan.vlan": 20, "erspan.cos": 1, "erspan.bso": 1,
+         "erspan.truncated": 1, "erspan.spanid": 99, "erspan.timestamp": 0x11223344,
+         "erspan.sgt": 0x1234, "erspan.p": 1, "erspan.ft": 2, "erspan.hw": 5,
+         "erspan.direction": 1, "erspan.gra": 3, "erspan.o": 1, "erspan.platid": 5,
+         "erspan.pid5.switchid": 7, "erspan.pid5.port_index": 1110,
+         "erspan.pid5.timestamp": 153}),
+    # platform 63 (no layout): tshark's 26 low bits, vxlankit's 32 above them
+    ("erspan-iii-platform-other", "erspan",
+     "2014 0000 00000000 0000 0001 ff456789 00000099", {
+         "erspan.version": 2, "erspan.vlan": 20, "erspan.cos": 0, "erspan.bso": 0,
+         "erspan.truncated": 0, "erspan.spanid": 0, "erspan.timestamp": 0, "erspan.sgt": 0,
+         "erspan.p": 0, "erspan.ft": 0, "erspan.hw": 0, "erspan.direction": 0,
+         "erspan.gra": 0, "erspan.o": 1, "erspan.platid": 63,
+         "erspan.pid.rsvd_upper": 0x03456789 << 6, "erspan.pid.rsvd": 0x99}),
+    # an unknown version: only the first word is the header's
+    ("erspan-unknown-version", "erspan", "3005", {"erspan.version": 3, "erspan.vlan": 5}),
 ]
 
 IDS = [v[0] for v in VECTORS]

@@ -18,7 +18,7 @@ import tests.strategies as S
 from tests.codec.realcaptures import iter_real_frames, require_real_dir
 from tests.layers.codecs import CODECS, MAX_HEADER
 from vxlankit import decode
-from vxlankit.layers import arp, ethernet, geneve, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers import arp, ethernet, geneve, gre, icmp, ipv4, null, sll, udp, vlan, vxlan
 from vxlankit.packet import MALFORMED, Layer
 
 FIELD_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
@@ -35,6 +35,8 @@ FIELD_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "sll2": S.sll2_fields(),
     "null": S.null_fields(),
     "geneve": S.geneve_fields(),
+    "gre": S.gre_fields(),
+    "erspan": S.erspan_fields(),
 }
 
 
@@ -46,6 +48,16 @@ def header_bytes(draw: st.DrawFn, name: str) -> bytes:
         need = arp.length(fixed, 0) - 8
         body = draw(st.binary(min_size=need, max_size=need))
         return fixed + body + draw(st.binary(max_size=4))
+    if name == "gre":
+        # The optional words the flags ask for, then (R set) a whole routing field.
+        head = draw(st.binary(min_size=4, max_size=4))
+        size = gre.header_length(head + bytes(20), 0)
+        if head[0] & 0x40:
+            size -= 4  # header_length counted the NULL SRE of the zero bytes
+            body = draw(st.binary(min_size=size - 4, max_size=size - 4)) + draw(S.SRE_LISTS)
+        else:
+            body = draw(st.binary(min_size=size - 4, max_size=size - 4))
+        return head + body + draw(st.binary(max_size=4))
     return draw(st.binary(min_size=MAX_HEADER[name], max_size=MAX_HEADER[name] + 4))
 
 
@@ -79,6 +91,8 @@ _ADDED = re.compile(r"(\.status|_calculated)$")  # what the codec adds to a laye
 
 
 def _codec_name(layer: Layer) -> str | None:
+    if layer.proto == "erspan" and not layer.fields:
+        return None  # type I: no header
     if layer.proto == "vxlan":
         return "vxlan-gpe" if "vxlan.next_proto" in layer.fields else "vxlan"
     if layer.proto == "sll":

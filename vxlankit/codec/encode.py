@@ -1,15 +1,17 @@
 """Layers -> bytes, with gopacket-style fix-ups.
 
 ``fix_lengths`` recomputes ``ip.hdr_len``, ``ip.len``, ``udp.length`` and the ARP address sizes
-from what actually follows; ``compute_checksums`` recomputes the IPv4 header, UDP and ICMP
-checksums (innermost first, since an outer UDP checksum covers the inner packet), then an
-Ethernet FCS layer's ``eth.fcs`` over everything before it.  With both off
+from what actually follows (and sets GRE's and ERSPAN's flag bits from the optional fields
+present); ``compute_checksums`` recomputes the IPv4 header, UDP, ICMP and GRE checksums (GRE's
+only when its C bit is set), innermost first, since an outer UDP checksum covers the inner
+packet, then an Ethernet FCS layer's ``eth.fcs`` over everything before it.  With both off
 the fields are written exactly as given, so ``encode(decode(b), False, False) == b``.
 
 Independently of those switches, a field left as ``None`` is filled in: a next-protocol field
-(``eth.type``, ``vlan.etype``, ``ip.proto``, ``vxlan.next_proto``) from the layer after it, a
-length from what follows, a checksum by computing it.  A UDP checksum of 0 means "no checksum"
-(RFC 768) and is kept as 0 even when computing, which is what a VTEP sends (RFC 7348 section 5).
+(``eth.type``, ``vlan.etype``, ``ip.proto``, ``vxlan.next_proto``, ``gre.proto``) from the
+layer after it, a length from what follows, a checksum by computing it.  A UDP checksum of 0
+means "no checksum" (RFC 768) and is kept as 0 even when computing, which is what a VTEP
+sends (RFC 7348 section 5).
 """
 
 from __future__ import annotations
@@ -60,9 +62,13 @@ def _steps() -> dict[str, tuple[Emit, dict[str, int]]]:
         "data": (_data, _NO_INVERSE), "trailer": (_trailer, _NO_INVERSE),
         "fcs": (_fcs, _NO_INVERSE)}
     for proto, specs in BY_PROTO.items():
-        tables = [spec.next_table for spec in specs
+        tables = [(spec.next_table, spec.next_fallback) for spec in specs
                   if spec.next_field is not None and spec.next_table is not None]
-        inverse = dict(INVERSES[tables[0]]) if tables and tables[0] in INVERSES else _NO_INVERSE
+        inverse = _NO_INVERSE
+        if tables and tables[0][0] in INVERSES:
+            table, fallback = tables[0]
+            # A layer looked up in a second table when the first lacks it (GRE: ethertype).
+            inverse = {**(INVERSES.get(fallback, {}) if fallback else {}), **INVERSES[table]}
         steps[proto] = (specs[0].emit, inverse)
     return steps
 
@@ -90,6 +96,8 @@ _CHECKSUMS = {
     spec.proto: (spec.checksum, spec.checksum_at, f"{spec.proto}.checksum",
                  dict(spec.selectors).get("ip.proto", 0), spec.checksum_zero_means_none)
     for spec in LAYERS if spec.checksum is not None and spec.checksum_at is not None}
+# proto -> the flag bit (in its first 16 bits) that says its checksum is there (GRE's C)
+_CHECKSUM_FLAGS = {spec.proto: spec.checksum_flag for spec in LAYERS if spec.checksum_flag}
 
 
 class _NoEncoder(Exception):
@@ -239,6 +247,9 @@ def _fixup(layers: Sequence[Layer], chunks: list[bytes], out: bytearray, fix_len
         value = layer.fields.get(name)
         if value is not None and not compute_checksums:
             continue
+        flag = _CHECKSUM_FLAGS.get(layer.proto)
+        if flag and (name not in layer.fields or not _H.unpack_from(out, starts[i])[0] & flag):
+            continue  # an optional checksum that is not there
         if kind == CHECKSUM_PSEUDO:
             if zero_is_none and value == 0:
                 continue  # "no checksum" (RFC 768): what a VTEP sends, kept as sent

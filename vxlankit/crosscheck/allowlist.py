@@ -52,6 +52,13 @@ VXLANKIT_ONLY_FIELDS: Mapping[str, Rule] = MappingProxyType({rule.subject: rule 
          "expert-info text, not as a field"),
     _own("eth.fcs_calculated", "tshark 4.0 gives the expected FCS only in the expert-info text, "
          "not as a field"),
+    _own("gre.checksum_calculated", "tshark 4.0 gives the expected GRE checksum only in the "
+         "expert-info text, not as a field"),
+    _own("gre.sre_list", "the RFC 1701 routing SREs as raw bytes; Wireshark shows each SRE's "
+         "fields (gre.routing.*), which vxlankit does not split out"),
+    _own("erspan.pid.rsvd_upper", "bits 26-57 of an ERSPAN III platform sub-header with no "
+         "known layout: tshark 4.0's erspan.pid.rsvd is masked to the low 26 bits and no field "
+         "shows these"),
 )})
 
 RULES: Mapping[str, Rule] = MappingProxyType({rule.key: rule for rule in (

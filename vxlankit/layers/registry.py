@@ -15,7 +15,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from vxlankit.layers import arp, ethernet, geneve, icmp, ipv4, null, sll, tcp, udp, vlan, vxlan
+from vxlankit.layers import (
+    arp,
+    erspan,
+    ethernet,
+    geneve,
+    gre,
+    icmp,
+    ipv4,
+    null,
+    sll,
+    tcp,
+    udp,
+    vlan,
+    vxlan,
+)
 from vxlankit.layers.spec import BYTES, UINT, Field, LayerSpec, Walk, dissect_data
 from vxlankit.packet import Layer
 
@@ -34,6 +48,8 @@ LAYERS: tuple[LayerSpec, ...] = (
     vxlan.SPEC,
     vxlan.SPEC_GPE,
     geneve.SPEC,
+    gre.SPEC,
+    erspan.SPEC,
 )
 
 # Layers the decoder makes that are not protocol headers: what no layer claimed, bytes past a

@@ -91,11 +91,17 @@ class LayerSpec:
     selectors: tuple[tuple[str, int], ...] = ()  # (table, value) that hand the payload to it
     next_table: str | None = None  # the dispatch table its payload is looked up in
     next_field: str | None = None  # the field that holds the key into ``next_table``
+    # A second table for keys ``next_table`` lacks (GRE: "gre.proto", then "ethertype").
+    next_fallback: str | None = None
     carries: str | None = None  # tunnels: "eth" or "ip" (what the inner frame starts with)
     length_at: int | None = None  # offset of a 16-bit length covering the layer to its end
     checksum: str | None = None  # CHECKSUM_* rule
     checksum_at: int | None = None  # offset of its 16-bit checksum
     checksum_zero_means_none: bool = False  # UDP over IPv4: 0 is "no checksum"
+    # An optional checksum: the bit of the layer's first 16 bits that says it is there (GRE's
+    # C bit).  The encoder computes it only when that bit is set in the bytes written and the
+    # checksum field is in the layer's fields.  0: the checksum is always there.
+    checksum_flag: int = 0
     span: Callable[[Layer, str], Span | None] | None = None  # places that depend on values
     title_extra: Callable[[dict[str, Any]], str] | None = None
     info: Callable[[Layer], str] | None = None  # the one-line info column
