@@ -704,7 +704,8 @@ class _Parser:
         name = name_tok.text
         if not _NAME_RE.fullmatch(name):
             self.fail(f"expected a field or protocol name, found '{name}'", name_tok)
-        is_protocol = "." not in name
+        # A protocol name has no dot, but for those that have one (ipv6.hopopts, tshark's too).
+        is_protocol = "." not in name or name in PROTOCOLS
         if self.known_fields is not None and self.known_protocols is not None:
             known = name in self.known_protocols if is_protocol else name in self.known_fields
             if not known and name.startswith("frame."):
