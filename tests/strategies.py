@@ -5,8 +5,10 @@ Field dicts hold every field the layer's fast ``decode`` returns (authoritative 
 views derived from them), so ``layer.encode(f)`` -> ``layer.decode`` gives ``f`` back.
 
 Frames are built with :mod:`vxlankit.build` and leave lengths as ``None`` (``encode`` fills them
-in); checksums are ``None`` (computed), an explicit random value, or for UDP 0 ("none").  A
-test compares the decoded frame with the generated one on the fields the strategy set.
+in); checksums are ``None`` (computed), an explicit random value, or for UDP over IPv4 0
+("none").  The network layer is IPv4, or (a quarter of the time, and always on a raw IPv6
+link) IPv6 with some extension headers, outer and inner.  A test compares the decoded frame
+with the generated one on the fields the strategy set.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from vxlankit.layers import erspan as erspan_layer
 from vxlankit.layers import geneve as geneve_layer
 from vxlankit.layers import gre as gre_layer
 from vxlankit.layers import ipv4 as ipv4_layer
+from vxlankit.layers import ipv6 as ipv6_layer
 from vxlankit.layers import vxlan as vxlan_layer
 from vxlankit.packet import Layer
 
@@ -45,6 +48,14 @@ u24 = ints(0, 0xFFFFFF)
 u32 = ints(0, 0xFFFFFFFF)
 macs = exactly(6).map(lambda b: b.hex(":"))
 ipv4s = exactly(4).map(socket.inet_ntoa)
+ipv6s = st.one_of(
+    exactly(16),
+    # Shapes RFC 5952 text treats specially: runs of zero groups, IPv4-mapped/compatible.
+    st.tuples(exactly(2), ints(0, 14), exactly(2)).map(lambda t: (t[0] + bytes(t[1]) + t[2]
+                                                                  + bytes(16))[:16]),
+    exactly(4).map(lambda b: bytes(10) + b"\xff\xff" + b),
+    exactly(4).map(lambda b: bytes(12) + b),
+).map(lambda b: socket.inet_ntop(socket.AF_INET6, b))
 booleans = st.booleans()
 
 # --------------------------------------------------------------------------- per-layer fields
@@ -128,6 +139,50 @@ def ipv4_fields(draw: st.DrawFn) -> dict[str, Any]:
     }
     ipv4_layer.derive(fields)
     return fields
+
+
+@st.composite
+def ipv6_fields(draw: st.DrawFn) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "ipv6.version": draw(ints(0, 15)), "ipv6.tclass": draw(u8),
+        "ipv6.flow": draw(ints(0, 0xFFFFF)), "ipv6.plen": draw(u16), "ipv6.nxt": draw(u8),
+        "ipv6.hlim": draw(u8), "ipv6.src": draw(ipv6s), "ipv6.dst": draw(ipv6s)}
+    ipv6_layer.derive(fields)
+    return fields
+
+
+@st.composite
+def ipv6_options_fields(draw: st.DrawFn, proto: str) -> dict[str, Any]:
+    units = draw(ints(0, 4))
+    return {f"{proto}.nxt": draw(u8), f"{proto}.len": units, f"{proto}.len_oct": 8 * units + 8,
+            f"{proto}.options": draw(exactly(8 * units + 6))}
+
+
+@st.composite
+def ipv6_routing_fields(draw: st.DrawFn) -> dict[str, Any]:
+    units = draw(ints(0, 6))
+    return {"ipv6.routing.nxt": draw(u8), "ipv6.routing.len": units,
+            "ipv6.routing.len_oct": 8 * units + 8, "ipv6.routing.type": draw(u8),
+            "ipv6.routing.segleft": draw(u8), "ipv6.routing.data": draw(exactly(8 * units + 4))}
+
+
+@st.composite
+def ipv6_fraghdr_fields(draw: st.DrawFn) -> dict[str, Any]:
+    return {"ipv6.fraghdr.nxt": draw(u8), "ipv6.fraghdr.reserved_octet": draw(u8),
+            "ipv6.fraghdr.offset": draw(ints(0, 0x1FFF)),
+            "ipv6.fraghdr.reserved_bits": draw(ints(0, 3)), "ipv6.fraghdr.more": draw(ints(0, 1)),
+            "ipv6.fraghdr.ident": draw(u32)}
+
+
+@st.composite
+def ah_fields(draw: st.DrawFn) -> dict[str, Any]:
+    length = draw(ints(1, 8))
+    return {"ah.next_header": draw(u8), "ah.length": length, "ah.reserved": draw(exactly(2)),
+            "ah.spi": draw(u32), "ah.sequence": draw(u32),
+            "ah.icv": draw(exactly((length + 2) * 4 - 12))}
+
+
+esp_fields = st.fixed_dictionaries({"esp.spi": u32, "esp.sequence": u32})
 
 
 @st.composite
@@ -319,8 +374,9 @@ def erspan_fields(draw: st.DrawFn, version: int | None = None) -> dict[str, Any]
 
 # --------------------------------------------------------------------------------- whole frames
 
-LINKS = ("eth", "raw", "raw4", "sll", "sll2", "null")
-LINKTYPE_OF = {"eth": 1, "raw": 101, "raw4": 228, "sll": 113, "sll2": 276, "null": 0}
+LINKS = ("eth", "raw", "raw4", "raw6", "sll", "sll2", "null")
+LINKTYPE_OF = {"eth": 1, "raw": 101, "raw4": 228, "raw6": 229, "sll": 113, "sll2": 276,
+               "null": 0}
 # Stacks on top of the link layer.  Kinds that start with ARP (or 802.3) need an Ethernet-ish
 # link: a raw-IP or NULL link can only carry IPv4.
 KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "geneve-eth",
@@ -370,6 +426,32 @@ def ip_layer(draw: st.DrawFn) -> Layer:
         dscp=draw(ints(0, 63)), ecn=draw(ints(0, 3)), options=options,
         checksum=_checksum(draw),
     )
+
+
+_V6_OPTIONS = st.sampled_from([b"\x01\x04\x00\x00\x00\x00", b"\x05\x02\x00\x00\x01\x00",
+                               b"\x00" * 6, b"\x01\x0c" + bytes(12)])
+_HLIMS = st.sampled_from([1, 64, 255]) | u8
+
+
+@st.composite
+def ipv6_layers(draw: st.DrawFn) -> list[Layer]:
+    """An IPv6 header and, sometimes, extension headers: hop-by-hop (first), a type 0
+    routing header (segments left or not: the pseudo-header then names its last address),
+    destination options.  No fragment header: its payload is not whole (checked elsewhere)."""
+    layers = [build.ipv6(src=draw(ipv6s), dst=draw(ipv6s), hlim=draw(_HLIMS),
+                         tclass=draw(u8), flow=draw(ints(0, 0xFFFFF)))]
+    if draw(ints(0, 3)) == 0:
+        layers.append(build.ipv6_options(draw(_V6_OPTIONS)))
+    if draw(ints(0, 5)) == 0:
+        route = draw(st.lists(ipv6s, min_size=1, max_size=2))
+        layers.append(build.ipv6_routing(route, segleft=draw(ints(0, len(route)))))
+    if draw(ints(0, 4)) == 0:
+        layers.append(build.ipv6_options(draw(_V6_OPTIONS), hop_by_hop=False))
+    return layers
+
+
+def is_ipv6(layers: list[Layer]) -> bool:
+    return layers[0].proto == "ipv6"
 
 
 @st.composite
@@ -435,6 +517,10 @@ def vlan_tags(draw: st.DrawFn, max_tags: int = 3) -> list[Layer]:
 
 _ARP_FIELDS = arp_fields()
 _IP_LAYER = ip_layer()
+_IPV6_LAYERS = ipv6_layers()
+# A network layer (with its extension headers): IPv4 mostly, IPv6 a quarter of the time.
+_NET_LAYERS = st.one_of(_IP_LAYER.map(lambda ip: [ip]), _IP_LAYER.map(lambda ip: [ip]),
+                        _IP_LAYER.map(lambda ip: [ip]), _IPV6_LAYERS)
 _TCP_LAYERS = tcp_layers()
 _ICMP_LAYERS = icmp_layers()
 _ARP_LAYER = arp_layer_()
@@ -544,41 +630,43 @@ def geneve_header(draw: st.DrawFn) -> Layer:
 
 @functools.cache
 @st.composite
-def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
-    """What an Ethernet (or SLL/NULL/raw) link carries."""
+def l3(draw: st.DrawFn, payload: str, depth: int = 0, v6: bool | None = None) -> list[Layer]:
+    """What an Ethernet (or SLL/NULL/raw) link carries (``v6``: IPv6 or not; None: either)."""
     if payload == "arp":
         return [draw(_ARP_LAYER)]
-    ip = draw(_IP_LAYER)
+    if payload == "icmp":  # ICMP (for IPv4); ICMPv6 is another layer
+        return [draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
+    ip = draw(_NET_LAYERS) if v6 is None else draw(_IPV6_LAYERS) if v6 else [draw(_IP_LAYER)]
+    # Over IPv6 a UDP checksum of 0 is illegal: encode computes it, so none is drawn.
+    zero_ok = not is_ipv6(ip)
     if payload == "gre-ip":
-        return [ip, draw(gre_header()), draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
+        return [*ip, draw(gre_header()), draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
     if payload == "gre-eth":  # NVGRE-like: Transparent Ethernet Bridging, usually keyed
         inner = draw(ethernet_frame(draw(st.sampled_from(["icmp", "arp", "tcp"])), max_tags=2,
                                     depth=depth + 1))
-        return [ip, draw(gre_header()), *inner]
+        return [*ip, draw(gre_header()), *inner]
     if payload == "erspan":
-        return [ip, *draw(erspan_stack(depth))]
-    if payload == "icmp":
-        return [ip, *draw(_ICMP_LAYERS)]
+        return [*ip, *draw(erspan_stack(depth))]
     if payload == "tcp":
-        return [ip, *draw(_TCP_LAYERS)]
+        return [*ip, *draw(_TCP_LAYERS)]
     if payload == "udp":
         sport = draw(u16)
         dport = draw(_NOT_TUNNEL_PORTS)
         data = draw(_UDP_DATA)
-        return [ip, build.udp(sport, dport, checksum=_checksum(draw, zero_ok=True)),
+        return [*ip, build.udp(sport, dport, checksum=_checksum(draw, zero_ok=zero_ok)),
                 build.payload(data)]
     if payload == "gpe-ip":
         gpe = build.vxlan_gpe(vni=draw(u24), reserved8=draw(u8) if draw(booleans) else 0)
-        udp = build.udp(draw(u16), 4790, checksum=_checksum(draw, zero_ok=True))
-        return [ip, udp, gpe, draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
+        udp = build.udp(draw(u16), 4790, checksum=_checksum(draw, zero_ok=zero_ok))
+        return [*ip, udp, gpe, draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
     if payload in ("geneve-ip", "geneve-eth"):
         tunnel = draw(geneve_header())
-        udp = build.udp(draw(u16), geneve_layer.PORT, checksum=_checksum(draw, zero_ok=True))
+        udp = build.udp(draw(u16), geneve_layer.PORT, checksum=_checksum(draw, zero_ok=zero_ok))
         if payload == "geneve-ip":
-            return [ip, udp, tunnel, draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
+            return [*ip, udp, tunnel, draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
         inner_payload = draw(st.sampled_from(["icmp", "arp", "tcp"]))
         inner = draw(ethernet_frame(inner_payload, max_tags=2, depth=depth + 1))
-        return [ip, udp, tunnel, *inner]
+        return [*ip, udp, tunnel, *inner]
     # VXLAN (or GPE carrying Ethernet) around an inner Ethernet frame.
     if payload == "gpe-eth":
         tunnel = build.vxlan_gpe(vni=draw(u24))
@@ -586,7 +674,7 @@ def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
     else:
         tunnel = draw(vxlan_header(gbp=True if payload == "gbp" else None))
         dport = draw(st.sampled_from([4789, 8472]))
-    udp = build.udp(draw(u16), dport, checksum=_checksum(draw, zero_ok=True))
+    udp = build.udp(draw(u16), dport, checksum=_checksum(draw, zero_ok=zero_ok))
     if payload == "vxlan-nested" and depth < 1:
         inner_payload = "vxlan-nested"
     elif payload == "vxlan-arp":
@@ -594,12 +682,13 @@ def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
     else:
         inner_payload = draw(st.sampled_from(["icmp", "arp", "tcp"]))
     inner = draw(ethernet_frame(inner_payload, max_tags=2, depth=depth + 1))
-    return [ip, udp, tunnel, *inner]
+    return [*ip, udp, tunnel, *inner]
 
 
 _ANY_KIND = st.sampled_from(KINDS)
 _KINDS_ON = {link: st.sampled_from(
-    KINDS if link == "eth" else ("arp", *IP_KINDS) if link in ("sll", "sll2") else IP_KINDS)
+    KINDS if link == "eth" else ("arp", *IP_KINDS) if link in ("sll", "sll2")
+    else tuple(k for k in IP_KINDS if k != "icmp") if link == "raw6" else IP_KINDS)
     for link in LINKS}
 
 
@@ -610,7 +699,9 @@ def frames(draw: st.DrawFn, kind: str | None = None, link: str | None = None) ->
     if kind is None:
         kind = draw(_KINDS_ON.get(link, _ANY_KIND))
     if link is None:
-        link = draw(st.sampled_from(LINKS if kind in IP_KINDS else ("eth", "sll", "sll2")))
+        link = draw(st.sampled_from(
+            (LINKS if kind != "icmp" else tuple(x for x in LINKS if x != "raw6"))
+            if kind in IP_KINDS else ("eth", "sll", "sll2")))
         if kind == "eth802.3":
             link = "eth"
     payload = {"vxlan-icmp": "vxlan", "gbp": "gbp"}.get(kind, kind)
@@ -624,22 +715,24 @@ def frames(draw: st.DrawFn, kind: str | None = None, link: str | None = None) ->
     elif link == "eth":
         layers = draw(ethernet_frame(payload))
     else:
-        body = draw(l3(payload))
+        body = draw(l3(payload, v6={"raw4": False, "raw6": True}.get(link)))
+        etype = 0x0806 if kind == "arp" else 0x86DD if is_ipv6(body) else 0x0800
         if link == "sll":
             head = Layer("sll", {"sll.pkttype": draw(ints(0, 4)), "sll.hatype": 1,
                                  "sll.halen": 6, "sll.src.eth": draw(macs),
                                  "sll.unused": b"\x00\x00",
-                                 "sll.etype": 0x0806 if kind == "arp" else 0x0800})
+                                 "sll.etype": etype})
             body = [head, *body]
         elif link == "sll2":
             head = Layer("sll", {"sll.reserved": 0, "sll.ifindex": draw(u32), "sll.hatype": 1,
                                  "sll.pkttype": draw(ints(0, 4)), "sll.halen": 6,
                                  "sll.src.eth": draw(macs), "sll.unused": b"\x00\x00",
-                                 "sll.etype": 0x0806 if kind == "arp" else 0x0800})
+                                 "sll.etype": etype})
             body = [head, *body]
         elif link == "null":
             order = draw(st.sampled_from(["little", "big"]))
-            body = [Layer("null", {"null.family": 2, "null.byte_order": order}), *body]
+            family = draw(st.sampled_from([24, 28, 30])) if is_ipv6(body) else 2
+            body = [Layer("null", {"null.family": family, "null.byte_order": order}), *body]
         if draw(ints(0, 3)) == 0:
             body.append(Layer("trailer", {"eth.trailer": draw(_TRAILER)}))
         layers = body

@@ -120,6 +120,8 @@ def _complete_length(packet: Packet) -> int:
     for layer in packet.layers:
         if layer.proto == "ip":
             return int(layer.offset + layer["ip.len"])
+        if layer.proto == "ipv6":
+            return int(layer.offset + 40 + layer["ipv6.plen"])
         if layer.proto == "arp":
             return layer.offset + layer.length
     data = [lay for lay in packet.layers if lay.proto == "data"]

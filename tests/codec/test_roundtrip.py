@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from tests.strategies import KINDS, LINKS, Frame, copy_layers, frames, set_fields
 from vxlankit import decode, encode
+from vxlankit.layers.registry import LAYERS
+from vxlankit.layers.spec import EXTENSION
 from vxlankit.packet import (
     CHECKSUM_GOOD,
     CHECKSUM_NOT_PRESENT,
@@ -22,6 +24,7 @@ from vxlankit.packet import (
 )
 
 _ADDED = re.compile(r"(\.status|_calculated)$")
+_V6_EXTENSIONS = frozenset(spec.proto for spec in LAYERS if spec.role == EXTENSION)
 
 
 def strip_added(packet: Packet) -> list[Layer]:
@@ -66,6 +69,15 @@ def check_fixups(frame: Frame) -> None:
                 assert value in (CHECKSUM_GOOD, CHECKSUM_NOT_PRESENT), (name, packet)
     layers = packet.layers
     for i, lay in enumerate(layers):
+        if lay.proto == "ipv6":
+            # The payload length counts what follows the 40-byte header: the extension
+            # headers, then the upper layer whose own length ends where it ends.
+            end = lay.offset + 40 + lay["ipv6.plen"]
+            assert end <= len(wire)
+            upper = next(x for x in layers[i + 1:] if x.proto not in _V6_EXTENSIONS)
+            if upper.proto == "udp":
+                assert upper.offset + upper["udp.length"] == end, packet
+            continue
         if lay.proto != "ip":
             continue
         end = lay.offset + lay["ip.len"]

@@ -19,6 +19,8 @@ from vxlankit.layers import (
     gre,
     icmp,
     ipv4,
+    ipv6,
+    ipv6ext,
     null,
     sll,
     udp,
@@ -138,6 +140,18 @@ CODECS: dict[str, LayerCodec] = {
         lambda b: erspan.schema_fields(erspan.SCHEMA.parse(b)),
         lambda f: erspan.SCHEMA.build(erspan.schema_build_input(f)),
     ),
+    "ipv6": LayerCodec("ipv6", ipv6.decode, ipv6.encode, *_schema(ipv6.SCHEMA)),
+    "ipv6.hopopts": LayerCodec("ipv6.hopopts", ipv6ext.decode_hopopts, ipv6ext.encode_hopopts,
+                               *_schema(ipv6ext.SCHEMA_HOPOPTS)),
+    "ipv6.routing": LayerCodec("ipv6.routing", ipv6ext.decode_routing, ipv6ext.encode_routing,
+                               *_schema(ipv6ext.SCHEMA_ROUTING)),
+    "ipv6.fraghdr": LayerCodec("ipv6.fraghdr", ipv6ext.decode_fraghdr, ipv6ext.encode_fraghdr,
+                               *_schema(ipv6ext.SCHEMA_FRAGHDR)),
+    "ipv6.dstopts": LayerCodec("ipv6.dstopts", ipv6ext.decode_dstopts, ipv6ext.encode_dstopts,
+                               *_schema(ipv6ext.SCHEMA_DSTOPTS)),
+    "ah": LayerCodec("ah", ipv6ext.decode_ah, ipv6ext.encode_ah, *_schema(ipv6ext.SCHEMA_AH)),
+    "esp": LayerCodec("esp", ipv6ext.decode_esp, ipv6ext.encode_esp,
+                      *_schema(ipv6ext.SCHEMA_ESP)),
 }
 
 # Header sizes for random-bytes tests: (fixed size, or a function of the first bytes, and
@@ -145,4 +159,6 @@ CODECS: dict[str, LayerCodec] = {
 MAX_HEADER = {"eth": 14, "vlan": 4, "ieee8021ad": 4, "arp": 8 + 2 * (255 + 255), "ip": 60,
               "icmp": 8, "udp": 8, "vxlan": 8, "vxlan-gpe": 8, "sll": 16, "sll2": 20, "null": 4,
               "geneve": 8 + 252,
-              "gre": 20, "erspan": 20}  # GRE: without its routing SREs
+              "gre": 20, "erspan": 20,  # GRE: without its routing SREs
+              "ipv6": 40, "ipv6.hopopts": 2048, "ipv6.routing": 2048, "ipv6.fraghdr": 8,
+              "ipv6.dstopts": 2048, "ah": 1028, "esp": 8}

@@ -326,6 +326,43 @@ VECTORS: list[tuple[str, str, str, dict[str, Any]]] = [
          "erspan.pid.rsvd_upper": 0x03456789 << 6, "erspan.pid.rsvd": 0x99}),
     # an unknown version: only the first word is the header's
     ("erspan-unknown-version", "erspan", "3005", {"erspan.version": 3, "erspan.vlan": 5}),
+    # ---------------------------------------------------------------- IPv6 (RFC 8200)
+    # tcpdump_erspan-type-iii-pb-1.pcap: 0x63000001 = version 6, traffic class 0x30 (DSCP 12,
+    # ECN 0), flow 1; payload length 288, next header 60 (destination options), hop limit 1.
+    ("ipv6-erspan", "ipv6", "63000001 0120 3c 01 41207467170042000143" "01007f01400e"
+     " 4591bfd7cd8700d7006800380101e800", {
+         "ipv6.version": 6, "ipv6.tclass": 0x30, "ipv6.tclass.dscp": 12, "ipv6.tclass.ecn": 0,
+         "ipv6.flow": 1, "ipv6.plen": 288, "ipv6.nxt": 60, "ipv6.hlim": 1,
+         "ipv6.src": "4120:7467:1700:4200:143:100:7f01:400e",
+         "ipv6.dst": "4591:bfd7:cd87:d7:68:38:101:e800"}),
+    # 0x6fbfffff: traffic class 0xfb (DSCP 62, ECN 3), flow 0xfffff; RFC 5952 text.
+    ("ipv6-compressed", "ipv6", "6fbfffff 0008 11 40 " + V6_SRC.hex() + " "
+     "00000000000000000000ffffc0000201", {
+         "ipv6.version": 6, "ipv6.tclass": 0xFB, "ipv6.tclass.dscp": 62, "ipv6.tclass.ecn": 3,
+         "ipv6.flow": 0xFFFFF, "ipv6.plen": 8, "ipv6.nxt": 17, "ipv6.hlim": 64,
+         "ipv6.src": "2001:db8::1", "ipv6.dst": "::ffff:192.0.2.1"}),
+    # tcpdump_icmpv6.pcap packet 2: next header 58, length 0 (8 bytes), router alert (MLD), PadN.
+    ("ipv6-hopopts", "ipv6.hopopts", "3a 00 050200000100", {
+        "ipv6.hopopts.nxt": 58, "ipv6.hopopts.len": 0, "ipv6.hopopts.len_oct": 8,
+        "ipv6.hopopts.options": bytes.fromhex("050200000100")}),
+    # tcpdump_erspan-type-iii-pb-1.pcap: next header 47 (GRE), length 1 (16 bytes).
+    ("ipv6-dstopts", "ipv6.dstopts", "2f 01 0101010001004001 00007f000000", {
+        "ipv6.dstopts.nxt": 47, "ipv6.dstopts.len": 1, "ipv6.dstopts.len_oct": 16,
+        "ipv6.dstopts.options": bytes.fromhex("01010100010040010000" "7f000000")}),
+    # Type 0, one address left to visit (RFC 2460 4.4): reserved word, then the address.
+    ("ipv6-routing", "ipv6.routing", "11 02 00 01 00000000 " + V6_DST.hex(), {
+        "ipv6.routing.nxt": 17, "ipv6.routing.len": 2, "ipv6.routing.len_oct": 24,
+        "ipv6.routing.type": 0, "ipv6.routing.segleft": 1,
+        "ipv6.routing.data": bytes(4) + V6_DST}),
+    # 0x0019 = offset 3 (x 8 bytes), reserved bits 0, M 1.
+    ("ipv6-fraghdr", "ipv6.fraghdr", "06 00 0019 deadbeef", {
+        "ipv6.fraghdr.nxt": 6, "ipv6.fraghdr.reserved_octet": 0, "ipv6.fraghdr.offset": 3,
+        "ipv6.fraghdr.reserved_bits": 0, "ipv6.fraghdr.more": 1, "ipv6.fraghdr.ident": 0xDEADBEEF}),
+    # AH (RFC 4302): payload length 4 = (4 + 2) * 4 = 24 bytes, a 12-byte ICV (HMAC-SHA1-96).
+    ("ah", "ah", "11 04 0000 00001000 00000007 000102030405060708090a0b", {
+        "ah.next_header": 17, "ah.length": 4, "ah.reserved": b"\0\0", "ah.spi": 0x1000,
+        "ah.sequence": 7, "ah.icv": bytes(range(12))}),
+    ("esp", "esp", "0000abcd 00000003", {"esp.spi": 0xABCD, "esp.sequence": 3}),
 ]
 
 IDS = [v[0] for v in VECTORS]

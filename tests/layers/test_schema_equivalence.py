@@ -18,7 +18,21 @@ import tests.strategies as S
 from tests.codec.realcaptures import iter_real_frames, require_real_dir
 from tests.layers.codecs import CODECS, MAX_HEADER
 from vxlankit import decode
-from vxlankit.layers import arp, ethernet, geneve, gre, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers import (
+    arp,
+    ethernet,
+    geneve,
+    gre,
+    icmp,
+    ipv4,
+    ipv6,
+    ipv6ext,
+    null,
+    sll,
+    udp,
+    vlan,
+    vxlan,
+)
 from vxlankit.packet import MALFORMED, Layer
 
 FIELD_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
@@ -37,6 +51,13 @@ FIELD_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "geneve": S.geneve_fields(),
     "gre": S.gre_fields(),
     "erspan": S.erspan_fields(),
+    "ipv6": S.ipv6_fields(),
+    "ipv6.hopopts": S.ipv6_options_fields("ipv6.hopopts"),
+    "ipv6.routing": S.ipv6_routing_fields(),
+    "ipv6.fraghdr": S.ipv6_fraghdr_fields(),
+    "ipv6.dstopts": S.ipv6_options_fields("ipv6.dstopts"),
+    "ah": S.ah_fields(),
+    "esp": S.esp_fields,
 }
 
 
@@ -125,12 +146,22 @@ SCHEMAS: dict[str, Construct] = {
     "vxlan.SCHEMA": vxlan.SCHEMA, "vxlan.GPE_SCHEMA": vxlan.GPE_SCHEMA, "sll.SCHEMA": sll.SCHEMA,
     "sll.SCHEMA_V2": sll.SCHEMA_V2, "null.SCHEMA_LE": null.SCHEMA_LE,
     "null.SCHEMA_BE": null.SCHEMA_BE, "geneve.SCHEMA": geneve.SCHEMA,
+    "ipv6.SCHEMA": ipv6.SCHEMA,
+    "ipv6ext.SCHEMA_HOPOPTS": ipv6ext.SCHEMA_HOPOPTS,
+    "ipv6ext.SCHEMA_ROUTING": ipv6ext.SCHEMA_ROUTING,
+    "ipv6ext.SCHEMA_FRAGHDR": ipv6ext.SCHEMA_FRAGHDR,
+    "ipv6ext.SCHEMA_DSTOPTS": ipv6ext.SCHEMA_DSTOPTS, "ipv6ext.SCHEMA_AH": ipv6ext.SCHEMA_AH,
+    "ipv6ext.SCHEMA_ESP": ipv6ext.SCHEMA_ESP,
 }
 SCHEMA_CODEC = {
     "ethernet.SCHEMA": "eth", "vlan.SCHEMA": "vlan", "arp.SCHEMA": "arp", "ipv4.SCHEMA": "ip",
     "icmp.SCHEMA": "icmp", "udp.SCHEMA": "udp", "vxlan.SCHEMA": "vxlan",
     "vxlan.GPE_SCHEMA": "vxlan-gpe", "sll.SCHEMA": "sll", "sll.SCHEMA_V2": "sll2",
     "null.SCHEMA_LE": "null", "null.SCHEMA_BE": "null", "geneve.SCHEMA": "geneve",
+    "ipv6.SCHEMA": "ipv6",
+    "ipv6ext.SCHEMA_HOPOPTS": "ipv6.hopopts", "ipv6ext.SCHEMA_ROUTING": "ipv6.routing",
+    "ipv6ext.SCHEMA_FRAGHDR": "ipv6.fraghdr", "ipv6ext.SCHEMA_DSTOPTS": "ipv6.dstopts",
+    "ipv6ext.SCHEMA_AH": "ah", "ipv6ext.SCHEMA_ESP": "esp",
 }
 PACKAGE = Path(__file__).resolve().parents[2] / "vxlankit"
 
