@@ -37,6 +37,7 @@ BOOL = "bool"  # a one-bit flag, 0 or 1
 BYTES = "bytes"
 ETHER = "ether"  # "aa:bb:cc:dd:ee:ff"
 IPV4 = "ipv4"  # dotted quad
+IPV6 = "ipv6"  # RFC 5952 text ("fe80::1")
 STRING = "string"
 
 # Checksum rules, for the encoder's fix-ups and the decoder's verification.
@@ -93,6 +94,9 @@ class LayerSpec:
     checksum: str | None = None  # CHECKSUM_* rule
     checksum_at: int | None = None  # offset of its 16-bit checksum
     checksum_zero_means_none: bool = False  # UDP over IPv4: 0 is "no checksum"
+    # Its payload is a quoted packet (an ICMPv6 error's invoking packet): the encoder fills the
+    # quoted layers' fields left None but never recomputes their lengths or checksums.
+    quotes: bool = False
     span: Callable[[Layer, str], Span | None] | None = None  # places that depend on values
     title_extra: Callable[[dict[str, Any]], str] | None = None
     info: Callable[[Layer], str] | None = None  # the one-line info column
