@@ -242,6 +242,7 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
     walk.ip_dst = dst
     # Addresses as one integer: congruent (mod 0xffff) to their pseudo-header word sum.
     walk.ip_pseudo = int.from_bytes(src + dst, "big")
+    walk.ip_v6 = False
     if fields["ip.frag_offset"]:
         return "data", payload_start  # only first fragments carry the next header
     if fields["ip.flags.mf"]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from vxlankit.layers import arp, ethernet, icmp, icmpv6, ipv4, null, sll, tcp, udp, vlan, vxlan
+from vxlankit.layers import arp, ethernet, icmp, icmpv6, ipv4, ipv6, null, sll, tcp, udp, vlan, vxlan
 from vxlankit.layers.spec import BYTES, UINT, Field, LayerSpec, Walk, dissect_data
 from vxlankit.packet import Layer
 
@@ -28,6 +28,7 @@ LAYERS: tuple[LayerSpec, ...] = (
     vlan.SPEC_SERVICE,
     arp.SPEC,
     ipv4.SPEC,
+    ipv6.SPEC,
     icmp.SPEC,
     icmpv6.SPEC,
     udp.SPEC,

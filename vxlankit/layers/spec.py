@@ -26,7 +26,7 @@ from vxlankit.packet import CHECKSUM_BAD, TRUNCATED, Layer, Packet
 # Roles: where a layer sits in a frame.
 LINK = "link"  # starts a frame: Ethernet, Linux cooked, BSD loopback
 SHIM = "shim"  # a tag inside a link header that passes on to another EtherType (802.1Q)
-NETWORK = "network"  # IPv4 (and, with the breadth issue, IPv6)
+NETWORK = "network"  # IPv4, IPv6
 TRANSPORT = "transport"  # UDP, TCP, ICMP
 TUNNEL = "tunnel"  # carries a whole inner frame or packet: VXLAN, VXLAN-GPE
 CONTROL = "control"  # ends the frame with a message of its own: ARP
@@ -37,7 +37,7 @@ BOOL = "bool"  # a one-bit flag, 0 or 1
 BYTES = "bytes"
 ETHER = "ether"  # "aa:bb:cc:dd:ee:ff"
 IPV4 = "ipv4"  # dotted quad
-IPV6 = "ipv6"  # RFC 5952 text ("fe80::1")
+IPV6 = "ipv6"  # RFC 5952 text, as tshark prints it ("2001:db8::1")
 STRING = "string"
 
 # Checksum rules, for the encoder's fix-ups and the decoder's verification.
@@ -124,7 +124,7 @@ class Walk:
 
     __slots__ = ("buf", "end", "layers", "errors", "trailers", "eth_start", "depth",
                  "max_depth", "verify", "tables", "ip_src", "ip_dst", "ip_pseudo",
-                 "ip_complete")
+                 "ip_complete", "ip_v6")
 
     def __init__(self, buf: bytes, end: int, tables: Mapping[str, Mapping[int, str]],
                  verify: bool, max_depth: int) -> None:
@@ -145,6 +145,7 @@ class Walk:
         self.ip_dst = b""
         self.ip_pseudo = 0
         self.ip_complete = True
+        self.ip_v6 = False  # that header is IPv6 (a zero UDP checksum is then not "none")
 
     def cut(self, proto: str, off: int, need: int) -> None:
         """A header that the data ends inside: keep its bytes, say how many were missing."""
