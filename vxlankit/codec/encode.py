@@ -256,7 +256,11 @@ def _fixup(layers: Sequence[Layer], chunks: list[bytes], out: bytearray, fix_len
         stop = start + len(chunks[i]) if kind == CHECKSUM_HEADER else starts[end]
         out[start + at:start + at + 2] = b"\0\0"
         if kind == CHECKSUM_PSEUDO:
-            src, dst = ipv4.pseudo_addresses(out[starts[ip]:starts[ip] + len(chunks[ip])])
+            header = out[starts[ip]:starts[ip] + len(chunks[ip])]
+            if layers[ip].proto == "ipv6":  # (the IPv6 branch may generalise this)
+                src, dst = bytes(header[8:24]), bytes(header[24:40])
+            else:
+                src, dst = ipv4.pseudo_addresses(header)
             calc = transport_checksum(src, dst, ip_proto, out[start:stop], zero_is_none)
         else:
             calc = internet_checksum(out[start:stop])

@@ -57,7 +57,6 @@ encode.
 
 from __future__ import annotations
 
-import socket
 import struct
 from typing import Any
 
@@ -73,9 +72,9 @@ from construct import (
     this,
 )
 
+from vxlankit.addr import ip6_bytes, ip6_str
 from vxlankit.checksum import internet_checksum
 from vxlankit.checksum import verify as checksum_ok
-from vxlankit.errors import EncodeError
 from vxlankit.layers._common import as_bytes
 from vxlankit.layers.spec import (
     BOOL,
@@ -212,29 +211,6 @@ def layout(itype: int, length: int | None = None, fields: dict[str, Any] | None 
 
 def fixed_length(lay: _Layout) -> int:
     return _STRUCTS[lay[0]].size
-
-
-# --------------------------------------------------------------------------------------------
-# Addresses
-
-
-def ip6_str(raw: bytes) -> str:
-    """Sixteen bytes -> RFC 5952 text, as tshark shows an IPv6 address."""
-    return socket.inet_ntop(socket.AF_INET6, raw)
-
-
-def ip6_bytes(text: Any) -> bytes:
-    """IPv6 address text (or 16 bytes) -> 16 bytes; anything else is an ``EncodeError``."""
-    if isinstance(text, (bytes, bytearray)):
-        if len(text) != 16:
-            raise EncodeError(f"IPv6 address must be 16 bytes, got {len(text)}")
-        return bytes(text)
-    if not isinstance(text, str) or "%" in text:
-        raise EncodeError(f"not an IPv6 address: {text!r}")
-    try:
-        return socket.inet_pton(socket.AF_INET6, text)
-    except OSError:
-        raise EncodeError(f"not an IPv6 address: {text!r}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -615,7 +591,7 @@ def _quoted(walk: Walk, layer: Layer, start: int) -> None:
         return
     from vxlankit.layers.registry import STEPS  # the registry lists this module: import late
 
-    saved = walk.ip_src, walk.ip_dst, walk.ip_pseudo, walk.ip_complete
+    saved = walk.ip_src, walk.ip_dst, walk.ip_pseudo, walk.ip_complete, walk.ip_v6
     n_layers, n_errors, n_trailers = len(walk.layers), len(walk.errors), len(walk.trailers)
     walk.depth += 1
     nxt: str | None = name
@@ -623,7 +599,7 @@ def _quoted(walk: Walk, layer: Layer, start: int) -> None:
     while nxt is not None:
         nxt, off = STEPS.get(nxt, dissect_data)(walk, off)
     walk.depth -= 1
-    walk.ip_src, walk.ip_dst, walk.ip_pseudo, walk.ip_complete = saved
+    walk.ip_src, walk.ip_dst, walk.ip_pseudo, walk.ip_complete, walk.ip_v6 = saved
     walk.end = end
     layers = walk.layers
     # Bytes past the quoted packet's own length are the rest of the quote: data, not a trailer.
@@ -786,38 +762,38 @@ SPEC = LayerSpec(
               doc="vxlankit's own: an MLDv2 query's sources or report's records, whole "
                   "(views: icmpv6.mld.source_address, icmpv6.mldr.mar.*)"),
         Field(DATA, BYTES),
-        Field("icmpv6.opt.type", UINT, names=OPTION_NAMES),
-        Field("icmpv6.opt.length", UINT),
-        Field("icmpv6.opt.linkaddr", BYTES),
-        Field("icmpv6.opt.src_linkaddr", BYTES),
-        Field("icmpv6.opt.target_linkaddr", BYTES),
-        Field("icmpv6.opt.prefix.length", UINT),
-        Field("icmpv6.opt.prefix.flag", UINT, hex=2),
-        Field("icmpv6.opt.prefix.flag.l", BOOL),
-        Field("icmpv6.opt.prefix.flag.a", BOOL),
-        Field("icmpv6.opt.prefix.flag.r", BOOL),
-        Field("icmpv6.opt.prefix.flag.reserved", UINT),
-        Field("icmpv6.opt.prefix.valid_lifetime", UINT),
-        Field("icmpv6.opt.prefix.preferred_lifetime", UINT),
-        Field("icmpv6.opt.prefix", IPV6),
-        Field("icmpv6.opt.mtu", UINT),
-        Field("icmpv6.opt.advertisement_interval", UINT),
-        Field("icmpv6.opt.home_agent_preference", UINT),
-        Field("icmpv6.opt.home_agent_lifetime", UINT),
-        Field("icmpv6.opt.nonce", BYTES),
-        Field("icmpv6.opt.rdnss.lifetime", UINT),
-        Field("icmpv6.opt.rdnss", IPV6),
-        Field("icmpv6.opt.dnssl.lifetime", UINT),
-        Field("icmpv6.opt.dnssl", STRING),
-        Field("icmpv6.opt.pref64.scaled_lifetime", UINT),
-        Field("icmpv6.opt.pref64.plc", UINT, hex=4),
-        Field("icmpv6.opt.pref64.prefix", IPV6),
-        Field("icmpv6.mld.source_address", IPV6),
-        Field("icmpv6.mldr.mar.record_type", UINT),
-        Field("icmpv6.mldr.mar.aux_data_len", UINT),
-        Field("icmpv6.mldr.mar.nb_sources", UINT),
-        Field("icmpv6.mldr.mar.multicast_address", IPV6),
-        Field("icmpv6.mldr.mar.source_address", IPV6),
-        Field("icmpv6.mldr.mar.auxiliary_data", BYTES),
+        Field("icmpv6.opt.type", UINT, names=OPTION_NAMES, repeated=True),
+        Field("icmpv6.opt.length", UINT, repeated=True),
+        Field("icmpv6.opt.linkaddr", BYTES, repeated=True),
+        Field("icmpv6.opt.src_linkaddr", BYTES, repeated=True),
+        Field("icmpv6.opt.target_linkaddr", BYTES, repeated=True),
+        Field("icmpv6.opt.prefix.length", UINT, repeated=True),
+        Field("icmpv6.opt.prefix.flag", UINT, hex=2, repeated=True),
+        Field("icmpv6.opt.prefix.flag.l", BOOL, repeated=True),
+        Field("icmpv6.opt.prefix.flag.a", BOOL, repeated=True),
+        Field("icmpv6.opt.prefix.flag.r", BOOL, repeated=True),
+        Field("icmpv6.opt.prefix.flag.reserved", UINT, repeated=True),
+        Field("icmpv6.opt.prefix.valid_lifetime", UINT, repeated=True),
+        Field("icmpv6.opt.prefix.preferred_lifetime", UINT, repeated=True),
+        Field("icmpv6.opt.prefix", IPV6, repeated=True),
+        Field("icmpv6.opt.mtu", UINT, repeated=True),
+        Field("icmpv6.opt.advertisement_interval", UINT, repeated=True),
+        Field("icmpv6.opt.home_agent_preference", UINT, repeated=True),
+        Field("icmpv6.opt.home_agent_lifetime", UINT, repeated=True),
+        Field("icmpv6.opt.nonce", BYTES, repeated=True),
+        Field("icmpv6.opt.rdnss.lifetime", UINT, repeated=True),
+        Field("icmpv6.opt.rdnss", IPV6, repeated=True),
+        Field("icmpv6.opt.dnssl.lifetime", UINT, repeated=True),
+        Field("icmpv6.opt.dnssl", STRING, repeated=True),
+        Field("icmpv6.opt.pref64.scaled_lifetime", UINT, repeated=True),
+        Field("icmpv6.opt.pref64.plc", UINT, hex=4, repeated=True),
+        Field("icmpv6.opt.pref64.prefix", IPV6, repeated=True),
+        Field("icmpv6.mld.source_address", IPV6, repeated=True),
+        Field("icmpv6.mldr.mar.record_type", UINT, repeated=True),
+        Field("icmpv6.mldr.mar.aux_data_len", UINT, repeated=True),
+        Field("icmpv6.mldr.mar.nb_sources", UINT, repeated=True),
+        Field("icmpv6.mldr.mar.multicast_address", IPV6, repeated=True),
+        Field("icmpv6.mldr.mar.source_address", IPV6, repeated=True),
+        Field("icmpv6.mldr.mar.auxiliary_data", BYTES, repeated=True),
     ),
 )

@@ -15,7 +15,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from vxlankit.layers import arp, ethernet, icmp, icmpv6, ipv4, ipv6, null, sll, tcp, udp, vlan, vxlan
+from vxlankit.layers import (
+    arp,
+    ethernet,
+    icmp,
+    icmpv6,
+    ipv4,
+    ipv6,
+    null,
+    sll,
+    tcp,
+    udp,
+    vlan,
+    vxlan,
+)
 from vxlankit.layers.spec import BYTES, UINT, Field, LayerSpec, Walk, dissect_data
 from vxlankit.packet import Layer
 
