@@ -18,7 +18,7 @@ import tests.strategies as S
 from tests.codec.realcaptures import iter_real_frames, require_real_dir
 from tests.layers.codecs import CODECS, MAX_HEADER
 from vxlankit import decode
-from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers import arp, ethernet, icmp, icmpv6, ipv4, null, sll, udp, vlan, vxlan
 from vxlankit.packet import MALFORMED, Layer
 
 FIELD_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
@@ -28,6 +28,7 @@ FIELD_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "arp": S.arp_fields(),
     "ip": S.ipv4_fields(),
     "icmp": S.icmp_fields(),
+    "icmpv6": S.icmpv6_fields(),
     "udp": S.udp_fields,
     "vxlan": S.vxlan_fields(),
     "vxlan-gpe": S.gpe_fields(),
@@ -107,13 +108,17 @@ def test_real_capture_headers_parse_like_schema() -> None:
 SCHEMAS: dict[str, Construct] = {
     "ethernet.SCHEMA": ethernet.SCHEMA, "vlan.SCHEMA": vlan.SCHEMA, "arp.SCHEMA": arp.SCHEMA,
     "ipv4.SCHEMA": ipv4.SCHEMA, "icmp.SCHEMA": icmp.SCHEMA, "udp.SCHEMA": udp.SCHEMA,
+    "icmpv6.SCHEMA": icmpv6.SCHEMA, "icmpv6.SCHEMA_MLDV1_QUERY": icmpv6.SCHEMA_MLDV1_QUERY,
+    "icmpv6.SCHEMA_MLDV2_QUERY": icmpv6.SCHEMA_MLDV2_QUERY,
     "vxlan.SCHEMA": vxlan.SCHEMA, "vxlan.GPE_SCHEMA": vxlan.GPE_SCHEMA, "sll.SCHEMA": sll.SCHEMA,
     "sll.SCHEMA_V2": sll.SCHEMA_V2, "null.SCHEMA_LE": null.SCHEMA_LE,
     "null.SCHEMA_BE": null.SCHEMA_BE,
 }
 SCHEMA_CODEC = {
     "ethernet.SCHEMA": "eth", "vlan.SCHEMA": "vlan", "arp.SCHEMA": "arp", "ipv4.SCHEMA": "ip",
-    "icmp.SCHEMA": "icmp", "udp.SCHEMA": "udp", "vxlan.SCHEMA": "vxlan",
+    "icmp.SCHEMA": "icmp", "udp.SCHEMA": "udp", "icmpv6.SCHEMA": "icmpv6",
+    "icmpv6.SCHEMA_MLDV1_QUERY": "icmpv6", "icmpv6.SCHEMA_MLDV2_QUERY": "icmpv6",
+    "vxlan.SCHEMA": "vxlan",
     "vxlan.GPE_SCHEMA": "vxlan-gpe", "sll.SCHEMA": "sll", "sll.SCHEMA_V2": "sll2",
     "null.SCHEMA_LE": "null", "null.SCHEMA_BE": "null",
 }
