@@ -103,6 +103,8 @@ class LayerSpec:
     span: Callable[[Layer, str], Span | None] | None = None  # places that depend on values
     title_extra: Callable[[dict[str, Any]], str] | None = None
     info: Callable[[Layer], str] | None = None  # the one-line info column
+    # Tunnels: what names this tunnel in a one-line hop ("vni 100", "key 7", "session 3").
+    hop: Callable[[dict[str, Any]], str] | None = None
     # Per-capture state (TCP streams): a new one per capture, fed each packet in order.
     analyzer: Callable[[], Analyzer] | None = None
     claims: str | None = None  # among specs of one ``proto``: the field that marks this one

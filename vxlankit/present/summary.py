@@ -39,7 +39,7 @@ from vxlankit.codec.decode import dissect_transport
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
 from vxlankit.layers.registry import LAYERS, spec_for
-from vxlankit.layers.spec import TRANSPORT
+from vxlankit.layers.spec import NETWORK, TRANSPORT, TUNNEL
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, RESERVED_MASK
 from vxlankit.packet import CHECKSUM_BAD, MALFORMED, TRUNCATED, Layer, Packet
 from vxlankit.present.palette import ANSI, PLAIN, Palette
@@ -117,12 +117,28 @@ def _gbp_mark(gbp: int, flag_d: int, flag_a: int) -> str:
 
 
 def _hop(src: str, dst: str, vni: Any, marks: str, length: str, pal: Palette) -> str:
-    """One tunnel hop: ``src -> dst VXLAN [len] vni N [marks]``."""
+    """One VXLAN hop: ``src -> dst VXLAN [len] vni N [marks]``."""
+    return _tunnel_hop(src, dst, "VXLAN", f"vni {vni}", marks, length, pal)
+
+
+def _tunnel_hop(src: str, dst: str, kind: str, ident: str, marks: str, length: str,
+                pal: Palette) -> str:
+    """One tunnel hop: ``src -> dst KIND [len] [ident] [marks]`` (``ident``: "vni 100",
+    "key 7", ...)."""
+    text = _tunnel_text(kind, ident, marks, length, pal)
+    if pal.reset:
+        return f"{pal.addr}{src}{pal.reset}{ARROW}{pal.addr}{dst}{pal.reset} {text}"
+    return f"{src}{ARROW}{dst} {text}"
+
+
+def _tunnel_text(kind: str, ident: str, marks: str, length: str, pal: Palette) -> str:
+    """A tunnel header's part of a hop; a tunnel straight inside another (ERSPAN in GRE)
+    adds its own to the same hop."""
     if pal.reset:
         mark = f" {pal.mark}{marks}{pal.reset}" if marks else ""
-        return (f"{pal.addr}{src}{pal.reset}{ARROW}{pal.addr}{dst}{pal.reset} "
-                f"{pal.proto}VXLAN{pal.reset}{length} {pal.vni}vni {vni}{pal.reset}{mark}")
-    return f"{src}{ARROW}{dst} VXLAN{length} vni {vni}{' ' + marks if marks else ''}"
+        named = f" {pal.vni}{ident}{pal.reset}" if ident else ""
+        return f"{pal.proto}{kind}{pal.reset}{length}{named}{mark}"
+    return f"{kind}{length}{' ' + ident if ident else ''}{' ' + marks if marks else ''}"
 
 
 def _plain(src: str, dst: str, proto: str, length: int, info: str, pal: Palette) -> str:
@@ -229,14 +245,20 @@ def _describe(layers: Sequence[Layer], start: int, inner: bool, frame_len: int,
     top = layers[i] if i < n else None
     if top is None or top.proto in ("trailer", "fcs"):
         proto = layers[i - 1].proto if i > start else "?"
-    elif top.proto == "ip":
+    elif (net := spec_for(top)) is not None and net.role == NETWORK:
         layer = top
         f = layer.fields
-        if "ip.src" in f:
-            nets = (f["ip.src"], f["ip.dst"])
-        nxt = layers[i + 1] if i + 1 < n else None
+        p = top.proto
+        if p + ".src" in f:
+            nets = (f[p + ".src"], f[p + ".dst"])
+        j = i + 1
+        while j < n and layers[j].proto.startswith(p + "."):  # IPv6 extension headers
+            j += 1
+        nxt = layers[j] if j < n else None
         nproto = nxt.proto if nxt is not None else ""
-        ipproto = f.get("ip.proto")
+        before = spec_for(layers[j - 1])
+        ipproto = (layers[j - 1].fields.get(before.next_field)
+                   if before is not None and before.next_field else None)
         if nxt is not None and nproto == "icmp":
             g = nxt.fields
             proto = "ICMP"
@@ -256,14 +278,15 @@ def _describe(layers: Sequence[Layer], start: int, inner: bool, frame_len: int,
         elif ipproto == 6:
             proto = "TCP"
             if nxt is not None and nproto == "data":
-                plen = f["ip.len"] - f["ip.hdr_len"] if layer.status == "ok" else None
+                plen = (f["ip.len"] - f["ip.hdr_len"] if p == "ip" and layer.status == "ok"
+                        else None)
                 info = _tcp_info(nxt.fields.get("data.data", b""), plen)
         elif ipproto is not None:
-            proto = PROTOCOL_NAMES.get(ipproto, "IPv4")
-            if proto == "IPv4":
+            proto = PROTOCOL_NAMES.get(ipproto, net.short)
+            if proto == net.short:
                 info = f"proto={ipproto}"
         else:
-            proto = "IPv4"
+            proto = net.short
     elif top.proto == "arp":
         f = top.fields
         proto = "ARP"
@@ -293,22 +316,30 @@ def packet_summary(packet: Packet, frame_len: int | None = None, pal: Palette = 
     layers = packet.layers
     length = len(packet.data) if frame_len is None else frame_len
     hops: list[str] = []
-    last_ip: Layer | None = None
+    last_net: Layer | None = None
     inner = 0
+    after_tunnel = False  # the previous layer was a tunnel header (ERSPAN right after GRE)
     for i, layer in enumerate(layers):
-        proto = layer.proto
-        if proto == "ip":
-            last_ip = layer
-        elif proto == "vxlan":
+        spec = spec_for(layer)
+        role = spec.role if spec is not None else ""
+        if role == NETWORK:
+            last_net = layer
+        elif role == TUNNEL and spec is not None:
             f = layer.fields
-            if last_ip is not None and "ip.src" in last_ip.fields:
-                src, dst = last_ip.fields["ip.src"], last_ip.fields["ip.dst"]
+            marks = _hop_marks(f, layer.notes) if layer.proto == "vxlan" else (
+                "[reserved bits]" if "reserved bits set" in layer.notes else "")
+            ident = spec.hop(f) if spec.hop is not None else ""
+            if after_tunnel and hops:
+                hops[-1] += " " + _tunnel_text(spec.short, ident, marks, "", pal)
             else:
-                src = dst = "?"
-            hops.append(_hop(src, dst, f.get("vxlan.vni", "?"), _hop_marks(f, layer.notes),
-                             "" if hops else f" {length}", pal))
-            last_ip = None
+                net = last_net.fields if last_net is not None else {}
+                prefix = last_net.proto if last_net is not None else ""
+                hops.append(_tunnel_hop(net.get(prefix + ".src", "?"),
+                                        net.get(prefix + ".dst", "?"), spec.short, ident, marks,
+                                        "" if hops else f" {length}", pal))
+            last_net = None
             inner = i + 1
+        after_tunnel = role == TUNNEL
     end = _end(_end_marks(packet), pal)
     if not hops:
         return _describe(layers, 0, False, length, pal) + end
