@@ -414,9 +414,9 @@ def test_arp_sizes_past_the_data() -> None:
 
 
 def test_null_link_inet6_family() -> None:
-    wire = bytes.fromhex("1e000000") + b"\x60" + bytes(39)
+    wire = bytes.fromhex("1e000000") + bytes.fromhex("600000000000" "3b40") + bytes(32)
     packet = roundtrip(wire, linktype=0)
-    assert packet.protocols == "null:ipv6"
+    assert packet.protocols == "null:ipv6"  # next header 59: none
     assert packet.layers[0].fields == {"null.family": 30, "null.byte_order": "little"}
 
 

@@ -59,6 +59,12 @@ VXLANKIT_ONLY_FIELDS: Mapping[str, Rule] = MappingProxyType({rule.subject: rule 
          "vxlankit keeps them raw so the message re-encodes"),
     _own("eth.fcs_calculated", "tshark 4.0 gives the expected FCS only in the expert-info text, "
          "not as a field"),
+    _own("ipv6.hopopts.options", "Wireshark dissects each hop-by-hop option (ipv6.opt.*) and "
+         "has no field for the option bytes as a whole; vxlankit keeps them raw to re-encode"),
+    _own("ipv6.dstopts.options", "Wireshark dissects each destination option (ipv6.opt.*) and "
+         "has no field for the option bytes as a whole; vxlankit keeps them raw to re-encode"),
+    _own("ipv6.routing.data", "Wireshark dissects a routing header's data per type "
+         "(ipv6.routing.src.addr, ipv6.routing.srh.*, ...); vxlankit keeps it raw to re-encode"),
 )})
 
 RULES: Mapping[str, Rule] = MappingProxyType({rule.key: rule for rule in (

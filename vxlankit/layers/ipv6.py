@@ -39,6 +39,7 @@ from typing import Any
 from construct import Computed, Int8ub, Int16ub, Int32ub, Rebuild, Struct, this
 
 from vxlankit.addr import ip6_bytes
+from vxlankit.layers import ipv6ext
 from vxlankit.layers._common import IPv6Address
 from vxlankit.layers.spec import IPV6, NETWORK, UINT, Field, LayerSpec, Walk, need
 from vxlankit.packet import MALFORMED, TRUNCATED, Layer
@@ -164,6 +165,16 @@ def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
     ), plen is None or nxt is None or version is None or hlim is None
 
 
+def pseudo_addresses(packet: bytes | bytearray, header_len: int) -> tuple[bytes, bytes]:
+    """The source and destination an upper layer's pseudo-header names: the header's, or the
+    final destination of a routing header among the extension headers up to the upper layer
+    (``packet``: this header and the extension headers after it)."""
+    dst = bytes(packet[24:40])
+    if len(packet) > HEADER_LEN:
+        dst = ipv6ext.chain_destination(packet[HEADER_LEN:], dst, packet[6])
+    return bytes(packet[8:24]), dst
+
+
 def _title(f: dict[str, Any]) -> str:
     return f", Src: {f['ipv6.src']}, Dst: {f['ipv6.dst']}" if "ipv6.src" in f else ""
 
@@ -178,7 +189,8 @@ SPEC = LayerSpec(
     selectors=(("ethertype", 0x86DD), ("linktype", 229), ("ip.version", 6),
                ("vxlan.next_proto", 2), ("null.family", 24), ("null.family", 28),
                ("null.family", 30), ("ip.proto", 41)),
-    next_table="ip.proto", next_field="ipv6.nxt", title_extra=_title,
+    next_table="ip.proto", next_field="ipv6.nxt", title_extra=_title, length_at=4,
+    length_from=HEADER_LEN, pseudo_addresses=pseudo_addresses, zero_checksum_ok=False,
     aliases=(("ipv6.addr", ("ipv6.src", "ipv6.dst")),),
     fields=(
         Field("ipv6.version", UINT, (0, 1, 0xF0)),

@@ -27,6 +27,7 @@ from vxlankit.packet import CHECKSUM_BAD, TRUNCATED, Layer, Packet
 LINK = "link"  # starts a frame: Ethernet, Linux cooked, BSD loopback
 SHIM = "shim"  # a tag inside a link header that passes on to another EtherType (802.1Q)
 NETWORK = "network"  # IPv4, IPv6
+EXTENSION = "extension"  # an IPv6 extension header, AH or ESP: inside its network layer's scope
 TRANSPORT = "transport"  # UDP, TCP, ICMP
 TUNNEL = "tunnel"  # carries a whole inner frame or packet: VXLAN, VXLAN-GPE
 CONTROL = "control"  # ends the frame with a message of its own: ARP
@@ -94,9 +95,16 @@ class LayerSpec:
     next_field: str | None = None  # the field that holds the key into ``next_table``
     carries: str | None = None  # tunnels: "eth" or "ip" (what the inner frame starts with)
     length_at: int | None = None  # offset of a 16-bit length covering the layer to its end
+    length_from: int = 0  # ... counted from this offset in the layer (IPv6's plen: 40)
     checksum: str | None = None  # CHECKSUM_* rule
     checksum_at: int | None = None  # offset of its 16-bit checksum
     checksum_zero_means_none: bool = False  # UDP over IPv4: 0 is "no checksum"
+    # Network layers: the source and destination an upper layer's pseudo-header names, from
+    # the bytes of the header up to that upper layer and the header's own length.
+    pseudo_addresses: Callable[[bytes | bytearray, int], tuple[bytes, bytes]] | None = None
+    # Network layers: whether a transport's zero checksum may mean "none" over this one
+    # (IPv4: yes; IPv6: no, RFC 8200 8.1, so the encoder always computes it).
+    zero_checksum_ok: bool = True
     # Its payload is a quoted packet (an ICMPv6 error's invoking packet): the encoder fills the
     # quoted layers' fields left None but never recomputes their lengths or checksums.
     quotes: bool = False
