@@ -18,6 +18,8 @@ The fixed part per type (authoritative for encoding, Wireshark's names):
   packet follows as layers of its own (``ipv6``, then what it carries), as tshark shows it.
   Its bytes are authoritative: the encoder fills a field of it left ``None`` but never
   recomputes its lengths or checksums (the quote is usually cut short, RFC 4443 2.4 (c)).
+  A quote counts against the decoder's ``max_depth`` as a tunnel does: past it (or with
+  ``max_depth=0``) the quote stays a ``data`` layer.
 - 128/129 Echo: ``icmpv6.echo.identifier``, ``icmpv6.echo.sequence_number``; the data follows
   as a ``data`` layer.
 - 133 Router Solicitation: ``icmpv6.reserved`` (4).  134 Router Advertisement:
