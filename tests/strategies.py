@@ -199,6 +199,110 @@ def icmp_fields(draw: st.DrawFn) -> dict[str, Any]:
     return fields
 
 
+ipv6s = exactly(16).map(lambda b: socket.inet_ntop(socket.AF_INET6, b))
+
+
+@st.composite
+def _nd_option(draw: st.DrawFn) -> tuple[bytes, dict[str, list[Any]]]:
+    """One ND option's bytes and the views it shows, worked out here, not by the decoder."""
+    kind = draw(st.sampled_from(["lla", "mtu", "nonce", "prefix", "other"]))
+    if kind == "lla":
+        otype, mac = draw(st.sampled_from([1, 2])), draw(exactly(6))
+        side = "src" if otype == 1 else "target"
+        return bytes((otype, 1)) + mac, {
+            "icmpv6.opt.type": [otype], "icmpv6.opt.length": [1], "icmpv6.opt.linkaddr": [mac],
+            f"icmpv6.opt.{side}_linkaddr": [mac]}
+    if kind == "mtu":
+        mtu = draw(u32)
+        return bytes((5, 1, 0, 0)) + mtu.to_bytes(4, "big"), {
+            "icmpv6.opt.type": [5], "icmpv6.opt.length": [1], "icmpv6.opt.mtu": [mtu]}
+    if kind == "nonce":
+        units = draw(ints(1, 3))
+        nonce = draw(exactly(units * 8 - 2))
+        return bytes((14, units)) + nonce, {
+            "icmpv6.opt.type": [14], "icmpv6.opt.length": [units], "icmpv6.opt.nonce": [nonce]}
+    if kind == "prefix":
+        plen, flag, valid, preferred = draw(u8), draw(u8), draw(u32), draw(u32)
+        prefix = draw(exactly(16))
+        return (bytes((3, 4, plen, flag)) + valid.to_bytes(4, "big")
+                + preferred.to_bytes(4, "big") + bytes(4) + prefix), {
+            "icmpv6.opt.type": [3], "icmpv6.opt.length": [4],
+            "icmpv6.opt.prefix.length": [plen], "icmpv6.opt.prefix.flag": [flag],
+            "icmpv6.opt.prefix.flag.l": [flag >> 7], "icmpv6.opt.prefix.flag.a": [(flag >> 6) & 1],
+            "icmpv6.opt.prefix.flag.r": [(flag >> 5) & 1],
+            "icmpv6.opt.prefix.flag.reserved": [flag & 0x1F],
+            "icmpv6.opt.prefix.valid_lifetime": [valid],
+            "icmpv6.opt.prefix.preferred_lifetime": [preferred],
+            "icmpv6.opt.prefix": [socket.inet_ntop(socket.AF_INET6, prefix)]}
+    otype = draw(st.sampled_from([9, 10, 99, 200, 253]))
+    units = draw(ints(1, 3))
+    return bytes((otype, units)) + draw(exactly(units * 8 - 2)), {
+        "icmpv6.opt.type": [otype], "icmpv6.opt.length": [units]}
+
+
+@st.composite
+def icmpv6_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """An ICMPv6 message's fields: echo, errors, ND (with options and their views), MLDv1, or
+    another type with data."""
+    itype = draw(st.sampled_from([1, 2, 3, 4, 128, 129, 131, 133, 134, 135, 136, 137, 143])
+                 | u8.filter(lambda t: t not in (130, 143) and not 1 <= t <= 4
+                             and not 128 <= t <= 137))
+    f: dict[str, Any] = {"icmpv6.type": itype, "icmpv6.code": draw(u8),
+                         "icmpv6.checksum": draw(u16)}
+    if itype in (1, 3):
+        f["icmpv6.reserved"] = draw(exactly(4))
+    elif itype == 2:
+        f["icmpv6.mtu"] = draw(u32)
+    elif itype == 4:
+        f["icmpv6.pointer"] = draw(u32)
+    elif itype in (128, 129):
+        f["icmpv6.echo.identifier"] = draw(u16)
+        f["icmpv6.echo.sequence_number"] = draw(u16)
+    elif itype == 131:
+        f["icmpv6.mld.maximum_response_delay"] = draw(u16)
+        f["icmpv6.reserved"] = draw(exactly(2))
+        f["icmpv6.mld.multicast_address"] = draw(ipv6s)
+    elif itype == 143:
+        f["icmpv6.reserved"] = draw(exactly(2))
+        f["icmpv6.mldr.nb_mcast_records"] = 0
+    elif itype in (133, 134, 135, 136, 137):
+        if itype == 134:
+            flag = draw(u8)
+            f.update({"icmpv6.nd.ra.cur_hop_limit": draw(u8), "icmpv6.nd.ra.flag": flag,
+                      "icmpv6.nd.ra.router_lifetime": draw(u16),
+                      "icmpv6.nd.ra.reachable_time": draw(u32),
+                      "icmpv6.nd.ra.retrans_timer": draw(u32),
+                      "icmpv6.nd.ra.flag.m": flag >> 7, "icmpv6.nd.ra.flag.o": (flag >> 6) & 1,
+                      "icmpv6.nd.ra.flag.h": (flag >> 5) & 1,
+                      "icmpv6.nd.ra.flag.prf": (flag >> 3) & 3,
+                      "icmpv6.nd.ra.flag.p": (flag >> 2) & 1, "icmpv6.nd.ra.flag.rsv": flag & 3})
+        elif itype == 136:
+            flag = draw(u32)
+            f.update({"icmpv6.nd.na.flag": flag, "icmpv6.nd.na.target_address": draw(ipv6s),
+                      "icmpv6.nd.na.flag.r": flag >> 31, "icmpv6.nd.na.flag.s": (flag >> 30) & 1,
+                      "icmpv6.nd.na.flag.o": (flag >> 29) & 1,
+                      "icmpv6.nd.na.flag.rsv": flag & 0x1FFFFFFF})
+        else:
+            f["icmpv6.reserved"] = draw(exactly(4))
+            if itype == 135:
+                f["icmpv6.nd.ns.target_address"] = draw(ipv6s)
+            elif itype == 137:
+                f["icmpv6.nd.rd.target_address"] = draw(ipv6s)
+                f["icmpv6.rd.na.destination_address"] = draw(ipv6s)
+        opts = b""
+        for raw, views in draw(st.lists(_nd_option(), max_size=4)):
+            opts += raw
+            for name, values in views.items():
+                f.setdefault(name, []).extend(values)
+        if opts:
+            f["icmpv6.options"] = opts
+    else:
+        data = draw(st.binary(max_size=24))
+        if data:
+            f["icmpv6.data"] = data
+    return f
+
+
 udp_fields = st.fixed_dictionaries({
     "udp.srcport": u16, "udp.dstport": u16, "udp.length": u16, "udp.checksum": u16,
 })

@@ -18,6 +18,7 @@ from vxlankit.layers import (
     geneve,
     gre,
     icmp,
+    icmpv6,
     ipv4,
     ipv6,
     ipv6ext,
@@ -111,6 +112,8 @@ CODECS: dict[str, LayerCodec] = {
         lambda b: icmp.schema_fields(icmp.SCHEMA.parse(b)),
         lambda f: icmp.SCHEMA.build(icmp.schema_build_input(f)),
     ),
+    "icmpv6": LayerCodec("icmpv6", icmpv6.decode, icmpv6.encode, icmpv6.schema_parse,
+                         icmpv6.schema_build),
     "udp": LayerCodec("udp", udp.decode, udp.encode, *_schema(udp.SCHEMA)),
     "vxlan": LayerCodec("vxlan", vxlan.decode, vxlan.encode, *_schema(vxlan.SCHEMA)),
     "vxlan-gpe": LayerCodec("vxlan-gpe", vxlan.decode_gpe, vxlan.encode_gpe,
@@ -157,7 +160,8 @@ CODECS: dict[str, LayerCodec] = {
 # Header sizes for random-bytes tests: (fixed size, or a function of the first bytes, and
 # the most bytes any header of the layer can need).
 MAX_HEADER = {"eth": 14, "vlan": 4, "ieee8021ad": 4, "arp": 8 + 2 * (255 + 255), "ip": 60,
-              "icmp": 8, "udp": 8, "vxlan": 8, "vxlan-gpe": 8, "sll": 16, "sll2": 20, "null": 4,
+              "icmp": 8, "icmpv6": 40, "udp": 8, "vxlan": 8, "vxlan-gpe": 8, "sll": 16, "sll2": 20,
+              "null": 4,
               "geneve": 8 + 252,
               "gre": 20, "erspan": 20,  # GRE: without its routing SREs
               "ipv6": 40, "ipv6.hopopts": 2048, "ipv6.routing": 2048, "ipv6.fraghdr": 8,

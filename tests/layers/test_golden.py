@@ -122,6 +122,18 @@ VECTORS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("icmp-timestamp", "icmp", "0d 00 0102 abcd0001", {
         "icmp.type": 13, "icmp.code": 0, "icmp.checksum": 0x0102,
         "icmp.rest": bytes.fromhex("abcd0001")}),
+    # ---------------------------------------------------------------- ICMPv6
+    # (types whose rest is a layer of its own; ND and MLD vectors: tests/layers/test_icmpv6.py)
+    ("icmpv6-echo-request", "icmpv6", "80 00 dedf 1234 0007", {
+        "icmpv6.type": 128, "icmpv6.code": 0, "icmpv6.checksum": 0xDEDF,
+        "icmpv6.echo.identifier": 0x1234, "icmpv6.echo.sequence_number": 7}),
+    ("icmpv6-packet-too-big", "icmpv6", "02 00 2c02 00000500", {
+        "icmpv6.type": 2, "icmpv6.code": 0, "icmpv6.checksum": 0x2C02, "icmpv6.mtu": 1280}),
+    ("icmpv6-time-exceeded", "icmpv6", "03 00 e5f4 00000000", {
+        "icmpv6.type": 3, "icmpv6.code": 0, "icmpv6.checksum": 0xE5F4,
+        "icmpv6.reserved": bytes(4)}),
+    ("icmpv6-parameter-problem", "icmpv6", "04 01 2ed9 00000028", {
+        "icmpv6.type": 4, "icmpv6.code": 1, "icmpv6.checksum": 0x2ED9, "icmpv6.pointer": 40}),
     # ---------------------------------------------------------------- UDP
     ("udp", "udp", "b05d 12b5 0072 0000", {  # tcpdump_vxlan.pcap packet 1
         "udp.srcport": 45149, "udp.dstport": 4789, "udp.length": 114, "udp.checksum": 0}),

@@ -24,6 +24,7 @@ from vxlankit.layers import (
     geneve,
     gre,
     icmp,
+    icmpv6,
     ipv4,
     ipv6,
     ipv6ext,
@@ -42,6 +43,7 @@ FIELD_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "arp": S.arp_fields(),
     "ip": S.ipv4_fields(),
     "icmp": S.icmp_fields(),
+    "icmpv6": S.icmpv6_fields(),
     "udp": S.udp_fields,
     "vxlan": S.vxlan_fields(),
     "vxlan-gpe": S.gpe_fields(),
@@ -143,6 +145,8 @@ def test_real_capture_headers_parse_like_schema() -> None:
 SCHEMAS: dict[str, Construct] = {
     "ethernet.SCHEMA": ethernet.SCHEMA, "vlan.SCHEMA": vlan.SCHEMA, "arp.SCHEMA": arp.SCHEMA,
     "ipv4.SCHEMA": ipv4.SCHEMA, "icmp.SCHEMA": icmp.SCHEMA, "udp.SCHEMA": udp.SCHEMA,
+    "icmpv6.SCHEMA": icmpv6.SCHEMA, "icmpv6.SCHEMA_MLDV1_QUERY": icmpv6.SCHEMA_MLDV1_QUERY,
+    "icmpv6.SCHEMA_MLDV2_QUERY": icmpv6.SCHEMA_MLDV2_QUERY,
     "vxlan.SCHEMA": vxlan.SCHEMA, "vxlan.GPE_SCHEMA": vxlan.GPE_SCHEMA, "sll.SCHEMA": sll.SCHEMA,
     "sll.SCHEMA_V2": sll.SCHEMA_V2, "null.SCHEMA_LE": null.SCHEMA_LE,
     "null.SCHEMA_BE": null.SCHEMA_BE, "geneve.SCHEMA": geneve.SCHEMA,
@@ -155,7 +159,9 @@ SCHEMAS: dict[str, Construct] = {
 }
 SCHEMA_CODEC = {
     "ethernet.SCHEMA": "eth", "vlan.SCHEMA": "vlan", "arp.SCHEMA": "arp", "ipv4.SCHEMA": "ip",
-    "icmp.SCHEMA": "icmp", "udp.SCHEMA": "udp", "vxlan.SCHEMA": "vxlan",
+    "icmp.SCHEMA": "icmp", "udp.SCHEMA": "udp", "icmpv6.SCHEMA": "icmpv6",
+    "icmpv6.SCHEMA_MLDV1_QUERY": "icmpv6", "icmpv6.SCHEMA_MLDV2_QUERY": "icmpv6",
+    "vxlan.SCHEMA": "vxlan",
     "vxlan.GPE_SCHEMA": "vxlan-gpe", "sll.SCHEMA": "sll", "sll.SCHEMA_V2": "sll2",
     "null.SCHEMA_LE": "null", "null.SCHEMA_BE": "null", "geneve.SCHEMA": "geneve",
     "ipv6.SCHEMA": "ipv6",

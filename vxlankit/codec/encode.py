@@ -82,6 +82,9 @@ _STEPS = _steps()
 # with a length or a checksum over "the rest" covers up to the end of its scope.
 _LINK_SCOPES = frozenset(spec.proto for spec in LAYERS if spec.role == LINK)
 _NETWORK = frozenset(spec.proto for spec in LAYERS if spec.role == NETWORK)
+# Layers whose payload is a quoted packet (ICMPv6 errors): what they quote keeps its lengths and
+# checksums as given.
+_QUOTING = frozenset(spec.proto for spec in LAYERS if spec.quotes)
 _SCOPED = _LINK_SCOPES | _NETWORK | frozenset(
     spec.proto for spec in LAYERS if spec.length_at is not None or spec.checksum is not None
     and spec.checksum != CHECKSUM_HEADER)
@@ -161,7 +164,8 @@ class _Plan:
     """What the fix-ups need to know about a stack of layers, from its protocols alone: for
     every layer with a length the layer whose start ends its scope (``n``: the end of the
     frame, or the FCS), and for every checksummed layer, innermost first, the scope it covers
-    and the IP layer whose addresses its pseudo-header names."""
+    and the IP layer whose addresses its pseudo-header names.  A layer inside a quoted packet
+    (after an ICMPv6 error, in its scope) is marked: only its fields left None are filled."""
 
     __slots__ = ("lengths", "checksums")
 
@@ -169,6 +173,7 @@ class _Plan:
         n = len(protos)
         ends: dict[int, int] = {}
         enclosing_ip = [-1] * n
+        quoted = [False] * n
         stack: list[list[Any]] = []  # [proto, index, trailer seen]
         ips: list[int] = []
         for i, proto in enumerate(protos):
@@ -184,6 +189,8 @@ class _Plan:
                 continue
             if ips:
                 enclosing_ip[i] = ips[-1]
+            if _QUOTING and any(entry[0] in _QUOTING for entry in stack):
+                quoted[i] = True
             if proto in _SCOPED:
                 stack.append([proto, i, False])
                 if proto in _NETWORK:
@@ -191,11 +198,12 @@ class _Plan:
         last = n - 1 if n and protos[-1] == "fcs" else n
         for opened in stack:
             ends[opened[1]] = last
-        # (layer, offset of the length, its field name, offset it counts from, end layer)
-        self.lengths = [(i, *_LENGTHS[protos[i]], end) for i, end in sorted(ends.items())
-                        if protos[i] in _LENGTHS]
-        # (layer, rule, offset, field, IP protocol, zero is none, end layer, enclosing IP),
-        # innermost (last) first: an outer checksum covers the inner ones.
+        # (layer, offset of the length, its field name, offset it counts from, end layer,
+        # quoted)
+        self.lengths = [(i, *_LENGTHS[protos[i]], end, quoted[i])
+                        for i, end in sorted(ends.items()) if protos[i] in _LENGTHS]
+        # (layer, rule, offset, field, IP protocol, zero is none, end layer, enclosing IP,
+        # quoted), innermost (last) first: an outer checksum covers the inner ones.
         self.checksums = []
         for i in range(n - 1, -1, -1):
             rule = _CHECKSUMS.get(protos[i])
@@ -209,7 +217,7 @@ class _Plan:
                 end = ends[i]
             else:  # over the rest of the enclosing IP payload
                 end = ends[ip] if ip >= 0 else n
-            self.checksums.append((i, *rule, end, ip))
+            self.checksums.append((i, *rule, end, ip, quoted[i]))
 
 
 _PLANS: dict[tuple[str, ...], _Plan] = {}
@@ -236,23 +244,23 @@ def _fixup(layers: Sequence[Layer], chunks: list[bytes], out: bytearray, fix_len
     starts[n] = pos
     plan = _plan(layers)
 
-    for i, at, name, base, end in plan.lengths:
+    for i, at, name, base, end, quoted in plan.lengths:
         layer = layers[i]
         if layer.raw is not None:
             continue
-        if fix_lengths or layer.fields.get(name) is None:
+        if (fix_lengths and not quoted) or layer.fields.get(name) is None:
             length = starts[end] - starts[i] - base
             if length > 0xFFFF:
                 raise EncodeError(f"layer {i} ({layer.proto}): {length} bytes do not fit in "
                                   f"{name}")
             _H.pack_into(out, starts[i] + at, length)
 
-    for i, kind, at, name, ip_proto, zero_is_none, end, ip in plan.checksums:
+    for i, kind, at, name, ip_proto, zero_is_none, end, ip, quoted in plan.checksums:
         layer = layers[i]
         if layer.raw is not None:
             continue
         value = layer.fields.get(name)
-        if value is not None and not compute_checksums:
+        if value is not None and (quoted or not compute_checksums):
             continue
         flag = _CHECKSUM_FLAGS.get(layer.proto)
         if flag and (name not in layer.fields or not _H.unpack_from(out, starts[i])[0] & flag):

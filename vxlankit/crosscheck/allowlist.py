@@ -50,6 +50,13 @@ VXLANKIT_ONLY_FIELDS: Mapping[str, Rule] = MappingProxyType({rule.subject: rule 
          "but shows no field for it"),
     _own("icmp.checksum_calculated", "tshark 4.0 gives the expected ICMP checksum only in the "
          "expert-info text, not as a field"),
+    _own("icmpv6.checksum_calculated", "tshark 4.0 gives the expected ICMPv6 checksum only in "
+         "the expert-info text, not as a field"),
+    _own("icmpv6.options", "Wireshark dissects each ND option (icmpv6.opt.*) and has no field "
+         "for the option bytes as a whole; vxlankit keeps them raw so the message re-encodes"),
+    _own("icmpv6.mld.data", "Wireshark dissects an MLDv2 query's sources and report's records "
+         "(icmpv6.mld.source_address, icmpv6.mldr.mar.*) and has no field for them whole; "
+         "vxlankit keeps them raw so the message re-encodes"),
     _own("eth.fcs_calculated", "tshark 4.0 gives the expected FCS only in the expert-info text, "
          "not as a field"),
     _own("gre.checksum_calculated", "tshark 4.0 gives the expected GRE checksum only in the "

@@ -111,6 +111,9 @@ class LayerSpec:
     # Network layers: whether a transport's zero checksum may mean "none" over this one
     # (IPv4: yes; IPv6: no, RFC 8200 8.1, so the encoder always computes it).
     zero_checksum_ok: bool = True
+    # Its payload is a quoted packet (an ICMPv6 error's invoking packet): the encoder fills the
+    # quoted layers' fields left None but never recomputes their lengths or checksums.
+    quotes: bool = False
     span: Callable[[Layer, str], Span | None] | None = None  # places that depend on values
     title_extra: Callable[[dict[str, Any]], str] | None = None
     info: Callable[[Layer], str] | None = None  # the one-line info column
