@@ -52,6 +52,10 @@ VXLANKIT_ONLY_FIELDS: Mapping[str, Rule] = MappingProxyType({rule.subject: rule 
          "expert-info text, not as a field"),
     _own("eth.fcs_calculated", "tshark 4.0 gives the expected FCS only in the expert-info text, "
          "not as a field"),
+    _own("nsh.metadata_pad", "an NSH MD type 2 TLV's padding to 4 bytes when some of it is not "
+         "zero; Wireshark skips it without a field"),
+    _own("nsh.rest", "NSH header bytes (within nsh.length) no dissected field covers; Wireshark "
+         "shows them as nothing or as misread TLVs"),
 )})
 
 RULES: Mapping[str, Rule] = MappingProxyType({rule.key: rule for rule in (

@@ -300,7 +300,7 @@ SPEC = LayerSpec(
     name=PROTO, title="Internet Protocol Version 4", role=NETWORK, header_len=MIN_HEADER_LEN,
     schema=SCHEMA, dissect=dissect, emit=emit, short="IPv4",
     selectors=(("ethertype", 0x0800), ("linktype", 228), ("ip.version", 4),
-               ("vxlan.next_proto", 1), ("null.family", 2)),
+               ("vxlan.next_proto", 1), ("null.family", 2), ("nsh.next_proto", 1)),
     next_table="ip.proto", next_field="ip.proto", length_at=2,
     checksum=CHECKSUM_HEADER, checksum_at=10, span=_span, title_extra=_title,
     aliases=(("ip.addr", ("ip.src", "ip.dst")),),

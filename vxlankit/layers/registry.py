@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, tcp, udp, vlan, vxlan
+from vxlankit.layers import arp, ethernet, icmp, ipv4, nsh, null, sll, tcp, udp, vlan, vxlan
 from vxlankit.layers.spec import BYTES, UINT, Field, LayerSpec, Walk, dissect_data
 from vxlankit.packet import Layer
 
@@ -33,6 +33,7 @@ LAYERS: tuple[LayerSpec, ...] = (
     tcp.SPEC,
     vxlan.SPEC,
     vxlan.SPEC_GPE,
+    nsh.SPEC,
 )
 
 # Layers the decoder makes that are not protocol headers: what no layer claimed, bytes past a
