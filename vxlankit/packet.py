@@ -156,8 +156,17 @@ class Packet:
         return found[occurrence - 1] if occurrence <= len(found) else None
 
     def values(self, name: str) -> list[Any]:
-        """Every occurrence of ``name``, outermost first (Wireshark's ``name#1``, ``#2``...)."""
-        return [layer.fields[name] for layer in self.layers if name in layer.fields]
+        """Every occurrence of ``name``, outermost first (Wireshark's ``name#1``, ``#2``...); a
+        repeated field (a list in its layer) gives each of its values in turn."""
+        found: list[Any] = []
+        for layer in self.layers:
+            if name in layer.fields:
+                value = layer.fields[name]
+                if type(value) is list:
+                    found.extend(value)
+                else:
+                    found.append(value)
+        return found
 
     def get(self, name: str, occurrence: int = 1, default: Any = None) -> Any:
         """Field ``name`` at its ``occurrence``-th appearance (1 = outer, 2 = inner, -1 = last)."""

@@ -207,6 +207,10 @@ def _compare_field(number: int, proto: str, occurrence: int, name: str, value: A
     if not occurrences:
         tally.not_shown[name] += 1
         return
+    if type(value) is list:
+        _compare_repeated(number, proto, occurrence, name, value, occurrences, lo, hi, ftype,
+                          tally)
+        return
     item = _pick(occurrences, lo, hi)
     tally.fields_compared += 1
     if normalise(value, ftype) == parse_show(item.show, ftype):
@@ -216,6 +220,28 @@ def _compare_field(number: int, proto: str, occurrence: int, name: str, value: A
                     f"packet {number}: {render(value, ftype)}")
         return
     tally.disagree(number, proto, occurrence, name, render(value, ftype), item.show)
+
+
+def _compare_repeated(number: int, proto: str, occurrence: int, name: str, values: list[Any],
+                      occurrences: list[WsField], lo: int, hi: int, ftype: FieldType,
+                      tally: Tally) -> None:
+    """A repeated field (options, records): its values in wire order against tshark's
+    occurrences inside the layer, one by one, and their count."""
+    theirs = [item for item in occurrences if item.pos is not None and lo <= item.pos < hi]
+    if not theirs and all(item.pos is None for item in occurrences):
+        theirs = occurrences
+    for i, value in enumerate(values):
+        tally.fields_compared += 1
+        if i >= len(theirs):
+            tally.disagree(number, proto, occurrence, f"{name}[{i}]", render(value, ftype),
+                           ABSENT)
+        elif normalise(value, ftype) != parse_show(theirs[i].show, ftype):
+            tally.disagree(number, proto, occurrence, f"{name}[{i}]", render(value, ftype),
+                           theirs[i].show)
+    if len(theirs) > len(values):
+        tally.fields_compared += 1
+        tally.disagree(number, proto, occurrence, name, f"{len(values)} occurrences",
+                       f"{len(theirs)} occurrences")
 
 
 # How tshark 4.0 may show the 4 bytes vxlankit calls icmp.unused, and each piece's width.

@@ -24,7 +24,8 @@ def _field_rows(fields: tuple[Field, ...]) -> list[str]:
         if f.span is not None:
             off, size, mask = f.span
             where = f"{off}+{size}" + (f" mask {mask:#x}" if mask is not None else "")
-        rows.append(f"| `{f.name}` | {f.type} | {where} | {f.doc} |")
+        kind = f"{f.type}, repeated" if f.repeated else f.type
+        rows.append(f"| `{f.name}` | {kind} | {where} | {f.doc} |")
     return rows
 
 
@@ -36,7 +37,8 @@ def fields_markdown() -> str:
         "`python -m vxlankit.layers.fieldsdoc > docs/fields.md`; a test fails when this file",
         "is stale.  Names are Wireshark's (`tshark -G fields`) except where the last column says",
         "a field is vxlankit's own.  \"Place\" is the byte offset in the layer, the length and",
-        "the bit mask, where the field sits at a fixed place.",
+        "the bit mask, where the field sits at a fixed place.  A \"repeated\" field occurs",
+        "several times in one layer (options, records): the layer holds a list of its values.",
         "",
         "| layer | Layer.proto | role | selected by | payload looked up in |",
         "|---|---|---|---|---|",

@@ -69,6 +69,9 @@ class Field:
     names: Mapping[int, str] | None = None  # value -> name, shown in brackets
     doc: str = ""  # for the fields Wireshark has no name for: what vxlankit means by it
     column: str = ""  # exported as a bulk column (first occurrence) with this description
+    # Occurs several times in one layer (options, TLVs, DNS records): the layer's fields hold
+    # a list of its values in wire order, as Wireshark repeats the field in its tree.
+    repeated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -502,11 +502,24 @@ def _in_layers(ranges: tuple[_LayerRange, ...], num: int, top: int) -> bool:
     return False
 
 
+def _add(found: list[Any], value: Any) -> None:
+    """One field's occurrences: a repeated field's list gives each of its values."""
+    if type(value) is list:
+        found.extend(value)
+    else:
+        found.append(value)
+
+
 def _values_of(name: str, ranges: tuple[_LayerRange, ...] | None) -> Callable[[Packet], list[Any]]:
     either = ALIASES.get(name)  # "tcp.port": the source or destination port, in layer order
     if either is not None:
         def any_of(pkt: Packet) -> list[Any]:
-            return [layer.fields[n] for layer in pkt.layers for n in either if n in layer.fields]
+            found: list[Any] = []
+            for layer in pkt.layers:
+                for n in either:
+                    if n in layer.fields:
+                        _add(found, layer.fields[n])
+            return found
         if ranges is None:
             return any_of
         names: tuple[str, ...] = either
@@ -526,7 +539,9 @@ def _values_of(name: str, ranges: tuple[_LayerRange, ...] | None) -> Callable[[P
             seen[layer.proto] = count
             for n in names:
                 if n in layer.fields:
-                    found.append((count, layer.fields[n]))
+                    value = layer.fields[n]
+                    for one in value if type(value) is list else (value,):
+                        found.append((count, one))
         if not found:
             return []
         top = max(num for num, _ in found)

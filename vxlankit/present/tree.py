@@ -128,13 +128,15 @@ def packet_tree(packet: Packet, pal: Palette = PLAIN) -> list[str]:
         fields = layer.fields
         for name, value in fields.items():
             off, size, mask = field_span(layer, name)
-            shown = format_value(fields, name, value)
-            entry = f"    {name}: {shown}"
             span = _span_text(layer.offset + off, size, mask)
-            pad = " " * max(1, _WIDTH - len(entry))
-            if reset and "[bad" in shown:
-                entry = f"    {name}: {pal.bad}{shown}{reset}"
-            lines.append(f"{entry}{pad}{pal.dim}{span}{reset}" if span else entry)
+            # A repeated field (options, records): a line per occurrence, as Wireshark's tree.
+            for one in value if type(value) is list else (value,):
+                shown = format_value(fields, name, one)
+                entry = f"    {name}: {shown}"
+                pad = " " * max(1, _WIDTH - len(entry))
+                if reset and "[bad" in shown:
+                    entry = f"    {name}: {pal.bad}{shown}{reset}"
+                lines.append(f"{entry}{pad}{pal.dim}{span}{reset}" if span else entry)
         if layer.raw is not None:
             raw = format_value(fields, "raw", layer.raw)
             lines.append(f"    [raw, not dissected: {raw}]")
