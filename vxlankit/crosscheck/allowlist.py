@@ -54,6 +54,9 @@ VXLANKIT_ONLY_FIELDS: Mapping[str, Rule] = MappingProxyType({rule.subject: rule 
          "not as a field"),
     _own("nsh.metadata_pad", "an NSH MD type 2 TLV's padding to 4 bytes when some of it is not "
          "zero; Wireshark skips it without a field"),
+    _own("dns.sections", "a DNS message's bytes after its header, as sent (compression "
+         "pointers included), so that it re-encodes byte for byte; Wireshark shows only the "
+         "decoded questions and records, which vxlankit shows too, as views of it"),
     _own("nsh.rest", "NSH header bytes (within nsh.length) no dissected field covers; Wireshark "
          "shows them as nothing or as misread TLVs"),
 )})

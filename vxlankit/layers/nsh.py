@@ -61,7 +61,7 @@ from construct import (
 from vxlankit.errors import EncodeError
 from vxlankit.layers._common import as_bytes
 from vxlankit.layers.spec import BOOL, BYTES, TUNNEL, UINT, Field, LayerSpec, Span, Walk, need
-from vxlankit.packet import MALFORMED, TRUNCATED, Layer
+from vxlankit.packet import MALFORMED, Layer
 
 PROTO = "nsh"
 HEADER_LEN = 8  # base + service path header
@@ -242,7 +242,7 @@ def _metadata(fields: dict[str, Any]) -> bytes:
                 pads is not None and len(pads) != count):
             raise EncodeError("nsh: the MD type 2 TLV fields must have one entry per TLV")
         for mclass, mtype, ubit, vlen, value, *pad in zip(*columns, *(
-                [pads] if pads is not None else [])):
+                [pads] if pads is not None else []), strict=True):
             value = as_bytes(value, "nsh.metadata")
             if vlen is None:
                 vlen = len(value)
@@ -259,7 +259,7 @@ def _pack(fields: dict[str, Any], length: int, nxt: int) -> bytes:
               length)
     limits = (3, 1, 1, 0x3F, 0x3F)
     for name, value, limit in zip(("nsh.version", "nsh.Obit", "nsh.CBit", "nsh.ttl",
-                                   "nsh.length"), values, limits):
+                                   "nsh.length"), values, limits, strict=True):
         if not 0 <= value <= limit:
             raise EncodeError(f"{name} {value} does not fit in its bits")
     spi = fields["nsh.spi"]
@@ -376,13 +376,13 @@ SPEC = LayerSpec(
         Field("nsh.nextproto", UINT, (3, 1, None), names=NEXT_PROTOCOL_NAMES),
         Field("nsh.spi", UINT, (4, 3, None)),
         Field("nsh.si", UINT, (7, 1, None)),
-        Field("nsh.contextheader", BYTES),
-        Field("nsh.metadataclass", UINT),
-        Field("nsh.metadatatype", UINT),
-        Field("nsh.metadataunassignedbit", UINT, hex=2),
-        Field("nsh.metadatalen", UINT, hex=2),
-        Field("nsh.metadata", BYTES),
-        Field("nsh.metadata_pad", BYTES,
+        Field("nsh.contextheader", BYTES, repeated=True),
+        Field("nsh.metadataclass", UINT, repeated=True),
+        Field("nsh.metadatatype", UINT, repeated=True),
+        Field("nsh.metadataunassignedbit", UINT, hex=2, repeated=True),
+        Field("nsh.metadatalen", UINT, hex=2, repeated=True),
+        Field("nsh.metadata", BYTES, repeated=True),
+        Field("nsh.metadata_pad", BYTES, repeated=True,
               doc=_OWN.format("each MD type 2 TLV's padding to 4 bytes, when some is not "
                               "zero (Wireshark skips it)")),
         Field("nsh.rest", BYTES,

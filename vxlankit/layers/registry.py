@@ -15,7 +15,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from vxlankit.layers import arp, ethernet, icmp, ipv4, nsh, null, sll, tcp, udp, vlan, vxlan
+from vxlankit.layers import (
+    arp,
+    dns,
+    ethernet,
+    icmp,
+    ipv4,
+    nsh,
+    null,
+    sll,
+    tcp,
+    udp,
+    vlan,
+    vxlan,
+)
 from vxlankit.layers.spec import BYTES, UINT, Field, LayerSpec, Walk, dissect_data
 from vxlankit.packet import Layer
 
@@ -34,6 +47,9 @@ LAYERS: tuple[LayerSpec, ...] = (
     vxlan.SPEC,
     vxlan.SPEC_GPE,
     nsh.SPEC,
+    dns.SPEC,
+    dns.SPEC_TCP,
+    dns.SPEC_MDNS,
 )
 
 # Layers the decoder makes that are not protocol headers: what no layer claimed, bytes past a

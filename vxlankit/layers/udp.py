@@ -104,7 +104,10 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
                               udp_checksum(walk.ip_src, walk.ip_dst, segment))
     else:
         fields["udp.checksum.status"] = CHECKSUM_UNVERIFIED
-    return walk.tables["udp.port"].get(fields["udp.dstport"], "data"), off + HEADER_LEN
+    # The destination port first, then the source port (a DNS response comes from port 53).
+    ports = walk.tables["udp.port"]
+    return (ports.get(fields["udp.dstport"]) or ports.get(fields["udp.srcport"], "data"),
+            off + HEADER_LEN)
 
 
 def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
