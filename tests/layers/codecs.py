@@ -11,7 +11,7 @@ from typing import Any
 from construct import Construct
 
 from vxlankit.addr import mac_bytes
-from vxlankit.layers import arp, ethernet, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers import arp, dns, ethernet, icmp, ipv4, nsh, null, sll, udp, vlan, vxlan
 from vxlankit.layers._common import schema_fields
 
 Fields = dict[str, Any]
@@ -111,9 +111,22 @@ CODECS: dict[str, LayerCodec] = {
         lambda f: sll.SCHEMA_V2.build(_sll_build_input(f)),
     ),
     "null": LayerCodec("null", null.decode, null.encode, _null_parse, _null_build),
+    "nsh": LayerCodec("nsh", nsh.decode, nsh.encode,
+                      lambda b: nsh.schema_fields(nsh.SCHEMA.parse(b)),
+                      lambda f: nsh.SCHEMA.build(nsh.schema_build_input(f))),
+    "dns": LayerCodec("dns", dns.decode, dns.encode,
+                      lambda b: schema_fields(dns.SCHEMA.parse(b)),
+                      lambda f: dns.SCHEMA.build(dns.schema_build_input(f))),
+    "dns-tcp": LayerCodec("dns-tcp", dns.decode_tcp, dns.encode_tcp,
+                          lambda b: schema_fields(dns.TCP_SCHEMA.parse(b)),
+                          lambda f: dns.TCP_SCHEMA.build(dns.schema_build_input(f))),
 }
+
+# Layers whose decode reads to the end of the buffer (no length field of their own).
+RUNS_TO_THE_END = frozenset({"dns"})
 
 # Header sizes for random-bytes tests: (fixed size, or a function of the first bytes, and
 # the most bytes any header of the layer can need).
 MAX_HEADER = {"eth": 14, "vlan": 4, "ieee8021ad": 4, "arp": 8 + 2 * (255 + 255), "ip": 60,
-              "icmp": 8, "udp": 8, "vxlan": 8, "vxlan-gpe": 8, "sll": 16, "sll2": 20, "null": 4}
+              "icmp": 8, "udp": 8, "vxlan": 8, "vxlan-gpe": 8, "sll": 16, "sll2": 20, "null": 4,
+              "nsh": 4 * 0x3F, "dns": 12, "dns-tcp": 14}
