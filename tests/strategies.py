@@ -192,7 +192,8 @@ def nsh_fields(draw: st.DrawFn, mdtype: int | None = None, zero_pad: bool = Fals
             fields["nsh.metadatatype"] = [t[1] for t in tlvs]
             fields["nsh.metadataunassignedbit"] = [t[2] for t in tlvs]
             fields["nsh.metadatalen"] = [len(t[3]) for t in tlvs]
-            fields["nsh.metadata"] = [t[3] for t in tlvs]
+            if any(t[3] for t in tlvs):  # a value for each TLV that has one
+                fields["nsh.metadata"] = [t[3] for t in tlvs if t[3]]
             if any(any(pad) for pad in pads):
                 fields["nsh.metadata_pad"] = pads
         size = sum(4 + len(t[3]) + len(pad) for t, pad in zip(tlvs, pads, strict=True))
@@ -412,7 +413,8 @@ _TCP_OPTIONS = st.sampled_from([
 @st.composite
 def tcp_layers(draw: st.DrawFn) -> list[Layer]:
     """A TCP header (options well-formed or not) and its payload (none, or some bytes)."""
-    fields = {"tcp.srcport": draw(u16), "tcp.dstport": draw(u16), "tcp.seq_raw": draw(u32),
+    fields = {"tcp.srcport": draw(_NOT_TUNNEL_PORTS), "tcp.dstport": draw(_NOT_TUNNEL_PORTS),
+              "tcp.seq_raw": draw(u32),
               "tcp.ack_raw": draw(u32), "tcp.hdr_len": None,
               "tcp.flags": draw(st.sampled_from([0x002, 0x012, 0x010, 0x018, 0x011, 0x004])
                                 | ints(0, 0xFFF)),
@@ -517,7 +519,7 @@ def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
         return [ip, build.udp(sport, port, checksum=_checksum(draw, zero_ok=True)), message]
     if payload == "gpe-nsh":
         gpe = build.vxlan_gpe(vni=draw(u24))
-        udp = build.udp(draw(u16), 4790, checksum=_checksum(draw, zero_ok=True))
+        udp = build.udp(draw(_NOT_TUNNEL_PORTS), 4790, checksum=_checksum(draw, zero_ok=True))
         nsh = dict(draw(_NSH_FRAME_FIELDS))
         nsh["nsh.nextproto"] = nsh["nsh.length"] = None
         if draw(booleans):
@@ -527,7 +529,7 @@ def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
         return [ip, udp, gpe, Layer("nsh", nsh), *inner]
     if payload == "gpe-ip":
         gpe = build.vxlan_gpe(vni=draw(u24), reserved8=draw(u8) if draw(booleans) else 0)
-        udp = build.udp(draw(u16), 4790, checksum=_checksum(draw, zero_ok=True))
+        udp = build.udp(draw(_NOT_TUNNEL_PORTS), 4790, checksum=_checksum(draw, zero_ok=True))
         return [ip, udp, gpe, draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
     # VXLAN (or GPE carrying Ethernet) around an inner Ethernet frame.
     if payload == "gpe-eth":
@@ -536,7 +538,7 @@ def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
     else:
         tunnel = draw(vxlan_header(gbp=True if payload == "gbp" else None))
         dport = draw(st.sampled_from([4789, 8472]))
-    udp = build.udp(draw(u16), dport, checksum=_checksum(draw, zero_ok=True))
+    udp = build.udp(draw(_NOT_TUNNEL_PORTS), dport, checksum=_checksum(draw, zero_ok=True))
     if payload == "vxlan-nested" and depth < 1:
         inner_payload = "vxlan-nested"
     elif payload == "vxlan-arp":

@@ -18,7 +18,7 @@ import tests.strategies as S
 from tests.codec.realcaptures import iter_real_frames, require_real_dir
 from tests.layers.codecs import CODECS, MAX_HEADER
 from vxlankit import decode
-from vxlankit.layers import arp, dns, ethernet, icmp, ipv4, nsh, null, sll, udp, vlan, vxlan
+from vxlankit.layers import arp, dns, ethernet, icmp, ipv4, null, sll, udp, vlan, vxlan
 from vxlankit.packet import MALFORMED, Layer
 
 FIELD_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {

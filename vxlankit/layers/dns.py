@@ -475,6 +475,8 @@ def dissect_mdns(walk: Walk, off: int) -> tuple[str | None, int]:
 
 def _dissect_udp(walk: Walk, off: int, proto: str, mdns: bool) -> tuple[str | None, int]:
     end = walk.end
+    if off == end:  # an empty datagram: no message
+        return None, off
     if end - off < HEADER_LEN:
         walk.cut(proto, off, HEADER_LEN)
         return None, off
@@ -488,6 +490,8 @@ def dissect_tcp(walk: Walk, off: int) -> tuple[str | None, int]:
     """One message behind its 2-byte length; another step for each further message in the
     segment."""
     buf, end = walk.buf, walk.end
+    if off == end:  # a segment without payload
+        return None, off
     if end - off < 2 + HEADER_LEN:
         walk.cut(PROTO, off, 2 + HEADER_LEN)
         return None, off

@@ -27,7 +27,8 @@ word of the metadata area, normally 4).  MD type 2: zero or more TLVs, each
 
 with ``Length`` in bytes and the value padded to a 4-byte boundary.  The TLV fields are
 repeated fields (one list entry per TLV, in wire order): ``nsh.metadataclass``,
-``nsh.metadatatype``, ``nsh.metadataunassignedbit``, ``nsh.metadatalen``, ``nsh.metadata``.
+``nsh.metadatatype``, ``nsh.metadataunassignedbit``, ``nsh.metadatalen``, and ``nsh.metadata``,
+which, as in tshark, has an entry only for each TLV whose length is not 0.
 
 Authoritative for encoding: every field above but the views of the first word's bits
 (``nsh.version``, ``nsh.Obit``, ``nsh.CBit``, ``nsh.ttl``, ``nsh.length`` are themselves the
@@ -131,7 +132,9 @@ def schema_fields(parsed: Any) -> dict[str, Any]:
         fields["nsh.metadatatype"] = [t["type"] for t in tlvs]
         fields["nsh.metadataunassignedbit"] = [t["_ul"] >> 7 for t in tlvs]
         fields["nsh.metadatalen"] = [t["_ul"] & 0x7F for t in tlvs]
-        fields["nsh.metadata"] = [t["value"] for t in tlvs]
+        values = [t["value"] for t in tlvs if t["value"]]
+        if values:
+            fields["nsh.metadata"] = values
         if any(any(t["pad"]) for t in tlvs):
             fields["nsh.metadata_pad"] = [t["pad"] for t in tlvs]
     if md["rest"]:
@@ -146,13 +149,13 @@ def schema_build_input(fields: dict[str, Any]) -> dict[str, Any]:
         md["words"] = fields.get("nsh.contextheader", [])
     elif fields["nsh.mdtype"] == MD_TYPE_2:
         count = len(fields.get("nsh.metadataclass", []))
-        pads = fields.get("nsh.metadata_pad") or [bytes(_pad(n)) for n in fields.get(
-            "nsh.metadatalen", [])]
+        lens = fields.get("nsh.metadatalen", [])
+        pads = fields.get("nsh.metadata_pad") or [bytes(_pad(n)) for n in lens]
+        values = iter(fields.get("nsh.metadata", []))
         md["tlvs"] = [{"class": fields["nsh.metadataclass"][i],
                        "type": fields["nsh.metadatatype"][i],
-                       "_ul": (fields["nsh.metadataunassignedbit"][i] << 7)
-                       | fields["nsh.metadatalen"][i],
-                       "value": fields["nsh.metadata"][i], "pad": pads[i]}
+                       "_ul": (fields["nsh.metadataunassignedbit"][i] << 7) | lens[i],
+                       "value": next(values) if lens[i] else b"", "pad": pads[i]}
                       for i in range(count)]
     return {**fields, "_md": md}
 
@@ -207,7 +210,8 @@ def decode(buf: bytes, off: int) -> dict[str, Any]:
             types.append(mtype)
             ubits.append(ul >> 7)
             lens.append(vlen)
-            values.append(buf[pos + 4:pos + 4 + vlen])
+            if vlen:  # as tshark: no nsh.metadata for an empty value
+                values.append(buf[pos + 4:pos + 4 + vlen])
             pads.append(buf[pos + 4 + vlen:stop])
             pos = stop
         if classes:
@@ -215,7 +219,8 @@ def decode(buf: bytes, off: int) -> dict[str, Any]:
             fields["nsh.metadatatype"] = types
             fields["nsh.metadataunassignedbit"] = ubits
             fields["nsh.metadatalen"] = lens
-            fields["nsh.metadata"] = values
+            if values:
+                fields["nsh.metadata"] = values
             if any(any(p) for p in pads):
                 fields["nsh.metadata_pad"] = pads
     if end > pos:
@@ -236,19 +241,25 @@ def _metadata(fields: dict[str, Any]) -> bytes:
     elif mdtype == MD_TYPE_2:
         classes = fields.get("nsh.metadataclass", [])
         count = len(classes)
-        columns = [fields.get(name, []) for name in TLV_FIELDS]
+        columns = [fields.get(name, []) for name in TLV_FIELDS[:4]]
         pads = fields.get("nsh.metadata_pad")
         if any(len(column) != count for column in columns) or (
                 pads is not None and len(pads) != count):
             raise EncodeError("nsh: the MD type 2 TLV fields must have one entry per TLV")
-        for mclass, mtype, ubit, vlen, value, *pad in zip(*columns, *(
-                [pads] if pads is not None else []), strict=True):
-            value = as_bytes(value, "nsh.metadata")
+        # One nsh.metadata per TLV whose length is not 0 (as tshark shows them); a length
+        # left None is the next value's.
+        values = iter(fields.get("nsh.metadata", []))
+        for i, (mclass, mtype, ubit, vlen) in enumerate(zip(*columns, strict=True)):
+            value = b"" if vlen == 0 else as_bytes(next(values, b""), "nsh.metadata")
             if vlen is None:
                 vlen = len(value)
+            elif len(value) != vlen:
+                raise EncodeError(f"nsh.metadata of TLV {i} is {len(value)} bytes, "
+                                  f"nsh.metadatalen says {vlen}")
             if not 0 <= vlen <= 0x7F or not 0 <= ubit <= 1:
                 raise EncodeError(f"nsh.metadatalen {vlen} does not fit in 7 bits")
-            fill = as_bytes(pad[0], "nsh.metadata_pad") if pad else bytes(_pad(len(value)))
+            fill = (bytes(_pad(vlen)) if pads is None
+                    else as_bytes(pads[i], "nsh.metadata_pad"))
             out += _TLV_HEAD.pack(mclass, mtype, (ubit << 7) | vlen) + value + fill
     out += as_bytes(fields.get("nsh.rest", b""), "nsh.rest")
     return bytes(out)
