@@ -240,7 +240,7 @@ class _Names:
 
     def __init__(self, msg: bytes) -> None:
         self.msg = msg
-        self.budget = 64 * len(msg) + 1024
+        self.budget = 16 * len(msg) + 1024
 
     def read(self, pos: int) -> tuple[bytes, int, str | None]:
         """The name at ``pos``: its labels joined by dots, where what follows it starts, and an
