@@ -127,9 +127,16 @@ def test_fast_writer_equals_json_module(frame: strat.Frame) -> None:
         fast = record_json(rec, packet)
         assert fast == dumps(record_object(rec, packet))
         assert json.loads(fast)["layers"] == json.loads(json.dumps(
-            [{**layer_obj, "fields": {k: v.hex(":") if isinstance(v, bytes) else v
-                                      for k, v in layer_obj["fields"].items()}}
+            [{**layer_obj, "fields": {k: _plain(v) for k, v in layer_obj["fields"].items()}}
              for layer_obj in _layers_plain(packet)]))
+
+
+def _plain(value: Any) -> Any:
+    """A field value as JSON shows it: bytes as colon hex, a repeated field's list item by
+    item."""
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value.hex(":") if isinstance(value, bytes) else value
 
 
 def _layers_plain(packet: Any) -> list[dict[str, Any]]:
