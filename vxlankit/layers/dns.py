@@ -27,7 +27,8 @@ valued as tshark 4.0 shows it: the flag bits, and, read from ``dns.sections``, t
 (``dns.qry.*``) and records (``dns.resp.*``, ``dns.a``, ``dns.aaaa``, ``dns.cname``,
 ``dns.ns``, ``dns.ptr.domain_name``, ``dns.mx.*``, ``dns.txt``, ``dns.soa.*``, and EDNS OPT's
 ``dns.rr.udp_payload_size`` ...), each a repeated field (a list, in wire order).  Like tshark,
-an OPT record has no ``dns.resp.class``/``dns.resp.ttl``; a record of another type shows only
+an OPT record has no ``dns.resp.class``/``dns.resp.ttl`` and an SRV record no ``dns.resp.name``
+(tshark splits its owner into ``dns.srv.*``); a record of another type shows only
 its name, type, class, TTL and length.  Changing a view changes nothing on the wire.
 
 To build a message from fields, leave ``dns.sections`` out: the questions are then written from
@@ -84,7 +85,7 @@ F_AUTHENTIC = 0x0020
 OPCODE_UPDATE = 5
 
 TYPE_A, TYPE_NS, TYPE_CNAME, TYPE_SOA, TYPE_PTR, TYPE_MX, TYPE_TXT = 1, 2, 5, 6, 12, 15, 16
-TYPE_AAAA, TYPE_OPT = 28, 41
+TYPE_AAAA, TYPE_SRV, TYPE_OPT = 28, 33, 41
 TYPE_NAMES = {
     1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT",
     28: "AAAA", 33: "SRV", 35: "NAPTR", 41: "OPT", 43: "DS", 46: "RRSIG", 47: "NSEC",
@@ -362,7 +363,9 @@ def parse_sections(msg: bytes, counts: tuple[int, int, int, int], mdns: bool = F
             if pos + rdlen > n:
                 error = f"resource record data at {pos} runs past the end ({rdlen} bytes)"
                 break
-            views["dns.resp.name"].append(name_views(raw)[0])
+            if rtype != TYPE_SRV or not raw:
+                # tshark 4.0 shows an SRV record's owner as dns.srv.service/proto/name instead
+                views["dns.resp.name"].append(name_views(raw)[0])
             views["dns.resp.type"].append(rtype)
             flush = ""
             if rtype == TYPE_OPT:
