@@ -329,9 +329,9 @@ LINKTYPE_OF = {"eth": 1, "raw": 101, "raw4": 228, "sll": 113, "sll2": 276, "null
 # Stacks on top of the link layer.  Kinds that start with ARP (or 802.3) need an Ethernet-ish
 # link: a raw-IP or NULL link can only carry IPv4.
 KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "icmp", "udp",
-         "tcp", "arp", "eth802.3", "gpe-nsh", "dns", "mdns")
+         "tcp", "arp", "eth802.3", "gpe-nsh", "dns")
 IP_KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "icmp", "udp",
-            "tcp", "gpe-nsh", "dns", "mdns")
+            "tcp", "gpe-nsh", "dns")
 MIN_FRAME = 60
 
 
@@ -510,11 +510,12 @@ def l3(draw: st.DrawFn, payload: str, depth: int = 0) -> list[Layer]:
         data = draw(_UDP_DATA)
         return [ip, build.udp(sport, dport, checksum=_checksum(draw, zero_ok=True)),
                 build.payload(data)]
-    if payload in ("dns", "mdns"):
-        port = 5353 if payload == "mdns" else 53
-        message = draw(dns_message(mdns=payload == "mdns"))
-        sport = port if payload == "mdns" else draw(ints(1024, 0xFFFF))
-        if message.fields["dns.flags"] & 0x8000 and payload == "dns":
+    if payload == "dns":  # DNS on port 53, or multicast DNS on 5353
+        mdns = draw(booleans)
+        port = 5353 if mdns else 53
+        message = draw(dns_message(mdns=mdns))
+        sport = port if mdns else draw(ints(1024, 0xFFFF))
+        if message.fields["dns.flags"] & 0x8000 and not mdns:
             sport, port = port, sport
         return [ip, build.udp(sport, port, checksum=_checksum(draw, zero_ok=True)), message]
     if payload == "gpe-nsh":
