@@ -107,10 +107,7 @@ def test_synthesized_ping_agrees_completely(tshark: str, tmp_path: Path, arp: st
 # allowed difference included, so this list stays the truth).  All: ip.options, vxlankit's
 # name for the raw option bytes (empty here), which tshark has no field for.
 _BENEATH = {
-    # Geneve (UDP 6081) is not decoded by vxlankit; tshark dissects the Ethernet frame inside.
-    "tcpdump_geneve.pcap": {"eth", "ip", "icmp", "tcp"},
-    # IPv6 underlay: vxlankit stops at the outer Ethernet header (IPv6 is kept as data).
-    "tcpdump_gso-ipv6-vxlan-ipv6.pcap": {"udp", "vxlan", "eth", "tcp"},
+    # (tcpdump_gso-ipv6-vxlan-ipv6.pcap: IPv6 underlay and overlay, all decoded: none.)
 }
 # vxlankit-only fields a capture shows besides ip.options.
 _OWN_FIELDS = {
@@ -179,7 +176,7 @@ def test_ports_left_out_are_data_on_both_sides(tshark: str, name: str,
 # -------------------------------------------------------------------------- generated stacks
 
 FRAME_COUNT = 300
-_VXLAN_PORTS = (4789, 4790, 8472)
+_VXLAN_PORTS = (4789, 4790, 6081, 8472)
 # Well-formed IPv4 options (each a whole number of 32-bit words).  The shared strategies also
 # draw random option bytes, and tshark abandons a datagram whose options are malformed
 # ([Malformed Packet], nothing dissected past the IPv4 header) while vxlankit keeps options raw
@@ -445,6 +442,10 @@ def test_decode_as_is_the_difference_from_tsharks_defaults() -> None:
                                           "udp.port==8472": "vxlan"}
     assert decode_as_for((4789,), (4791,)) == {"udp.port==4790": "data",
                                               "udp.port==4791": "vxlan_gpe"}
+    # Geneve: tshark's own 6081, or the ports asked for instead
+    assert decode_as_for((4789,), (4790,), (6081,)) == {}
+    assert decode_as_for((4789,), (4790,), (6082,)) == {"udp.port==6081": "data",
+                                                        "udp.port==6082": "geneve"}
 
 
 def test_vxlankit_only_names_are_unknown_to_this_tshark(tshark: str) -> None:

@@ -209,7 +209,11 @@ def color_option(func: F) -> F:
 
 
 def decode_options(func: F) -> F:
-    """--vxlan-port / --gpe-port."""
+    """--vxlan-port / --gpe-port / --geneve-port."""
+    func = click.option(
+        "--geneve-port", "geneve_ports", multiple=True, type=click.IntRange(0, 65535),
+        metavar="PORT", help="UDP port carrying Geneve (repeatable; default 6081).",
+    )(func)
     func = click.option(
         "--gpe-port", "gpe_ports", multiple=True, type=click.IntRange(0, 65535),
         metavar="PORT", help="UDP port carrying VXLAN-GPE (repeatable; default 4790).",
@@ -245,12 +249,15 @@ def files_argument(func: F) -> F:
     )(func)
 
 
-def make_decode_options(vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...]
-                        ) -> DecodeOptions:
-    if not vxlan_ports and not gpe_ports:
-        return DEFAULT_OPTIONS
-    ports = vxlan_ports or (4789, 8472)
-    return DEFAULT_OPTIONS.with_vxlan_ports(list(ports), gpe_ports or (4790,))
+def make_decode_options(vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
+                        geneve_ports: tuple[int, ...] = ()) -> DecodeOptions:
+    options = DEFAULT_OPTIONS
+    if vxlan_ports or gpe_ports:
+        ports = vxlan_ports or (4789, 8472)
+        options = options.with_vxlan_ports(list(ports), gpe_ports or (4790,))
+    if geneve_ports:
+        options = options.with_geneve_ports(geneve_ports)
+    return options
 
 
 def make_filter(expr: str | None) -> PacketTest | None:
@@ -376,6 +383,7 @@ def main() -> None:
 def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
            count: int | None, time_format: str, vnis: tuple[int, ...], vteps: tuple[str, ...],
            filter_expr: str | None, vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
+           geneve_ports: tuple[int, ...],
            color: str, fast_path_stats: bool) -> None:
     """Print the packets of capture FILEs (pcap or pcapng; - reads stdin).
 
@@ -386,7 +394,7 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
     if as_json and (verbose or hexdump):
         raise click.UsageError("--json cannot be combined with -V or -x")
     view = DecodeView(
-        options=make_decode_options(vxlan_ports, gpe_ports), count=count, vnis=vnis,
+        options=make_decode_options(vxlan_ports, gpe_ports, geneve_ports), count=count, vnis=vnis,
         vteps=vteps, filter=make_filter(filter_expr), verbose=verbose, hexdump=hexdump,
         as_json=as_json, time_format=time_format, several=len(files) > 1,
         pal=ANSI if (not as_json and use_color(color, sys.stdout)) else PLAIN,
@@ -487,13 +495,14 @@ class DecodeView:
 @guarded
 def stats(files: tuple[str, ...], as_json: bool, vnis: tuple[int, ...], vteps: tuple[str, ...],
           filter_expr: str | None, vxlan_ports: tuple[int, ...],
-          gpe_ports: tuple[int, ...]) -> None:
+          gpe_ports: tuple[int, ...],
+          geneve_ports: tuple[int, ...]) -> None:
     """Summarise capture FILEs: capinfos-style header, VNIs, VTEP pairs, inner conversations,
     ping round trips and loss, unanswered ARP requests."""
     from vxlankit.present.jsonl import dumps
     from vxlankit.present.stats import OverlayStats
 
-    options = make_decode_options(vxlan_ports, gpe_ports)
+    options = make_decode_options(vxlan_ports, gpe_ports, geneve_ports)
     test = make_filter(filter_expr)
     result = OverlayStats()
 
@@ -529,7 +538,8 @@ def stats(files: tuple[str, ...], as_json: bool, vnis: tuple[int, ...], vteps: t
 @decode_options
 @guarded
 def replay(file: str, vteps: tuple[str, ...], policy: str, as_json: bool,
-           vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...]) -> None:
+           vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
+           geneve_ports: tuple[int, ...]) -> None:
     """Run FILE through reference VTEP models, as the VTEPs in it saw it: what each learned
     (FDB per VNI), when, and the anomalies (flapping MACs, Linux drops, unanswered ARP,
     flooding)."""
@@ -537,7 +547,7 @@ def replay(file: str, vteps: tuple[str, ...], policy: str, as_json: bool,
     from vxlankit.replay import render_text
     from vxlankit.replay import replay as run_replay
 
-    options = make_decode_options(vxlan_ports, gpe_ports)
+    options = make_decode_options(vxlan_ports, gpe_ports, geneve_ports)
     report = run_replay(file, vteps, options=options, rx_policy=policy)
     sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else render_text(report))
     _flush_stdout()
@@ -649,7 +659,8 @@ def default_synth_name(options: PingOptions, tap: str | None) -> str:
 @decode_options
 @guarded
 def crosscheck(file: str, limit: int, as_json: bool, show_allow_list: bool,
-               vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...]) -> None:
+               vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
+               geneve_ports: tuple[int, ...]) -> None:
     """Dissect FILE with tshark (through pyshark) and compare every field vxlankit decodes
     and Wireshark also names, layer by layer; exit 0 only when everything agrees."""
     from vxlankit.crosscheck import crosscheck as run_crosscheck
@@ -659,7 +670,8 @@ def crosscheck(file: str, limit: int, as_json: bool, show_allow_list: bool,
         sys.stdout.write(describe_allow_list() + "\n")
         return
     report = run_crosscheck(file, vxlan_ports=vxlan_ports or (4789, 8472),
-                            gpe_ports=gpe_ports or (4790,), limit=limit or None)
+                            gpe_ports=gpe_ports or (4790,),
+                            geneve_ports=geneve_ports or (6081,), limit=limit or None)
     sys.stdout.write(report.to_json() + "\n" if as_json else render_text(report))
     _flush_stdout()
     if not report.ok:
@@ -680,7 +692,8 @@ def crosscheck(file: str, limit: int, as_json: bool, show_allow_list: bool,
 @guarded
 def export(files: tuple[str, ...], out: str, fmt: str | None, jobs: int,
            scheduler: str | None, vxlan_ports: tuple[int, ...],
-           gpe_ports: tuple[int, ...]) -> None:
+           gpe_ports: tuple[int, ...],
+           geneve_ports: tuple[int, ...]) -> None:
     """Decode capture FILEs into columns named after Wireshark's fields (parquet, arrow,
     csv or jsonl; docs/export.md), fast, in parallel if asked."""
     from vxlankit.bulk import export as run_export
@@ -691,7 +704,7 @@ def export(files: tuple[str, ...], out: str, fmt: str | None, jobs: int,
                "csv": "csv", "jsonl": "jsonl", "json": "jsonl", "ndjson": "jsonl"}.get(
                    suffix, "parquet")
     summary = run_export(list(files), out, format=fmt, jobs=jobs, scheduler=scheduler,
-                         options=make_decode_options(vxlan_ports, gpe_ports))
+                         options=make_decode_options(vxlan_ports, gpe_ports, geneve_ports))
     message = (f"exported {summary.packets} packets from {summary.files} file(s) to "
                f"{summary.out} ({summary.format})\n")
     (sys.stderr if out == "-" else sys.stdout).write(message)

@@ -130,7 +130,7 @@ def inner_payload(draw: st.DrawFn) -> list[Layer]:
         return [ip, build.icmp(draw(st.sampled_from([3, 5, 11, 13])), code=draw(u8),
                                rest=draw(st.binary(min_size=4, max_size=4))), *tail]
     if kind == "udp":
-        dport = draw(u16.filter(lambda p: p not in VXLAN_PORTS))
+        dport = draw(u16.filter(lambda p: p not in VXLAN_PORTS and p != 6081))  # nor Geneve
         checksum = draw(st.sampled_from([None, 0]))
         return [ip, build.udp(draw(u16), dport, checksum=checksum), *tail]
     words = draw(st.integers(0, 10))

@@ -11,7 +11,24 @@ from typing import Any
 from construct import Construct
 
 from vxlankit.addr import mac_bytes
-from vxlankit.layers import arp, dns, ethernet, icmp, ipv4, nsh, null, sll, udp, vlan, vxlan
+from vxlankit.layers import (
+    arp,
+    dns,
+    erspan,
+    ethernet,
+    geneve,
+    gre,
+    icmp,
+    ipv4,
+    ipv6,
+    ipv6ext,
+    nsh,
+    null,
+    sll,
+    udp,
+    vlan,
+    vxlan,
+)
 from vxlankit.layers._common import schema_fields
 
 Fields = dict[str, Any]
@@ -111,6 +128,32 @@ CODECS: dict[str, LayerCodec] = {
         lambda f: sll.SCHEMA_V2.build(_sll_build_input(f)),
     ),
     "null": LayerCodec("null", null.decode, null.encode, _null_parse, _null_build),
+    "geneve": LayerCodec(
+        "geneve", geneve.decode, geneve.encode,
+        lambda b: geneve.schema_fields(geneve.SCHEMA.parse(b)),
+        lambda f: geneve.SCHEMA.build(geneve.schema_build_input(f)),
+    ),
+    "gre": LayerCodec(
+        "gre", gre.decode, gre.encode, lambda b: schema_fields(gre.SCHEMA.parse(b)),
+        lambda f: gre.SCHEMA.build(gre.schema_build_input(f)),
+    ),
+    "erspan": LayerCodec(
+        "erspan", erspan.decode, erspan.encode,
+        lambda b: erspan.schema_fields(erspan.SCHEMA.parse(b)),
+        lambda f: erspan.SCHEMA.build(erspan.schema_build_input(f)),
+    ),
+    "ipv6": LayerCodec("ipv6", ipv6.decode, ipv6.encode, *_schema(ipv6.SCHEMA)),
+    "ipv6.hopopts": LayerCodec("ipv6.hopopts", ipv6ext.decode_hopopts, ipv6ext.encode_hopopts,
+                               *_schema(ipv6ext.SCHEMA_HOPOPTS)),
+    "ipv6.routing": LayerCodec("ipv6.routing", ipv6ext.decode_routing, ipv6ext.encode_routing,
+                               *_schema(ipv6ext.SCHEMA_ROUTING)),
+    "ipv6.fraghdr": LayerCodec("ipv6.fraghdr", ipv6ext.decode_fraghdr, ipv6ext.encode_fraghdr,
+                               *_schema(ipv6ext.SCHEMA_FRAGHDR)),
+    "ipv6.dstopts": LayerCodec("ipv6.dstopts", ipv6ext.decode_dstopts, ipv6ext.encode_dstopts,
+                               *_schema(ipv6ext.SCHEMA_DSTOPTS)),
+    "ah": LayerCodec("ah", ipv6ext.decode_ah, ipv6ext.encode_ah, *_schema(ipv6ext.SCHEMA_AH)),
+    "esp": LayerCodec("esp", ipv6ext.decode_esp, ipv6ext.encode_esp,
+                      *_schema(ipv6ext.SCHEMA_ESP)),
     "nsh": LayerCodec("nsh", nsh.decode, nsh.encode,
                       lambda b: nsh.schema_fields(nsh.SCHEMA.parse(b)),
                       lambda f: nsh.SCHEMA.build(nsh.schema_build_input(f))),
@@ -129,4 +172,8 @@ RUNS_TO_THE_END = frozenset({"dns"})
 # the most bytes any header of the layer can need).
 MAX_HEADER = {"eth": 14, "vlan": 4, "ieee8021ad": 4, "arp": 8 + 2 * (255 + 255), "ip": 60,
               "icmp": 8, "udp": 8, "vxlan": 8, "vxlan-gpe": 8, "sll": 16, "sll2": 20, "null": 4,
-              "nsh": 4 * 0x3F, "dns": 12, "dns-tcp": 14}
+              "nsh": 4 * 0x3F, "dns": 12, "dns-tcp": 14,
+              "geneve": 8 + 252,
+              "gre": 20, "erspan": 20,  # GRE: without its routing SREs
+              "ipv6": 40, "ipv6.hopopts": 2048, "ipv6.routing": 2048, "ipv6.fraghdr": 8,
+              "ipv6.dstopts": 2048, "ah": 1028, "esp": 8}

@@ -42,7 +42,7 @@ def _inner_ping() -> list[Layer]:
 def test_selectors_and_its_next_protocol_table() -> None:
     assert TABLES["vxlan.next_proto"][4] == "nsh"
     assert TABLES["ethertype"][0x894F] == "nsh"
-    assert TABLES["nsh.next_proto"] == {1: "ip", 3: "eth", 4: "nsh"}
+    assert TABLES["nsh.next_proto"] == {1: "ip", 2: "ipv6", 3: "eth", 4: "nsh"}
 
 
 def test_md1_in_gpe_carries_ipv4_and_infers_next_protocols() -> None:

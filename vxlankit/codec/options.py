@@ -28,6 +28,7 @@ LINKTYPE_NAMES: Mapping[int, str] = MappingProxyType({
     101: "Raw IP",
     113: "Linux cooked (SLL)",
     228: "Raw IPv4",
+    229: "Raw IPv6",
     276: "Linux cooked v2 (SLL2)",
 })
 
@@ -99,10 +100,17 @@ class DecodeOptions:
         table.update({p: "vxlan-gpe" for p in gpe_ports})
         return replace(self, udp_ports=MappingProxyType(table))
 
+    def with_geneve_ports(self, ports: list[int] | tuple[int, ...]) -> DecodeOptions:
+        """The same options, with Geneve recognised on exactly ``ports`` (default 6081); other
+        UDP ports in the table are kept."""
+        table = {p: n for p, n in self.udp_ports.items() if n != "geneve"}
+        table.update({p: "geneve" for p in ports})
+        return replace(self, udp_ports=MappingProxyType(table))
+
 
 DEFAULT_OPTIONS = DecodeOptions()
 
-_TUNNEL_PORT_LAYERS = ("vxlan", "vxlan-gpe")
+_TUNNEL_PORT_LAYERS = ("vxlan", "vxlan-gpe", "geneve")
 
 
 def _without_tunnel_ports(table: Mapping[int, str]) -> dict[int, str]:
@@ -114,8 +122,8 @@ _DEFAULT_UDP = _without_tunnel_ports(UDP_PORTS)
 
 def fast_path_applies(options: DecodeOptions) -> bool:
     """The one gate of every fast path (one-line, JSON, replay's received frames, bulk):
-    ``options`` dissect as the registry's defaults do, apart from which UDP ports carry VXLAN
-    and VXLAN-GPE (the fast paths read those from ``options``), verify checksums, and strip
+    ``options`` dissect as the registry's defaults do, apart from which UDP ports carry VXLAN,
+    VXLAN-GPE and Geneve (the fast paths read those from ``options``), verify checksums, and strip
     no FCS.  Within it, each fast path declines, frame by frame, any layer it does not
     read itself, so a new layer in the registry sends its frames to the full decoder instead
     of turning a fast path off for every frame."""

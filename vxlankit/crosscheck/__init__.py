@@ -63,15 +63,17 @@ def crosscheck(
     *,
     vxlan_ports: Sequence[int] = (4789, 8472),
     gpe_ports: Sequence[int] = (4790,),
+    geneve_ports: Sequence[int] = (6081,),
     limit: int | None = DEFAULT_LIMIT,
     hook: Hook | None = None,
     tshark_path: str | None = None,
 ) -> CrosscheckReport:
     """Decode ``path`` with vxlankit and with tshark and compare the two.
 
-    ``vxlan_ports``/``gpe_ports`` are the UDP destination ports decoded as VXLAN / VXLAN-GPE, on
-    both sides (tshark gets the matching decode-as entries).  Only the first ``limit`` packets
-    are compared (``None`` or 0: all of them); ``report.sampled`` says whether that left any out.
+    ``vxlan_ports``/``gpe_ports``/``geneve_ports`` are the UDP destination ports decoded as
+    VXLAN / VXLAN-GPE / Geneve, on both sides (tshark gets the matching decode-as entries).
+    Only the first ``limit`` packets are compared (``None`` or 0: all of them);
+    ``report.sampled`` says whether that left any out.
     pyshark reads a few thousand packets a second at best, hence the default.
 
     ``hook(number, packet)`` is called on each of vxlankit's decoded packets before the
@@ -86,8 +88,9 @@ def crosscheck(
     limit = limit or None
     tshark = find_tshark(tshark_path)
     info = tshark_info(tshark)
-    options = DEFAULT_OPTIONS.with_vxlan_ports(tuple(vxlan_ports), tuple(gpe_ports))
-    decode_as = decode_as_for(vxlan_ports, gpe_ports)
+    options = DEFAULT_OPTIONS.with_vxlan_ports(tuple(vxlan_ports), tuple(gpe_ports)
+                                               ).with_geneve_ports(tuple(geneve_ports))
+    decode_as = decode_as_for(vxlan_ports, gpe_ports, geneve_ports)
     report = CrosscheckReport(str(source), info.version, decode_as, dict(PREFS), limit)
     tally = Tally(info.fields)
     # The FCS length is a property of the interface (pcapng if_fcslen, pcap's FCS bits).

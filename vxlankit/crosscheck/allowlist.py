@@ -59,6 +59,19 @@ VXLANKIT_ONLY_FIELDS: Mapping[str, Rule] = MappingProxyType({rule.subject: rule 
          "decoded questions and records, which vxlankit shows too, as views of it"),
     _own("nsh.rest", "NSH header bytes (within nsh.length) no dissected field covers; Wireshark "
          "shows them as nothing or as misread TLVs"),
+    _own("gre.checksum_calculated", "tshark 4.0 gives the expected GRE checksum only in the "
+         "expert-info text, not as a field"),
+    _own("gre.sre_list", "the RFC 1701 routing SREs as raw bytes; Wireshark shows each SRE's "
+         "fields (gre.routing.*), which vxlankit does not split out"),
+    _own("erspan.pid.rsvd_upper", "bits 26-57 of an ERSPAN III platform sub-header with no "
+         "known layout: tshark 4.0's erspan.pid.rsvd is masked to the low 26 bits and no field "
+         "shows these"),
+    _own("ipv6.hopopts.options", "Wireshark dissects each hop-by-hop option (ipv6.opt.*) and "
+         "has no field for the option bytes as a whole; vxlankit keeps them raw to re-encode"),
+    _own("ipv6.dstopts.options", "Wireshark dissects each destination option (ipv6.opt.*) and "
+         "has no field for the option bytes as a whole; vxlankit keeps them raw to re-encode"),
+    _own("ipv6.routing.data", "Wireshark dissects a routing header's data per type "
+         "(ipv6.routing.src.addr, ipv6.routing.srh.*, ...); vxlankit keeps it raw to re-encode"),
 )})
 
 RULES: Mapping[str, Rule] = MappingProxyType({rule.key: rule for rule in (

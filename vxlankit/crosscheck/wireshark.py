@@ -30,18 +30,19 @@ from vxlankit.layers.spec import CHECKSUM_HEADER, CHECKSUM_PSEUDO
 #   FCS bits); tshark guesses when the capture is silent, and calls the last 4 bytes of a trailer
 #   an FCS.  "Never" applies only where the capture is silent, like vxlankit.
 # - vxlankit dissects every frame on its own; with reassembly on, tshark moves a fragmented
-#   datagram's payload to its last fragment.
+#   datagram's payload (IPv4 or IPv6) to its last fragment.
 PREFS: Mapping[str, str] = {
     **{f"{spec.proto}.check_checksum": "TRUE" for spec in LAYERS
        if spec.checksum in (CHECKSUM_HEADER, CHECKSUM_PSEUDO)},
     "eth.check_fcs": "TRUE",
     "eth.fcs": "Never",
     "ip.defragment": "FALSE",
+    "ipv6.defragment": "FALSE",
 }
 
 # What tshark 4.0 decodes on its own, by UDP port (`tshark -G decodes`): the decode-as entries
 # that make it agree with vxlankit's port table are the differences from this.
-TSHARK_UDP_DEFAULTS: Mapping[int, str] = {4789: "vxlan", 4790: "vxlan_gpe"}
+TSHARK_UDP_DEFAULTS: Mapping[int, str] = {4789: "vxlan", 4790: "vxlan_gpe", 6081: "geneve"}
 
 
 # A field each compared protocol's dissector always adds, near the start of its header: the sign
@@ -90,14 +91,17 @@ class WsPacket:
     layers: list[WsLayer]
 
 
-def decode_as_for(vxlan_ports: Sequence[int], gpe_ports: Sequence[int]) -> dict[str, str]:
-    """tshark ``-d`` entries that make it dissect exactly these ports as VXLAN / VXLAN-GPE.
+def decode_as_for(vxlan_ports: Sequence[int], gpe_ports: Sequence[int],
+                  geneve_ports: Sequence[int] = (6081,)) -> dict[str, str]:
+    """tshark ``-d`` entries that make it dissect exactly these ports as VXLAN / VXLAN-GPE /
+    Geneve.
 
     A port tshark claims by default but the caller left out is decoded as ``data``, so both
     sides stop at the UDP header there.
     """
     wanted = {port: "vxlan" for port in vxlan_ports}
     wanted.update({port: "vxlan_gpe" for port in gpe_ports})
+    wanted.update({port: "geneve" for port in geneve_ports})
     out: dict[str, str] = {}
     for port in sorted(set(wanted) | set(TSHARK_UDP_DEFAULTS)):
         want = wanted.get(port, "data")

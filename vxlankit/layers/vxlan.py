@@ -246,10 +246,15 @@ def _title(f: dict[str, Any]) -> str:
     return f", VNI: {f['vxlan.vni']}" + (", GPE" if "vxlan.next_proto" in f else "")
 
 
+def _hop(f: dict[str, Any]) -> str:
+    return f"vni {f.get('vxlan.vni', '?')}"
+
+
 _TITLE = "Virtual eXtensible Local Area Network"
 SPEC = LayerSpec(
     name=PROTO, title=_TITLE, role=TUNNEL, header_len=HEADER_LEN, schema=SCHEMA,
     dissect=dissect, emit=emit, short="VXLAN", carries="eth", span=_span, title_extra=_title,
+    hop=_hop,
     # 8472 is the Linux kernel's historic default and what flannel uses; 4789 is IANA's.
     selectors=(("udp.port", 4789), ("udp.port", 8472)),
     fields=(
@@ -267,7 +272,7 @@ SPEC = LayerSpec(
 SPEC_GPE = LayerSpec(
     name="vxlan-gpe", proto=PROTO, title=_TITLE, role=TUNNEL, header_len=HEADER_LEN,
     schema=GPE_SCHEMA, dissect=dissect_gpe, emit=emit, short="VXLAN", carries="table",
-    span=_span, title_extra=_title, selectors=(("udp.port", 4790),),
+    span=_span, title_extra=_title, hop=_hop, selectors=(("udp.port", 4790),),
     next_table="vxlan.next_proto", next_field="vxlan.next_proto", claims="vxlan.next_proto",
     fields=(
         Field("vxlan.flags", UINT, hex=2),

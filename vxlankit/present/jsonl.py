@@ -31,6 +31,8 @@ from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.decode import dissect_transport
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers import arp, ethernet, vlan, vxlan
+from vxlankit.layers.registry import STEPS
+from vxlankit.layers.spec import Walk, dissect_data
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
 from vxlankit.present.timeformat import epoch_str
@@ -234,7 +236,8 @@ _ICMPH = struct.Struct("!BBHHH")
 _CACHE_MAX = 1 << 14
 
 
-def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis | None = None
+def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis | None = None,
+                   counter: FastPathTally | None = None
                    ) -> Callable[[RecordLike, str | None], str | None]:
     """A function ``(record, file) -> JSON text or None`` equal to ``record_json(record,
     decode(record.data, linktype, options), file=file)`` (with ``analysis`` run over the
@@ -338,6 +341,49 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
         return (f'{{"proto":"data","offset":{off},"length":{end - off},"status":"ok",'
                 f'"fields":{{"data.data":"{data[off:end].hex(":")}","data.len":{end - off}}}}}')
 
+    tables = options.tables
+    verify = options.verify_checksums
+    steps = STEPS
+
+    def by_steps(record: RecordLike, file: str | None, frame_off: int, frame_end: int,
+                 depth: int, parts: list[str], protos: list[str], errors: list[str],
+                 trailers: list[tuple[int, int, int]]) -> str:
+        """The rest of the packet from the Ethernet frame at ``frame_off`` on, by the layers'
+        own dissect steps (what the hand-read shapes do not cover); the lists hold what was
+        read by hand before it."""
+        data = record.data
+        walk = Walk(data, frame_end, tables, verify, max_depth)
+        walk.depth = depth
+        nxt: str | None = "eth"
+        off = frame_off
+        while nxt is not None:
+            nxt, off = steps.get(nxt, dissect_data)(walk, off)
+        layers = walk.layers
+        if analysis is not None:
+            analysis(Packet(layers, walk.errors))
+        if counter is not None:
+            counter.steps += 1
+        parts.extend(map(_layer_json, layers))
+        protos.append(frame_protocols(Packet(layers)))
+        errors.extend(walk.errors)
+        trailers.extend(walk.trailers)
+        return finish(record, file, parts, protos, errors, trailers)
+
+    def finish(record: RecordLike, file: str | None, parts: list[str], protos: list[str],
+               errors: list[str], trailers: list[tuple[int, int, int]]) -> str:
+        data = record.data
+        while trailers:  # innermost first, as the full decoder adds them
+            start, stop, frame_start = trailers.pop()
+            pad_end = min(stop, frame_start + 60)
+            fields: dict[str, Any] = {}
+            if pad_end > start:
+                fields["eth.padding"] = data[start:pad_end]
+            if stop > max(start, pad_end):
+                fields["eth.trailer"] = data[max(start, pad_end):stop]
+            parts.append(_layer_json(Layer("trailer", fields, start, stop - start)))
+        return (f'{_frame_head(record, file)},"frame.protocols":"{":".join(protos)}"}},'
+                f'"layers":[{",".join(parts)}],"errors":{dumps(errors) if errors else "[]"}}}')
+
     def fast(record: RecordLike, file: str | None) -> str | None:
         data = record.data
         end = len(data)
@@ -348,11 +394,19 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
         errors: list[str] = []
         trailers: list[tuple[int, int, int]] = []
         while True:  # at an Ethernet header
+            # Where this frame starts, and what was read before it: a shape the hand-read
+            # path does not cover is finished from here by the layers' own steps.
+            frame_off, frame_end, depth0 = off, end, depth
+            marks = (len(parts), len(protos), len(errors), len(trailers))
             if off + 14 > end:
-                return None
+                return by_steps(record, file, frame_off, frame_end, depth0,
+                                parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
+                                trailers[:marks[3]])
             _dst, _src, etype = unpack_eth(data, off)
             if etype < 0x0600:
-                return None
+                return by_steps(record, file, frame_off, frame_end, depth0,
+                                parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
+                                trailers[:marks[3]])
             eth_start = off
             parts.append(eth_json(data, off, "eth", 14))
             protos.append("eth:ethertype")
@@ -360,7 +414,9 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
             kind = ethertypes.get(etype)
             while kind == "vlan" or kind == "ieee8021ad":
                 if off + 4 > end:
-                    return None
+                    return by_steps(record, file, frame_off, frame_end, depth0,
+                                    parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
+                                    trailers[:marks[3]])
                 etype = from_bytes(data[off + 2:off + 4], "big")
                 parts.append(eth_json(data, off, kind, 4))
                 protos.append(kind + ":ethertype")
@@ -370,7 +426,9 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 if off + 28 > end or data[off + 4:off + 6] != b"\x06\x04" or data[
                         off + 2:off + 4] != b"\x08\x00" or data[off:off + 2] not in (
                         b"\x00\x01", b"\x00\x06"):
-                    return None
+                    return by_steps(record, file, frame_off, frame_end, depth0,
+                                    parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
+                                    trailers[:marks[3]])
                 parts.append(arp_json(data, off))
                 protos.append("arp")
                 if off + 28 < end:
@@ -382,10 +440,14 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                     protos.append("data")
                 break
             if kind != "ip" or off + 20 > end:
-                return None
+                return by_steps(record, file, frame_off, frame_end, depth0,
+                                parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
+                                trailers[:marks[3]])
             vihl, tos, tlen, ident, ffo, ttl, proto, csum, _s, _d = unpack_ip(data, off)
             if vihl != 0x45 or tlen < 20 or off + tlen > end or ffo & 0x3FFF:
-                return None
+                return by_steps(record, file, frame_off, frame_end, depth0,
+                                parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
+                                trailers[:marks[3]])
             text = ip_json(off, tos, tlen, ident, ffo, ttl, proto, csum, data[off + 12:off + 20])
             if from_bytes(data[off:off + 20], "big") % 0xFFFF:
                 calc = internet_checksum(data[off:off + 10] + data[off + 12:off + 20])
@@ -405,7 +467,9 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 found = dissect_transport(data, off, end, ip_off, ip_protocols[proto], options,
                                           analysis)
                 if found is None or found[2] not in ("data", None):
-                    return None  # anything but a bad checksum to report: the full decoder
+                    return by_steps(record, file, frame_off, frame_end, depth0,
+                                    parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
+                                    trailers[:marks[3]])
                 layers, transport_errors, _, off = found
                 errors += transport_errors
                 for layer in layers:
@@ -413,10 +477,14 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                     protos.append(layer.proto)
             elif proto == 17:
                 if off + 8 > end:
-                    return None
+                    return by_steps(record, file, frame_off, frame_end, depth0,
+                                    parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
+                                    trailers[:marks[3]])
                 sport, dport, ulen, ucsum = unpack_udp(data, off)
                 if ulen < 8 or off + ulen > end:
-                    return None
+                    return by_steps(record, file, frame_off, frame_end, depth0,
+                                    parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
+                                    trailers[:marks[3]])
                 text = udp_json(off, sport, dport, ulen, ucsum)
                 if not ucsum:
                     parts.append(text + ',"udp.checksum.status":3}}')
@@ -439,17 +507,23 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 tunnel = udp_ports.get(dport)
                 if tunnel == "vxlan":
                     if off + 8 > end or depth >= max_depth:
-                        return None
+                        return by_steps(record, file, frame_off, frame_end, depth0,
+                                        parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
+                                        trailers[:marks[3]])
                     depth += 1
                     parts.append(vxlan_json(data, off))
                     protos.append("vxlan")
                     off += 8
                     continue
                 if tunnel is not None:
-                    return None
+                    return by_steps(record, file, frame_off, frame_end, depth0,
+                                    parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
+                                    trailers[:marks[3]])
             elif proto == 1:
                 if off + 8 > end:
-                    return None
+                    return by_steps(record, file, frame_off, frame_end, depth0,
+                                    parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
+                                    trailers[:marks[3]])
                 total = from_bytes(data[off:end], "big") << (8 if (end - off) & 1 else 0)
                 itype, code, icsum, ident, seq = unpack_icmp(data, off)
                 icalc: int | None = None
@@ -471,17 +545,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 parts.append(data_json(data, off, end))
                 protos.append("data")
             break
-        while trailers:
-            start, stop, frame_start = trailers.pop()
-            pad_end = min(stop, frame_start + 60)
-            fields: dict[str, Any] = {}
-            if pad_end > start:
-                fields["eth.padding"] = data[start:pad_end]
-            if stop > max(start, pad_end):
-                fields["eth.trailer"] = data[max(start, pad_end):stop]
-            parts.append(_layer_json(Layer("trailer", fields, start, stop - start)))
-        return (f'{_frame_head(record, file)},"frame.protocols":"{":".join(protos)}"}},'
-                f'"layers":[{",".join(parts)}],"errors":{dumps(errors) if errors else "[]"}}}')
+        return finish(record, file, parts, protos, errors, trailers)
 
     return fast
 
@@ -496,7 +560,7 @@ def fast_json_lines(records: Iterable[RecordLike], options: DecodeOptions = DEFA
         return
     limit = count if count is not None and count > 0 else -1
     analyze = Analysis()  # one for the fast path and the full decoder: they share the capture
-    fast = make_fast_json(options, analyze)
+    fast = make_fast_json(options, analyze, tally)
     cache: dict[int, DecodeOptions] = {}
     shown = 0
     for record in records:

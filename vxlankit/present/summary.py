@@ -38,10 +38,10 @@ from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.decode import dissect_transport
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
-from vxlankit.layers.registry import LAYERS, spec_for
-from vxlankit.layers.spec import TRANSPORT
+from vxlankit.layers.registry import LAYERS, STEPS, spec_for
+from vxlankit.layers.spec import NETWORK, TRANSPORT, TUNNEL, Walk, dissect_data
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, RESERVED_MASK
-from vxlankit.packet import CHECKSUM_BAD, MALFORMED, TRUNCATED, Layer, Packet
+from vxlankit.packet import CHECKSUM_BAD, MALFORMED, OK, TRUNCATED, Layer, Packet
 from vxlankit.present.palette import ANSI, PLAIN, Palette
 from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
 from vxlankit.present.timeformat import TIME_FORMATS, Clock, epoch_str, format_seconds, time_digits
@@ -117,12 +117,28 @@ def _gbp_mark(gbp: int, flag_d: int, flag_a: int) -> str:
 
 
 def _hop(src: str, dst: str, vni: Any, marks: str, length: str, pal: Palette) -> str:
-    """One tunnel hop: ``src -> dst VXLAN [len] vni N [marks]``."""
+    """One VXLAN hop: ``src -> dst VXLAN [len] vni N [marks]``."""
+    return _tunnel_hop(src, dst, "VXLAN", f"vni {vni}", marks, length, pal)
+
+
+def _tunnel_hop(src: str, dst: str, kind: str, ident: str, marks: str, length: str,
+                pal: Palette) -> str:
+    """One tunnel hop: ``src -> dst KIND [len] [ident] [marks]`` (``ident``: "vni 100",
+    "key 7", ...)."""
+    text = _tunnel_text(kind, ident, marks, length, pal)
+    if pal.reset:
+        return f"{pal.addr}{src}{pal.reset}{ARROW}{pal.addr}{dst}{pal.reset} {text}"
+    return f"{src}{ARROW}{dst} {text}"
+
+
+def _tunnel_text(kind: str, ident: str, marks: str, length: str, pal: Palette) -> str:
+    """A tunnel header's part of a hop; a tunnel straight inside another (ERSPAN in GRE)
+    adds its own to the same hop."""
     if pal.reset:
         mark = f" {pal.mark}{marks}{pal.reset}" if marks else ""
-        return (f"{pal.addr}{src}{pal.reset}{ARROW}{pal.addr}{dst}{pal.reset} "
-                f"{pal.proto}VXLAN{pal.reset}{length} {pal.vni}vni {vni}{pal.reset}{mark}")
-    return f"{src}{ARROW}{dst} VXLAN{length} vni {vni}{' ' + marks if marks else ''}"
+        named = f" {pal.vni}{ident}{pal.reset}" if ident else ""
+        return f"{pal.proto}{kind}{pal.reset}{length}{named}{mark}"
+    return f"{kind}{length}{' ' + ident if ident else ''}{' ' + marks if marks else ''}"
 
 
 def _plain(src: str, dst: str, proto: str, length: int, info: str, pal: Palette) -> str:
@@ -178,9 +194,11 @@ def _hop_marks(fields: dict[str, Any], notes: Sequence[str]) -> str:
     return " ".join(marks)
 
 
-def _end_marks(packet: Packet) -> list[str]:
-    marks: list[str] = []
-    for layer in packet.layers:
+def _end_marks(layers: Sequence[Layer], errors: Sequence[str],
+               marks: list[str] | None = None) -> list[str]:
+    """The end markers of ``layers`` (after ``marks`` already found, not repeated)."""
+    marks = [] if marks is None else marks
+    for layer in layers:
         status = layer.status
         if status == TRUNCATED:
             if "truncated" not in marks:
@@ -196,7 +214,7 @@ def _end_marks(packet: Packet) -> list[str]:
             mark = f"bad {proto} checksum"
             if mark not in marks:
                 marks.append(mark)
-    if packet.errors and not marks:
+    if errors and not marks:
         marks.append("error")
     return marks
 
@@ -229,14 +247,20 @@ def _describe(layers: Sequence[Layer], start: int, inner: bool, frame_len: int,
     top = layers[i] if i < n else None
     if top is None or top.proto in ("trailer", "fcs"):
         proto = layers[i - 1].proto if i > start else "?"
-    elif top.proto == "ip":
+    elif (net := spec_for(top)) is not None and net.role == NETWORK:
         layer = top
         f = layer.fields
-        if "ip.src" in f:
-            nets = (f["ip.src"], f["ip.dst"])
-        nxt = layers[i + 1] if i + 1 < n else None
+        p = top.proto
+        if p + ".src" in f:
+            nets = (f[p + ".src"], f[p + ".dst"])
+        j = i + 1
+        while j < n and layers[j].proto.startswith(p + "."):  # IPv6 extension headers
+            j += 1
+        nxt = layers[j] if j < n else None
         nproto = nxt.proto if nxt is not None else ""
-        ipproto = f.get("ip.proto")
+        before = spec_for(layers[j - 1])
+        ipproto = (layers[j - 1].fields.get(before.next_field)
+                   if before is not None and before.next_field else None)
         if nxt is not None and nproto == "icmp":
             g = nxt.fields
             proto = "ICMP"
@@ -256,14 +280,15 @@ def _describe(layers: Sequence[Layer], start: int, inner: bool, frame_len: int,
         elif ipproto == 6:
             proto = "TCP"
             if nxt is not None and nproto == "data":
-                plen = f["ip.len"] - f["ip.hdr_len"] if layer.status == "ok" else None
+                plen = (f["ip.len"] - f["ip.hdr_len"] if p == "ip" and layer.status == "ok"
+                        else None)
                 info = _tcp_info(nxt.fields.get("data.data", b""), plen)
         elif ipproto is not None:
-            proto = PROTOCOL_NAMES.get(ipproto, "IPv4")
-            if proto == "IPv4":
+            proto = PROTOCOL_NAMES.get(ipproto, net.short)
+            if proto == net.short:
                 info = f"proto={ipproto}"
         else:
-            proto = "IPv4"
+            proto = net.short
     elif top.proto == "arp":
         f = top.fields
         proto = "ARP"
@@ -290,26 +315,40 @@ def packet_summary(packet: Packet, frame_len: int | None = None, pal: Palette = 
 
     ``frame_len`` is the length on the wire (``frame.len``); by default the captured length.
     """
-    layers = packet.layers
     length = len(packet.data) if frame_len is None else frame_len
-    hops: list[str] = []
-    last_ip: Layer | None = None
+    return _render(packet.layers, length, pal, [], _end_marks(packet.layers, packet.errors))
+
+
+def _render(layers: Sequence[Layer], length: int, pal: Palette, hops: list[str],
+            marks: list[str]) -> str:
+    """The line for ``layers``, after the ``hops`` a fast path has read by hand (their bytes
+    are not in ``layers``), with the end ``marks``."""
+    last_net: Layer | None = None
     inner = 0
+    after_tunnel = False  # the previous layer was a tunnel header (ERSPAN right after GRE)
     for i, layer in enumerate(layers):
-        proto = layer.proto
-        if proto == "ip":
-            last_ip = layer
-        elif proto == "vxlan":
+        spec = spec_for(layer)
+        role = spec.role if spec is not None else ""
+        if role == NETWORK:
+            last_net = layer
+        elif role == TUNNEL and spec is not None:
             f = layer.fields
-            if last_ip is not None and "ip.src" in last_ip.fields:
-                src, dst = last_ip.fields["ip.src"], last_ip.fields["ip.dst"]
+            hop_marks = _hop_marks(f, layer.notes) if layer.proto == "vxlan" else (
+                "[reserved bits]" if "reserved bits set" in layer.notes else "")
+            ident = spec.hop(f) if spec.hop is not None else ""
+            if after_tunnel and hops:
+                hops[-1] += " " + _tunnel_text(spec.short, ident, hop_marks, "", pal)
             else:
-                src = dst = "?"
-            hops.append(_hop(src, dst, f.get("vxlan.vni", "?"), _hop_marks(f, layer.notes),
-                             "" if hops else f" {length}", pal))
-            last_ip = None
+                net = last_net.fields if last_net is not None else {}
+                prefix = last_net.proto if last_net is not None else ""
+                hops.append(_tunnel_hop(net.get(prefix + ".src", "?"),
+                                        net.get(prefix + ".dst", "?"), spec.short, ident,
+                                        hop_marks,
+                                        "" if hops else f" {length}", pal))
+            last_net = None
             inner = i + 1
-    end = _end(_end_marks(packet), pal)
+        after_tunnel = role == TUNNEL
+    end = _end(marks, pal)
     if not hops:
         return _describe(layers, 0, False, length, pal) + end
     hops.append(_describe(layers, inner, True, length, pal))
@@ -350,8 +389,36 @@ def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
     return spec.short, spec.info(layers[-1]), f"bad {spec.proto} checksum" if errors else ""
 
 
+def _by_steps(data: bytes, frame_off: int, end: int, frame_len: int, hops: list[str],
+              bad: list[str], options: DecodeOptions, pal: Palette,
+              analysis: Analysis | None, counter: FastPathTally | None) -> str | None:
+    """The rest of a line from the Ethernet frame at ``frame_off`` on, by the layers' own
+    dissect steps (what the hand-read shapes do not cover: another network, tunnel or
+    application layer, IPv4 options, fragments); ``hops`` and ``bad`` are what was read by hand
+    before it.  ``None`` when the frame has more to report than bad checksums (a cut or
+    malformed header, a trailer): the full decoder's case."""
+    walk = Walk(data, end, options.tables, options.verify_checksums, options.max_depth)
+    walk.depth = len(hops)
+    steps = STEPS
+    nxt: str | None = "eth"
+    off = frame_off
+    while nxt is not None:
+        nxt, off = steps.get(nxt, dissect_data)(walk, off)
+    layers = walk.layers
+    # Bytes past a length field (padding) are not in the line, as in the reference.
+    if any(layer.status != OK for layer in layers) or not all(
+            " bad checksum at offset " in error for error in walk.errors):
+        return None
+    if analysis is not None:
+        analysis(Packet(layers, walk.errors))
+    if counter is not None:
+        counter.steps += 1
+    return _render(layers, frame_len, pal, hops, _end_marks(layers, walk.errors, list(bad)))
+
+
 def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_OPTIONS,
-                 pal: Palette = PLAIN, analysis: Analysis | None = None) -> str | None:
+                 pal: Palette = PLAIN, analysis: Analysis | None = None,
+                 counter: FastPathTally | None = None) -> str | None:
     """``packet_summary(decode(data, 1, options), frame_len)`` for an Ethernet frame of a common
     shape, read without a full decode; ``None`` when the frame needs the full decoder.
 
@@ -369,27 +436,35 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
     hops: list[str] = []
     bad: list[str] = []  # the "[bad ... checksum]" end markers, in layer order
     while True:
+        frame_off = off  # where this (outer or inner) Ethernet frame starts, and its bounds
+        frame_end = end
+        nbad = len(bad)
         if off + 14 > end:
-            return None
+            return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                             options, pal, analysis, counter)
         dst, src, etype = _ETH.unpack_from(data, off)
         off += 14
         if etype < 0x0600:
-            return None
+            return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                             options, pal, analysis, counter)
         kind = ethertypes.get(etype)
         tags = 0
         while kind == "vlan" or kind == "ieee8021ad":
             if off + 4 > end or tags == 2:
-                return None
+                return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                 options, pal, analysis, counter)
             etype = _H.unpack_from(data, off + 2)[0]
             off += 4
             tags += 1
             kind = ethertypes.get(etype)
         if kind == "ip":
             if off + 20 > end:
-                return None
+                return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                 options, pal, analysis, counter)
             vihl, tlen, ffo, ttl, ipproto, _csum, sip, dip = _IP.unpack_from(data, off)
             if vihl != 0x45 or tlen < 20 or off + tlen > end or ffo & 0x3FFF:
-                return None
+                return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                 options, pal, analysis, counter)
             if verify and not _checksum_ok(data[off:off + 20]) and "bad ip checksum" not in bad:
                 bad.append("bad ip checksum")
             end = off + tlen
@@ -398,10 +473,12 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
             pkind = ip_protocols.get(ipproto)
             if pkind == "udp":
                 if off + 8 > end:
-                    return None
+                    return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                     options, pal, analysis, counter)
                 sport, dport, ulen, ucsum = _UDP.unpack_from(data, off)
                 if ulen < 8 or off + ulen > end:
-                    return None
+                    return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                     options, pal, analysis, counter)
                 if ucsum and verify and not _checksum_ok(
                         data[off:off + ulen],
                         int.from_bytes(data[ip_off + 12:ip_off + 20], "big") + 17 + ulen
@@ -411,7 +488,8 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 ukind = udp_ports.get(dport)
                 if ukind == "vxlan":
                     if off + 16 > end or len(hops) >= max_depth:
-                        return None
+                        return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                         options, pal, analysis, counter)
                     flags, gbp, word = _VX.unpack_from(data, off + 8)
                     marks = []
                     if flags & 0x8000:
@@ -425,12 +503,14 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                     off += 16
                     continue
                 if ukind is not None:
-                    return None
+                    return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                     options, pal, analysis, counter)
                 proto = "UDP"
                 info = f"{sport}{ARROW}{dport} len={ulen - 8}"
             elif pkind == "icmp":
                 if off + 8 > end:
-                    return None
+                    return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                     options, pal, analysis, counter)
                 itype, code, _c, ident, seq = _ICMP.unpack_from(data, off)
                 if verify and not _checksum_ok(data[off:end]):
                     bad.append("bad icmp checksum")
@@ -442,7 +522,8 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
             elif pkind is not None and pkind in _TRANSPORT_SPECS:
                 found = _transport(data, off, end, ip_off, pkind, options, analysis)
                 if found is None:
-                    return None
+                    return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                     options, pal, analysis, counter)
                 proto, info, bad_mark = found
                 if bad_mark:
                     bad.append(bad_mark)
@@ -454,7 +535,8 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                     proto = PROTOCOL_NAMES.get(ipproto, "IPv4")
                     info = f"proto={ipproto}" if proto == "IPv4" else ""
             else:
-                return None
+                return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                 options, pal, analysis, counter)
             nets = (_ntoa(sip), _ntoa(dip))
             if hops:
                 hops.append(_inner((src.hex(":"), dst.hex(":")), nets, proto, info, pal))
@@ -462,10 +544,12 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
             return _plain(nets[0], nets[1], proto, frame_len, info, pal) + _end(bad, pal)
         if kind == "arp":
             if off + 28 > end:
-                return None
+                return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                 options, pal, analysis, counter)
             htype, ptype, hlen, plen, op, sha, spa, _tha, tpa = _ARP.unpack_from(data, off)
             if hlen != 6 or plen != 4 or ptype != 0x0800 or htype not in (1, 6):
-                return None
+                return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                 options, pal, analysis, counter)
             info = _arp_info(op, sha.hex(":"), _ntoa(spa), _ntoa(tpa))
             if hops:
                 hops.append(_inner((src.hex(":"), dst.hex(":")), None, "ARP", info, pal))
@@ -473,13 +557,15 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
             return _plain(src.hex(":"), dst.hex(":"), "ARP", frame_len, info, pal) + _end(bad, pal)
         if kind is None:
             if off >= end:
-                return None
+                return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                 options, pal, analysis, counter)
             proto = _ETHERTYPE_NAMES.get(etype, f"ethertype 0x{etype:04x}")
             if hops:
                 hops.append(_inner((src.hex(":"), dst.hex(":")), None, proto, "", pal))
                 return " | ".join(hops) + _end(bad, pal)
             return _plain(src.hex(":"), dst.hex(":"), proto, frame_len, "", pal) + _end(bad, pal)
-        return None
+        return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                         options, pal, analysis, counter)
 
 
 # eth ip udp vxlan eth (64 bytes): eth.type, ip vihl/len/flags+offset/proto, udp dport/length/
@@ -489,13 +575,14 @@ _CACHE_MAX = 1 << 16
 
 
 def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = PLAIN,
-                      analysis: Analysis | None = None) -> Callable[[bytes, int], str | None]:
+                      analysis: Analysis | None = None, counter: FastPathTally | None = None
+                      ) -> Callable[[bytes, int], str | None]:
     """A ``fast_summary`` bound to ``options`` and ``pal``, faster still for the commonest shape
     (Ethernet [802.1Q] / IPv4 / UDP / VXLAN / Ethernet / IPv4 or ARP, one hop, plain text), for
     which it caches the text of addresses and VXLAN headers."""
     if not fast_path_applies(options) or options.max_depth < 1 or pal.reset:
         def general(data: bytes, frame_len: int) -> str | None:
-            return fast_summary(data, frame_len, options, pal, analysis)
+            return fast_summary(data, frame_len, options, pal, analysis, counter)
         return general
     udp_ports = options.udp_ports
     vxlan_ports = frozenset(p for p, n in udp_ports.items() if n == "vxlan")
@@ -565,14 +652,14 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
         n = len(data)
         b = 4 if data[12:14] == b"\x81\x00" else 0  # one 802.1Q tag shifts everything by 4
         if n < 92 + b:
-            return fast_summary(data, frame_len, options, pal, analysis)
+            return fast_summary(data, frame_len, options, pal, analysis, counter)
         (etype, vihl, tlen, ffo, ipproto, dport, ulen, ucsum, ietype,
          ivihl, itlen, iffo, iproto, w1, w2, w3, w4) = unpack_common(data, b)
         uend = 34 + b + ulen
         if (etype != 0x0800 or vihl != 0x45 or ffo & 0x3FFF or ipproto != 17
                 or 14 + b + tlen > n or ulen < 16 or uend > 14 + b + tlen
                 or dport not in vxlan_ports):
-            return fast_summary(data, frame_len, options, pal, analysis)
+            return fast_summary(data, frame_len, options, pal, analysis, counter)
         bad = ""  # the end markers of bad checksums (in layer order, each name once)
         if from_bytes(data[14 + b:34 + b], "big") % 0xFFFF:
             bad = " [bad ip checksum]"
@@ -581,16 +668,16 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
             bad += " [bad udp checksum]"
         if ietype == 0x0800:
             if uend < 92 + b:
-                return fast_summary(data, frame_len, options, pal, analysis)
+                return fast_summary(data, frame_len, options, pal, analysis, counter)
             end = 64 + b + itlen
             if ivihl != 0x45 or itlen < 20 or end > uend or iffo & 0x3FFF:
-                return fast_summary(data, frame_len, options, pal, analysis)
+                return fast_summary(data, frame_len, options, pal, analysis, counter)
             if from_bytes(data[64 + b:84 + b], "big") % 0xFFFF and "[bad ip" not in bad:
                 bad += " [bad ip checksum]"
             if iproto == 1:
                 total = from_bytes(data[84 + b:end], "big") << (8 if itlen & 1 else 0)
                 if end < 92 + b:
-                    return fast_summary(data, frame_len, options, pal, analysis)
+                    return fast_summary(data, frame_len, options, pal, analysis, counter)
                 if not total or total % 0xFFFF:
                     bad += " [bad icmp checksum]"
                 key = data[26 + b:62 + b] + data[76 + b:84 + b]
@@ -614,7 +701,7 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                     bad += f" [{segment[2]}]"
             elif iproto == 17:
                 if end < 92 + b or w3 < 8 or 84 + b + w3 > end or w2 in udp_ports:
-                    return fast_summary(data, frame_len, options, pal, analysis)
+                    return fast_summary(data, frame_len, options, pal, analysis, counter)
                 if w4 and ((from_bytes(data[84 + b:84 + b + w3], "big")
                             << (8 if w3 & 1 else 0))
                            + from_bytes(data[76 + b:84 + b], "big") + 17 + w3) % 0xFFFF:
@@ -622,19 +709,19 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                         bad += " [bad udp checksum]"
                 info = f"UDP {w1}{ARROW}{w2} len={w3 - 8}"
             else:
-                return fast_summary(data, frame_len, options, pal, analysis)
+                return fast_summary(data, frame_len, options, pal, analysis, counter)
             key = data[26 + b:62 + b] + data[76 + b:84 + b]
             found = get_prefix(key) or prefix(key, True)
             return f"{found[0]}{frame_len}{found[1]}{info}{bad}"
         if ietype == 0x0806:
             htype, ptype, hlen, plen, op, sha, spa, _tha, tpa = unpack_arp(data, 64 + b)
             if hlen != 6 or plen != 4 or ptype != 0x0800 or htype not in (1, 6):
-                return fast_summary(data, frame_len, options, pal, analysis)
+                return fast_summary(data, frame_len, options, pal, analysis, counter)
             info = _arp_info(op, sha.hex(":"), _ntoa(spa), _ntoa(tpa))
             key = data[26 + b:62 + b]
             found = get_prefix(key) or prefix(key, False)
             return f"{found[0]}{frame_len}{found[1]}ARP {info}{bad}"
-        return fast_summary(data, frame_len, options, pal, analysis)
+        return fast_summary(data, frame_len, options, pal, analysis, counter)
 
     return common
 
@@ -678,7 +765,7 @@ class Summarizer:
         options = self.options
         cache: dict[int, DecodeOptions] = {}
         analyze = Analysis()  # one for the fast path and the full decoder: they share the capture
-        fast = make_fast_summary(options, pal, analyze)
+        fast = make_fast_summary(options, pal, analyze, tally)
         first = prev = 0
         started = False
         iface: Any = None
