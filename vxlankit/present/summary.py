@@ -40,6 +40,7 @@ from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
 from vxlankit.layers.registry import LAYERS, STEPS, spec_for
 from vxlankit.layers.spec import NETWORK, TRANSPORT, TUNNEL, Walk, dissect_data
+from vxlankit.layers.udp import port_layer
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, RESERVED_MASK
 from vxlankit.packet import CHECKSUM_BAD, MALFORMED, OK, TRUNCATED, Layer, Packet
 from vxlankit.present.palette import ANSI, PLAIN, Palette
@@ -485,7 +486,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 ) and "bad udp checksum" not in bad:
                     bad.append("bad udp checksum")
                 end = off + ulen
-                ukind = udp_ports.get(dport)
+                ukind = port_layer(udp_ports, sport, dport)
                 if ukind == "vxlan":
                     if off + 16 > end or len(hops) >= max_depth:
                         return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
@@ -658,7 +659,8 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
         uend = 34 + b + ulen
         if (etype != 0x0800 or vihl != 0x45 or ffo & 0x3FFF or ipproto != 17
                 or 14 + b + tlen > n or ulen < 16 or uend > 14 + b + tlen
-                or dport not in vxlan_ports):
+                or dport not in vxlan_ports
+                or port_layer(udp_ports, data[34 + b] << 8 | data[35 + b], dport) != "vxlan"):
             return fast_summary(data, frame_len, options, pal, analysis, counter)
         bad = ""  # the end markers of bad checksums (in layer order, each name once)
         if from_bytes(data[14 + b:34 + b], "big") % 0xFFFF:
@@ -700,7 +702,8 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                 if segment[2]:
                     bad += f" [{segment[2]}]"
             elif iproto == 17:
-                if end < 92 + b or w3 < 8 or 84 + b + w3 > end or w2 in udp_ports:
+                if (end < 92 + b or w3 < 8 or 84 + b + w3 > end or w2 in udp_ports
+                        or w1 in udp_ports):
                     return fast_summary(data, frame_len, options, pal, analysis, counter)
                 if w4 and ((from_bytes(data[84 + b:84 + b + w3], "big")
                             << (8 if w3 & 1 else 0))
