@@ -220,6 +220,18 @@ def _end_marks(layers: Sequence[Layer], errors: Sequence[str],
     return marks
 
 
+def _application(layers: Sequence[Layer], i: int) -> tuple[str, str] | None:
+    """(protocol column, info) of the application layer at ``i`` above UDP or TCP (DNS), as
+    tshark names the packet after its highest protocol; None when there is none."""
+    if i >= len(layers):
+        return None
+    layer = layers[i]
+    spec = spec_for(layer)
+    if spec is None or spec.info is None or spec.role == TUNNEL or layer.status != OK:
+        return None
+    return spec.short, spec.info(layer)
+
+
 def _describe(layers: Sequence[Layer], start: int, inner: bool, frame_len: int,
               pal: Palette) -> str:
     """The frame from ``layers[start]`` on: addresses, protocol and info."""
@@ -267,11 +279,15 @@ def _describe(layers: Sequence[Layer], start: int, inner: bool, frame_len: int,
             proto = "ICMP"
             info = _icmp_info(g.get("icmp.type"), g.get("icmp.code"), g.get("icmp.ident"),
                               g.get("icmp.seq"))
+        elif nxt is not None and nproto == "udp" and (app := _application(layers, j + 1)):
+            proto, info = app
         elif nxt is not None and nproto == "udp":
             g = nxt.fields
             proto = "UDP"
             if "udp.srcport" in g:
                 info = f"{g['udp.srcport']}{ARROW}{g['udp.dstport']} len={g['udp.length'] - 8}"
+        elif nxt is not None and nproto == "tcp" and (app := _application(layers, j + 1)):
+            proto, info = app
         elif nxt is not None and (spec := spec_for(nxt)) is not None and spec.info is not None:
             proto = spec.short
             info = spec.info(nxt)
@@ -381,7 +397,7 @@ def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
     """(protocol column, info, bad-checksum mark or "") of the transport header at ``off``
     (its IPv4 header at ``ip_off``, its payload ending at ``end``), by the layer's own step;
     ``None`` when it has anything else to report (the full decoder's case)."""
-    found = dissect_transport(data, off, end, ip_off, kind, options, analysis)
+    found = dissect_transport(data, off, end, ip_off, kind, options, analysis, bare=True)
     if found is None:
         return None
     layers, errors, _, _ = found
@@ -697,7 +713,7 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                 segment = _transport(data, 84 + b, end, 64 + b, transports[iproto], options,
                                      analysis)
                 if segment is None:
-                    return None
+                    return fast_summary(data, frame_len, options, pal, analysis, counter)
                 info = f"{segment[0]} {segment[1]}"
                 if segment[2]:
                     bad += f" [{segment[2]}]"
