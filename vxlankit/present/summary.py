@@ -603,6 +603,10 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
         return general
     udp_ports = options.udp_ports
     vxlan_ports = frozenset(p for p, n in udp_ports.items() if n == "vxlan")
+    # Source ports that take a datagram before its VXLAN destination port would (a lower
+    # port with a layer of its own: udp.port_layer's rule), as the two bytes on the wire.
+    lower_claimed = frozenset(p.to_bytes(2, "big") for p, n in udp_ports.items()
+                              if p and n != "vxlan" and p < max(vxlan_ports, default=0))
     transports = {number: name for number, name in options.ip_protocols.items()
                   if name in _TRANSPORT_SPECS}
     pairs: dict[bytes, str] = {}  # 8 bytes of IPv4 source + destination -> "a -> b"
@@ -675,8 +679,7 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
         uend = 34 + b + ulen
         if (etype != 0x0800 or vihl != 0x45 or ffo & 0x3FFF or ipproto != 17
                 or 14 + b + tlen > n or ulen < 16 or uend > 14 + b + tlen
-                or dport not in vxlan_ports
-                or port_layer(udp_ports, data[34 + b] << 8 | data[35 + b], dport) != "vxlan"):
+                or dport not in vxlan_ports or data[34 + b:36 + b] in lower_claimed):
             return fast_summary(data, frame_len, options, pal, analysis, counter)
         bad = ""  # the end markers of bad checksums (in layer order, each name once)
         if from_bytes(data[14 + b:34 + b], "big") % 0xFFFF:
