@@ -433,6 +433,50 @@ def _by_steps(data: bytes, frame_off: int, end: int, frame_len: int, hops: list[
     return _render(layers, frame_len, pal, hops, _end_marks(layers, walk.errors, list(bad)))
 
 
+# Tunnels the hand-read path does not read itself but through their own steps (VXLAN it
+# reads by hand).
+_TUNNEL_SPECS = {spec.name: spec for spec in LAYERS if spec.role == TUNNEL
+                 and spec.name != "vxlan"}
+
+
+def _tunnels(data: bytes, off: int, end: int, kind: str, src: str, dst: str, hops: list[str],
+             bad: list[str], frame_len: int, options: DecodeOptions, pal: Palette
+             ) -> int | None:
+    """Tunnel headers from ``off`` (Geneve, GRE and the ERSPAN in it...), each by its layer's
+    own step, up to the inner Ethernet frame: adds their hop to ``hops`` (and bad checksums
+    to ``bad``) and returns where the inner frame starts; ``None`` (nothing added) when they
+    lead anywhere else or have more to report than a bad checksum."""
+    walk = Walk(data, end, options.tables, options.verify_checksums, options.max_depth)
+    walk.depth = len(hops)
+    nxt: str | None = kind
+    while nxt in _TUNNEL_SPECS:
+        assert nxt is not None
+        nxt, off = _TUNNEL_SPECS[nxt].dissect(walk, off)
+    layers = walk.layers
+    if nxt != "eth" or walk.trailers or walk.end != end or any(
+            layer.status != OK for layer in layers) or not all(
+            " bad checksum at offset " in error for error in walk.errors):
+        return None
+    text = ""
+    for layer in layers:
+        spec = _TUNNEL_SPECS[layer.proto] if layer.proto in _TUNNEL_SPECS else spec_for(layer)
+        assert spec is not None
+        ident = spec.hop(layer.fields) if spec.hop is not None else ""
+        marks = _hop_marks(layer.fields, layer.notes) if layer.proto == "vxlan" else (
+            "[reserved bits]" if "reserved bits set" in layer.notes else "")
+        if not text:
+            text = _tunnel_hop(src, dst, spec.short, ident, marks,
+                               "" if hops else f" {frame_len}", pal)
+        else:
+            text += " " + _tunnel_text(spec.short, ident, marks, "", pal)
+        if layer.fields.get(layer.proto + ".checksum.status") == CHECKSUM_BAD:
+            mark = f"bad {layer.proto} checksum"
+            if mark not in bad:
+                bad.append(mark)
+    hops.append(text)
+    return off
+
+
 def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_OPTIONS,
                  pal: Palette = PLAIN, analysis: Analysis | None = None,
                  counter: FastPathTally | None = None) -> str | None:
@@ -488,6 +532,14 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
             ip_off = off
             off += 20
             pkind = ip_protocols.get(ipproto)
+            if pkind in _TUNNEL_SPECS:  # GRE
+                inner = _tunnels(data, off, end, pkind, _ntoa(sip), _ntoa(dip), hops, bad,
+                                 frame_len, options, pal)
+                if inner is None:
+                    return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                     options, pal, analysis, counter)
+                off = inner
+                continue
             if pkind == "udp":
                 if off + 8 > end:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
@@ -519,6 +571,12 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                                      "" if hops else f" {frame_len}", pal))
                     off += 16
                     continue
+                if ukind in _TUNNEL_SPECS:
+                    inner = _tunnels(data, off + 8, end, ukind, _ntoa(sip), _ntoa(dip), hops,
+                                     bad, frame_len, options, pal)
+                    if inner is not None:
+                        off = inner
+                        continue
                 if ukind is not None:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
