@@ -28,6 +28,8 @@ from typing import Any
 
 from vxlankit.codec import LINKTYPE_NAMES
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
+from vxlankit.layers.registry import spec_for
+from vxlankit.layers.spec import NETWORK, TUNNEL
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import RecordLike
 from vxlankit.present.timeformat import epoch_str, format_seconds, utc_text
@@ -115,7 +117,7 @@ class _Ping:
     __slots__ = ("requests", "replies", "duplicates", "unmatched", "rtts", "reply_vnis")
 
     def __init__(self) -> None:
-        self.reply_vnis: dict[int, None] = {}  # other VNIs the replies came back on
+        self.reply_vnis: dict[Tunnel, None] = {}  # other VNIs the replies came back on
         self.requests = 0
         self.replies = 0
         self.duplicates = 0
@@ -132,24 +134,61 @@ class _Arp:
         self.last = ts
 
 
-def _inner(layers: list[Layer]) -> tuple[list[tuple[str, str, int]], int]:
-    """(hops as (outer src, outer dst, vni), index of the first inner layer)."""
-    hops: list[tuple[str, str, int]] = []
-    last_ip: Layer | None = None
+Tunnel = int | str  # a VXLAN VNI, or another tunnel's kind and id ("Geneve vni 10")
+
+
+def _tunnel_id(layer: Layer) -> Tunnel | None:
+    """What a tunnel header is counted under: a VXLAN (or GPE) VNI as the number it is, any
+    other tunnel as its kind and id as the one-line hop shows them."""
+    if layer.proto == "vxlan":
+        vni: int | None = layer.fields.get("vxlan.vni")
+        return vni
+    spec = spec_for(layer)
+    if spec is None:
+        return None
+    ident = spec.hop(layer.fields) if spec.hop is not None else ""
+    return f"{spec.short} {ident}" if ident else spec.short
+
+
+def _inner(layers: list[Layer]) -> tuple[list[tuple[str, str, Tunnel]], int]:
+    """(hops as (outer src, outer dst, tunnel), index of the first inner layer).  A tunnel
+    straight inside another (ERSPAN in GRE) is part of the same hop."""
+    hops: list[tuple[str, str, Tunnel]] = []
+    last_net: Layer | None = None
     start = 0
+    after_tunnel = False
     for i, layer in enumerate(layers):
-        proto = layer.proto
-        if proto == "ip":
-            last_ip = layer
-        elif proto == "vxlan":
-            vni = layer.fields.get("vxlan.vni")
-            if vni is not None and last_ip is not None and "ip.src" in last_ip.fields:
-                hops.append((last_ip.fields["ip.src"], last_ip.fields["ip.dst"], vni))
-            elif vni is not None:
-                hops.append(("?", "?", vni))
-            last_ip = None
+        spec = spec_for(layer)
+        role = spec.role if spec is not None else ""
+        if role == NETWORK:
+            last_net = layer
+        elif role == TUNNEL:
+            ident = _tunnel_id(layer)
+            if ident is not None:
+                if after_tunnel and hops and not isinstance(hops[-1][2], int):
+                    src, dst, outer = hops[-1]
+                    hops[-1] = (src, dst, f"{outer} {ident}")
+                else:
+                    p = last_net.proto if last_net is not None else ""
+                    f = last_net.fields if last_net is not None else {}
+                    if p + ".src" in f:
+                        hops.append((f[p + ".src"], f[p + ".dst"], ident))
+                    else:
+                        hops.append(("?", "?", ident))
+            last_net = None
             start = i + 1
+        after_tunnel = role == TUNNEL
     return hops, start
+
+
+def _vkey(vni: Tunnel | None) -> tuple[bool, bool, int, str]:
+    """Sort key for a tunnel id: VXLAN VNIs in number order, then the other tunnels, then
+    none."""
+    if vni is None:
+        return True, True, 0, ""
+    if isinstance(vni, int):
+        return False, False, vni, ""
+    return False, True, 0, vni
 
 
 class OverlayStats:
@@ -159,7 +198,7 @@ class OverlayStats:
         self.files: list[FileInfo] = []
         self.packets = 0
         self.vxlan_packets = 0
-        self.vnis: dict[int, list[int]] = {}  # vni -> [packets, bytes]
+        self.vnis: dict[Tunnel, list[int]] = {}  # vni (or tunnel) -> [packets, bytes]
         self.vteps: dict[tuple[str, str], _Pair] = {}
         self.conversations: dict[tuple[Any, ...], _Pair] = {}
         # (VNI, transport, end, end) -> the 5-tuple conversation (tshark -z conv,tcp / udp);
@@ -169,7 +208,7 @@ class OverlayStats:
         self._requests: dict[tuple[Any, ...], int] = {}  # (vni, src, dst, id, seq) -> ts
         # (src, dst, id, seq) -> VNIs of the overlay requests: a routed echo's reply comes back
         # on the requester's subnet's VNI, not on the VNI the request went out on.
-        self._request_vnis: dict[tuple[Any, ...], list[int]] = {}
+        self._request_vnis: dict[tuple[Any, ...], list[Tunnel]] = {}
         self._answered: set[tuple[Any, ...]] = set()
         self.arp_requests: dict[tuple[Any, ...], _Arp] = {}  # (vni, target, asker)
         self._arp_replies: set[tuple[Any, ...]] = set()  # (vni, responder, asker)
@@ -203,10 +242,10 @@ class OverlayStats:
 
         layers = packet.layers
         hops, start = _inner(layers)
-        vni: int | None = None
+        vni: Tunnel | None = None
         if hops:
             self.vxlan_packets += 1
-            seen: set[int] = set()
+            seen: set[Tunnel] = set()
             for src, dst, hop_vni in hops:
                 if hop_vni not in seen:
                     seen.add(hop_vni)
@@ -221,7 +260,7 @@ class OverlayStats:
             vni = hops[-1][2]
         self._inner_stats(layers, start, vni, ts, length)
 
-    def _inner_stats(self, layers: list[Layer], start: int, vni: int | None, ts: int,
+    def _inner_stats(self, layers: list[Layer], start: int, vni: Tunnel | None, ts: int,
                      length: int) -> None:
         macs: tuple[str, str] | None = None
         ip: Layer | None = None
@@ -231,18 +270,24 @@ class OverlayStats:
             if proto == "eth":
                 if macs is None and "eth.src" in layer.fields:
                     macs = (layer.fields["eth.src"], layer.fields["eth.dst"])
-            elif proto == "ip":
+            elif proto in ("arp", "icmp", "icmpv6", "udp", "tcp") and top is None:
+                top = layer
+            elif (spec := spec_for(layer)) is not None and spec.role == NETWORK:
                 if ip is None:
                     ip = layer
-            elif proto in ("arp", "icmp", "udp", "tcp") and top is None:
-                top = layer
-            elif proto == "vxlan":
+            elif spec is not None and spec.role == TUNNEL:
                 break
         src = dst = None
         label = "?"
-        if ip is not None and "ip.src" in ip.fields:
-            src, dst = ip.fields["ip.src"], ip.fields["ip.dst"]
-            label = PROTOCOL_NAMES.get(ip.fields["ip.proto"], f"ip.proto={ip.fields['ip.proto']}")
+        net = ip.proto if ip is not None else ""
+        if ip is not None and net + ".src" in ip.fields:
+            src, dst = ip.fields[net + ".src"], ip.fields[net + ".dst"]
+            number = ip.fields.get("ip.proto" if net == "ip" else "ipv6.nxt")
+            label = (PROTOCOL_NAMES.get(number, f"{net}.proto={number}")
+                     if isinstance(number, int) else f"{net}.proto={number}")
+            if top is not None and top.proto in ("icmp", "icmpv6", "udp", "tcp"):
+                label = {"icmp": "ICMP", "icmpv6": "ICMPv6", "udp": "UDP", "tcp": "TCP"}[
+                    top.proto]
         elif top is not None and top.proto == "arp" and "arp.src.proto_ipv4" in top.fields:
             src, dst = top.fields["arp.src.proto_ipv4"], top.fields["arp.dst.proto_ipv4"]
             label = "ARP"
@@ -310,7 +355,7 @@ class OverlayStats:
 
     def vni_rows(self) -> list[dict[str, Any]]:
         return [{"vni": vni, "packets": c[0], "bytes": c[1]}
-                for vni, c in sorted(self.vnis.items())]
+                for vni, c in sorted(self.vnis.items(), key=lambda kv: _vkey(kv[0]))]
 
     def _sorted_vteps(self) -> list[_Pair]:
         return sorted(self.vteps.values(), key=lambda p: (-(p.ab + p.ba), p.a, p.b))
@@ -339,12 +384,12 @@ class OverlayStats:
         for members in groups.values():
             one_way = all(not conv.ab or not conv.ba for _, conv in members)
             if len(members) > 1 and one_way:
-                members.sort(key=lambda m: m[0])
+                members.sort(key=lambda m: _vkey(m[0]))
                 merged[id(members[0][1])] = members
                 skip.update(id(conv) for _, conv in members[1:])
         rows = []
         items = sorted(self.conversations.items(),
-                       key=lambda kv: (kv[0][0] is None, kv[0][0] or 0,
+                       key=lambda kv: (*_vkey(kv[0][0]),
                                        -(kv[1].ab + kv[1].ba), kv[1].a, kv[1].b))
         for (vni, _, _), conv in items:
             if id(conv) in skip:
@@ -372,7 +417,7 @@ class OverlayStats:
         ``conv,udp``; a TCP row names the tcp.stream numbers it covers."""
         rows = []
         for (vni, proto, _, _), pair in sorted(
-                self.transports.items(), key=lambda kv: (kv[0][0] is None, kv[0][0] or 0,
+                self.transports.items(), key=lambda kv: (*_vkey(kv[0][0]),
                                                          kv[0][1], -(kv[1].ab + kv[1].ba),
                                                          kv[0][2], kv[0][3])):
             rows.append({"vni": vni, "protocol": proto, "a": pair.a, "b": pair.b,
@@ -385,7 +430,7 @@ class OverlayStats:
     def ping_rows(self) -> list[dict[str, Any]]:
         rows = []
         for (vni, src, dst), ping in sorted(self.pings.items(),
-                                            key=lambda kv: (kv[0][0] is None, kv[0][0] or 0,
+                                            key=lambda kv: (*_vkey(kv[0][0]),
                                                             kv[0][1], kv[0][2])):
             if not ping.requests and not ping.unmatched:
                 continue
@@ -406,7 +451,7 @@ class OverlayStats:
     def _unanswered(self) -> list[tuple[tuple[Any, ...], _Arp]]:
         return [(key, arp) for key, arp in sorted(
                 self.arp_requests.items(),
-                key=lambda kv: (kv[0][0] is None, kv[0][0] or 0, kv[1].first))
+                key=lambda kv: (*_vkey(kv[0][0]), kv[1].first))
                 if key not in self._arp_replies]
 
     def arp_rows(self) -> list[dict[str, Any]]:
