@@ -22,6 +22,7 @@ from vxlankit.bulk.fast import rich_options
 from vxlankit.bulk.writers import decoded_batches
 from vxlankit.capture.reader import open_capture
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
+from vxlankit.layers import geneve as geneve_layer
 from vxlankit.packet import Layer
 from vxlankit.synth.output import write_result
 from vxlankit.synth.ping import PingOptions, synthesize_ping
@@ -144,11 +145,33 @@ def inner_payload(draw: st.DrawFn) -> list[Layer]:
 
 
 @st.composite
-def overlay_frames(draw: st.DrawFn) -> bytes:
-    """A well-formed VXLAN frame of the kinds the vectorised decoder is meant for: outer and
+def geneve_headers(draw: st.DrawFn) -> Layer:
+    """A Geneve header (version 0) with up to three options of up to 8 bytes of data; the
+    protocol type and lengths are left for encode to fill in."""
+    count = draw(st.integers(0, 3))
+    fields: dict[str, Any] = {
+        "geneve.version": 0, "geneve.option.length": None, "geneve.flags": draw(u8),
+        "geneve.proto_type": None, "geneve.vni": draw(st.integers(0, 0xFFFFFF)),
+        "geneve.reserved": draw(st.sampled_from([0, 0xFF]))}
+    if count:
+        fields["geneve.option.class"] = [draw(u16) for _ in range(count)]
+        fields["geneve.option.type"] = [draw(u8) for _ in range(count)]
+        fields["geneve.option.flags"] = [draw(st.integers(0, 7)) for _ in range(count)]
+        fields["geneve.option.unknown.data"] = [
+            draw(st.sampled_from([b"", b"\x00\x01\x02\x03", bytes(range(8))]))
+            for _ in range(count)]
+    geneve_layer.derive(fields)
+    return Layer("geneve", fields)
+
+
+@st.composite
+def overlay_frames(draw: st.DrawFn, tunnels: tuple[str, ...] = ("vxlan", "gbp", "geneve")
+                   ) -> bytes:
+    """A well-formed overlay frame of the kinds the vectorised decoder is meant for: outer and
     inner Ethernet (with up to one 802.1Q tag each), IPv4 without options, UDP to 4789 or
-    8472 with or without a checksum, VXLAN (RFC 7348 or GBP flags), and an inner payload from
-    ``inner_payload``; padding and trailers as real NICs leave them."""
+    8472 with or without a checksum and VXLAN (RFC 7348 or GBP flags), or UDP to 6081 and
+    Geneve (with a few options), and an inner payload from ``inner_payload``; padding and
+    trailers as real NICs leave them."""
     payload = draw(inner_payload())
     # Only a non-IP payload leaves the EtherType to be set by hand (IPv6 here).
     etype = 0x86DD if payload[0].proto == "data" else None
@@ -163,10 +186,15 @@ def overlay_frames(draw: st.DrawFn) -> bytes:
         size = len(encode(inner))
         if size < 60:
             inner.append(build.padding(bytes(60 - size)))
-    if draw(st.booleans()):
+    kind = draw(st.sampled_from(tunnels))
+    dport = draw(st.sampled_from([4789, 8472]))
+    if kind == "gbp":
         tunnel = build.vxlan_gbp(vni=draw(st.integers(0, 0xFFFFFF)), group=draw(u16),
                                  dont_learn=draw(st.booleans()),
                                  policy_applied=draw(st.booleans()))
+    elif kind == "geneve":
+        tunnel = draw(geneve_headers())
+        dport = geneve_layer.PORT
     else:
         tunnel = build.vxlan(vni=draw(st.integers(0, 0xFFFFFF)))
     outer: list[Layer] = [build.eth(dst=draw(macs), src=draw(macs))]
@@ -175,8 +203,7 @@ def overlay_frames(draw: st.DrawFn) -> bytes:
     outer += [
         build.ipv4(src=draw(ipv4s), dst=draw(ipv4s), ttl=draw(u8), id=draw(u16),
                    df=draw(st.booleans())),
-        build.udp(draw(u16), draw(st.sampled_from([4789, 8472])),
-                  checksum=draw(st.sampled_from([None, 0]))),
+        build.udp(draw(u16), dport, checksum=draw(st.sampled_from([None, 0]))),
         tunnel,
     ]
     frame = encode(outer + inner)

@@ -31,6 +31,7 @@ from vxlankit.bulk._numpy import np, npt
 from vxlankit.bulk.columns import ColumnBatch, row_from_packet
 from vxlankit.bulk.frames import PAD, FrameBatch, gather_rows
 from vxlankit.codec import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions, decode
+from vxlankit.layers import geneve
 from vxlankit.packet import (
     CHECKSUM_BAD,
     CHECKSUM_GOOD,
@@ -47,10 +48,11 @@ assert PREFIX <= PAD
 # length instead of an EtherType is its own code: tshark's frame.protocols lists "ethertype"
 # after a typed one only.
 _NONE, _ETH, _IP, _UDP, _VXLAN, _ARP, _ICMP, _DATA, _VLAN, _QINQ, _ETH_LEN, _TCP = range(12)
+_GENEVE = 12
 _UNSUPPORTED = 255
 _PROTO_NAMES = {_ETH: "eth:ethertype", _ETH_LEN: "eth", _IP: "ip", _UDP: "udp",
                 _VXLAN: "vxlan", _ARP: "arp", _ICMP: "icmp", _DATA: "data", _TCP: "tcp",
-                _VLAN: "vlan:ethertype", _QINQ: "ieee8021ad:ethertype"}
+                _VLAN: "vlan:ethertype", _QINQ: "ieee8021ad:ethertype", _GENEVE: "geneve"}
 _MAX_LAYERS = 16
 _DIGIT = np.uint64(8)
 _HIGH_DIGIT = np.uint64(56)
@@ -78,10 +80,11 @@ class _Tables:
         # Only the transitions the rich decoder makes with the default tables are handled
         # here; a table that sends, say, an EtherType to "udp" is left to the rich decoder.
         self.etype = _lut(options.ethertypes, 1 << 16,
-                          {"ip": _IP, "arp": _ARP, "vlan": _VLAN, "ieee8021ad": _QINQ})
+                          {"ip": _IP, "arp": _ARP, "vlan": _VLAN, "ieee8021ad": _QINQ,
+                           "eth": _ETH})
         self.proto = _lut(options.ip_protocols, 1 << 8, {"icmp": _ICMP, "udp": _UDP, "tcp": _TCP})
         self.tcp_port = _lut(options.tables["tcp.port"], 1 << 16, {})
-        self.port = _lut(options.udp_ports, 1 << 16, {"vxlan": _VXLAN})
+        self.port = _lut(options.udp_ports, 1 << 16, {"vxlan": _VXLAN, "geneve": _GENEVE})
         self.verify = options.verify_checksums
         self.max_depth = options.max_depth
 
@@ -217,6 +220,11 @@ class _Walk:
         """The ``size`` header bytes at ``r`` of each row, as one compact ``(len(rows), size)``
         array: every field read after this touches only these bytes, not a cache line of the
         prefix matrix per row."""
+        if r + size > PREFIX:
+            # Past the prefix (deep nesting, long headers): from the frames themselves.  The
+            # walk never starts a layer past the end of a frame's data, and the buffer has
+            # PAD bytes to spare after the last frame, so this stays inside it.
+            return gather_rows(self.buf, self.start[rows] + r, size)
         if len(rows) == self.n:
             return np.ascontiguousarray(self.m[:, r:r + size])
         return self.m[rows, r:r + size]
@@ -329,7 +337,7 @@ class _Walk:
                     self.fb[rows] = True
                 else:
                     handler(self, r, rows)
-        self.fb |= self.layers > _MAX_LAYERS
+            self.fb[act] |= self.layers[act] > _MAX_LAYERS
         self.finish()
 
     def finish(self) -> None:
@@ -373,9 +381,6 @@ class _Walk:
     # -- layers -------------------------------------------------------------------------------
 
     def eth(self, r: int, rows: Rows) -> None:
-        if r + 14 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         rest = self.reject(rows, self.end[s] - r < 14)
         if rest is not None:
@@ -397,9 +402,6 @@ class _Walk:
         self.step(rows, code, r + 14, nxt)
 
     def vlan(self, r: int, rows: Rows) -> None:
-        if r + 4 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         rest = self.reject(rows, self.end[s] - r < 4)
         if rest is not None:
@@ -410,9 +412,6 @@ class _Walk:
         self.step(rows, code, r + 4, self.t.etype[_be16(self.header(rows, r, 4), 2)])
 
     def ip(self, r: int, rows: Rows) -> None:
-        if r + 20 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         h = self.header(rows, r, 20)
         total = _be16(h, 2)
@@ -452,9 +451,6 @@ class _Walk:
         self.step(rows, _IP, r + 20, nxt)
 
     def udp(self, r: int, rows: Rows) -> None:
-        if r + 8 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         h = self.header(rows, r, 8)
         length = _be16(h, 4).astype(np.int64)
@@ -499,9 +495,6 @@ class _Walk:
     def tcp(self, r: int, rows: Rows) -> None:
         """The header is checked, its checksum verified (a bad one reported as the rich
         decoder reports it), and the columns TCP's spec asks for are filled."""
-        if r + 20 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         h = self.header(rows, r, 20)
         end = self.end[s]
@@ -543,9 +536,6 @@ class _Walk:
         self.step(rows, _TCP, hdr_len + r, nxt)
 
     def vxlan(self, r: int, rows: Rows) -> None:
-        if r + 8 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         bad = (self.end[s] - r < 8) | (self.depth[s] >= self.t.max_depth)
         rest = self.reject(rows, bad)
@@ -559,10 +549,44 @@ class _Walk:
                                      ("vxlan.vni", _be32(h, 4) >> 8)])
         self.step(rows, _VXLAN, r + 8, _ETH)
 
-    def arp(self, r: int, rows: Rows) -> None:
-        if r + 28 > PREFIX:
-            self.fb[rows] = True
+    def geneve(self, r: int, rows: Rows) -> None:
+        """The header and its options (walked option by option, as the rich decoder does,
+        to find one that runs past the options: malformed, left to it); the payload is
+        looked up in the EtherType table."""
+        s = self.sel(rows)
+        h = self.header(rows, r, geneve.HEADER_LEN)
+        length = geneve.HEADER_LEN + (h[:, 0] & 0x3F).astype(np.int64) * 4
+        avail = self.end[s] - r
+        bad = (avail < length) | (self.depth[s] >= self.t.max_depth)
+        with_options = np.flatnonzero(~bad & (length > geneve.HEADER_LEN))
+        if len(with_options):
+            bad[with_options] = self.geneve_options(r, rows[with_options],
+                                                    length[with_options])
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.geneve(r, rest)
             return
+        self.depth[s] += 1
+        self.put_occ("geneve", rows, [("geneve.vni", _be32(h, 4) >> 8)])
+        self.step(rows, _GENEVE, length + r, self.t.etype[_be16(h, 2)])
+
+    def geneve_options(self, r: int, rows: Rows, length: I64) -> Mask:
+        """Of Geneve headers at ``r`` (all there, ``length`` bytes with the options), those
+        whose last option runs past the options."""
+        begin = self.start[rows] + r
+        pos = begin + geneve.HEADER_LEN
+        stop = begin + length
+        live = np.flatnonzero(pos < stop)
+        while len(live):
+            at = pos[live]
+            pos[live] = at + geneve.OPTION_HEADER_LEN + (self.buf[at + 3] & 0x1F).astype(
+                np.int64) * 4
+            live = live[pos[live] < stop[live]]
+        over: Mask = pos != stop
+        return over
+
+    def arp(self, r: int, rows: Rows) -> None:
         s = self.sel(rows)
         h = self.header(rows, r, 28)
         htype = _be16(h, 0)
@@ -582,9 +606,6 @@ class _Walk:
         self.step(rows, _ARP, r + 28, _NONE)
 
     def icmp(self, r: int, rows: Rows) -> None:
-        if r + 8 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         end = self.end[s]
         rest = self.reject(rows, end - r < 8)
@@ -634,7 +655,7 @@ class _Walk:
 _HANDLERS: dict[int, Callable[[_Walk, int, Rows], None]] = {
     _ETH: _Walk.eth, _IP: _Walk.ip, _UDP: _Walk.udp, _VXLAN: _Walk.vxlan, _ARP: _Walk.arp,
     _ICMP: _Walk.icmp, _DATA: _Walk.data, _VLAN: _Walk.vlan, _QINQ: _Walk.vlan,
-    _TCP: _Walk.tcp,
+    _TCP: _Walk.tcp, _GENEVE: _Walk.geneve,
 }
 
 
