@@ -1,4 +1,4 @@
-"""MAC and IPv4 addresses: parsing, and formatting the way Wireshark displays them."""
+"""MAC, IPv4 and IPv6 addresses: parsing, and formatting the way Wireshark displays them."""
 
 from __future__ import annotations
 
@@ -75,6 +75,37 @@ def ip_bytes(text: str | bytes) -> bytes:
     if len(_ips) >= _CACHE_MAX:
         _ips.clear()
     _ips[text] = raw
+    return raw
+
+
+_ip6s: dict[str, bytes] = {}
+
+
+def ip6_str(raw: bytes) -> str:
+    """Sixteen bytes -> RFC 5952 text, as tshark prints it (the C library's ``inet_ntop``,
+    which Wireshark calls too: ``::ffff:1.2.3.4`` for a mapped address)."""
+    return socket.inet_ntop(socket.AF_INET6, raw)
+
+
+def ip6_bytes(text: str | bytes) -> bytes:
+    """IPv6 text (any RFC 4291 form, no zone) -> sixteen bytes; anything else an EncodeError."""
+    if type(text) is str:
+        raw = _ip6s.get(text)
+        if raw is not None:
+            return raw
+    if isinstance(text, (bytes, bytearray)):
+        if len(text) != 16:
+            raise EncodeError(f"IPv6 address must be 16 bytes, got {len(text)}")
+        return bytes(text)
+    if not isinstance(text, str):
+        raise EncodeError(f"not an IPv6 address: {text!r}")
+    try:
+        raw = socket.inet_pton(socket.AF_INET6, text)
+    except (OSError, ValueError):
+        raise EncodeError(f"not an IPv6 address: {text!r}") from None
+    if len(_ip6s) >= _CACHE_MAX:
+        _ip6s.clear()
+    _ip6s[text] = raw
     return raw
 
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from vxlankit.addr import ZERO_MAC
+from vxlankit.addr import ZERO_MAC, ip6_bytes
 from vxlankit.layers import arp as _arp
 from vxlankit.layers import icmp as _icmp
 from vxlankit.layers import ipv4 as _ipv4
+from vxlankit.layers import ipv6 as _ipv6
 from vxlankit.layers import vxlan as _vxlan
 from vxlankit.layers._common import as_bytes
 from vxlankit.packet import Layer
@@ -122,3 +123,41 @@ def payload(data: bytes) -> Layer:
 def padding(data: bytes) -> Layer:
     """Ethernet padding/trailer bytes after the L3 payload."""
     return Layer("trailer", {"eth.padding": as_bytes(data, "eth.padding")})
+
+
+def ipv6(src: str = "::", dst: str = "::", *, hlim: int = 64, tclass: int = 0, flow: int = 0,
+         nxt: int | None = None, plen: int | None = None) -> Layer:
+    """An IPv6 header: ``nxt`` and ``plen`` left ``None`` are filled in by ``encode``."""
+    fields: dict[str, Any] = {
+        "ipv6.version": 6, "ipv6.tclass": tclass, "ipv6.flow": flow, "ipv6.plen": plen,
+        "ipv6.nxt": nxt, "ipv6.hlim": hlim, "ipv6.src": src, "ipv6.dst": dst}
+    _ipv6.derive(fields)
+    return Layer("ipv6", fields)
+
+
+def ipv6_options(options: bytes = b"\x01\x04\x00\x00\x00\x00", *, hop_by_hop: bool = True,
+                 nxt: int | None = None) -> Layer:
+    """A Hop-by-Hop (or, ``hop_by_hop=False``, Destination) Options header; ``options`` make
+    it a multiple of 8 bytes with its first 2 (default: one PadN of 4)."""
+    p = "ipv6.hopopts" if hop_by_hop else "ipv6.dstopts"
+    return Layer(p, {f"{p}.nxt": nxt, f"{p}.len": None, f"{p}.options": options})
+
+
+def ipv6_routing(addresses: list[str], *, segleft: int | None = None, type: int = 0,
+                 nxt: int | None = None) -> Layer:
+    """A routing header listing ``addresses`` (type 0 layout: 4 reserved bytes, then the
+    addresses; with type 4, SRH: the segment list, last segment first)."""
+    data = bytes(4) + b"".join(ip6_bytes(a) for a in addresses)
+    return Layer("ipv6.routing", {
+        "ipv6.routing.nxt": nxt, "ipv6.routing.len": None, "ipv6.routing.type": type,
+        "ipv6.routing.segleft": len(addresses) if segleft is None else segleft,
+        "ipv6.routing.data": data})
+
+
+def ipv6_fragment(ident: int = 0, *, offset: int = 0, more: bool = False,
+                  nxt: int | None = None) -> Layer:
+    """A Fragment header; ``offset`` in 8-byte units."""
+    return Layer("ipv6.fraghdr", {
+        "ipv6.fraghdr.nxt": nxt, "ipv6.fraghdr.reserved_octet": 0, "ipv6.fraghdr.offset": offset,
+        "ipv6.fraghdr.reserved_bits": 0, "ipv6.fraghdr.more": int(more),
+        "ipv6.fraghdr.ident": ident})

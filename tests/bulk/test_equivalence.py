@@ -137,7 +137,7 @@ def _varied_frames() -> list[bytes]:
                 build.eth(), *echo),  # nested VXLAN: fallback (deeper than the prefix)
         encode([build.eth(), *echo]),  # no tunnel at all
         encode([build.eth(), build.arp(sender_ip="10.9.9.9", target_ip="10.9.9.8")]),
-        encode([build.eth(type=0x86DD), build.payload(bytes(40))]),
+        encode([build.eth(), build.ipv6("2001:db8::1", "2001:db8::2", nxt=59)]),
     ]
     full = overlay(inner_eth, *echo)
     frames += [full[:n] for n in (10, 20, 40, 45, 60, 70, 90, 100)]  # snaplen cuts

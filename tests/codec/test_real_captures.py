@@ -145,17 +145,19 @@ def test_other_captures() -> None:
         5569041}
     assert stacks("plain_suricata-verify_decode-arp-2_arp.pcap") == {
         "eth:arp:trailer": 2, "eth:arp": 2, "eth:ip:icmp:data": 2}
-    # Geneve (UDP 6081) carrying Ethernet (protocol type 0x6558); IPv6 is not dissected (yet).
+    # Geneve (UDP 6081) carrying Ethernet (protocol type 0x6558).
     assert stacks("tcpdump_geneve.pcap") == {"eth:ip:udp:geneve:eth:ip:icmp:data": 6,
                                              "eth:ip:udp:geneve:eth:ip:tcp": 12,
                                              "eth:ip:udp:geneve:eth:ip:tcp:data": 21}
-    assert stacks("tcpdump_gso-ipv6-vxlan-ipv6.pcap") == {"eth:data": 1}
+    assert stacks("tcpdump_gso-ipv6-vxlan-ipv6.pcap") == {
+        "eth:ipv6:udp:vxlan:eth:ipv6:tcp:data": 1}
 
 
 # ------------------------------------------------------------------------ tshark, field by field
 
 DISSECTED = {"eth", "vlan", "ieee8021ad", "ip", "udp", "tcp", "vxlan", "arp", "icmp", "data",
-             "sll", "null", "geneve"}
+             "sll", "null", "ipv6", "ipv6.hopopts", "ipv6.routing", "ipv6.fraghdr",
+             "ipv6.dstopts", "ah", "esp", "geneve"}
 FIELDS = [
     "eth.src", "eth.dst", "eth.type", "vlan.id", "ip.version", "ip.hdr_len", "ip.src",
     "ip.dst", "ip.len", "ip.id", "ip.ttl", "ip.proto", "ip.flags", "ip.checksum",
@@ -230,6 +232,10 @@ def test_agrees_with_tshark(name: str) -> None:
         assert ours == theirs, (number, protocols)
         for field, seen in zip(FIELDS, values, strict=True):
             mine = packet.values(field)
+            if field == "ip.version":
+                # tshark's IPv6 header carries a hidden ip.version (6) too; vxlankit's has
+                # ipv6.version only.
+                seen = [v for v in seen if v != 6]
             if hidden:
                 # tshark dissects on where vxlankit keeps data (Geneve, IPv6, NSH): its later
                 # occurrences are from headers vxlankit does not decode, its first ones are ours.

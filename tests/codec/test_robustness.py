@@ -43,8 +43,11 @@ def decode_checked(data: bytes, linktype: int, options: DecodeOptions = OPTIONS[
         assert layer.status in (OK, TRUNCATED, MALFORMED)
         assert layer.offset == position, packet
         # Every layer holds bytes, except a header cut off before its first byte: that one
-        # is truncated, and no header follows it (only the FCS the options split off).
-        if layer.length <= 0:
+        # is truncated, and no header follows it (only the FCS the options split off); and
+        # ERSPAN type I, which has no header (an OK layer without fields, as tshark shows it).
+        if layer.length <= 0 and layer.proto == "erspan" and layer.status == OK:
+            assert layer.length == 0 and not layer.fields and layer.raw is None, packet
+        elif layer.length <= 0:
             assert layer.length == 0, packet
             assert layer.status == TRUNCATED and layer.raw == b"", packet
             assert all(later.proto == "fcs" for later in packet.layers[index + 1:]), packet
@@ -117,6 +120,8 @@ def _complete_length(packet: Packet) -> int:
     for layer in packet.layers:
         if layer.proto == "ip":
             return int(layer.offset + layer["ip.len"])
+        if layer.proto == "ipv6":
+            return int(layer.offset + 40 + layer["ipv6.plen"])
         if layer.proto == "arp":
             return layer.offset + layer.length
     data = [lay for lay in packet.layers if lay.proto == "data"]

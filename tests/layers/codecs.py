@@ -11,7 +11,23 @@ from typing import Any
 from construct import Construct
 
 from vxlankit.addr import mac_bytes
-from vxlankit.layers import arp, ethernet, geneve, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers import (
+    arp,
+    erspan,
+    ethernet,
+    geneve,
+    gre,
+    icmp,
+    icmpv6,
+    ipv4,
+    ipv6,
+    ipv6ext,
+    null,
+    sll,
+    udp,
+    vlan,
+    vxlan,
+)
 from vxlankit.layers._common import schema_fields
 
 Fields = dict[str, Any]
@@ -96,6 +112,8 @@ CODECS: dict[str, LayerCodec] = {
         lambda b: icmp.schema_fields(icmp.SCHEMA.parse(b)),
         lambda f: icmp.SCHEMA.build(icmp.schema_build_input(f)),
     ),
+    "icmpv6": LayerCodec("icmpv6", icmpv6.decode, icmpv6.encode, icmpv6.schema_parse,
+                         icmpv6.schema_build),
     "udp": LayerCodec("udp", udp.decode, udp.encode, *_schema(udp.SCHEMA)),
     "vxlan": LayerCodec("vxlan", vxlan.decode, vxlan.encode, *_schema(vxlan.SCHEMA)),
     "vxlan-gpe": LayerCodec("vxlan-gpe", vxlan.decode_gpe, vxlan.encode_gpe,
@@ -116,10 +134,35 @@ CODECS: dict[str, LayerCodec] = {
         lambda b: geneve.schema_fields(geneve.SCHEMA.parse(b)),
         lambda f: geneve.SCHEMA.build(geneve.schema_build_input(f)),
     ),
+    "gre": LayerCodec(
+        "gre", gre.decode, gre.encode, lambda b: schema_fields(gre.SCHEMA.parse(b)),
+        lambda f: gre.SCHEMA.build(gre.schema_build_input(f)),
+    ),
+    "erspan": LayerCodec(
+        "erspan", erspan.decode, erspan.encode,
+        lambda b: erspan.schema_fields(erspan.SCHEMA.parse(b)),
+        lambda f: erspan.SCHEMA.build(erspan.schema_build_input(f)),
+    ),
+    "ipv6": LayerCodec("ipv6", ipv6.decode, ipv6.encode, *_schema(ipv6.SCHEMA)),
+    "ipv6.hopopts": LayerCodec("ipv6.hopopts", ipv6ext.decode_hopopts, ipv6ext.encode_hopopts,
+                               *_schema(ipv6ext.SCHEMA_HOPOPTS)),
+    "ipv6.routing": LayerCodec("ipv6.routing", ipv6ext.decode_routing, ipv6ext.encode_routing,
+                               *_schema(ipv6ext.SCHEMA_ROUTING)),
+    "ipv6.fraghdr": LayerCodec("ipv6.fraghdr", ipv6ext.decode_fraghdr, ipv6ext.encode_fraghdr,
+                               *_schema(ipv6ext.SCHEMA_FRAGHDR)),
+    "ipv6.dstopts": LayerCodec("ipv6.dstopts", ipv6ext.decode_dstopts, ipv6ext.encode_dstopts,
+                               *_schema(ipv6ext.SCHEMA_DSTOPTS)),
+    "ah": LayerCodec("ah", ipv6ext.decode_ah, ipv6ext.encode_ah, *_schema(ipv6ext.SCHEMA_AH)),
+    "esp": LayerCodec("esp", ipv6ext.decode_esp, ipv6ext.encode_esp,
+                      *_schema(ipv6ext.SCHEMA_ESP)),
 }
 
 # Header sizes for random-bytes tests: (fixed size, or a function of the first bytes, and
 # the most bytes any header of the layer can need).
 MAX_HEADER = {"eth": 14, "vlan": 4, "ieee8021ad": 4, "arp": 8 + 2 * (255 + 255), "ip": 60,
-              "icmp": 8, "udp": 8, "vxlan": 8, "vxlan-gpe": 8, "sll": 16, "sll2": 20, "null": 4,
-              "geneve": 8 + 252}
+              "icmp": 8, "icmpv6": 40, "udp": 8, "vxlan": 8, "vxlan-gpe": 8, "sll": 16, "sll2": 20,
+              "null": 4,
+              "geneve": 8 + 252,
+              "gre": 20, "erspan": 20,  # GRE: without its routing SREs
+              "ipv6": 40, "ipv6.hopopts": 2048, "ipv6.routing": 2048, "ipv6.fraghdr": 8,
+              "ipv6.dstopts": 2048, "ah": 1028, "esp": 8}

@@ -122,6 +122,18 @@ VECTORS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("icmp-timestamp", "icmp", "0d 00 0102 abcd0001", {
         "icmp.type": 13, "icmp.code": 0, "icmp.checksum": 0x0102,
         "icmp.rest": bytes.fromhex("abcd0001")}),
+    # ---------------------------------------------------------------- ICMPv6
+    # (types whose rest is a layer of its own; ND and MLD vectors: tests/layers/test_icmpv6.py)
+    ("icmpv6-echo-request", "icmpv6", "80 00 dedf 1234 0007", {
+        "icmpv6.type": 128, "icmpv6.code": 0, "icmpv6.checksum": 0xDEDF,
+        "icmpv6.echo.identifier": 0x1234, "icmpv6.echo.sequence_number": 7}),
+    ("icmpv6-packet-too-big", "icmpv6", "02 00 2c02 00000500", {
+        "icmpv6.type": 2, "icmpv6.code": 0, "icmpv6.checksum": 0x2C02, "icmpv6.mtu": 1280}),
+    ("icmpv6-time-exceeded", "icmpv6", "03 00 e5f4 00000000", {
+        "icmpv6.type": 3, "icmpv6.code": 0, "icmpv6.checksum": 0xE5F4,
+        "icmpv6.reserved": bytes(4)}),
+    ("icmpv6-parameter-problem", "icmpv6", "04 01 2ed9 00000028", {
+        "icmpv6.type": 4, "icmpv6.code": 1, "icmpv6.checksum": 0x2ED9, "icmpv6.pointer": 40}),
     # ---------------------------------------------------------------- UDP
     ("udp", "udp", "b05d 12b5 0072 0000", {  # tcpdump_vxlan.pcap packet 1
         "udp.srcport": 45149, "udp.dstport": 4789, "udp.length": 114, "udp.checksum": 0}),
@@ -224,6 +236,145 @@ VECTORS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("null-be-inet", "null", "00000002", {"null.family": 2, "null.byte_order": "big"}),
     ("null-le-inet6", "null", "1e000000", {"null.family": 30, "null.byte_order": "little"}),
     ("null-be-inet6", "null", "00000018", {"null.family": 24, "null.byte_order": "big"}),
+    # ---------------------------------------------------------------- GRE
+    # tcpdump_erspan-type-iii-ft-0.pcap: no options, ERSPAN III inside
+    ("gre-plain", "gre", "0000 22eb", {
+        "gre.flags_and_version": 0, "gre.flags.checksum": 0,
+        "gre.flags.routing": 0, "gre.flags.key": 0,
+        "gre.flags.sequence_number": 0, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.reserved": 0, "gre.flags.version": 0,
+        "gre.proto": 0x22EB}),
+    # tcpdump_erspan-type-ii-1.pcap: S, sequence number 171, ERSPAN (II) inside
+    ("gre-sequence", "gre", "1000 88be 000000ab", {
+        "gre.flags_and_version": 0x1000, "gre.flags.checksum": 0,
+        "gre.flags.routing": 0, "gre.flags.key": 0,
+        "gre.flags.sequence_number": 1, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.reserved": 0, "gre.flags.version": 0,
+        "gre.proto": 0x88BE, "gre.sequence_number": 171}),
+    # C: checksum (tshark: 0x77ff [correct] over an IPv4/ICMP payload) and offset
+    ("gre-checksum", "gre", "8000 0800 77ff 0000", {
+        "gre.flags_and_version": 0x8000, "gre.flags.checksum": 1,
+        "gre.flags.routing": 0, "gre.flags.key": 0,
+        "gre.flags.sequence_number": 0, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.reserved": 0, "gre.flags.version": 0,
+        "gre.proto": 0x0800, "gre.checksum": 0x77FF, "gre.offset": 0}),
+    # NVGRE (RFC 7637): K, key = VSID 0x001234 << 8 | flow id 1; and S
+    ("gre-key-sequence", "gre", "3000 6558 00123401 00000007", {
+        "gre.flags_and_version": 0x3000, "gre.flags.checksum": 0,
+        "gre.flags.routing": 0, "gre.flags.key": 1,
+        "gre.flags.sequence_number": 1, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.reserved": 0, "gre.flags.version": 0,
+        "gre.proto": 0x6558, "gre.key": 0x00123401, "gre.sequence_number": 7}),
+    # C and K with strict source route and recursion 5 (flags 0xad00)
+    ("gre-checksum-key", "gre", "ad00 86dd abcd 0001 0000002a", {
+        "gre.flags_and_version": 0xAD00, "gre.flags.checksum": 1, "gre.flags.routing": 0,
+        "gre.flags.key": 1, "gre.flags.sequence_number": 0, "gre.flags.strict_source_route": 1,
+        "gre.flags.recursion_control": 5, "gre.flags.reserved": 0, "gre.flags.version": 0,
+        "gre.proto": 0x86DD, "gre.checksum": 0xABCD, "gre.offset": 1, "gre.key": 42}),
+    # R (RFC 1701): checksum word, one IPv4 SRE of 4 bytes, the NULL SRE
+    ("gre-routing", "gre", "4000 0800 0000 0000 0800 00 04 01020304 0000 00 00", {
+        "gre.flags_and_version": 0x4000, "gre.flags.checksum": 0,
+        "gre.flags.routing": 1, "gre.flags.key": 0,
+        "gre.flags.sequence_number": 0, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.reserved": 0, "gre.flags.version": 0,
+        "gre.proto": 0x0800, "gre.checksum": 0, "gre.offset": 0,
+        "gre.sre_list": bytes.fromhex("080000040102030400000000")}),
+    # PPTP (RFC 2637): version 1, PPP, K S A: payload length 4, call id 85, seq 9, ack 10
+    ("gre-pptp", "gre", "3081 880b 0004 0055 00000009 0000000a", {
+        "gre.flags_and_version": 0x3081, "gre.flags.checksum": 0, "gre.flags.routing": 0,
+        "gre.flags.key": 1, "gre.flags.sequence_number": 1, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.ack": 1, "gre.flags.reserved": 0,
+        "gre.flags.version": 1, "gre.proto": 0x880B, "gre.key.payload_length": 4,
+        "gre.key.call_id": 85, "gre.sequence_number": 9, "gre.ack_number": 10}),
+    # Version 1 that is not PPP: 0x0080 is a reserved bit (16 in gre.flags.reserved), no ack
+    ("gre-v1-not-ppp", "gre", "2081 0800 00040055", {
+        "gre.flags_and_version": 0x2081, "gre.flags.checksum": 0,
+        "gre.flags.routing": 0, "gre.flags.key": 1,
+        "gre.flags.sequence_number": 0, "gre.flags.strict_source_route": 0,
+        "gre.flags.recursion_control": 0, "gre.flags.reserved": 16, "gre.flags.version": 1,
+        "gre.proto": 0x0800, "gre.key": 0x00040055}),
+    # ---------------------------------------------------------------- ERSPAN
+    # tcpdump_erspan-type-ii-1.pcap: type II, VLAN 342, COS 6, span 666, index 32760
+    ("erspan-ii", "erspan", "1156 c29a 00007ff8", {
+        "erspan.version": 1, "erspan.vlan": 342, "erspan.cos": 6, "erspan.encap": 0,
+        "erspan.truncated": 0, "erspan.spanid": 666, "erspan.reserved": 0,
+        "erspan.index": 32760}),
+    # type II, every field non-zero: encap 3 (tag preserved), T, reserved 0xabc
+    ("erspan-ii-all", "erspan", "1005 7c07 abc12345", {
+        "erspan.version": 1, "erspan.vlan": 5, "erspan.cos": 3, "erspan.encap": 3,
+        "erspan.truncated": 1, "erspan.spanid": 7, "erspan.reserved": 0xABC,
+        "erspan.index": 0x12345}),
+    # tcpdump_erspan-type-iii-ft-0.pcap packet 1: VLAN 20, timestamp, gra 3, no sub-header
+    ("erspan-iii", "erspan", "2014 0000 a3595bff 0000 0006", {
+        "erspan.version": 2, "erspan.vlan": 20, "erspan.cos": 0, "erspan.bso": 0,
+        "erspan.truncated": 0, "erspan.spanid": 0, "erspan.timestamp": 2740542463,
+        "erspan.sgt": 0, "erspan.p": 0, "erspan.ft": 0, "erspan.hw": 0,
+        "erspan.direction": 0, "erspan.gra": 3, "erspan.o": 0}),
+    # type III with platform 1's sub-header (tshark: reserved 1280, VSM 291, port 11259375)
+    ("erspan-iii-platform-1", "erspan",
+     "2014 2c63 11223344 1234 805f 04500123 00abcdef", {
+         "erspan.version": 2, "erspan.vlan": 20, "erspan.cos": 1, "erspan.bso": 1,
+         "erspan.truncated": 1, "erspan.spanid": 99, "erspan.timestamp": 0x11223344,
+         "erspan.sgt": 0x1234, "erspan.p": 1, "erspan.ft": 0, "erspan.hw": 5,
+         "erspan.direction": 1, "erspan.gra": 3, "erspan.o": 1, "erspan.platid": 1,
+         "erspan.pid1.rsvd1": 1280, "erspan.pid1.vsmid": 291,
+         "erspan.pid1.port_index": 11259375}),
+    # platform 5 (switch 7, port 1110, seconds 153); ft 2 (IP)
+    ("erspan-iii-platform-5", "erspan",
+     "2014 2c63 11223344 1234 885f 14070456 00000099", {
+         "erspan.version": 2, "erspan.vlan": 20, "erspan.cos": 1, "erspan.bso": 1,
+         "erspan.truncated": 1, "erspan.spanid": 99, "erspan.timestamp": 0x11223344,
+         "erspan.sgt": 0x1234, "erspan.p": 1, "erspan.ft": 2, "erspan.hw": 5,
+         "erspan.direction": 1, "erspan.gra": 3, "erspan.o": 1, "erspan.platid": 5,
+         "erspan.pid5.switchid": 7, "erspan.pid5.port_index": 1110,
+         "erspan.pid5.timestamp": 153}),
+    # platform 63 (no layout): tshark's 26 low bits, vxlankit's 32 above them
+    ("erspan-iii-platform-other", "erspan",
+     "2014 0000 00000000 0000 0001 ff456789 00000099", {
+         "erspan.version": 2, "erspan.vlan": 20, "erspan.cos": 0, "erspan.bso": 0,
+         "erspan.truncated": 0, "erspan.spanid": 0, "erspan.timestamp": 0, "erspan.sgt": 0,
+         "erspan.p": 0, "erspan.ft": 0, "erspan.hw": 0, "erspan.direction": 0,
+         "erspan.gra": 0, "erspan.o": 1, "erspan.platid": 63,
+         "erspan.pid.rsvd_upper": 0x03456789 << 6, "erspan.pid.rsvd": 0x99}),
+    # an unknown version: only the first word is the header's
+    ("erspan-unknown-version", "erspan", "3005", {"erspan.version": 3, "erspan.vlan": 5}),
+    # ---------------------------------------------------------------- IPv6 (RFC 8200)
+    # tcpdump_erspan-type-iii-pb-1.pcap: 0x63000001 = version 6, traffic class 0x30 (DSCP 12,
+    # ECN 0), flow 1; payload length 288, next header 60 (destination options), hop limit 1.
+    ("ipv6-erspan", "ipv6", "63000001 0120 3c 01 41207467170042000143" "01007f01400e"
+     " 4591bfd7cd8700d7006800380101e800", {
+         "ipv6.version": 6, "ipv6.tclass": 0x30, "ipv6.tclass.dscp": 12, "ipv6.tclass.ecn": 0,
+         "ipv6.flow": 1, "ipv6.plen": 288, "ipv6.nxt": 60, "ipv6.hlim": 1,
+         "ipv6.src": "4120:7467:1700:4200:143:100:7f01:400e",
+         "ipv6.dst": "4591:bfd7:cd87:d7:68:38:101:e800"}),
+    # 0x6fbfffff: traffic class 0xfb (DSCP 62, ECN 3), flow 0xfffff; RFC 5952 text.
+    ("ipv6-compressed", "ipv6", "6fbfffff 0008 11 40 " + V6_SRC.hex() + " "
+     "00000000000000000000ffffc0000201", {
+         "ipv6.version": 6, "ipv6.tclass": 0xFB, "ipv6.tclass.dscp": 62, "ipv6.tclass.ecn": 3,
+         "ipv6.flow": 0xFFFFF, "ipv6.plen": 8, "ipv6.nxt": 17, "ipv6.hlim": 64,
+         "ipv6.src": "2001:db8::1", "ipv6.dst": "::ffff:192.0.2.1"}),
+    # tcpdump_icmpv6.pcap packet 2: next header 58, length 0 (8 bytes), router alert (MLD), PadN.
+    ("ipv6-hopopts", "ipv6.hopopts", "3a 00 050200000100", {
+        "ipv6.hopopts.nxt": 58, "ipv6.hopopts.len": 0, "ipv6.hopopts.len_oct": 8,
+        "ipv6.hopopts.options": bytes.fromhex("050200000100")}),
+    # tcpdump_erspan-type-iii-pb-1.pcap: next header 47 (GRE), length 1 (16 bytes).
+    ("ipv6-dstopts", "ipv6.dstopts", "2f 01 0101010001004001 00007f000000", {
+        "ipv6.dstopts.nxt": 47, "ipv6.dstopts.len": 1, "ipv6.dstopts.len_oct": 16,
+        "ipv6.dstopts.options": bytes.fromhex("01010100010040010000" "7f000000")}),
+    # Type 0, one address left to visit (RFC 2460 4.4): reserved word, then the address.
+    ("ipv6-routing", "ipv6.routing", "11 02 00 01 00000000 " + V6_DST.hex(), {
+        "ipv6.routing.nxt": 17, "ipv6.routing.len": 2, "ipv6.routing.len_oct": 24,
+        "ipv6.routing.type": 0, "ipv6.routing.segleft": 1,
+        "ipv6.routing.data": bytes(4) + V6_DST}),
+    # 0x0019 = offset 3 (x 8 bytes), reserved bits 0, M 1.
+    ("ipv6-fraghdr", "ipv6.fraghdr", "06 00 0019 deadbeef", {
+        "ipv6.fraghdr.nxt": 6, "ipv6.fraghdr.reserved_octet": 0, "ipv6.fraghdr.offset": 3,
+        "ipv6.fraghdr.reserved_bits": 0, "ipv6.fraghdr.more": 1, "ipv6.fraghdr.ident": 0xDEADBEEF}),
+    # AH (RFC 4302): payload length 4 = (4 + 2) * 4 = 24 bytes, a 12-byte ICV (HMAC-SHA1-96).
+    ("ah", "ah", "11 04 0000 00001000 00000007 000102030405060708090a0b", {
+        "ah.next_header": 17, "ah.length": 4, "ah.reserved": b"\0\0", "ah.spi": 0x1000,
+        "ah.sequence": 7, "ah.icv": bytes(range(12))}),
+    ("esp", "esp", "0000abcd 00000003", {"esp.spi": 0xABCD, "esp.sequence": 3}),
 ]
 
 IDS = [v[0] for v in VECTORS]

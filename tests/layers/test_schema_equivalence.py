@@ -18,7 +18,22 @@ import tests.strategies as S
 from tests.codec.realcaptures import iter_real_frames, require_real_dir
 from tests.layers.codecs import CODECS, MAX_HEADER
 from vxlankit import decode
-from vxlankit.layers import arp, ethernet, geneve, icmp, ipv4, null, sll, udp, vlan, vxlan
+from vxlankit.layers import (
+    arp,
+    ethernet,
+    geneve,
+    gre,
+    icmp,
+    icmpv6,
+    ipv4,
+    ipv6,
+    ipv6ext,
+    null,
+    sll,
+    udp,
+    vlan,
+    vxlan,
+)
 from vxlankit.packet import MALFORMED, Layer
 
 FIELD_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
@@ -28,6 +43,7 @@ FIELD_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "arp": S.arp_fields(),
     "ip": S.ipv4_fields(),
     "icmp": S.icmp_fields(),
+    "icmpv6": S.icmpv6_fields(),
     "udp": S.udp_fields,
     "vxlan": S.vxlan_fields(),
     "vxlan-gpe": S.gpe_fields(),
@@ -35,6 +51,15 @@ FIELD_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "sll2": S.sll2_fields(),
     "null": S.null_fields(),
     "geneve": S.geneve_fields(),
+    "gre": S.gre_fields(),
+    "erspan": S.erspan_fields(),
+    "ipv6": S.ipv6_fields(),
+    "ipv6.hopopts": S.ipv6_options_fields("ipv6.hopopts"),
+    "ipv6.routing": S.ipv6_routing_fields(),
+    "ipv6.fraghdr": S.ipv6_fraghdr_fields(),
+    "ipv6.dstopts": S.ipv6_options_fields("ipv6.dstopts"),
+    "ah": S.ah_fields(),
+    "esp": S.esp_fields,
 }
 
 
@@ -46,6 +71,16 @@ def header_bytes(draw: st.DrawFn, name: str) -> bytes:
         need = arp.length(fixed, 0) - 8
         body = draw(st.binary(min_size=need, max_size=need))
         return fixed + body + draw(st.binary(max_size=4))
+    if name == "gre":
+        # The optional words the flags ask for, then (R set) a whole routing field.
+        head = draw(st.binary(min_size=4, max_size=4))
+        size = gre.header_length(head + bytes(20), 0)
+        if head[0] & 0x40:
+            size -= 4  # header_length counted the NULL SRE of the zero bytes
+            body = draw(st.binary(min_size=size - 4, max_size=size - 4)) + draw(S.SRE_LISTS)
+        else:
+            body = draw(st.binary(min_size=size - 4, max_size=size - 4))
+        return head + body + draw(st.binary(max_size=4))
     return draw(st.binary(min_size=MAX_HEADER[name], max_size=MAX_HEADER[name] + 4))
 
 
@@ -79,6 +114,8 @@ _ADDED = re.compile(r"(\.status|_calculated)$")  # what the codec adds to a laye
 
 
 def _codec_name(layer: Layer) -> str | None:
+    if layer.proto == "erspan" and not layer.fields:
+        return None  # type I: no header
     if layer.proto == "vxlan":
         return "vxlan-gpe" if "vxlan.next_proto" in layer.fields else "vxlan"
     if layer.proto == "sll":
@@ -108,15 +145,29 @@ def test_real_capture_headers_parse_like_schema() -> None:
 SCHEMAS: dict[str, Construct] = {
     "ethernet.SCHEMA": ethernet.SCHEMA, "vlan.SCHEMA": vlan.SCHEMA, "arp.SCHEMA": arp.SCHEMA,
     "ipv4.SCHEMA": ipv4.SCHEMA, "icmp.SCHEMA": icmp.SCHEMA, "udp.SCHEMA": udp.SCHEMA,
+    "icmpv6.SCHEMA": icmpv6.SCHEMA, "icmpv6.SCHEMA_MLDV1_QUERY": icmpv6.SCHEMA_MLDV1_QUERY,
+    "icmpv6.SCHEMA_MLDV2_QUERY": icmpv6.SCHEMA_MLDV2_QUERY,
     "vxlan.SCHEMA": vxlan.SCHEMA, "vxlan.GPE_SCHEMA": vxlan.GPE_SCHEMA, "sll.SCHEMA": sll.SCHEMA,
     "sll.SCHEMA_V2": sll.SCHEMA_V2, "null.SCHEMA_LE": null.SCHEMA_LE,
     "null.SCHEMA_BE": null.SCHEMA_BE, "geneve.SCHEMA": geneve.SCHEMA,
+    "ipv6.SCHEMA": ipv6.SCHEMA,
+    "ipv6ext.SCHEMA_HOPOPTS": ipv6ext.SCHEMA_HOPOPTS,
+    "ipv6ext.SCHEMA_ROUTING": ipv6ext.SCHEMA_ROUTING,
+    "ipv6ext.SCHEMA_FRAGHDR": ipv6ext.SCHEMA_FRAGHDR,
+    "ipv6ext.SCHEMA_DSTOPTS": ipv6ext.SCHEMA_DSTOPTS, "ipv6ext.SCHEMA_AH": ipv6ext.SCHEMA_AH,
+    "ipv6ext.SCHEMA_ESP": ipv6ext.SCHEMA_ESP,
 }
 SCHEMA_CODEC = {
     "ethernet.SCHEMA": "eth", "vlan.SCHEMA": "vlan", "arp.SCHEMA": "arp", "ipv4.SCHEMA": "ip",
-    "icmp.SCHEMA": "icmp", "udp.SCHEMA": "udp", "vxlan.SCHEMA": "vxlan",
+    "icmp.SCHEMA": "icmp", "udp.SCHEMA": "udp", "icmpv6.SCHEMA": "icmpv6",
+    "icmpv6.SCHEMA_MLDV1_QUERY": "icmpv6", "icmpv6.SCHEMA_MLDV2_QUERY": "icmpv6",
+    "vxlan.SCHEMA": "vxlan",
     "vxlan.GPE_SCHEMA": "vxlan-gpe", "sll.SCHEMA": "sll", "sll.SCHEMA_V2": "sll2",
     "null.SCHEMA_LE": "null", "null.SCHEMA_BE": "null", "geneve.SCHEMA": "geneve",
+    "ipv6.SCHEMA": "ipv6",
+    "ipv6ext.SCHEMA_HOPOPTS": "ipv6.hopopts", "ipv6ext.SCHEMA_ROUTING": "ipv6.routing",
+    "ipv6ext.SCHEMA_FRAGHDR": "ipv6.fraghdr", "ipv6ext.SCHEMA_DSTOPTS": "ipv6.dstopts",
+    "ipv6ext.SCHEMA_AH": "ah", "ipv6ext.SCHEMA_ESP": "esp",
 }
 PACKAGE = Path(__file__).resolve().parents[2] / "vxlankit"
 

@@ -243,6 +243,9 @@ def test_fields_agree_with_tshark() -> None:
                 assert row["frame.protocols"][0].startswith(mine), (where, mine)
             for name in FIELDS[5:]:
                 expected = [_value(v) for v in row[name]]
+                if name == "ip.version":
+                    # tshark's IPv6 header carries a hidden ip.version (6) too.
+                    expected = [v for v in expected if v != 6]
                 got = _ours(obj, name)
                 assert got == expected[: len(got)], (where, name, got, expected)
                 if len(expected) > len(got):

@@ -1,15 +1,22 @@
 """Layers -> bytes, with gopacket-style fix-ups.
 
-``fix_lengths`` recomputes ``ip.hdr_len``, ``ip.len``, ``udp.length`` and the ARP address sizes
-from what actually follows; ``compute_checksums`` recomputes the IPv4 header, UDP and ICMP
-checksums (innermost first, since an outer UDP checksum covers the inner packet), then an
-Ethernet FCS layer's ``eth.fcs`` over everything before it.  With both off
-the fields are written exactly as given, so ``encode(decode(b), False, False) == b``.
+``fix_lengths`` recomputes ``ip.hdr_len``, ``ip.len``, ``ipv6.plen``, ``udp.length``, the IPv6
+extension header lengths and the ARP address sizes from what actually follows (a spec's
+``length_at``/``length_from``), and sets GRE's and ERSPAN's flag bits from the optional fields
+present; ``compute_checksums`` recomputes the IPv4 header, UDP, TCP, ICMP, ICMPv6 and GRE
+checksums (GRE's only when its C bit is set), innermost first, since an outer UDP checksum
+covers the inner packet, then an Ethernet FCS layer's ``eth.fcs`` over everything before it.
+With both off the fields are written exactly as given, so
+``encode(decode(b), False, False) == b``.
 
 Independently of those switches, a field left as ``None`` is filled in: a next-protocol field
-(``eth.type``, ``vlan.etype``, ``ip.proto``, ``vxlan.next_proto``) from the layer after it, a
-length from what follows, a checksum by computing it.  A UDP checksum of 0 means "no checksum"
-(RFC 768) and is kept as 0 even when computing, which is what a VTEP sends (RFC 7348 section 5).
+(``eth.type``, ``vlan.etype``, ``ip.proto``, ``vxlan.next_proto``, ``gre.proto``) from the layer
+after it, a length from what follows, a checksum by computing it.  A UDP checksum of 0 means
+"no checksum" (RFC 768) and is kept as 0 even when computing, which is what a VTEP sends (RFC 7348
+section 5),
+but only over IPv4: over IPv6 (a network spec with ``zero_checksum_ok`` false) it is computed
+(RFC 8200 8.1).  The pseudo-header addresses come from the enclosing network spec's
+``pseudo_addresses`` (with a source route / routing header: the final destination).
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ from typing import Any
 
 from vxlankit.checksum import internet_checksum, transport_checksum
 from vxlankit.errors import EncodeError, VxlanKitError
-from vxlankit.layers import ipv4
 from vxlankit.layers._common import as_bytes
 from vxlankit.layers.registry import BY_PROTO, INVERSES, LAYERS
 from vxlankit.layers.spec import CHECKSUM_HEADER, CHECKSUM_PSEUDO, LINK, NETWORK, LayerSpec
@@ -60,9 +66,13 @@ def _steps() -> dict[str, tuple[Emit, dict[str, int]]]:
         "data": (_data, _NO_INVERSE), "trailer": (_trailer, _NO_INVERSE),
         "fcs": (_fcs, _NO_INVERSE)}
     for proto, specs in BY_PROTO.items():
-        tables = [spec.next_table for spec in specs
+        tables = [(spec.next_table, spec.next_fallback) for spec in specs
                   if spec.next_field is not None and spec.next_table is not None]
-        inverse = dict(INVERSES[tables[0]]) if tables and tables[0] in INVERSES else _NO_INVERSE
+        inverse = _NO_INVERSE
+        if tables and tables[0][0] in INVERSES:
+            table, fallback = tables[0]
+            # A layer looked up in a second table when the first lacks it (GRE: ethertype).
+            inverse = {**(INVERSES.get(fallback, {}) if fallback else {}), **INVERSES[table]}
         steps[proto] = (specs[0].emit, inverse)
     return steps
 
@@ -72,6 +82,9 @@ _STEPS = _steps()
 # with a length or a checksum over "the rest" covers up to the end of its scope.
 _LINK_SCOPES = frozenset(spec.proto for spec in LAYERS if spec.role == LINK)
 _NETWORK = frozenset(spec.proto for spec in LAYERS if spec.role == NETWORK)
+# Layers whose payload is a quoted packet (ICMPv6 errors): what they quote keeps its lengths and
+# checksums as given.
+_QUOTING = frozenset(spec.proto for spec in LAYERS if spec.quotes)
 _SCOPED = _LINK_SCOPES | _NETWORK | frozenset(
     spec.proto for spec in LAYERS if spec.length_at is not None or spec.checksum is not None
     and spec.checksum != CHECKSUM_HEADER)
@@ -82,14 +95,19 @@ def _length_field(spec: LayerSpec) -> str:
         spec.length_at, 2))
 
 
-# proto -> (offset, field name) of its 16-bit length
-_LENGTHS = {spec.proto: (spec.length_at, _length_field(spec)) for spec in LAYERS
-            if spec.length_at is not None}
+# proto -> (offset, field name, offset it counts from) of its 16-bit length
+_LENGTHS = {spec.proto: (spec.length_at, _length_field(spec), spec.length_from)
+            for spec in LAYERS if spec.length_at is not None}
+# network proto -> (its pseudo-header addresses, whether a zero transport checksum means none)
+_PSEUDO = {spec.proto: (spec.pseudo_addresses, spec.zero_checksum_ok) for spec in LAYERS
+           if spec.role == NETWORK and spec.pseudo_addresses is not None}
 # proto -> (rule, offset, field name, IP protocol number for a pseudo-header, zero is none)
 _CHECKSUMS = {
     spec.proto: (spec.checksum, spec.checksum_at, f"{spec.proto}.checksum",
                  dict(spec.selectors).get("ip.proto", 0), spec.checksum_zero_means_none)
     for spec in LAYERS if spec.checksum is not None and spec.checksum_at is not None}
+# proto -> the flag bit (in its first 16 bits) that says its checksum is there (GRE's C)
+_CHECKSUM_FLAGS = {spec.proto: spec.checksum_flag for spec in LAYERS if spec.checksum_flag}
 
 
 class _NoEncoder(Exception):
@@ -146,7 +164,8 @@ class _Plan:
     """What the fix-ups need to know about a stack of layers, from its protocols alone: for
     every layer with a length the layer whose start ends its scope (``n``: the end of the
     frame, or the FCS), and for every checksummed layer, innermost first, the scope it covers
-    and the IP layer whose addresses its pseudo-header names."""
+    and the IP layer whose addresses its pseudo-header names.  A layer inside a quoted packet
+    (after an ICMPv6 error, in its scope) is marked: only its fields left None are filled."""
 
     __slots__ = ("lengths", "checksums")
 
@@ -154,6 +173,7 @@ class _Plan:
         n = len(protos)
         ends: dict[int, int] = {}
         enclosing_ip = [-1] * n
+        quoted = [False] * n
         stack: list[list[Any]] = []  # [proto, index, trailer seen]
         ips: list[int] = []
         for i, proto in enumerate(protos):
@@ -169,6 +189,8 @@ class _Plan:
                 continue
             if ips:
                 enclosing_ip[i] = ips[-1]
+            if _QUOTING and any(entry[0] in _QUOTING for entry in stack):
+                quoted[i] = True
             if proto in _SCOPED:
                 stack.append([proto, i, False])
                 if proto in _NETWORK:
@@ -176,11 +198,12 @@ class _Plan:
         last = n - 1 if n and protos[-1] == "fcs" else n
         for opened in stack:
             ends[opened[1]] = last
-        # (layer, offset of the length, its field name, end layer)
-        self.lengths = [(i, *_LENGTHS[protos[i]], end) for i, end in sorted(ends.items())
-                        if protos[i] in _LENGTHS]
-        # (layer, rule, offset, field, IP protocol, zero is none, end layer, enclosing IP),
-        # innermost (last) first: an outer checksum covers the inner ones.
+        # (layer, offset of the length, its field name, offset it counts from, end layer,
+        # quoted)
+        self.lengths = [(i, *_LENGTHS[protos[i]], end, quoted[i])
+                        for i, end in sorted(ends.items()) if protos[i] in _LENGTHS]
+        # (layer, rule, offset, field, IP protocol, zero is none, end layer, enclosing IP,
+        # quoted), innermost (last) first: an outer checksum covers the inner ones.
         self.checksums = []
         for i in range(n - 1, -1, -1):
             rule = _CHECKSUMS.get(protos[i])
@@ -194,7 +217,7 @@ class _Plan:
                 end = ends[i]
             else:  # over the rest of the enclosing IP payload
                 end = ends[ip] if ip >= 0 else n
-            self.checksums.append((i, *rule, end, ip))
+            self.checksums.append((i, *rule, end, ip, quoted[i]))
 
 
 _PLANS: dict[tuple[str, ...], _Plan] = {}
@@ -221,35 +244,40 @@ def _fixup(layers: Sequence[Layer], chunks: list[bytes], out: bytearray, fix_len
     starts[n] = pos
     plan = _plan(layers)
 
-    for i, at, name, end in plan.lengths:
+    for i, at, name, base, end, quoted in plan.lengths:
         layer = layers[i]
         if layer.raw is not None:
             continue
-        if fix_lengths or layer.fields.get(name) is None:
-            length = starts[end] - starts[i]
+        if (fix_lengths and not quoted) or layer.fields.get(name) is None:
+            length = starts[end] - starts[i] - base
             if length > 0xFFFF:
                 raise EncodeError(f"layer {i} ({layer.proto}): {length} bytes do not fit in "
                                   f"{name}")
             _H.pack_into(out, starts[i] + at, length)
 
-    for i, kind, at, name, ip_proto, zero_is_none, end, ip in plan.checksums:
+    for i, kind, at, name, ip_proto, zero_is_none, end, ip, quoted in plan.checksums:
         layer = layers[i]
         if layer.raw is not None:
             continue
         value = layer.fields.get(name)
-        if value is not None and not compute_checksums:
+        if value is not None and (quoted or not compute_checksums):
             continue
-        if kind == CHECKSUM_PSEUDO:
-            if zero_is_none and value == 0:
-                continue  # "no checksum" (RFC 768): what a VTEP sends, kept as sent
-            if ip < 0:
-                raise EncodeError(f"layer {i} ({layer.proto}): a checksum needs an enclosing "
-                                  "IPv4 layer")
+        flag = _CHECKSUM_FLAGS.get(layer.proto)
+        if flag and (name not in layer.fields or not _H.unpack_from(out, starts[i])[0] & flag):
+            continue  # an optional checksum that is not there
         start = starts[i]
+        if kind == CHECKSUM_PSEUDO:
+            network = _PSEUDO.get(layers[ip].proto) if ip >= 0 else None
+            if network is None:
+                raise EncodeError(f"layer {i} ({layer.proto}): a checksum needs an enclosing "
+                                  "IP layer")
+            pseudo_addresses, zero_ok = network
+            if zero_is_none and zero_ok and value == 0:
+                continue  # "no checksum" (RFC 768): what a VTEP sends, kept as sent
         stop = start + len(chunks[i]) if kind == CHECKSUM_HEADER else starts[end]
         out[start + at:start + at + 2] = b"\0\0"
         if kind == CHECKSUM_PSEUDO:
-            src, dst = ipv4.pseudo_addresses(out[starts[ip]:starts[ip] + len(chunks[ip])])
+            src, dst = pseudo_addresses(out[starts[ip]:start], len(chunks[ip]))
             calc = transport_checksum(src, dst, ip_proto, out[start:stop], zero_is_none)
         else:
             calc = internet_checksum(out[start:stop])

@@ -28,6 +28,7 @@ LINKTYPE_NAMES: Mapping[int, str] = MappingProxyType({
     101: "Raw IP",
     113: "Linux cooked (SLL)",
     228: "Raw IPv4",
+    229: "Raw IPv6",
     276: "Linux cooked v2 (SLL2)",
 })
 

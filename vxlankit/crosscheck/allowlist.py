@@ -50,8 +50,28 @@ VXLANKIT_ONLY_FIELDS: Mapping[str, Rule] = MappingProxyType({rule.subject: rule 
          "but shows no field for it"),
     _own("icmp.checksum_calculated", "tshark 4.0 gives the expected ICMP checksum only in the "
          "expert-info text, not as a field"),
+    _own("icmpv6.checksum_calculated", "tshark 4.0 gives the expected ICMPv6 checksum only in "
+         "the expert-info text, not as a field"),
+    _own("icmpv6.options", "Wireshark dissects each ND option (icmpv6.opt.*) and has no field "
+         "for the option bytes as a whole; vxlankit keeps them raw so the message re-encodes"),
+    _own("icmpv6.mld.data", "Wireshark dissects an MLDv2 query's sources and report's records "
+         "(icmpv6.mld.source_address, icmpv6.mldr.mar.*) and has no field for them whole; "
+         "vxlankit keeps them raw so the message re-encodes"),
     _own("eth.fcs_calculated", "tshark 4.0 gives the expected FCS only in the expert-info text, "
          "not as a field"),
+    _own("gre.checksum_calculated", "tshark 4.0 gives the expected GRE checksum only in the "
+         "expert-info text, not as a field"),
+    _own("gre.sre_list", "the RFC 1701 routing SREs as raw bytes; Wireshark shows each SRE's "
+         "fields (gre.routing.*), which vxlankit does not split out"),
+    _own("erspan.pid.rsvd_upper", "bits 26-57 of an ERSPAN III platform sub-header with no "
+         "known layout: tshark 4.0's erspan.pid.rsvd is masked to the low 26 bits and no field "
+         "shows these"),
+    _own("ipv6.hopopts.options", "Wireshark dissects each hop-by-hop option (ipv6.opt.*) and "
+         "has no field for the option bytes as a whole; vxlankit keeps them raw to re-encode"),
+    _own("ipv6.dstopts.options", "Wireshark dissects each destination option (ipv6.opt.*) and "
+         "has no field for the option bytes as a whole; vxlankit keeps them raw to re-encode"),
+    _own("ipv6.routing.data", "Wireshark dissects a routing header's data per type "
+         "(ipv6.routing.src.addr, ipv6.routing.srh.*, ...); vxlankit keeps it raw to re-encode"),
 )})
 
 RULES: Mapping[str, Rule] = MappingProxyType({rule.key: rule for rule in (

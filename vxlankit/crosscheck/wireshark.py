@@ -30,13 +30,17 @@ from vxlankit.layers.spec import CHECKSUM_HEADER, CHECKSUM_PSEUDO
 #   FCS bits); tshark guesses when the capture is silent, and calls the last 4 bytes of a trailer
 #   an FCS.  "Never" applies only where the capture is silent, like vxlankit.
 # - vxlankit dissects every frame on its own; with reassembly on, tshark moves a fragmented
-#   datagram's payload to its last fragment.
+#   datagram's payload (IPv4 or IPv6) to its last fragment.
+# - tshark always verifies some checksums and has no preference for them (ICMPv6).
+_ALWAYS_VERIFIED = frozenset({"icmpv6"})
 PREFS: Mapping[str, str] = {
     **{f"{spec.proto}.check_checksum": "TRUE" for spec in LAYERS
-       if spec.checksum in (CHECKSUM_HEADER, CHECKSUM_PSEUDO)},
+       if spec.checksum in (CHECKSUM_HEADER, CHECKSUM_PSEUDO)
+       and spec.proto not in _ALWAYS_VERIFIED},
     "eth.check_fcs": "TRUE",
     "eth.fcs": "Never",
     "ip.defragment": "FALSE",
+    "ipv6.defragment": "FALSE",
 }
 
 # What tshark 4.0 decodes on its own, by UDP port (`tshark -G decodes`): the decode-as entries

@@ -6,7 +6,7 @@ from typing import Any
 
 from construct import Adapter, Bytes, Container
 
-from vxlankit.addr import ip_bytes, ip_str, mac_bytes, mac_str
+from vxlankit.addr import ip6_bytes, ip6_str, ip_bytes, ip_str, mac_bytes, mac_str
 
 
 class _MacAdapter(Adapter):  # type: ignore[misc]
@@ -25,8 +25,17 @@ class _IPv4Adapter(Adapter):  # type: ignore[misc]
         return ip_bytes(obj)
 
 
+class _IPv6Adapter(Adapter):  # type: ignore[misc]
+    def _decode(self, obj: bytes, context: Any, path: Any) -> str:
+        return ip6_str(obj)
+
+    def _encode(self, obj: str, context: Any, path: Any) -> bytes:
+        return ip6_bytes(obj)
+
+
 MacAddress = _MacAdapter(Bytes(6))
 IPv4Address = _IPv4Adapter(Bytes(4))
+IPv6Address = _IPv6Adapter(Bytes(16))
 
 
 def as_bytes(value: Any, name: str) -> bytes:

@@ -242,6 +242,7 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
     walk.ip_dst = dst
     # Addresses as one integer: congruent (mod 0xffff) to their pseudo-header word sum.
     walk.ip_pseudo = int.from_bytes(src + dst, "big")
+    walk.ip_v6 = False
     if fields["ip.frag_offset"]:
         return "data", payload_start  # only first fragments carry the next header
     if fields["ip.flags.mf"]:
@@ -276,12 +277,14 @@ def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
     ), filled or version is None or ttl is None
 
 
-def pseudo_addresses(header: bytes | bytearray) -> tuple[bytes, bytes]:
-    """The source and destination an upper layer's pseudo-header names, from a whole header."""
-    dst = header[16:20]
-    if len(header) > MIN_HEADER_LEN:
-        return bytes(header[12:16]), final_destination(bytes(header[MIN_HEADER_LEN:]), bytes(dst))
-    return bytes(header[12:16]), bytes(dst)
+def pseudo_addresses(packet: bytes | bytearray, header_len: int) -> tuple[bytes, bytes]:
+    """The source and destination an upper layer's pseudo-header names, from the header
+    (``packet[:header_len]``, what follows it up to the upper layer after it)."""
+    dst = packet[16:20]
+    if header_len > MIN_HEADER_LEN:
+        return bytes(packet[12:16]), final_destination(bytes(packet[MIN_HEADER_LEN:header_len]),
+                                                       bytes(dst))
+    return bytes(packet[12:16]), bytes(dst)
 
 
 def _span(layer: Layer, name: str) -> Span | None:
@@ -300,9 +303,10 @@ SPEC = LayerSpec(
     name=PROTO, title="Internet Protocol Version 4", role=NETWORK, header_len=MIN_HEADER_LEN,
     schema=SCHEMA, dissect=dissect, emit=emit, short="IPv4",
     selectors=(("ethertype", 0x0800), ("linktype", 228), ("ip.version", 4),
-               ("vxlan.next_proto", 1), ("null.family", 2)),
+               ("vxlan.next_proto", 1), ("null.family", 2), ("ip.proto", 4)),
     next_table="ip.proto", next_field="ip.proto", length_at=2,
     checksum=CHECKSUM_HEADER, checksum_at=10, span=_span, title_extra=_title,
+    pseudo_addresses=pseudo_addresses,
     aliases=(("ip.addr", ("ip.src", "ip.dst")),),
     fields=(
         Field("ip.version", UINT, (0, 1, 0xF0)),

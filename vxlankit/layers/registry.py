@@ -15,7 +15,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from vxlankit.layers import arp, ethernet, geneve, icmp, ipv4, null, sll, tcp, udp, vlan, vxlan
+from vxlankit.layers import (
+    arp,
+    erspan,
+    ethernet,
+    geneve,
+    gre,
+    icmp,
+    icmpv6,
+    ipv4,
+    ipv6,
+    ipv6ext,
+    null,
+    sll,
+    tcp,
+    udp,
+    vlan,
+    vxlan,
+)
 from vxlankit.layers.spec import BYTES, UINT, Field, LayerSpec, Walk, dissect_data
 from vxlankit.packet import Layer
 
@@ -28,12 +45,17 @@ LAYERS: tuple[LayerSpec, ...] = (
     vlan.SPEC_SERVICE,
     arp.SPEC,
     ipv4.SPEC,
+    ipv6.SPEC,
+    *ipv6ext.SPECS,
     icmp.SPEC,
+    icmpv6.SPEC,
     udp.SPEC,
     tcp.SPEC,
     vxlan.SPEC,
     vxlan.SPEC_GPE,
     geneve.SPEC,
+    gre.SPEC,
+    erspan.SPEC,
 )
 
 # Layers the decoder makes that are not protocol headers: what no layer claimed, bytes past a

@@ -26,7 +26,8 @@ from vxlankit.packet import CHECKSUM_BAD, TRUNCATED, Layer, Packet
 # Roles: where a layer sits in a frame.
 LINK = "link"  # starts a frame: Ethernet, Linux cooked, BSD loopback
 SHIM = "shim"  # a tag inside a link header that passes on to another EtherType (802.1Q)
-NETWORK = "network"  # IPv4 (and, with the breadth issue, IPv6)
+NETWORK = "network"  # IPv4, IPv6
+EXTENSION = "extension"  # an IPv6 extension header, AH or ESP: inside its network layer's scope
 TRANSPORT = "transport"  # UDP, TCP, ICMP
 TUNNEL = "tunnel"  # carries a whole inner frame or packet: VXLAN, VXLAN-GPE
 CONTROL = "control"  # ends the frame with a message of its own: ARP
@@ -37,6 +38,7 @@ BOOL = "bool"  # a one-bit flag, 0 or 1
 BYTES = "bytes"
 ETHER = "ether"  # "aa:bb:cc:dd:ee:ff"
 IPV4 = "ipv4"  # dotted quad
+IPV6 = "ipv6"  # RFC 5952 text, as tshark prints it ("2001:db8::1")
 STRING = "string"
 
 # Checksum rules, for the encoder's fix-ups and the decoder's verification.
@@ -91,11 +93,27 @@ class LayerSpec:
     selectors: tuple[tuple[str, int], ...] = ()  # (table, value) that hand the payload to it
     next_table: str | None = None  # the dispatch table its payload is looked up in
     next_field: str | None = None  # the field that holds the key into ``next_table``
+    # A second table for keys ``next_table`` lacks (GRE: "gre.proto", then "ethertype").
+    next_fallback: str | None = None
     carries: str | None = None  # tunnels: "eth" or "ip" (what the inner frame starts with)
     length_at: int | None = None  # offset of a 16-bit length covering the layer to its end
+    length_from: int = 0  # ... counted from this offset in the layer (IPv6's plen: 40)
     checksum: str | None = None  # CHECKSUM_* rule
     checksum_at: int | None = None  # offset of its 16-bit checksum
     checksum_zero_means_none: bool = False  # UDP over IPv4: 0 is "no checksum"
+    # An optional checksum: the bit of the layer's first 16 bits that says it is there (GRE's
+    # C bit).  The encoder computes it only when that bit is set in the bytes written and the
+    # checksum field is in the layer's fields.  0: the checksum is always there.
+    checksum_flag: int = 0
+    # Network layers: the source and destination an upper layer's pseudo-header names, from
+    # the bytes of the header up to that upper layer and the header's own length.
+    pseudo_addresses: Callable[[bytes | bytearray, int], tuple[bytes, bytes]] | None = None
+    # Network layers: whether a transport's zero checksum may mean "none" over this one
+    # (IPv4: yes; IPv6: no, RFC 8200 8.1, so the encoder always computes it).
+    zero_checksum_ok: bool = True
+    # Its payload is a quoted packet (an ICMPv6 error's invoking packet): the encoder fills the
+    # quoted layers' fields left None but never recomputes their lengths or checksums.
+    quotes: bool = False
     span: Callable[[Layer, str], Span | None] | None = None  # places that depend on values
     title_extra: Callable[[dict[str, Any]], str] | None = None
     info: Callable[[Layer], str] | None = None  # the one-line info column
@@ -122,7 +140,7 @@ class Walk:
 
     __slots__ = ("buf", "end", "layers", "errors", "trailers", "eth_start", "depth",
                  "max_depth", "verify", "tables", "ip_src", "ip_dst", "ip_pseudo",
-                 "ip_complete")
+                 "ip_complete", "ip_v6")
 
     def __init__(self, buf: bytes, end: int, tables: Mapping[str, Mapping[int, str]],
                  verify: bool, max_depth: int) -> None:
@@ -143,6 +161,7 @@ class Walk:
         self.ip_dst = b""
         self.ip_pseudo = 0
         self.ip_complete = True
+        self.ip_v6 = False  # that header is IPv6 (a zero UDP checksum is then not "none")
 
     def cut(self, proto: str, off: int, need: int) -> None:
         """A header that the data ends inside: keep its bytes, say how many were missing."""

@@ -353,8 +353,12 @@ class Streams:
                  "tcp.window_size_value": window}
         src = dst = ""
         for below in reversed(packet.layers[:index]):
-            if "ip.src" in below.fields:
-                src, dst = below.fields["ip.src"], below.fields["ip.dst"]
+            fields = below.fields
+            if "ip.src" in fields:
+                src, dst = fields["ip.src"], fields["ip.dst"]
+                break
+            if "ipv6.src" in fields:
+                src, dst = fields["ipv6.src"], fields["ipv6.dst"]
                 break
         self.add(f, src, dst)
 

@@ -8,8 +8,11 @@
     |            Length             |           Checksum            |
     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 
-A zero checksum means "none computed" (always acceptable over IPv4; RFC 7348 section 5 asks
-VTEPs to send zero).  The checksum covers an IPv4 pseudo-header, this header and the payload.
+A zero checksum means "none computed" over IPv4 (RFC 7348 section 5 asks VTEPs to send zero);
+over IPv6 it is illegal (RFC 8200 8.1: status 4, "illegal", as tshark shows it), though tunnels
+may send it (RFC 6935), so it is not an error of the packet.  The checksum covers an IPv4 or
+IPv6 pseudo-header (the same word sum while the length fits 16 bits), this header and the
+payload.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from vxlankit.checksum import verify as checksum_ok
 from vxlankit.layers.spec import CHECKSUM_PSEUDO, TRANSPORT, UINT, Field, LayerSpec, Walk
 from vxlankit.packet import (
     CHECKSUM_GOOD,
+    CHECKSUM_ILLEGAL,
     CHECKSUM_NOT_PRESENT,
     CHECKSUM_UNVERIFIED,
     MALFORMED,
@@ -94,7 +98,9 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
     else:
         walk.limit(off + ulen)
     if fields["udp.checksum"] == 0:
-        fields["udp.checksum.status"] = CHECKSUM_NOT_PRESENT
+        # Over IPv6 a zero checksum is illegal (RFC 8200 8.1): tshark's status 4.  Tunnels may
+        # send it (RFC 6935), so it is no error of the packet and the payload is dissected.
+        fields["udp.checksum.status"] = CHECKSUM_ILLEGAL if walk.ip_v6 else CHECKSUM_NOT_PRESENT
     elif walk.verify and complete and walk.ip_src:
         if checksum_ok(buf[off:off + ulen], walk.ip_pseudo + 17 + ulen):
             fields["udp.checksum.status"] = CHECKSUM_GOOD

@@ -248,6 +248,7 @@ def _lex_string(expr: str, start: int) -> tuple[bytes, int]:
 class _Kind(enum.Enum):
     INT = "integers"
     IPV4 = "IPv4 addresses"
+    IPV6 = "IPv6 addresses"
     MAC = "MAC addresses"
     BYTES = "byte strings"
     STR = "strings"
@@ -255,6 +256,14 @@ class _Kind(enum.Enum):
 
 _MAC_VALUE_RE = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
 _IPV4_VALUE_RE = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")
+
+
+def _is_ipv6(value: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6, value)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _kind_of(value: Any) -> _Kind | None:
@@ -269,11 +278,15 @@ def _kind_of(value: Any) -> _Kind | None:
             return _Kind.MAC
         if _IPV4_VALUE_RE.fullmatch(value):
             return _Kind.IPV4
+        if ":" in value and _is_ipv6(value):
+            return _Kind.IPV6
         return _Kind.STR
     return None
 
 
 _FULL_MASK = 0xFFFFFFFF
+_FULL_MASK6 = (1 << 128) - 1
+_FULL = {"IPv4 addresses": _FULL_MASK, "IPv6 addresses": _FULL_MASK6}
 _INT_RE = re.compile(r"([+-]?)(0[xX][0-9A-Fa-f]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
 _IPV4_LITERAL_RE = re.compile(
     r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(?:/([0-9]{1,3}))?"
@@ -317,6 +330,22 @@ def _parse_ipv4(text: str) -> tuple[int, int]:
     return addr, (_FULL_MASK << (32 - bits)) & _FULL_MASK
 
 
+def _parse_ipv6(text: str) -> tuple[int, int]:
+    """``(address, netmask)`` of ``2001:db8::1`` or ``2001:db8::/32``; a plain address has
+    the full /128 mask."""
+    addr_text, slash, bits_text = text.partition("/")
+    try:
+        addr = int.from_bytes(socket.inet_pton(socket.AF_INET6, addr_text), "big")
+    except (OSError, ValueError):
+        raise _BadLiteral(f"'{text}' is not a valid IPv6 address or prefix") from None
+    if not slash:
+        return addr, _FULL_MASK6
+    if not bits_text.isdigit() or int(bits_text) > 128:
+        raise _BadLiteral(f"netmask bits in '{text}' must be a number up to 128")
+    bits = int(bits_text)
+    return addr, (_FULL_MASK6 << (128 - bits)) & _FULL_MASK6
+
+
 def _parse_hex_bytes(text: str, what: str, example: str) -> bytes:
     """``aa:bb:cc``, ``aa-bb-cc``, ``aabb.cc``, ``aabbcc``: groups of hex pairs, one separator."""
     seps = {ch for ch in text if ch in ":-."}
@@ -341,6 +370,8 @@ def _convert(kind: _Kind, text: str, quoted: bytes | None) -> Any:
         return _parse_int(text)
     if kind is _Kind.IPV4:
         return _parse_ipv4(text)
+    if kind is _Kind.IPV6:
+        return _parse_ipv6(text)
     if kind is _Kind.MAC:
         raw = _parse_hex_bytes(text, "MAC address", "00:16:3e:08:71:cf")
         if len(raw) != 6:
@@ -386,6 +417,10 @@ def _ip_key(value: str) -> int:
     return int.from_bytes(socket.inet_aton(value), "big")
 
 
+def _ip6_key(value: str) -> int:
+    return int.from_bytes(socket.inet_pton(socket.AF_INET6, value), "big")
+
+
 def _mac_key(value: str) -> bytes:
     return bytes.fromhex(value.replace(":", ""))
 
@@ -404,6 +439,7 @@ _KEYS: dict[_Kind, Callable[[Any], Any] | None] = {
     _Kind.BYTES: _bytes_key,
     _Kind.MAC: _mac_key,
     _Kind.IPV4: _ip_key,
+    _Kind.IPV6: _ip6_key,
 }
 _VALUE_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -432,6 +468,13 @@ def _value_pred(kind: _Kind, op: str, key: Any) -> ValuePred:
         # membership and "> 10.0.0.0/8" means "above the whole block".
         net = addr & mask
         return lambda v: fn(_ip_key(v) & mask, net)
+    if kind is _Kind.IPV6:
+        addr6, mask6 = key
+        if mask6 == _FULL_MASK6 and op in ("==", "!="):
+            text = socket.inet_ntop(socket.AF_INET6, addr6.to_bytes(16, "big"))  # canonical
+            return lambda v: fn(v, text)
+        net6 = addr6 & mask6
+        return lambda v: fn(_ip6_key(v) & mask6, net6)
     if kind is _Kind.MAC and op in ("==", "!="):
         colon_hex = key.hex(":")  # the value's own spelling; lower() covers upper-case producers
         return lambda v: fn(v.lower(), colon_hex)
@@ -459,10 +502,10 @@ def _set_pred(kind: _Kind, members: _Members, field: str) -> ValuePred:
             above = _value_pred(kind, ">=", low)
             below = _value_pred(kind, "<=", hi.as_kind(kind, field))
             others.append(_between(above, below))
-        elif kind is _Kind.IPV4 and low[1] != _FULL_MASK:
+        elif kind in (_Kind.IPV4, _Kind.IPV6) and low[1] != _FULL[kind.value]:
             others.append(_value_pred(kind, "==", low))
         else:
-            exact.add(low[0] if kind is _Kind.IPV4 else low)
+            exact.add(low[0] if kind in (_Kind.IPV4, _Kind.IPV6) else low)
     frozen = frozenset(exact)
     to_key = _KEYS[kind]
     if to_key is None and not others:
@@ -676,7 +719,8 @@ class _Parser:
         name = name_tok.text
         if not _NAME_RE.fullmatch(name):
             self.fail(f"expected a field or protocol name, found '{name}'", name_tok)
-        is_protocol = "." not in name
+        # A protocol name has no dot, but for those that have one (ipv6.hopopts, tshark's too).
+        is_protocol = "." not in name or name in PROTOCOLS
         if self.known_fields is not None and self.known_protocols is not None:
             known = name in self.known_protocols if is_protocol else name in self.known_fields
             if not known and name.startswith("frame."):
