@@ -218,19 +218,22 @@ def test_hypothesis_overlay_frames_never_fall_back(frames: list[bytes]) -> None:
     assert _compare_batch(frames) == 0
 
 
-# The link header in front of the IPv4 (or ARP) packet, per link type the frames strategy
-# draws besides Ethernet: NULL 4, raw IP 0, Linux SLL 16, SLL2 20 bytes.
-_LINK_HEADER = {0: 4, 101: 0, 228: 0, 113: 16, 276: 20}
+# The link header in front of the IP (or ARP) packet, per link type the frames strategy
+# draws besides Ethernet: NULL 4, raw IP (IPv4, IPv6) 0, Linux SLL 16, SLL2 20 bytes.
+_LINK_HEADER = {0: 4, 101: 0, 228: 0, 229: 0, 113: 16, 276: 20}
 _ON_ETH = re.compile(r"offset (\d+)")
 
 
 def _on_ethernet(data: bytes, linktype: int) -> bytes:
-    """The same IPv4 (or ARP) packet as ``data`` carries, on an Ethernet link instead."""
+    """The same IP (or ARP) packet as ``data`` carries, on an Ethernet link instead."""
     body = data[_LINK_HEADER[linktype]:]
     protocol = {113: data[14:16], 276: data[0:2]}.get(linktype)  # SLL's, SLL2's EtherType
-    arp = protocol == b"\x08\x06"
+    if protocol is not None:
+        etype = int.from_bytes(protocol, "big")
+    else:  # raw IP and NULL: the version the IP header starts with
+        etype = 0x86DD if body[:1] and body[0] >> 4 == 6 else 0x0800
     return encode([build.eth(src="02:00:00:00:00:01", dst="02:00:00:00:00:02",
-                             type=0x0806 if arp else 0x0800)]) + body
+                             type=etype)]) + body
 
 
 def _as_other_link(row: dict[str, Any], linktype: int) -> dict[str, Any]:

@@ -31,10 +31,11 @@ from vxlankit.bulk._numpy import np, npt
 from vxlankit.bulk.columns import ColumnBatch, row_from_packet
 from vxlankit.bulk.frames import PAD, FrameBatch, gather_rows
 from vxlankit.codec import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions, decode
-from vxlankit.layers import geneve
+from vxlankit.layers import erspan, geneve, gre, icmpv6, ipv6, ipv6ext
 from vxlankit.packet import (
     CHECKSUM_BAD,
     CHECKSUM_GOOD,
+    CHECKSUM_ILLEGAL,
     CHECKSUM_NOT_PRESENT,
     CHECKSUM_UNVERIFIED,
 )
@@ -48,11 +49,13 @@ assert PREFIX <= PAD
 # length instead of an EtherType is its own code: tshark's frame.protocols lists "ethertype"
 # after a typed one only.
 _NONE, _ETH, _IP, _UDP, _VXLAN, _ARP, _ICMP, _DATA, _VLAN, _QINQ, _ETH_LEN, _TCP = range(12)
-_GENEVE = 12
+_GENEVE, _IPV6, _HOPOPTS, _DSTOPTS, _ICMPV6, _GRE, _ERSPAN = range(12, 19)
 _UNSUPPORTED = 255
 _PROTO_NAMES = {_ETH: "eth:ethertype", _ETH_LEN: "eth", _IP: "ip", _UDP: "udp",
                 _VXLAN: "vxlan", _ARP: "arp", _ICMP: "icmp", _DATA: "data", _TCP: "tcp",
-                _VLAN: "vlan:ethertype", _QINQ: "ieee8021ad:ethertype", _GENEVE: "geneve"}
+                _VLAN: "vlan:ethertype", _QINQ: "ieee8021ad:ethertype", _GENEVE: "geneve",
+                _IPV6: "ipv6", _HOPOPTS: ipv6ext.HOPOPTS, _DSTOPTS: ipv6ext.DSTOPTS,
+                _ICMPV6: "icmpv6", _GRE: "gre", _ERSPAN: "erspan"}
 _MAX_LAYERS = 16
 _DIGIT = np.uint64(8)
 _HIGH_DIGIT = np.uint64(56)
@@ -66,6 +69,9 @@ _IP_BAD = "ip: bad header checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}
 _UDP_BAD = "udp: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
 _ICMP_BAD = "icmp: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
 _TCP_BAD = "tcp: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
+_ICMPV6_BAD = "icmpv6: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
+_GRE_BAD = "gre: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
+_IPV6_CUT = "ipv6: truncated at offset {0}: payload length {1}, {2} bytes captured"
 
 I64 = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -81,8 +87,17 @@ class _Tables:
         # here; a table that sends, say, an EtherType to "udp" is left to the rich decoder.
         self.etype = _lut(options.ethertypes, 1 << 16,
                           {"ip": _IP, "arp": _ARP, "vlan": _VLAN, "ieee8021ad": _QINQ,
-                           "eth": _ETH})
-        self.proto = _lut(options.ip_protocols, 1 << 8, {"icmp": _ICMP, "udp": _UDP, "tcp": _TCP})
+                           "eth": _ETH, "ipv6": _IPV6})
+        self.proto = _lut(options.ip_protocols, 1 << 8, {
+            "icmp": _ICMP, "udp": _UDP, "tcp": _TCP, "ip": _IP, "ipv6": _IPV6,
+            ipv6ext.HOPOPTS: _HOPOPTS, ipv6ext.DSTOPTS: _DSTOPTS, "icmpv6": _ICMPV6,
+            "gre": _GRE})
+        # GRE's payload: the "gre.proto" table first, then the EtherTypes (gre.dissect).
+        self.gre_proto = self.etype.copy()
+        gre_only = _lut(options.tables["gre.proto"], 1 << 16, {"erspan": _ERSPAN})
+        listed = np.zeros(1 << 16, np.bool_)
+        listed[[k for k in options.tables["gre.proto"] if 0 <= k < 1 << 16]] = True
+        self.gre_proto[listed] = gre_only[listed]
         self.tcp_port = _lut(options.tables["tcp.port"], 1 << 16, {})
         self.port = _lut(options.udp_ports, 1 << 16, {"vxlan": _VXLAN, "geneve": _GENEVE})
         self.verify = options.verify_checksums
@@ -207,7 +222,13 @@ class _Walk:
         # Packet.errors; few rows have any, so they are formatted in Python at the end.
         self.cuts: list[tuple[str, int, Rows, I64, I64]] = []
         self.ip_complete = np.ones(n, np.bool_)
-        self.pseudo = np.zeros(n, np.int64)  # sum of the innermost IPv4 addresses' words
+        # The innermost IP header's addresses: a number congruent (mod 0xffff) to their
+        # big-endian word sum, and whether it is IPv6 (a zero UDP checksum is illegal there).
+        self.pseudo = np.zeros(n, np.int64)
+        self.v6 = np.zeros(n, np.bool_)
+        # The GRE header before an ERSPAN one has protocol 0x88BE and no sequence number:
+        # type I, no ERSPAN header (erspan._type_i).
+        self.erspan_i = np.zeros(n, np.bool_)
         self.depth = np.zeros(n, np.uint8)
         self.occ: dict[str, npt.NDArray[np.uint8]] = {}
 
@@ -442,6 +463,7 @@ class _Walk:
         self.ip_complete[s] = ~cut & ~(more & ~fragment)
         self.pseudo[s] = (_be16(h, 12).astype(np.int64) + _be16(h, 14) + _be16(h, 16)
                           + _be16(h, 18))
+        self.v6[s] = False
         proto = h[:, 9]
         self.put_occ("ip", rows, [("ip.src", _be32(h, 12)), ("ip.dst", _be32(h, 16)),
                                   ("ip.proto", proto), ("ip.checksum.status", status)])
@@ -482,7 +504,9 @@ class _Walk:
             self.truncated[s] |= over
             self.cuts.append((_UDP_CUT, r, rows[over], length[over], avail[over]))
         self.trailer(rows, length + r, ~over)
-        status = np.where(checksum == 0, CHECKSUM_NOT_PRESENT, CHECKSUM_UNVERIFIED)
+        status = np.where(checksum == 0,
+                          np.where(self.v6[s], CHECKSUM_ILLEGAL, CHECKSUM_NOT_PRESENT),
+                          CHECKSUM_UNVERIFIED)
         if verified is not None:
             status[verified] = CHECKSUM_GOOD
         if wrong is not None:
@@ -586,6 +610,163 @@ class _Walk:
         over: Mask = pos != stop
         return over
 
+    def ipv6(self, r: int, rows: Rows) -> None:
+        """The fixed header (ipv6.dissect): its payload length limits what follows (a
+        trailer after it, a truncation when the capture ends first); a wrong version or a
+        jumbogram is the rich decoder's."""
+        size = ipv6.HEADER_LEN
+        s = self.sel(rows)
+        h = self.header(rows, r, size)
+        avail = self.end[s] - r
+        plen = _be16(h, 4).astype(np.int64)
+        nxt = h[:, 6]
+        bad = (avail < size) | ((h[:, 0] >> 4) != ipv6.VERSION) | (
+            (plen == 0) & (nxt == ipv6.NXT_HOPOPTS))
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.ipv6(r, rest)
+            return
+        stop = plen + (r + size)
+        cut = stop > self.end[s]
+        if cut.any():
+            self.truncated[s] |= cut
+            self.cuts.append((_IPV6_CUT, r, rows[cut], plen[cut], avail[cut] - size))
+        self.trailer(rows, stop, ~cut)
+        self.ip_complete[s] = ~cut
+        # Big-endian word sum of both addresses, from their little-endian lanes (x 256).
+        self.pseudo[s] = _lane_sums(h[:, 8:40].view("<u4")) % 0xFFFF * 256
+        self.v6[s] = True
+        self.step(rows, _IPV6, r + size, self.t.proto[nxt])
+
+    def ipv6_options(self, r: int, rows: Rows) -> None:
+        """A hop-by-hop or destination options header (ipv6ext's options dissect step):
+        next header and length; its options are not read."""
+        s = self.sel(rows)
+        h = self.header(rows, r, 2)
+        size = (h[:, 1].astype(np.int64) + 1) * 8
+        rest = self.reject(rows, self.end[s] - r < size)
+        if rest is not None:
+            if len(rest):
+                self.ipv6_options(r, rest)
+            return
+        code = int(self.nxt[rows[0]])  # a group is one layer: every row has this code
+        self.step(rows, code, size + r, self.t.proto[h[:, 0]])
+
+    def icmpv6(self, r: int, rows: Rows) -> None:
+        """Header and fixed part by type (``icmpv6.layout``), the checksum over the
+        pseudo-header, ND options checked for what makes the rich decoder call them
+        malformed (those rows, short messages and errors' quotes are its)."""
+        s = self.sel(rows)
+        end = self.end[s]
+        avail = end - r
+        h = self.header(rows, r, icmpv6.HEADER_LEN)
+        kind = h[:, 0]
+        need = _ICMPV6_FIXED[kind]
+        mldv2 = (kind == icmpv6.MLD_QUERY) & (avail >= icmpv6.MLDV2_QUERY_LEN)
+        if mldv2.any():
+            need = np.where(mldv2, _MLDV2_FIXED, need)
+        tail = _ICMPV6_TAIL[kind]
+        bad = (avail < need) | (tail == 3)
+        options = np.flatnonzero(~bad & (tail == 2) & (avail > need))
+        if len(options):
+            bad[options] = self.nd_options_bad(rows[options], need[options] + r,
+                                               end[options])
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.icmpv6(r, rest)
+            return
+        if self.t.verify:
+            at = np.flatnonzero(self.ip_complete[s])
+            if len(at):
+                begin = self.start[rows[at]]
+                length = end[at] - r
+                sums = word_sums(self.buf, begin + r, begin + end[at])
+                extra = self.pseudo[rows[at]] + icmpv6.IP_PROTO + length
+                self.bad_checksums(_ICMPV6_BAD, r + 2, rows, at,
+                                   (sums + extra * 256) % 0xFFFF != 0, _be16(h, 2), sums, extra)
+        echo = tail == 1
+        self.step(rows, _ICMPV6, np.where(echo, need + r, end), np.where(echo, _DATA, _NONE))
+
+    def nd_options_bad(self, rows: Rows, begin: I64, end: I64) -> Mask:
+        """Of ND options from ``begin`` to ``end`` (frame offsets), those that stop early
+        (``icmpv6.option_views``: a cut option header, a zero length, an option past the
+        end)."""
+        base = self.start[rows]
+        pos = begin.copy()
+        bad = np.zeros(len(rows), np.bool_)
+        live = np.flatnonzero(pos < end)
+        while len(live):
+            at = pos[live]
+            short = end[live] - at < 2
+            length = self.buf[base[live] + at + 1].astype(np.int64) * 8
+            wrong = short | (length == 0) | (at + length > end[live])
+            bad[live[wrong]] = True
+            pos[live] = at + np.where(wrong, end[live] - at, length)
+            live = live[pos[live] < end[live]]
+        return bad
+
+    def gre(self, r: int, rows: Rows) -> None:
+        """GRE version 0 without routing (gre.dissect; SREs, PPTP, cut headers and the depth
+        limit are the rich decoder's): optional checksum (verified when C is set), key and
+        sequence number; the payload by "gre.proto", then EtherType."""
+        s = self.sel(rows)
+        h = self.header(rows, r, 16)
+        flags = _be16(h, 0)
+        avail = self.end[s] - r
+        c = (flags & gre.FLAG_C) != 0
+        k = (flags & gre.FLAG_K) != 0
+        size = (gre.HEADER_LEN + 4 * c + 4 * k + 4 * ((flags & gre.FLAG_S) != 0)).astype(
+            np.int64)
+        bad = ((avail < size) | ((flags & (gre.FLAG_R | gre.VERSION_MASK)) != 0)
+               | (self.depth[s] >= self.t.max_depth))
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.gre(r, rest)
+            return
+        self.depth[s] += 1
+        proto = _be16(h, 2)
+        if self.t.verify and c.any():
+            at = np.flatnonzero(c & self.ip_complete[s])
+            if len(at):
+                begin = self.start[rows[at]]
+                sums = word_sums(self.buf, begin + r, begin + self.end[rows[at]])
+                self.bad_checksums(_GRE_BAD, r + 4, rows, at, (sums % 0xFFFF != 0) | (sums == 0),
+                                   _be16(h, 4), sums)
+        if k.any():
+            key = np.where(c, _be32(h, 8), _be32(h, 4))
+            self.put_occ("gre.key", rows[k], [("gre.key", key[k])])
+        self.erspan_i[s] = (proto == gre.PROTO_ERSPAN) & ((flags & gre.FLAG_S) == 0)
+        self.step(rows, _GRE, size + r, self.t.gre_proto[proto])
+
+    def erspan(self, r: int, rows: Rows) -> None:
+        """ERSPAN (erspan.dissect): type I has no header; types II and III (with the
+        platform sub-header when O is set) carry Ethernet, or data for a type III frame type
+        other than Ethernet.  Other versions and cut headers are the rich decoder's."""
+        s = self.sel(rows)
+        h = self.header(rows, r, erspan.LEN_III)
+        avail = self.end[s] - r
+        type_i = self.erspan_i[s]
+        version = h[:, 0] >> 4
+        iii = version == erspan.TYPE_III
+        size = np.where(iii, erspan.LEN_III + erspan.SUB_LEN * (h[:, 11] & 1),
+                        erspan.LEN_II).astype(np.int64)
+        size[type_i] = 0
+        bad = ~type_i & (((version != erspan.TYPE_II) & ~iii) | (avail < size))
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.erspan(r, rest)
+            return
+        spanned = ~type_i
+        if spanned.any():
+            self.put_occ("erspan", rows[spanned],
+                         [("erspan.spanid", (_be16(h, 2) & 0x3FF)[spanned])])
+        eth = ~iii | type_i | (((h[:, 10] >> 2) & 0x1F) == erspan.FT_ETHERNET)
+        self.step(rows, _ERSPAN, size + r, np.where(eth, _ETH, _DATA))
+
     def arp(self, r: int, rows: Rows) -> None:
         s = self.sel(rows)
         h = self.header(rows, r, 28)
@@ -655,8 +836,31 @@ class _Walk:
 _HANDLERS: dict[int, Callable[[_Walk, int, Rows], None]] = {
     _ETH: _Walk.eth, _IP: _Walk.ip, _UDP: _Walk.udp, _VXLAN: _Walk.vxlan, _ARP: _Walk.arp,
     _ICMP: _Walk.icmp, _DATA: _Walk.data, _VLAN: _Walk.vlan, _QINQ: _Walk.vlan,
-    _TCP: _Walk.tcp, _GENEVE: _Walk.geneve,
+    _TCP: _Walk.tcp, _GENEVE: _Walk.geneve, _IPV6: _Walk.ipv6, _HOPOPTS: _Walk.ipv6_options,
+    _DSTOPTS: _Walk.ipv6_options, _ICMPV6: _Walk.icmpv6, _GRE: _Walk.gre, _ERSPAN: _Walk.erspan,
 }
+
+
+def _icmpv6_tables() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    """Per ICMPv6 type: the length of its header and fixed part, and what follows them
+    (``icmpv6.layout``): 0 nothing more to read, 1 a data layer (echo), 2 ND options, 3 the
+    invoking packet (an error's quote, left to the rich decoder)."""
+    fixed = np.zeros(256, np.int64)
+    tail = np.zeros(256, np.uint8)
+    for kind in range(256):
+        lay = icmpv6.layout(kind)
+        fixed[kind] = icmpv6.HEADER_LEN + icmpv6.fixed_length(lay)
+        if lay[2] == icmpv6.OPTIONS:
+            tail[kind] = 2
+        elif lay[2] not in (icmpv6.MLD_DATA, icmpv6.DATA):
+            tail[kind] = 1 if kind in (icmpv6.ECHO_REQUEST, icmpv6.ECHO_REPLY) else 3
+    return fixed, tail
+
+
+_ICMPV6_FIXED, _ICMPV6_TAIL = _icmpv6_tables()
+# An MLD query of at least this many bytes is MLDv2's, with a longer fixed part.
+_MLDV2_FIXED = icmpv6.HEADER_LEN + icmpv6.fixed_length(
+    icmpv6.layout(icmpv6.MLD_QUERY, icmpv6.MLDV2_QUERY_LEN))
 
 
 def _be16(h: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.uint16]:
