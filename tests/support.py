@@ -37,6 +37,14 @@ def _find_real_dir() -> Path:
 
 
 REAL_DIR = _find_real_dir()
+# The breadth captures (GRE/ERSPAN, IPv6, ICMPv6/NDP, DNS) beside it: every test that reads
+# the real captures reads these too.
+NEXT_DIR = REAL_DIR.parent / "next"
+
+
+def capture_dirs() -> tuple[Path, Path]:
+    """Both folders (from ``REAL_DIR`` as it is now: a test may point it elsewhere)."""
+    return REAL_DIR, REAL_DIR.parent / "next"
 
 
 def missing(message: str) -> NoReturn:
@@ -47,25 +55,33 @@ def missing(message: str) -> NoReturn:
 
 
 def require_real_dir() -> Path:
-    if not REAL_DIR.is_dir():
-        missing(f"real captures folder {REAL_DIR} not found")
+    """The real captures folder; both it and ``next`` beside it must be there (skip, or fail under
+    CI=true)."""
+    for folder in capture_dirs():
+        if not folder.is_dir():
+            missing(f"real captures folder {folder} not found")
     return REAL_DIR
 
 
 def real_capture(name: str) -> Path:
-    path = require_real_dir() / name
-    if not path.is_file():
-        missing(f"real capture {path} not found")
-    return path
+    """The capture ``name`` from ``REAL_DIR`` or ``NEXT_DIR`` (names are unique across both)."""
+    require_real_dir()
+    for folder in capture_dirs():
+        path = folder / name
+        if path.is_file():
+            return path
+    missing(f"real capture {name} not found in {' or '.join(map(str, capture_dirs()))}")
 
 
 def real_capture_names() -> list[str]:
-    """Every capture in the folder; empty when the folder is absent (a caller that
-    parametrizes over it must then still run one test that calls ``require_real_dir``)."""
-    if not REAL_DIR.is_dir():
-        return []
-    return sorted(p.name for p in REAL_DIR.iterdir()
-                  if p.suffix in (".pcap", ".pcapng") and p.is_file())
+    """Every capture in both folders; empty when they are absent (a caller that parametrizes
+    over it must then still run one test that calls ``require_real_dir``)."""
+    names: set[str] = set()
+    for folder in capture_dirs():
+        if folder.is_dir():
+            names.update(p.name for p in folder.iterdir()
+                         if p.suffix in (".pcap", ".pcapng") and p.is_file())
+    return sorted(names)
 
 
 def require_tool(name: str) -> str:

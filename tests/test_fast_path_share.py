@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REAL_DIR, require_real_dir
+from tests.support import real_capture, real_capture_names, require_real_dir
 from vxlankit.bulk.fast import decode_batch
 from vxlankit.bulk.frames import iter_file_batches
 from vxlankit.capture import open_capture
@@ -27,7 +27,7 @@ MAX_SHARE = 0.01
 
 def _captures(tmp: Path) -> list[Path]:
     require_real_dir()
-    found = sorted(REAL_DIR.glob("*.pcap")) + sorted((REAL_DIR.parent / "next").glob("*.pcap"))
+    found = [real_capture(name) for name in real_capture_names()]
     found += sorted((REPO / "captures").glob("*.pcap*"))
     for i, options in enumerate((PingOptions(count=20), PingOptions(count=20, arp="flood"))):
         path = tmp / f"synth-{i}.pcapng"

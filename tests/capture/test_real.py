@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import struct
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -117,12 +118,23 @@ def _chain_records(paths: list[Path]) -> Iterator[Record]:
             yield from reader
 
 
+def _linktype(path: Path) -> int:
+    """The link type in a classic pcap file's header (the shared captures are all pcap)."""
+    head = path.read_bytes()[:24]
+    order = "<" if head[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    return int(struct.unpack_from(order + "I", head, 20)[0]) & 0x0FFFFFFF
+
+
+def _ethernet(paths: list[Path]) -> list[Path]:
+    return [p for p in paths if _linktype(p) == 1]
+
+
 @pytest.fixture(scope="module")
 def oracle(tmp_path_factory: pytest.TempPathFactory) -> Oracle:
-    real_dir = s.require_real_dir()
+    s.require_real_dir()
     for tool in ("tshark", "capinfos", "editcap", "mergecap"):
         s.require_tool(tool)
-    originals = [real_dir / name for name in NAMES]
+    originals = [s.real_capture(name) for name in NAMES]
     oracle = Oracle(tmp_path_factory.mktemp("capture-oracle"))
     families: dict[str, list[Path]] = {"pcap": originals}
     for fmt in CONVERSIONS:
@@ -130,14 +142,19 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Oracle:
         for source, target in zip(originals, converted, strict=True):
             s.run("editcap", "-F", fmt, str(source), str(target))
         families[fmt] = converted
-    merged = {}
+    # A pcap file holds one link type: the captures are merged per link type (pcapng too, so
+    # that every family is read the same way).
+    merged: dict[tuple[str, int], Path] = {}
     for fmt, paths in families.items():
-        merged[fmt] = oracle.tmp / f"all-{fmt}"
-        s.run("mergecap", "-a", "-F", fmt, "-w", str(merged[fmt]), *map(str, paths))
+        for linktype in sorted({_linktype(p) for p in originals}):
+            group = [p for p, o in zip(paths, originals, strict=True) if _linktype(o) == linktype]
+            merged[fmt, linktype] = oracle.tmp / f"all-{fmt}-{linktype}"
+            s.run("mergecap", "-a", "-F", fmt, "-w", str(merged[fmt, linktype]), *map(str, group))
     ours_ng = oracle.tmp / "ours-be.pcapng"
     _our_big_endian_pcapng(originals, ours_ng)
     ours_pcap = oracle.tmp / "ours-be-nsec.pcap"
-    write_capture(ours_pcap, _chain_records(originals), "pcap", byte_order=">", nanosecond=True)
+    write_capture(ours_pcap, _chain_records(_ethernet(originals)), "pcap", byte_order=">",
+                  nanosecond=True)
     features = oracle.tmp / "features.pcapng"
     features.write_bytes(s.feature_pcapng())
     singles = [ours_ng, ours_pcap, features]
@@ -148,10 +165,11 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Oracle:
     results = {path: _frames(found) for path, found in rows.items()}
     every_file = [p for paths in families.values() for p in paths]
     oracle.counts = _capinfos_counts(every_file + singles)
-    for fmt, paths in families.items():
-        frames = iter(results[merged[fmt]])
-        for path in paths:
-            oracle.frames[path] = list(itertools.islice(frames, oracle.counts[path]))
+    for (fmt, linktype), merged_path in merged.items():
+        frames = iter(results[merged_path])
+        for path, original in zip(families[fmt], originals, strict=True):
+            if _linktype(original) == linktype:
+                oracle.frames[path] = list(itertools.islice(frames, oracle.counts[path]))
         assert next(frames, None) is None, f"mergecap output of {fmt} has extra frames"
     for path in singles:
         oracle.frames[path] = results[path]
@@ -233,7 +251,8 @@ def test_tshark_reads_our_big_endian_pcapng(oracle: Oracle) -> None:
 
 def test_tshark_reads_our_nanosecond_pcap(oracle: Oracle) -> None:
     path = oracle.tmp / "ours-be-nsec.pcap"
-    expected = [_frame(r) for r in _chain_records([s.real_capture(n) for n in NAMES])]
+    expected = [_frame(r) for r in _chain_records(_ethernet([s.real_capture(n)
+                                                              for n in NAMES]))]
     assert oracle.frames[path] == expected
     assert ours(path) == expected
     with open_capture(path) as reader:

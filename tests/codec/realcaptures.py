@@ -45,7 +45,7 @@ def read_pcap(path: Path) -> tuple[int, list[bytes]]:
 def iter_real_frames() -> Iterator[tuple[str, int, int, bytes]]:
     """(file name, packet number from 1, link type, bytes) over every real capture."""
     for name in real_capture_names():
-        linktype, frames = read_pcap(require_real_dir() / name)
+        linktype, frames = read_pcap(real_capture(name))
         for number, frame in enumerate(frames, 1):
             yield name, number, linktype, frame
 

@@ -253,15 +253,20 @@ def _compare_repeated(number: int, proto: str, occurrence: int, name: str, value
     theirs = [item for item in occurrences if item.pos is not None and lo <= item.pos < hi]
     if not theirs and all(item.pos is None for item in occurrences):
         theirs = occurrences
+    j = 0
     for i, value in enumerate(values):
+        mine = normalise(value, ftype)
+        if j < len(theirs) and mine == parse_show(theirs[j].show, ftype):
+            tally.fields_compared += 1
+            j += 1
+            continue
+        if isinstance(value, (bytes, bytearray)) and not value:
+            continue  # tshark adds no item for some empty byte strings (Geneve option data)
         tally.fields_compared += 1
-        if i >= len(theirs):
-            tally.disagree(number, proto, occurrence, f"{name}[{i}]", render(value, ftype),
-                           ABSENT)
-        elif normalise(value, ftype) != parse_show(theirs[i].show, ftype):
-            tally.disagree(number, proto, occurrence, f"{name}[{i}]", render(value, ftype),
-                           theirs[i].show)
-    if len(theirs) > len(values):
+        tally.disagree(number, proto, occurrence, f"{name}[{i}]", render(value, ftype),
+                       theirs[j].show if j < len(theirs) else ABSENT)
+        j += 1
+    if len(theirs) > j:
         tally.fields_compared += 1
         tally.disagree(number, proto, occurrence, name, f"{len(values)} occurrences",
                        f"{len(theirs)} occurrences")
