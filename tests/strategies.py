@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import socket
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +23,13 @@ from hypothesis import strategies as st
 
 from vxlankit import build, encode
 from vxlankit.layers import arp as arp_layer
+from vxlankit.layers import dns as dns_layer
 from vxlankit.layers import erspan as erspan_layer
 from vxlankit.layers import geneve as geneve_layer
 from vxlankit.layers import gre as gre_layer
 from vxlankit.layers import ipv4 as ipv4_layer
 from vxlankit.layers import ipv6 as ipv6_layer
+from vxlankit.layers import nsh as nsh_layer
 from vxlankit.layers import vxlan as vxlan_layer
 from vxlankit.packet import Layer
 
@@ -351,6 +354,118 @@ def geneve_fields(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
+def nsh_fields(draw: st.DrawFn, mdtype: int | None = None, zero_pad: bool = False
+               ) -> dict[str, Any]:
+    """Any NSH header the layer writes: MD type 1 (four context headers), 2 (0-4 TLVs, their
+    padding zero or not) or another type (its metadata kept as ``nsh.rest``)."""
+    if mdtype is None:
+        mdtype = draw(st.sampled_from([1, 2]) | u8)
+    fields: dict[str, Any] = {"nsh.version": 0 if zero_pad else draw(ints(0, 3)),
+                              "nsh.Obit": draw(ints(0, 1)),
+                              "nsh.CBit": draw(ints(0, 1)), "nsh.ttl": draw(ints(0, 63)),
+                              "nsh.mdtype": mdtype, "nsh.nextproto": draw(u8),
+                              "nsh.spi": draw(u24), "nsh.si": draw(u8)}
+    size = 0
+    if mdtype == 1:
+        fields["nsh.contextheader"] = draw(st.lists(exactly(4), min_size=4, max_size=4))
+        size = 16
+    elif mdtype == 2:
+        tlvs = draw(st.lists(st.tuples(u16, u8, ints(0, 1), st.binary(max_size=12)),
+                             max_size=4))
+        pads = [bytes(-len(t[3]) % 4) if zero_pad or draw(booleans)
+                else draw(exactly(-len(t[3]) % 4)) for t in tlvs]
+        if tlvs:
+            fields["nsh.metadataclass"] = [t[0] for t in tlvs]
+            fields["nsh.metadatatype"] = [t[1] for t in tlvs]
+            fields["nsh.metadataunassignedbit"] = [t[2] for t in tlvs]
+            fields["nsh.metadatalen"] = [len(t[3]) for t in tlvs]
+            if any(t[3] for t in tlvs):  # a value for each TLV that has one
+                fields["nsh.metadata"] = [t[3] for t in tlvs if t[3]]
+            if any(any(pad) for pad in pads):
+                fields["nsh.metadata_pad"] = pads
+        size = sum(4 + len(t[3]) + len(pad) for t, pad in zip(tlvs, pads, strict=True))
+    else:
+        rest = draw(ints(0, 4).flatmap(lambda w: exactly(4 * w)))
+        if rest:
+            fields["nsh.rest"] = rest
+        size = len(rest)
+    fields["nsh.length"] = 2 + size // 4
+    return dict(sorted(fields.items(), key=lambda item: _NSH_ORDER[item[0]]))
+
+
+_NSH_ORDER = {f.name: i for i, f in enumerate(nsh_layer.SPEC.fields)}
+
+
+@st.composite
+def dns_fields(draw: st.DrawFn, tcp: bool = False) -> dict[str, Any]:
+    """A DNS header with any flags and counts, and any bytes as its sections (what the
+    layer's header codec reads; the sections' views are tested on whole messages)."""
+    head = draw(exactly(12))
+    sections = draw(st.binary(max_size=40))
+    if tcp:
+        wire = (12 + len(sections)).to_bytes(2, "big") + head + sections
+        return dns_layer.decode_tcp(wire, 0)
+    return dns_layer.decode(head + sections, 0)
+
+
+_LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=10)
+_DNS_NAME = st.lists(_LABEL, min_size=1, max_size=4)
+
+
+def _dns_name(labels: list[str]) -> bytes:
+    return b"".join(bytes([len(label)]) + label.encode() for label in labels) + b"\0"
+
+
+@st.composite
+def dns_message(draw: st.DrawFn, mdns: bool = False) -> Layer:
+    """A well-formed DNS (or mDNS) message, its sections written here, independently of the
+    layer: a query, or a response whose records point back at the question's name (offset
+    12) as servers compress, with an EDNS OPT record now and then."""
+    qname = draw(_DNS_NAME)
+    qclass = 1 | (0x8000 if mdns and draw(booleans) else 0)
+    response = draw(booleans)
+    sections = _dns_name(qname) + struct.pack("!HH", draw(st.sampled_from(
+        [1, 2, 5, 6, 12, 15, 16, 28, 255])), qclass)
+    ptr = b"\xc0\x0c"
+    answers = 0
+    if response:
+        for _ in range(draw(ints(0, 4))):
+            rtype = draw(st.sampled_from([1, 2, 5, 6, 12, 15, 16, 28, 33]))
+            if rtype == 1:
+                rdata = draw(exactly(4))
+            elif rtype == 28:
+                rdata = draw(exactly(16))
+            elif rtype in (2, 5, 12):
+                rdata = _dns_name(draw(_DNS_NAME)[:2])[:-1] + ptr
+            elif rtype == 15:
+                rdata = struct.pack("!H", draw(u16)) + _dns_name(draw(_DNS_NAME))
+            elif rtype == 16:
+                rdata = b"".join(bytes([len(t)]) + t.encode() for t in draw(st.lists(
+                    _LABEL, min_size=1, max_size=3)))
+            elif rtype == 6:
+                rdata = (_dns_name(draw(_DNS_NAME)) + ptr
+                         + struct.pack("!5I", *(draw(u32) for _ in range(5))))
+            else:  # SRV: kept raw
+                rdata = struct.pack("!HHH", draw(u16), draw(u16), draw(u16)) + ptr
+            rclass = 1 | (0x8000 if mdns and draw(booleans) else 0)
+            owner = ptr if draw(ints(0, 3)) else _dns_name(draw(_DNS_NAME))
+            sections += owner + struct.pack("!HHIH", rtype, rclass, draw(ints(0, 0x7FFFFFFF)),
+                                            len(rdata)) + rdata
+            answers += 1
+    additional = 0
+    if not mdns and draw(ints(0, 3)) == 0:
+        sections += b"\0" + struct.pack("!HHIH", 41, draw(st.sampled_from([512, 1232, 4096])),
+                                         draw(st.sampled_from([0, 0x8000])), 0)
+        additional = 1
+    flags = (draw(st.sampled_from([0x8180, 0x8580, 0x8183, 0x8400])) if response
+             else draw(st.sampled_from([0x0100, 0x0000, 0x0120])))
+    return Layer("mdns" if mdns else "dns", {
+        "dns.id": 0 if mdns else draw(u16), "dns.flags": flags, "dns.count.queries": 1,
+        "dns.count.answers": answers, "dns.count.auth_rr": 0, "dns.count.add_rr": additional,
+        "dns.sections": sections})
+
+
+@st.composite
 def _sll_common(draw: st.DrawFn, halen: int) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     used = min(halen, 8)
@@ -484,9 +599,10 @@ LINKTYPE_OF = {"eth": 1, "raw": 101, "raw4": 228, "raw6": 229, "sll": 113, "sll2
 # Stacks on top of the link layer.  Kinds that start with ARP (or 802.3) need an Ethernet-ish
 # link: a raw-IP or NULL link can only carry IPv4.
 KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "geneve-eth",
-         "geneve-ip", "icmp", "udp", "tcp", "arp", "eth802.3", "gre-ip", "gre-eth", "erspan")
+         "geneve-ip", "icmp", "udp", "tcp", "arp", "eth802.3", "gre-ip", "gre-eth", "erspan",
+         "gpe-nsh", "dns")
 IP_KINDS = ("vxlan-icmp", "vxlan-arp", "gbp", "gpe-eth", "gpe-ip", "vxlan-nested", "geneve-eth",
-            "geneve-ip", "icmp", "udp", "tcp", "gre-ip", "gre-eth", "erspan")
+            "geneve-ip", "icmp", "udp", "tcp", "gre-ip", "gre-eth", "erspan", "gpe-nsh", "dns")
 MIN_FRAME = 60
 
 
@@ -513,7 +629,8 @@ _ICMP_OTHER_TYPES = st.sampled_from([3, 4, 5, 11, 12, 13, 42]) | u8.filter(
 _ICMP_DATA = st.binary(max_size=64)
 _UDP_DATA = st.binary(min_size=1, max_size=64)
 _OPCODES = st.sampled_from([1, 2]) | u16
-_NOT_TUNNEL_PORTS = u16.filter(lambda p: p not in (4789, 4790, 6081, 8472))
+# Ports no layer is dissected on (a random one would hand random bytes to a tunnel or DNS).
+_NOT_TUNNEL_PORTS = u16.filter(lambda p: p not in (4789, 4790, 6081, 8472, 53, 5353))
 _TRAILER = st.binary(min_size=1, max_size=8)
 
 
@@ -593,7 +710,8 @@ _TCP_OPTIONS = st.sampled_from([
 @st.composite
 def tcp_layers(draw: st.DrawFn) -> list[Layer]:
     """A TCP header (options well-formed or not) and its payload (none, or some bytes)."""
-    fields = {"tcp.srcport": draw(u16), "tcp.dstport": draw(u16), "tcp.seq_raw": draw(u32),
+    fields = {"tcp.srcport": draw(_NOT_TUNNEL_PORTS), "tcp.dstport": draw(_NOT_TUNNEL_PORTS),
+              "tcp.seq_raw": draw(u32),
               "tcp.ack_raw": draw(u32), "tcp.hdr_len": None,
               "tcp.flags": draw(st.sampled_from([0x002, 0x012, 0x010, 0x018, 0x011, 0x004])
                                 | ints(0, 0xFFF)),
@@ -620,6 +738,8 @@ def vlan_tags(draw: st.DrawFn, max_tags: int = 3) -> list[Layer]:
 
 
 _ARP_FIELDS = arp_fields()
+# What tshark reads as this layer does: version 0, MD type 1 or 2, TLV padding zero.
+_NSH_FRAME_FIELDS = nsh_fields(mdtype=1, zero_pad=True) | nsh_fields(mdtype=2, zero_pad=True)
 _IP_LAYER = ip_layer()
 _IPV6_LAYERS = ipv6_layers()
 # A network layer (with its extension headers): IPv4 mostly, IPv6 a quarter of the time.
@@ -754,18 +874,37 @@ def l3(draw: st.DrawFn, payload: str, depth: int = 0, v6: bool | None = None) ->
     if payload == "tcp":
         return [*ip, *draw(_TCP_LAYERS)]
     if payload == "udp":
-        sport = draw(u16)
+        sport = draw(_NOT_TUNNEL_PORTS)
         dport = draw(_NOT_TUNNEL_PORTS)
         data = draw(_UDP_DATA)
         return [*ip, build.udp(sport, dport, checksum=_checksum(draw, zero_ok=zero_ok)),
                 build.payload(data)]
+    if payload == "dns":  # DNS on port 53, or multicast DNS on 5353
+        mdns = draw(booleans)
+        port = 5353 if mdns else 53
+        message = draw(dns_message(mdns=mdns))
+        sport = port if mdns else draw(ints(1024, 0xFFFF))
+        if message.fields["dns.flags"] & 0x8000 and not mdns:
+            sport, port = port, sport
+        return [*ip, build.udp(sport, port, checksum=_checksum(draw, zero_ok=zero_ok)), message]
+    if payload == "gpe-nsh":
+        gpe = build.vxlan_gpe(vni=draw(u24))
+        udp = build.udp(draw(_NOT_TUNNEL_PORTS), 4790, checksum=_checksum(draw, zero_ok=zero_ok))
+        nsh = dict(draw(_NSH_FRAME_FIELDS))
+        nsh["nsh.nextproto"] = nsh["nsh.length"] = None
+        if draw(booleans):
+            return [*ip, udp, gpe, Layer("nsh", nsh), draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
+        inner = draw(ethernet_frame(draw(st.sampled_from(["icmp", "arp"])), max_tags=1,
+                                    depth=depth + 1))
+        return [*ip, udp, gpe, Layer("nsh", nsh), *inner]
     if payload == "gpe-ip":
         gpe = build.vxlan_gpe(vni=draw(u24), reserved8=draw(u8) if draw(booleans) else 0)
-        udp = build.udp(draw(u16), 4790, checksum=_checksum(draw, zero_ok=zero_ok))
+        udp = build.udp(draw(_NOT_TUNNEL_PORTS), 4790, checksum=_checksum(draw, zero_ok=zero_ok))
         return [*ip, udp, gpe, draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
     if payload in ("geneve-ip", "geneve-eth"):
         tunnel = draw(geneve_header())
-        udp = build.udp(draw(u16), geneve_layer.PORT, checksum=_checksum(draw, zero_ok=zero_ok))
+        udp = build.udp(draw(_NOT_TUNNEL_PORTS), geneve_layer.PORT,
+                        checksum=_checksum(draw, zero_ok=zero_ok))
         if payload == "geneve-ip":
             return [*ip, udp, tunnel, draw(_IP_LAYER), *draw(_ICMP_LAYERS)]
         inner_payload = draw(st.sampled_from(["icmp", "arp", "tcp"]))
@@ -778,7 +917,7 @@ def l3(draw: st.DrawFn, payload: str, depth: int = 0, v6: bool | None = None) ->
     else:
         tunnel = draw(vxlan_header(gbp=True if payload == "gbp" else None))
         dport = draw(st.sampled_from([4789, 8472]))
-    udp = build.udp(draw(u16), dport, checksum=_checksum(draw, zero_ok=zero_ok))
+    udp = build.udp(draw(_NOT_TUNNEL_PORTS), dport, checksum=_checksum(draw, zero_ok=zero_ok))
     if payload == "vxlan-nested" and depth < 1:
         inner_payload = "vxlan-nested"
     elif payload == "vxlan-arp":

@@ -189,7 +189,7 @@ def _tshark_friendly(frame: Frame, options: list[bytes]) -> Frame:
     """The frame with legal IPv4 options (``options``, in turn, replace any others), and each
     tunnel's UDP source port in the ephemeral range RFC 7348 asks VTEPs to use.  tshark tries
     the lower port of a datagram first, so a low source port (123: NTP) would take the payload
-    from VXLAN there; vxlankit dispatches on the destination port only.  For the same reason a
+    from VXLAN there (vxlankit follows the same rule now).  For the same reason a
     datagram that is not a tunnel gets no tunnel port as its source (tshark's decode-as matches
     either port)."""
     ip_index = 0

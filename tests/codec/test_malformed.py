@@ -271,7 +271,7 @@ def test_gpe_reserved_bits_are_noted(field: str, value: int) -> None:
 
 def test_gpe_without_i_flag_and_unknown_next_protocol() -> None:
     layers = [*vxlan_ping()[:2], build.udp(40000, 4790),
-              build.vxlan_gpe(vni=42, next_proto=4, flags=0x04), build.payload(b"NSH...")]
+              build.vxlan_gpe(vni=42, next_proto=0x7F, flags=0x04), build.payload(b"what?")]
     packet = roundtrip(encode(layers))
     assert packet.protocols == "eth:ip:udp:vxlan:data"
     assert any("I flag" in note for note in packet.layers[3].notes)

@@ -152,21 +152,24 @@ def test_reserved_fields_capture() -> None:
 
 def test_gpe_capture() -> None:
     (_, packet), = decoded("tcpdump_nsh-over-vxlan-gpe.pcap")
-    assert packet.protocols == "eth:ip:udp:vxlan:data"
+    assert packet.protocols == "eth:ip:udp:vxlan:nsh:ip:udp:data"
     vx = packet.layers[3]
     assert (vx["vxlan.flags"], vx["vxlan.next_proto"], vx["vxlan.vni"]) == (0x0C, 4, 0xFFFFFF)
     assert vx.notes == ()
+    nsh = packet.layers[4]
+    assert (nsh["nsh.mdtype"], nsh["nsh.spi"], nsh["nsh.si"], nsh["nsh.metadataclass"]) == (
+        2, 0xFFFFFF, 255, [1, 2])
 
 
 def test_other_captures() -> None:
     # TCP segments without payload end at the TCP header; with payload, data follows.
     assert stacks("ndpi_vxlan.pcap") == {"eth:vlan:ip:udp:vxlan:eth:ip:tcp": 55,
                                          "eth:vlan:ip:udp:vxlan:eth:ip:tcp:data": 64,
-                                         "eth:vlan:ip:udp:vxlan:eth:ip:udp:data": 8}
+                                         "eth:vlan:ip:udp:vxlan:eth:ip:udp:dns": 8}
     assert {p["vlan.id"] for _, p in decoded("ndpi_vxlan.pcap")} == {5}
     assert stacks("suricata-verify_vxlan-decoder-03_vxlan.pcap") == {
         "eth:ip:udp:vxlan:eth:ip:tcp": 39, "eth:ip:udp:vxlan:eth:ip:tcp:data": 43,
-        "eth:ip:udp:vxlan:eth:ip:udp:data": 16 + 2}
+        "eth:ip:udp:vxlan:eth:ip:udp:dns": 16, "eth:ip:udp:vxlan:eth:ip:udp:data": 2}
     assert {p["vxlan.vni"] for _, p in decoded("suricata-verify_vxlan-decoder-03_vxlan.pcap")} == {
         5569041}
     assert stacks("plain_suricata-verify_decode-arp-2_arp.pcap") == {

@@ -13,6 +13,7 @@ from construct import Construct
 from vxlankit.addr import mac_bytes
 from vxlankit.layers import (
     arp,
+    dns,
     erspan,
     ethernet,
     geneve,
@@ -22,6 +23,7 @@ from vxlankit.layers import (
     ipv4,
     ipv6,
     ipv6ext,
+    nsh,
     null,
     sll,
     udp,
@@ -155,13 +157,25 @@ CODECS: dict[str, LayerCodec] = {
     "ah": LayerCodec("ah", ipv6ext.decode_ah, ipv6ext.encode_ah, *_schema(ipv6ext.SCHEMA_AH)),
     "esp": LayerCodec("esp", ipv6ext.decode_esp, ipv6ext.encode_esp,
                       *_schema(ipv6ext.SCHEMA_ESP)),
+    "nsh": LayerCodec("nsh", nsh.decode, nsh.encode,
+                      lambda b: nsh.schema_fields(nsh.SCHEMA.parse(b)),
+                      lambda f: nsh.SCHEMA.build(nsh.schema_build_input(f))),
+    "dns": LayerCodec("dns", dns.decode, dns.encode,
+                      lambda b: schema_fields(dns.SCHEMA.parse(b)),
+                      lambda f: dns.SCHEMA.build(dns.schema_build_input(f))),
+    "dns-tcp": LayerCodec("dns-tcp", dns.decode_tcp, dns.encode_tcp,
+                          lambda b: schema_fields(dns.TCP_SCHEMA.parse(b)),
+                          lambda f: dns.TCP_SCHEMA.build(dns.schema_build_input(f))),
 }
+
+# Layers whose decode reads to the end of the buffer (no length field of their own).
+RUNS_TO_THE_END = frozenset({"dns"})
 
 # Header sizes for random-bytes tests: (fixed size, or a function of the first bytes, and
 # the most bytes any header of the layer can need).
 MAX_HEADER = {"eth": 14, "vlan": 4, "ieee8021ad": 4, "arp": 8 + 2 * (255 + 255), "ip": 60,
               "icmp": 8, "icmpv6": 40, "udp": 8, "vxlan": 8, "vxlan-gpe": 8, "sll": 16, "sll2": 20,
-              "null": 4,
+              "null": 4, "nsh": 4 * 0x3F, "dns": 12, "dns-tcp": 14,
               "geneve": 8 + 252,
               "gre": 20, "erspan": 20,  # GRE: without its routing SREs
               "ipv6": 40, "ipv6.hopopts": 2048, "ipv6.routing": 2048, "ipv6.fraghdr": 8,

@@ -94,8 +94,8 @@ def test_arp_who_has_and_is_at() -> None:
 
 def test_inner_udp_and_tcp() -> None:
     udp = vxlan_frame(build.eth(src=VM_A, dst=VM_B), build.ipv4(src="10.0.0.3", dst="8.8.8.8"),
-                      build.udp(40000, 53, checksum=None), build.payload(b"q" * 30))
-    assert both(udp).endswith("10.0.0.3 -> 8.8.8.8 UDP 40000 -> 53 len=30")
+                      build.udp(40000, 5300, checksum=None), build.payload(b"q" * 30))
+    assert both(udp).endswith("10.0.0.3 -> 8.8.8.8 UDP 40000 -> 5300 len=30")
     syn_ack = tcp_layer.decode(bytes.fromhex(
         "0050c834" "00000001" "00000002" "5012" "7210" "00000000"), 0)
     syn_ack["tcp.checksum"] = None
@@ -145,9 +145,9 @@ def test_vxlan_header_markers(header: Layer, mark: str) -> None:
 
 
 def test_gpe_marker() -> None:
-    frame = vxlan_frame(build.payload(b"\x00" * 24), vxlan=build.vxlan_gpe(vni=9, next_proto=4),
+    frame = vxlan_frame(build.payload(b"\x00" * 24), vxlan=build.vxlan_gpe(vni=9, next_proto=5),
                         dport=4790)
-    assert both(frame).endswith("VXLAN 74 vni 9 [GPE NSH] | data len=24")
+    assert both(frame).endswith("VXLAN 74 vni 9 [GPE MPLS] | data len=24")
     gpe_ip = vxlan_frame(build.ipv4(src="10.0.0.3", dst="10.0.0.4"), build.icmp_echo(1, 2),
                          vxlan=build.vxlan_gpe(vni=9), dport=4790)
     assert both(gpe_ip).endswith("vni 9 [GPE IPv4] | 10.0.0.3 -> 10.0.0.4 ICMP echo request "

@@ -59,6 +59,13 @@ VXLANKIT_ONLY_FIELDS: Mapping[str, Rule] = MappingProxyType({rule.subject: rule 
          "vxlankit keeps them raw so the message re-encodes"),
     _own("eth.fcs_calculated", "tshark 4.0 gives the expected FCS only in the expert-info text, "
          "not as a field"),
+    _own("nsh.metadata_pad", "an NSH MD type 2 TLV's padding to 4 bytes when some of it is not "
+         "zero; Wireshark skips it without a field"),
+    _own("dns.sections", "a DNS message's bytes after its header, as sent (compression "
+         "pointers included), so that it re-encodes byte for byte; Wireshark shows only the "
+         "decoded questions and records, which vxlankit shows too, as views of it"),
+    _own("nsh.rest", "NSH header bytes (within nsh.length) no dissected field covers; Wireshark "
+         "shows them as nothing or as misread TLVs"),
     _own("gre.checksum_calculated", "tshark 4.0 gives the expected GRE checksum only in the "
          "expert-info text, not as a field"),
     _own("gre.sre_list", "the RFC 1701 routing SREs as raw bytes; Wireshark shows each SRE's "

@@ -98,7 +98,8 @@ def _title(f: dict[str, Any]) -> str:
 SPEC = LayerSpec(
     name=PROTO, title="Ethernet II", role=LINK, header_len=HEADER_LEN, schema=SCHEMA,
     dissect=dissect, emit=emit,
-    selectors=(("linktype", 1), ("vxlan.next_proto", 3), ("ethertype", 0x6558)),
+    selectors=(("linktype", 1), ("vxlan.next_proto", 3), ("ethertype", 0x6558),
+               ("nsh.next_proto", 3)),
     next_table="ethertype", next_field="eth.type", title_extra=_title,
     aliases=(("eth.addr", ("eth.src", "eth.dst")),),
     fields=(

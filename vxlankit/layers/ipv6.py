@@ -188,7 +188,7 @@ SPEC = LayerSpec(
     schema=SCHEMA, dissect=dissect, emit=emit, short="IPv6", info=_info,
     selectors=(("ethertype", 0x86DD), ("linktype", 229), ("ip.version", 6),
                ("vxlan.next_proto", 2), ("null.family", 24), ("null.family", 28),
-               ("null.family", 30), ("ip.proto", 41)),
+               ("null.family", 30), ("ip.proto", 41), ("nsh.next_proto", 2)),
     next_table="ip.proto", next_field="ipv6.nxt", title_extra=_title, length_at=4,
     length_from=HEADER_LEN, pseudo_addresses=pseudo_addresses, zero_checksum_ok=False,
     aliases=(("ipv6.addr", ("ipv6.src", "ipv6.dst")),),

@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 from vxlankit.layers import (
     arp,
+    dns,
     erspan,
     ethernet,
     geneve,
@@ -26,6 +27,7 @@ from vxlankit.layers import (
     ipv4,
     ipv6,
     ipv6ext,
+    nsh,
     null,
     sll,
     tcp,
@@ -56,6 +58,10 @@ LAYERS: tuple[LayerSpec, ...] = (
     geneve.SPEC,
     gre.SPEC,
     erspan.SPEC,
+    nsh.SPEC,
+    dns.SPEC,
+    dns.SPEC_TCP,
+    dns.SPEC_MDNS,
 )
 
 # Layers the decoder makes that are not protocol headers: what no layer claimed, bytes past a

@@ -110,7 +110,12 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
                               udp_checksum(walk.ip_src, walk.ip_dst, segment))
     else:
         fields["udp.checksum.status"] = CHECKSUM_UNVERIFIED
-    return walk.tables["udp.port"].get(fields["udp.dstport"], "data"), off + HEADER_LEN
+    # As Wireshark (packet-udp.c decode_udp_ports): the lower port first, then the higher one
+    # (a DNS response comes from port 53); port 0 is no port.
+    ports = walk.tables["udp.port"]
+    sport, dport = fields["udp.srcport"], fields["udp.dstport"]
+    low, high = (sport, dport) if sport < dport else (dport, sport)
+    return (low and ports.get(low)) or (high and ports.get(high)) or "data", off + HEADER_LEN
 
 
 def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
