@@ -124,7 +124,7 @@ def _varied_frames() -> list[bytes]:
         overlay(inner_eth, build.arp(sender_mac="0a:00:00:00:00:01", sender_ip="10.0.0.1",
                                      target_ip="10.0.0.2"), build.padding(bytes(18))),
         overlay(inner_eth, build.ipv4(src="10.0.0.1", dst="10.0.0.2"),
-                build.udp(53, 53), build.payload(b"q" * 30)),
+                build.udp(5300, 5301), build.payload(b"q" * 30)),
         overlay(inner_eth, build.ipv4(src="10.0.0.1", dst="10.0.0.2", options=b"\x01" * 4),
                 build.icmp_echo(ident=1, seq=2)),  # inner IP options: fallback
         overlay(inner_eth, build.ipv4(src="10.0.0.1", dst="10.0.0.2", mf=True),
@@ -353,7 +353,7 @@ def test_checksums_of_many_equal_lengths(tmp_path: Path) -> None:
         if i % 2:
             inner += [build.icmp_echo(ident=i, seq=i), build.payload(bytes([i]) * (33 + i % 3))]
         else:
-            inner += [build.udp(5000 + i, 53), build.payload(bytes([i]) * (20 + i % 3))]
+            inner += [build.udp(5000 + i, 9000), build.payload(bytes([i]) * (20 + i % 3))]
         frame = bytearray(encode([build.eth(), build.ipv4(src="192.0.2.1", dst="192.0.2.2"),
                                   build.udp(40000, 4789), build.vxlan(vni=9), *inner]))
         if i % 37 == 0:

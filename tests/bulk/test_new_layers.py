@@ -1,5 +1,5 @@
 """The vectorised decoder's handlers for the layers of issue #15 (Geneve, IPv6 and its options
-headers, ICMPv6, GRE, ERSPAN): each answers
+headers, ICMPv6, GRE, ERSPAN, DNS): each answers
 well-formed headers itself, reports bad checksums as the rich decoder does, and leaves cut or
 malformed headers to the fallback; in every case the rows equal the rich decoder's.
 
@@ -322,6 +322,47 @@ def test_erspan_is_answered() -> None:
     for frame in frames[:3]:
         answered, rows = compare(cuts(frame))
         assert any(answered)
+
+
+# ------------------------------------------------------------------------------ DNS
+
+_QUERY = bytes.fromhex("1234 0100 0001 0000 0000 0000") + b"\x07example\x03com\x00" + \
+    bytes.fromhex("0001 0001")
+_ANSWER = bytes.fromhex("1234 8180 0001 0001 0000 0000") + b"\x07example\x03com\x00" + \
+    bytes.fromhex("0001 0001 c00c 0001 0001 0000003c 0004 5db8d822")
+
+
+def _dns_frames() -> list[bytes]:
+    inner = [build.eth(src="0a:00:00:00:00:01", dst="0a:00:00:00:00:02"),
+             build.ipv4(src="10.0.0.1", dst="10.0.0.2")]
+    tunnel = [*_outer_ipv4(4789), build.vxlan(vni=53)]
+    return [
+        encode([*tunnel, *inner, build.udp(40000, 53), build.payload(_QUERY)]),
+        encode([*tunnel, *inner, build.udp(53, 40000), build.payload(_ANSWER)]),  # from 53
+        encode([*tunnel, *inner, build.udp(5353, 5353), build.payload(_ANSWER)]),  # mDNS
+        encode([*tunnel, *inner, build.udp(53, 4789), build.payload(_ANSWER)]),  # lower first
+        encode([*tunnel, *inner, build.udp(40000, 53)]),  # empty: no DNS layer
+        encode([*_outer_ipv6(), build.vxlan(vni=54), inner[0],
+                build.ipv6(src="2001:db8::1", dst="2001:db8::2"), build.udp(40000, 53),
+                build.payload(_QUERY)]),
+    ]
+
+
+def test_dns_is_answered() -> None:
+    answered, rows = compare(_dns_frames())
+    assert all(answered)
+    stacks = [r["frame.protocols"].removeprefix("eth:ethertype:ip:udp:vxlan:eth:ethertype:")
+              for r in rows]
+    assert stacks[:5] == ["ip:udp:dns", "ip:udp:dns", "ip:udp:mdns", "ip:udp:dns", "ip:udp"]
+    assert rows[5]["frame.protocols"].endswith("ipv6:udp:dns")
+
+
+def test_dns_malformed_and_cut_fall_back() -> None:
+    frame = _dns_frames()[1]
+    malformed = flipped(frame, len(frame) - 15, 0x3F)  # the answer's pointer: past the end
+    answered, rows = compare([malformed, frame[:-len(_ANSWER) + 6], frame[:-4]])
+    assert rows[0]["vxlankit.status"] == "malformed"
+    assert answered == [False, False, False]
 
 
 def _encoded(frame: Any) -> bytes:

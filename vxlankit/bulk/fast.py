@@ -7,12 +7,17 @@ every frame are gathered into one ``(n, PREFIX)`` matrix, so reading a header fi
 view of that matrix rather than a per-packet ``struct`` call.  Frames whose walk takes the same
 layer at the same offset (in a VXLAN capture, nearly all of them) are handled together.
 
-What the walk handles: Ethernet (and 802.1Q/802.1ad tags), IPv4 without options, UDP, VXLAN,
-Ethernet/IPv4 ARP, ICMP, payload, trailers, and lengths that run past the captured data (a
-snaplen cut).  Anything else - IP options, VXLAN-GPE, cut headers, bad checksums, other link
-types, an FCS, headers past the prefix (deep nesting) - marks the frame for the fallback: the
-rich decoder and :func:`~vxlankit.bulk.columns.row_from_packet`, which define the columns.  So
-the result never depends on which path a frame took; the tests check that packet by packet.
+What the walk handles: Ethernet (and 802.1Q/802.1ad tags), IPv4 without options, IPv6 (with
+hop-by-hop and destination options headers), UDP, TCP, VXLAN, Geneve, GRE (version 0 without
+routing), ERSPAN I/II/III, Ethernet/IPv4 ARP, ICMP, ICMPv6 (but errors' quoted packets), DNS
+and mDNS over UDP, payload, trailers, and lengths that run past the captured data (a snaplen
+cut).  Headers past the first ``PREFIX`` bytes are read from the frames themselves.  Anything
+else - IP options, other extension headers, VXLAN-GPE, NSH, cut headers, malformed ones, other
+link types, an FCS, the tunnel depth limit - marks the frame for the fallback: the rich decoder
+and :func:`~vxlankit.bulk.columns.row_from_packet`, which define the columns.  So the result
+never depends on which path a frame took; the tests check that packet by packet.  DNS is the
+one layer whose check is not vectorised: each message's sections are parsed by the layer's own
+``dns.parse_sections`` to learn whether the rich decoder would call it malformed.
 
 Checksums are verified where the rich decoder verifies them, on little-endian data: swapping
 the bytes of every 16-bit word multiplies the one's complement sum by 256 modulo 0xffff, and 256
@@ -31,7 +36,7 @@ from vxlankit.bulk._numpy import np, npt
 from vxlankit.bulk.columns import ColumnBatch, row_from_packet
 from vxlankit.bulk.frames import PAD, FrameBatch, gather_rows
 from vxlankit.codec import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions, decode
-from vxlankit.layers import erspan, geneve, gre, icmpv6, ipv6, ipv6ext
+from vxlankit.layers import dns, erspan, geneve, gre, icmpv6, ipv6, ipv6ext
 from vxlankit.packet import (
     CHECKSUM_BAD,
     CHECKSUM_GOOD,
@@ -49,13 +54,14 @@ assert PREFIX <= PAD
 # length instead of an EtherType is its own code: tshark's frame.protocols lists "ethertype"
 # after a typed one only.
 _NONE, _ETH, _IP, _UDP, _VXLAN, _ARP, _ICMP, _DATA, _VLAN, _QINQ, _ETH_LEN, _TCP = range(12)
-_GENEVE, _IPV6, _HOPOPTS, _DSTOPTS, _ICMPV6, _GRE, _ERSPAN = range(12, 19)
+_GENEVE, _IPV6, _HOPOPTS, _DSTOPTS, _ICMPV6, _GRE, _ERSPAN, _DNS, _MDNS = range(12, 21)
 _UNSUPPORTED = 255
 _PROTO_NAMES = {_ETH: "eth:ethertype", _ETH_LEN: "eth", _IP: "ip", _UDP: "udp",
                 _VXLAN: "vxlan", _ARP: "arp", _ICMP: "icmp", _DATA: "data", _TCP: "tcp",
                 _VLAN: "vlan:ethertype", _QINQ: "ieee8021ad:ethertype", _GENEVE: "geneve",
                 _IPV6: "ipv6", _HOPOPTS: ipv6ext.HOPOPTS, _DSTOPTS: ipv6ext.DSTOPTS,
-                _ICMPV6: "icmpv6", _GRE: "gre", _ERSPAN: "erspan"}
+                _ICMPV6: "icmpv6", _GRE: "gre", _ERSPAN: "erspan", _DNS: dns.PROTO,
+                _MDNS: dns.MDNS}
 _MAX_LAYERS = 16
 _DIGIT = np.uint64(8)
 _HIGH_DIGIT = np.uint64(56)
@@ -99,7 +105,11 @@ class _Tables:
         listed[[k for k in options.tables["gre.proto"] if 0 <= k < 1 << 16]] = True
         self.gre_proto[listed] = gre_only[listed]
         self.tcp_port = _lut(options.tables["tcp.port"], 1 << 16, {})
-        self.port = _lut(options.udp_ports, 1 << 16, {"vxlan": _VXLAN, "geneve": _GENEVE})
+        self.port = _lut(options.udp_ports, 1 << 16, {"vxlan": _VXLAN, "geneve": _GENEVE,
+                                                      dns.PROTO: _DNS, dns.MDNS: _MDNS})
+        # Ports in the table (one that says "data" stops the search as much as any other).
+        self.port_listed = np.zeros(1 << 16, np.bool_)
+        self.port_listed[[p for p in options.udp_ports if 0 < p < 1 << 16]] = True
         self.verify = options.verify_checksums
         self.max_depth = options.max_depth
 
@@ -511,10 +521,15 @@ class _Walk:
             status[verified] = CHECKSUM_GOOD
         if wrong is not None:
             status[wrong] = CHECKSUM_BAD
-        dport = _be16(h, 2)
-        self.put_occ("udp", rows, [("udp.srcport", _be16(h, 0)), ("udp.dstport", dport),
+        sport, dport = _be16(h, 0), _be16(h, 2)
+        self.put_occ("udp", rows, [("udp.srcport", sport), ("udp.dstport", dport),
                                    ("udp.checksum.status", status)])
-        self.step(rows, _UDP, r + 8, self.t.port[dport])
+        # As udp.dissect (and Wireshark): the lower port first, then the higher; 0 is none.
+        low, high = np.minimum(sport, dport), np.maximum(sport, dport)
+        listed = self.t.port_listed
+        nxt = np.where(listed[low], self.t.port[low],
+                       np.where(listed[high], self.t.port[high], _DATA))
+        self.step(rows, _UDP, r + 8, nxt)
 
     def tcp(self, r: int, rows: Rows) -> None:
         """The header is checked, its checksum verified (a bad one reported as the rich
@@ -767,6 +782,42 @@ class _Walk:
         eth = ~iii | type_i | (((h[:, 10] >> 2) & 0x1F) == erspan.FT_ETHERNET)
         self.step(rows, _ERSPAN, size + r, np.where(eth, _ETH, _DATA))
 
+    def dns(self, r: int, rows: Rows) -> None:
+        """DNS or mDNS over UDP (dns._dissect_udp): an empty datagram has no layer, a header
+        cut short is the rich decoder's.  Whether the questions and records parse is asked
+        of the layer's own ``dns.parse_sections``, one message at a time (DNS has no
+        columns, and the name compression it follows does not vectorise): a message it
+        finds malformed is the rich decoder's, so the words of the report are the layer's."""
+        s = self.sel(rows)
+        end = self.end[s]
+        avail = end - r
+        bad = (avail > 0) & (avail < dns.HEADER_LEN)
+        code = int(self.nxt[rows[0]])  # a group is one layer: every row has this code
+        mdns = code == _MDNS
+        whole = np.flatnonzero(avail >= dns.HEADER_LEN)
+        if len(whole):
+            raw = self.buf.data
+            begin = self.start[rows[whole]] + r
+            h = self.header(rows[whole], r, dns.HEADER_LEN)
+            counts = [_be16(h, at) for at in (4, 6, 8, 10)]
+            for j, (i, lo, hi) in enumerate(zip(whole.tolist(), begin.tolist(),
+                                                (begin + avail[whole]).tolist(), strict=True)):
+                found = dns.parse_sections(bytes(raw[lo:hi]),
+                                           (int(counts[0][j]), int(counts[1][j]),
+                                            int(counts[2][j]), int(counts[3][j])), mdns)
+                bad[i] = found[2] is not None
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.dns(r, rest)
+            return
+        has = avail > 0
+        if has.all():
+            self.step(rows, code, end, _NONE)
+            return
+        self.step(rows[has], code, end[has], _NONE)
+        self.nxt[rows[~has]] = _NONE
+
     def arp(self, r: int, rows: Rows) -> None:
         s = self.sel(rows)
         h = self.header(rows, r, 28)
@@ -838,6 +889,7 @@ _HANDLERS: dict[int, Callable[[_Walk, int, Rows], None]] = {
     _ICMP: _Walk.icmp, _DATA: _Walk.data, _VLAN: _Walk.vlan, _QINQ: _Walk.vlan,
     _TCP: _Walk.tcp, _GENEVE: _Walk.geneve, _IPV6: _Walk.ipv6, _HOPOPTS: _Walk.ipv6_options,
     _DSTOPTS: _Walk.ipv6_options, _ICMPV6: _Walk.icmpv6, _GRE: _Walk.gre, _ERSPAN: _Walk.erspan,
+    _DNS: _Walk.dns, _MDNS: _Walk.dns,
 }
 
 
