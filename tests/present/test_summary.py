@@ -114,8 +114,12 @@ def test_plain_packets_get_tshark_columns() -> None:
     assert both(arp) == f"{VM_A} -> ff:ff:ff:ff:ff:ff ARP 60 who-has 10.0.0.4 tell 10.0.0.3"
     icmp = encode(ping())
     assert both(icmp) == "10.0.0.3 -> 10.0.0.4 ICMP 98 echo request id=7 seq=1"
-    ipv6 = encode([build.eth(src=VM_A, dst=VM_B, type=0x86DD), build.payload(bytes(40))])
-    assert both(ipv6) == f"{VM_A} -> {VM_B} IPv6 54"
+    ipv6 = encode([build.eth(src=VM_A, dst=VM_B, type=0x86DD),
+                   build.ipv6(src="2001:db8::1", dst="2001:db8::2"), build.udp(1, 5000),
+                   build.payload(b"")])
+    assert both(ipv6) == "2001:db8::1 -> 2001:db8::2 UDP 62 1 -> 5000 len=0"
+    not_ip = encode([build.eth(src=VM_A, dst=VM_B, type=0x88B5), build.payload(bytes(40))])
+    assert both(not_ip) == f"{VM_A} -> {VM_B} ethertype 0x88b5 54"
     udp_not_vxlan = encode([build.eth(), build.ipv4(src="1.1.1.1", dst="2.2.2.2"),
                             build.udp(1, 5000, checksum=0), build.payload(b"g" * 8)])
     assert both(udp_not_vxlan) == "1.1.1.1 -> 2.2.2.2 UDP 50 1 -> 5000 len=8"

@@ -61,12 +61,13 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
 
 
 def dissect_transport(data: bytes, off: int, end: int, ip_off: int, name: str,
-                      options: DecodeOptions, analysis: Analysis | None
+                      options: DecodeOptions, analysis: Analysis | None, bare: bool = False
                       ) -> tuple[list[Layer], list[str], str | None, int] | None:
     """For the fast paths, which read the headers below a transport themselves: what the step
     ``name`` makes of ``data[off:end]`` over the IPv4 header at ``ip_off`` (its layers, its
     errors, the next step and where it starts).  ``None`` when it has more to report than a
-    bad checksum (a trailer, a layer that is not whole): the full decoder's case.  The layers
+    bad checksum (a trailer, a layer that is not whole): the full decoder's case; with
+    ``bare``, also when another layer follows (the caller reads the transport alone).  The layers
     go through ``analysis`` (TCP streams) when one is given."""
     walk = Walk(data, end, options.tables, options.verify_checksums, options.max_depth)
     walk.ip_src = src = data[ip_off + 12:ip_off + 16]
@@ -77,6 +78,8 @@ def dissect_transport(data: bytes, off: int, end: int, ip_off: int, name: str,
     if walk.trailers or any(layer.status != OK for layer in layers) or not all(
             " bad checksum at offset " in error for error in walk.errors):
         return None
+    if bare and nxt not in (None, "data"):
+        return None  # a layer above it (DNS over TCP): the caller's general case
     if analysis is not None:
         source, destination = _ntoa(src), _ntoa(dst)
         for layer in layers:

@@ -97,7 +97,6 @@ from vxlankit.packet import (
     CHECKSUM_UNVERIFIED,
     MALFORMED,
     OK,
-    TRUNCATED,
     Layer,
 )
 
@@ -621,7 +620,9 @@ def _quoted(walk: Walk, layer: Layer, start: int) -> None:
             notes.append(f"quoted packet: {error}")
     walk.errors[n_errors:] = kept
     for quoted in layers[n_layers:]:
-        if quoted.status == TRUNCATED and quoted.raw is None:
+        # A header the quote cut short (a DNS message's sections, a length past the end) is
+        # whole as far as the quote goes: its problems are the notes above.
+        if quoted.status != OK and quoted.raw is None:
             quoted.status = OK
     if notes:
         layer.notes = (*layer.notes, *notes)

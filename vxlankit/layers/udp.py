@@ -18,6 +18,7 @@ payload.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from typing import Any
 
 from construct import Int16ub, Struct
@@ -112,10 +113,15 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
         fields["udp.checksum.status"] = CHECKSUM_UNVERIFIED
     # As Wireshark (packet-udp.c decode_udp_ports): the lower port first, then the higher one
     # (a DNS response comes from port 53); port 0 is no port.
-    ports = walk.tables["udp.port"]
-    sport, dport = fields["udp.srcport"], fields["udp.dstport"]
+    return (port_layer(walk.tables["udp.port"], fields["udp.srcport"], fields["udp.dstport"])
+            or "data"), off + HEADER_LEN
+
+
+def port_layer(ports: Mapping[int, str], sport: int, dport: int) -> str | None:
+    """The layer ``ports`` hands a datagram to: the lower port's, else the higher port's
+    (Wireshark's decode_udp_ports); port 0 is no port.  The fast paths call this too."""
     low, high = (sport, dport) if sport < dport else (dport, sport)
-    return (low and ports.get(low)) or (high and ports.get(high)) or "data", off + HEADER_LEN
+    return (low and ports.get(low)) or (high and ports.get(high)) or None
 
 
 def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool

@@ -33,6 +33,7 @@ from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers import arp, ethernet, vlan, vxlan
 from vxlankit.layers.registry import STEPS
 from vxlankit.layers.spec import Walk, dissect_data
+from vxlankit.layers.udp import port_layer
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
 from vxlankit.present.timeformat import epoch_str
@@ -504,7 +505,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                     trailers.append((off + ulen, end, eth_start))
                     end = off + ulen
                 off += 8
-                tunnel = udp_ports.get(dport)
+                tunnel = port_layer(udp_ports, sport, dport)
                 if tunnel == "vxlan":
                     if off + 8 > end or depth >= max_depth:
                         return by_steps(record, file, frame_off, frame_end, depth0,

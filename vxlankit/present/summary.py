@@ -40,6 +40,7 @@ from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
 from vxlankit.layers.registry import LAYERS, STEPS, spec_for
 from vxlankit.layers.spec import NETWORK, TRANSPORT, TUNNEL, Walk, dissect_data
+from vxlankit.layers.udp import port_layer
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, RESERVED_MASK
 from vxlankit.packet import CHECKSUM_BAD, MALFORMED, OK, TRUNCATED, Layer, Packet
 from vxlankit.present.palette import ANSI, PLAIN, Palette
@@ -219,6 +220,18 @@ def _end_marks(layers: Sequence[Layer], errors: Sequence[str],
     return marks
 
 
+def _application(layers: Sequence[Layer], i: int) -> tuple[str, str] | None:
+    """(protocol column, info) of the application layer at ``i`` above UDP or TCP (DNS), as
+    tshark names the packet after its highest protocol; None when there is none."""
+    if i >= len(layers):
+        return None
+    layer = layers[i]
+    spec = spec_for(layer)
+    if spec is None or spec.info is None or spec.role == TUNNEL or layer.status != OK:
+        return None
+    return spec.short, spec.info(layer)
+
+
 def _describe(layers: Sequence[Layer], start: int, inner: bool, frame_len: int,
               pal: Palette) -> str:
     """The frame from ``layers[start]`` on: addresses, protocol and info."""
@@ -266,11 +279,15 @@ def _describe(layers: Sequence[Layer], start: int, inner: bool, frame_len: int,
             proto = "ICMP"
             info = _icmp_info(g.get("icmp.type"), g.get("icmp.code"), g.get("icmp.ident"),
                               g.get("icmp.seq"))
+        elif nxt is not None and nproto == "udp" and (app := _application(layers, j + 1)):
+            proto, info = app
         elif nxt is not None and nproto == "udp":
             g = nxt.fields
             proto = "UDP"
             if "udp.srcport" in g:
                 info = f"{g['udp.srcport']}{ARROW}{g['udp.dstport']} len={g['udp.length'] - 8}"
+        elif nxt is not None and nproto == "tcp" and (app := _application(layers, j + 1)):
+            proto, info = app
         elif nxt is not None and (spec := spec_for(nxt)) is not None and spec.info is not None:
             proto = spec.short
             info = spec.info(nxt)
@@ -380,7 +397,7 @@ def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
     """(protocol column, info, bad-checksum mark or "") of the transport header at ``off``
     (its IPv4 header at ``ip_off``, its payload ending at ``end``), by the layer's own step;
     ``None`` when it has anything else to report (the full decoder's case)."""
-    found = dissect_transport(data, off, end, ip_off, kind, options, analysis)
+    found = dissect_transport(data, off, end, ip_off, kind, options, analysis, bare=True)
     if found is None:
         return None
     layers, errors, _, _ = found
@@ -485,7 +502,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 ) and "bad udp checksum" not in bad:
                     bad.append("bad udp checksum")
                 end = off + ulen
-                ukind = udp_ports.get(dport)
+                ukind = port_layer(udp_ports, sport, dport)
                 if ukind == "vxlan":
                     if off + 16 > end or len(hops) >= max_depth:
                         return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
@@ -586,6 +603,10 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
         return general
     udp_ports = options.udp_ports
     vxlan_ports = frozenset(p for p, n in udp_ports.items() if n == "vxlan")
+    # Source ports that take a datagram before its VXLAN destination port would (a lower
+    # port with a layer of its own: udp.port_layer's rule), as the two bytes on the wire.
+    lower_claimed = frozenset(p.to_bytes(2, "big") for p, n in udp_ports.items()
+                              if p and n != "vxlan" and p < max(vxlan_ports, default=0))
     transports = {number: name for number, name in options.ip_protocols.items()
                   if name in _TRANSPORT_SPECS}
     pairs: dict[bytes, str] = {}  # 8 bytes of IPv4 source + destination -> "a -> b"
@@ -658,7 +679,7 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
         uend = 34 + b + ulen
         if (etype != 0x0800 or vihl != 0x45 or ffo & 0x3FFF or ipproto != 17
                 or 14 + b + tlen > n or ulen < 16 or uend > 14 + b + tlen
-                or dport not in vxlan_ports):
+                or dport not in vxlan_ports or data[34 + b:36 + b] in lower_claimed):
             return fast_summary(data, frame_len, options, pal, analysis, counter)
         bad = ""  # the end markers of bad checksums (in layer order, each name once)
         if from_bytes(data[14 + b:34 + b], "big") % 0xFFFF:
@@ -695,12 +716,13 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                 segment = _transport(data, 84 + b, end, 64 + b, transports[iproto], options,
                                      analysis)
                 if segment is None:
-                    return None
+                    return fast_summary(data, frame_len, options, pal, analysis, counter)
                 info = f"{segment[0]} {segment[1]}"
                 if segment[2]:
                     bad += f" [{segment[2]}]"
             elif iproto == 17:
-                if end < 92 + b or w3 < 8 or 84 + b + w3 > end or w2 in udp_ports:
+                if (end < 92 + b or w3 < 8 or 84 + b + w3 > end or w2 in udp_ports
+                        or w1 in udp_ports):
                     return fast_summary(data, frame_len, options, pal, analysis, counter)
                 if w4 and ((from_bytes(data[84 + b:84 + b + w3], "big")
                             << (8 if w3 & 1 else 0))
