@@ -8,6 +8,7 @@ vectorised decoder) is involved, so a match checks all of it at once.
 from __future__ import annotations
 
 import os
+import socket
 import struct
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from vxlankit.bulk.fast import rich_options
 from vxlankit.bulk.writers import decoded_batches
 from vxlankit.capture.reader import open_capture
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
+from vxlankit.layers import geneve as geneve_layer
 from vxlankit.packet import Layer
 from vxlankit.synth.output import write_result
 from vxlankit.synth.ping import PingOptions, synthesize_ping
@@ -106,19 +108,30 @@ u16 = st.integers(0, 0xFFFF)
 u32 = st.integers(0, 0xFFFFFFFF)
 macs = st.binary(min_size=6, max_size=6).map(lambda b: b.hex(":"))
 ipv4s = st.binary(min_size=4, max_size=4).map(lambda b: ".".join(str(x) for x in b))
+ipv6s = st.binary(min_size=16, max_size=16).map(lambda b: socket.inet_ntop(socket.AF_INET6, b))
 VXLAN_PORTS = (4789, 8472, 4790)
 
 
 @st.composite
 def inner_payload(draw: st.DrawFn) -> list[Layer]:
-    """What an inner Ethernet frame carries: ICMP (echo or not), ARP, UDP, another IP
-    protocol, or a non-IP EtherType (kept as data)."""
+    """What an inner Ethernet frame carries: ICMP (echo or not), ARP, UDP, TCP over IPv4, or
+    UDP or an ICMPv6 echo over IPv6."""
     kind = draw(st.sampled_from(["echo", "icmp", "arp", "udp", "tcp", "ipv6"]))
     if kind == "arp":
         return [build.arp(opcode=draw(st.sampled_from([1, 2])), sender_mac=draw(macs),
                           sender_ip=draw(ipv4s), target_mac=draw(macs), target_ip=draw(ipv4s))]
     if kind == "ipv6":
-        return [build.payload(draw(st.binary(min_size=40, max_size=80)))]
+        data = draw(st.binary(max_size=40))
+        inner6 = build.ipv6(src=draw(ipv6s), dst=draw(ipv6s), hlim=draw(u8))
+        tail = [build.payload(data)] if data else []
+        if draw(st.booleans()):
+            dport = draw(u16.filter(lambda p: p not in VXLAN_PORTS and p != 6081))
+            return [inner6, build.udp(draw(u16), dport, checksum=None), *tail]
+        echo = Layer("icmpv6", {"icmpv6.type": draw(st.sampled_from([128, 129])),
+                                "icmpv6.code": 0, "icmpv6.checksum": None,
+                                "icmpv6.echo.identifier": draw(u16),
+                                "icmpv6.echo.sequence_number": draw(u16)})
+        return [inner6, echo, *tail]
     ip = build.ipv4(src=draw(ipv4s), dst=draw(ipv4s), ttl=draw(u8), id=draw(u16),
                     df=draw(st.booleans()))
     data = draw(st.binary(max_size=70))
@@ -144,39 +157,66 @@ def inner_payload(draw: st.DrawFn) -> list[Layer]:
 
 
 @st.composite
-def overlay_frames(draw: st.DrawFn) -> bytes:
-    """A well-formed VXLAN frame of the kinds the vectorised decoder is meant for: outer and
-    inner Ethernet (with up to one 802.1Q tag each), IPv4 without options, UDP to 4789 or
-    8472 with or without a checksum, VXLAN (RFC 7348 or GBP flags), and an inner payload from
-    ``inner_payload``; padding and trailers as real NICs leave them."""
+def geneve_headers(draw: st.DrawFn) -> Layer:
+    """A Geneve header (version 0) with up to three options of up to 8 bytes of data; the
+    protocol type and lengths are left for encode to fill in."""
+    count = draw(st.integers(0, 3))
+    fields: dict[str, Any] = {
+        "geneve.version": 0, "geneve.option.length": None, "geneve.flags": draw(u8),
+        "geneve.proto_type": None, "geneve.vni": draw(st.integers(0, 0xFFFFFF)),
+        "geneve.reserved": draw(st.sampled_from([0, 0xFF]))}
+    if count:
+        fields["geneve.option.class"] = [draw(u16) for _ in range(count)]
+        fields["geneve.option.type"] = [draw(u8) for _ in range(count)]
+        fields["geneve.option.flags"] = [draw(st.integers(0, 7)) for _ in range(count)]
+        fields["geneve.option.unknown.data"] = [
+            draw(st.sampled_from([b"", b"\x00\x01\x02\x03", bytes(range(8))]))
+            for _ in range(count)]
+    geneve_layer.derive(fields)
+    return Layer("geneve", fields)
+
+
+@st.composite
+def overlay_frames(draw: st.DrawFn, tunnels: tuple[str, ...] = ("vxlan", "gbp", "geneve")
+                   ) -> bytes:
+    """A well-formed overlay frame of the kinds the vectorised decoder is meant for: outer and
+    inner Ethernet (with up to one 802.1Q tag each), IPv4 without options or IPv6 without
+    extension headers, UDP to 4789 or
+    8472 with or without a checksum and VXLAN (RFC 7348 or GBP flags), or UDP to 6081 and
+    Geneve (with a few options), and an inner payload from ``inner_payload``; padding and
+    trailers as real NICs leave them."""
     payload = draw(inner_payload())
-    # Only a non-IP payload leaves the EtherType to be set by hand (IPv6 here).
-    etype = 0x86DD if payload[0].proto == "data" else None
     inner: list[Layer] = [build.eth(dst=draw(macs), src=draw(macs))]
     if draw(st.booleans()):
-        inner.append(build.vlan(id=draw(st.integers(0, 4095)), priority=draw(st.integers(0, 7)),
-                                etype=etype))
-    else:
-        inner[0].fields["eth.type"] = etype
+        inner.append(build.vlan(id=draw(st.integers(0, 4095)), priority=draw(st.integers(0, 7))))
     inner += payload
     if draw(st.booleans()):
         size = len(encode(inner))
         if size < 60:
             inner.append(build.padding(bytes(60 - size)))
-    if draw(st.booleans()):
+    kind = draw(st.sampled_from(tunnels))
+    dport = draw(st.sampled_from([4789, 8472]))
+    if kind == "gbp":
         tunnel = build.vxlan_gbp(vni=draw(st.integers(0, 0xFFFFFF)), group=draw(u16),
                                  dont_learn=draw(st.booleans()),
                                  policy_applied=draw(st.booleans()))
+    elif kind == "geneve":
+        tunnel = draw(geneve_headers())
+        dport = geneve_layer.PORT
     else:
         tunnel = build.vxlan(vni=draw(st.integers(0, 0xFFFFFF)))
     outer: list[Layer] = [build.eth(dst=draw(macs), src=draw(macs))]
     if draw(st.integers(0, 3)) == 0:
         outer.append(build.vlan(id=draw(st.integers(0, 4095))))
+    if draw(st.integers(0, 3)) == 0:
+        network = build.ipv6(src=draw(ipv6s), dst=draw(ipv6s), hlim=draw(u8),
+                             flow=draw(st.integers(0, 0xFFFFF)))
+    else:
+        network = build.ipv4(src=draw(ipv4s), dst=draw(ipv4s), ttl=draw(u8), id=draw(u16),
+                             df=draw(st.booleans()))
     outer += [
-        build.ipv4(src=draw(ipv4s), dst=draw(ipv4s), ttl=draw(u8), id=draw(u16),
-                   df=draw(st.booleans())),
-        build.udp(draw(u16), draw(st.sampled_from([4789, 8472])),
-                  checksum=draw(st.sampled_from([None, 0]))),
+        network,
+        build.udp(draw(u16), dport, checksum=draw(st.sampled_from([None, 0]))),
         tunnel,
     ]
     frame = encode(outer + inner)

@@ -124,7 +124,7 @@ def _varied_frames() -> list[bytes]:
         overlay(inner_eth, build.arp(sender_mac="0a:00:00:00:00:01", sender_ip="10.0.0.1",
                                      target_ip="10.0.0.2"), build.padding(bytes(18))),
         overlay(inner_eth, build.ipv4(src="10.0.0.1", dst="10.0.0.2"),
-                build.udp(53, 53), build.payload(b"q" * 30)),
+                build.udp(5300, 5301), build.payload(b"q" * 30)),
         overlay(inner_eth, build.ipv4(src="10.0.0.1", dst="10.0.0.2", options=b"\x01" * 4),
                 build.icmp_echo(ident=1, seq=2)),  # inner IP options: fallback
         overlay(inner_eth, build.ipv4(src="10.0.0.1", dst="10.0.0.2", mf=True),
@@ -218,19 +218,22 @@ def test_hypothesis_overlay_frames_never_fall_back(frames: list[bytes]) -> None:
     assert _compare_batch(frames) == 0
 
 
-# The link header in front of the IPv4 (or ARP) packet, per link type the frames strategy
-# draws besides Ethernet: NULL 4, raw IP 0, Linux SLL 16, SLL2 20 bytes.
-_LINK_HEADER = {0: 4, 101: 0, 228: 0, 113: 16, 276: 20}
+# The link header in front of the IP (or ARP) packet, per link type the frames strategy
+# draws besides Ethernet: NULL 4, raw IP (IPv4, IPv6) 0, Linux SLL 16, SLL2 20 bytes.
+_LINK_HEADER = {0: 4, 101: 0, 228: 0, 229: 0, 113: 16, 276: 20}
 _ON_ETH = re.compile(r"offset (\d+)")
 
 
 def _on_ethernet(data: bytes, linktype: int) -> bytes:
-    """The same IPv4 (or ARP) packet as ``data`` carries, on an Ethernet link instead."""
+    """The same IP (or ARP) packet as ``data`` carries, on an Ethernet link instead."""
     body = data[_LINK_HEADER[linktype]:]
     protocol = {113: data[14:16], 276: data[0:2]}.get(linktype)  # SLL's, SLL2's EtherType
-    arp = protocol == b"\x08\x06"
+    if protocol is not None:
+        etype = int.from_bytes(protocol, "big")
+    else:  # raw IP and NULL: the version the IP header starts with
+        etype = 0x86DD if body[:1] and body[0] >> 4 == 6 else 0x0800
     return encode([build.eth(src="02:00:00:00:00:01", dst="02:00:00:00:00:02",
-                             type=0x0806 if arp else 0x0800)]) + body
+                             type=etype)]) + body
 
 
 def _as_other_link(row: dict[str, Any], linktype: int) -> dict[str, Any]:
@@ -350,7 +353,7 @@ def test_checksums_of_many_equal_lengths(tmp_path: Path) -> None:
         if i % 2:
             inner += [build.icmp_echo(ident=i, seq=i), build.payload(bytes([i]) * (33 + i % 3))]
         else:
-            inner += [build.udp(5000 + i, 53), build.payload(bytes([i]) * (20 + i % 3))]
+            inner += [build.udp(5000 + i, 9000), build.payload(bytes([i]) * (20 + i % 3))]
         frame = bytearray(encode([build.eth(), build.ipv4(src="192.0.2.1", dst="192.0.2.2"),
                                   build.udp(40000, 4789), build.vxlan(vni=9), *inner]))
         if i % 37 == 0:

@@ -7,12 +7,17 @@ every frame are gathered into one ``(n, PREFIX)`` matrix, so reading a header fi
 view of that matrix rather than a per-packet ``struct`` call.  Frames whose walk takes the same
 layer at the same offset (in a VXLAN capture, nearly all of them) are handled together.
 
-What the walk handles: Ethernet (and 802.1Q/802.1ad tags), IPv4 without options, UDP, VXLAN,
-Ethernet/IPv4 ARP, ICMP, payload, trailers, and lengths that run past the captured data (a
-snaplen cut).  Anything else - IP options, VXLAN-GPE, cut headers, bad checksums, other link
-types, an FCS, headers past the prefix (deep nesting) - marks the frame for the fallback: the
-rich decoder and :func:`~vxlankit.bulk.columns.row_from_packet`, which define the columns.  So
-the result never depends on which path a frame took; the tests check that packet by packet.
+What the walk handles: Ethernet (and 802.1Q/802.1ad tags), IPv4 without options, IPv6 (with
+hop-by-hop and destination options headers), UDP, TCP, VXLAN, Geneve, GRE (version 0 without
+routing), ERSPAN I/II/III, Ethernet/IPv4 ARP, ICMP, ICMPv6 (but errors' quoted packets), DNS
+and mDNS over UDP, payload, trailers, and lengths that run past the captured data (a snaplen
+cut).  Headers past the first ``PREFIX`` bytes are read from the frames themselves.  Anything
+else - IP options, other extension headers, VXLAN-GPE, NSH, cut headers, malformed ones, other
+link types, an FCS, the tunnel depth limit - marks the frame for the fallback: the rich decoder
+and :func:`~vxlankit.bulk.columns.row_from_packet`, which define the columns.  So the result
+never depends on which path a frame took; the tests check that packet by packet.  DNS is the
+one layer whose check is not vectorised: each message's sections are parsed by the layer's own
+``dns.parse_sections`` to learn whether the rich decoder would call it malformed.
 
 Checksums are verified where the rich decoder verifies them, on little-endian data: swapping
 the bytes of every 16-bit word multiplies the one's complement sum by 256 modulo 0xffff, and 256
@@ -31,9 +36,11 @@ from vxlankit.bulk._numpy import np, npt
 from vxlankit.bulk.columns import ColumnBatch, row_from_packet
 from vxlankit.bulk.frames import PAD, FrameBatch, gather_rows
 from vxlankit.codec import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions, decode
+from vxlankit.layers import dns, erspan, geneve, gre, icmpv6, ipv6, ipv6ext
 from vxlankit.packet import (
     CHECKSUM_BAD,
     CHECKSUM_GOOD,
+    CHECKSUM_ILLEGAL,
     CHECKSUM_NOT_PRESENT,
     CHECKSUM_UNVERIFIED,
 )
@@ -47,10 +54,14 @@ assert PREFIX <= PAD
 # length instead of an EtherType is its own code: tshark's frame.protocols lists "ethertype"
 # after a typed one only.
 _NONE, _ETH, _IP, _UDP, _VXLAN, _ARP, _ICMP, _DATA, _VLAN, _QINQ, _ETH_LEN, _TCP = range(12)
+_GENEVE, _IPV6, _HOPOPTS, _DSTOPTS, _ICMPV6, _GRE, _ERSPAN, _DNS, _MDNS = range(12, 21)
 _UNSUPPORTED = 255
 _PROTO_NAMES = {_ETH: "eth:ethertype", _ETH_LEN: "eth", _IP: "ip", _UDP: "udp",
                 _VXLAN: "vxlan", _ARP: "arp", _ICMP: "icmp", _DATA: "data", _TCP: "tcp",
-                _VLAN: "vlan:ethertype", _QINQ: "ieee8021ad:ethertype"}
+                _VLAN: "vlan:ethertype", _QINQ: "ieee8021ad:ethertype", _GENEVE: "geneve",
+                _IPV6: "ipv6", _HOPOPTS: ipv6ext.HOPOPTS, _DSTOPTS: ipv6ext.DSTOPTS,
+                _ICMPV6: "icmpv6", _GRE: "gre", _ERSPAN: "erspan", _DNS: dns.PROTO,
+                _MDNS: dns.MDNS}
 _MAX_LAYERS = 16
 _DIGIT = np.uint64(8)
 _HIGH_DIGIT = np.uint64(56)
@@ -64,6 +75,9 @@ _IP_BAD = "ip: bad header checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}
 _UDP_BAD = "udp: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
 _ICMP_BAD = "icmp: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
 _TCP_BAD = "tcp: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
+_ICMPV6_BAD = "icmpv6: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
+_GRE_BAD = "gre: bad checksum at offset {0}: 0x{1:04x}, should be 0x{2:04x}"
+_IPV6_CUT = "ipv6: truncated at offset {0}: payload length {1}, {2} bytes captured"
 
 I64 = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -78,10 +92,24 @@ class _Tables:
         # Only the transitions the rich decoder makes with the default tables are handled
         # here; a table that sends, say, an EtherType to "udp" is left to the rich decoder.
         self.etype = _lut(options.ethertypes, 1 << 16,
-                          {"ip": _IP, "arp": _ARP, "vlan": _VLAN, "ieee8021ad": _QINQ})
-        self.proto = _lut(options.ip_protocols, 1 << 8, {"icmp": _ICMP, "udp": _UDP, "tcp": _TCP})
+                          {"ip": _IP, "arp": _ARP, "vlan": _VLAN, "ieee8021ad": _QINQ,
+                           "eth": _ETH, "ipv6": _IPV6})
+        self.proto = _lut(options.ip_protocols, 1 << 8, {
+            "icmp": _ICMP, "udp": _UDP, "tcp": _TCP, "ip": _IP, "ipv6": _IPV6,
+            ipv6ext.HOPOPTS: _HOPOPTS, ipv6ext.DSTOPTS: _DSTOPTS, "icmpv6": _ICMPV6,
+            "gre": _GRE})
+        # GRE's payload: the "gre.proto" table first, then the EtherTypes (gre.dissect).
+        self.gre_proto = self.etype.copy()
+        gre_only = _lut(options.tables["gre.proto"], 1 << 16, {"erspan": _ERSPAN})
+        listed = np.zeros(1 << 16, np.bool_)
+        listed[[k for k in options.tables["gre.proto"] if 0 <= k < 1 << 16]] = True
+        self.gre_proto[listed] = gre_only[listed]
         self.tcp_port = _lut(options.tables["tcp.port"], 1 << 16, {})
-        self.port = _lut(options.udp_ports, 1 << 16, {"vxlan": _VXLAN})
+        self.port = _lut(options.udp_ports, 1 << 16, {"vxlan": _VXLAN, "geneve": _GENEVE,
+                                                      dns.PROTO: _DNS, dns.MDNS: _MDNS})
+        # Ports in the table (one that says "data" stops the search as much as any other).
+        self.port_listed = np.zeros(1 << 16, np.bool_)
+        self.port_listed[[p for p in options.udp_ports if 0 < p < 1 << 16]] = True
         self.verify = options.verify_checksums
         self.max_depth = options.max_depth
 
@@ -204,7 +232,13 @@ class _Walk:
         # Packet.errors; few rows have any, so they are formatted in Python at the end.
         self.cuts: list[tuple[str, int, Rows, I64, I64]] = []
         self.ip_complete = np.ones(n, np.bool_)
-        self.pseudo = np.zeros(n, np.int64)  # sum of the innermost IPv4 addresses' words
+        # The innermost IP header's addresses: a number congruent (mod 0xffff) to their
+        # big-endian word sum, and whether it is IPv6 (a zero UDP checksum is illegal there).
+        self.pseudo = np.zeros(n, np.int64)
+        self.v6 = np.zeros(n, np.bool_)
+        # The GRE header before an ERSPAN one has protocol 0x88BE and no sequence number:
+        # type I, no ERSPAN header (erspan._type_i).
+        self.erspan_i = np.zeros(n, np.bool_)
         self.depth = np.zeros(n, np.uint8)
         self.occ: dict[str, npt.NDArray[np.uint8]] = {}
 
@@ -217,6 +251,11 @@ class _Walk:
         """The ``size`` header bytes at ``r`` of each row, as one compact ``(len(rows), size)``
         array: every field read after this touches only these bytes, not a cache line of the
         prefix matrix per row."""
+        if r + size > PREFIX:
+            # Past the prefix (deep nesting, long headers): from the frames themselves.  The
+            # walk never starts a layer past the end of a frame's data, and the buffer has
+            # PAD bytes to spare after the last frame, so this stays inside it.
+            return gather_rows(self.buf, self.start[rows] + r, size)
         if len(rows) == self.n:
             return np.ascontiguousarray(self.m[:, r:r + size])
         return self.m[rows, r:r + size]
@@ -329,7 +368,7 @@ class _Walk:
                     self.fb[rows] = True
                 else:
                     handler(self, r, rows)
-        self.fb |= self.layers > _MAX_LAYERS
+            self.fb[act] |= self.layers[act] > _MAX_LAYERS
         self.finish()
 
     def finish(self) -> None:
@@ -373,9 +412,6 @@ class _Walk:
     # -- layers -------------------------------------------------------------------------------
 
     def eth(self, r: int, rows: Rows) -> None:
-        if r + 14 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         rest = self.reject(rows, self.end[s] - r < 14)
         if rest is not None:
@@ -397,9 +433,6 @@ class _Walk:
         self.step(rows, code, r + 14, nxt)
 
     def vlan(self, r: int, rows: Rows) -> None:
-        if r + 4 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         rest = self.reject(rows, self.end[s] - r < 4)
         if rest is not None:
@@ -410,9 +443,6 @@ class _Walk:
         self.step(rows, code, r + 4, self.t.etype[_be16(self.header(rows, r, 4), 2)])
 
     def ip(self, r: int, rows: Rows) -> None:
-        if r + 20 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         h = self.header(rows, r, 20)
         total = _be16(h, 2)
@@ -443,6 +473,7 @@ class _Walk:
         self.ip_complete[s] = ~cut & ~(more & ~fragment)
         self.pseudo[s] = (_be16(h, 12).astype(np.int64) + _be16(h, 14) + _be16(h, 16)
                           + _be16(h, 18))
+        self.v6[s] = False
         proto = h[:, 9]
         self.put_occ("ip", rows, [("ip.src", _be32(h, 12)), ("ip.dst", _be32(h, 16)),
                                   ("ip.proto", proto), ("ip.checksum.status", status)])
@@ -452,9 +483,6 @@ class _Walk:
         self.step(rows, _IP, r + 20, nxt)
 
     def udp(self, r: int, rows: Rows) -> None:
-        if r + 8 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         h = self.header(rows, r, 8)
         length = _be16(h, 4).astype(np.int64)
@@ -486,22 +514,26 @@ class _Walk:
             self.truncated[s] |= over
             self.cuts.append((_UDP_CUT, r, rows[over], length[over], avail[over]))
         self.trailer(rows, length + r, ~over)
-        status = np.where(checksum == 0, CHECKSUM_NOT_PRESENT, CHECKSUM_UNVERIFIED)
+        status = np.where(checksum == 0,
+                          np.where(self.v6[s], CHECKSUM_ILLEGAL, CHECKSUM_NOT_PRESENT),
+                          CHECKSUM_UNVERIFIED)
         if verified is not None:
             status[verified] = CHECKSUM_GOOD
         if wrong is not None:
             status[wrong] = CHECKSUM_BAD
-        dport = _be16(h, 2)
-        self.put_occ("udp", rows, [("udp.srcport", _be16(h, 0)), ("udp.dstport", dport),
+        sport, dport = _be16(h, 0), _be16(h, 2)
+        self.put_occ("udp", rows, [("udp.srcport", sport), ("udp.dstport", dport),
                                    ("udp.checksum.status", status)])
-        self.step(rows, _UDP, r + 8, self.t.port[dport])
+        # As udp.dissect (and Wireshark): the lower port first, then the higher; 0 is none.
+        low, high = np.minimum(sport, dport), np.maximum(sport, dport)
+        listed = self.t.port_listed
+        nxt = np.where(listed[low], self.t.port[low],
+                       np.where(listed[high], self.t.port[high], _DATA))
+        self.step(rows, _UDP, r + 8, nxt)
 
     def tcp(self, r: int, rows: Rows) -> None:
         """The header is checked, its checksum verified (a bad one reported as the rich
         decoder reports it), and the columns TCP's spec asks for are filled."""
-        if r + 20 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         h = self.header(rows, r, 20)
         end = self.end[s]
@@ -543,9 +575,6 @@ class _Walk:
         self.step(rows, _TCP, hdr_len + r, nxt)
 
     def vxlan(self, r: int, rows: Rows) -> None:
-        if r + 8 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         bad = (self.end[s] - r < 8) | (self.depth[s] >= self.t.max_depth)
         rest = self.reject(rows, bad)
@@ -559,10 +588,237 @@ class _Walk:
                                      ("vxlan.vni", _be32(h, 4) >> 8)])
         self.step(rows, _VXLAN, r + 8, _ETH)
 
-    def arp(self, r: int, rows: Rows) -> None:
-        if r + 28 > PREFIX:
-            self.fb[rows] = True
+    def geneve(self, r: int, rows: Rows) -> None:
+        """The header and its options (walked option by option, as the rich decoder does,
+        to find one that runs past the options: malformed, left to it); the payload is
+        looked up in the EtherType table."""
+        s = self.sel(rows)
+        h = self.header(rows, r, geneve.HEADER_LEN)
+        length = geneve.HEADER_LEN + (h[:, 0] & 0x3F).astype(np.int64) * 4
+        avail = self.end[s] - r
+        bad = (avail < length) | (self.depth[s] >= self.t.max_depth)
+        with_options = np.flatnonzero(~bad & (length > geneve.HEADER_LEN))
+        if len(with_options):
+            bad[with_options] = self.geneve_options(r, rows[with_options],
+                                                    length[with_options])
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.geneve(r, rest)
             return
+        self.depth[s] += 1
+        self.put_occ("geneve", rows, [("geneve.vni", _be32(h, 4) >> 8)])
+        self.step(rows, _GENEVE, length + r, self.t.etype[_be16(h, 2)])
+
+    def geneve_options(self, r: int, rows: Rows, length: I64) -> Mask:
+        """Of Geneve headers at ``r`` (all there, ``length`` bytes with the options), those
+        whose last option runs past the options."""
+        begin = self.start[rows] + r
+        pos = begin + geneve.HEADER_LEN
+        stop = begin + length
+        live = np.flatnonzero(pos < stop)
+        while len(live):
+            at = pos[live]
+            pos[live] = at + geneve.OPTION_HEADER_LEN + (self.buf[at + 3] & 0x1F).astype(
+                np.int64) * 4
+            live = live[pos[live] < stop[live]]
+        over: Mask = pos != stop
+        return over
+
+    def ipv6(self, r: int, rows: Rows) -> None:
+        """The fixed header (ipv6.dissect): its payload length limits what follows (a
+        trailer after it, a truncation when the capture ends first); a wrong version or a
+        jumbogram is the rich decoder's."""
+        size = ipv6.HEADER_LEN
+        s = self.sel(rows)
+        h = self.header(rows, r, size)
+        avail = self.end[s] - r
+        plen = _be16(h, 4).astype(np.int64)
+        nxt = h[:, 6]
+        bad = (avail < size) | ((h[:, 0] >> 4) != ipv6.VERSION) | (
+            (plen == 0) & (nxt == ipv6.NXT_HOPOPTS))
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.ipv6(r, rest)
+            return
+        stop = plen + (r + size)
+        cut = stop > self.end[s]
+        if cut.any():
+            self.truncated[s] |= cut
+            self.cuts.append((_IPV6_CUT, r, rows[cut], plen[cut], avail[cut] - size))
+        self.trailer(rows, stop, ~cut)
+        self.ip_complete[s] = ~cut
+        # Big-endian word sum of both addresses, from their little-endian lanes (x 256).
+        self.pseudo[s] = _lane_sums(h[:, 8:40].view("<u4")) % 0xFFFF * 256
+        self.v6[s] = True
+        self.step(rows, _IPV6, r + size, self.t.proto[nxt])
+
+    def ipv6_options(self, r: int, rows: Rows) -> None:
+        """A hop-by-hop or destination options header (ipv6ext's options dissect step):
+        next header and length; its options are not read."""
+        s = self.sel(rows)
+        h = self.header(rows, r, 2)
+        size = (h[:, 1].astype(np.int64) + 1) * 8
+        rest = self.reject(rows, self.end[s] - r < size)
+        if rest is not None:
+            if len(rest):
+                self.ipv6_options(r, rest)
+            return
+        code = int(self.nxt[rows[0]])  # a group is one layer: every row has this code
+        self.step(rows, code, size + r, self.t.proto[h[:, 0]])
+
+    def icmpv6(self, r: int, rows: Rows) -> None:
+        """Header and fixed part by type (``icmpv6.layout``), the checksum over the
+        pseudo-header, ND options checked for what makes the rich decoder call them
+        malformed (those rows, short messages and errors' quotes are its)."""
+        s = self.sel(rows)
+        end = self.end[s]
+        avail = end - r
+        h = self.header(rows, r, icmpv6.HEADER_LEN)
+        kind = h[:, 0]
+        need = _ICMPV6_FIXED[kind]
+        mldv2 = (kind == icmpv6.MLD_QUERY) & (avail >= icmpv6.MLDV2_QUERY_LEN)
+        if mldv2.any():
+            need = np.where(mldv2, _MLDV2_FIXED, need)
+        tail = _ICMPV6_TAIL[kind]
+        bad = (avail < need) | (tail == 3)
+        options = np.flatnonzero(~bad & (tail == 2) & (avail > need))
+        if len(options):
+            bad[options] = self.nd_options_bad(rows[options], need[options] + r,
+                                               end[options])
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.icmpv6(r, rest)
+            return
+        if self.t.verify:
+            at = np.flatnonzero(self.ip_complete[s])
+            if len(at):
+                begin = self.start[rows[at]]
+                length = end[at] - r
+                sums = word_sums(self.buf, begin + r, begin + end[at])
+                extra = self.pseudo[rows[at]] + icmpv6.IP_PROTO + length
+                self.bad_checksums(_ICMPV6_BAD, r + 2, rows, at,
+                                   (sums + extra * 256) % 0xFFFF != 0, _be16(h, 2), sums, extra)
+        echo = tail == 1
+        self.step(rows, _ICMPV6, np.where(echo, need + r, end), np.where(echo, _DATA, _NONE))
+
+    def nd_options_bad(self, rows: Rows, begin: I64, end: I64) -> Mask:
+        """Of ND options from ``begin`` to ``end`` (frame offsets), those that stop early
+        (``icmpv6.option_views``: a cut option header, a zero length, an option past the
+        end)."""
+        base = self.start[rows]
+        pos = begin.copy()
+        bad = np.zeros(len(rows), np.bool_)
+        live = np.flatnonzero(pos < end)
+        while len(live):
+            at = pos[live]
+            short = end[live] - at < 2
+            length = self.buf[base[live] + at + 1].astype(np.int64) * 8
+            wrong = short | (length == 0) | (at + length > end[live])
+            bad[live[wrong]] = True
+            pos[live] = at + np.where(wrong, end[live] - at, length)
+            live = live[pos[live] < end[live]]
+        return bad
+
+    def gre(self, r: int, rows: Rows) -> None:
+        """GRE version 0 without routing (gre.dissect; SREs, PPTP, cut headers and the depth
+        limit are the rich decoder's): optional checksum (verified when C is set), key and
+        sequence number; the payload by "gre.proto", then EtherType."""
+        s = self.sel(rows)
+        h = self.header(rows, r, 16)
+        flags = _be16(h, 0)
+        avail = self.end[s] - r
+        c = (flags & gre.FLAG_C) != 0
+        k = (flags & gre.FLAG_K) != 0
+        size = (gre.HEADER_LEN + 4 * c + 4 * k + 4 * ((flags & gre.FLAG_S) != 0)).astype(
+            np.int64)
+        bad = ((avail < size) | ((flags & (gre.FLAG_R | gre.VERSION_MASK)) != 0)
+               | (self.depth[s] >= self.t.max_depth))
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.gre(r, rest)
+            return
+        self.depth[s] += 1
+        proto = _be16(h, 2)
+        if self.t.verify and c.any():
+            at = np.flatnonzero(c & self.ip_complete[s])
+            if len(at):
+                begin = self.start[rows[at]]
+                sums = word_sums(self.buf, begin + r, begin + self.end[rows[at]])
+                self.bad_checksums(_GRE_BAD, r + 4, rows, at, (sums % 0xFFFF != 0) | (sums == 0),
+                                   _be16(h, 4), sums)
+        if k.any():
+            key = np.where(c, _be32(h, 8), _be32(h, 4))
+            self.put_occ("gre.key", rows[k], [("gre.key", key[k])])
+        self.erspan_i[s] = (proto == gre.PROTO_ERSPAN) & ((flags & gre.FLAG_S) == 0)
+        self.step(rows, _GRE, size + r, self.t.gre_proto[proto])
+
+    def erspan(self, r: int, rows: Rows) -> None:
+        """ERSPAN (erspan.dissect): type I has no header; types II and III (with the
+        platform sub-header when O is set) carry Ethernet, or data for a type III frame type
+        other than Ethernet.  Other versions and cut headers are the rich decoder's."""
+        s = self.sel(rows)
+        h = self.header(rows, r, erspan.LEN_III)
+        avail = self.end[s] - r
+        type_i = self.erspan_i[s]
+        version = h[:, 0] >> 4
+        iii = version == erspan.TYPE_III
+        size = np.where(iii, erspan.LEN_III + erspan.SUB_LEN * (h[:, 11] & 1),
+                        erspan.LEN_II).astype(np.int64)
+        size[type_i] = 0
+        bad = ~type_i & (((version != erspan.TYPE_II) & ~iii) | (avail < size))
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.erspan(r, rest)
+            return
+        spanned = ~type_i
+        if spanned.any():
+            self.put_occ("erspan", rows[spanned],
+                         [("erspan.spanid", (_be16(h, 2) & 0x3FF)[spanned])])
+        eth = ~iii | type_i | (((h[:, 10] >> 2) & 0x1F) == erspan.FT_ETHERNET)
+        self.step(rows, _ERSPAN, size + r, np.where(eth, _ETH, _DATA))
+
+    def dns(self, r: int, rows: Rows) -> None:
+        """DNS or mDNS over UDP (dns._dissect_udp): an empty datagram has no layer, a header
+        cut short is the rich decoder's.  Whether the questions and records parse is asked
+        of the layer's own ``dns.parse_sections``, one message at a time (DNS has no
+        columns, and the name compression it follows does not vectorise): a message it
+        finds malformed is the rich decoder's, so the words of the report are the layer's."""
+        s = self.sel(rows)
+        end = self.end[s]
+        avail = end - r
+        bad = (avail > 0) & (avail < dns.HEADER_LEN)
+        code = int(self.nxt[rows[0]])  # a group is one layer: every row has this code
+        mdns = code == _MDNS
+        whole = np.flatnonzero(avail >= dns.HEADER_LEN)
+        if len(whole):
+            raw = self.buf.data
+            begin = self.start[rows[whole]] + r
+            h = self.header(rows[whole], r, dns.HEADER_LEN)
+            counts = [_be16(h, at) for at in (4, 6, 8, 10)]
+            for j, (i, lo, hi) in enumerate(zip(whole.tolist(), begin.tolist(),
+                                                (begin + avail[whole]).tolist(), strict=True)):
+                found = dns.parse_sections(bytes(raw[lo:hi]),
+                                           (int(counts[0][j]), int(counts[1][j]),
+                                            int(counts[2][j]), int(counts[3][j])), mdns)
+                bad[i] = found[2] is not None
+        rest = self.reject(rows, bad)
+        if rest is not None:
+            if len(rest):
+                self.dns(r, rest)
+            return
+        has = avail > 0
+        if has.all():
+            self.step(rows, code, end, _NONE)
+            return
+        self.step(rows[has], code, end[has], _NONE)
+        self.nxt[rows[~has]] = _NONE
+
+    def arp(self, r: int, rows: Rows) -> None:
         s = self.sel(rows)
         h = self.header(rows, r, 28)
         htype = _be16(h, 0)
@@ -582,9 +838,6 @@ class _Walk:
         self.step(rows, _ARP, r + 28, _NONE)
 
     def icmp(self, r: int, rows: Rows) -> None:
-        if r + 8 > PREFIX:
-            self.fb[rows] = True
-            return
         s = self.sel(rows)
         end = self.end[s]
         rest = self.reject(rows, end - r < 8)
@@ -634,8 +887,32 @@ class _Walk:
 _HANDLERS: dict[int, Callable[[_Walk, int, Rows], None]] = {
     _ETH: _Walk.eth, _IP: _Walk.ip, _UDP: _Walk.udp, _VXLAN: _Walk.vxlan, _ARP: _Walk.arp,
     _ICMP: _Walk.icmp, _DATA: _Walk.data, _VLAN: _Walk.vlan, _QINQ: _Walk.vlan,
-    _TCP: _Walk.tcp,
+    _TCP: _Walk.tcp, _GENEVE: _Walk.geneve, _IPV6: _Walk.ipv6, _HOPOPTS: _Walk.ipv6_options,
+    _DSTOPTS: _Walk.ipv6_options, _ICMPV6: _Walk.icmpv6, _GRE: _Walk.gre, _ERSPAN: _Walk.erspan,
+    _DNS: _Walk.dns, _MDNS: _Walk.dns,
 }
+
+
+def _icmpv6_tables() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    """Per ICMPv6 type: the length of its header and fixed part, and what follows them
+    (``icmpv6.layout``): 0 nothing more to read, 1 a data layer (echo), 2 ND options, 3 the
+    invoking packet (an error's quote, left to the rich decoder)."""
+    fixed = np.zeros(256, np.int64)
+    tail = np.zeros(256, np.uint8)
+    for kind in range(256):
+        lay = icmpv6.layout(kind)
+        fixed[kind] = icmpv6.HEADER_LEN + icmpv6.fixed_length(lay)
+        if lay[2] == icmpv6.OPTIONS:
+            tail[kind] = 2
+        elif lay[2] not in (icmpv6.MLD_DATA, icmpv6.DATA):
+            tail[kind] = 1 if kind in (icmpv6.ECHO_REQUEST, icmpv6.ECHO_REPLY) else 3
+    return fixed, tail
+
+
+_ICMPV6_FIXED, _ICMPV6_TAIL = _icmpv6_tables()
+# An MLD query of at least this many bytes is MLDv2's, with a longer fixed part.
+_MLDV2_FIXED = icmpv6.HEADER_LEN + icmpv6.fixed_length(
+    icmpv6.layout(icmpv6.MLD_QUERY, icmpv6.MLDV2_QUERY_LEN))
 
 
 def _be16(h: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.uint16]:
