@@ -450,3 +450,29 @@ def test_summary_still_offers_the_time_and_colour_names() -> None:
     for name in ("TIME_FORMATS", "epoch_str", "format_seconds", "time_digits"):
         assert getattr(summary, name) is getattr(timeformat, name), name
     assert summary.make_fast_summary.__module__ == "vxlankit.present.summary"
+
+
+def test_layers_past_the_hand_read_shapes_are_finished_by_their_steps() -> None:
+    """A Geneve hop is read through its own step and the loop goes on inside it (no step
+    count); DNS inside VXLAN and IPv6 finish by the steps (counted); both as the reference
+    says, and nothing is decoded in full."""
+    from vxlankit.present.run import FastPathTally
+    geneve = encode([build.eth(src=OUTER_MAC_A, dst=OUTER_MAC_B),
+                     build.ipv4(src="172.16.0.1", dst="172.16.0.2"), build.udp(5000, 6081),
+                     Layer("geneve", {"geneve.version": 0, "geneve.option.length": None,
+                                      "geneve.flags": 0, "geneve.proto_type": None,
+                                      "geneve.vni": 10, "geneve.reserved": 0}), *ping()])
+    query = bytes.fromhex("123401000001000000000000076578616d706c6503636f6d0000010001")
+    dns = vxlan_frame(build.eth(src=VM_A, dst=VM_B), build.ipv4(src="10.0.0.3", dst="10.0.0.4"),
+                      build.udp(40000, 53), build.payload(query))
+    ipv6 = encode([build.eth(type=0x86DD), build.ipv6("2001:db8::1", "2001:db8::2"),
+                   build.udp(1, 5000), build.payload(b"x")])
+    frames = [geneve, dns, ipv6]
+    iface = Interface(1)
+    records = [Record(data, i, iface, number=i) for i, data in enumerate(frames, 1)]
+    tally = FastPathTally()
+    lines = list(Summarizer().fast_lines(records, tally=tally))
+    assert [text.split(None, 2)[2] for text in lines] == [line(data) for data in frames]
+    assert "Geneve 148 vni 10 |" in lines[0]
+    assert "DNS Standard query 0x1234 A example.com" in lines[1]
+    assert (tally.fast, tally.full, tally.steps) == (3, 0, 2), str(tally)
