@@ -39,7 +39,7 @@ from vxlankit.codec.decode import dissect_transport
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
 from vxlankit.layers.registry import LAYERS, STEPS, spec_for
-from vxlankit.layers.spec import NETWORK, TRANSPORT, TUNNEL, Walk, dissect_data
+from vxlankit.layers.spec import CONTROL, NETWORK, TRANSPORT, TUNNEL, Walk, dissect_data
 from vxlankit.layers.udp import port_layer
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, RESERVED_MASK
 from vxlankit.packet import CHECKSUM_BAD, MALFORMED, OK, TRUNCATED, Layer, Packet
@@ -439,6 +439,29 @@ _TUNNEL_SPECS = {spec.name: spec for spec in LAYERS if spec.role == TUNNEL
                  and spec.name != "vxlan"}
 
 
+# Layers above UDP that end the frame with a message of their own (DNS, mDNS): what names a
+# datagram in the one-line text, read by their own steps.
+_APPLICATION_SPECS = {spec.name: spec for spec in LAYERS if spec.role == CONTROL
+                      and spec.info is not None
+                      and any(table == "udp.port" for table, _ in spec.selectors)}
+
+
+def _application_step(data: bytes, off: int, end: int, kind: str, options: DecodeOptions
+                      ) -> tuple[str, str] | None:
+    """(protocol column, info) of the message at ``off`` (to ``end``) by its layer's own
+    step, as the reference names the packet after it; ``None`` when it is not whole and alone
+    (the general case then)."""
+    spec = _APPLICATION_SPECS[kind]
+    walk = Walk(data, end, options.tables, options.verify_checksums, options.max_depth)
+    nxt, _ = spec.dissect(walk, off)
+    layers = walk.layers
+    if nxt is not None or walk.errors or walk.trailers or len(layers) != 1 or (
+            layers[0].status != OK):
+        return None
+    assert spec.info is not None
+    return spec.short, spec.info(layers[0])
+
+
 def _tunnels(data: bytes, off: int, end: int, kind: str, src: str, dst: str, hops: list[str],
              bad: list[str], frame_len: int, options: DecodeOptions, pal: Palette
              ) -> int | None:
@@ -577,11 +600,16 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                     if inner is not None:
                         off = inner
                         continue
-                if ukind is not None:
+                app = (_application_step(data, off + 8, end, ukind, options)
+                       if ukind in _APPLICATION_SPECS else None)
+                if app is not None:
+                    proto, info = app
+                elif ukind is not None:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
-                proto = "UDP"
-                info = f"{sport}{ARROW}{dport} len={ulen - 8}"
+                else:
+                    proto = "UDP"
+                    info = f"{sport}{ARROW}{dport} len={ulen - 8}"
             elif pkind == "icmp":
                 if off + 8 > end:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
