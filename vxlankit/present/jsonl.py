@@ -31,8 +31,8 @@ from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.decode import dissect_transport
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers import arp, ethernet, vlan, vxlan
-from vxlankit.layers.registry import STEPS
-from vxlankit.layers.spec import Walk, dissect_data
+from vxlankit.layers.registry import LAYERS, STEPS
+from vxlankit.layers.spec import CONTROL, Walk, dissect_data
 from vxlankit.layers.udp import port_layer
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
@@ -345,6 +345,9 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
     tables = options.tables
     verify = options.verify_checksums
     steps = STEPS
+    # Layers above UDP that end the frame with a message of their own (DNS, mDNS).
+    applications = frozenset(spec.name for spec in LAYERS if spec.role == CONTROL
+                             and any(table == "udp.port" for table, _ in spec.selectors))
 
     def by_steps(record: RecordLike, file: str | None, frame_off: int, frame_end: int,
                  depth: int, parts: list[str], protos: list[str], errors: list[str],
@@ -516,6 +519,17 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                     protos.append("vxlan")
                     off += 8
                     continue
+                if tunnel is not None and tunnel in applications:
+                    # A message that ends the frame (DNS): its layer's own step, from here.
+                    walk = Walk(data, end, tables, verify, max_depth)
+                    nxt, _ = steps[tunnel](walk, off)
+                    if nxt is None and not walk.trailers:
+                        for layer in walk.layers:
+                            parts.append(_layer_json(layer))
+                            protos.append(layer.proto)
+                        errors += walk.errors
+                        off = end
+                        tunnel = None
                 if tunnel is not None:
                     return by_steps(record, file, frame_off, frame_end, depth0,
                                     parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
