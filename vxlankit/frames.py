@@ -145,6 +145,10 @@ def encapsulated_layers(out: Encapsulated) -> list[Layer]:
 
 
 def encapsulated_bytes(out: Encapsulated) -> bytes:
+    if out.udp_checksum == "zero" and ":" in out.ip_src:
+        # udp6zerocsumtx: a zero checksum over IPv6, which the encoder would otherwise
+        # replace (zero means "none" over IPv4 only); every other checksum is left None.
+        return encode(encapsulated_layers(out), compute_checksums=False)
     return encode(encapsulated_layers(out))
 
 
