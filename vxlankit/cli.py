@@ -626,8 +626,10 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
     elif diagram:
         try:
             with open(diagram, "w", encoding="utf-8") as fh:
-                fh.write(ladder_svg(result.lanes, result.ladder,
-                                    f"vxlankit synth ping --vni {vni} --arp {arp}"))
+                title = f"vxlankit synth ping --vni {vni} --arp {arp}"
+                if underlay != "ipv4":
+                    title += f" --underlay {underlay}"
+                fh.write(ladder_svg(result.lanes, result.ladder, title))
         except OSError as exc:
             raise Failed(f"{diagram}: {exc.strerror or exc}", EXIT_ERROR) from None
     answered = [e for e in result.echoes if e.replied_ns is not None]
