@@ -170,3 +170,38 @@ def test_export_damaged_file_is_exit_3(tmp_path: Path) -> None:
     result = run("export", str(cut), "-o", str(tmp_path / "x.jsonl"))
     assert result.exit_code == EXIT_DAMAGED
     assert "cut.pcapng" in one_error_line(result)
+
+
+def test_synth_ipv6_underlay_then_replay_it(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("synth", "ping", "--underlay", "ipv6", "-c", "2", "--diagram", "-")
+    assert result.exit_code == 0, result.stderr
+    out = tmp_path / "synth-ping-vni4096-proxy-ipv6-underlay.pcapng"
+    assert "2 echo requests, 2 replies" in result.stdout
+    assert "VXLAN VNI 4096: ICMP echo request seq=1" in result.stdout
+    with open_capture(str(out)) as reader:
+        assert reader.format == "pcapng" and len(list(reader)) == 20
+    replayed = run("replay", str(out))
+    assert replayed.exit_code == 0, replayed.stderr
+    text = replayed.stdout
+    assert "VTEP 2001:db8:1::10  VNI 4096" in text and "VTEP 2001:db8:2::10  VNI 4096" in text
+    assert "02:42:0a:00:00:03  2001:db8:1::10   learned" in text  # column widened to fit
+    assert "Anomalies: none" in text
+    doc = json.loads(run("replay", "--json", str(out)).stdout)
+    assert [v["vtep"] for v in doc["vteps"]] == ["2001:db8:1::10", "2001:db8:2::10"]
+    assert doc["vxlan_packets"] == 8
+
+
+def test_synth_underlay_choice_is_validated() -> None:
+    result = run("synth", "ping", "--underlay", "ipv5", "-w", "-")
+    assert result.exit_code == EXIT_USAGE
+
+
+def test_replay_of_the_real_ipv6_underlay_capture() -> None:
+    path = real_capture("tcpdump_gso-ipv6-vxlan-ipv6.pcap")
+    result = run("replay", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert "1 packets, 1 with VXLAN; 1 VTEP(s) modelled" in result.stdout
+    assert "VTEP 2604:1380:4091:ce00::d  VNI 5001: 1 FDB entries" in result.stdout
+    assert "76:bd:91:4a:21:f9  2604:1380:4091:ce00::b  learned" in result.stdout

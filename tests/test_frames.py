@@ -124,3 +124,11 @@ def test_other_options_take_the_full_path() -> None:
     assert fast_path_ports(DecodeOptions(ethertypes={0x0800: "ip"})) is None
     ports = fast_path_ports(DEFAULT_OPTIONS.with_vxlan_ports([9999]))
     assert ports is not None and ports[0] == frozenset({9999})
+
+
+@pytest.mark.parametrize("arp", ["proxy", "flood"])
+def test_synthesized_ipv6_underlay_captures_agree(arp: str) -> None:
+    """The IPv6 underlay's fast path answers every frame of a synthesized exchange."""
+    result = synthesize_ping(PingOptions(arp=arp, count=3, underlay="ipv6"))
+    assert all(_check(p.data, 1) for p in result.packets)
+    assert sum(bool(_full(p.data, 1)[1]) for p in result.packets) > 0  # hops were compared

@@ -582,6 +582,10 @@ def synth() -> None:
                    "one VNI each). Default 10.0.0.0/24.")
 @click.option("--to", "target", type=click.Choice(["remote", "same-subnet", "same-host"]),
               default="remote", show_default=True, help="Where C2 is, relative to C1.")
+@click.option("--underlay", type=click.Choice(["ipv4", "ipv6"]), default="ipv4",
+              show_default=True,
+              help="The hosts' network: ipv6 puts node1/node2 on 2001:db8:1::/64 and "
+                   "2001:db8:2::/64, VXLAN over IPv6/UDP with checksums.")
 @click.option("-w", "output", metavar="FILE|-",
               help="Write the capture here (- for stdout). Default: a file named after the "
                    "scenario in the current directory.")
@@ -591,8 +595,8 @@ def synth() -> None:
               help="Also draw the ladder diagram: an SVG file, or text on the terminal (-).")
 @guarded
 def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed: int, port: int,
-               subnets: tuple[str, ...], target: str, output: str | None, tap: str | None,
-               diagram: str | None) -> None:
+               subnets: tuple[str, ...], target: str, underlay: str, output: str | None,
+               tap: str | None, diagram: str | None) -> None:
     """C1 pings C2 across the seed's two-host Docker overlay; every tap's view, as pcapng."""
     from vxlankit.synth.diagram import ladder_svg, ladder_text
     from vxlankit.synth.output import write_result
@@ -603,7 +607,8 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
         # -i is seconds, as ping's; everything past the options is integer nanoseconds.
         options = PingOptions(vni=vni, count=count, interval_ns=round(interval * 1e9),
                               size=size, arp=arp, seed=seed, port=port,
-                              subnets=subnets or (DEFAULT_SUBNET,), to=target)
+                              subnets=subnets or (DEFAULT_SUBNET,), to=target,
+                              underlay=underlay)
         result = synthesize_ping(options)
     except ValueError as exc:
         raise Failed(str(exc), EXIT_USAGE) from None
@@ -621,8 +626,10 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
     elif diagram:
         try:
             with open(diagram, "w", encoding="utf-8") as fh:
-                fh.write(ladder_svg(result.lanes, result.ladder,
-                                    f"vxlankit synth ping --vni {vni} --arp {arp}"))
+                title = f"vxlankit synth ping --vni {vni} --arp {arp}"
+                if underlay != "ipv4":
+                    title += f" --underlay {underlay}"
+                fh.write(ladder_svg(result.lanes, result.ladder, title))
         except OSError as exc:
             raise Failed(f"{diagram}: {exc.strerror or exc}", EXIT_ERROR) from None
     answered = [e for e in result.echoes if e.replied_ns is not None]
@@ -637,12 +644,15 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
 
 
 def default_synth_name(options: PingOptions, tap: str | None) -> str:
-    """``synth-ping-vni4096-proxy.pcapng`` (plus ``-routed``, ``-to-...``, the tap)."""
+    """``synth-ping-vni4096-proxy.pcapng`` (plus ``-routed``, ``-to-...``,
+    ``-ipv6-underlay``, the tap)."""
     parts = ["synth-ping", f"vni{options.vni}", options.arp]
     if len(options.subnets) > 1:
         parts.append("routed")
     if options.to != "remote":
         parts.append(f"to-{options.to}")
+    if options.underlay != "ipv4":
+        parts.append(f"{options.underlay}-underlay")
     if tap:
         parts.append(tap.replace("/", "-"))
     return "-".join(parts) + (".pcap" if tap else ".pcapng")

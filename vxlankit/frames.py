@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 
 from vxlankit import build
-from vxlankit.addr import ip_str
+from vxlankit.addr import ip6_str, ip_str
 from vxlankit.codec import DecodeOptions, decode, encode
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.model.events import ArpInfo, Encapsulated, Frame, IpInfo, VxlanReceived
@@ -79,25 +79,34 @@ def vxlan_received(packet: Packet) -> list[tuple[int, VxlanReceived]]:
     """Every VXLAN hop in ``packet`` as a VTEP input, with the index of its ``vxlan`` layer.
 
     Only RFC 7348/GBP VXLAN carrying Ethernet counts; GPE is not what a Linux vxlan device
-    receives.
+    receives.  The outer IP header is IPv4 or IPv6 (with the UDP header right after it: a
+    Linux VTEP sends no IPv6 extension headers).
     """
     hops: list[tuple[int, VxlanReceived]] = []
     layers = packet.layers
     for i, layer in enumerate(layers):
+        if layer.proto == "icmpv6":
+            break  # what follows is an error's quoted packet: no VTEP receives it
         if (layer.proto != "vxlan" or "vxlan.next_proto" in layer.fields or i < 2
                 or i + 1 >= len(layers)):
             continue
         udp, ip = layers[i - 1], layers[i - 2]
-        if udp.proto != "udp" or ip.proto != "ip" or ip.raw is not None:
+        if udp.proto != "udp" or ip.proto not in ("ip", "ipv6") or ip.raw is not None:
             continue
         frame = frame_at(packet, i + 1)
         if frame is None:
             continue
         f = layer.fields
+        uf = udp.fields
+        if ip.proto == "ip":
+            src, dst, tos = ip.fields["ip.src"], ip.fields["ip.dst"], ip.fields["ip.dsfield"]
+        else:
+            src, dst = ip.fields["ipv6.src"], ip.fields["ipv6.dst"]
+            tos = ip.fields["ipv6.tclass"]
         hops.append((i, VxlanReceived(
-            ip.fields["ip.src"], ip.fields["ip.dst"], udp.fields["udp.srcport"],
-            udp.fields["udp.dstport"], f["vxlan.vni"], frame, f["vxlan.flags"], f["vxlan.gbp"],
-            f["vxlan.reserved8"], ip.fields["ip.dsfield"])))
+            src, dst, uf["udp.srcport"], uf["udp.dstport"], f["vxlan.vni"], frame,
+            f["vxlan.flags"], f["vxlan.gbp"], f["vxlan.reserved8"], tos,
+            uf["udp.checksum"])))
     return hops
 
 
@@ -117,11 +126,17 @@ def frame_bytes(frame: Frame) -> bytes:
 
 
 def encapsulated_layers(out: Encapsulated) -> list[Layer]:
-    """The exact underlay frame a VTEP's ``Encapsulated`` output describes, as layers."""
+    """The exact underlay frame a VTEP's ``Encapsulated`` output describes, as layers
+    (Ethernet/IPv4 or, for IPv6 addresses, Ethernet/IPv6, then UDP/VXLAN and the frame)."""
+    if ":" in out.ip_src:
+        ip = build.ipv6(src=out.ip_src, dst=out.ip_dst, hlim=out.ttl, tclass=out.tos,
+                        flow=out.flow_label)
+    else:
+        ip = build.ipv4(src=out.ip_src, dst=out.ip_dst, ttl=out.ttl, id=out.ip_id, df=out.df,
+                        dscp=out.tos >> 2, ecn=out.tos & 3)
     return [
         build.eth(dst=out.eth_dst, src=out.eth_src),
-        build.ipv4(src=out.ip_src, dst=out.ip_dst, ttl=out.ttl, id=out.ip_id, df=out.df,
-                   dscp=out.tos >> 2, ecn=out.tos & 3),
+        ip,
         build.udp(sport=out.sport, dport=out.dport,
                   checksum=0 if out.udp_checksum == "zero" else None),
         build.vxlan(out.vni, flags=out.flags, gbp=out.gbp, reserved8=out.reserved8),
@@ -130,10 +145,18 @@ def encapsulated_layers(out: Encapsulated) -> list[Layer]:
 
 
 def encapsulated_bytes(out: Encapsulated) -> bytes:
+    if out.udp_checksum == "zero" and ":" in out.ip_src:
+        # udp6zerocsumtx: a zero checksum over IPv6, which the encoder would otherwise
+        # replace (zero means "none" over IPv4 only); every other checksum is left None.
+        return encode(encapsulated_layers(out), compute_checksums=False)
     return encode(encapsulated_layers(out))
 
 
 _OUTER = struct.Struct("!6s6sHBBHHHBBH4s4sHHHHHHI")  # eth, IPv4 (IHL 5), UDP, VXLAN: 50 bytes
+_OUTER6 = struct.Struct("!6s6sHIHBB16s16sHHHHHHI")  # eth, IPv6, UDP, VXLAN: 70 bytes
+# IPv6 next headers the fast path leaves to the decoder: extension headers (RFC 8200 4,
+# RFC 5533, HIP, the experimental 253/254) and ICMPv6 (whose errors quote packets).
+_V6_NOT_FAST = frozenset((0, 43, 44, 50, 51, 58, 60, 135, 139, 140, 253, 254))
 _INNER_ETH = struct.Struct("!6s6sH")
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
 _TAGS = (0x8100, 0x88A8, 0x9100)
@@ -152,6 +175,15 @@ def _ip(raw: bytes) -> str:
     return text
 
 
+def _ip6(raw: bytes) -> str:
+    text = _texts.get(raw)
+    if text is None:
+        if len(_texts) > 65536:
+            _texts.clear()
+        text = _texts[raw] = ip6_str(raw)
+    return text
+
+
 def _mac(raw: bytes) -> str:
     text = _texts.get(raw)
     if text is None:
@@ -164,20 +196,23 @@ def _mac(raw: bytes) -> str:
 def fast_vxlan_received(data: bytes, linktype: int, vxlan_ports: frozenset[int],
                         tunnel_ports: frozenset[int]) -> tuple[str, list[VxlanReceived]] | None:
     """``vxlan_received(decode(data))`` and the outer destination MAC, for the common shape
-    only (Ethernet, IPv4 without options, one complete VXLAN hop, an Ethernet inner frame
-    carrying ARP, IPv4 or anything untagged), straight from the bytes; ``None`` for anything
-    else, which the caller decodes in full.  Proven equal to the full path by the tests."""
+    only (Ethernet, IPv4 without options or IPv6 without extension headers, one complete VXLAN
+    hop, an Ethernet inner frame carrying ARP, IPv4 or anything untagged), straight from the
+    bytes; ``None`` for anything else, which the caller decodes in full.  Proven equal to the
+    full path by the tests."""
     if linktype != 1 or len(data) < 14:
         return None
     etype = (data[12] << 8) | data[13]
     if etype in _TAGS:
         return None
+    if etype == 0x86DD:
+        return _fast_ipv6(data, vxlan_ports, tunnel_ports)
     if etype != 0x0800:
-        return "", []  # ARP, IPv6, ...: no VXLAN hop in this frame
+        return "", []  # ARP, ...: no VXLAN hop in this frame
     if len(data) < 50 or data[14] != 0x45:
         return None
-    (eth_dst, _, _, _, tos, total, _, ffo, _, proto, _, src, dst, sport, dport, ulen, _, flags,
-     gbp, word) = _OUTER.unpack_from(data, 0)
+    (eth_dst, _, _, _, tos, total, _, ffo, _, proto, _, src, dst, sport, dport, ulen, ucsum,
+     flags, gbp, word) = _OUTER.unpack_from(data, 0)
     if proto != 17 or ffo & 0x1FFF or total < 28 or total > len(data) - 14:
         return None if proto == 17 else ("", [])
     if dport not in vxlan_ports:
@@ -189,7 +224,36 @@ def fast_vxlan_received(data: bytes, linktype: int, vxlan_ports: frozenset[int],
     if inner is None:
         return None
     hop = VxlanReceived(_ip(src), _ip(dst), sport, dport, word >> 8, inner, flags, gbp,
-                        word & 0xFF, tos)
+                        word & 0xFF, tos, ucsum)
+    return _mac(eth_dst), [hop]
+
+
+def _fast_ipv6(data: bytes, vxlan_ports: frozenset[int], tunnel_ports: frozenset[int]
+               ) -> tuple[str, list[VxlanReceived]] | None:
+    """The IPv6 underlay's share of ``fast_vxlan_received``: UDP right after the header."""
+    if len(data) < 54:
+        return None
+    nxt = data[20]
+    if data[14] >> 4 != 6 or nxt in _V6_NOT_FAST:
+        return None
+    if nxt != 17:
+        return "", []
+    if len(data) < 70:
+        return None
+    (eth_dst, _, _, vtf, plen, _, _, src, dst, sport, dport, ulen, ucsum, flags, gbp,
+     word) = _OUTER6.unpack_from(data, 0)
+    if plen < 8 or plen > len(data) - 54:
+        return None
+    if dport not in vxlan_ports:
+        return None if dport in tunnel_ports else ("", [])
+    udp_end = 54 + ulen
+    if ulen < 16 or udp_end > 54 + plen or udp_end - 70 < 14:
+        return None
+    inner = _inner_frame(data, 70, udp_end, tunnel_ports)
+    if inner is None:
+        return None
+    hop = VxlanReceived(_ip6(src), _ip6(dst), sport, dport, word >> 8, inner, flags, gbp,
+                        word & 0xFF, (vtf >> 20) & 0xFF, ucsum)
     return _mac(eth_dst), [hop]
 
 
@@ -211,6 +275,9 @@ def _inner_frame(data: bytes, off: int, end: int, tunnel_ports: frozenset[int]
                 arp = ArpInfo(op, _mac(sha), _ip(spa), _mac(tha), _ip(tpa), htype, ptype, 6, 4)
         else:
             return None  # other sizes: the full decoder's rules decide
+    elif etype == 0x86DD:
+        if avail < 40 or data[start] >> 4 != 6 or data[start + 6] not in (6, 58, 59):
+            return None  # UDP (a tunnel in the tunnel?), extension headers: the decoder reads
     elif etype == 0x0800:
         if avail < 20:
             return None

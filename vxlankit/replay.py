@@ -295,11 +295,13 @@ def render_text(report: ReplayReport) -> str:
             rows = [r for r in vtep["fdb"] if r["vni"] == vni]
             out.append(f"VTEP {vtep['vtep']}  VNI {vni}: {len(rows)} FDB entries")
             if rows:
-                out.append(f"  {'MAC':<17}  {'remote VTEP':<15}  {'type':<7}  "
+                # 15 fits any IPv4 address; an IPv6 underlay widens the column as needed.
+                w = max(15, *(len(r["remote"]) for r in rows))
+                out.append(f"  {'MAC':<17}  {'remote VTEP':<{w}}  {'type':<7}  "
                            f"{'first seen':<30}  last seen")
                 for r in rows:
                     kind = "static" if r["static"] else "learned"
-                    out.append(f"  {r['mac']:<17}  {r['remote']:<15}  {kind:<7}  "
+                    out.append(f"  {r['mac']:<17}  {r['remote']:<{w}}  {kind:<7}  "
                                f"{r['first_seen'] or '-':<30}  {r['last_seen']}")
             neigh = [n for n in vtep["neighbors"] if n["vni"] == vni]
             for n in neigh:

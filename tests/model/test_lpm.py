@@ -86,3 +86,60 @@ def test_matches_a_linear_scan_of_the_networks(prefixes: list[str], probes: list
         matching = [(n.prefixlen, -i, i) for n, i in networks if ip in n]
         expected = max(matching)[2] if matching else None
         assert t.lookup(address) == expected
+
+
+# ------------------------------------------------------------------------------------ IPv6
+
+def test_ipv6_prefixes_are_a_table_of_their_own() -> None:
+    t: PrefixTable[str] = PrefixTable()
+    t.add("0.0.0.0/0", "v4 default")
+    t.add("2001:db8:1::/64", "node1")
+    t.add("2001:db8::/32", "doc")
+    t.add("::/0", "v6 default")
+    assert t.lookup_ip("2001:db8:1::10") == "node1"
+    assert t.lookup_ip("2001:db8:2::10") == "doc"
+    assert t.lookup_ip("fe80::1") == "v6 default"
+    assert t.lookup_ip("10.0.0.1") == "v4 default"
+    # ::10.0.0.1 and 10.0.0.1 are the same integer; the family keeps them apart.
+    assert t.lookup(ip_int("10.0.0.1"), 6) == "v6 default"
+    assert [p for p, _ in t] == ["0.0.0.0/0", "2001:db8:1::/64", "2001:db8::/32", "::/0"]
+    assert len(t) == 4
+
+
+def test_ipv6_host_bits_cleared_and_first_value_wins() -> None:
+    t: PrefixTable[str] = PrefixTable()
+    t.add("2001:DB8:1::99/64", "first")
+    t.add("2001:db8:1::/64", "second")
+    assert list(t) == [("2001:db8:1::/64", "first")]
+    assert t.lookup_ip("2001:db8:1:0:ffff::1") == "first"
+    assert t.lookup_ip("2001:db8:1:1::1") is None
+
+
+@pytest.mark.parametrize("bad", ["2001:db8::", "2001:db8::/129", "2001:db8::/x",
+                                 "2001:db8:::1/64", "/64"])
+def test_bad_ipv6_prefixes_raise_encode_errors(bad: str) -> None:
+    with pytest.raises(EncodeError):
+        PrefixTable[str]().add(bad, "x")
+
+
+_PREFIX6 = st.builds(lambda addr, length: f"{ipaddress.IPv6Address(addr)}/{length}",
+                     st.integers(0, 2**128 - 1), st.integers(0, 128))
+
+
+@given(prefixes=st.lists(_PREFIX6, max_size=12),
+       probes=st.lists(st.integers(0, 2**128 - 1), max_size=20))
+def test_ipv6_matches_a_linear_scan_of_the_networks(prefixes: list[str], probes: list[int]
+                                                    ) -> None:
+    t: PrefixTable[int] = PrefixTable()
+    networks = []
+    for i, prefix in enumerate(prefixes):
+        t.add(prefix, i)
+        networks.append((ipaddress.IPv6Network(prefix, strict=False), i))
+    edges = [int(n.network_address) for n, _ in networks] + [
+        int(n.broadcast_address) for n, _ in networks]
+    for address in probes + edges:
+        ip = ipaddress.IPv6Address(address)
+        matching = [(n.prefixlen, -i, i) for n, i in networks if ip in n]
+        expected = max(matching)[2] if matching else None
+        assert t.lookup(address, 6) == expected
+        assert t.lookup_ip(str(ip)) == expected

@@ -170,3 +170,59 @@ def test_incremental_checksum_equals_recomputed(ttl: int) -> None:
     header = bytearray(lowered[:20])
     header[10:12] = b"\0\0"
     assert int.from_bytes(lowered[10:12], "big") == internet_checksum(header)
+
+
+# ------------------------------------------------------------------------------------ IPv6
+
+N1_MAC = "0a:00:00:00:01:10"
+N2_MAC = "0a:00:00:00:02:10"
+GW1_MAC = "0a:00:00:00:01:01"
+GW2_MAC = "0a:00:00:00:02:01"
+
+
+def underlay6() -> Router:
+    r = Router("underlay-router", [
+        RouterInterface("node1", "2001:db8:1::/64", "2001:db8:1::1", GW1_MAC),
+        RouterInterface("node2", "2001:db8:2::/64", "2001:db8:2::1", GW2_MAC)])
+    r.neighbours["node2"]["2001:db8:2::10"] = N2_MAC
+    return r
+
+
+def udp6(dst: str, hlim: int = 64) -> Frame:
+    raw = encode([build.eth(dst=GW1_MAC, src=N1_MAC),
+                  build.ipv6(src="2001:db8:1::10", dst=dst, hlim=hlim),
+                  build.udp(sport=50000, dport=4789), build.payload(b"x" * 20)])
+    return Frame(GW1_MAC, N1_MAC, 0x86DD, None, None, raw[14:])
+
+
+def test_ipv6_is_forwarded_with_the_hop_limit_decremented_and_macs_rewritten() -> None:
+    f = udp6("2001:db8:2::10")
+    [out] = underlay6().handle(FrameReceived("node1", f), 0)
+    assert isinstance(out, Forwarded) and out.port == "node2"
+    assert (out.frame.dst, out.frame.src, out.frame.ethertype) == (N2_MAC, GW2_MAC, 0x86DD)
+    assert out.frame.payload[7] == 63
+    assert out.frame.payload[:7] + out.frame.payload[8:] == f.payload[:7] + f.payload[8:]
+    d = decode(encode([build.eth(dst=N2_MAC, src=GW2_MAC, type=0x86DD),
+                       build.payload(out.frame.payload)]))
+    assert d["ipv6.hlim"] == 63 and d["udp.checksum.status"] == 1  # no checksum to fix
+
+
+@pytest.mark.parametrize(("dst", "hlim", "reason"), [
+    ("2001:db8:3::10", 64, DropReason.IP_NOROUTES),  # no route
+    ("2001:db8:2::10", 1, DropReason.IP_TTL_EXCEEDED),
+    ("2001:db8:2::11", 64, DropReason.IP_NOROUTES),  # no neighbour: no NDP in the model
+])
+def test_ipv6_drops(dst: str, hlim: int, reason: DropReason) -> None:
+    [out] = underlay6().handle(FrameReceived("node1", udp6(dst, hlim)), 0)
+    assert isinstance(out, Dropped) and out.reason is reason
+
+
+def test_ipv6_for_the_router_itself_or_another_mac_is_ignored_and_bad_header_dropped() -> None:
+    r = underlay6()
+    assert r.handle(FrameReceived("node1", udp6("2001:db8:1::1")), 0) == []
+    f = udp6("2001:db8:2::10")
+    assert r.handle(FrameReceived("node1", Frame(N2_MAC, N1_MAC, 0x86DD, None, None,
+                                                 f.payload)), 0) == []
+    [out] = r.handle(FrameReceived("node1", Frame(GW1_MAC, N1_MAC, 0x86DD, None, None,
+                                                  b"\x45" + f.payload[1:])), 0)
+    assert isinstance(out, Dropped) and out.reason is DropReason.IP_INHDR

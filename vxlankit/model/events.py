@@ -44,6 +44,7 @@ VXLAN_FLAG_A = 0x0008  # GBP "policy applied"
 IANA_VXLAN_PORT = 4789
 ZERO_MAC = "00:00:00:00:00:00"
 ANY_IP = "0.0.0.0"
+ANY_IP6 = "::"  # an IPv6 VTEP's "no remote" (vxlan_addr_any)
 
 
 class ModelError(VxlanKitError):
@@ -193,7 +194,10 @@ class VxlanReceived:
 
     ``flags``, ``gbp`` and ``reserved8`` are the header words as ``vxlan.flags`` (16 bits),
     ``vxlan.gbp`` (16 bits: the group policy ID, or reserved) and ``vxlan.reserved8``; ``tos``
-    is the outer IPv4 TOS byte, needed for ECN decapsulation.
+    is the outer IPv4 TOS byte or IPv6 traffic class, needed for ECN decapsulation.
+    ``src_ip``/``dst_ip`` are IPv4 or IPv6 text as Wireshark prints it.  ``udp_checksum`` is the
+    outer UDP checksum as received (None: not known); over IPv6 a zero one is dropped unless the
+    VTEP has ``udp6_zero_csum_rx``.
     """
 
     src_ip: str
@@ -206,6 +210,7 @@ class VxlanReceived:
     gbp: int = 0
     reserved8: int = 0
     tos: int = 0
+    udp_checksum: int | None = None
 
 
 @_fast_init
@@ -325,6 +330,7 @@ class DropReason(str, Enum):
     LOCAL_MAC = "LOCAL_MAC"  # inner source is the vxlan device's own MAC: a loop
     VXLAN_ENTRY_EXISTS = "VXLAN_ENTRY_EXISTS"  # vxlan_snoop: won't migrate a static entry
     IP_TUNNEL_ECN = "IP_TUNNEL_ECN"  # outer CE over a not-ECT inner packet
+    UDP_CSUM = "UDP_CSUM"  # a zero UDP checksum over IPv6 without udp6zerocsumrx
     # VTEP, transmit path
     VXLAN_NO_REMOTE = "VXLAN_NO_REMOTE"  # no FDB entry and no default entry (vxlan_xmit)
     ARP_REDUCE = "ARP_REDUCE"  # proxy on: arp_reduce() consumed an ARP it did not answer
@@ -487,6 +493,11 @@ class Encapsulated:
     with checksum ``udp_checksum`` (``"zero"``: 0, ``"compute"``: the real one); VXLAN
     ``flags``/``gbp``/``reserved8`` and ``vni``; then ``frame``.  Lengths and the IPv4 header
     checksum follow from these.
+
+    With an IPv6 underlay (``ip_src``/``ip_dst`` are IPv6 text) the IP header is IPv6 (type
+    0x86DD): ``ttl`` is the hop limit, ``tos`` the traffic class, ``flow_label`` the flow label,
+    next header UDP, no extension headers; ``ip_id`` is 0 and ``df`` False (IPv6 has neither),
+    and ``udp_checksum`` is ``"compute"`` unless the VTEP has ``udp6_zero_csum_tx``.
     """
 
     device: str
@@ -506,6 +517,7 @@ class Encapsulated:
     flags: int = VXLAN_FLAG_I
     gbp: int = 0
     reserved8: int = 0
+    flow_label: int = 0
 
 
 @_fast_init
@@ -563,6 +575,7 @@ Output = (
 
 __all__ = [
     "ANY_IP",
+    "ANY_IP6",
     "ARPHRD_ETHER",
     "ARPHRD_IEEE802",
     "ARPOP_REPLY",

@@ -15,6 +15,12 @@ this model is that stack, reduced to what matters on the wire (Linux ip_forward/
 * TTL <= 1: dropped, and an ICMP time exceeded goes back to the source (RFC 1812 5.3.1);
   no route: dropped, and an ICMP destination unreachable (net unreachable) goes back.
 
+It forwards IPv6 too (ip6_forward), for an IPv6 underlay: interfaces with IPv6 prefixes, the
+longest prefix of that family, the hop limit decremented (IPv6 has no header checksum), the
+MACs rewritten.  The IPv6 side is reduced further: neighbours must be given (``neighbours``;
+no neighbour discovery), and a packet with no route, an expired hop limit or an unknown next
+hop is dropped without an ICMPv6 error.
+
 Frames are plain values (``Frame``); the IPv4 packet is ``frame.payload``, which this model
 edits as bytes so that everything else in the packet stays exactly as it was.  Time is ``now``
 in integer nanoseconds, as for the other models; the router has no timers.
@@ -25,13 +31,14 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from vxlankit.addr import BROADCAST_MAC, ip_bytes, ip_int, ip_str, ipv4_prefix
+from vxlankit.addr import BROADCAST_MAC, ip6_str, ip_bytes, ip_str, ipv4_prefix
 from vxlankit.checksum import internet_checksum
 from vxlankit.model.events import (
     ARPOP_REPLY,
     ARPOP_REQUEST,
     ETH_P_ARP,
     ETH_P_IP,
+    ETH_P_IPV6,
     IPPROTO_ICMP,
     ArpInfo,
     Dropped,
@@ -60,12 +67,13 @@ class RouterInterface:
     """One leg of the router: the subnet bridge ``name``, its prefix, gateway address and MAC."""
 
     name: str
-    prefix: str  # "10.1.1.0/24"
+    prefix: str  # "10.1.1.0/24" (or an IPv6 prefix, "2001:db8:1::/64")
     address: str  # "10.1.1.1"
     mac: str
 
     @property
     def network(self) -> tuple[int, int]:
+        """An IPv4 interface's network and mask as integers."""
         return ipv4_prefix(self.prefix)
 
 
@@ -95,7 +103,7 @@ class Router:
 
     def route(self, dst: str) -> RouterInterface | None:
         """The interface of the longest prefix that contains ``dst``, or None."""
-        return self._routes.lookup(ip_int(dst))
+        return self._routes.lookup_ip(dst)
 
     def next_deadline(self) -> int | None:
         """None: the router has no timers (the same interface as the bridge and the VTEP)."""
@@ -117,6 +125,8 @@ class Router:
             self._arp(iface, frame.arp, now, out)
         elif frame.ethertype == ETH_P_IP and frame.dst == iface.mac and len(frame.payload) >= 20:
             self._ip(iface, frame, now, out)
+        elif frame.ethertype == ETH_P_IPV6 and frame.dst == iface.mac:
+            self._ip6(frame, out)
         return out
 
     # -- ARP
@@ -165,6 +175,35 @@ class Router:
             self._icmp_error(iface, frame, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, out)
             return
         self._send(egress, dst, _decrease_ttl(packet), now, out)
+
+    # -- IPv6
+
+    def _ip6(self, frame: Frame, out: list[Output]) -> None:
+        """ip6_forward, reduced: route, decrement the hop limit, rewrite the MACs."""
+        packet = frame.payload
+        if len(packet) < 40 or packet[0] >> 4 != 6:
+            out.append(Dropped(self.name, DropReason.IP_INHDR, frame, "bad IPv6 header"))
+            return
+        dst = ip6_str(packet[24:40])
+        if dst in self._own:
+            return  # for the router itself: nothing here answers IPv6
+        egress = self.route(dst)
+        if egress is None:
+            out.append(Dropped(self.name, DropReason.IP_NOROUTES, frame, f"no route to {dst}"))
+            return
+        if packet[7] <= 1:
+            out.append(Dropped(self.name, DropReason.IP_TTL_EXCEEDED, frame,
+                               f"hop limit {packet[7]} expired in transit to {dst}"))
+            return
+        mac = self.neighbours[egress.name].get(dst)
+        if mac is None:
+            out.append(Dropped(self.name, DropReason.IP_NOROUTES, frame,
+                               f"no neighbour entry for {dst} (neighbour discovery is not "
+                               "modelled)"))
+            return
+        forwarded = packet[:7] + bytes([packet[7] - 1]) + packet[8:]
+        out.append(Forwarded(self.name, egress.name,
+                             Frame(mac, egress.mac, ETH_P_IPV6, None, None, forwarded)))
 
     def _send(self, egress: RouterInterface, next_hop: str, packet: bytes, now: int,
               out: list[Output]) -> None:

@@ -18,6 +18,12 @@ Age out FDB entries based on 'updated' time").  ``next_deadline()`` says when ``
 work to do.
 
 Next hops are resolved by exact remote IP, then by longest prefix (model/lpm.py).
+
+The underlay is IPv4 or IPv6, as ``local_ip`` is (Linux: ``VXLAN_F_IPV6`` when the local or
+remote address is IPv6; the device then opens an IPv6 socket only).  An IPv6 VTEP sends
+Ethernet/IPv6/UDP/VXLAN with the UDP checksum computed (a zero one over IPv6 is illegal,
+RFC 8200 8.1, unless ``udp6zerocsumtx``: ``udp6_zero_csum_tx``) and drops received datagrams
+with a zero checksum unless ``udp6zerocsumrx`` (``udp6_zero_csum_rx``).
 """
 
 from __future__ import annotations
@@ -27,11 +33,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from vxlankit.addr import ip_int
 from vxlankit.errors import EncodeError
 from vxlankit.model.ageing import AgeingEntry, AgeingTable
 from vxlankit.model.events import (
     ANY_IP,
+    ANY_IP6,
     ARPHRD_ETHER,
     ARPHRD_IEEE802,
     ARPOP_REPLY,
@@ -70,7 +76,7 @@ from vxlankit.model.events import (
     VtepTransmit,
     VxlanReceived,
 )
-from vxlankit.model.lpm import PrefixTable
+from vxlankit.model.lpm import PrefixTable, canonical_ip, ip_key, ip_version
 
 DEFAULT_AGEING_NS = 300 * 10**9  # FDB_AGE_DEFAULT: 300 s
 DEFAULT_MAX_LEARNED = 4096  # Linux's maxaddress defaults to 0 (unlimited); see docs
@@ -94,13 +100,25 @@ def _first_octet(ip: str) -> int:
 
 
 def _is_ip_multicast(ip: str) -> bool:
+    if ":" in ip:  # ff00::/8: a first group of four hex digits starting "ff"
+        first = ip.partition(":")[0]
+        return len(first) == 4 and first[:2].lower() == "ff"
     return 224 <= _first_octet(ip) <= 239
 
 
 def _group_mac(ip: str) -> str:
-    """RFC 1112 §6.4: 01:00:5e followed by the low 23 bits of the group address."""
-    low23 = ip_int(ip) & 0x7FFFFF
+    """RFC 1112 §6.4: 01:00:5e followed by the low 23 bits of an IPv4 group address;
+    RFC 2464 §7: 33:33 followed by the low 32 bits of an IPv6 one."""
+    version, addr = ip_key(ip)
+    if version == 6:
+        low32 = addr & 0xFFFFFFFF
+        return "33:33:" + ":".join(f"{(low32 >> s) & 0xFF:02x}" for s in (24, 16, 8, 0))
+    low23 = addr & 0x7FFFFF
     return f"01:00:5e:{low23 >> 16:02x}:{(low23 >> 8) & 0xFF:02x}:{low23 & 0xFF:02x}"
+
+
+def _is_any(ip: str) -> bool:
+    return ip == ANY_IP or ip == ANY_IP6
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +134,11 @@ class VtepConfig:
     means "inherit" (copy the inner TOS); the outer ECN bits always follow the inner ones.
     ``ageing_ns`` is the FDB ageing time in nanoseconds (0: never age).  ``max_learned`` caps
     learned entries per VNI (0 = unlimited); configured ones don't count.
+    An IPv6 ``local_ip`` makes the underlay IPv6: remotes, ``group`` and next hops are IPv6,
+    ``udp_checksum``, ``df`` and ``ip_id_start`` do not apply (IPv6's own rules:
+    ``udp6_zero_csum_tx``/``udp6_zero_csum_rx``, Linux's ``udp6zerocsumtx``/``udp6zerocsumrx``,
+    both off: checksums computed, zero ones dropped), and ``flow_label`` is the outer flow label
+    (``ip link ... flowlabel``, default 0).
     """
 
     local_ip: str
@@ -142,8 +165,20 @@ class VtepConfig:
     next_hops: Mapping[str, str] = field(default_factory=dict)
     ip_id_start: int = 0
     tx_refreshes: bool = False
+    udp6_zero_csum_tx: bool = False
+    udp6_zero_csum_rx: bool = False
+    flow_label: int = 0
 
     def __post_init__(self) -> None:
+        # IPv6 addresses are compared as text, so they are kept as Wireshark prints them.
+        object.__setattr__(self, "local_ip", canonical_ip(self.local_ip))
+        if self.group is not None:
+            object.__setattr__(self, "group", canonical_ip(self.group))
+        try:
+            ip_key(self.local_ip)
+        except EncodeError:
+            raise ModelError(f"local_ip {self.local_ip!r} is not an IPv4 or IPv6 address"
+                             ) from None
         if self.rx_policy not in ("linux", "rfc7348"):
             raise ModelError(f"rx_policy must be 'linux' or 'rfc7348', not {self.rx_policy!r}")
         if self.df not in ("unset", "set", "inherit"):
@@ -162,8 +197,19 @@ class VtepConfig:
             raise ModelError(f"ageing_ns is integer nanoseconds, not {self.ageing_ns!r}")
         if self.ageing_ns < 0 or self.max_learned < 0 or not 0 <= self.ttl <= 255:
             raise ModelError("ageing_ns and max_learned must be >= 0, ttl within 0..255")
-        if self.group is not None and not _is_ip_multicast(self.group):
-            raise ModelError(f"group {self.group} is not an IPv4 multicast address")
+        if self.group is not None:
+            if ip_version(self.group) != ip_version(self.local_ip):
+                raise ModelError(f"group {self.group} and local_ip {self.local_ip} are of "
+                                 "different address families")
+            if not _is_ip_multicast(self.group):
+                raise ModelError(f"group {self.group} is not a multicast address")
+        if not 0 <= self.flow_label <= 0xFFFFF:
+            raise ModelError(f"flow_label must be 20 bits, not {self.flow_label}")
+
+    @property
+    def ipv6(self) -> bool:
+        """True for an IPv6 underlay (``local_ip`` is IPv6): Linux's ``VXLAN_F_IPV6``."""
+        return ":" in self.local_ip
 
     @classmethod
     def docker(
@@ -234,6 +280,7 @@ class Vtep:
         "_tos_inherit",
         "_tos_base",
         "_df_mode",
+        "_v6",
     )
 
     def __init__(self, config: VtepConfig) -> None:
@@ -255,7 +302,7 @@ class Vtep:
                 except EncodeError as exc:
                     raise ModelError(f"bad prefix in next hop {key!r}: {exc.message}") from None
             else:
-                self._exact_hops[key] = mac
+                self._exact_hops[canonical_ip(key)] = mac
         lo, hi = config.src_port_range
         self._port_lo = lo
         self._port_span = hi - lo + 1
@@ -265,6 +312,7 @@ class Vtep:
         self._tos_inherit = config.tos == 1
         self._tos_base = config.tos
         self._df_mode = ("unset", "set", "inherit").index(config.df)
+        self._v6 = config.ipv6
         if config.group is not None:
             # The device's "group" is its default destination: the kernel keeps it as the
             # all-zeros FDB entry (vxlan_dev_configure), and so does the model.
@@ -373,9 +421,16 @@ class Vtep:
             out.append(Dropped(self.name, DropReason.UDP_NO_SOCKET, frame,
                                f"UDP port {ev.dport} is not the VXLAN port {cfg.port}"))
             return
-        if ev.dst_ip != cfg.local_ip and ev.dst_ip != cfg.group:
+        if (ev.dst_ip != cfg.local_ip and ev.dst_ip != cfg.group
+                and canonical_ip(ev.dst_ip) not in (cfg.local_ip, cfg.group)):
             out.append(Dropped(self.name, DropReason.OTHERHOST, frame,
                                f"outer destination {ev.dst_ip} is not {cfg.local_ip}"))
+            return
+        if ev.udp_checksum == 0 and self._v6 and not cfg.udp6_zero_csum_rx:
+            # __udp6_lib_rcv: a zero checksum is an error over IPv6 (RFC 8200 8.1) unless the
+            # socket allows it (udp6zerocsumrx sets no_check6_rx).
+            out.append(Dropped(self.name, DropReason.UDP_CSUM, frame,
+                               "zero UDP checksum over IPv6 (udp6zerocsumrx is off)"))
             return
         flags = ev.flags
         # vxlan_rcv: "VNI flag always required to be set".  RFC 7348 §5 agrees in substance:
@@ -512,7 +567,7 @@ class Vtep:
         if entry is not None:
             if cfg.tx_refreshes:
                 entry.seen = now
-            if entry.remotes[0] == ANY_IP:
+            if _is_any(entry.remotes[0]):
                 out.append(Dropped(self.name, DropReason.ARP_REDUCE, frame,
                                    f"{tip} is a bridge-local neighbour"))
                 return
@@ -556,10 +611,18 @@ class Vtep:
             df = frame.ethertype == ETH_P_IPV6 or (ip is not None and ip.df)
         cfg = self.config
         hops = self._hop_cache
+        v6 = self._v6
         for remote in remotes:
-            if remote == ANY_IP:
+            if remote == ANY_IP or remote == ANY_IP6:
                 out.append(Dropped(self.name, DropReason.VXLAN_NO_REMOTE, frame,
-                                   "FDB remote is 0.0.0.0 (vxlan_xmit_one)"))
+                                   f"FDB remote is {remote} (vxlan_xmit_one)"))
+                continue
+            if (":" in remote) != v6:
+                # vxlan_sock_add opens a socket of the device's family only.
+                family = "IPv4" if v6 else "IPv6"
+                out.append(Dropped(self.name, DropReason.UDP_NO_SOCKET, frame,
+                                   f"FDB remote {remote} is {family}; this VTEP has no "
+                                   f"{family} socket (local {cfg.local_ip})"))
                 continue
             if remote in hops:
                 hop = hops[remote]
@@ -569,6 +632,16 @@ class Vtep:
                 out.append(Dropped(self.name, DropReason.NO_NEXT_HOP, frame,
                                    f"no next-hop MAC configured for {remote}"))
                 continue
+            if v6:
+                # vxlan6_xmit: udp_tunnel6_xmit_skb with the checksum on unless
+                # udp6zerocsumtx; no ID, no DF; the hop limit as the TTL; the flow label.
+                out.append(Encapsulated(
+                    self.name, vni, frame, cfg.mac, hop[0], cfg.local_ip, remote, 0,
+                    cfg.ttl or hop[1], tos, False, sport, cfg.port,
+                    "zero" if cfg.udp6_zero_csum_tx else "compute",
+                    flow_label=cfg.flow_label,
+                ))
+                continue
             ip_id = self._ip_id
             self._ip_id = (ip_id + 1) & 0xFFFF
             out.append(Encapsulated(
@@ -577,17 +650,18 @@ class Vtep:
             ))
 
     def _resolve_next_hop(self, remote: str) -> tuple[str, int] | None:
-        """Outer destination MAC and the TTL the kernel would pick (vxlan_xmit_one: 1 towards
-        a multicast group, else the route's hop limit, 64 by default)."""
+        """Outer destination MAC and the TTL (hop limit) the kernel would pick (vxlan_xmit_one:
+        1 towards a multicast group, else the route's hop limit, 64 by default)."""
         try:
-            addr = ip_int(remote)
+            version, addr = ip_key(remote)
         except EncodeError:
-            raise ModelError(f"{self.name}: remote {remote!r} is not an IPv4 address") from None
+            raise ModelError(f"{self.name}: remote {remote!r} is not an IPv4 or IPv6 address"
+                             ) from None
         if _is_ip_multicast(remote):
             return _group_mac(remote), 1
         mac = self._exact_hops.get(remote)
         if mac is None:
-            mac = self._prefix_hops.lookup(addr)
+            mac = self._prefix_hops.lookup(addr, version)
         return None if mac is None else (mac, 64)
 
     def _source_port(self, key: tuple[object, ...]) -> int:
@@ -611,35 +685,37 @@ class Vtep:
     def _fdb_add(self, ev: FdbAdd, now: int, out: list[Output]) -> None:
         self._check_vni(ev.vni)
         key = (ev.vni, ev.mac)
+        remote = canonical_ip(ev.remote)
         entry = self._fdb.get(key)
         if entry is None:
-            entry = _Entry([ev.remote], ev.static, False, now)
+            entry = _Entry([remote], ev.static, False, now)
         else:
-            if entry.remotes == [ev.remote] and entry.static == ev.static and not entry.learned:
+            if entry.remotes == [remote] and entry.static == ev.static and not entry.learned:
                 return
             if entry.learned:
                 self._n_learned[ev.vni] -= 1
-            entry.remotes = [ev.remote]
+            entry.remotes = [remote]
             entry.static = ev.static
             entry.learned = False
             entry.seen = now
         self._fdb.put(key, entry)  # a static entry may have become dynamic
-        out.append(Installed(self.name, "fdb", ev.vni, ev.mac, ev.remote, ev.static, now,
+        out.append(Installed(self.name, "fdb", ev.vni, ev.mac, remote, ev.static, now,
                              ev.reason))
 
     def _fdb_append(self, ev: FdbAppend, now: int, out: list[Output]) -> None:
         self._check_vni(ev.vni)
         key = (ev.vni, ev.mac)
+        remote = canonical_ip(ev.remote)
         entry = self._fdb.get(key)
         if entry is None:
-            self._fdb.put(key, _Entry([ev.remote], True, False, now))
+            self._fdb.put(key, _Entry([remote], True, False, now))
             static = True
-        elif ev.remote in entry.remotes:
+        elif remote in entry.remotes:
             return
         else:
-            entry.remotes.append(ev.remote)
+            entry.remotes.append(remote)
             static = entry.static
-        out.append(Installed(self.name, "fdb", ev.vni, ev.mac, ev.remote, static, now,
+        out.append(Installed(self.name, "fdb", ev.vni, ev.mac, remote, static, now,
                              ev.reason))
 
     def _fdb_del(self, ev: FdbDel, now: int, out: list[Output]) -> None:
@@ -648,12 +724,13 @@ class Vtep:
         entry = self._fdb.get(key)
         if entry is None:
             return
-        if ev.remote is None:
+        remote = None if ev.remote is None else canonical_ip(ev.remote)
+        if remote is None:
             gone = list(entry.remotes)
             entry.remotes.clear()
-        elif ev.remote in entry.remotes:
-            gone = [ev.remote]
-            entry.remotes.remove(ev.remote)
+        elif remote in entry.remotes:
+            gone = [remote]
+            entry.remotes.remove(remote)
         else:
             return
         if not entry.remotes:

@@ -41,8 +41,10 @@ def write_result(result: SynthResult, target: Any, *, tap: str | None = None,
         return len(packets)
     taps = result.taps if tap is None else (tap,)
     o = result.options
-    with PcapngWriter(target, userappl="vxlankit synth ping",
-                      comment=f"vni={o.vni} count={o.count} arp={o.arp} seed={o.seed}") as ng:
+    comment = f"vni={o.vni} count={o.count} arp={o.arp} seed={o.seed}"
+    if o.underlay != "ipv4":
+        comment += f" underlay={o.underlay}"
+    with PcapngWriter(target, userappl="vxlankit synth ping", comment=comment) as ng:
         ids = {name: ng.add_interface(name, LINKTYPE_ETHERNET, tsresol=10**9,
                                       description=_describe(name))
                for name in taps}

@@ -71,6 +71,7 @@ class PingOptions:
     start_ns: int = DEFAULT_START_NS
     subnets: tuple[str, ...] = (DEFAULT_SUBNET,)
     to: str = "remote"
+    underlay: str = "ipv4"  # the hosts' network: "ipv4" or "ipv6"
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ class _Scenario:
                              "gets one reply per host; use --arp proxy (Docker's way)")
         self.o = options
         self.topo = seed_topology(options.vni, options.port, options.seed, options.subnets,
-                                  options.to)
+                                  options.to, options.underlay)
         topo = self.topo
         self.rng = random.Random(f"timing:{options.seed}")
         self.queue: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []

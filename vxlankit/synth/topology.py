@@ -1,6 +1,8 @@
 """The seed's overlay: two Docker hosts on routed underlay subnets, containers on each.
 
-node1 (underlay 172.31.1.0/24) and node2 (192.168.1.0/24) are joined by a router.  Each host
+node1 (underlay 172.31.1.0/24) and node2 (192.168.1.0/24) are joined by a router; with
+``underlay="ipv6"`` the same two routed networks are the documentation prefixes 2001:db8:1::/64
+and 2001:db8:2::/64 (RFC 3849), the hosts ``::10`` and the router ``::1`` in each.  Each host
 has a sandbox with, per overlay subnet, a bridge ``br<i>`` and a VTEP ``vxlan<i>`` (UDP 4789,
 its own VNI: Docker allocates one per subnet, consecutively), a veth per container, and, when
 there are several subnets, the sandbox's IP stack routing between the bridges (gateway = the
@@ -20,6 +22,14 @@ DEFAULT_VNI = 4096  # where Docker's swarm VNI allocator starts
 DEFAULT_SUBNET = "10.0.0.0/24"
 DEFAULT_START_NS = 1_767_225_600 * 10**9  # 2026-01-01T00:00:00Z: a fixed start keeps runs equal
 TARGETS = ("remote", "same-subnet", "same-host")
+UNDERLAYS = ("ipv4", "ipv6")
+# node name, eth0 address, underlay subnet; per underlay family.
+UNDERLAY_NODES = {
+    "ipv4": (("node1", "172.31.1.10", "172.31.1.0/24"),
+             ("node2", "192.168.1.10", "192.168.1.0/24")),
+    "ipv6": (("node1", "2001:db8:1::10", "2001:db8:1::/64"),
+             ("node2", "2001:db8:2::10", "2001:db8:2::/64")),
+}
 FIRST_CONTAINER_HOST = 3  # .1 is the gateway, .2 the network's load-balancer endpoint
 
 
@@ -105,12 +115,15 @@ def _host(prefix: str, n: int) -> str:
 
 def seed_topology(vni: int = DEFAULT_VNI, port: int = 4789, seed: int = 0,
                   subnets: tuple[str, ...] = (DEFAULT_SUBNET,),
-                  target: str = "remote") -> Topology:
+                  target: str = "remote", underlay: str = "ipv4") -> Topology:
     """The seed chapter's overlay.  ``subnets``: the overlay's subnets (VNIs ``vni``,
     ``vni + 1``...).  ``target`` places C2: ``remote`` (the other node, in the last subnet),
-    ``same-subnet`` (the other node, C1's subnet) or ``same-host`` (node1, the last subnet)."""
+    ``same-subnet`` (the other node, C1's subnet) or ``same-host`` (node1, the last subnet).
+    ``underlay``: the hosts' network, ``ipv4`` or ``ipv6`` (only the addresses differ)."""
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
+    if underlay not in UNDERLAYS:
+        raise ValueError(f"underlay must be one of {UNDERLAYS}, not {underlay!r}")
     nets = []
     for i, prefix in enumerate(subnets):
         network = ipaddress.ip_network(prefix, strict=False)
@@ -119,8 +132,7 @@ def seed_topology(vni: int = DEFAULT_VNI, port: int = 4789, seed: int = 0,
         nets.append(Subnet(i, str(network), _host(prefix, 1), vni + i))
     rng = random.Random(f"topology:{seed}")
     nodes = []
-    for name, ip, under in (("node1", "172.31.1.10", "172.31.1.0/24"),
-                            ("node2", "192.168.1.10", "192.168.1.0/24")):
+    for name, ip, under in UNDERLAY_NODES[underlay]:
         mac, gw_mac = _random_mac(rng), _random_mac(rng)
         bridges = tuple(_random_mac(rng) for _ in nets)
         vxlans = tuple(_random_mac(rng) for _ in nets)
