@@ -454,8 +454,9 @@ def test_summary_still_offers_the_time_and_colour_names() -> None:
 
 def test_layers_past_the_hand_read_shapes_are_finished_by_their_steps() -> None:
     """A Geneve hop is read through its own step and the loop goes on inside it, DNS inside
-    VXLAN by its own step after the hand-read UDP (neither counted as steps); IPv6 finishes by
-    the steps (counted); all as the reference says, and nothing is decoded in full."""
+    VXLAN by its own step after the hand-read UDP, IPv6 by hand (none counted as steps); an
+    IPv6 extension header finishes by the steps (counted); all as the reference says, and
+    nothing is decoded in full."""
     from vxlankit.present.run import FastPathTally
     geneve = encode([build.eth(src=OUTER_MAC_A, dst=OUTER_MAC_B),
                      build.ipv4(src="172.16.0.1", dst="172.16.0.2"), build.udp(5000, 6081),
@@ -467,7 +468,9 @@ def test_layers_past_the_hand_read_shapes_are_finished_by_their_steps() -> None:
                       build.udp(40000, 53), build.payload(query))
     ipv6 = encode([build.eth(type=0x86DD), build.ipv6("2001:db8::1", "2001:db8::2"),
                    build.udp(1, 5000), build.payload(b"x")])
-    frames = [geneve, dns, ipv6]
+    hopopts = encode([build.eth(type=0x86DD), build.ipv6("2001:db8::1", "2001:db8::2"),
+                      build.ipv6_options(), build.udp(1, 5000), build.payload(b"x")])
+    frames = [geneve, dns, ipv6, hopopts]
     iface = Interface(1)
     records = [Record(data, i, iface, number=i) for i, data in enumerate(frames, 1)]
     tally = FastPathTally()
@@ -475,4 +478,4 @@ def test_layers_past_the_hand_read_shapes_are_finished_by_their_steps() -> None:
     assert [text.split(None, 2)[2] for text in lines] == [line(data) for data in frames]
     assert "Geneve 148 vni 10 |" in lines[0]
     assert "DNS Standard query 0x1234 A example.com" in lines[1]
-    assert (tally.fast, tally.full, tally.steps) == (3, 0, 1), str(tally)
+    assert (tally.fast, tally.full, tally.steps) == (4, 0, 1), str(tally)

@@ -17,6 +17,7 @@ import socket
 import zlib
 from typing import Any
 
+from vxlankit.addr import ip6_str
 from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.options import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.layers import ethernet
@@ -61,18 +62,24 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
 
 
 def dissect_transport(data: bytes, off: int, end: int, ip_off: int, name: str,
-                      options: DecodeOptions, analysis: Analysis | None, bare: bool = False
-                      ) -> tuple[list[Layer], list[str], str | None, int] | None:
+                      options: DecodeOptions, analysis: Analysis | None, bare: bool = False,
+                      v6: bool = False) -> tuple[list[Layer], list[str], str | None, int] | None:
     """For the fast paths, which read the headers below a transport themselves: what the step
-    ``name`` makes of ``data[off:end]`` over the IPv4 header at ``ip_off`` (its layers, its
-    errors, the next step and where it starts).  ``None`` when it has more to report than a
-    bad checksum (a trailer, a layer that is not whole): the full decoder's case; with
-    ``bare``, also when another layer follows (the caller reads the transport alone).  The layers
-    go through ``analysis`` (TCP streams) when one is given."""
+    ``name`` makes of ``data[off:end]`` over the IPv4 (``v6``: IPv6, without extension
+    headers) header at ``ip_off`` (its layers, its errors, the next step and where it
+    starts).  ``None`` when it has more to report than a bad checksum (a trailer, a layer that
+    is not whole): the full decoder's case; with ``bare``, also when another layer follows
+    (the caller reads the transport alone).  The layers go through ``analysis`` (TCP streams)
+    when one is given."""
     walk = Walk(data, end, options.tables, options.verify_checksums, options.max_depth)
-    walk.ip_src = src = data[ip_off + 12:ip_off + 16]
-    walk.ip_dst = dst = data[ip_off + 16:ip_off + 20]
-    walk.ip_pseudo = int.from_bytes(data[ip_off + 12:ip_off + 20], "big")
+    if v6:  # the IPv6 header (without extension headers) at ip_off
+        walk.ip_src = src = data[ip_off + 8:ip_off + 24]
+        walk.ip_dst = dst = data[ip_off + 24:ip_off + 40]
+        walk.ip_v6 = True
+    else:
+        walk.ip_src = src = data[ip_off + 12:ip_off + 16]
+        walk.ip_dst = dst = data[ip_off + 16:ip_off + 20]
+    walk.ip_pseudo = int.from_bytes(src + dst, "big")
     nxt, off = STEPS[name](walk, off)
     layers = walk.layers
     if walk.trailers or any(layer.status != OK for layer in layers) or not all(
@@ -81,7 +88,7 @@ def dissect_transport(data: bytes, off: int, end: int, ip_off: int, name: str,
     if bare and nxt not in (None, "data"):
         return None  # a layer above it (DNS over TCP): the caller's general case
     if analysis is not None:
-        source, destination = _ntoa(src), _ntoa(dst)
+        source, destination = (ip6_str(src), ip6_str(dst)) if v6 else (_ntoa(src), _ntoa(dst))
         for layer in layers:
             analysis.add(layer.proto, layer.fields, source, destination)
     return layers, walk.errors, nxt, off

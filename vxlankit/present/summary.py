@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
+from vxlankit.addr import ip6_str
 from vxlankit.checksum import verify as _checksum_ok
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
@@ -382,6 +383,10 @@ _IP = struct.Struct("!BxHxxHBBH4s4s")
 _UDP = struct.Struct("!HHHH")
 _VX = struct.Struct("!HHI")
 _ICMP = struct.Struct("!BBHHH")
+_IP6 = struct.Struct("!IHBB")
+# IPv6 next headers the hand-read path takes on (UDP, TCP, ICMPv6, GRE); extension headers
+# and the rest go to the steps.
+_IP6_HAND = frozenset({17, 6, 58, 47})
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
 
 
@@ -392,12 +397,13 @@ _TRANSPORT_SPECS = {spec.name: spec for spec in LAYERS
 
 
 def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
-               options: DecodeOptions, analysis: Analysis | None
+               options: DecodeOptions, analysis: Analysis | None, v6: bool = False
                ) -> tuple[str, str, str] | None:
     """(protocol column, info, bad-checksum mark or "") of the transport header at ``off``
     (its IPv4 header at ``ip_off``, its payload ending at ``end``), by the layer's own step;
     ``None`` when it has anything else to report (the full decoder's case)."""
-    found = dissect_transport(data, off, end, ip_off, kind, options, analysis, bare=True)
+    found = dissect_transport(data, off, end, ip_off, kind, options, analysis, bare=True,
+                              v6=v6)
     if found is None:
         return None
     layers, errors, _, _ = found
@@ -541,22 +547,43 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
             off += 4
             tags += 1
             kind = ethertypes.get(etype)
-        if kind == "ip":
-            if off + 20 > end:
-                return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
-                                 options, pal, analysis, counter)
-            vihl, tlen, ffo, ttl, ipproto, _csum, sip, dip = _IP.unpack_from(data, off)
-            if vihl != 0x45 or tlen < 20 or off + tlen > end or ffo & 0x3FFF:
-                return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
-                                 options, pal, analysis, counter)
-            if verify and not _checksum_ok(data[off:off + 20]) and "bad ip checksum" not in bad:
-                bad.append("bad ip checksum")
-            end = off + tlen
-            ip_off = off
-            off += 20
+        if kind == "ip" or kind == "ipv6":
+            if kind == "ip":
+                if off + 20 > end:
+                    return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                     options, pal, analysis, counter)
+                vihl, tlen, ffo, ttl, ipproto, _csum, sip, dip = _IP.unpack_from(data, off)
+                if vihl != 0x45 or tlen < 20 or off + tlen > end or ffo & 0x3FFF:
+                    return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                     options, pal, analysis, counter)
+                if verify and not _checksum_ok(data[off:off + 20]) and (
+                        "bad ip checksum" not in bad):
+                    bad.append("bad ip checksum")
+                end = off + tlen
+                ip_off = off
+                off += 20
+                v6 = False
+                addrs = data[ip_off + 12:ip_off + 20]
+                net_src, net_dst = _ntoa(sip), _ntoa(dip)
+            else:
+                # IPv6 without extension headers (those, and jumbograms: the steps)
+                if off + 40 > end:
+                    return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                     options, pal, analysis, counter)
+                vtf, plen, ipproto, _hlim = _IP6.unpack_from(data, off)
+                if vtf >> 28 != 6 or not plen or off + 40 + plen > end or (
+                        ipproto not in _IP6_HAND):
+                    return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
+                                     options, pal, analysis, counter)
+                end = off + 40 + plen
+                ip_off = off
+                off += 40
+                v6 = True
+                addrs = data[ip_off + 8:ip_off + 40]
+                net_src, net_dst = ip6_str(addrs[:16]), ip6_str(addrs[16:])
             pkind = ip_protocols.get(ipproto)
             if pkind in _TUNNEL_SPECS:  # GRE
-                inner = _tunnels(data, off, end, pkind, _ntoa(sip), _ntoa(dip), hops, bad,
+                inner = _tunnels(data, off, end, pkind, net_src, net_dst, hops, bad,
                                  frame_len, options, pal)
                 if inner is None:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
@@ -572,8 +599,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
                 if ucsum and verify and not _checksum_ok(
-                        data[off:off + ulen],
-                        int.from_bytes(data[ip_off + 12:ip_off + 20], "big") + 17 + ulen
+                        data[off:off + ulen], int.from_bytes(addrs, "big") + 17 + ulen
                 ) and "bad udp checksum" not in bad:
                     bad.append("bad udp checksum")
                 end = off + ulen
@@ -590,12 +616,12 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                         marks.append("[I=0]")
                     if flags & RESERVED_MASK or word & 0xFF or (not flags & 0x8000 and gbp):
                         marks.append("[reserved bits]")
-                    hops.append(_hop(_ntoa(sip), _ntoa(dip), word >> 8, " ".join(marks),
+                    hops.append(_hop(net_src, net_dst, word >> 8, " ".join(marks),
                                      "" if hops else f" {frame_len}", pal))
                     off += 16
                     continue
                 if ukind in _TUNNEL_SPECS:
-                    inner = _tunnels(data, off + 8, end, ukind, _ntoa(sip), _ntoa(dip), hops,
+                    inner = _tunnels(data, off + 8, end, ukind, net_src, net_dst, hops,
                                      bad, frame_len, options, pal)
                     if inner is not None:
                         off = inner
@@ -610,7 +636,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 else:
                     proto = "UDP"
                     info = f"{sport}{ARROW}{dport} len={ulen - 8}"
-            elif pkind == "icmp":
+            elif pkind == "icmp" and not v6:
                 if off + 8 > end:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
@@ -623,14 +649,14 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 else:
                     info = _icmp_info(itype, code, None, None)
             elif pkind is not None and pkind in _TRANSPORT_SPECS:
-                found = _transport(data, off, end, ip_off, pkind, options, analysis)
+                found = _transport(data, off, end, ip_off, pkind, options, analysis, v6)
                 if found is None:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
                 proto, info, bad_mark = found
                 if bad_mark:
                     bad.append(bad_mark)
-            elif pkind is None:
+            elif pkind is None and not v6:
                 if ipproto == 6:
                     proto = "TCP"
                     info = _tcp_info(data[off:end], tlen - 20) if off < end else ""
@@ -640,7 +666,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
             else:
                 return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                  options, pal, analysis, counter)
-            nets = (_ntoa(sip), _ntoa(dip))
+            nets = (net_src, net_dst)
             if hops:
                 hops.append(_inner((src.hex(":"), dst.hex(":")), nets, proto, info, pal))
                 return " | ".join(hops) + _end(bad, pal)
