@@ -367,6 +367,13 @@ def main() -> None:
 @click.option("-V", "verbose", is_flag=True, help="Every layer and field (like tshark -V).")
 @click.option("-x", "hexdump", is_flag=True, help="Hex and ASCII dump, layers marked.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per packet.")
+@click.option("-T", "output_type", type=click.Choice(["fields"]),
+              help="-T fields: the -e fields, a column each (as tshark -T fields).")
+@click.option("-e", "field_names", multiple=True, metavar="FIELD",
+              help="A field for -T fields (repeatable), by its Wireshark name.")
+@click.option("-E", "field_options", multiple=True, metavar="OPTION=VALUE",
+              help="-T fields layout as tshark's -E: header=y|n, separator=/t|/s|C, "
+                   "occurrence=f|l|a|N, aggregator=,|/s|C, quote=d|s|n.")
 @click.option("-c", "--count", type=click.IntRange(min=0, max=sys.maxsize), metavar="N",
               help="Stop after N packets shown.")
 @click.option("-t", "time_format", type=click.Choice(["r", "a", "ad", "e", "d", "dd", "u", "ud"]),
@@ -381,6 +388,8 @@ def main() -> None:
                    "many were decoded in full.")
 @guarded
 def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
+           output_type: str | None, field_names: tuple[str, ...],
+           field_options: tuple[str, ...],
            count: int | None, time_format: str, vnis: tuple[int, ...], vteps: tuple[str, ...],
            filter_expr: str | None, vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
            geneve_ports: tuple[int, ...],
@@ -393,11 +402,13 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
 
     if as_json and (verbose or hexdump):
         raise click.UsageError("--json cannot be combined with -V or -x")
+    fields = _fields_format(output_type, field_names, field_options,
+                            as_json or verbose or hexdump)
     view = DecodeView(
         options=make_decode_options(vxlan_ports, gpe_ports, geneve_ports), count=count, vnis=vnis,
         vteps=vteps, filter=make_filter(filter_expr), verbose=verbose, hexdump=hexdump,
         as_json=as_json, time_format=time_format, several=len(files) > 1,
-        pal=ANSI if (not as_json and use_color(color, sys.stdout)) else PLAIN,
+        pal=ANSI if (not as_json and use_color(color, sys.stdout)) else PLAIN, fields=fields,
     )
     try:
         code = for_each_file(files, view.show, progress=_show_progress(True))
@@ -413,13 +424,35 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
     sys.exit(code)
 
 
+def _fields_format(output_type: str | None, names: tuple[str, ...], options: tuple[str, ...],
+                   other_view: bool) -> Any:
+    """The ``-T fields`` layout, or None; a usage error (exit 2) for what tshark refuses."""
+    from vxlankit.present.fields import fields_format, unknown_fields
+
+    if output_type is None:
+        if names or options:
+            raise click.UsageError("-e and -E need -T fields")
+        return None
+    if other_view:
+        raise click.UsageError("-T fields cannot be combined with --json, -V or -x")
+    if not names:
+        raise click.UsageError("-T fields needs at least one -e FIELD")
+    unknown = unknown_fields(names)
+    if unknown:
+        raise click.UsageError("Some fields aren't valid: " + " ".join(unknown))
+    try:
+        return fields_format(names, options)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 class DecodeView:
     """What ``decode`` prints for each capture, in the mode its options chose."""
 
     def __init__(self, *, options: DecodeOptions, count: int | None, vnis: tuple[int, ...],
                  vteps: tuple[str, ...], filter: PacketTest | None, verbose: bool,
                  hexdump: bool, as_json: bool, time_format: str, several: bool,
-                 pal: Any) -> None:
+                 pal: Any, fields: Any = None) -> None:
         self.options = options
         self.remaining = count
         self.vnis = vnis
@@ -433,9 +466,11 @@ class DecodeView:
         self.pal = pal
         self.out = Writer()
         self.tally = FastPathTally()
+        self.fields = fields  # the -T fields layout (FieldsFormat) or None
+        self.header_due = fields is not None and fields.header
 
     def show(self, capture: Capture) -> None:
-        if self.several and not self.as_json:
+        if self.several and not self.as_json and self.fields is None:
             self.out.line(f"==> {capture.path} <==")
         left = self.remaining
         if left == 0:
@@ -453,6 +488,16 @@ class DecodeView:
         records = capture.records()
         file = capture.path if self.several else None
         summarizer = Summarizer(self.time_format, self.pal, self.options)
+        if self.fields is not None:
+            from dataclasses import replace
+
+            from vxlankit.present.fields import field_lines
+
+            fmt = replace(self.fields, header=self.header_due)  # one header for all files
+            self.header_due = False
+            return field_lines(decode_records(records, self.options, count=count,
+                                              vnis=self.vnis, vteps=self.vteps,
+                                              filter=self.filter), fmt)
         if not (self.vnis or self.vteps or self.filter):  # no Packet needed: fast paths
             if self.as_json:
                 from vxlankit.present.jsonl import fast_json_lines

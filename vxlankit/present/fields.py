@@ -1,0 +1,164 @@
+"""``decode -T fields -e FIELD ... [-E OPTION=VALUE ...]``: tshark's field columns.
+
+One line per packet, one column per ``-e`` field, as ``tshark -T fields`` prints them: every
+occurrence of a field in the packet (outer first; a repeated field's values in wire order)
+joined by the aggregator, integers in decimal or, for a field Wireshark shows in hex, as
+``0x`` and two digits a byte of the field, addresses as text, bytes as plain hex digits, and
+an absent field as an empty column.  ``-E`` takes tshark's options: ``header=y|n``,
+``separator=/t|/s|C``, ``occurrence=f|l|a``, ``aggregator=,|/s|C``, ``quote=d|s|n``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from vxlankit.layers.registry import ALIASES, FIELDS, field_for
+from vxlankit.layers.spec import Field
+from vxlankit.packet import Packet
+from vxlankit.present.jsonl import frame_protocols
+from vxlankit.present.run import DecodedRecord
+from vxlankit.present.timeformat import epoch_str, format_seconds
+
+__all__ = ["FieldsFormat", "field_lines", "fields_format", "unknown_fields"]
+
+# The frame's own fields (from the capture record, not the decoded packet).
+FRAME_FIELDS = frozenset({
+    "frame.number", "frame.time_epoch", "frame.time_relative", "frame.time_delta",
+    "frame.len", "frame.cap_len", "frame.protocols", "frame.interface_id",
+    "frame.interface_name",
+})
+
+
+@dataclass(frozen=True)
+class FieldsFormat:
+    """What ``-e`` and ``-E`` asked for."""
+
+    names: tuple[str, ...]
+    header: bool = False
+    separator: str = "\t"
+    occurrence: str = "a"  # "f", "l" or "a"
+    aggregator: str = ","
+    quote: str = ""
+
+
+def _char(value: str, what: str) -> str:
+    if value == "/t":
+        return "\t"
+    if value == "/s":
+        return " "
+    if len(value) != 1:
+        raise ValueError(f"-E {what}={value}: one character, /t or /s")
+    return value
+
+
+def fields_format(names: Iterable[str], options: Iterable[str]) -> FieldsFormat:
+    """The format of ``-e names`` and ``-E options``; ValueError (tshark's wording) for an
+    option it does not know."""
+    values: dict[str, Any] = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep:
+            raise ValueError(f"Invalid -E parameter \"{option}\" (expected OPTION=VALUE)")
+        if key == "header":
+            if value not in ("y", "n"):
+                raise ValueError(f"-E header={value}: y or n")
+            values["header"] = value == "y"
+        elif key == "separator":
+            values["separator"] = _char(value, key)
+        elif key == "aggregator":
+            values["aggregator"] = _char(value, key)
+        elif key == "occurrence":
+            if value not in ("f", "l", "a"):
+                raise ValueError(f"-E occurrence={value}: f, l or a")
+            values["occurrence"] = value
+        elif key == "quote":
+            if value not in ("d", "s", "n"):
+                raise ValueError(f"-E quote={value}: d, s or n")
+            values["quote"] = {"d": '"', "s": "'", "n": ""}[value]
+        else:
+            raise ValueError(f"Invalid -E parameter \"{key}\" (header, separator, occurrence, "
+                             "aggregator or quote)")
+    return FieldsFormat(tuple(names), **values)
+
+
+def unknown_fields(names: Iterable[str]) -> list[str]:
+    """The names neither the registry, its aliases nor the frame fields know."""
+    return [n for n in names if n not in FIELDS and n not in ALIASES and n not in FRAME_FIELDS]
+
+
+def _text(field: Field | None, value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        if field is not None and field.hex:
+            width = 2 * field.span[1] if field.span is not None else field.hex
+            return f"0x{value:0{width}x}"
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return str(value)
+
+
+def _shown(name: str, packet: Packet) -> list[str]:
+    """Every occurrence of ``name`` (or of the fields an alias stands for), as text, each
+    formatted as the layer that holds it declares the field (VXLAN-GPE's vxlan.flags is one
+    byte, VXLAN's two)."""
+    names = ALIASES.get(name, (name,))
+    found: list[str] = []
+    for layer in packet.layers:
+        fields = layer.fields
+        for n in names:
+            if n in fields:
+                value = fields[n]
+                field = field_for(fields, n)
+                if type(value) is list:
+                    found.extend(_text(field, v) for v in value)
+                else:
+                    found.append(_text(field, value))
+    return found
+
+
+def _frame_value(name: str, item: DecodedRecord) -> Any:
+    rec = item.record
+    if name == "frame.number":
+        return rec.number
+    if name == "frame.time_epoch":
+        return epoch_str(rec.ts_ns)
+    if name == "frame.time_relative":
+        return format_seconds(rec.ts_ns - item.first_ts_ns, 9)
+    if name == "frame.time_delta":
+        return format_seconds(rec.ts_ns - item.prev_ts_ns, 9)
+    if name == "frame.len":
+        return rec.orig_len
+    if name == "frame.cap_len":
+        return rec.cap_len
+    if name == "frame.protocols":
+        return frame_protocols(item.packet)
+    if name == "frame.interface_id":
+        return getattr(rec.interface, "id", None)
+    return rec.interface.name
+
+
+def _column(name: str, item: DecodedRecord, fmt: FieldsFormat) -> str:
+    if name in FRAME_FIELDS:
+        value = _frame_value(name, item)
+        shown = [] if value is None else [_text(None, value)]
+    else:
+        shown = _shown(name, item.packet)
+    occurrence = fmt.occurrence
+    if occurrence == "f":
+        shown = shown[:1]
+    elif occurrence == "l":
+        shown = shown[-1:]
+    text = fmt.aggregator.join(shown)
+    return f"{fmt.quote}{text}{fmt.quote}" if fmt.quote and shown else text
+
+
+def field_lines(items: Iterable[DecodedRecord], fmt: FieldsFormat) -> Iterator[str]:
+    """The header (when asked for), then a line per packet."""
+    if fmt.header:
+        yield fmt.separator.join(fmt.names)
+    for item in items:
+        yield fmt.separator.join(_column(name, item, fmt) for name in fmt.names)
