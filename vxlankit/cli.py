@@ -82,7 +82,7 @@ def error_line(exc: VxlanKitError) -> str:
 
 
 def exit_code(exc: VxlanKitError) -> int:
-    from vxlankit.bulk.errors import OutputIsInputError
+    from vxlankit.errors import OutputIsInputError
 
     if isinstance(exc, (FilterError, OutputIsInputError)):
         return EXIT_USAGE
@@ -374,6 +374,11 @@ def main() -> None:
 @click.option("-E", "field_options", multiple=True, metavar="OPTION=VALUE",
               help="-T fields layout as tshark's -E: header=y|n, separator=/t|/s|C, "
                    "occurrence=f|l|a|N, aggregator=,|/s|C, quote=d|s|n.")
+@click.option("-w", "write_to", metavar="OUT",
+              help="Write the packets that pass -Y/--vni/--vtep/-c to capture OUT (- for "
+                   "stdout), records byte for byte, instead of printing them.")
+@click.option("-F", "write_format", type=click.Choice(["pcap", "pcapng"]),
+              help="-w's format (default: the first input's).")
 @click.option("-c", "--count", type=click.IntRange(min=0, max=sys.maxsize), metavar="N",
               help="Stop after N packets shown.")
 @click.option("-t", "time_format", type=click.Choice(["r", "a", "ad", "e", "d", "dd", "u", "ud"]),
@@ -389,7 +394,7 @@ def main() -> None:
 @guarded
 def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
            output_type: str | None, field_names: tuple[str, ...],
-           field_options: tuple[str, ...],
+           field_options: tuple[str, ...], write_to: str | None, write_format: str | None,
            count: int | None, time_format: str, vnis: tuple[int, ...], vteps: tuple[str, ...],
            filter_expr: str | None, vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
            geneve_ports: tuple[int, ...],
@@ -404,8 +409,16 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
         raise click.UsageError("--json cannot be combined with -V or -x")
     fields = _fields_format(output_type, field_names, field_options,
                             as_json or verbose or hexdump)
+    options = make_decode_options(vxlan_ports, gpe_ports, geneve_ports)
+    if write_to is not None:
+        if as_json or verbose or hexdump or fields is not None:
+            raise click.UsageError("-w cannot be combined with --json, -V, -x or -T")
+        sys.exit(_write_selected(files, write_to, write_format, options, count, vnis, vteps,
+                                 make_filter(filter_expr)))
+    if write_format is not None:
+        raise click.UsageError("-F needs -w")
     view = DecodeView(
-        options=make_decode_options(vxlan_ports, gpe_ports, geneve_ports), count=count, vnis=vnis,
+        options=options, count=count, vnis=vnis,
         vteps=vteps, filter=make_filter(filter_expr), verbose=verbose, hexdump=hexdump,
         as_json=as_json, time_format=time_format, several=len(files) > 1,
         pal=ANSI if (not as_json and use_color(color, sys.stdout)) else PLAIN, fields=fields,
@@ -422,6 +435,67 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
                    "fast path: not used (-V, -x and selections decode every packet in full)",
                    err=True)
     sys.exit(code)
+
+
+def _write_selected(files: tuple[str, ...], target: str, format: str | None,
+                    options: DecodeOptions, count: int | None, vnis: tuple[int, ...],
+                    vteps: tuple[str, ...], filter: PacketTest | None) -> int:
+    """``decode -w``: the records that pass the selection, from every input in turn, written
+    byte for byte (interfaces and sections kept in pcapng) to ``target``, which may not be an
+    input; a damaged input ends after its good packets, as ``decode`` prints them.  Returns
+    the exit code."""
+    from itertools import chain
+
+    from vxlankit.capture.writer import write_capture
+    from vxlankit.errors import OutputIsInputError
+    from vxlankit.output import SafeOutput, refuse_overwriting_inputs
+
+    refuse_overwriting_inputs(target, files, OutputIsInputError)
+    code = EXIT_OK
+    chosen: list[str] = [] if format is None else [format]
+    selecting = bool(vnis or vteps or filter)
+    left = [count]
+
+    def records() -> Iterator[Any]:
+        nonlocal code
+        for path in files:
+            if left[0] == 0:
+                return
+            capture: Capture | None = None
+            try:
+                capture = Capture(path, False)
+                if not chosen:
+                    chosen.append("pcapng" if capture.format == "pcapng" else "pcap")
+                found: Iterable[Any] = capture.records()
+                if selecting:
+                    found = (item.record for item in decode_records(
+                        found, options, vnis=vnis, vteps=vteps, filter=filter))
+                for record in found:
+                    if left[0] is not None:
+                        if left[0] == 0:
+                            break
+                        left[0] -= 1
+                    yield record
+            except CaptureError as exc:
+                _say_error(error_line(exc))
+                if code == EXIT_OK:
+                    code = exit_code(exc)
+            finally:
+                if capture is not None:
+                    capture.close()
+
+    selected = records()
+    first = next(selected, None)
+    with SafeOutput(target, CaptureError) as out:
+        if first is None:
+            if (chosen[0] if chosen else "pcapng") == "pcap":
+                raise CaptureError("no packet passed the selection: a pcap file needs one for "
+                                   "its link type (-F pcapng writes an empty capture)",
+                                   path=target)
+            write_capture(out, [], "pcapng")
+        else:
+            write_capture(out, chain([first], selected), chosen[0])
+    return code
 
 
 def _fields_format(output_type: str | None, names: tuple[str, ...], options: tuple[str, ...],

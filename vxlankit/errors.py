@@ -64,6 +64,11 @@ class FilterError(VxlanKitError):
     """A display-filter expression that does not parse."""
 
 
+class OutputIsInputError(VxlanKitError):
+    """The output named is one of the inputs (the same file, by device and inode): writing it
+    would destroy the capture being read."""
+
+
 __all__ = [
     "VxlanKitError",
     "DecodeError",
@@ -72,4 +77,5 @@ __all__ = [
     "EncodeError",
     "CaptureError",
     "FilterError",
+    "OutputIsInputError",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vxlankit.bulk._deps import MissingDependencyError
+from vxlankit.errors import OutputIsInputError as _OutputIsInput
 from vxlankit.errors import VxlanKitError
 
 
@@ -10,7 +11,7 @@ class ExportError(VxlanKitError):
     """An export that cannot be done as asked (unknown format, output not writable)."""
 
 
-class OutputIsInputError(ExportError):
+class OutputIsInputError(ExportError, _OutputIsInput):
     """The output named is one of the inputs (the same file, by device and inode): writing it
     would destroy the capture being read."""
 
