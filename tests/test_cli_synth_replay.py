@@ -205,3 +205,21 @@ def test_replay_of_the_real_ipv6_underlay_capture() -> None:
     assert "1 packets, 1 with VXLAN; 1 VTEP(s) modelled" in result.stdout
     assert "VTEP 2604:1380:4091:ce00::d  VNI 5001: 1 FDB entries" in result.stdout
     assert "76:bd:91:4a:21:f9  2604:1380:4091:ce00::b  learned" in result.stdout
+
+
+def test_synth_inner_ipv6_then_replay_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("synth", "ping", "--inner", "ipv6", "--underlay", "ipv6", "-c", "2",
+                 "--diagram", "-")
+    assert result.exit_code == 0, result.stderr
+    out = tmp_path / "synth-ping-vni4096-proxy-ipv6-underlay-ipv6-inner.pcapng"
+    assert "2 echo requests, 2 replies" in result.stdout
+    assert "NS who-has fd00:10::4 tell fd00:10::3" in result.stdout
+    assert "proxy NA fd00:10::4 is-at 02:42:0a:00:00:04" in result.stdout
+    assert "VXLAN VNI 4096: ICMPv6 echo request seq=1 hlim=64" in result.stdout
+    with open_capture(str(out)) as reader:
+        assert len(list(reader)) == 20
+    replayed = run("replay", str(out))
+    assert replayed.exit_code == 0, replayed.stderr
+    assert "Anomalies: none" in replayed.stdout
+    assert run("synth", "ping", "--inner", "ipv5", "-w", "-").exit_code == EXIT_USAGE

@@ -705,6 +705,10 @@ def synth() -> None:
               show_default=True,
               help="The hosts' network: ipv6 puts node1/node2 on 2001:db8:1::/64 and "
                    "2001:db8:2::/64, VXLAN over IPv6/UDP with checksums.")
+@click.option("--inner", type=click.Choice(["ipv4", "ipv6"]), default="ipv4",
+              show_default=True,
+              help="The containers' ping: ipv6 pings fd00:10::4 from fd00:10::3 (ICMPv6), "
+                   "neighbour discovery answered by the VTEP's ND proxy.")
 @click.option("-w", "output", metavar="FILE|-",
               help="Write the capture here (- for stdout). Default: a file named after the "
                    "scenario in the current directory.")
@@ -714,8 +718,8 @@ def synth() -> None:
               help="Also draw the ladder diagram: an SVG file, or text on the terminal (-).")
 @guarded
 def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed: int, port: int,
-               subnets: tuple[str, ...], target: str, underlay: str, output: str | None,
-               tap: str | None, diagram: str | None) -> None:
+               subnets: tuple[str, ...], target: str, underlay: str, inner: str,
+               output: str | None, tap: str | None, diagram: str | None) -> None:
     """C1 pings C2 across the seed's two-host Docker overlay; every tap's view, as pcapng."""
     from vxlankit.synth.diagram import ladder_svg, ladder_text
     from vxlankit.synth.output import write_result
@@ -727,7 +731,7 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
         options = PingOptions(vni=vni, count=count, interval_ns=round(interval * 1e9),
                               size=size, arp=arp, seed=seed, port=port,
                               subnets=subnets or (DEFAULT_SUBNET,), to=target,
-                              underlay=underlay)
+                              underlay=underlay, inner=inner)
         result = synthesize_ping(options)
     except ValueError as exc:
         raise Failed(str(exc), EXIT_USAGE) from None
@@ -748,6 +752,8 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
                 title = f"vxlankit synth ping --vni {vni} --arp {arp}"
                 if underlay != "ipv4":
                     title += f" --underlay {underlay}"
+                if inner != "ipv4":
+                    title += f" --inner {inner}"
                 fh.write(ladder_svg(result.lanes, result.ladder, title))
         except OSError as exc:
             raise Failed(f"{diagram}: {exc.strerror or exc}", EXIT_ERROR) from None
@@ -764,7 +770,7 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
 
 def default_synth_name(options: PingOptions, tap: str | None) -> str:
     """``synth-ping-vni4096-proxy.pcapng`` (plus ``-routed``, ``-to-...``,
-    ``-ipv6-underlay``, the tap)."""
+    ``-ipv6-underlay``, ``-ipv6-inner``, the tap)."""
     parts = ["synth-ping", f"vni{options.vni}", options.arp]
     if len(options.subnets) > 1:
         parts.append("routed")
@@ -772,6 +778,8 @@ def default_synth_name(options: PingOptions, tap: str | None) -> str:
         parts.append(f"to-{options.to}")
     if options.underlay != "ipv4":
         parts.append(f"{options.underlay}-underlay")
+    if options.inner != "ipv4":
+        parts.append(f"{options.inner}-inner")
     if tap:
         parts.append(tap.replace("/", "-"))
     return "-".join(parts) + (".pcap" if tap else ".pcapng")

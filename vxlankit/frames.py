@@ -14,7 +14,16 @@ from vxlankit import build
 from vxlankit.addr import ip6_str, ip_str
 from vxlankit.codec import DecodeOptions, decode, encode
 from vxlankit.codec.options import fast_path_applies
-from vxlankit.model.events import ArpInfo, Encapsulated, Frame, IpInfo, VxlanReceived
+from vxlankit.layers.icmpv6 import options as nd_options
+from vxlankit.model.events import (
+    NDISC_NEIGHBOUR_ADVERTISEMENT,
+    ArpInfo,
+    Encapsulated,
+    Frame,
+    IpInfo,
+    NdInfo,
+    VxlanReceived,
+)
 from vxlankit.packet import Layer, Packet
 
 _L4_WITH_PORTS = {"udp": ("udp.srcport", "udp.dstport")}
@@ -118,7 +127,28 @@ def frame_layers(frame: Frame) -> list[Layer]:
     if frame.arp is not None:
         a = frame.arp
         return [eth, build.arp(a.opcode, a.sender_mac, a.sender_ip, a.target_mac, a.target_ip)]
+    if frame.nd is not None:
+        return [eth, *nd_layers(frame.nd)]
     return [eth]
+
+
+def nd_layers(nd: NdInfo) -> list[Layer]:
+    """An ``NdInfo`` as IPv6 and ICMPv6 layers (NS or NA, its one link-layer address option);
+    ``encode`` fills the payload length, next header and the ICMPv6 checksum."""
+    fields: dict[str, object] = {"icmpv6.type": nd.icmp_type, "icmpv6.code": 0,
+                                 "icmpv6.checksum": None}
+    if nd.icmp_type == NDISC_NEIGHBOUR_ADVERTISEMENT:
+        fields["icmpv6.nd.na.flag"] = nd.flags
+        fields["icmpv6.nd.na.target_address"] = nd.target
+    else:
+        fields["icmpv6.reserved"] = bytes(4)
+        fields["icmpv6.nd.ns.target_address"] = nd.target
+    opts = b""
+    if nd.option is not None and nd.lladdr is not None:
+        opts = nd_options((nd.option, bytes.fromhex(nd.lladdr.replace(":", ""))))
+    fields["icmpv6.options"] = opts
+    return [build.ipv6(src=nd.ip_src, dst=nd.ip_dst, hlim=nd.hop_limit, tclass=nd.tclass),
+            Layer("icmpv6", fields)]
 
 
 def frame_bytes(frame: Frame) -> bytes:

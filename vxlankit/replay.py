@@ -4,7 +4,8 @@ Each VXLAN packet becomes a ``VxlanReceived`` event for the VTEP at its outer de
 with the packet's timestamp (``ts_ns``, integer nanoseconds) as ``now``.  The report says what
 each VTEP learned (its FDB per VNI), the timeline of table changes, and the anomalies an SRE
 debugging an overlay wants named: a MAC behind two VTEPs, packets a Linux VTEP would drop and
-why, ARP requests nobody answered, and how much of each VNI's traffic was flooded.
+why, ARP requests and IPv6 Neighbor Solicitations nobody answered, and how much of each VNI's
+traffic was flooded.
 
 Nothing is kept per packet: the models hold the state, and the report keeps counters and the
 table-changing events only, so memory follows the number of MACs, not the size of the file.
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vxlankit.addr import is_group_mac
+from vxlankit.addr import ip6_str, is_group_mac
 from vxlankit.capture.reader import open_capture
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.errors import CaptureError
@@ -52,6 +53,20 @@ class _ArpWait:
     count: int = 1
 
 
+# (VNI, asker, target) of an ARP request or an NS waiting for its answer.
+_WaitKey = tuple[int, str, str]
+
+
+def _nd_key(payload: bytes, vni: int) -> tuple[int, _WaitKey] | None:
+    """An inner IPv6 Neighbor Solicitation (135) or Advertisement (136), ICMPv6 right after
+    the IPv6 header: its type and the wait it opens (NS: asker = its source) or closes (NA:
+    asker = its destination)."""
+    if len(payload) < 64 or payload[6] != 58 or payload[40] not in (135, 136):
+        return None
+    asker = payload[8:24] if payload[40] == 135 else payload[24:40]
+    return payload[40], (vni, ip6_str(asker), ip6_str(payload[48:64]))
+
+
 @dataclass
 class ReplayReport:
     """What ``replay`` found.  ``to_json()`` gives the documented JSON document."""
@@ -72,6 +87,9 @@ class ReplayReport:
     # A damaged capture: the report covers every good packet before it; the caller says so.
     error: CaptureError | None = None
     last_ns: int | None = None
+    # Inner IPv6 Neighbor Solicitations no Advertisement in the capture answered (an ND
+    # proxy answers on the sending host, so with Docker's proxy none crosses the overlay).
+    unanswered_nd: list[_ArpWait] = field(default_factory=list)
 
     def fdb_rows(self, vtep_ip: str) -> list[dict[str, Any]]:
         vtep = self.vteps[vtep_ip]
@@ -100,6 +118,10 @@ class ReplayReport:
                           "packets": count})
         for wait in self.unanswered_arp:
             found.append({"kind": "unanswered_arp", "vni": wait.vni, "who_has": wait.target_ip,
+                          "tell": wait.sender_ip, "requests": wait.count,
+                          "first": iso_time(wait.first_ns, ns=True)})
+        for wait in self.unanswered_nd:
+            found.append({"kind": "unanswered_nd", "vni": wait.vni, "who_has": wait.target_ip,
                           "tell": wait.sender_ip, "requests": wait.count,
                           "first": iso_time(wait.first_ns, ns=True)})
         for vni, count in sorted(self.floods.items()):
@@ -173,12 +195,13 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
 
     report = ReplayReport(models, {}, [], Counter(), Counter(), Counter(), [], defaultdict(set))
     arp_waits: dict[tuple[int, str, str], _ArpWait] = {}
+    nd_waits: dict[_WaitKey, _ArpWait] = {}
     # Inner flows seen on each VNI: the same flow on two VNIs is a routed hop between subnets.
     flow_vnis: dict[tuple[str, str, int], set[int]] = defaultdict(set)
     # (receiving VTEP, VNI, inner source MAC) -> the outer source IPs it came from.
     owners: dict[tuple[str, int, str], set[str]] = defaultdict(set)
     try:
-        _walk(path, options, report, model_for, arp_waits, flow_vnis, owners)
+        _walk(path, options, report, model_for, arp_waits, nd_waits, flow_vnis, owners)
     except CaptureError as exc:
         if not report.packets:
             raise  # not a capture at all, or damaged before its first packet
@@ -193,6 +216,7 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
                 for out in vtep.tick(last_ns):
                     _note(report, vtep.config.local_ip, out, last_ns)
     report.unanswered_arp = sorted(arp_waits.values(), key=lambda w: w.first_ns)
+    report.unanswered_nd = sorted(nd_waits.values(), key=lambda w: w.first_ns)
     for crossed in flow_vnis.values():
         if len(crossed) > 1:
             ordered = sorted(crossed)
@@ -207,6 +231,7 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
 def _walk(path: Any, options: DecodeOptions, report: ReplayReport,
           model_for: Callable[[VxlanReceived, str], Vtep | None],
           arp_waits: dict[tuple[int, str, str], _ArpWait],
+          nd_waits: dict[_WaitKey, _ArpWait],
           flow_vnis: dict[tuple[str, str, int], set[int]],
           owners: dict[tuple[str, int, str], set[str]]) -> None:
     seen = report.seen
@@ -222,6 +247,8 @@ def _walk(path: Any, options: DecodeOptions, report: ReplayReport,
             now = record.ts_ns
             for hop in hops:
                 _account(report, hop, record.ts_ns, arp_waits, flow_vnis, owners)
+                if hop.frame.ethertype == 0x86DD:
+                    _account_nd(hop, record.ts_ns, nd_waits)
                 model = model_for(hop, mac)
                 if model is None:
                     continue
@@ -277,6 +304,21 @@ def _account(report: ReplayReport, hop: VxlanReceived, ts_ns: int,
         flow_vnis[(a, b, frame.ip.proto)].add(hop.vni)
 
 
+def _account_nd(hop: VxlanReceived, ts_ns: int, nd_waits: dict[_WaitKey, _ArpWait]) -> None:
+    found = _nd_key(hop.frame.payload, hop.vni)
+    if found is None:
+        return
+    itype, key = found
+    if itype == 135:
+        wait = nd_waits.get(key)
+        if wait is None:
+            nd_waits[key] = _ArpWait(key[0], key[1], key[2], ts_ns)
+        else:
+            wait.count += 1
+    else:
+        nd_waits.pop(key, None)
+
+
 def _note(report: ReplayReport, vtep_ip: str, out: Output, ts_ns: int) -> None:
     if isinstance(out, (Learned, Moved, Aged, LimitReached)):
         report.events.append((ts_ns, out))
@@ -326,6 +368,9 @@ def render_text(report: ReplayReport) -> str:
                        f"{a['reason']}")
         elif kind == "unanswered_arp":
             out.append(f"  unanswered ARP (VNI {a['vni']}): who-has {a['who_has']} tell "
+                       f"{a['tell']}, {a['requests']} request(s) from {a['first']}")
+        elif kind == "unanswered_nd":
+            out.append(f"  unanswered NS (VNI {a['vni']}): who-has {a['who_has']} tell "
                        f"{a['tell']}, {a['requests']} request(s) from {a['first']}")
         elif kind == "flood_volume":
             out.append(f"  VNI {a['vni']}: {a['packets']} of {a['of_packets']} frames flooded "

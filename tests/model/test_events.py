@@ -42,5 +42,5 @@ def test_fast_init_keeps_defaults_keywords_equality_and_hashing() -> None:
     assert IpInfo("1.1.1.1", "2.2.2.2", 17) == IpInfo("1.1.1.1", "2.2.2.2", 17, 64, 0, False,
                                                       None, None)
     assert repr(Frame("a", "b", 1)) == (
-        "Frame(dst='a', src='b', ethertype=1, arp=None, ip=None, payload=b'')")
+        "Frame(dst='a', src='b', ethertype=1, arp=None, ip=None, payload=b'', nd=None)")
     assert Frame.__init__.__qualname__ == "Frame.__init__"

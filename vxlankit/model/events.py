@@ -33,6 +33,12 @@ ARPHRD_IEEE802 = 6
 IPPROTO_ICMP = 1
 IPPROTO_TCP = 6
 IPPROTO_UDP = 17
+IPPROTO_ICMPV6 = 58
+
+NDISC_NEIGHBOUR_SOLICITATION = 135
+NDISC_NEIGHBOUR_ADVERTISEMENT = 136
+ND_OPT_SOURCE_LL_ADDR = 1
+ND_OPT_TARGET_LL_ADDR = 2
 
 # ``vxlan.flags`` is the first 16 bits of the header, as Wireshark and vxlankit.layers.vxlan
 # read it: the RFC 7348 I flag (0x08 in the first octet) is 0x0800 here.
@@ -126,13 +132,35 @@ class IpInfo:
 
 @_fast_init
 @dataclass(frozen=True, slots=True)
+class NdInfo:
+    """An IPv6 Neighbor Discovery message (RFC 4861) a model builds, with its IPv6 header:
+    what the VTEP's ND proxy answers (vxlan_na_create).  ``icmp_type`` 135 (NS) or 136 (NA);
+    ``flags`` the NA's 32-bit flags word (R 0x80000000, S 0x40000000, O 0x20000000);
+    ``target`` the target address; one link-layer address option, ``option`` 1 (source) or 2
+    (target) with ``lladdr``, or none.  ``tclass`` and ``hop_limit`` are the IPv6 header's."""
+
+    ip_src: str
+    ip_dst: str
+    icmp_type: int
+    target: str
+    flags: int = 0
+    option: int | None = None
+    lladdr: str | None = None
+    hop_limit: int = 255
+    tclass: int = 0
+
+
+@_fast_init
+@dataclass(frozen=True, slots=True)
 class Frame:
     """An Ethernet frame as a value.
 
     ``payload`` is everything after the 14-byte Ethernet header (VLAN tags included), so that a
     decoded frame can be written back byte for byte.  A frame the model builds itself (a proxy
     ARP reply) has ``payload == b""`` and is fully described by ``arp``; an encoder builds the
-    28-byte ARP body from it and adds no padding (the kernel's arp_create() does not pad).
+    28-byte ARP body from it and adds no padding (the kernel's arp_create() does not pad).  A
+    proxy Neighbor Advertisement is described by ``nd`` the same way (IPv6 header, the 24-byte
+    NA and its option: 72 bytes after Ethernet, no padding).
     """
 
     dst: str
@@ -141,6 +169,7 @@ class Frame:
     arp: ArpInfo | None = None
     ip: IpInfo | None = None
     payload: bytes = b""
+    nd: NdInfo | None = None
 
 
 # --------------------------------------------------------------------------- input events
@@ -334,6 +363,7 @@ class DropReason(str, Enum):
     # VTEP, transmit path
     VXLAN_NO_REMOTE = "VXLAN_NO_REMOTE"  # no FDB entry and no default entry (vxlan_xmit)
     ARP_REDUCE = "ARP_REDUCE"  # proxy on: arp_reduce() consumed an ARP it did not answer
+    NEIGH_REDUCE = "NEIGH_REDUCE"  # proxy on: neigh_reduce() consumed an NS it did not answer
     NO_NEXT_HOP = "NO_NEXT_HOP"  # the model has no underlay next-hop MAC for the remote
     # sandbox router (ip_forward, ip_route_input)
     IP_INHDR = "IP_INHDR"  # an IPv4 header that does not parse
@@ -536,6 +566,20 @@ class ArpProxied:
 
 @_fast_init
 @dataclass(frozen=True, slots=True)
+class NdProxied:
+    """VTEP output: neigh_reduce() answered a Neighbor Solicitation for ``ip`` with ``mac``
+    from the neighbour table; ``frame`` is the Neighbor Advertisement (vxlan_na_create), which
+    goes back up to the bridge (netif_rx on the vxlan device) as if the target had sent it."""
+
+    device: str
+    vni: int
+    ip: str
+    mac: str
+    frame: Frame
+
+
+@_fast_init
+@dataclass(frozen=True, slots=True)
 class L2Miss:
     """VTEP output: no FDB entry for unicast ``mac`` (an RTM_GETNEIGH to listeners)."""
 
@@ -569,6 +613,7 @@ Output = (
     | Decapsulated
     | Encapsulated
     | ArpProxied
+    | NdProxied
     | L2Miss
     | L3Miss
 )
@@ -585,6 +630,7 @@ __all__ = [
     "ETH_P_IPV6",
     "IANA_VXLAN_PORT",
     "IPPROTO_ICMP",
+    "IPPROTO_ICMPV6",
     "IPPROTO_TCP",
     "IPPROTO_UDP",
     "VXLAN_FLAG_A",
@@ -617,6 +663,12 @@ __all__ = [
     "Learned",
     "LimitReached",
     "ModelError",
+    "ND_OPT_SOURCE_LL_ADDR",
+    "ND_OPT_TARGET_LL_ADDR",
+    "NDISC_NEIGHBOUR_ADVERTISEMENT",
+    "NDISC_NEIGHBOUR_SOLICITATION",
+    "NdInfo",
+    "NdProxied",
     "Moved",
     "NeighAdd",
     "NeighDel",

@@ -2,12 +2,13 @@
 
 One ``Vtep`` stands for the vxlan devices of one host that share a UDP socket, one per VNI
 (Docker creates one per overlay subnet): each VNI has its own FDB (inner MAC -> remote VTEP
-IPs) and its own neighbour table (IP -> MAC, for proxy ARP).
+IPs) and its own neighbour table (IP -> MAC, for proxy ARP and the ND proxy).
 
 Followed from drivers/net/vxlan/vxlan_core.c (as of Linux 6.x): vxlan_rcv, vxlan_set_mac and
-vxlan_snoop on the receive path; vxlan_xmit, arp_reduce and vxlan_xmit_one on the transmit
-path; vxlan_cleanup for ageing.  docs/models.md says, for each behaviour, which function it
-follows and where the model differs.
+vxlan_snoop on the receive path; vxlan_xmit, arp_reduce, neigh_reduce/vxlan_na_create (the
+IPv6 ND proxy) and vxlan_xmit_one on the transmit path; vxlan_cleanup for ageing.
+docs/models.md says, for each behaviour, which function it follows and where the model
+differs.
 
 Time is ``now`` in integer nanoseconds.  The FDB is an ``AgeingTable`` (model/ageing.py): a
 dynamic entry last refreshed at ``t`` is present at ``now < t + ageing_ns`` and gone at
@@ -33,6 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from vxlankit.addr import ip6_str
 from vxlankit.errors import EncodeError
 from vxlankit.model.ageing import AgeingEntry, AgeingTable
 from vxlankit.model.events import (
@@ -46,6 +48,11 @@ from vxlankit.model.events import (
     ETH_P_IP,
     ETH_P_IPV6,
     IANA_VXLAN_PORT,
+    IPPROTO_ICMPV6,
+    ND_OPT_SOURCE_LL_ADDR,
+    ND_OPT_TARGET_LL_ADDR,
+    NDISC_NEIGHBOUR_ADVERTISEMENT,
+    NDISC_NEIGHBOUR_SOLICITATION,
     VXLAN_FLAG_D,
     VXLAN_FLAG_G,
     VXLAN_FLAG_I,
@@ -68,6 +75,8 @@ from vxlankit.model.events import (
     LimitReached,
     ModelError,
     Moved,
+    NdInfo,
+    NdProxied,
     NeighAdd,
     NeighDel,
     Output,
@@ -85,6 +94,11 @@ _ODD_NIBBLE = frozenset("13579bdfBDF")
 # Bits vxlan_parse_gbp_hdr() consumes when the GBP extension is on: G, the whole second flag
 # octet (D, A and the reserved bits beside them) and the 16-bit policy ID.
 _GBP_FLAG_BITS = VXLAN_FLAG_G | 0x00FF
+# vxlan_na_create: O always, S always, R when the FDB entry has NTF_ROUTER (never, here).
+NA_FLAG_ROUTER = 0x80000000
+NA_FLAG_SOLICITED = 0x40000000
+NA_FLAG_OVERRIDE = 0x20000000
+_IPV6_LOOPBACK = bytes(15) + b"\x01"
 
 RxPolicy = Literal["linux", "rfc7348"]
 DfPolicy = Literal["unset", "set", "inherit"]
@@ -115,6 +129,13 @@ def _group_mac(ip: str) -> str:
         return "33:33:" + ":".join(f"{(low32 >> s) & 0xFF:02x}" for s in (24, 16, 8, 0))
     low23 = addr & 0x7FFFFF
     return f"01:00:5e:{low23 >> 16:02x}:{(low23 >> 8) & 0xFF:02x}:{low23 & 0xFF:02x}"
+
+
+def _is_ns(pkt: bytes) -> bool:
+    """vxlan_xmit's test for neigh_reduce: an IPv6 header and a whole nd_msg (24 bytes)
+    present, next header ICMPv6, type Neighbor Solicitation, code 0."""
+    return (len(pkt) >= 64 and pkt[6] == IPPROTO_ICMPV6
+            and pkt[40] == NDISC_NEIGHBOUR_SOLICITATION and pkt[41] == 0)
 
 
 def _is_any(ip: str) -> bool:
@@ -395,16 +416,18 @@ class Vtep:
 
     def _neigh_add(self, ev: NeighAdd, now: int, out: list[Output]) -> None:
         neigh = self._neigh_table(ev.vni)
-        if neigh.get(ev.ip) != ev.mac:
-            neigh[ev.ip] = ev.mac
-            out.append(Installed(self.name, "neigh", ev.vni, ev.ip, ev.mac, True, now,
+        ip = canonical_ip(ev.ip)  # IPv6 neighbours are kept as Wireshark prints them
+        if neigh.get(ip) != ev.mac:
+            neigh[ip] = ev.mac
+            out.append(Installed(self.name, "neigh", ev.vni, ip, ev.mac, True, now,
                                  ev.reason))
 
     def _neigh_del(self, ev: NeighDel, now: int, out: list[Output]) -> None:
         neigh = self._neigh_table(ev.vni)
-        mac = neigh.pop(ev.ip, None)
+        ip = canonical_ip(ev.ip)
+        mac = neigh.pop(ip, None)
         if mac is not None:
-            out.append(Removed(self.name, "neigh", ev.vni, ev.ip, mac, now, ev.reason))
+            out.append(Removed(self.name, "neigh", ev.vni, ip, mac, now, ev.reason))
 
     def _neigh_table(self, vni: int) -> dict[str, str]:
         neigh = self._neigh.get(vni)
@@ -518,9 +541,13 @@ class Vtep:
         frame = ev.frame
         if vni not in self._n_learned:
             raise ModelError(f"{self.name}: no VNI {vni}")
-        if cfg.proxy and frame.ethertype == ETH_P_ARP:
-            self._arp_reduce(vni, frame, now, out)
-            return
+        if cfg.proxy:
+            if frame.ethertype == ETH_P_ARP:
+                self._arp_reduce(vni, frame, now, out)
+                return
+            if frame.ethertype == ETH_P_IPV6 and _is_ns(frame.payload):
+                self._neigh_reduce(vni, frame, now, out)
+                return
         dst = frame.dst
         fdb = self._fdb
         entry = fdb.get((vni, dst))
@@ -580,6 +607,54 @@ class Vtep:
             arp=ArpInfo(ARPOP_REPLY, mac, tip, arp.sender_mac, arp.sender_ip),
         )
         out.append(ArpProxied(self.name, vni, tip, mac, reply))
+
+    def _neigh_reduce(self, vni: int, frame: Frame, now: int, out: list[Output]) -> None:
+        """neigh_reduce: with ``proxy`` on, every Neighbor Solicitation (ICMPv6 type 135 code 0
+        right after the IPv6 header) is consumed here, answered or not."""
+        cfg = self.config
+        pkt = frame.payload
+        target = ip6_str(pkt[48:64])
+        if pkt[24:40] == _IPV6_LOOPBACK or pkt[48] == 0xFF:
+            out.append(Dropped(self.name, DropReason.NEIGH_REDUCE, frame,
+                               f"NS to loopback or for multicast target {target}"))
+            return
+        mac = self._neigh[vni].get(target)
+        if mac is None:
+            if cfg.l3miss:
+                out.append(L3Miss(self.name, vni, target, now))
+            out.append(Dropped(self.name, DropReason.NEIGH_REDUCE, frame,
+                               f"no neighbour entry for {target}; the NS is not flooded"))
+            return
+        entry = self._fdb.get((vni, mac))
+        if entry is not None:
+            if cfg.tx_refreshes:
+                entry.seen = now
+            if _is_any(entry.remotes[0]):
+                out.append(Dropped(self.name, DropReason.NEIGH_REDUCE, frame,
+                                   f"{target} is a bridge-local neighbour"))
+                return
+        # vxlan_na_create: to the NS's source link-layer address option (else its Ethernet
+        # source), from the neighbour's MAC; an option of length 0 makes no reply.
+        dst_mac = frame.src
+        opts = pkt[64:]
+        i = 0
+        while i < len(opts) - 1:
+            olen = opts[i + 1]
+            if olen == 0:
+                out.append(Dropped(self.name, DropReason.NEIGH_REDUCE, frame,
+                                   "NS option of length 0: vxlan_na_create makes no reply"))
+                return
+            if opts[i] == ND_OPT_SOURCE_LL_ADDR:
+                dst_mac = opts[i + 2:i + 8].hex(":")
+                break
+            i += olen << 3
+        nd = NdInfo(
+            target, ip6_str(pkt[8:24]), NDISC_NEIGHBOUR_ADVERTISEMENT, target,
+            NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE, ND_OPT_TARGET_LL_ADDR, mac,
+            255, ((pkt[0] << 4) | (pkt[1] >> 4)) & 0xF0,
+        )
+        out.append(NdProxied(self.name, vni, target, mac,
+                             Frame(dst_mac, mac, ETH_P_IPV6, nd=nd)))
 
     def _encapsulate(self, vni: int, frame: Frame, remotes: list[str],
                      out: list[Output]) -> None:

@@ -13,11 +13,37 @@ import struct
 from dataclasses import dataclass, field
 
 from vxlankit import build
-from vxlankit.addr import BROADCAST_MAC, ZERO_MAC
+from vxlankit.addr import BROADCAST_MAC, ZERO_MAC, ip6_bytes, mac_str
 from vxlankit.codec import decode, encode
+from vxlankit.frames import nd_layers
 from vxlankit.layers.arp import OP_REPLY, OP_REQUEST
 from vxlankit.layers.icmp import ECHO_REPLY, ECHO_REQUEST
+from vxlankit.model.events import (
+    ND_OPT_SOURCE_LL_ADDR,
+    ND_OPT_TARGET_LL_ADDR,
+    NDISC_NEIGHBOUR_ADVERTISEMENT,
+    NDISC_NEIGHBOUR_SOLICITATION,
+    NdInfo,
+)
 from vxlankit.packet import Layer, Packet
+
+ICMPV6_ECHO_REQUEST = 128
+ICMPV6_ECHO_REPLY = 129
+_NA_SOLICITED_OVERRIDE = 0x60000000  # ndisc_send_na for a host's own address: S and O
+
+
+def solicited_node(ip6: str) -> tuple[str, str]:
+    """RFC 4291 2.7.1: the solicited-node multicast address of ``ip6`` (ff02::1:ff + its low
+    24 bits) and, RFC 2464 7, its MAC (33:33 + the group's low 32 bits)."""
+    low = ip6_bytes(ip6)[13:]
+    group = f"ff02::1:ff{low[0]:02x}:{low[1]:02x}{low[2]:02x}"
+    return group, mac_str(b"\x33\x33\xff" + low)
+
+
+def icmpv6_echo(ident: int, seq: int, *, reply: bool = False) -> Layer:
+    return Layer("icmpv6", {"icmpv6.type": ICMPV6_ECHO_REPLY if reply else ICMPV6_ECHO_REQUEST,
+                            "icmpv6.code": 0, "icmpv6.checksum": None,
+                            "icmpv6.echo.identifier": ident, "icmpv6.echo.sequence_number": seq})
 
 
 def ping_payload(size: int, sent_ns: int) -> bytes:
@@ -88,18 +114,27 @@ class ContainerStack:
         self.pending.setdefault(hop, []).append(out)
         if not first:
             return []
+        if ":" in hop:
+            # ndisc_send_ns: to the target's solicited-node group, with our link-layer address.
+            group, group_mac = solicited_node(hop)
+            ns = NdInfo(self.ip, group, NDISC_NEIGHBOUR_SOLICITATION, hop, 0,
+                        ND_OPT_SOURCE_LL_ADDR, self.mac)
+            return [encode([build.eth(dst=group_mac, src=self.mac), *nd_layers(ns)])]
         return [encode([build.eth(dst=BROADCAST_MAC, src=self.mac),
                         build.arp(OP_REQUEST, self.mac, self.ip, ZERO_MAC, hop)])]
 
     def _finish(self, mac: str, out: _Outgoing) -> bytes:
+        if ":" in out.dst:
+            return encode([build.eth(dst=mac, src=self.mac),
+                           build.ipv6(src=self.ip, dst=out.dst), *out.tail])
         return encode([build.eth(dst=mac, src=self.mac),
                        build.ipv4(src=self.ip, dst=out.dst, df=out.df, id=out.ip_id),
                        *out.tail])
 
     def ping(self, dst_ip: str, seq: int, size: int, now_ns: int) -> list[bytes]:
         self.echoes.append(Echo(seq, now_ns))
-        out = _Outgoing(True, 0, [build.icmp_echo(self.ident, seq),
-                                  build.payload(ping_payload(size, now_ns))])
+        echo = icmpv6_echo(self.ident, seq) if ":" in dst_ip else build.icmp_echo(self.ident, seq)
+        out = _Outgoing(True, 0, [echo, build.payload(ping_payload(size, now_ns))])
         return self._resolve_or_queue(dst_ip, out)
 
     # -- receiving
@@ -107,7 +142,11 @@ class ContainerStack:
     def receive(self, data: bytes, now_ns: int) -> list[bytes]:
         packet = decode(data)
         eth = packet.layer("eth")
-        if eth is None or eth["eth.dst"] not in (self.mac, BROADCAST_MAC):
+        if eth is None:
+            return []
+        if packet.layer("ipv6") is not None:
+            return self._receive_ipv6(packet, eth["eth.dst"], now_ns)
+        if eth["eth.dst"] not in (self.mac, BROADCAST_MAC):
             return []
         arp = packet.layer("arp")
         if arp is not None:
@@ -149,4 +188,58 @@ class ContainerStack:
         if sender_ip in self.arp_cache:
             for queued in self.pending.pop(sender_ip, []):
                 out.append(self._finish(self.arp_cache[sender_ip], queued))
+        return out
+
+    def _receive_ipv6(self, packet: Packet, eth_dst: str, now_ns: int) -> list[bytes]:
+        """Neighbour discovery (ndisc_recv_ns/ndisc_recv_na) and ICMPv6 echo for ``self.ip``
+        when it is an IPv6 address."""
+        ip6 = packet.layer("ipv6")
+        icmp = packet.layer("icmpv6")
+        if ":" not in self.ip or ip6 is None or icmp is None:
+            return []
+        if eth_dst not in (self.mac, solicited_node(self.ip)[1]):
+            return []
+        itype = icmp["icmpv6.type"]
+        src = ip6["ipv6.src"]
+        out: list[bytes] = []
+        if itype == NDISC_NEIGHBOUR_SOLICITATION:
+            if icmp.get("icmpv6.nd.ns.target_address") != self.ip:
+                return []
+            sll = icmp.get("icmpv6.opt.src_linkaddr") or []
+            if not sll or src == "::":
+                return []  # DAD, or no address to answer to: not what this scenario sends
+            mac = bytes(sll[0]).hex(":")
+            self.arp_cache[src] = mac
+            na = NdInfo(self.ip, src, NDISC_NEIGHBOUR_ADVERTISEMENT, self.ip,
+                        _NA_SOLICITED_OVERRIDE, ND_OPT_TARGET_LL_ADDR, self.mac)
+            out.append(encode([build.eth(dst=mac, src=self.mac), *nd_layers(na)]))
+            for queued in self.pending.pop(src, []):
+                out.append(self._finish(mac, queued))
+            return out
+        if itype == NDISC_NEIGHBOUR_ADVERTISEMENT:
+            target = icmp.get("icmpv6.nd.na.target_address")
+            tll = icmp.get("icmpv6.opt.target_linkaddr") or []
+            if target is None or not tll:
+                return []
+            mac = bytes(tll[0]).hex(":")
+            self.arp_cache[target] = mac
+            for queued in self.pending.pop(target, []):
+                out.append(self._finish(mac, queued))
+            return out
+        if ip6["ipv6.dst"] != self.ip:
+            return []
+        if itype == ICMPV6_ECHO_REQUEST:
+            data_layer = packet.layer("data")
+            body = data_layer["data.data"] if data_layer is not None else b""
+            reply = _Outgoing(False, 0, [icmpv6_echo(icmp["icmpv6.echo.identifier"],
+                                                     icmp["icmpv6.echo.sequence_number"],
+                                                     reply=True),
+                                         build.payload(body)])
+            return self._resolve_or_queue(src, reply)
+        if itype == ICMPV6_ECHO_REPLY and icmp["icmpv6.echo.identifier"] == self.ident:
+            for echo in self.echoes:
+                if (echo.seq == icmp["icmpv6.echo.sequence_number"]
+                        and echo.replied_ns is None):
+                    echo.replied_ns = now_ns
+                    break
         return out

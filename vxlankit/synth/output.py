@@ -44,6 +44,8 @@ def write_result(result: SynthResult, target: Any, *, tap: str | None = None,
     comment = f"vni={o.vni} count={o.count} arp={o.arp} seed={o.seed}"
     if o.underlay != "ipv4":
         comment += f" underlay={o.underlay}"
+    if o.inner != "ipv4":
+        comment += f" inner={o.inner}"
     with PcapngWriter(target, userappl="vxlankit synth ping", comment=comment) as ng:
         ids = {name: ng.add_interface(name, LINKTYPE_ETHERNET, tsresol=10**9,
                                       description=_describe(name))

@@ -33,6 +33,7 @@ from vxlankit.model.events import (
     Forwarded,
     Frame,
     FrameReceived,
+    NdProxied,
     Output,
     VtepTransmit,
 )
@@ -43,6 +44,7 @@ from vxlankit.synth.topology import (
     DEFAULT_START_NS,
     DEFAULT_SUBNET,
     DEFAULT_VNI,
+    INNER6_PREFIX,
     Node,
     Topology,
     seed_topology,
@@ -72,6 +74,7 @@ class PingOptions:
     subnets: tuple[str, ...] = (DEFAULT_SUBNET,)
     to: str = "remote"
     underlay: str = "ipv4"  # the hosts' network: "ipv4" or "ipv6"
+    inner: str = "ipv4"  # the containers' ping: "ipv4" or "ipv6" (NDP, ICMPv6)
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,26 @@ def frame_label(data: bytes) -> str:
         return f"{prefix}ICMP echo {kind} seq={icmp['icmp.seq']}{ttl}"
     if icmp is not None:
         return f"{prefix}ICMP type {icmp['icmp.type']} code {icmp['icmp.code']}"
+    icmp6 = packet.layer("icmpv6", -1)
+    ip6 = packet.layer("ipv6", -1)
+    if icmp6 is not None and ip6 is not None:
+        return prefix + _icmpv6_label(icmp6.fields, ip6.fields)
     return prefix + packet.protocols
+
+
+def _icmpv6_label(f: dict[str, Any], ip6: dict[str, Any]) -> str:
+    itype = f["icmpv6.type"]
+    if itype == 135 and "icmpv6.nd.ns.target_address" in f:
+        return f"NS who-has {f['icmpv6.nd.ns.target_address']} tell {ip6['ipv6.src']}"
+    if itype == 136 and "icmpv6.nd.na.target_address" in f:
+        tll = f.get("icmpv6.opt.target_linkaddr") or []
+        mac = bytes(tll[0]).hex(":") if tll else "?"
+        return f"NA {f['icmpv6.nd.na.target_address']} is-at {mac}"
+    if itype in (128, 129) and "icmpv6.echo.sequence_number" in f:
+        kind = "request" if itype == 128 else "reply"
+        return (f"ICMPv6 echo {kind} seq={f['icmpv6.echo.sequence_number']} "
+                f"hlim={ip6['ipv6.hlim']}")
+    return f"ICMPv6 type {itype} code {f['icmpv6.code']}"
 
 
 class _Scenario:
@@ -163,7 +185,7 @@ class _Scenario:
                              "gets one reply per host; use --arp proxy (Docker's way)")
         self.o = options
         self.topo = seed_topology(options.vni, options.port, options.seed, options.subnets,
-                                  options.to, options.underlay)
+                                  options.to, options.underlay, options.inner)
         topo = self.topo
         self.rng = random.Random(f"timing:{options.seed}")
         self.queue: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
@@ -179,9 +201,13 @@ class _Scenario:
         stack_rng = random.Random(f"stacks:{options.seed}")
         for c in topo.containers:
             net = topo.subnets[c.subnet]
-            self.stacks[c.name] = ContainerStack(
-                c.name, c.ip, c.mac, stack_rng, net.prefix,
-                net.gateway if topo.routed else None)
+            if c.ip6 is not None:  # --inner ipv6: the stack that pings is the IPv6 one
+                self.stacks[c.name] = ContainerStack(c.name, c.ip6, c.mac, stack_rng,
+                                                     INNER6_PREFIX)
+            else:
+                self.stacks[c.name] = ContainerStack(
+                    c.name, c.ip, c.mac, stack_rng, net.prefix,
+                    net.gateway if topo.routed else None)
             self.port_owner[(c.node, c.veth)] = c.name
         for node in topo.nodes:
             for net in topo.subnets:
@@ -233,6 +259,11 @@ class _Scenario:
                             remote = topo.node(c.node)
                             for event in peer_add(net.vni, c.ip, c.mac, remote.ip):
                                 self.events.extend(vtep.handle(event, now))  # type: ignore[arg-type]
+                            if c.ip6 is not None:
+                                # A dual-stack endpoint: its IPv6 address too, for the ND
+                                # proxy (the FDB entry is the same: no change).
+                                for event in peer_add(net.vni, c.ip6, c.mac, remote.ip):
+                                    self.events.extend(vtep.handle(event, now))  # type: ignore[arg-type]
                 else:
                     # RFC 7348 flood-and-learn: head-end replication to every other VTEP.
                     for other in topo.nodes:
@@ -254,7 +285,7 @@ class _Scenario:
         c1, c2 = self.topo.containers
         for i in range(self.o.count):
             self.at(self.o.start_ns + i * self.o.interval_ns + self.delay(_STACK), self.ping,
-                    c1.name, c2.ip, i + 1)
+                    c1.name, c2.ip6 or c2.ip, i + 1)
         while self.queue:
             t, _, fn, args = heapq.heappop(self.queue)
             fn(t, *args)
@@ -344,7 +375,7 @@ class _Scenario:
                 self.tap(sent, f"{node}/eth0", wire)
                 self.step(sent, f"{net.vxlan}@{node}", "underlay", wire)
                 self.at(sent + self.delay(_WIRE), self.route, node, wire)
-            elif isinstance(out, ArpProxied):
+            elif isinstance(out, (ArpProxied, NdProxied)):
                 reply = frame_bytes(out.frame)
                 self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, index), reply,
                           "proxy " + frame_label(reply))

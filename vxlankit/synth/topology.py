@@ -8,6 +8,8 @@ its own VNI: Docker allocates one per subnet, consecutively), a veth per contain
 there are several subnets, the sandbox's IP stack routing between the bridges (gateway = the
 subnet's first host address).  By default there is one subnet, 10.0.0.0/24, with C1 = 10.0.0.3
 on node1 and C2 = 10.0.0.4 on node2, as in the seed chapter; MACs are what Docker derives.
+With ``inner="ipv6"`` the containers also have IPv6 addresses in the unique local prefix
+fd00:10::/64 (RFC 4193), the host number as the IPv4 one's: C1 = fd00:10::3, C2 = fd00:10::4.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ UNDERLAY_NODES = {
     "ipv6": (("node1", "2001:db8:1::10", "2001:db8:1::/64"),
              ("node2", "2001:db8:2::10", "2001:db8:2::/64")),
 }
+INNERS = ("ipv4", "ipv6")
+INNER6_PREFIX = "fd00:10::/64"  # the overlay's IPv6 subnet with --inner ipv6 (a ULA prefix)
 FIRST_CONTAINER_HOST = 3  # .1 is the gateway, .2 the network's load-balancer endpoint
 
 
@@ -59,6 +63,7 @@ class Container:
     ip: str
     mac: str
     subnet: int
+    ip6: str | None = None  # with --inner ipv6: the container's address in INNER6_PREFIX
 
     @property
     def veth(self) -> str:
@@ -83,6 +88,7 @@ class Topology:
     containers: tuple[Container, ...]
     subnets: tuple[Subnet, ...]
     port: int
+    inner: str = "ipv4"
 
     @property
     def vni(self) -> int:
@@ -115,15 +121,21 @@ def _host(prefix: str, n: int) -> str:
 
 def seed_topology(vni: int = DEFAULT_VNI, port: int = 4789, seed: int = 0,
                   subnets: tuple[str, ...] = (DEFAULT_SUBNET,),
-                  target: str = "remote", underlay: str = "ipv4") -> Topology:
+                  target: str = "remote", underlay: str = "ipv4",
+                  inner: str = "ipv4") -> Topology:
     """The seed chapter's overlay.  ``subnets``: the overlay's subnets (VNIs ``vni``,
     ``vni + 1``...).  ``target`` places C2: ``remote`` (the other node, in the last subnet),
     ``same-subnet`` (the other node, C1's subnet) or ``same-host`` (node1, the last subnet).
-    ``underlay``: the hosts' network, ``ipv4`` or ``ipv6`` (only the addresses differ)."""
+    ``underlay``: the hosts' network, ``ipv4`` or ``ipv6`` (only the addresses differ).
+    ``inner``: ``ipv6`` gives the containers IPv6 addresses too (one subnet only)."""
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
     if underlay not in UNDERLAYS:
         raise ValueError(f"underlay must be one of {UNDERLAYS}, not {underlay!r}")
+    if inner not in INNERS:
+        raise ValueError(f"inner must be one of {INNERS}, not {inner!r}")
+    if inner == "ipv6" and (len(subnets) > 1 or target == "same-host"):
+        raise ValueError("--inner ipv6 has one subnet and C2 on node2 (no routed IPv6 overlay)")
     nets = []
     for i, prefix in enumerate(subnets):
         network = ipaddress.ip_network(prefix, strict=False)
@@ -142,6 +154,10 @@ def seed_topology(vni: int = DEFAULT_VNI, port: int = 4789, seed: int = 0,
     c2_node = "node1" if target == "same-host" else "node2"
     c1_ip = _host(c1_net.prefix, FIRST_CONTAINER_HOST)
     c2_ip = _host(c2_net.prefix, FIRST_CONTAINER_HOST + (1 if c2_net is c1_net else 0))
-    c1 = Container("C1", "node1", c1_ip, docker_mac(c1_ip), c1_net.index)
-    c2 = Container("C2", c2_node, c2_ip, docker_mac(c2_ip), c2_net.index)
-    return Topology(tuple(nodes), (c1, c2), tuple(nets), port)
+    c1_ip6 = c2_ip6 = None
+    if inner == "ipv6":
+        c1_ip6 = _host(INNER6_PREFIX, FIRST_CONTAINER_HOST)
+        c2_ip6 = _host(INNER6_PREFIX, FIRST_CONTAINER_HOST + 1)
+    c1 = Container("C1", "node1", c1_ip, docker_mac(c1_ip), c1_net.index, c1_ip6)
+    c2 = Container("C2", c2_node, c2_ip, docker_mac(c2_ip), c2_net.index, c2_ip6)
+    return Topology(tuple(nodes), (c1, c2), tuple(nets), port, inner)
