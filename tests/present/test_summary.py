@@ -479,3 +479,18 @@ def test_layers_past_the_hand_read_shapes_are_finished_by_their_steps() -> None:
     assert "Geneve 148 vni 10 |" in lines[0]
     assert "DNS Standard query 0x1234 A example.com" in lines[1]
     assert (tally.fast, tally.full, tally.steps) == (4, 0, 1), str(tally)
+
+
+def test_icmpv6_echo_with_data_by_hand() -> None:
+    """The hand-read IPv6 path names an echo from the ICMPv6 layer, not from the data after
+    it (a fast path that took the last layer's info printed "ICMPv6 118" and nothing else)."""
+    echo = Layer("icmpv6", {"icmpv6.type": 128, "icmpv6.code": 0, "icmpv6.checksum": None,
+                            "icmpv6.echo.identifier": 0x9D2B, "icmpv6.echo.sequence_number": 1})
+    frame = encode([build.eth(src=VM_A, dst=VM_B), build.ipv6("fd00:10::3", "fd00:10::4"), echo,
+                    build.payload(b"x" * 56)])
+    text = both(frame)
+    assert text == "fd00:10::3 -> fd00:10::4 ICMPv6 118 Echo (ping) request id=0x9d2b, seq=1"
+    assert make_fast_summary()(frame, len(frame)) == text
+    inner = vxlan_frame(build.eth(src=VM_A, dst=VM_B), build.ipv6("fd00:10::3", "fd00:10::4"),
+                        echo, build.payload(b"x" * 56))
+    assert make_fast_summary()(inner, len(inner)) == line(inner)

@@ -409,7 +409,7 @@ def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
     layers, errors, _, _ = found
     spec = _TRANSPORT_SPECS[kind]
     assert spec.info is not None
-    return spec.short, spec.info(layers[-1]), f"bad {spec.proto} checksum" if errors else ""
+    return spec.short, spec.info(layers[0]), f"bad {spec.proto} checksum" if errors else ""
 
 
 def _by_steps(data: bytes, frame_off: int, end: int, frame_len: int, hops: list[str],
