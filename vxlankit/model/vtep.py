@@ -565,7 +565,6 @@ class Vtep:
 
     def _arp_reduce(self, vni: int, frame: Frame, now: int, out: list[Output]) -> None:
         """arp_reduce: with ``proxy`` on, every ARP frame is consumed here, answered or not."""
-        cfg = self.config
         arp = frame.arp
         if arp is None:
             out.append(Dropped(self.name, DropReason.ARP_REDUCE, frame,
@@ -583,21 +582,10 @@ class Vtep:
             out.append(Dropped(self.name, DropReason.ARP_REDUCE, frame,
                                f"ARP for loopback/multicast {tip}"))
             return
-        mac = self._neigh[vni].get(tip)
+        mac = self._proxied_neighbour(vni, tip, DropReason.ARP_REDUCE, "the request", frame,
+                                      now, out)
         if mac is None:
-            if cfg.l3miss:
-                out.append(L3Miss(self.name, vni, tip, now))
-            out.append(Dropped(self.name, DropReason.ARP_REDUCE, frame,
-                               f"no neighbour entry for {tip}; the request is not flooded"))
             return
-        entry = self._fdb.get((vni, mac))
-        if entry is not None:
-            if cfg.tx_refreshes:
-                entry.seen = now
-            if _is_any(entry.remotes[0]):
-                out.append(Dropped(self.name, DropReason.ARP_REDUCE, frame,
-                                   f"{tip} is a bridge-local neighbour"))
-                return
         # arp_create(ARPOP_REPLY, ETH_P_ARP, sip, dev, tip, sha, n->ha, sha): the reply goes
         # to the requester's ARP sender address, from the neighbour's MAC.
         reply = Frame(
@@ -608,31 +596,42 @@ class Vtep:
         )
         out.append(ArpProxied(self.name, vni, tip, mac, reply))
 
+    def _proxied_neighbour(self, vni: int, target: str, reason: DropReason, what: str,
+                           frame: Frame, now: int, out: list[Output]) -> str | None:
+        """The MAC a proxy answer names for ``target`` (arp_reduce and neigh_reduce alike):
+        None, with the drop (and an L3 miss) in ``out``, when there is no neighbour entry or
+        the neighbour is local to the bridge; its FDB entry refreshed when the config says."""
+        cfg = self.config
+        mac = self._neigh[vni].get(target)
+        if mac is None:
+            if cfg.l3miss:
+                out.append(L3Miss(self.name, vni, target, now))
+            out.append(Dropped(self.name, reason, frame,
+                               f"no neighbour entry for {target}; {what} is not flooded"))
+            return None
+        entry = self._fdb.get((vni, mac))
+        if entry is not None:
+            if cfg.tx_refreshes:
+                entry.seen = now
+            if _is_any(entry.remotes[0]):
+                out.append(Dropped(self.name, reason, frame,
+                                   f"{target} is a bridge-local neighbour"))
+                return None
+        return mac
+
     def _neigh_reduce(self, vni: int, frame: Frame, now: int, out: list[Output]) -> None:
         """neigh_reduce: with ``proxy`` on, every Neighbor Solicitation (ICMPv6 type 135 code 0
         right after the IPv6 header) is consumed here, answered or not."""
-        cfg = self.config
         pkt = frame.payload
         target = ip6_str(pkt[48:64])
         if pkt[24:40] == _IPV6_LOOPBACK or pkt[48] == 0xFF:
             out.append(Dropped(self.name, DropReason.NEIGH_REDUCE, frame,
                                f"NS to loopback or for multicast target {target}"))
             return
-        mac = self._neigh[vni].get(target)
+        mac = self._proxied_neighbour(vni, target, DropReason.NEIGH_REDUCE, "the NS", frame,
+                                      now, out)
         if mac is None:
-            if cfg.l3miss:
-                out.append(L3Miss(self.name, vni, target, now))
-            out.append(Dropped(self.name, DropReason.NEIGH_REDUCE, frame,
-                               f"no neighbour entry for {target}; the NS is not flooded"))
             return
-        entry = self._fdb.get((vni, mac))
-        if entry is not None:
-            if cfg.tx_refreshes:
-                entry.seen = now
-            if _is_any(entry.remotes[0]):
-                out.append(Dropped(self.name, DropReason.NEIGH_REDUCE, frame,
-                                   f"{target} is a bridge-local neighbour"))
-                return
         # vxlan_na_create: to the NS's source link-layer address option (else its Ethernet
         # source), from the neighbour's MAC; an option of length 0 makes no reply.
         dst_mac = frame.src
