@@ -27,8 +27,9 @@ from collections.abc import Callable, Collection
 from typing import Any, NoReturn
 
 from vxlankit.errors import FilterError
-from vxlankit.layers.registry import ALIASES
+from vxlankit.layers.registry import ALIASES, FIELDS
 from vxlankit.layers.registry import PROTOCOLS as REGISTRY_PROTOCOLS
+from vxlankit.layers.spec import BOOL, IPV4, IPV6, UINT
 from vxlankit.packet import Packet
 
 __all__ = ["PROTOCOLS", "Filter", "FilterExprError", "compile_filter"]
@@ -69,21 +70,22 @@ _RELOPS = {
     "<=": "<=", "le": "<=",
     ">": ">", "gt": ">",
     ">=": ">=", "ge": ">=",
+    "contains": "contains", "matches": "matches", "~": "matches",
 }  # fmt: skip
 _KEYWORDS = {"and": "and", "or": "or", "not": "not", "in": "in"}
 # Wireshark operators we deliberately leave out; naming them beats "unexpected word".
-_UNSUPPORTED = {"contains", "matches", "bitwise_and", "xor"}
+_UNSUPPORTED = {"bitwise_and", "xor"}
 
 # Longest first, so that "===" is not read as "==" followed by "=".
 _SYMBOLS = (
     ("===", "op"), ("==", "op"), ("!=", "op"), ("~=", "op"), ("<=", "op"), (">=", "op"),
+    ("~", "op"),
     ("&&", "and"), ("||", "or"), ("..", ".."),
     ("<", "op"), (">", "op"), ("!", "not"),
     ("(", "("), (")", ")"), ("{", "{"), ("}", "}"), (",", ","),
 )  # fmt: skip
 _SYMBOL_HINTS = {
     "=": "'=' is not an operator (did you mean '=='?)",
-    "~": "'~' is not an operator (did you mean '~='?)",
     "&": "bitwise '&' is not supported (did you mean '&&'?)",
     "|": "'|' is not an operator (did you mean '||'?)",
     "[": "slices ('field[i:j]') are not supported",
@@ -516,6 +518,44 @@ def _set_pred(kind: _Kind, members: _Members, field: str) -> ValuePred:
     return lambda v: convert(v) in frozen or any(p(v) for p in others)
 
 
+# Field types ``contains`` and ``matches`` refuse (tshark: "cannot be converted").
+_NOT_TEXT = {UINT: "integers", BOOL: "integers", IPV4: "IPv4 addresses", IPV6: "IPv6 addresses"}
+
+
+def _text_pred(op: str, literal: _Literal, field: str, expr: str
+               ) -> Callable[[_Kind], ValuePred]:
+    """``contains`` (a substring, or a byte subsequence) and ``matches``/``~`` (a regular
+    expression, case-insensitive as in Wireshark 4.0) for string and byte fields (MAC
+    addresses are bytes); numbers and IP addresses are an error at their first value, as
+    tshark refuses them."""
+    tok = literal.tok
+    raw = tok.value if tok.kind == "string" else None
+
+    def build(kind: _Kind) -> ValuePred:
+        if op == "matches":
+            if raw is None:
+                raise FilterExprError("matches needs a quoted regular expression", expr,
+                                      tok.col)
+            try:
+                pattern = re.compile(raw.decode("utf-8", "surrogateescape"), re.IGNORECASE)
+            except re.error as exc:
+                raise FilterExprError(f"bad regular expression: {exc}", expr,
+                                      tok.col) from None
+            if kind is _Kind.BYTES:
+                return lambda value: pattern.search(bytes(value).decode("latin-1")) is not None
+            return lambda value: pattern.search(str(value)) is not None
+        if kind is _Kind.BYTES:
+            _, needle = literal.as_kind(kind, field)
+            return lambda value: needle in bytes(value)
+        if kind in (_Kind.INT, _Kind.IPV4, _Kind.IPV6):
+            raise FilterExprError(f"{field} holds {kind.value}: 'contains' applies to "
+                                  "strings and byte strings", expr, tok.col)
+        text = raw.decode("utf-8", "surrogateescape") if raw is not None else tok.text
+        return lambda value: text in str(value)
+
+    return build
+
+
 def _typed(build: Callable[[_Kind], ValuePred]) -> ValuePred:
     """Dispatch on the value's Python type, building (and caching) the predicate on first sight.
 
@@ -753,6 +793,15 @@ class _Parser:
             self.fail(f"'{name}' is a protocol; only its presence can be tested", nxt)
         self.fields.add(name)
         values_of = _values_of(name, layers)
+        if nxt.kind == "op" and nxt.value in ("contains", "matches"):
+            declared = FIELDS.get(name)
+            if declared is not None and declared.type in _NOT_TEXT:
+                self.fail(f"{name} holds {_NOT_TEXT[declared.type]}: '{nxt.value}' applies to "
+                          "strings and byte strings", nxt)
+            op_tok = self.take()
+            literal = self.value(op_tok)
+            text_pred = _text_pred(op_tok.value, literal, name, self.expr)
+            return _quantified("==", values_of, _typed(text_pred))
         if nxt.kind == "op":
             op_tok = self.take()
             literal = self.value(op_tok)
