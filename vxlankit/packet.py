@@ -92,7 +92,7 @@ class Layer:
 class Packet:
     """A decoded frame: its layers in wire order, decode problems, and the bytes themselves."""
 
-    __slots__ = ("layers", "errors", "linktype", "data")
+    __slots__ = ("layers", "errors", "linktype", "data", "frame")
 
     def __init__(
         self,
@@ -106,6 +106,9 @@ class Packet:
         self.errors: list[str] = errors if errors is not None else []
         self.linktype = linktype
         self.data = data
+        # The capture record's own fields (frame.number, frame.len...), when the reader of a
+        # capture set them: what a display filter on frame.* reads.
+        self.frame: dict[str, Any] | None = None
 
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers)
@@ -161,6 +164,10 @@ class Packet:
         """Every occurrence of ``name``, outermost first (Wireshark's ``name#1``, ``#2``...); a
         repeated field (a list in its layer) gives each of its values in turn."""
         found: list[Any] = []
+        frame = self.frame
+        if frame is not None and name in frame:
+            found.append(frame[name])
+            return found
         for layer in self.layers:
             if name in layer.fields:
                 value = layer.fields[name]

@@ -518,6 +518,13 @@ def _set_pred(kind: _Kind, members: _Members, field: str) -> ValuePred:
     return lambda v: convert(v) in frozen or any(p(v) for p in others)
 
 
+# The capture record's fields a filter can test (``Packet.frame``, which
+# ``vxlankit.present.run.decode_records`` sets when a filter names one; Wireshark's times are
+# not comparable here yet).
+FRAME_FIELDS = frozenset({"frame.number", "frame.len", "frame.cap_len", "frame.interface_id",
+                           "frame.interface_name", "frame.comment"})
+
+
 # Field types ``contains`` and ``matches`` refuse (tshark: "cannot be converted").
 _NOT_TEXT = {UINT: "integers", BOOL: "integers", IPV4: "IPv4 addresses", IPV6: "IPv6 addresses"}
 
@@ -763,8 +770,11 @@ class _Parser:
         is_protocol = "." not in name or name in PROTOCOLS
         if self.known_fields is not None and self.known_protocols is not None:
             known = name in self.known_protocols if is_protocol else name in self.known_fields
-            if not known and name.startswith("frame."):
-                self.fail(f"'{name}': frame fields are not supported in filters yet", name_tok)
+            if not known and name in FRAME_FIELDS:
+                known = True
+            elif not known and name.startswith("frame."):
+                self.fail(f"'{name}': this frame field is not supported in filters yet (these "
+                          f"are: {', '.join(sorted(FRAME_FIELDS))})", name_tok)
             if not known:
                 self.fail(f"'{name}' is neither a field nor a protocol name", name_tok)
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
 from vxlankit.packet import Packet
+from vxlankit.present.filter import FRAME_FIELDS
 
 __all__ = [
     "DecodedRecord",
@@ -193,6 +194,20 @@ def options_for(options: DecodeOptions, interface: InterfaceLike,
     return replace(options, fcs_len=fcs)
 
 
+def frame_values(record: RecordLike, iface: InterfaceLike) -> dict[str, Any]:
+    """The ``frame.*`` values of ``record``, by Wireshark's names (those it has)."""
+    found: dict[str, Any] = {"frame.number": record.number, "frame.len": record.orig_len,
+                             "frame.cap_len": record.cap_len}
+    if_id = getattr(iface, "id", None)
+    if if_id is not None:
+        found["frame.interface_id"] = if_id
+    if iface.name is not None:
+        found["frame.interface_name"] = iface.name
+    if record.comment is not None:
+        found["frame.comment"] = record.comment
+    return found
+
+
 def decode_records(
     records: Iterable[RecordLike],
     options: DecodeOptions = DEFAULT_OPTIONS,
@@ -211,6 +226,9 @@ def decode_records(
         return
     select = Selection(vnis, vteps, filter)
     keep_all = select.everything
+    # frame.* in a filter reads the record's own fields: set them only when it asks.
+    frame_fields = bool(filter is not None and FRAME_FIELDS.intersection(
+        getattr(filter, "fields", ())))
     analyze = Analysis()
     cache: dict[int, DecodeOptions] = {}
     first: int | None = None
@@ -223,6 +241,8 @@ def decode_records(
         iface = record.interface
         opts = options if iface.fcslen is None else options_for(options, iface, cache)
         packet = analyze(decode(record.data, iface.linktype, opts))
+        if frame_fields:
+            packet.frame = frame_values(record, iface)
         if keep_all or select(packet):
             yield DecodedRecord(record, packet, first, prev)
             kept += 1
