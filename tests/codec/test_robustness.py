@@ -43,14 +43,16 @@ def decode_checked(data: bytes, linktype: int, options: DecodeOptions = OPTIONS[
         assert layer.status in (OK, TRUNCATED, MALFORMED)
         assert layer.offset == position, packet
         # Every layer holds bytes, except a header cut off before its first byte: that one
-        # is truncated, and no header follows it (only the FCS the options split off); and
+        # is truncated, and no header follows it (only the bytes past a length field that
+        # ended the payload before it, and the FCS the options split off); and
         # ERSPAN type I, which has no header (an OK layer without fields, as tshark shows it).
         if layer.length <= 0 and layer.proto == "erspan" and layer.status == OK:
             assert layer.length == 0 and not layer.fields and layer.raw is None, packet
         elif layer.length <= 0:
             assert layer.length == 0, packet
             assert layer.status == TRUNCATED and layer.raw == b"", packet
-            assert all(later.proto == "fcs" for later in packet.layers[index + 1:]), packet
+            assert all(later.proto in ("trailer", "fcs")
+                       for later in packet.layers[index + 1:]), packet
         if layer.raw is not None:
             assert layer.status == TRUNCATED
             assert layer.raw == data[layer.offset:layer.offset + layer.length]
@@ -182,3 +184,13 @@ def test_any_bytes_like_input(data: st.DataObject) -> None:
         assert packet == expected
         assert type(packet.data) is bytes and packet.data == wire
         assert packet.errors == expected.errors
+
+
+def test_a_header_cut_by_a_length_field_then_a_trailer() -> None:
+    """Raw IPv4 whose total length ends at its options, proto UDP, with bytes after it: the
+    UDP header is cut before its first byte, and the bytes after the datagram are a trailer
+    (found by the mutated-frames property)."""
+    data = bytes.fromhex("460000180000000000112585000000000000000094040000") + bytes(30)
+    packet = decode_checked(data, 228)
+    assert [(layer.proto, layer.offset, layer.length) for layer in packet.layers] == [
+        ("ip", 0, 24), ("udp", 24, 0), ("trailer", 24, 30)]
