@@ -205,6 +205,8 @@ FIELDS = [
     "gre.proto", "gre.key", "gre.sequence_number", "erspan.version", "erspan.spanid",
     "erspan.vlan", "icmpv6.type", "icmpv6.code", "icmpv6.checksum", "icmpv6.checksum.status",
     "icmpv6.nd.ns.target_address", "icmpv6.nd.na.target_address", "icmpv6.opt.type",
+    "dns.id", "dns.flags", "dns.count.queries", "dns.count.answers", "dns.count.auth_rr",
+    "dns.count.add_rr", "dns.qry.name", "dns.qry.type", "dns.qry.class", "nsh.spi", "nsh.si",
 ]
 
 
