@@ -46,11 +46,7 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
     if nxt is None:
         walk.errors.append(f"link type {linktype} is not supported; frame kept as data")
         nxt = "data"
-    steps = STEPS
-    off = 0
-    while nxt is not None:
-        # A name in a dispatch table that no layer decodes (a user's decode-as): data.
-        nxt, off = steps.get(nxt, dissect_data)(walk, off)
+    run_steps(walk, nxt, 0)
     layers = walk.layers
     trailers = walk.trailers
     while trailers:
@@ -59,6 +55,26 @@ def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
     if fcs is not None:
         _fcs(layers, walk.errors, buf, fcs)
     return Packet(layers, walk.errors, linktype=linktype, data=buf)
+
+
+def run_steps(walk: Walk, name: str | None, off: int) -> int:
+    """The layers' dissect steps from step ``name`` at ``off``, each naming the next, until one
+    ends the frame; returns the offset the last one stopped at.  A name in a dispatch table
+    that no layer decodes (a user's decode-as) is data."""
+    steps = STEPS
+    while name is not None:
+        name, off = steps.get(name, dissect_data)(walk, off)
+    return off
+
+
+def dissect_frame(data: bytes, off: int, end: int, options: DecodeOptions, depth: int = 0
+                  ) -> Walk:
+    """For the fast paths: the Ethernet frame at ``off`` (its data ending at ``end``),
+    ``depth`` tunnels in, through the layers' own steps (what they do not read by hand)."""
+    walk = Walk(data, end, options.tables, options.verify_checksums, options.max_depth)
+    walk.depth = depth
+    run_steps(walk, "eth", off)
+    return walk
 
 
 def dissect_transport(data: bytes, off: int, end: int, ip_off: int, name: str,

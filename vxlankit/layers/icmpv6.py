@@ -90,7 +90,6 @@ from vxlankit.layers.spec import (
     LayerSpec,
     Span,
     Walk,
-    dissect_data,
 )
 from vxlankit.packet import (
     CHECKSUM_GOOD,
@@ -590,15 +589,12 @@ def _quoted(walk: Walk, layer: Layer, start: int) -> None:
     if name == "data":
         walk.data(start)
         return
-    from vxlankit.layers.registry import STEPS  # the registry lists this module: import late
+    from vxlankit.codec.decode import run_steps  # the registry lists this module: late
 
     saved = walk.ip_src, walk.ip_dst, walk.ip_pseudo, walk.ip_complete, walk.ip_v6
     n_layers, n_errors, n_trailers = len(walk.layers), len(walk.errors), len(walk.trailers)
     walk.depth += 1
-    nxt: str | None = name
-    off = start
-    while nxt is not None:
-        nxt, off = STEPS.get(nxt, dissect_data)(walk, off)
+    run_steps(walk, name, start)
     walk.depth -= 1
     walk.ip_src, walk.ip_dst, walk.ip_pseudo, walk.ip_complete, walk.ip_v6 = saved
     walk.end = end

@@ -35,7 +35,7 @@ from vxlankit.layers import (
     vlan,
     vxlan,
 )
-from vxlankit.layers.spec import BYTES, UINT, Field, LayerSpec, Walk, dissect_data
+from vxlankit.layers.spec import BYTES, CONTROL, UINT, Field, LayerSpec, Walk, dissect_data
 from vxlankit.packet import Layer
 
 LAYERS: tuple[LayerSpec, ...] = (
@@ -144,6 +144,12 @@ STEPS: Mapping[str, Callable[[Walk, int], tuple[str | None, int]]] = MappingProx
     "raw": _raw,
     "data": dissect_data,
 })
+
+# Layers above UDP that end the frame with a message of their own (DNS, mDNS): the fast
+# paths read them by their own step after a UDP header they read by hand.
+UDP_MESSAGES: frozenset[str] = frozenset(
+    spec.name for spec in LAYERS
+    if spec.role == CONTROL and any(table == "udp.port" for table, _ in spec.selectors))
 
 PROTOCOLS: frozenset[str] = frozenset({spec.proto for spec in LAYERS} | set(PSEUDO_LAYERS))
 

@@ -18,7 +18,7 @@ from vxlankit.layers.registry import ALIASES, FIELDS, field_for
 from vxlankit.layers.spec import Field
 from vxlankit.packet import Packet
 from vxlankit.present.jsonl import frame_protocols
-from vxlankit.present.run import DecodedRecord
+from vxlankit.present.run import DecodedRecord, frame_values
 from vxlankit.present.timeformat import epoch_str, format_seconds
 
 __all__ = ["FieldsFormat", "field_lines", "fields_format", "unknown_fields"]
@@ -122,23 +122,15 @@ def _shown(name: str, packet: Packet) -> list[str]:
 
 def _frame_value(name: str, item: DecodedRecord) -> Any:
     rec = item.record
-    if name == "frame.number":
-        return rec.number
     if name == "frame.time_epoch":
         return epoch_str(rec.ts_ns)
     if name == "frame.time_relative":
         return format_seconds(rec.ts_ns - item.first_ts_ns, 9)
     if name == "frame.time_delta":
         return format_seconds(rec.ts_ns - item.prev_ts_ns, 9)
-    if name == "frame.len":
-        return rec.orig_len
-    if name == "frame.cap_len":
-        return rec.cap_len
     if name == "frame.protocols":
         return frame_protocols(item.packet)
-    if name == "frame.interface_id":
-        return getattr(rec.interface, "id", None)
-    return rec.interface.name
+    return frame_values(rec, rec.interface).get(name)  # the record's own (what -Y reads)
 
 
 def _column(name: str, item: DecodedRecord, fmt: FieldsFormat) -> str:

@@ -28,11 +28,11 @@ from typing import Any
 from vxlankit.checksum import internet_checksum, pseudo_header_sum
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
-from vxlankit.codec.decode import dissect_transport
+from vxlankit.codec.decode import dissect_frame, dissect_transport
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers import arp, ethernet, vlan, vxlan
-from vxlankit.layers.registry import LAYERS, STEPS
-from vxlankit.layers.spec import CONTROL, Walk, dissect_data
+from vxlankit.layers.registry import STEPS, UDP_MESSAGES
+from vxlankit.layers.spec import Walk
 from vxlankit.layers.udp import port_layer
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
@@ -345,9 +345,6 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
     tables = options.tables
     verify = options.verify_checksums
     steps = STEPS
-    # Layers above UDP that end the frame with a message of their own (DNS, mDNS).
-    applications = frozenset(spec.name for spec in LAYERS if spec.role == CONTROL
-                             and any(table == "udp.port" for table, _ in spec.selectors))
 
     def by_steps(record: RecordLike, file: str | None, frame_off: int, frame_end: int,
                  depth: int, parts: list[str], protos: list[str], errors: list[str],
@@ -355,13 +352,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
         """The rest of the packet from the Ethernet frame at ``frame_off`` on, by the layers'
         own dissect steps (what the hand-read shapes do not cover); the lists hold what was
         read by hand before it."""
-        data = record.data
-        walk = Walk(data, frame_end, tables, verify, max_depth)
-        walk.depth = depth
-        nxt: str | None = "eth"
-        off = frame_off
-        while nxt is not None:
-            nxt, off = steps.get(nxt, dissect_data)(walk, off)
+        walk = dissect_frame(record.data, frame_off, frame_end, options, depth)
         layers = walk.layers
         if analysis is not None:
             analysis(Packet(layers, walk.errors))
@@ -519,7 +510,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                     protos.append("vxlan")
                     off += 8
                     continue
-                if tunnel is not None and tunnel in applications:
+                if tunnel is not None and tunnel in UDP_MESSAGES:
                     # A message that ends the frame (DNS): its layer's own step, from here.
                     walk = Walk(data, end, tables, verify, max_depth)
                     nxt, _ = steps[tunnel](walk, off)

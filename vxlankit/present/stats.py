@@ -285,9 +285,9 @@ class OverlayStats:
             number = ip.fields.get("ip.proto" if net == "ip" else "ipv6.nxt")
             label = (PROTOCOL_NAMES.get(number, f"{net}.proto={number}")
                      if isinstance(number, int) else f"{net}.proto={number}")
-            if top is not None and top.proto in ("icmp", "icmpv6", "udp", "tcp"):
-                label = {"icmp": "ICMP", "icmpv6": "ICMPv6", "udp": "UDP", "tcp": "TCP"}[
-                    top.proto]
+            top_spec = spec_for(top) if top is not None and top.proto != "arp" else None
+            if top_spec is not None:
+                label = top_spec.short
         elif top is not None and top.proto == "arp" and "arp.src.proto_ipv4" in top.fields:
             src, dst = top.fields["arp.src.proto_ipv4"], top.fields["arp.dst.proto_ipv4"]
             label = "ARP"

@@ -36,11 +36,11 @@ from vxlankit.addr import ip6_str
 from vxlankit.checksum import verify as _checksum_ok
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
-from vxlankit.codec.decode import dissect_transport
+from vxlankit.codec.decode import dissect_frame, dissect_transport
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
-from vxlankit.layers.registry import LAYERS, STEPS, spec_for
-from vxlankit.layers.spec import CONTROL, NETWORK, TRANSPORT, TUNNEL, Walk, dissect_data
+from vxlankit.layers.registry import LAYERS, UDP_MESSAGES, spec_for
+from vxlankit.layers.spec import NETWORK, TRANSPORT, TUNNEL, Walk
 from vxlankit.layers.udp import port_layer
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, RESERVED_MASK
 from vxlankit.packet import CHECKSUM_BAD, MALFORMED, OK, TRUNCATED, Layer, Packet
@@ -419,16 +419,10 @@ def _by_steps(data: bytes, frame_off: int, end: int, frame_len: int, hops: list[
     dissect steps (what the hand-read shapes do not cover: another network, tunnel or
     application layer, IPv4 options, fragments); ``hops`` and ``bad`` are what was read by hand
     before it.  ``None`` when the frame has more to report than bad checksums (a cut or
-    malformed header, a trailer): the full decoder's case."""
-    walk = Walk(data, end, options.tables, options.verify_checksums, options.max_depth)
-    walk.depth = len(hops)
-    steps = STEPS
-    nxt: str | None = "eth"
-    off = frame_off
-    while nxt is not None:
-        nxt, off = steps.get(nxt, dissect_data)(walk, off)
+    malformed header; bytes past a length field are not in the line): the full decoder's
+    case."""
+    walk = dissect_frame(data, frame_off, end, options, len(hops))
     layers = walk.layers
-    # Bytes past a length field (padding) are not in the line, as in the reference.
     if any(layer.status != OK for layer in layers) or not all(
             " bad checksum at offset " in error for error in walk.errors):
         return None
@@ -447,9 +441,8 @@ _TUNNEL_SPECS = {spec.name: spec for spec in LAYERS if spec.role == TUNNEL
 
 # Layers above UDP that end the frame with a message of their own (DNS, mDNS): what names a
 # datagram in the one-line text, read by their own steps.
-_APPLICATION_SPECS = {spec.name: spec for spec in LAYERS if spec.role == CONTROL
-                      and spec.info is not None
-                      and any(table == "udp.port" for table, _ in spec.selectors)}
+_APPLICATION_SPECS = {spec.name: spec for spec in LAYERS
+                      if spec.name in UDP_MESSAGES and spec.info is not None}
 
 
 def _application_step(data: bytes, off: int, end: int, kind: str, options: DecodeOptions
