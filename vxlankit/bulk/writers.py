@@ -317,6 +317,11 @@ def _export(names: list[str], target: str, format: str, jobs: int, scheduler: st
             options: DecodeOptions) -> ExportSummary:
     packets = fallback = batches = 0
     error: CaptureError | None = None
+    # The writer's libraries are loaded before the output file exists: the import takes most
+    # of a second, the longest stretch a SIGTERM could land in with the temporary file open.
+    require("pyarrow")
+    if format == "parquet":
+        require("pyarrow.parquet")
     with _Output(target) as file:
         sink: _Sink
         if format == "parquet":
