@@ -58,3 +58,15 @@ def test_errors(expr: str, message: str) -> None:
         test = compile_filter(expr)
         for item in decode_capture(path):
             test(item.packet)
+
+
+def test_contains_on_byte_fields_is_a_subsequence_by_hand() -> None:
+    """A byte field: the literal's bytes anywhere in the value (hex or a quoted string)."""
+    from vxlankit.packet import Layer, Packet
+
+    packet = Packet([Layer("data", {"data.data": b"\x01SSH-2.0\xff", "data.len": 10})])
+    assert compile_filter("data.data contains 53:53:48")(packet)
+    assert compile_filter('data.data contains "SH-2"')(packet)
+    assert compile_filter("data.data contains 2e:30:ff")(packet)
+    assert not compile_filter("data.data contains 48:53")(packet)
+    assert compile_filter('data.data matches "^.ssh"')(packet)  # bytes as latin-1, no case
