@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
@@ -82,9 +82,9 @@ def error_line(exc: VxlanKitError) -> str:
 
 
 def exit_code(exc: VxlanKitError) -> int:
-    from vxlankit.errors import OutputIsInputError
+    from vxlankit.errors import OutputIsInputError, StatisticError
 
-    if isinstance(exc, (FilterError, OutputIsInputError)):
+    if isinstance(exc, (FilterError, OutputIsInputError, StatisticError)):
         return EXIT_USAGE
     if isinstance(exc, CaptureError) and exc.offset is not None:
         return EXIT_DAMAGED  # the file was opened: it is not a capture, or it is damaged
@@ -388,6 +388,13 @@ def main() -> None:
 @selection_options
 @decode_options
 @color_option
+@click.option("-z", "zstat_specs", multiple=True, metavar="STATISTIC",
+              help="After the packets, tshark's statistic (io,phs; conv,TYPE; "
+              "endpoints,TYPE; io,stat,SECONDS; TYPE is eth, ip, ipv6, udp or tcp); "
+              "repeatable (docs/tshark-stats.md).")
+@click.option("-q", "quiet", is_flag=True, help="No packets: only the -z statistics.")
+@click.option("--per-tunnel", is_flag=True,
+              help="-z tables split by the tunnel (VNI) that carries each layer.")
 @click.option("--fast-path-stats", is_flag=True,
               help="At the end, say on stderr how many packets the fast path answered and how "
                    "many were decoded in full.")
@@ -398,7 +405,8 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
            count: int | None, time_format: str, vnis: tuple[int, ...], vteps: tuple[str, ...],
            filter_expr: str | None, vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
            geneve_ports: tuple[int, ...],
-           color: str, fast_path_stats: bool) -> None:
+           color: str, zstat_specs: tuple[str, ...], quiet: bool, per_tunnel: bool,
+           fast_path_stats: bool) -> None:
     """Print the packets of capture FILEs (pcap or pcapng; - reads stdin).
 
     One line per packet by default: outer VTEPs, VNI, then the inner frame.
@@ -417,17 +425,23 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
                                  make_filter(filter_expr)))
     if write_format is not None:
         raise click.UsageError("-F needs -w")
+    taps = make_zstats(zstat_specs, per_tunnel)
+    if quiet and not taps:
+        raise click.UsageError("-q prints nothing without -z")
     view = DecodeView(
         options=options, count=count, vnis=vnis,
         vteps=vteps, filter=make_filter(filter_expr), verbose=verbose, hexdump=hexdump,
         as_json=as_json, time_format=time_format, several=len(files) > 1,
         pal=ANSI if (not as_json and use_color(color, sys.stdout)) else PLAIN, fields=fields,
+        taps=taps, quiet=quiet,
     )
     try:
         code = for_each_file(files, view.show, progress=_show_progress(True))
     except FilterError as exc:  # a literal that does not fit its field shows at first use
         view.out.flush()
         raise Failed(str(exc), EXIT_USAGE) from None
+    for tap in taps:
+        view.out.line(tap.render())
     view.out.flush()
     if fast_path_stats:
         used = view.tally.total or not (verbose or hexdump or vnis or vteps or filter_expr)
@@ -520,14 +534,40 @@ def _fields_format(output_type: str | None, names: tuple[str, ...], options: tup
         raise click.UsageError(str(exc)) from None
 
 
+def make_zstats(specs: Iterable[str], per_tunnel: bool) -> list[Any]:
+    """The -z statistics asked for (a usage error for one vxlankit does not have)."""
+    from vxlankit.present.zstats import parse_zstat
+
+    try:
+        return [parse_zstat(spec, per_tunnel) for spec in specs]
+    except VxlanKitError as exc:
+        raise Failed(str(exc), EXIT_USAGE) from None
+
+
+def _feeding(items: Iterable[DecodedRecord], taps: Sequence[Any]) -> Iterator[DecodedRecord]:
+    for item in items:
+        for tap in taps:
+            tap.add(item.record, item.packet)
+        yield item
+
+
+def _drained(items: Iterable[Any]) -> Iterator[str]:
+    for _ in items:
+        pass
+    yield from ()
+
+
 class DecodeView:
     """What ``decode`` prints for each capture, in the mode its options chose."""
 
     def __init__(self, *, options: DecodeOptions, count: int | None, vnis: tuple[int, ...],
                  vteps: tuple[str, ...], filter: PacketTest | None, verbose: bool,
                  hexdump: bool, as_json: bool, time_format: str, several: bool,
-                 pal: Any, fields: Any = None) -> None:
+                 pal: Any, fields: Any = None, taps: Sequence[Any] = (),
+                 quiet: bool = False) -> None:
         self.options = options
+        self.taps = taps  # the -z statistics, fed every packet selected
+        self.quiet = quiet
         self.remaining = count
         self.vnis = vnis
         self.vteps = vteps
@@ -572,6 +612,13 @@ class DecodeView:
             return field_lines(decode_records(records, self.options, count=count,
                                               vnis=self.vnis, vteps=self.vteps,
                                               filter=self.filter), fmt)
+        if self.taps:
+            items = _feeding(decode_records(records, self.options, count=count,
+                                            vnis=self.vnis, vteps=self.vteps,
+                                            filter=self.filter), self.taps)
+            if self.quiet:
+                return _drained(items)
+            return self.render(items, summarizer, file)
         if not (self.vnis or self.vteps or self.filter):  # no Packet needed: fast paths
             if self.as_json:
                 from vxlankit.present.jsonl import fast_json_lines
@@ -609,10 +656,17 @@ class DecodeView:
 @main.command()
 @files_argument
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of tables.")
+@click.option("-z", "zstat_specs", multiple=True, metavar="STATISTIC",
+              help="Instead of the overlay summary, tshark's statistic (io,phs; conv,TYPE; "
+              "endpoints,TYPE; io,stat,SECONDS; TYPE is eth, ip, ipv6, udp or tcp; "
+              "',FILTER' after it as in tshark); repeatable (docs/tshark-stats.md).")
+@click.option("--per-tunnel", is_flag=True,
+              help="-z tables split by the tunnel (VNI) that carries each layer.")
 @selection_options
 @decode_options
 @guarded
-def stats(files: tuple[str, ...], as_json: bool, vnis: tuple[int, ...], vteps: tuple[str, ...],
+def stats(files: tuple[str, ...], as_json: bool, zstat_specs: tuple[str, ...],
+          per_tunnel: bool, vnis: tuple[int, ...], vteps: tuple[str, ...],
           filter_expr: str | None, vxlan_ports: tuple[int, ...],
           gpe_ports: tuple[int, ...],
           geneve_ports: tuple[int, ...]) -> None:
@@ -624,12 +678,17 @@ def stats(files: tuple[str, ...], as_json: bool, vnis: tuple[int, ...], vteps: t
     options = make_decode_options(vxlan_ports, gpe_ports, geneve_ports)
     test = make_filter(filter_expr)
     result = OverlayStats()
+    taps = make_zstats(zstat_specs, per_tunnel)
 
     def add(capture: Capture) -> None:
         result.start_file(capture.path, capture.format)
         for item in decode_records(capture.records(), options, vnis=vnis, vteps=vteps,
                                    filter=test):
-            result.add(item.record, item.packet)
+            if taps:
+                for tap in taps:
+                    tap.add(item.record, item.packet)
+            else:
+                result.add(item.record, item.packet)
 
     def damaged(path: str, message: str) -> None:
         if result.files and result.files[-1].path == path:
@@ -639,7 +698,11 @@ def stats(files: tuple[str, ...], as_json: bool, vnis: tuple[int, ...], vteps: t
         code = for_each_file(files, add, progress=_show_progress(False), on_error=damaged)
     except FilterError as exc:
         raise Failed(str(exc), EXIT_USAGE) from None
-    text = dumps(result.to_dict()) if as_json else result.render()
+    if taps:
+        text = (dumps([tap.to_dict() for tap in taps]) if as_json
+                else "\n".join(tap.render() for tap in taps))
+    else:
+        text = dumps(result.to_dict()) if as_json else result.render()
     sys.stdout.write(text + "\n")
     _flush_stdout()
     sys.exit(code)

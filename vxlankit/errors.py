@@ -64,6 +64,10 @@ class FilterError(VxlanKitError):
     """A display-filter expression that does not parse."""
 
 
+class StatisticError(VxlanKitError):
+    """A ``-z`` statistic vxlankit does not have, or whose arguments are wrong."""
+
+
 class OutputIsInputError(VxlanKitError):
     """The output named is one of the inputs (the same file, by device and inode): writing it
     would destroy the capture being read."""
@@ -77,5 +81,6 @@ __all__ = [
     "EncodeError",
     "CaptureError",
     "FilterError",
+    "StatisticError",
     "OutputIsInputError",
 ]
