@@ -26,6 +26,10 @@ from vxlankit.lab.topology import TapPoint
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
+# libpcap hands packets over from the kernel's ring in blocks, at the latest when dumpcap's
+# 250 ms read timeout expires, and a dumpcap told to stop does not drain the ring: wait longer
+# than that after the last packet, or the end of the exchange is lost.
+DRAIN_S = 0.6
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ class Dumpcaps:
             _wait_for(proc, b"File: ", deadline, f"dumpcap in {self.net.name(ns)}")
 
     def stop(self) -> None:
-        """SIGTERM: dumpcap finishes its file and exits."""
+        """After ``DRAIN_S``, SIGTERM: dumpcap finishes its file and exits."""
+        time.sleep(DRAIN_S)
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
