@@ -11,7 +11,8 @@ Exit codes (docs/cli.md):
 * 2: bad usage, including a display filter that does not parse (click's usage errors too);
 * 3: a capture that could not be read to its end (not a capture file, or damaged): every packet
   before the damage was printed first;
-* 4: ``crosscheck`` found fields on which vxlankit and Wireshark disagree;
+* 4: ``crosscheck`` found fields on which vxlankit and Wireshark disagree, or ``lab ping``
+  found the kernel and vxlankit differing;
 * 141: standard output was closed early (``| head``), as a process killed by SIGPIPE reports.
 """
 
@@ -908,6 +909,84 @@ def export(files: tuple[str, ...], out: str, fmt: str | None, jobs: int,
     message = (f"exported {summary.packets} packets from {summary.files} file(s) to "
                f"{summary.out} ({summary.format})\n")
     (sys.stderr if out == "-" else sys.stdout).write(message)
+
+
+@main.group()
+def lab() -> None:
+    """The seed's overlay on the Linux kernel (network namespaces, as root), compared with
+    the models and the synth (docs/lab.md)."""
+
+
+def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+    from vxlankit.lab import LabFaults
+
+    settings: dict[str, Any] = {}
+    keys = {"vni": "vni", "port": "port", "underlay-mtu": "underlay_mtu", "c1-vtep": "c1_vtep"}
+    for text in values:
+        key, _, value = text.partition("=")
+        if key not in keys or not value:
+            raise click.BadParameter(f"{text!r}: use one of {', '.join(k + '=' for k in keys)}")
+        if key == "c1-vtep":
+            try:
+                ip_str(ip_bytes(value))
+            except (VxlanKitError, ValueError):
+                raise click.BadParameter(f"{value!r} is not an IPv4 address") from None
+            settings[keys[key]] = value
+        else:
+            try:
+                settings[keys[key]] = int(value, 0)
+            except ValueError:
+                raise click.BadParameter(f"{text!r}: {key} takes a number") from None
+    return LabFaults(**settings)
+
+
+@lab.command("ping")
+@click.option("--mode", type=click.Choice(["docker", "learning"]), default="docker",
+              show_default=True,
+              help="docker: static FDB and neighbour entries, vxlan0 'learning proxy l2miss "
+                   "l3miss'; learning: an all-zeros flood entry, the VTEPs learn.")
+@click.option("--vni", type=click.IntRange(0, (1 << 24) - 1), default=4096, show_default=True,
+              help="The overlay's VNI.")
+@click.option("-c", "--count", "count", type=click.IntRange(1, 20), default=3,
+              show_default=True, help="Echo requests C1 sends (at most 20).")
+@click.option("-i", "interval", type=click.FloatRange(0.05, 2.0), default=0.2,
+              show_default=True, help="Seconds between echo requests.")
+@click.option("-s", "size", type=click.IntRange(0, 1400), default=56, show_default=True,
+              help="ICMP payload bytes (ping -s).")
+@click.option("--port", type=click.IntRange(1, 65535), default=4789, show_default=True,
+              help="VXLAN UDP port.")
+@click.option("--subnet", default="10.0.0.0/24", show_default=True, metavar="CIDR",
+              help="The overlay subnet (one: the lab does not build the routed variant).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="synth's seed: the MACs the lab gives the devices.")
+@click.option("--fault", "faults", multiple=True, callback=_fault, metavar="KEY=VALUE",
+              help="Break node2's side (repeatable): vni=N, port=N, underlay-mtu=N, "
+                   "c1-vtep=IP (its FDB entry for C1).")
+@click.option("-o", "out_dir", metavar="DIR",
+              help="Write the capture (pcapng, an interface per tap), the kernel's tables and "
+                   "the verdict (JSON) here.")
+@click.option("--keep", is_flag=True,
+              help="Leave the namespaces for a person to look at; print how to remove them.")
+@click.option("--json", "as_json", is_flag=True, help="The verdict as one JSON document.")
+@guarded
+def lab_ping(mode: str, vni: int, count: int, interval: float, size: int, port: int,
+             subnet: str, seed: int, faults: Any, out_dir: str | None, keep: bool,
+             as_json: bool) -> None:
+    """Build the seed's two-host overlay in fresh network namespaces, capture every tap with
+    dumpcap while C1 pings C2, and compare: replay's VTEP models and a bridge model against
+    the kernel's tables, synth ping against the capture.  Exit 0 when all agree, 4 when not."""
+    from vxlankit.lab import LabOptions, run_lab_ping
+    from vxlankit.present.jsonl import dumps
+
+    options = LabOptions(mode=mode, vni=vni, count=count, interval_s=interval, size=size,
+                         port=port, subnet=subnet, seed=seed, faults=faults, keep=keep,
+                         out_dir=out_dir)
+    report = run_lab_ping(options)
+    sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else report.render())
+    _flush_stdout()
+    if not report.ok:
+        sys.exit(EXIT_DISAGREE)
+
 
 __all__ = [
     "EXIT_DAMAGED", "EXIT_DISAGREE", "EXIT_ERROR", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "main",

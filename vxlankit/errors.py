@@ -68,6 +68,11 @@ class StatisticError(VxlanKitError):
     """A ``-z`` statistic vxlankit does not have, or whose arguments are wrong."""
 
 
+class LabError(VxlanKitError):
+    """``vxlankit lab`` cannot run or failed on the way: no root, a missing tool, a kernel
+    command that failed (the message names the command and what it said)."""
+
+
 class OutputIsInputError(VxlanKitError):
     """The output named is one of the inputs (the same file, by device and inode): writing it
     would destroy the capture being read."""
@@ -82,5 +87,6 @@ __all__ = [
     "CaptureError",
     "FilterError",
     "StatisticError",
+    "LabError",
     "OutputIsInputError",
 ]
