@@ -55,13 +55,16 @@ def test_pings_loss_and_rtt() -> None:
     ])
     [row] = stats.ping_rows()
     assert row == {
+        "tap": "test.pcap",
         "vni": 100, "vnis": [100], "src": A, "dst": B, "requests": 3, "replies": 2, "lost": 1,
         "loss": round(1 / 3, 6), "duplicates": 1, "unmatched_replies": 1,
-        "rtt_min_ms": 2.0, "rtt_avg_ms": 3.0, "rtt_max_ms": 4.0,
+        "rtt_min_ms": 2.0, "rtt_avg_ms": 3.0, "rtt_max_ms": 4.0, "rtt_mdev_ms": 1.0,
+        "rtt": "2.000/3.000/4.000/1.000",
     }
     text = stats.render()
-    assert "Pings (ICMP echo):" in text
-    assert any(line.split()[:8] == ["100", A, B, "3", "2", "1", "33%", "2.000"]
+    assert "Pings (ICMP echo; request and reply on the same tap):" in text
+    assert any(line.split() == ["test.pcap", "100", A, B, "3", "2", "1", "33%",
+                                "2.000/3.000/4.000/1.000"]
                for line in text.splitlines())
 
 
