@@ -336,13 +336,13 @@ class OverlayStats:
             if pair is None:
                 pair = self.transports[tkey] = _Pair(tkey[2], tkey[3], ts)
             pair.add(a, length, ts, f.get("tcp.stream"))
-        if proto == "icmp" and src is not None and "icmp.ident" in f:
+        if proto == "icmp" and src is not None and dst is not None and "icmp.ident" in f:
             itype = f["icmp.type"]
             if itype in (8, 0):
                 ip_id = ip.fields.get("ip.id") if ip is not None else None
                 self._echo(tap, vni, ts, src, dst, itype == 8, f["icmp.ident"], f["icmp.seq"],
                            ("ICMP", ip_id, hash(payload)))
-        elif (proto == "icmpv6" and src is not None
+        elif (proto == "icmpv6" and src is not None and dst is not None
               and "icmpv6.echo.identifier" in f and f.get("icmpv6.type") in (128, 129)):
             self._echo(tap, vni, ts, src, dst, f["icmpv6.type"] == 128,
                        f["icmpv6.echo.identifier"], f["icmpv6.echo.sequence_number"],
