@@ -65,7 +65,7 @@ def test_pings_loss_and_rtt() -> None:
     }
     text = stats.render()
     assert "Pings (ICMP echo; request and reply on the same tap):" in text
-    assert any(line.split() == ["test.pcap", "100", A, B, "3", "2", "1", "33%",
+    assert any(line.split() == ["test.pcap", "100", A, B, "3", "2", "1", "33%", "1",
                                 "2.000/3.000/4.000/1.000"]
                for line in text.splitlines())
 
@@ -202,8 +202,10 @@ def test_two_taps_pair_within_each_tap(tmp_path: Path) -> None:
     assert (arp["tap"], arp["requests"], arp["replies"], arp["reply_min_ms"]) == ("a", 1, 1, 3.0)
     assert stats.arp_rows() == []
     text = stats.render()
-    assert any(line.split() == ["a", "-", A, B, "2", "1", "1", "50%",
+    assert any(line.split() == ["a", "-", A, B, "2", "1", "1", "50%", "0",
                                 "10.000/10.000/10.000/0.000"] for line in text.splitlines())
+    assert any(line.split() == ["b", "-", A, B, "1", "1", "0", "0%", "1",
+                                "2.000/2.000/2.000/0.000"] for line in text.splitlines())
 
 
 def test_taps_across_files_are_file_and_interface(tmp_path: Path) -> None:

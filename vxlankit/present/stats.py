@@ -661,9 +661,10 @@ class OverlayStats:
 
         out += _table("Pings (ICMP echo; request and reply on the same tap)",
                       ["Tap", "VNI", "From", "To", "Sent", "Received", "Lost", "Loss",
-                       "RTT min/avg/max/mdev ms"],
+                       "Unmatched", "RTT min/avg/max/mdev ms"],
                       [[r["tap"], vnis_text(r), r["src"], r["dst"], r["requests"], r["replies"],
-                        r["lost"], f"{r['loss'] * 100:.0f}%", r["rtt"] or "-"]
+                        r["lost"], f"{r['loss'] * 100:.0f}%" if r["requests"] else "-",
+                        r["unmatched_replies"], r["rtt"] or "-"]
                        for r in self.ping_rows()])
         out += _table("ARP (request and reply on the same tap)",
                       ["Tap", "VNI", "Who has", "Tell", "Requests", "Replies",
