@@ -203,6 +203,20 @@ def _vkey(vni: Tunnel | None) -> tuple[bool, bool, int, str]:
     return False, True, 0, vni
 
 
+_ECHO_KINDS = {(family, request): f"{family} echo {'request' if request else 'reply'}"
+               for family in ("ICMP", "ICMPv6") for request in (True, False)}
+
+
+def _describe(key: Any) -> tuple[str, str]:
+    """A path key (see ``OverlayStats._echo`` and ``_arp``) as (kind, which packet)."""
+    kind = key[0]
+    if kind == "ARP request":
+        return kind, f"who-has {key[2]} tell {key[1]}"
+    if kind == "ARP reply":
+        return kind, f"{key[1]} is-at {key[3]}"
+    return kind, f"{key[1]} > {key[2]} id={key[3]:#06x} seq={key[4]}"
+
+
 class OverlayStats:
     """Accumulates everything ``vxlankit stats`` reports."""
 
@@ -227,7 +241,7 @@ class OverlayStats:
         self._answered: set[tuple[Any, ...]] = set()
         self.arp_requests: dict[tuple[Any, ...], _Arp] = {}  # (tap, vni, target, asker)
         self._arp_replies: set[tuple[Any, ...]] = set()  # (tap, vni, responder, asker)
-        self.paths = PathFinder()
+        self.paths = PathFinder(_describe)
 
     def start_file(self, path: str, format: str) -> FileInfo:
         info = FileInfo(path, format)
@@ -352,10 +366,8 @@ class OverlayStats:
 
     def _echo(self, tap: int, vni: Tunnel | None, ts: int, src: str, dst: str, request: bool,
               ident: int, seq: int, content: tuple[str, Any, int]) -> None:
-        family = content[0]
-        kind = f"{family} echo {'request' if request else 'reply'}"
-        self.paths.add((kind, src, dst, ident, seq, *content[1:]), kind,
-                       f"{src} > {dst} id={ident:#06x} seq={seq}", tap, ts)
+        self.paths.add((_ECHO_KINDS[content[0], request], src, dst, ident, seq, *content[1:]),
+                       tap, ts)
         if request:
             req = (tap, vni, src, dst, ident, seq)
             ping = self.pings.setdefault((tap, vni, src, dst), _Ping())
@@ -387,8 +399,7 @@ class OverlayStats:
         op = f["arp.opcode"]
         spa, tpa = f["arp.src.proto_ipv4"], f["arp.dst.proto_ipv4"]
         if op == 1:
-            self.paths.add(("ARP request", spa, tpa, f.get("arp.src.hw_mac")), "ARP request",
-                           f"who-has {tpa} tell {spa}", tap, ts)
+            self.paths.add(("ARP request", spa, tpa, f.get("arp.src.hw_mac")), tap, ts)
             if spa == tpa:  # gratuitous ARP announces, it asks nothing
                 return
             arp = self.arp_requests.get((tap, vni, tpa, spa))
@@ -399,9 +410,7 @@ class OverlayStats:
             if arp.pending is None:
                 arp.pending = ts
         elif op == 2:
-            mac = f.get("arp.src.hw_mac")
-            self.paths.add(("ARP reply", spa, tpa, mac), "ARP reply", f"{spa} is-at {mac}",
-                           tap, ts)
+            self.paths.add(("ARP reply", spa, tpa, f.get("arp.src.hw_mac")), tap, ts)
             self._arp_replies.add((tap, vni, spa, tpa))
             asked = self.arp_requests.get((tap, vni, spa, tpa))
             if asked is not None and asked.pending is not None:

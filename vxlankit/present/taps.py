@@ -20,9 +20,10 @@ separate packets when a tap sees the key again (a retransmission, a new exchange
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import NamedTuple
 
 __all__ = ["MAX_GAP_NS", "HopSummary", "PathFinder", "PathStep", "RttSummary", "TapPath",
            "ms", "rtt_summary"]
@@ -67,8 +68,7 @@ def rtt_summary(times_ns: Sequence[int]) -> RttSummary | None:
                       math.sqrt(max(square - mean * mean, 0.0)))
 
 
-@dataclass(frozen=True)
-class PathStep:
+class PathStep(NamedTuple):  # a tuple: a capture makes one per packet and tap
     tap: int  # the caller's tap number
     ts_ns: int
 
@@ -93,27 +93,30 @@ class HopSummary:
 
 
 class PathFinder:
-    """Collects sightings (key, tap, time) and cuts them into paths once everything is in."""
+    """Collects sightings (key, tap, time) and cuts them into paths once everything is in.
+    ``describe`` names a key's packet, (kind, which one), when the paths are asked for: adding
+    a sighting is only an append, since it happens for every packet of a capture."""
 
-    def __init__(self, max_gap_ns: int = MAX_GAP_NS) -> None:
+    def __init__(self, describe: Callable[[Hashable], tuple[str, str]],
+                 max_gap_ns: int = MAX_GAP_NS) -> None:
+        self.describe = describe
         self.max_gap_ns = max_gap_ns
         self._seen: dict[Hashable, list[tuple[int, int, int]]] = {}  # key -> (ts, order, tap)
-        self._names: dict[Hashable, tuple[str, str]] = {}
         self._order = 0
 
-    def add(self, key: Hashable, kind: str, what: str, tap: int, ts_ns: int) -> None:
+    def add(self, key: Hashable, tap: int, ts_ns: int) -> None:
+        self._order += 1
         found = self._seen.get(key)
         if found is None:
-            found = self._seen[key] = []
-            self._names[key] = (kind, what)
-        self._order += 1
-        found.append((ts_ns, self._order, tap))
+            self._seen[key] = [(ts_ns, self._order, tap)]
+        else:
+            found.append((ts_ns, self._order, tap))
 
     def paths(self) -> list[TapPath]:
         """Every packet seen, on one tap or more, in the order of its first sighting."""
         out: list[tuple[int, int, TapPath]] = []
         for key, seen in self._seen.items():
-            kind, what = self._names[key]
+            kind, what = self.describe(key)
             seen.sort()
             group: list[tuple[int, int, int]] = []
             taps: set[int] = set()
@@ -145,5 +148,5 @@ class PathFinder:
 
 def _path(kind: str, what: str, group: list[tuple[int, int, int]]
           ) -> tuple[int, int, TapPath]:
-    return group[0][0], group[0][1], TapPath(kind, what,
-                                              tuple(PathStep(tap, ts) for ts, _, tap in group))
+    return group[0][0], group[0][1], TapPath(
+        kind, what, tuple([PathStep(tap, ts) for ts, _, tap in group]))
