@@ -780,14 +780,21 @@ def synth() -> None:
               help="Write only this tap (e.g. node2/eth0); a .pcap FILE gets classic pcap.")
 @click.option("--diagram", metavar="FILE.svg|-",
               help="Also draw the ladder diagram: an SVG file, or text on the terminal (-).")
+@click.option("--width", type=click.IntRange(60, 1000), default=100, show_default=True,
+              help="Columns the text ladder (--diagram -) fits in.")
+@click.option("--delay", "delays", multiple=True, metavar="HOP=MS",
+              help="Fix a hop's one-way delay in milliseconds (repeatable): veth, bridge, vtep, "
+                   "underlay, router, stack, or HOP@NODE / HOP@CONTAINER for one of them "
+                   "(docs/synth.md).")
 @guarded
 def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed: int, port: int,
                subnets: tuple[str, ...], target: str, underlay: str, inner: str,
-               output: str | None, tap: str | None, diagram: str | None) -> None:
+               output: str | None, tap: str | None, diagram: str | None, width: int,
+               delays: tuple[str, ...]) -> None:
     """C1 pings C2 across the seed's two-host Docker overlay; every tap's view, as pcapng."""
     from vxlankit.synth.diagram import ladder_svg, ladder_text
     from vxlankit.synth.output import write_result
-    from vxlankit.synth.ping import PingOptions, synthesize_ping
+    from vxlankit.synth.ping import PingOptions, parse_delay, synthesize_ping
     from vxlankit.synth.topology import DEFAULT_SUBNET
 
     try:
@@ -795,7 +802,8 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
         options = PingOptions(vni=vni, count=count, interval_ns=round(interval * 1e9),
                               size=size, arp=arp, seed=seed, port=port,
                               subnets=subnets or (DEFAULT_SUBNET,), to=target,
-                              underlay=underlay, inner=inner)
+                              underlay=underlay, inner=inner,
+                              delays=tuple(parse_delay(d) for d in delays))
         result = synthesize_ping(options)
     except ValueError as exc:
         raise Failed(str(exc), EXIT_USAGE) from None
@@ -809,7 +817,7 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
     # With the capture on stdout, everything for people goes to stderr.
     say = sys.stderr if binary_stdout else sys.stdout
     if diagram == "-":
-        say.write(ladder_text(result.lanes, result.ladder))
+        say.write(ladder_text(result.lanes, result.ladder, width=width))
     elif diagram:
         try:
             with open(diagram, "w", encoding="utf-8") as fh:
@@ -822,12 +830,13 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
         except OSError as exc:
             raise Failed(f"{diagram}: {exc.strerror or exc}", EXIT_ERROR) from None
     answered = [e for e in result.echoes if e.replied_ns is not None]
-    rtts = [(e.replied_ns - e.sent_ns) / 1e6 for e in answered if e.replied_ns is not None]
     where = "<stdout>" if binary_stdout else target_file
     taps = 1 if tap else len(result.taps)
     say.write(f"wrote {written} packets from {taps} tap(s) to {where}\n")
-    rtt = (f", rtt min/avg/max = {min(rtts):.3f}/{sum(rtts) / len(rtts):.3f}/{max(rtts):.3f} ms"
-           if rtts else "")
+    # Timed on C1's tap, request frame to reply frame: what `vxlankit stats` prints for it.
+    summary = result.rtt()
+    rtt = (f", rtt min/avg/max/mdev = {summary.text()} ms on {result.pinger_tap}"
+           if summary else "")
     say.write(f"{len(result.echoes)} echo requests, {len(answered)} replies{rtt}\n")
     say.flush()
 
