@@ -217,7 +217,10 @@ def overlay_frames(draw: st.DrawFn, tunnels: tuple[str, ...] = ("vxlan", "gbp", 
                              df=draw(st.booleans()))
     outer += [
         network,
-        build.udp(draw(u16), dport, checksum=draw(st.sampled_from([None, 0]))),
+        # A VTEP's source port is ephemeral (Linux: 32768-60999): above the tunnel's port, so
+        # Wireshark's lower-port rule picks the tunnel (a source port of 4790 would be GPE).
+        build.udp(draw(st.integers(32768, 0xFFFF)), dport,
+                  checksum=draw(st.sampled_from([None, 0]))),
         tunnel,
     ]
     frame = encode(outer + inner)
