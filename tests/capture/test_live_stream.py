@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from tests.capture._support import epb, idb, isb, option, shb, spb
 from vxlankit.capture import live as live_module
@@ -28,6 +29,7 @@ from vxlankit.capture.live import (
     parse_autostop,
     stop_on_interrupt,
 )
+from vxlankit.cli import main
 from vxlankit.errors import CaptureError, CaptureFilterError, LiveCaptureError
 
 ORDER = "<"
@@ -286,3 +288,68 @@ def test_ctrl_c_inside_stop_on_interrupt_stops_the_capture_and_a_second_one_rais
                     os.kill(os.getpid(), signal.SIGINT)
     assert seen == [1, 2]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# -- the command line, over the stand-in ---------------------------------------------------------
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["decode", "-i", "lo", "x.pcap"], "capture files and -i cannot be combined"),
+    (["decode"], "Missing argument 'FILES...' (or -i IFACE to capture live)"),
+    (["replay"], "Missing argument 'FILE' (or -i IFACE to capture live)"),
+    (["decode", "-f", "icmp", "x.pcap"], "-f needs -i"),
+    (["stats", "-a", "duration:1", "x.pcap"], "-a needs -i"),
+    (["replay", "--tee", "t.pcapng", "x.pcap"], "--tee needs -i"),
+    (["decode", "-i", "lo", "--tee", "-"], "--tee needs a file name"),
+    (["decode", "-i", "lo", "-a", "frames:3"], "unknown autostop condition 'frames'"),
+    (["decode", "-i", "lo", "-c", "0"], "packet count must be at least 1"),
+    (["export", "-i", "lo", "-j", "2", "-o", "x.csv"], "-j and --scheduler need files"),
+])
+def test_usage_errors(args: list[str], says: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert says in result.output
+
+
+@pytest.fixture
+def on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The stand-in is the dumpcap on PATH (and the only one)."""
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    return tmp_path
+
+
+def test_decode_i_prints_what_decoding_the_same_bytes_from_a_file_prints(on_path: Path) -> None:
+    data = header() + packets(1, 2, 3)
+    fake_dumpcap(on_path, first=data)
+    live = invoke("decode", "-i", "lo", "-V")
+    assert live.exit_code == 0, live.output
+    assert live.stderr == "Capturing on 'lo'\n3 packets captured\n"
+    (on_path / "same.pcapng").write_bytes(data)
+    from_file = invoke("decode", "-V", str(on_path / "same.pcapng"))
+    assert from_file.exit_code == 0
+    assert live.stdout == from_file.stdout
+    assert live.stdout.count("Frame ") == 3
+
+
+def test_decode_i_with_a_failing_dumpcap_prints_the_good_packets_then_one_error_line(
+        on_path: Path) -> None:
+    fake_dumpcap(on_path, first=header() + packets(1, 2), exit=1,
+                 stderr="dumpcap: The capture session could not be initiated.\n")
+    result = invoke("decode", "-i", "eth9")
+    assert result.exit_code == 1
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["1", "2"]
+    assert result.stderr == ("Capturing on 'eth9'\nvxlankit: error: cannot capture on eth9: The "
+                             "capture session could not be initiated.\n2 packets captured\n")
+
+
+def test_decode_i_w_writes_the_captured_packets(on_path: Path) -> None:
+    fake_dumpcap(on_path, first=header() + packets(1, 2, 3))
+    out = on_path / "out.pcapng"
+    result = invoke("decode", "-i", "lo", "-w", str(out))
+    assert result.exit_code == 0, result.output
+    with open_capture(str(out)) as reader:
+        assert [record.data for record in reader] == [frame(1), frame(2), frame(3)]
