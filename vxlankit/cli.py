@@ -18,6 +18,7 @@ Exit codes (docs/cli.md):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -39,6 +40,7 @@ from vxlankit.present.run import (
 )
 
 if TYPE_CHECKING:  # synth is imported by its command only, to keep start-up short
+    from vxlankit.capture.live import LiveCapture, LiveOptions
     from vxlankit.synth.ping import PingOptions
 
 EXIT_OK = 0
@@ -83,9 +85,9 @@ def error_line(exc: VxlanKitError) -> str:
 
 
 def exit_code(exc: VxlanKitError) -> int:
-    from vxlankit.errors import OutputIsInputError, StatisticError
+    from vxlankit.errors import CaptureFilterError, OutputIsInputError, StatisticError
 
-    if isinstance(exc, (FilterError, OutputIsInputError, StatisticError)):
+    if isinstance(exc, (FilterError, OutputIsInputError, CaptureFilterError, StatisticError)):
         return EXIT_USAGE
     if isinstance(exc, CaptureError) and exc.offset is not None:
         return EXIT_DAMAGED  # the file was opened: it is not a capture, or it is damaged
@@ -142,29 +144,34 @@ def _flush_stdout() -> None:
 class Writer:
     """Lines to stdout, in batches (one write per ``_BATCH`` lines)."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, batch: int = _BATCH) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.pending: list[str] = []
         self.counted = 0  # lines written through ``lines``
+        self.batch = batch  # 1 for a live capture: each packet shows as it arrives
 
     def line(self, text: str) -> None:
         self.pending.append(text)
-        if len(self.pending) >= _BATCH:
+        if len(self.pending) >= self.batch:
             self.flush()
 
     def lines(self, texts: Iterable[str]) -> int:
         """Write every line of ``texts``; returns how many."""
         pending = self.pending
         write = self.stream.write
+        batch = self.batch
+        live = batch == 1
         count = 0
         try:
             for text in texts:
                 pending.append(text)
                 count += 1
-                if len(pending) >= _BATCH:
+                if len(pending) >= batch:
                     pending.append("")
                     write("\n".join(pending))
                     pending.clear()
+                    if live:
+                        self.stream.flush()
         finally:
             self.counted += count
             self.flush()  # what was made before an error is printed before it
@@ -244,8 +251,9 @@ def selection_options(func: F) -> F:
 
 
 def files_argument(func: F) -> F:
+    # Not required by click: -i captures live instead (live_request says what is missing).
     return click.argument(
-        "files", nargs=-1, required=True,
+        "files", nargs=-1, required=False,
         type=click.Path(dir_okay=True, allow_dash=True),
     )(func)
 
@@ -278,17 +286,26 @@ def make_filter(expr: str | None) -> PacketTest | None:
 
 
 class Capture:
-    """One input: the reader of a file (opened lazily) and its progress bar."""
+    """One input: the reader of a file (or of a live capture) and its progress bar."""
 
-    def __init__(self, path: str, progress: bool) -> None:
+    def __init__(self, source: str | LiveSession, progress: bool) -> None:
         from vxlankit.capture import open_capture
 
-        self.path = path
-        self.reader = open_capture(path)
+        self.session = source if isinstance(source, LiveSession) else None
+        if isinstance(source, LiveSession):
+            self.path = source.capture.name
+            self.reader = open_capture(source.capture)
+            self._progress = False
+        else:
+            self.path = source
+            self.reader = open_capture(source)
+            self._progress = (progress and source != "-"
+                              and _file_size(source) >= PROGRESS_MIN_BYTES)
         self.format = self.reader.format
-        self._progress = progress and path != "-" and _file_size(path) >= PROGRESS_MIN_BYTES
 
     def records(self) -> Iterator[RecordLike]:
+        if self.session is not None:
+            return self.session.counted(self.reader)
         if not self._progress:
             return iter(self.reader)
         return _with_progress(self.reader, self.path)
@@ -322,28 +339,131 @@ def _with_progress(records: Iterable[Any], path: str) -> Iterator[Any]:
         bar.update(task, completed=total)
 
 
-def for_each_file(files: Iterable[str], work: Callable[[Capture], None], *,
+def for_each_file(files: Iterable[str | LiveSession], work: Callable[[Capture], None], *,
                   progress: bool = False, on_error: Callable[[str, str], None] | None = None
                   ) -> int:
     """Run ``work`` on every capture; a capture error ends that file only (after its good
     packets), is reported on one line, and decides the exit code (the first one wins)."""
     code = EXIT_OK
-    for path in files:
+    for source in files:
         capture: Capture | None = None
         try:
-            capture = Capture(path, progress)
+            capture = Capture(source, progress)
             work(capture)
         except CaptureError as exc:
             _flush_stdout()
             _say_error(error_line(exc))
             if on_error is not None:
-                on_error(path, error_line(exc))
+                on_error(source if isinstance(source, str) else source.capture.name,
+                         error_line(exc))
             if code == EXIT_OK:
                 code = exit_code(exc)
         finally:
             if capture is not None:
                 capture.close()
     return code
+
+
+# --------------------------------------------------------------------------------------------
+# Live capture (docs/live.md)
+
+
+class LiveSession:
+    """A live capture as the one input of a command: dumpcap running (``capture``) and the
+    packets read from it so far (``packets``), for the summary line at the end."""
+
+    def __init__(self, capture: LiveCapture) -> None:
+        self.capture = capture
+        self.packets = 0
+
+    def counted(self, records: Iterable[RecordLike]) -> Iterator[RecordLike]:
+        for record in records:
+            self.packets += 1
+            yield record
+
+
+def live_options(with_count: bool) -> Callable[[F], F]:
+    """-i / -f / -a / --tee, and -c for the commands that have none of their own."""
+
+    def add(func: F) -> F:
+        if with_count:
+            func = click.option(
+                "-c", "count", type=click.IntRange(min=1, max=sys.maxsize), metavar="N",
+                help="With -i: stop after N packets captured.")(func)
+        func = click.option(
+            "--tee", "tee", metavar="FILE",
+            help="With -i: also save what dumpcap captured, byte for byte as it was read "
+                 "(pcapng), to FILE.")(func)
+        func = click.option(
+            "-a", "--autostop", "autostop", multiple=True, metavar="COND",
+            help="With -i: stop after duration:SECONDS or packets:N (as tshark -a; "
+                 "repeatable).")(func)
+        func = click.option(
+            "-f", "capture_filter", metavar="BPF",
+            help="With -i: capture filter in libpcap syntax (as tshark -f), e.g. "
+                 "'udp port 4789'.")(func)
+        return click.option(
+            "-i", "--interface", "interfaces", multiple=True, metavar="IFACE",
+            help="Capture live on IFACE with dumpcap instead of reading files (repeatable; "
+                 "Ctrl-C ends the capture; docs/live.md).")(func)
+
+    return add
+
+
+def live_request(files: tuple[str, ...], interfaces: tuple[str, ...],
+                 capture_filter: str | None, autostop: tuple[str, ...], count: int | None,
+                 tee: str | None, *, argument: str = "FILES...") -> LiveOptions | None:
+    """The live capture the options ask for, or None to read ``files``; usage errors for
+    what does not go together (files with -i, as tshark refuses -r with -i)."""
+    from vxlankit.capture.live import LiveOptions, parse_autostop
+
+    if interfaces and files:
+        raise click.UsageError("capture files and -i cannot be combined: read files, or "
+                               "capture live (-i), not both at once")
+    if not interfaces:
+        if not files:
+            raise click.UsageError(f"Missing argument '{argument}' (or -i IFACE to capture "
+                                   "live).")
+        for flag, value in (("-f", capture_filter), ("-a", autostop), ("--tee", tee)):
+            if value:
+                raise click.UsageError(f"{flag} needs -i: it applies to a live capture")
+        return None
+    if tee == "-":
+        raise click.UsageError("--tee needs a file name (standard output carries the output)")
+    try:
+        packets, seconds = parse_autostop(autostop)
+        if count is not None:
+            packets = count if packets is None else min(packets, count)
+        return LiveOptions(interfaces, capture_filter=capture_filter, count=packets,
+                           duration_s=seconds)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def inputs_of(files: tuple[str, ...], live: LiveOptions | None, tee: str | None
+              ) -> Iterator[list[str | LiveSession]]:
+    """The command's inputs: its files, or a live capture running for as long as the block
+    (with Ctrl-C ending the capture, not the command, and a summary line on stderr after)."""
+    if live is None:
+        yield list(files)
+        return
+    from vxlankit.capture.live import LiveCapture, stop_on_interrupt
+    from vxlankit.output import SafeOutput
+
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(SafeOutput(tee, CaptureError)) if tee is not None else None
+        session = LiveSession(stack.enter_context(LiveCapture(live, tee=sink)))
+        names = [f"'{name}'" for name in live.interfaces]
+        said = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        sys.stderr.write(f"Capturing on {said}\n")
+        sys.stderr.flush()
+        stack.enter_context(stop_on_interrupt(session.capture))
+        yield [session]
+    _flush_stdout()
+    n = session.packets
+    sys.stderr.write(f"{n} packet{'' if n == 1 else 's'} captured\n")
+    sys.stderr.flush()
 
 
 def _show_progress(command_prints_as_it_goes: bool) -> bool:
@@ -388,6 +508,7 @@ def main() -> None:
                    "delta, delta displayed, UTC, UTC with date.")
 @selection_options
 @decode_options
+@live_options(with_count=False)
 @color_option
 @click.option("-z", "zstat_specs", multiple=True, metavar="STATISTIC",
               help="After the packets, tshark's statistic (io,phs; conv,TYPE; "
@@ -405,15 +526,18 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
            field_options: tuple[str, ...], write_to: str | None, write_format: str | None,
            count: int | None, time_format: str, vnis: tuple[int, ...], vteps: tuple[str, ...],
            filter_expr: str | None, vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
-           geneve_ports: tuple[int, ...],
+           geneve_ports: tuple[int, ...], interfaces: tuple[str, ...],
+           capture_filter: str | None, autostop: tuple[str, ...], tee: str | None,
            color: str, zstat_specs: tuple[str, ...], quiet: bool, per_tunnel: bool,
            fast_path_stats: bool) -> None:
-    """Print the packets of capture FILEs (pcap or pcapng; - reads stdin).
+    """Print the packets of capture FILEs (pcap or pcapng; - reads stdin), or of a live
+    capture (-i IFACE).
 
     One line per packet by default: outer VTEPs, VNI, then the inner frame.
     """
     from vxlankit.present.palette import ANSI, PLAIN
 
+    live = live_request(files, interfaces, capture_filter, autostop, count, tee)
     if as_json and (verbose or hexdump):
         raise click.UsageError("--json cannot be combined with -V or -x")
     fields = _fields_format(output_type, field_names, field_options,
@@ -422,8 +546,11 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
     if write_to is not None:
         if as_json or verbose or hexdump or fields is not None:
             raise click.UsageError("-w cannot be combined with --json, -V, -x or -T")
-        sys.exit(_write_selected(files, write_to, write_format, options, count, vnis, vteps,
-                                 make_filter(filter_expr)))
+        test = make_filter(filter_expr)
+        with inputs_of(files, live, tee) as inputs:
+            code = _write_selected(inputs, write_to, write_format, options, count, vnis,
+                                   vteps, test)
+        sys.exit(code)
     if write_format is not None:
         raise click.UsageError("-F needs -w")
     taps = make_zstats(zstat_specs, per_tunnel)
@@ -434,16 +561,18 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
         vteps=vteps, filter=make_filter(filter_expr), verbose=verbose, hexdump=hexdump,
         as_json=as_json, time_format=time_format, several=len(files) > 1,
         pal=ANSI if (not as_json and use_color(color, sys.stdout)) else PLAIN, fields=fields,
-        taps=taps, quiet=quiet,
+        taps=taps, quiet=quiet, live=live is not None,
     )
-    try:
-        code = for_each_file(files, view.show, progress=_show_progress(True))
-    except FilterError as exc:  # a literal that does not fit its field shows at first use
+    with inputs_of(files, live, tee) as inputs:
+        try:
+            code = for_each_file(inputs, view.show, progress=_show_progress(True))
+        except FilterError as exc:  # a literal that does not fit its field shows at first use
+            view.out.flush()
+            raise Failed(str(exc), EXIT_USAGE) from None
         view.out.flush()
-        raise Failed(str(exc), EXIT_USAGE) from None
-    for tap in taps:
-        view.out.line(tap.render())
-    view.out.flush()
+        for tap in taps:
+            view.out.line(tap.render())
+        view.out.flush()
     if fast_path_stats:
         used = view.tally.total or not (verbose or hexdump or vnis or vteps or filter_expr)
         click.echo(str(view.tally) if used else
@@ -452,7 +581,7 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
     sys.exit(code)
 
 
-def _write_selected(files: tuple[str, ...], target: str, format: str | None,
+def _write_selected(files: Sequence[str | LiveSession], target: str, format: str | None,
                     options: DecodeOptions, count: int | None, vnis: tuple[int, ...],
                     vteps: tuple[str, ...], filter: PacketTest | None) -> int:
     """``decode -w``: the records that pass the selection, from every input in turn, written
@@ -465,7 +594,8 @@ def _write_selected(files: tuple[str, ...], target: str, format: str | None,
     from vxlankit.errors import OutputIsInputError
     from vxlankit.output import SafeOutput, refuse_overwriting_inputs
 
-    refuse_overwriting_inputs(target, files, OutputIsInputError)
+    refuse_overwriting_inputs(target, [f for f in files if isinstance(f, str)],
+                              OutputIsInputError)
     code = EXIT_OK
     chosen: list[str] = [] if format is None else [format]
     selecting = bool(vnis or vteps or filter)
@@ -565,7 +695,7 @@ class DecodeView:
                  vteps: tuple[str, ...], filter: PacketTest | None, verbose: bool,
                  hexdump: bool, as_json: bool, time_format: str, several: bool,
                  pal: Any, fields: Any = None, taps: Sequence[Any] = (),
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, live: bool = False) -> None:
         self.options = options
         self.taps = taps  # the -z statistics, fed every packet selected
         self.quiet = quiet
@@ -579,7 +709,7 @@ class DecodeView:
         self.time_format = time_format
         self.several = several
         self.pal = pal
-        self.out = Writer()
+        self.out = Writer(batch=1 if live else _BATCH)
         self.tally = FastPathTally()
         self.fields = fields  # the -T fields layout (FieldsFormat) or None
         self.header_due = fields is not None and fields.header
@@ -665,17 +795,21 @@ class DecodeView:
               help="-z tables split by the tunnel (VNI) that carries each layer.")
 @selection_options
 @decode_options
+@live_options(with_count=True)
 @guarded
 def stats(files: tuple[str, ...], as_json: bool, zstat_specs: tuple[str, ...],
           per_tunnel: bool, vnis: tuple[int, ...], vteps: tuple[str, ...],
           filter_expr: str | None, vxlan_ports: tuple[int, ...],
           gpe_ports: tuple[int, ...],
-          geneve_ports: tuple[int, ...]) -> None:
-    """Summarise capture FILEs: capinfos-style header, VNIs, VTEP pairs, inner conversations,
-    ping round trips and loss, unanswered ARP requests."""
+          geneve_ports: tuple[int, ...], interfaces: tuple[str, ...],
+          capture_filter: str | None, autostop: tuple[str, ...], tee: str | None,
+          count: int | None) -> None:
+    """Summarise capture FILEs (or a live capture, -i): capinfos-style header, VNIs, VTEP
+    pairs, inner conversations, ping round trips and loss, unanswered ARP requests."""
     from vxlankit.present.jsonl import dumps
     from vxlankit.present.stats import OverlayStats
 
+    live = live_request(files, interfaces, capture_filter, autostop, count, tee)
     options = make_decode_options(vxlan_ports, gpe_ports, geneve_ports)
     test = make_filter(filter_expr)
     result = OverlayStats()
@@ -695,10 +829,12 @@ def stats(files: tuple[str, ...], as_json: bool, zstat_specs: tuple[str, ...],
         if result.files and result.files[-1].path == path:
             result.files[-1].error = message
 
-    try:
-        code = for_each_file(files, add, progress=_show_progress(False), on_error=damaged)
-    except FilterError as exc:
-        raise Failed(str(exc), EXIT_USAGE) from None
+    with inputs_of(files, live, tee) as inputs:
+        try:
+            code = for_each_file(inputs, add, progress=_show_progress(False),
+                                 on_error=damaged)
+        except FilterError as exc:
+            raise Failed(str(exc), EXIT_USAGE) from None
     if taps:
         text = (dumps([tap.to_dict() for tap in taps]) if as_json
                 else "\n".join(tap.render() for tap in taps))
@@ -711,7 +847,7 @@ def stats(files: tuple[str, ...], as_json: bool, zstat_specs: tuple[str, ...],
 
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--vtep", "vteps", multiple=True, callback=_vtep, metavar="IP",
               help="Model this VTEP (repeatable; default: every outer destination of VXLAN).")
 @click.option("--policy", type=click.Choice(["linux", "rfc7348"]), default="linux",
@@ -719,19 +855,30 @@ def stats(files: tuple[str, ...], as_json: bool, zstat_specs: tuple[str, ...],
               help="Receive policy: linux drops I=0 and reserved bits; rfc7348 ignores them.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document (docs/replay.md).")
 @decode_options
+@live_options(with_count=True)
 @guarded
-def replay(file: str, vteps: tuple[str, ...], policy: str, as_json: bool,
+def replay(file: str | None, vteps: tuple[str, ...], policy: str, as_json: bool,
            vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
-           geneve_ports: tuple[int, ...]) -> None:
-    """Run FILE through reference VTEP models, as the VTEPs in it saw it: what each learned
-    (FDB per VNI), when, and the anomalies (flapping MACs, Linux drops, unanswered ARP,
-    flooding)."""
+           geneve_ports: tuple[int, ...], interfaces: tuple[str, ...],
+           capture_filter: str | None, autostop: tuple[str, ...], tee: str | None,
+           count: int | None) -> None:
+    """Run FILE (or a live capture, -i) through reference VTEP models, as the VTEPs in it saw
+    it: what each learned (FDB per VNI), when, and the anomalies (flapping MACs, Linux drops,
+    unanswered ARP, flooding)."""
     from vxlankit.present.jsonl import dumps
     from vxlankit.replay import render_text
     from vxlankit.replay import replay as run_replay
 
+    files = (file,) if file is not None else ()
+    live = live_request(files, interfaces, capture_filter, autostop, count, tee,
+                        argument="FILE")
     options = make_decode_options(vxlan_ports, gpe_ports, geneve_ports)
-    report = run_replay(file, vteps, options=options, rx_policy=policy)
+    with inputs_of(files, live, tee) as inputs:
+        source = inputs[0]
+        report = run_replay(source.capture if isinstance(source, LiveSession) else source,
+                            vteps, options=options, rx_policy=policy)
+        if isinstance(source, LiveSession):
+            source.packets = report.packets
     sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else render_text(report))
     _flush_stdout()
     if report.error is not None:
@@ -889,7 +1036,7 @@ def crosscheck(file: str, limit: int, as_json: bool, show_allow_list: bool,
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=False, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "out", required=True, metavar="OUT",
               help="Output file (- for stdout with csv and jsonl).")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "arrow", "csv", "jsonl"]),
@@ -899,22 +1046,35 @@ def crosscheck(file: str, limit: int, as_json: bool, show_allow_list: bool,
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run the decoding on this Dask distributed scheduler (tcp://host:8786).")
 @decode_options
+@live_options(with_count=True)
 @guarded
 def export(files: tuple[str, ...], out: str, fmt: str | None, jobs: int,
            scheduler: str | None, vxlan_ports: tuple[int, ...],
            gpe_ports: tuple[int, ...],
-           geneve_ports: tuple[int, ...]) -> None:
-    """Decode capture FILEs into columns named after Wireshark's fields (parquet, arrow,
-    csv or jsonl; docs/export.md), fast, in parallel if asked."""
+           geneve_ports: tuple[int, ...], interfaces: tuple[str, ...],
+           capture_filter: str | None, autostop: tuple[str, ...], tee: str | None,
+           count: int | None) -> None:
+    """Decode capture FILEs (or a live capture, -i) into columns named after Wireshark's
+    fields (parquet, arrow, csv or jsonl; docs/export.md), fast, in parallel if asked."""
     from vxlankit.bulk import export as run_export
+
+    live = live_request(files, interfaces, capture_filter, autostop, count, tee)
+    if live is not None and (jobs > 1 or scheduler is not None):
+        raise click.UsageError("-i decodes in one process: -j and --scheduler need files")
 
     if fmt is None:
         suffix = os.path.splitext(out)[1].lower().lstrip(".")
         fmt = {"parquet": "parquet", "arrow": "arrow", "feather": "arrow", "ipc": "arrow",
                "csv": "csv", "jsonl": "jsonl", "json": "jsonl", "ndjson": "jsonl"}.get(
                    suffix, "parquet")
-    summary = run_export(list(files), out, format=fmt, jobs=jobs, scheduler=scheduler,
-                         options=make_decode_options(vxlan_ports, gpe_ports, geneve_ports))
+    with inputs_of(files, live, tee) as inputs:
+        sources = [i.capture if isinstance(i, LiveSession) else i for i in inputs]
+        summary = run_export(sources, out, format=fmt, jobs=jobs, scheduler=scheduler,
+                             options=make_decode_options(vxlan_ports, gpe_ports,
+                                                         geneve_ports))
+        for source in inputs:
+            if isinstance(source, LiveSession):
+                source.packets = summary.packets
     message = (f"exported {summary.packets} packets from {summary.files} file(s) to "
                f"{summary.out} ({summary.format})\n")
     (sys.stderr if out == "-" else sys.stdout).write(message)

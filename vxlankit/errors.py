@@ -60,6 +60,15 @@ class CaptureError(VxlanKitError):
     """A capture file that cannot be read or written: bad magic, damaged record, I/O failure."""
 
 
+class LiveCaptureError(CaptureError):
+    """A live capture that cannot start or go on: dumpcap is missing, the interface is not
+    there, no permission to capture on it; the message names the interface."""
+
+
+class CaptureFilterError(LiveCaptureError):
+    """A capture filter (BPF, ``-f``) that dumpcap refuses."""
+
+
 class FilterError(VxlanKitError):
     """A display-filter expression that does not parse."""
 
@@ -85,6 +94,8 @@ __all__ = [
     "MalformedError",
     "EncodeError",
     "CaptureError",
+    "LiveCaptureError",
+    "CaptureFilterError",
     "FilterError",
     "StatisticError",
     "LabError",
