@@ -402,12 +402,33 @@ def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
     """(protocol column, info, bad-checksum mark or "") of the transport header at ``off``
     (its IPv4 header at ``ip_off``, its payload ending at ``end``), by the layer's own step;
     ``None`` when it has anything else to report (the full decoder's case)."""
+    spec = _TRANSPORT_SPECS[kind]
+    if spec.line is not None:  # straight from the bytes
+        if v6:
+            addrs = data[ip_off + 8:ip_off + 40]
+            src = dst = ""
+            run = analysis.running(spec.proto) if analysis is not None else None
+            if run is not None:
+                src, dst = ip6_str(addrs[:16]), ip6_str(addrs[16:])
+        else:
+            addrs = data[ip_off + 12:ip_off + 20]
+            src = dst = ""
+            run = analysis.running(spec.proto) if analysis is not None else None
+            if run is not None:
+                src, dst = _ntoa(addrs[:4]), _ntoa(addrs[4:])
+        assert spec.next_table is not None
+        found_line = spec.line(data, off, end, int.from_bytes(addrs, "big"),
+                               options.tables[spec.next_table], options.verify_checksums, run,
+                               src, dst)
+        if found_line is None:
+            return None
+        text, bad = found_line
+        return spec.short, text, f"bad {spec.proto} checksum" if bad else ""
     found = dissect_transport(data, off, end, ip_off, kind, options, analysis, bare=True,
                               v6=v6)
     if found is None:
         return None
     layers, errors, _, _ = found
-    spec = _TRANSPORT_SPECS[kind]
     assert spec.info is not None
     return spec.short, spec.info(layers[0]), f"bad {spec.proto} checksum" if errors else ""
 
