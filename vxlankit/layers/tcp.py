@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from construct import Bytes, Computed, Int16ub, Int32ub, Rebuild, Struct, this
 
@@ -278,34 +278,45 @@ def info(layer: Layer) -> str:
     seq = get("tcp.seq")
     ack = get("tcp.ack")
     window = get("tcp.window_size")
+    opts = get("tcp.options")
     return _text(f["tcp.srcport"], f["tcp.dstport"], f["tcp.flags"],
                  f["tcp.seq_raw"] if seq is None else seq,
                  f["tcp.ack_raw"] if ack is None else ack,
                  f["tcp.window_size_value"] if window is None else window,
-                 get("tcp.len"), get("tcp.options"), f)
+                 get("tcp.len"), _options_text(opts, f) if opts else "")
 
 
 def _text(sport: int, dport: int, flags: int, seq: int, ack: int, window: int,
-          length: int | None, opts: bytes | None, values: dict[str, Any]) -> str:
-    """The Info column from its values (``values``: the decoded options' fields), for ``info``
-    and ``line`` alike."""
-    text = f"{sport} \u2192 {dport}{_FLAG_TEXT[flags]} Seq={seq}"
+          length: int | None, tail: str) -> str:
+    """The Info column from its values (``tail``: the options' part), for ``info`` and
+    ``line`` alike."""
+    if length is None:
+        if flags & ACK:
+            return (f"{sport} \u2192 {dport}{_FLAG_TEXT[flags]} Seq={seq} Ack={ack} "
+                    f"Win={window}{tail}")
+        return f"{sport} \u2192 {dport}{_FLAG_TEXT[flags]} Seq={seq} Win={window}{tail}"
     if flags & ACK:
-        text += f" Ack={ack}"
-    text += f" Win={window}" if length is None else f" Win={window} Len={length}"
-    if opts:
-        get = values.get
-        mss = get("tcp.options.mss_val")
-        if mss is not None:
-            text += f" MSS={mss}"
-        if _has_option(opts, OPT_SACK_PERM):
-            text += " SACK_PERM"
-        tsval = get("tcp.options.timestamp.tsval")
-        if tsval is not None:
-            text += f" TSval={tsval} TSecr={values['tcp.options.timestamp.tsecr']}"
-        multiplier = get("tcp.options.wscale.multiplier")
-        if multiplier is not None:
-            text += f" WS={multiplier}"
+        return (f"{sport} \u2192 {dport}{_FLAG_TEXT[flags]} Seq={seq} Ack={ack} "
+                f"Win={window} Len={length}{tail}")
+    return (f"{sport} \u2192 {dport}{_FLAG_TEXT[flags]} Seq={seq} Win={window} "
+            f"Len={length}{tail}")
+
+
+def _options_text(opts: bytes, values: dict[str, Any]) -> str:
+    """The options' part of the Info column (``values``: their decoded fields)."""
+    get = values.get
+    text = ""
+    mss = get("tcp.options.mss_val")
+    if mss is not None:
+        text += f" MSS={mss}"
+    if _has_option(opts, OPT_SACK_PERM):
+        text += " SACK_PERM"
+    tsval = get("tcp.options.timestamp.tsval")
+    if tsval is not None:
+        text += f" TSval={tsval} TSecr={values['tcp.options.timestamp.tsecr']}"
+    multiplier = get("tcp.options.wscale.multiplier")
+    if multiplier is not None:
+        text += f" WS={multiplier}"
     return text
 
 
@@ -324,27 +335,27 @@ def line(buf: bytes, off: int, end: int, pseudo: int, ports: Mapping[int, str], 
     hdr_len = (off_flags >> 12) << 2
     if hdr_len < MIN_HEADER_LEN or hdr_len > avail:
         return None
-    nxt = ports.get(dport) or ports.get(sport, "data")
-    if nxt != "data":
+    if ports and (ports.get(dport) or ports.get(sport, "data")) != "data":
         return None
     bad = verify and not checksum_ok(buf[off:end], pseudo + IP_PROTO + avail)
     flags = off_flags & 0x0FFF
-    length = avail - hdr_len
-    values: dict[str, Any] = _NO_OPTIONS
-    opts = None
-    if hdr_len > MIN_HEADER_LEN:
+    multiplier = None
+    if hdr_len == MIN_HEADER_LEN:
+        tail = ""
+    elif hdr_len == 32 and buf[off + 20:off + 24] == _NOP_NOP_TIMESTAMP:
+        # what _options and _options_text make of the options nearly every segment carries
+        tail = " TSval=%d TSecr=%d" % _TIMESTAMPS.unpack_from(buf, off + 20)  # noqa: UP031
+    else:
         opts = buf[off + MIN_HEADER_LEN:off + hdr_len]
-        values = {}
+        values: dict[str, Any] = {}
         _options(opts, values)
+        tail = _options_text(opts, values)
+        multiplier = values.get("tcp.options.wscale.multiplier")
+    length = avail - hdr_len
     if analyzer is not None:
-        assert isinstance(analyzer, Streams)
-        _stream, seq, _nxtseq, ack, window = analyzer.segment(
-            src, dst, sport, dport, flags, seq, ack, length, window,
-            values.get("tcp.options.wscale.multiplier"))
-    return _text(sport, dport, flags, seq, ack, window, length, opts, values), bad
-
-
-_NO_OPTIONS: dict[str, Any] = {}
+        _stream, seq, _nxtseq, ack, window = cast(Streams, analyzer).segment(
+            src, dst, sport, dport, flags, seq, ack, length, window, multiplier)
+    return _text(sport, dport, flags, seq, ack, window, length, tail), bad
 
 
 def _has_option(opts: bytes, wanted: int) -> bool:

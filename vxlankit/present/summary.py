@@ -396,6 +396,20 @@ _TRANSPORT_SPECS = {spec.name: spec for spec in LAYERS
                     if spec.role == TRANSPORT and spec.info is not None}
 
 
+_address_text: dict[bytes, tuple[str, str]] = {}
+
+
+def _addresses(addrs: bytes) -> tuple[str, str]:
+    """The text of an IP header's source and destination (``addrs``: both, 8 bytes for IPv4,
+    32 for IPv6), remembered: a capture has few address pairs."""
+    if len(_address_text) >= _CACHE_MAX:
+        _address_text.clear()
+    half = len(addrs) >> 1
+    text = _ntoa if half == 4 else ip6_str
+    found = _address_text[addrs] = (text(addrs[:half]), text(addrs[half:]))
+    return found
+
+
 def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
                options: DecodeOptions, analysis: Analysis | None, v6: bool = False
                ) -> tuple[str, str, str] | None:
@@ -404,18 +418,11 @@ def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
     ``None`` when it has anything else to report (the full decoder's case)."""
     spec = _TRANSPORT_SPECS[kind]
     if spec.line is not None:  # straight from the bytes
-        if v6:
-            addrs = data[ip_off + 8:ip_off + 40]
-            src = dst = ""
-            run = analysis.running(spec.proto) if analysis is not None else None
-            if run is not None:
-                src, dst = ip6_str(addrs[:16]), ip6_str(addrs[16:])
-        else:
-            addrs = data[ip_off + 12:ip_off + 20]
-            src = dst = ""
-            run = analysis.running(spec.proto) if analysis is not None else None
-            if run is not None:
-                src, dst = _ntoa(addrs[:4]), _ntoa(addrs[4:])
+        addrs = data[ip_off + 8:ip_off + 40] if v6 else data[ip_off + 12:ip_off + 20]
+        src = dst = ""
+        run = analysis.running(spec.proto) if analysis is not None else None
+        if run is not None:
+            src, dst = _address_text.get(addrs) or _addresses(addrs)
         assert spec.next_table is not None
         found_line = spec.line(data, off, end, int.from_bytes(addrs, "big"),
                                options.tables[spec.next_table], options.verify_checksums, run,
