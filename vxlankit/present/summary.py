@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from vxlankit.addr import ip6_str
+from vxlankit.addr import pair_str
 from vxlankit.checksum import verify as _checksum_ok
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
@@ -396,20 +396,6 @@ _TRANSPORT_SPECS = {spec.name: spec for spec in LAYERS
                     if spec.role == TRANSPORT and spec.info is not None}
 
 
-_address_text: dict[bytes, tuple[str, str]] = {}
-
-
-def _addresses(addrs: bytes) -> tuple[str, str]:
-    """The text of an IP header's source and destination (``addrs``: both, 8 bytes for IPv4,
-    32 for IPv6), remembered: a capture has few address pairs."""
-    if len(_address_text) >= _CACHE_MAX:
-        _address_text.clear()
-    half = len(addrs) >> 1
-    text = _ntoa if half == 4 else ip6_str
-    found = _address_text[addrs] = (text(addrs[:half]), text(addrs[half:]))
-    return found
-
-
 def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
                options: DecodeOptions, analysis: Analysis | None, v6: bool = False
                ) -> tuple[str, str, str] | None:
@@ -422,7 +408,7 @@ def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
         src = dst = ""
         run = analysis.running(spec.proto) if analysis is not None else None
         if run is not None:
-            src, dst = _address_text.get(addrs) or _addresses(addrs)
+            src, dst = pair_str(addrs)
         assert spec.next_table is not None
         found_line = spec.line(data, off, end, int.from_bytes(addrs, "big"),
                                options.tables[spec.next_table], options.verify_checksums, run,
@@ -591,7 +577,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 off += 20
                 v6 = False
                 addrs = data[ip_off + 12:ip_off + 20]
-                net_src, net_dst = _address_text.get(addrs) or _addresses(addrs)
+                net_src, net_dst = pair_str(addrs)
             else:
                 # IPv6 without extension headers (those, and jumbograms: the steps)
                 if off + 40 > end:
@@ -607,7 +593,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 off += 40
                 v6 = True
                 addrs = data[ip_off + 8:ip_off + 40]
-                net_src, net_dst = _address_text.get(addrs) or _addresses(addrs)
+                net_src, net_dst = pair_str(addrs)
             pkind = ip_protocols.get(ipproto)
             if pkind in _TUNNEL_SPECS:  # GRE
                 inner = _tunnels(data, off, end, pkind, net_src, net_dst, hops, bad,
