@@ -788,7 +788,7 @@ class _Walk:
     def dns(self, r: int, rows: Rows) -> None:
         """DNS or mDNS over UDP (dns._dissect_udp): an empty datagram has no layer, a header
         cut short is the rich decoder's.  Whether the questions and records parse is asked
-        of the layer's own ``dns.parse_sections``, one message at a time (DNS has no
+        of the layer's own ``dns.check_sections``, one message at a time (DNS has no
         columns, and the name compression it follows does not vectorise): a message it
         finds malformed is the rich decoder's, so the words of the report are the layer's."""
         s = self.sel(rows)
@@ -796,19 +796,18 @@ class _Walk:
         avail = end - r
         bad = (avail > 0) & (avail < dns.HEADER_LEN)
         code = int(self.nxt[rows[0]])  # a group is one layer: every row has this code
-        mdns = code == _MDNS
         whole = np.flatnonzero(avail >= dns.HEADER_LEN)
         if len(whole):
             raw = self.buf.data
             begin = self.start[rows[whole]] + r
             h = self.header(rows[whole], r, dns.HEADER_LEN)
             counts = [_be16(h, at) for at in (4, 6, 8, 10)]
-            for j, (i, lo, hi) in enumerate(zip(whole.tolist(), begin.tolist(),
-                                                (begin + avail[whole]).tolist(), strict=True)):
-                found = dns.parse_sections(bytes(raw[lo:hi]),
-                                           (int(counts[0][j]), int(counts[1][j]),
-                                            int(counts[2][j]), int(counts[3][j])), mdns)
-                bad[i] = found[2] is not None
+            check = dns.check_sections
+            for i, lo, hi, c0, c1, c2, c3 in zip(
+                    whole.tolist(), begin.tolist(), (begin + avail[whole]).tolist(),
+                    counts[0].tolist(), counts[1].tolist(), counts[2].tolist(),
+                    counts[3].tolist(), strict=True):
+                bad[i] = check(bytes(raw[lo:hi]), (c0, c1, c2, c3)) is not None
         rest = self.reject(rows, bad)
         if rest is not None:
             if len(rest):
