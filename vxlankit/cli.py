@@ -36,6 +36,7 @@ from vxlankit.present.run import (
     RecordLike,
     decode_records,
 )
+from vxlankit.synth.faults import FAULTS as _SYNTH_FAULTS  # a table only: cheap to import
 
 if TYPE_CHECKING:  # synth is imported by its command only, to keep start-up short
     from vxlankit.synth.ping import PingOptions
@@ -687,8 +688,8 @@ def synth() -> None:
 @click.option("-i", "interval", type=click.FloatRange(min=0.0, min_open=True, max=86400.0),
               default=1.0,
               show_default=True, help="Seconds between echo requests.")
-@click.option("-s", "size", type=click.IntRange(0, 1400), default=56, show_default=True,
-              help="ICMP payload bytes (ping -s).")
+@click.option("-s", "size", type=click.IntRange(0, 1400), default=None,
+              help="ICMP payload bytes (ping -s). Default 56, 1400 with --fault mtu|fragment.")
 @click.option("--arp", type=click.Choice(["proxy", "flood"]), default="proxy", show_default=True,
               help="proxy: the VTEP answers ARP from gossip (Docker); flood: RFC 7348 "
                    "flood-and-learn.")
@@ -709,6 +710,9 @@ def synth() -> None:
               show_default=True,
               help="The containers' ping: ipv6 pings fd00:10::4 from fd00:10::3 (ICMPv6), "
                    "neighbour discovery answered by the VTEP's ND proxy.")
+@click.option("--fault", type=click.Choice(list(_SYNTH_FAULTS)), default=None,
+              help="One misconfiguration, as the kernel behaves under it (docs/synth.md): "
+                   "mtu, fragment, vni, port, remote, ttl, neigh, fdb.")
 @click.option("-w", "output", metavar="FILE|-",
               help="Write the capture here (- for stdout). Default: a file named after the "
                    "scenario in the current directory.")
@@ -717,21 +721,26 @@ def synth() -> None:
 @click.option("--diagram", metavar="FILE.svg|-",
               help="Also draw the ladder diagram: an SVG file, or text on the terminal (-).")
 @guarded
-def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed: int, port: int,
-               subnets: tuple[str, ...], target: str, underlay: str, inner: str,
-               output: str | None, tap: str | None, diagram: str | None) -> None:
+def synth_ping(vni: int, count: int, interval: float, size: int | None, arp: str, seed: int,
+               port: int, subnets: tuple[str, ...], target: str, underlay: str, inner: str,
+               fault: str | None, output: str | None, tap: str | None,
+               diagram: str | None) -> None:
     """C1 pings C2 across the seed's two-host Docker overlay; every tap's view, as pcapng."""
     from vxlankit.synth.diagram import ladder_svg, ladder_text
+    from vxlankit.synth.faults import FAULT_PING_SIZE, FAULTS
     from vxlankit.synth.output import write_result
     from vxlankit.synth.ping import PingOptions, synthesize_ping
     from vxlankit.synth.topology import DEFAULT_SUBNET
 
     try:
         # -i is seconds, as ping's; everything past the options is integer nanoseconds.
+        if size is None:
+            small_link = fault is not None and FAULTS[fault].underlay_mtu is not None
+            size = FAULT_PING_SIZE if small_link else 56
         options = PingOptions(vni=vni, count=count, interval_ns=round(interval * 1e9),
                               size=size, arp=arp, seed=seed, port=port,
                               subnets=subnets or (DEFAULT_SUBNET,), to=target,
-                              underlay=underlay, inner=inner)
+                              underlay=underlay, inner=inner, fault=fault)
         result = synthesize_ping(options)
     except ValueError as exc:
         raise Failed(str(exc), EXIT_USAGE) from None
@@ -754,6 +763,8 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
                     title += f" --underlay {underlay}"
                 if inner != "ipv4":
                     title += f" --inner {inner}"
+                if fault:
+                    title += f" --fault {fault}"
                 fh.write(ladder_svg(result.lanes, result.ladder, title))
         except OSError as exc:
             raise Failed(f"{diagram}: {exc.strerror or exc}", EXIT_ERROR) from None
@@ -780,6 +791,8 @@ def default_synth_name(options: PingOptions, tap: str | None) -> str:
         parts.append(f"{options.underlay}-underlay")
     if options.inner != "ipv4":
         parts.append(f"{options.inner}-inner")
+    if options.fault:
+        parts.append(f"fault-{options.fault}")
     if tap:
         parts.append(tap.replace("/", "-"))
     return "-".join(parts) + (".pcap" if tap else ".pcapng")

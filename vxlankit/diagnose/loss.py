@@ -45,7 +45,7 @@ def _host(tap: str) -> str | None:
 def detect(ctx: Context) -> list[Diagnosis]:
     ev = ctx.evidence
     taps = ev.taps
-    if len(taps) < 2 or not ev.underlay_taps:
+    if len(taps) < 2:
         return []
     paths = _Paths(ctx)
     gaps: dict[_Gap, list[Sighting]] = defaultdict(list)
@@ -135,7 +135,9 @@ class _Paths:
                 return None  # delivered (or decapsulated on the far side)
             if home is not None and _host(home) == _host(last.tap) and _host(home):
                 return None  # a neighbour on the same host: no overlay on the way
-            expected = self.src_send.get(src) or self._same_host(last.tap, self.underlay)
+            silent = [t for t in self.ctx.evidence.taps if not self.ctx.evidence.taps_seen[t]]
+            expected = self.src_send.get(src) or self._same_host(
+                last.tap, [*self.underlay, *silent])
             if expected is None:
                 return None
             return self._sending(key, last, expected)
@@ -197,8 +199,8 @@ class _Paths:
             e = own[0]
             return _Gap("sending host", last.tap, expected, src, dst,
                         f"The VTEP refused it as too big for the path to the remote VTEP and "
-                        f"answered {e.to} with ICMP fragmentation needed, MTU {e.mtu} (packet "
-                        f"{e.number}; skb_tunnel_check_pmtu).",
+                        f"answered {e.to} with ICMP fragmentation needed, MTU {e.mtu} "
+                        "(skb_tunnel_check_pmtu).",
                         (f"ip link set dev vxlan0 mtu {e.mtu}   (and the containers' MTU)",),
                         None)
         mac = last.dst_mac
@@ -229,19 +231,19 @@ class _Paths:
                 inner_mtu = (e.mtu or 0) - VXLAN_OVERHEAD[e.version]
                 return _Gap("underlay", last.tap, expected, src, dst,
                             f"{e.reporter} dropped it as too big for its next link (MTU "
-                            f"{e.mtu}) and said so with ICMP fragmentation needed (packet "
-                            f"{e.number}): the outer header has DF set.",
+                            f"{e.mtu}) and said so with ICMP fragmentation needed: the outer "
+                            "header has DF set.",
                             (f"ip link set dev vxlan0 mtu {inner_mtu}   (the inner MTU that "
                              "fits)",), None)
             if e.time_exceeded:
                 return _Gap("underlay", last.tap, expected, src, dst,
                             f"{e.reporter} dropped it when its TTL ran out (ICMP time "
-                            f"exceeded, packet {e.number}).",
+                            "exceeded).",
                             ("ip -d link show type vxlan   (the device's ttl)",), None)
             if e.port_unreachable:
                 return _Gap("underlay", last.tap, expected, src, dst,
                             f"{e.reporter} has no socket on UDP port {e.dport} (ICMP port "
-                            f"unreachable, packet {e.number}).",
+                            "unreachable).",
                             ("ip -d link show type vxlan   (dstport, on both hosts)",), None)
         biggest = self.arrived.get(enc.dst, 0)
         if biggest and last.size > biggest:
@@ -273,7 +275,7 @@ class _Paths:
             if (e.port_unreachable and e.about_vxlan and e.quoted_dst == enc.dst
                     and e.dport == enc.dport):
                 return _Gap(*gap, f"{enc.dst} has no socket on UDP port {enc.dport}: it "
-                                  f"answered ICMP port unreachable (packet {e.number}).",
+                                  "answered ICMP port unreachable.",
                             ("ip -d link show type vxlan   (dstport, on both hosts)",), None)
         mac = last.src_mac
         wrong = wrong_remotes(self.ctx).get((enc.dst, enc.vni, mac or ""))
