@@ -24,6 +24,9 @@ MAX_JOURNEYS = 50_000
 MAX_REPLICAS = 20_000
 MAX_PER_PAIR = 64  # distinct source ports / flows kept per VTEP pair
 MAX_NUMBERS = 50  # packet numbers kept per item of evidence
+# What a sender puts in the TTL of its own packets (Linux and most Unix 64, Windows 128,
+# network gear 255): a packet that still has one has not crossed a router.
+INITIAL_TTLS = frozenset((64, 128, 255))
 
 # (inner src, inner dst, protocol, IP ID, fragment field, first 8 bytes after the IP header):
 # the same inner packet wherever it is seen, whatever the TTL or MACs became on the way.
@@ -133,8 +136,11 @@ class PairStats:
 
 @dataclass
 class ConvSide:
-    """One inner IPv4 conversation's frames on one VNI: TTLs, source MACs, who sent them."""
+    """One inner conversation's frames on one VNI (IPv4 packets, or ARP between the two):
+    TTLs, source MACs, who sent them; ``direct`` when some frame came straight from an
+    endpoint (an initial TTL, or ARP, which no router forwards)."""
 
+    direct: bool = False
     ttls: set[int] = field(default_factory=set)
     macs: set[str] = field(default_factory=set)
     senders: set[str] = field(default_factory=set)
@@ -310,6 +316,16 @@ class Evidence:
         sha = data[off + 8:off + 14].hex(":")
         spa = ip_str(data[off + 14:off + 18])
         tpa = ip_str(data[off + 24:off + 28])
+        if enc is not None and op in (1, 2) and spa not in ("0.0.0.0", tpa):
+            # ARP between two addresses, the IPv4 pair's conversation at layer 2 (protocol
+            # 0 here): no router forwards it, so it is direct on every VNI it is seen on.
+            side = self._side((min(spa, tpa), max(spa, tpa), 0), enc.vni)
+            side.direct = True
+            side.senders.add(spa)
+            side.vteps.add((enc.src, enc.dst))
+            side.macs.add(sha)
+            if len(side.numbers) < MAX_NUMBERS:
+                side.numbers.append(number)
         if spa != "0.0.0.0" and op in (1, 2):
             domain = f"vni:{enc.vni}" if enc is not None else tap
             claims = self.arp_claims[domain].setdefault(spa, {})
@@ -365,10 +381,10 @@ class Evidence:
     def _conversation(self, number: int, hdr: wire.Ip, src_mac: str | None,
                       enc: Encap) -> None:
         a, b = sorted((hdr.src, hdr.dst))
-        sides = self.conversations.setdefault((a, b, hdr.proto), {})
-        side = sides.get(enc.vni)
-        if side is None:
-            side = sides[enc.vni] = ConvSide()
+        if _is_ip_group(hdr.dst) or hdr.dst == "255.255.255.255" or hdr.src == "0.0.0.0":
+            return  # multicast and broadcast are nobody's conversation
+        side = self._side((a, b, hdr.proto), enc.vni)
+        side.direct = side.direct or hdr.ttl in INITIAL_TTLS
         if len(side.ttls) < 16:
             side.ttls.add(hdr.ttl)
         if src_mac is not None and len(side.macs) < 16:
@@ -377,6 +393,13 @@ class Evidence:
         side.vteps.add((enc.src, enc.dst))
         if len(side.numbers) < MAX_NUMBERS:
             side.numbers.append(number)
+
+    def _side(self, key: tuple[str, str, int], vni: int) -> ConvSide:
+        sides = self.conversations.setdefault(key, {})
+        side = sides.get(vni)
+        if side is None:
+            side = sides[vni] = ConvSide()
+        return side
 
     def _echo(self, number: int, hdr: wire.Ip, first8: bytes) -> None:
         if len(first8) < 8:

@@ -38,6 +38,14 @@ class _Gap:
     also: str | None  # another kind the explanation amounts to (unknown_unicast ...)
 
 
+_ODD = frozenset("13579bdf")
+
+
+def _is_group(ip: str) -> bool:
+    first = ip.partition(".")[0]
+    return ip == "255.255.255.255" or (first.isdigit() and 224 <= int(first) <= 239)
+
+
 def _host(tap: str) -> str | None:
     return tap.partition("/")[0] if "/" in tap else None
 
@@ -126,6 +134,8 @@ class _Paths:
         src, dst = key[0], key[1]
         if src in self.vteps or dst in self.vteps:
             return None  # the underlay's own traffic (ICMP between hosts ...)
+        if _is_group(dst) or (sightings[0].dst_mac or "0")[1] in _ODD:
+            return None  # multicast and broadcast: flooded to whoever wants it, not lost
         if all(s.encap is None and s.tap in self.underlay for s in sightings):
             return None
         last = sightings[-1]
@@ -203,6 +213,15 @@ class _Paths:
                         "(skb_tunnel_check_pmtu).",
                         (f"ip link set dev vxlan0 mtu {e.mtu}   (and the containers' MTU)",),
                         None)
+        fits = self._inner_mtu()
+        if fits is not None and last.size > fits:
+            return _Gap("sending host", last.tap, expected, src, dst,
+                        f"It is {last.size} bytes and the path takes {fits} at most (ICMP "
+                        "fragmentation needed in this capture): the VTEP does not send it "
+                        "(DF clear inside: no ICMP back; the outer DF set: the host drops "
+                        "the datagram it cannot fragment).",
+                        (f"ip link set dev vxlan0 mtu {fits}   (and the containers' MTU)",),
+                        None)
         mac = last.dst_mac
         if mac and mac not in self.inner_macs:
             return _Gap("sending host", last.tap, expected, src, dst,
@@ -219,6 +238,18 @@ class _Paths:
                     "(VXLAN_NO_REMOTE), a filter on the bridge.",
                     ("bridge fdb show dev vxlan0   (on the sending host)",
                      "perf trace -e skb:kfree_skb   (the drop reason)"), None)
+
+    def _inner_mtu(self) -> int | None:
+        """The largest inner packet the path takes, as this capture's ICMP fragmentation
+        needed say (a router's, less the VXLAN overhead, or the VTEP's own)."""
+        found = []
+        for e in self.ctx.evidence.icmp_errors:
+            if e.frag_needed and e.mtu:
+                if e.about_vxlan:
+                    found.append(e.mtu - VXLAN_OVERHEAD[e.version])
+                elif e.reporter == e.quoted_dst:
+                    found.append(e.mtu)
+        return min(found) if found else None
 
     def _underlay(self, key: InnerKey, last: Sighting, enc: Encap, expected: str) -> _Gap:
         ev = self.ctx.evidence

@@ -8,10 +8,6 @@ from vxlankit.diagnose.context import Context
 from vxlankit.diagnose.evidence import ConvSide
 from vxlankit.diagnose.kinds import Diagnosis, make, numbers_text
 
-# What a sender puts in the TTL of its own packets (Linux and most Unix 64, Windows 128,
-# network gear 255): a packet that still has one has not crossed a router.
-INITIAL_TTLS = frozenset((64, 128, 255))
-
 _DROP_WORDS = {
     "VXLAN_INVALID_HDR": "vxlan_rcv drops VXLAN whose I flag is clear (no valid VNI) and, "
                          "unlike RFC 7348, which asks receivers to ignore them, VXLAN with "
@@ -42,7 +38,7 @@ def classify(sides: dict[int, ConvSide]) -> str | None:
     the endpoints sent themselves, None on one VNI."""
     if len(sides) < 2:
         return None
-    direct = [vni for vni, side in sides.items() if side.ttls & INITIAL_TTLS]
+    direct = [vni for vni, side in sides.items() if side.direct]
     return "mismatch" if len(direct) == len(sides) else "routed"
 
 
@@ -50,8 +46,8 @@ def routed_pairs(ctx: Context) -> list[tuple[int, int]]:
     """The VNI pairs routed conversations cross (replay's ``vni_pairs``), one per
     conversation and pair."""
     pairs: list[tuple[int, int]] = []
-    for sides in ctx.evidence.conversations.values():
-        if classify(sides) == "routed":
+    for (_, _, proto), sides in ctx.evidence.conversations.items():
+        if proto and classify(sides) == "routed":
             ordered = sorted(sides)
             pairs += list(zip(ordered, ordered[1:], strict=False))
     return pairs
@@ -61,9 +57,11 @@ def _vnis(ctx: Context) -> list[Diagnosis]:
     found: list[Diagnosis] = []
     routed: dict[tuple[int, ...], list[int]] = {}
     routed_ttls: set[int] = set()
-    for (a, b, _), sides in sorted(ctx.evidence.conversations.items()):
+    named: set[tuple[str, str]] = set()
+    for (a, b, _), sides in sorted(ctx.evidence.conversations.items(),
+                                   key=lambda kv: (kv[0][0], kv[0][1], -kv[0][2])):
         verdict = classify(sides)
-        if verdict is None:
+        if verdict is None or (verdict == "mismatch" and (a, b) in named):
             continue
         vnis = tuple(sorted(sides))
         numbers = [n for side in sides.values() for n in side.numbers[:5]]
@@ -71,16 +69,18 @@ def _vnis(ctx: Context) -> list[Diagnosis]:
             routed.setdefault(vnis, []).extend(numbers)
             routed_ttls |= {t for side in sides.values() for t in side.ttls}
             continue
-        ttls = sorted({t for side in sides.values() for t in side.ttls})
+        ttls = ", ".join(str(t) for t in sorted({t for side in sides.values()
+                                                    for t in side.ttls})) or "none: ARP"
         vteps = sorted({v for side in sides.values() for pair in side.vteps for v in pair})
         who = "; ".join(f"VNI {vni}: {', '.join(sorted(side.senders))} -> "
                         f"{', '.join(sorted(f'{s}->{d}' for s, d in side.vteps))}"
                         for vni, side in sorted(sides.items()))
+        named.add((a, b))
         found.append(make(
             "vni_mismatch",
             f"{a} <-> {b} is carried on VNIs {', '.join(str(v) for v in vnis)} with no router "
             f"in between ({who})",
-            {"ttls": ", ".join(str(t) for t in ttls), "vni_a": vnis[0], "vni_b": vnis[1],
+            {"ttls": ttls, "vni_a": vnis[0], "vni_b": vnis[1],
              "port": _port(ctx, vteps)},
             packets=numbers, vni=vnis, vtep=vteps,
             facts={"conversation": [a, b]}))

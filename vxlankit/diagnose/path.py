@@ -155,33 +155,44 @@ def _fragmentation(ctx: Context) -> list[Diagnosis]:
 
 
 def _ports(ctx: Context) -> list[Diagnosis]:
+    """One diagnosis per VTEP pair: ICMP port unreachable about VXLAN (from either end), or
+    the two ends sending to different ports."""
     ev = ctx.evidence
     found: list[Diagnosis] = []
-    by_peer: dict[tuple[str, int], list[IcmpError]] = defaultdict(list)
+    by_pair: dict[frozenset[str], list[IcmpError]] = defaultdict(list)
     for e in ev.icmp_errors:
         if e.port_unreachable and e.about_vxlan and e.dport is not None:
-            by_peer[(e.quoted_dst, e.dport)].append(e)
-    named: set[frozenset[str]] = set()
-    for (peer, port), errors in sorted(by_peer.items()):
-        sends = [p.dports.most_common(1)[0][0] for (s, _), p in ev.pairs.items()
-                 if s == peer and p.dports]
-        other = sends[0] if sends else (LINUX_PORT if port == IANA_PORT else IANA_PORT)
-        senders = sorted({e.quoted_src for e in errors})
-        known = f", and sends its own VXLAN to port {sends[0]}" if sends else ""
+            by_pair[frozenset((e.quoted_src, e.quoted_dst))].append(e)
+
+    def sends_to(vtep: str) -> int | None:
+        ports = [p.dports.most_common(1)[0][0] for (s, _), p in sorted(ev.pairs.items())
+                 if s == vtep and p.dports]
+        return ports[0] if ports else None
+
+    for pair, errors in sorted(by_pair.items(), key=lambda kv: kv[1][0].number):
+        refused = sorted({(e.quoted_dst, e.dport) for e in errors if e.dport is not None})
+        parts = []
+        for peer, port in refused:
+            own = sends_to(peer)
+            parts.append(f"{peer} has no socket on UDP {port}"
+                         + (f" (it sends its own VXLAN to {own})" if own else ""))
+        peer, port = refused[0]
+        own = sends_to(peer)
+        other = own if own is not None else (LINUX_PORT if port == IANA_PORT else IANA_PORT)
         found.append(make(
             "port_mismatch",
-            f"{peer} answers VXLAN to UDP port {port} from {', '.join(senders)} with ICMP port "
-            f"unreachable ({numbers_text(e.number for e in errors)}): nothing listens on "
-            f"{port} there{known}",
+            f"VXLAN between {' and '.join(sorted(pair))} is answered with ICMP port "
+            f"unreachable ({numbers_text(e.number for e in errors)}): "
+            + "; ".join(parts),
             {"peer": peer, "port": port, "other_port": other},
             packets=[e.number for e in errors],
             vni=[e.vni for e in errors if e.vni is not None and e.vni >= 0],
-            vtep=[peer, *senders], taps=[e.tap for e in errors],
-            facts={"port": port, "peer_port": sends[0] if sends else None}))
-        named |= {frozenset((peer, s)) for s in senders}
+            vtep=sorted(pair), taps=[e.tap for e in errors],
+            facts={"port": port, "peer_port": own,
+                   "refused": [{"vtep": v, "port": p} for v, p in refused]}))
     for (a, b), there in sorted(ev.pairs.items()):
         back = ev.pairs.get((b, a))
-        if back is None or a > b or frozenset((a, b)) in named:
+        if back is None or a > b or frozenset((a, b)) in by_pair:
             continue
         pa, pb = there.dports.most_common(1)[0][0], back.dports.most_common(1)[0][0]
         if pa != pb and not set(there.dports) & set(back.dports):
