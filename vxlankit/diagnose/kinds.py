@@ -182,12 +182,13 @@ class Diagnosis:
 def make(kind: str, summary: str, words: Mapping[str, Any], *, packets: Iterable[int] = (),
          vni: Iterable[int] = (), vtep: Iterable[str] = (), taps: Iterable[str] = (),
          facts: Mapping[str, Any] | None = None, severity: Severity | None = None,
-         checks: Iterable[str] = ()) -> Diagnosis:
+         checks: Iterable[str] = (), cause: str | None = None) -> Diagnosis:
     """A diagnosis of ``kind``: cause and checks from the table, formatted with ``words``;
-    ``checks`` come first, for what only the detector knows to suggest."""
+    ``checks`` come first, for what only the detector knows to suggest; ``cause`` replaces
+    the table's where the detector knows better."""
     spec = KINDS[kind]
     return Diagnosis(
-        kind, severity or spec.severity, summary, spec.cause.format(**words),
+        kind, severity or spec.severity, summary, cause or spec.cause.format(**words),
         tuple(dict.fromkeys([*checks, *(line.format(**words) for line in spec.check)])),
         tuple(sorted(set(packets))), tuple(sorted(set(vni))), tuple(sorted(set(vtep))),
         tuple(dict.fromkeys(taps)), dict(facts or {}))

@@ -276,6 +276,13 @@ class _Paths:
                             f"{e.reporter} has no socket on UDP port {e.dport} (ICMP port "
                             "unreachable).",
                             ("ip -d link show type vxlan   (dstport, on both hosts)",), None)
+        if any(w.target == enc.dst for w in ev.arp_waits.values()):
+            return _Gap("underlay", last.tap, expected, src, dst,
+                        f"Nobody has {enc.dst}: ARP for it goes unanswered on the underlay. "
+                        f"The sending VTEP's FDB points {last.dst_mac} at a host that is not "
+                        "there (a stale entry).",
+                        (f"bridge fdb show dev vxlan0 | grep {last.dst_mac}   (on {enc.src})",),
+                        None)
         biggest = self.arrived.get(enc.dst, 0)
         if biggest and last.size > biggest:
             return _Gap("underlay", last.tap, expected, src, dst,

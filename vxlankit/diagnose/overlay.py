@@ -131,14 +131,23 @@ def _arp(ctx: Context) -> list[Diagnosis]:
     ev = ctx.evidence
     found = []
     for wait in sorted(ev.arp_waits.values(), key=lambda w: w.first_ts):
+        underlay = not wait.vnis and wait.taps <= ev.underlay_taps
         where = (f"flooded on VNI {', '.join(str(v) for v in sorted(wait.vnis))}" if wait.vnis
+                 else "on the underlay" if underlay
                  else "never crossed the overlay" if ev.underlay_taps else "")
+        cause = None
+        if underlay:
+            cause = (f"Nobody on the underlay has {wait.target}: whatever sends to it (a VTEP "
+                     "whose FDB names it as a remote, a route) sends into the void. With a "
+                     f"VTEP behind it, look for an FDB entry pointing at {wait.target}.")
         found.append(make(
             "unanswered_arp",
             f"ARP who-has {wait.target} tell {wait.asker}: {wait.count} request(s), no reply "
             f"({numbers_text(wait.numbers)}{'; ' + where if where else ''})",
             {"target": wait.target},
-            packets=wait.numbers, vni=wait.vnis, taps=sorted(wait.taps),
+            packets=wait.numbers, vni=wait.vnis, taps=sorted(wait.taps), cause=cause,
+            checks=[f"bridge fdb show | grep {wait.target}   (on every VTEP host)"] if underlay
+            else (),
             facts={"who_has": wait.target, "tell": wait.asker, "requests": wait.count}))
     return found
 
