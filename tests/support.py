@@ -102,3 +102,15 @@ def require_module(name: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as exc:
         missing(f"{name} is not installed: {exc}")
+
+
+def require_lab() -> None:
+    """Root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and ip, bridge, dumpcap and ping: what
+    ``vxlankit lab`` needs to build network namespaces (skip, or fail under CI=true)."""
+    from vxlankit.errors import LabError
+    from vxlankit.lab import check_prerequisites
+
+    try:
+        check_prerequisites()
+    except LabError as exc:
+        missing(f"the lab cannot run here: {exc.message}")

@@ -11,7 +11,8 @@ Exit codes (docs/cli.md):
 * 2: bad usage, including a display filter that does not parse (click's usage errors too);
 * 3: a capture that could not be read to its end (not a capture file, or damaged): every packet
   before the damage was printed first;
-* 4: ``crosscheck`` found fields on which vxlankit and Wireshark disagree;
+* 4: ``crosscheck`` found fields on which vxlankit and Wireshark disagree, or ``lab ping``
+  found the kernel and vxlankit differing;
 * 141: standard output was closed early (``| head``), as a process killed by SIGPIPE reports.
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
@@ -83,9 +84,9 @@ def error_line(exc: VxlanKitError) -> str:
 
 
 def exit_code(exc: VxlanKitError) -> int:
-    from vxlankit.errors import OutputIsInputError
+    from vxlankit.errors import OutputIsInputError, StatisticError
 
-    if isinstance(exc, (FilterError, OutputIsInputError)):
+    if isinstance(exc, (FilterError, OutputIsInputError, StatisticError)):
         return EXIT_USAGE
     if isinstance(exc, CaptureError) and exc.offset is not None:
         return EXIT_DAMAGED  # the file was opened: it is not a capture, or it is damaged
@@ -389,6 +390,13 @@ def main() -> None:
 @selection_options
 @decode_options
 @color_option
+@click.option("-z", "zstat_specs", multiple=True, metavar="STATISTIC",
+              help="After the packets, tshark's statistic (io,phs; conv,TYPE; "
+              "endpoints,TYPE; io,stat,SECONDS; TYPE is eth, ip, ipv6, udp or tcp); "
+              "repeatable (docs/tshark-stats.md).")
+@click.option("-q", "quiet", is_flag=True, help="No packets: only the -z statistics.")
+@click.option("--per-tunnel", is_flag=True,
+              help="-z tables split by the tunnel (VNI) that carries each layer.")
 @click.option("--fast-path-stats", is_flag=True,
               help="At the end, say on stderr how many packets the fast path answered and how "
                    "many were decoded in full.")
@@ -399,7 +407,8 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
            count: int | None, time_format: str, vnis: tuple[int, ...], vteps: tuple[str, ...],
            filter_expr: str | None, vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
            geneve_ports: tuple[int, ...],
-           color: str, fast_path_stats: bool) -> None:
+           color: str, zstat_specs: tuple[str, ...], quiet: bool, per_tunnel: bool,
+           fast_path_stats: bool) -> None:
     """Print the packets of capture FILEs (pcap or pcapng; - reads stdin).
 
     One line per packet by default: outer VTEPs, VNI, then the inner frame.
@@ -418,17 +427,23 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
                                  make_filter(filter_expr)))
     if write_format is not None:
         raise click.UsageError("-F needs -w")
+    taps = make_zstats(zstat_specs, per_tunnel)
+    if quiet and not taps:
+        raise click.UsageError("-q prints nothing without -z")
     view = DecodeView(
         options=options, count=count, vnis=vnis,
         vteps=vteps, filter=make_filter(filter_expr), verbose=verbose, hexdump=hexdump,
         as_json=as_json, time_format=time_format, several=len(files) > 1,
         pal=ANSI if (not as_json and use_color(color, sys.stdout)) else PLAIN, fields=fields,
+        taps=taps, quiet=quiet,
     )
     try:
         code = for_each_file(files, view.show, progress=_show_progress(True))
     except FilterError as exc:  # a literal that does not fit its field shows at first use
         view.out.flush()
         raise Failed(str(exc), EXIT_USAGE) from None
+    for tap in taps:
+        view.out.line(tap.render())
     view.out.flush()
     if fast_path_stats:
         used = view.tally.total or not (verbose or hexdump or vnis or vteps or filter_expr)
@@ -521,14 +536,40 @@ def _fields_format(output_type: str | None, names: tuple[str, ...], options: tup
         raise click.UsageError(str(exc)) from None
 
 
+def make_zstats(specs: Iterable[str], per_tunnel: bool) -> list[Any]:
+    """The -z statistics asked for (a usage error for one vxlankit does not have)."""
+    from vxlankit.present.zstats import parse_zstat
+
+    try:
+        return [parse_zstat(spec, per_tunnel) for spec in specs]
+    except VxlanKitError as exc:
+        raise Failed(str(exc), EXIT_USAGE) from None
+
+
+def _feeding(items: Iterable[DecodedRecord], taps: Sequence[Any]) -> Iterator[DecodedRecord]:
+    for item in items:
+        for tap in taps:
+            tap.add(item.record, item.packet)
+        yield item
+
+
+def _drained(items: Iterable[Any]) -> Iterator[str]:
+    for _ in items:
+        pass
+    yield from ()
+
+
 class DecodeView:
     """What ``decode`` prints for each capture, in the mode its options chose."""
 
     def __init__(self, *, options: DecodeOptions, count: int | None, vnis: tuple[int, ...],
                  vteps: tuple[str, ...], filter: PacketTest | None, verbose: bool,
                  hexdump: bool, as_json: bool, time_format: str, several: bool,
-                 pal: Any, fields: Any = None) -> None:
+                 pal: Any, fields: Any = None, taps: Sequence[Any] = (),
+                 quiet: bool = False) -> None:
         self.options = options
+        self.taps = taps  # the -z statistics, fed every packet selected
+        self.quiet = quiet
         self.remaining = count
         self.vnis = vnis
         self.vteps = vteps
@@ -573,6 +614,13 @@ class DecodeView:
             return field_lines(decode_records(records, self.options, count=count,
                                               vnis=self.vnis, vteps=self.vteps,
                                               filter=self.filter), fmt)
+        if self.taps:
+            items = _feeding(decode_records(records, self.options, count=count,
+                                            vnis=self.vnis, vteps=self.vteps,
+                                            filter=self.filter), self.taps)
+            if self.quiet:
+                return _drained(items)
+            return self.render(items, summarizer, file)
         if not (self.vnis or self.vteps or self.filter):  # no Packet needed: fast paths
             if self.as_json:
                 from vxlankit.present.jsonl import fast_json_lines
@@ -610,10 +658,17 @@ class DecodeView:
 @main.command()
 @files_argument
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of tables.")
+@click.option("-z", "zstat_specs", multiple=True, metavar="STATISTIC",
+              help="Instead of the overlay summary, tshark's statistic (io,phs; conv,TYPE; "
+              "endpoints,TYPE; io,stat,SECONDS; TYPE is eth, ip, ipv6, udp or tcp; "
+              "',FILTER' after it as in tshark); repeatable (docs/tshark-stats.md).")
+@click.option("--per-tunnel", is_flag=True,
+              help="-z tables split by the tunnel (VNI) that carries each layer.")
 @selection_options
 @decode_options
 @guarded
-def stats(files: tuple[str, ...], as_json: bool, vnis: tuple[int, ...], vteps: tuple[str, ...],
+def stats(files: tuple[str, ...], as_json: bool, zstat_specs: tuple[str, ...],
+          per_tunnel: bool, vnis: tuple[int, ...], vteps: tuple[str, ...],
           filter_expr: str | None, vxlan_ports: tuple[int, ...],
           gpe_ports: tuple[int, ...],
           geneve_ports: tuple[int, ...]) -> None:
@@ -625,12 +680,17 @@ def stats(files: tuple[str, ...], as_json: bool, vnis: tuple[int, ...], vteps: t
     options = make_decode_options(vxlan_ports, gpe_ports, geneve_ports)
     test = make_filter(filter_expr)
     result = OverlayStats()
+    taps = make_zstats(zstat_specs, per_tunnel)
 
     def add(capture: Capture) -> None:
         result.start_file(capture.path, capture.format)
         for item in decode_records(capture.records(), options, vnis=vnis, vteps=vteps,
                                    filter=test):
-            result.add(item.record, item.packet)
+            if taps:
+                for tap in taps:
+                    tap.add(item.record, item.packet)
+            else:
+                result.add(item.record, item.packet)
 
     def damaged(path: str, message: str) -> None:
         if result.files and result.files[-1].path == path:
@@ -640,7 +700,11 @@ def stats(files: tuple[str, ...], as_json: bool, vnis: tuple[int, ...], vteps: t
         code = for_each_file(files, add, progress=_show_progress(False), on_error=damaged)
     except FilterError as exc:
         raise Failed(str(exc), EXIT_USAGE) from None
-    text = dumps(result.to_dict()) if as_json else result.render()
+    if taps:
+        text = (dumps([tap.to_dict() for tap in taps]) if as_json
+                else "\n".join(tap.render() for tap in taps))
+    else:
+        text = dumps(result.to_dict()) if as_json else result.render()
     sys.stdout.write(text + "\n")
     _flush_stdout()
     sys.exit(code)
@@ -720,16 +784,22 @@ def synth() -> None:
               help="Write only this tap (e.g. node2/eth0); a .pcap FILE gets classic pcap.")
 @click.option("--diagram", metavar="FILE.svg|-",
               help="Also draw the ladder diagram: an SVG file, or text on the terminal (-).")
+@click.option("--width", type=click.IntRange(60, 1000), default=100, show_default=True,
+              help="Columns the text ladder (--diagram -) fits in.")
+@click.option("--delay", "delays", multiple=True, metavar="HOP=MS",
+              help="Fix a hop's one-way delay in milliseconds (repeatable): veth, bridge, vtep, "
+                   "underlay, router, stack, or HOP@NODE / HOP@CONTAINER for one of them "
+                   "(docs/synth.md).")
 @guarded
 def synth_ping(vni: int, count: int, interval: float, size: int | None, arp: str, seed: int,
                port: int, subnets: tuple[str, ...], target: str, underlay: str, inner: str,
-               fault: str | None, output: str | None, tap: str | None,
-               diagram: str | None) -> None:
+               fault: str | None, output: str | None, tap: str | None, diagram: str | None,
+               width: int, delays: tuple[str, ...]) -> None:
     """C1 pings C2 across the seed's two-host Docker overlay; every tap's view, as pcapng."""
     from vxlankit.synth.diagram import ladder_svg, ladder_text
     from vxlankit.synth.faults import FAULT_PING_SIZE, FAULTS
     from vxlankit.synth.output import write_result
-    from vxlankit.synth.ping import PingOptions, synthesize_ping
+    from vxlankit.synth.ping import PingOptions, parse_delay, synthesize_ping
     from vxlankit.synth.topology import DEFAULT_SUBNET
 
     try:
@@ -740,7 +810,8 @@ def synth_ping(vni: int, count: int, interval: float, size: int | None, arp: str
         options = PingOptions(vni=vni, count=count, interval_ns=round(interval * 1e9),
                               size=size, arp=arp, seed=seed, port=port,
                               subnets=subnets or (DEFAULT_SUBNET,), to=target,
-                              underlay=underlay, inner=inner, fault=fault)
+                              underlay=underlay, inner=inner,
+                              delays=tuple(parse_delay(d) for d in delays), fault=fault)
         result = synthesize_ping(options)
     except ValueError as exc:
         raise Failed(str(exc), EXIT_USAGE) from None
@@ -754,7 +825,7 @@ def synth_ping(vni: int, count: int, interval: float, size: int | None, arp: str
     # With the capture on stdout, everything for people goes to stderr.
     say = sys.stderr if binary_stdout else sys.stdout
     if diagram == "-":
-        say.write(ladder_text(result.lanes, result.ladder))
+        say.write(ladder_text(result.lanes, result.ladder, width=width))
     elif diagram:
         try:
             with open(diagram, "w", encoding="utf-8") as fh:
@@ -769,12 +840,13 @@ def synth_ping(vni: int, count: int, interval: float, size: int | None, arp: str
         except OSError as exc:
             raise Failed(f"{diagram}: {exc.strerror or exc}", EXIT_ERROR) from None
     answered = [e for e in result.echoes if e.replied_ns is not None]
-    rtts = [(e.replied_ns - e.sent_ns) / 1e6 for e in answered if e.replied_ns is not None]
     where = "<stdout>" if binary_stdout else target_file
     taps = 1 if tap else len(result.taps)
     say.write(f"wrote {written} packets from {taps} tap(s) to {where}\n")
-    rtt = (f", rtt min/avg/max = {min(rtts):.3f}/{sum(rtts) / len(rtts):.3f}/{max(rtts):.3f} ms"
-           if rtts else "")
+    # Timed on C1's tap, request frame to reply frame: what `vxlankit stats` prints for it.
+    summary = result.rtt()
+    rtt = (f", rtt min/avg/max/mdev = {summary.text()} ms on {result.pinger_tap}"
+           if summary else "")
     say.write(f"{len(result.echoes)} echo requests, {len(answered)} replies{rtt}\n")
     say.flush()
 
@@ -858,6 +930,84 @@ def export(files: tuple[str, ...], out: str, fmt: str | None, jobs: int,
     message = (f"exported {summary.packets} packets from {summary.files} file(s) to "
                f"{summary.out} ({summary.format})\n")
     (sys.stderr if out == "-" else sys.stdout).write(message)
+
+
+@main.group()
+def lab() -> None:
+    """The seed's overlay on the Linux kernel (network namespaces, as root), compared with
+    the models and the synth (docs/lab.md)."""
+
+
+def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+    from vxlankit.lab import LabFaults
+
+    settings: dict[str, Any] = {}
+    keys = {"vni": "vni", "port": "port", "underlay-mtu": "underlay_mtu", "c1-vtep": "c1_vtep"}
+    for text in values:
+        key, _, value = text.partition("=")
+        if key not in keys or not value:
+            raise click.BadParameter(f"{text!r}: use one of {', '.join(k + '=' for k in keys)}")
+        if key == "c1-vtep":
+            try:
+                ip_str(ip_bytes(value))
+            except (VxlanKitError, ValueError):
+                raise click.BadParameter(f"{value!r} is not an IPv4 address") from None
+            settings[keys[key]] = value
+        else:
+            try:
+                settings[keys[key]] = int(value, 0)
+            except ValueError:
+                raise click.BadParameter(f"{text!r}: {key} takes a number") from None
+    return LabFaults(**settings)
+
+
+@lab.command("ping")
+@click.option("--mode", type=click.Choice(["docker", "learning"]), default="docker",
+              show_default=True,
+              help="docker: static FDB and neighbour entries, vxlan0 'learning proxy l2miss "
+                   "l3miss'; learning: an all-zeros flood entry, the VTEPs learn.")
+@click.option("--vni", type=click.IntRange(0, (1 << 24) - 1), default=4096, show_default=True,
+              help="The overlay's VNI.")
+@click.option("-c", "--count", "count", type=click.IntRange(1, 20), default=3,
+              show_default=True, help="Echo requests C1 sends (at most 20).")
+@click.option("-i", "interval", type=click.FloatRange(0.05, 2.0), default=0.2,
+              show_default=True, help="Seconds between echo requests.")
+@click.option("-s", "size", type=click.IntRange(0, 1400), default=56, show_default=True,
+              help="ICMP payload bytes (ping -s).")
+@click.option("--port", type=click.IntRange(1, 65535), default=4789, show_default=True,
+              help="VXLAN UDP port.")
+@click.option("--subnet", default="10.0.0.0/24", show_default=True, metavar="CIDR",
+              help="The overlay subnet (one: the lab does not build the routed variant).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="synth's seed: the MACs the lab gives the devices.")
+@click.option("--fault", "faults", multiple=True, callback=_fault, metavar="KEY=VALUE",
+              help="Break node2's side (repeatable): vni=N, port=N, underlay-mtu=N, "
+                   "c1-vtep=IP (its FDB entry for C1).")
+@click.option("-o", "out_dir", metavar="DIR",
+              help="Write the capture (pcapng, an interface per tap), the kernel's tables and "
+                   "the verdict (JSON) here.")
+@click.option("--keep", is_flag=True,
+              help="Leave the namespaces for a person to look at; print how to remove them.")
+@click.option("--json", "as_json", is_flag=True, help="The verdict as one JSON document.")
+@guarded
+def lab_ping(mode: str, vni: int, count: int, interval: float, size: int, port: int,
+             subnet: str, seed: int, faults: Any, out_dir: str | None, keep: bool,
+             as_json: bool) -> None:
+    """Build the seed's two-host overlay in fresh network namespaces, capture every tap with
+    dumpcap while C1 pings C2, and compare: replay's VTEP models and a bridge model against
+    the kernel's tables, synth ping against the capture.  Exit 0 when all agree, 4 when not."""
+    from vxlankit.lab import LabOptions, run_lab_ping
+    from vxlankit.present.jsonl import dumps
+
+    options = LabOptions(mode=mode, vni=vni, count=count, interval_s=interval, size=size,
+                         port=port, subnet=subnet, seed=seed, faults=faults, keep=keep,
+                         out_dir=out_dir)
+    report = run_lab_ping(options)
+    sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else report.render())
+    _flush_stdout()
+    if not report.ok:
+        sys.exit(EXIT_DISAGREE)
+
 
 __all__ = [
     "EXIT_DAMAGED", "EXIT_DISAGREE", "EXIT_ERROR", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "main",

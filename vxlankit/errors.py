@@ -64,6 +64,15 @@ class FilterError(VxlanKitError):
     """A display-filter expression that does not parse."""
 
 
+class StatisticError(VxlanKitError):
+    """A ``-z`` statistic vxlankit does not have, or whose arguments are wrong."""
+
+
+class LabError(VxlanKitError):
+    """``vxlankit lab`` cannot run or failed on the way: no root, a missing tool, a kernel
+    command that failed (the message names the command and what it said)."""
+
+
 class OutputIsInputError(VxlanKitError):
     """The output named is one of the inputs (the same file, by device and inode): writing it
     would destroy the capture being read."""
@@ -77,5 +86,7 @@ __all__ = [
     "EncodeError",
     "CaptureError",
     "FilterError",
+    "StatisticError",
+    "LabError",
     "OutputIsInputError",
 ]

@@ -42,6 +42,7 @@ def rich_rows(path: str | os.PathLike[str], options: DecodeOptions = DEFAULT_OPT
                 "frame.len": record.orig_len,
                 "frame.cap_len": len(record.data),
                 "frame.interface_id": iface.id,
+                "frame.interface_name": iface.name,
             }
             row.update(row_from_packet(packet))
             rows.append(row)

@@ -50,6 +50,7 @@ class InterfaceInfo:
     id: int
     linktype: int
     fcslen: int | None
+    name: str | None = None  # pcapng if_name
 
 
 @dataclass
@@ -404,7 +405,8 @@ def _reader_batches(path: str, batch_records: int) -> Iterator[FrameBatch]:
                 index = known.get(id(iface))
                 if index is None:
                     index = known[id(iface)] = len(interfaces)
-                    interfaces.append(InterfaceInfo(iface.id, iface.linktype, iface.fcslen))
+                    interfaces.append(InterfaceInfo(iface.id, iface.linktype, iface.fcslen,
+                                                    iface.name))
                 if not _MIN_NS <= record.ts_ns <= _MAX_NS:
                     raise CaptureError(
                         f"timestamp {record.ts_ns} ns does not fit the export's 64-bit "

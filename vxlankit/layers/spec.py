@@ -125,6 +125,11 @@ class LayerSpec:
     anchor: str = ""  # a field its Wireshark dissector always shows (default: the first)
     # Filter names that stand for either of two fields, as Wireshark's "tcp.port" does.
     aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # What Wireshark's tree item for the protocol covers, which is what a filter's protocol
+    # bytes are (``icmp contains 00:01``, ``ipv6[40:1]``): HEADER (the layer itself), PAYLOAD
+    # (on to the end of the packet's data: ICMP's message, ERSPAN's mirrored frame) or
+    # EXTENSIONS (on through the extension headers after it: IPv6's).
+    covers: str = "header"
     field_names: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:

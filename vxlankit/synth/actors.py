@@ -64,9 +64,21 @@ def _ip4(text: str) -> bytes:
 
 @dataclass
 class Echo:
+    """One echo of the ping client: when ping sent it, when its request frame left the
+    container (later than ``sent_ns`` when the next hop's MAC had to be resolved first), and
+    when the reply frame arrived.  ``rtt_ns`` is the time between the two frames, what a capture
+    on the container's interface shows (``vxlankit stats``'s definition)."""
+
     seq: int
     sent_ns: int
     replied_ns: int | None = None
+    request_ns: int | None = None
+
+    @property
+    def rtt_ns(self) -> int | None:
+        if self.replied_ns is None or self.request_ns is None:
+            return None
+        return self.replied_ns - self.request_ns
 
 
 @dataclass
@@ -77,6 +89,7 @@ class _Outgoing:
     ip_id: int
     tail: list[Layer]
     dst: str = ""
+    echo: Echo | None = None  # the ping client's echo this request carries
 
 
 @dataclass
@@ -96,6 +109,7 @@ class ContainerStack:
     echoes: list[Echo] = field(default_factory=list)
     ident: int = 0
     _reply_id: int = 0
+    _echo_frames: dict[bytes, Echo] = field(default_factory=dict)  # made, not yet on the wire
     # destination -> path MTU an ICMP fragmentation needed told (ip_rt_update_pmtu)
     pmtu: dict[str, int] = field(default_factory=dict)
     _frag_id: int | None = None
@@ -135,8 +149,15 @@ class ContainerStack:
 
     def _finish(self, mac: str, out: _Outgoing) -> list[bytes]:
         if ":" in out.dst:
-            return [encode([build.eth(dst=mac, src=self.mac),
-                            build.ipv6(src=self.ip, dst=out.dst), *out.tail])]
+            frames = [encode([build.eth(dst=mac, src=self.mac),
+                              build.ipv6(src=self.ip, dst=out.dst), *out.tail])]
+        else:
+            frames = self._ipv4_frames(mac, out)
+        if out.echo is not None:
+            self._echo_frames[frames[0]] = out.echo  # the request leaves with its first piece
+        return frames
+
+    def _ipv4_frames(self, mac: str, out: _Outgoing) -> list[bytes]:
         frame = encode([build.eth(dst=mac, src=self.mac),
                         build.ipv4(src=self.ip, dst=out.dst, df=out.df, id=out.ip_id),
                         *out.tail])
@@ -154,10 +175,17 @@ class ContainerStack:
                         *out.tail])
         return [whole[:14] + piece for piece in fragment(whole[14:], mtu)]
 
+    def frame_sent(self, data: bytes, now_ns: int) -> None:
+        """The scenario put ``data``, a frame this stack made, on the container's interface."""
+        echo = self._echo_frames.pop(data, None)
+        if echo is not None:
+            echo.request_ns = now_ns
+
     def ping(self, dst_ip: str, seq: int, size: int, now_ns: int) -> list[bytes]:
-        self.echoes.append(Echo(seq, now_ns))
+        record = Echo(seq, now_ns)
+        self.echoes.append(record)
         echo = icmpv6_echo(self.ident, seq) if ":" in dst_ip else build.icmp_echo(self.ident, seq)
-        out = _Outgoing(True, 0, [echo, build.payload(ping_payload(size, now_ns))])
+        out = _Outgoing(True, 0, [echo, build.payload(ping_payload(size, now_ns))], echo=record)
         return self._resolve_or_queue(dst_ip, out)
 
     # -- receiving
