@@ -276,11 +276,12 @@ def _walk(path: Any, options: DecodeOptions, report: ReplayReport,
                     mac, hops = _hops(data, linktype, options, ports)
                 else:
                     mac, hops = _hops(data, linktype, options, ports)
-                evidence.packet(number, record.ts_ns, tap, data, linktype, hops)
+                multi_tap = len(reader.interfaces) > 1
+                evidence.packet(number, record.ts_ns, tap, data, linktype, hops, multi_tap)
                 if not hops:
                     continue
                 report.vxlan_packets += 1
-                if len(reader.interfaces) > 1:
+                if multi_tap:
                     key = _datagram_key(data, hops[0])
                     where = first_tap.setdefault(key, iface.id)
                     if len(first_tap) > 65536:

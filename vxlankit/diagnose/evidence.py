@@ -12,11 +12,12 @@ amount beyond replay's own.
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from vxlankit.addr import ip_str, is_group_mac
+from vxlankit.addr import ip_str
+from vxlankit.checksum import internet_checksum
 from vxlankit.diagnose import wire
 from vxlankit.model.events import Dropped, Output, VxlanReceived
 
@@ -24,6 +25,9 @@ MAX_JOURNEYS = 50_000
 MAX_REPLICAS = 20_000
 MAX_PER_PAIR = 64  # distinct source ports / flows kept per VTEP pair
 MAX_NUMBERS = 50  # packet numbers kept per item of evidence
+# Checksums verified per (tap, sender): enough to tell offload from corruption, and the cost
+# of verifying stays bounded on a long capture.
+CHECKSUM_SAMPLE = 500
 # What a sender puts in the TTL of its own packets (Linux and most Unix 64, Windows 128,
 # network gear 255): a packet that still has one has not crossed a router.
 INITIAL_TTLS = frozenset((64, 128, 255))
@@ -33,8 +37,7 @@ INITIAL_TTLS = frozenset((64, 128, 255))
 InnerKey = tuple[str, str, int, int, int, bytes]
 
 
-@dataclass(frozen=True, slots=True)
-class Encap:
+class Encap(NamedTuple):  # a tuple: made for every VXLAN packet, a dataclass costs more
     """The VXLAN hop a frame was seen inside: outer addresses, VNI, UDP ports."""
 
     src: str
@@ -44,8 +47,7 @@ class Encap:
     dport: int
 
 
-@dataclass(frozen=True, slots=True)
-class Sighting:
+class Sighting(NamedTuple):
     """One inner packet seen once: where, when, and inside which VXLAN hop (None: plain)."""
 
     number: int
@@ -200,18 +202,22 @@ class Evidence:
     largest_outer: int = 0
     outer_version: int = 4
     drops: dict[int, list[tuple[str, Dropped]]] = field(default_factory=dict)
-    vtep_macs: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    _multi_tap: bool = True
+    _sampled: dict[tuple[str, str], int] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ input
 
     def packet(self, number: int, ts: int, tap: str, data: bytes, linktype: int,
-               hops: list[VxlanReceived]) -> None:
+               hops: list[VxlanReceived], multi_tap: bool = True) -> None:
+        """One packet (``hops``: the VXLAN hops replay found in it); ``multi_tap``: the
+        capture has several taps, so packets are followed from tap to tap."""
         self.taps_seen[tap] += 1
+        self._multi_tap = multi_tap
         l2 = wire.link(data, linktype)
         if l2 is None:
             return
-        hdr = wire.ip(data, l2.offset) if l2.ethertype in (wire.ETH_P_IP,
-                                                            wire.ETH_P_IPV6) else None
+        hdr = wire.ip(data, l2.offset, False) if l2.ethertype in (wire.ETH_P_IP,
+                                                                   wire.ETH_P_IPV6) else None
         if hops:
             self.underlay_taps.add(tap)
             if hdr is not None:
@@ -268,10 +274,12 @@ class Evidence:
             ipi = frame.ip
             pair.flows.add((ipi.src, ipi.dst, ipi.proto, ipi.sport, ipi.dport) if ipi is not None
                            else (frame.src, frame.dst, frame.ethertype))
-        if not is_group_mac(frame.src):
+        src_group = frame.src[1] in _ODD
+        dst_group = frame.dst[1] in _ODD
+        if not src_group:
             self.arrives_from[(enc.dst, enc.vni, frame.src)].add(enc.src)
             self.first_arrival.setdefault((enc.dst, enc.vni, frame.src, enc.src), number)
-        if not is_group_mac(frame.dst):
+        if not dst_group:
             key = (enc.src, enc.vni, frame.dst)
             self.sends_to[key].add(enc.dst)
             if len(self.send_numbers[key]) < MAX_NUMBERS:
@@ -281,7 +289,7 @@ class Evidence:
         if frame.ethertype == wire.ETH_P_ARP:
             self._arp(number, ts, tap, payload, 0, enc)
         elif frame.ethertype in (wire.ETH_P_IP, wire.ETH_P_IPV6):
-            hdr = wire.ip(payload, 0)
+            hdr = wire.ip(payload, 0, False)
             if hdr is not None:
                 self._ip_packet(number, ts, tap, payload, hdr, frame.src, frame.dst, enc)
 
@@ -293,7 +301,9 @@ class Evidence:
             if len(self.group_unicast) < MAX_NUMBERS:
                 self.group_unicast.append((enc.src, dst, enc.vni, number))
             return
-        fingerprint = (dst, src, etype, enc.vni, zlib.crc32(payload))
+        # The frame's first bytes (inner IP ID, checksums, ICMP sequence or ports) tell one
+        # frame from the next: copies of one frame leave back to back.
+        fingerprint = (dst, src, etype, enc.vni, len(payload), payload[:48])
         key = (enc.src, fingerprint)
         seen = self.replicas.get(key)
         if seen is None:
@@ -347,8 +357,6 @@ class Evidence:
 
     def _ip_packet(self, number: int, ts: int, tap: str, data: bytes, hdr: wire.Ip,
                    src_mac: str | None, dst_mac: str | None, enc: Encap | None) -> None:
-        if hdr.version == 4 and not hdr.header_ok:
-            self._checksum_note(tap, hdr.src, "ip", False, number)
         if enc is not None:
             self._checksums(number, tap, data, hdr, outer=False)
         if hdr.version == 4 and hdr.fragment and enc is None:
@@ -365,7 +373,8 @@ class Evidence:
                 self._conversation(number, hdr, src_mac, enc)
             if hdr.proto == 6:
                 self._syn(number, data, hdr, enc)
-            self._sight(number, ts, tap, hdr, first8, src_mac, dst_mac, enc)
+            if self._multi_tap:
+                self._sight(number, ts, tap, hdr, first8, src_mac, dst_mac, enc)
 
     def _sight(self, number: int, ts: int, tap: str, hdr: wire.Ip, first8: bytes,
                src_mac: str | None, dst_mac: str | None, enc: Encap | None) -> None:
@@ -474,6 +483,12 @@ class Evidence:
 
     def _checksums(self, number: int, tap: str, data: bytes, hdr: wire.Ip,
                    outer: bool) -> None:
+        sampled = self._sampled.get((tap, hdr.src), 0)
+        if sampled >= CHECKSUM_SAMPLE:
+            return
+        self._sampled[(tap, hdr.src)] = sampled + 1
+        if hdr.version == 4 and internet_checksum(data[hdr.off:hdr.start]) != 0:
+            self._checksum_note(tap, hdr.src, "ip", False, number)
         ok = wire.transport_ok(data, hdr)
         if ok is None:
             return
@@ -515,8 +530,21 @@ def _quoted_inner(data: bytes, off: int) -> tuple[InnerKey | None, str | None]:
             data[off + 6:off + 12].hex(":"))
 
 
+_ODD = frozenset("13579bdfBDF")  # a MAC whose first octet is odd is a group address
+
+
+_GROUPS: dict[str, bool] = {}
+
+
 def _is_ip_group(ip: str) -> bool:
-    if ":" in ip:
-        return ip[:2].lower() == "ff"
-    first = ip.partition(".")[0]
-    return first.isdigit() and 224 <= int(first) <= 239
+    found = _GROUPS.get(ip)
+    if found is None:
+        if ":" in ip:
+            found = ip[:2].lower() == "ff"
+        else:
+            first = ip.partition(".")[0]
+            found = first.isdigit() and 224 <= int(first) <= 239
+        if len(_GROUPS) > 65536:
+            _GROUPS.clear()
+        _GROUPS[ip] = found
+    return found

@@ -71,7 +71,7 @@ def link(data: bytes, linktype: int) -> L2 | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per packet, and a frozen init costs double
 class Ip:
     """An IPv4 or IPv6 header's fields the diagnosis uses.  ``frag`` is IPv4's fragment field
     without DF (offset and MF; 0: not a fragment); ``off`` is where the header begins,
@@ -97,9 +97,22 @@ class Ip:
         return self.frag != 0
 
 
-def ip(data: bytes, off: int) -> Ip | None:
-    """The IPv4 header (checksum verified) or IPv6 header (no extension headers followed) at
-    ``off``."""
+_texts: dict[bytes, str] = {}
+
+
+def _addr(raw: bytes) -> str:
+    """An address as text, from a bounded cache: captures repeat a few addresses."""
+    text = _texts.get(raw)
+    if text is None:
+        if len(_texts) > 65536:
+            _texts.clear()
+        text = _texts[raw] = ip_str(raw) if len(raw) == 4 else ip6_str(raw)
+    return text
+
+
+def ip(data: bytes, off: int, verify: bool = True) -> Ip | None:
+    """The IPv4 header (its checksum verified unless ``verify`` is False: then ``header_ok``
+    is True) or IPv6 header (no extension headers followed) at ``off``."""
     if len(data) < off + 20:
         return None
     version = data[off] >> 4
@@ -109,14 +122,14 @@ def ip(data: bytes, off: int) -> Ip | None:
             return None
         total = (data[off + 2] << 8) | data[off + 3]
         ffo = (data[off + 6] << 8) | data[off + 7]
-        ok = internet_checksum(data[off:off + ihl]) == 0
-        return Ip(4, ip_str(data[off + 12:off + 16]), ip_str(data[off + 16:off + 20]),
+        ok = not verify or internet_checksum(data[off:off + ihl]) == 0
+        return Ip(4, _addr(data[off + 12:off + 16]), _addr(data[off + 16:off + 20]),
                   data[off + 9], data[off + 8], (data[off + 4] << 8) | data[off + 5],
                   bool(ffo & 0x4000), ffo & 0x3FFF, total, off, off + ihl,
                   min(len(data), off + max(total, ihl)), ok)
     if version == 6 and len(data) >= off + 40:
         plen = (data[off + 4] << 8) | data[off + 5]
-        return Ip(6, ip6_str(data[off + 8:off + 24]), ip6_str(data[off + 24:off + 40]),
+        return Ip(6, _addr(data[off + 8:off + 24]), _addr(data[off + 24:off + 40]),
                   data[off + 6], data[off + 7], 0, True, 0, 40 + plen, off, off + 40,
                   min(len(data), off + 40 + plen), True)
     return None
