@@ -46,13 +46,26 @@ DECLARED = {
     "icmp.ident": "the ICMP echo identifier: ping's choice (its process id), synth's seeded "
                   "one; icmp.checksum follows from it and from the timestamp (its status is "
                   "compared)",
+    "fdb programmed": "a permanent vxlan FDB entry (Docker's gossip, or the fault's) for a MAC "
+                      "whose frames never reached that VTEP in the capture: configuration, "
+                      "which replay's model learns only from arriving frames",
     "ping timestamp": "the first 16 bytes of the echo payload: the struct timeval ping puts "
                       "there at sending; the rest of the payload is compared",
 }
 
+# Diagnoses one side's capture may hold and the other's not: (the side, why).
+DECLARED_DIAGNOSES: dict[str, tuple[str, str]] = {
+    "checksum_offload": ("kernel", "the kernel's VXLAN UDP checksums on a veth are partial "
+                                   "(the udp.checksum difference): replay sees it where it "
+                                   "checks a reassembled datagram"),
+}
+DECLARED.update({f"diagnosis {kind}": f"replay names {kind} on the {side}'s capture only: "
+                 f"{why}" for kind, (side, why) in DECLARED_DIAGNOSES.items()})
+
 _IP_ID_FIELDS = {"ip.id", "ip.checksum"}
 _ICMP_FIELDS = {"icmp.ident", "icmp.checksum"}
 _UDP_SUM_FIELDS = {"udp.checksum", "udp.checksum_calculated", "udp.checksum.status"}
+_ICMP_ERRORS = {3, 4, 5, 11, 12}  # unreachable, source quench, redirect, time exceeded, param
 _PING_STAMP = 16  # sizeof(struct timeval) on a 64-bit host
 
 
@@ -94,14 +107,21 @@ def vtep_verdict(report: ReplayReport, node: str, vtep_ip: str, vni: int,
     for e in kernel:
         if e.mac != ZERO_MAC:
             theirs.setdefault(e.mac, set()).add(e.target)
+    # A programmed entry for a MAC whose frames never reached this VTEP (a fault stopped
+    # them): configuration the model, which learns from arrivals, cannot know.
+    declared: Counter[str] = Counter()
+    for mac in sorted(set(theirs) - set(model)):
+        if all(e.permanent for e in kernel if e.mac == mac):
+            del theirs[mac]
+            declared["fdb programmed"] += 1
     subject = f"{node} vxlan FDB, VNI {vni}"
     if model == theirs:
         kinds = sorted({"permanent" if e.permanent else "learned" for e in kernel
-                        if e.mac != ZERO_MAC})
+                        if e.mac in theirs})
         how = f" (kernel: {'/'.join(kinds)})" if kinds else ""
-        return Verdict("model vs kernel", subject, True, _fdb_text(model) + how)
+        return Verdict("model vs kernel", subject, True, _fdb_text(model) + how, declared)
     return Verdict("model vs kernel", subject, False,
-                   f"model: {_fdb_text(model)}; kernel: {_fdb_text(theirs)}",
+                   f"model: {_fdb_text(model)}; kernel: {_fdb_text(theirs)}", declared,
                    findings=[f"{subject}: model {_fdb_text(model)}, kernel {_fdb_text(theirs)}"])
 
 
@@ -171,15 +191,30 @@ def _compare_packet(kernel: Packet, synth: Packet, where: str,
         return
     for i, ((proto, kf), (_, sf)) in enumerate(zip(k_layers, s_layers, strict=True)):
         vxlan_udp = proto == "udp" and i + 1 < len(k_layers) and k_layers[i + 1][0] == "vxlan"
+        quote = proto == "data" and i > 0 and k_layers[i - 1][0] == "icmp" \
+            and k_layers[i - 1][1].get("icmp.type") in _ICMP_ERRORS
         for name in sorted(set(kf) | set(sf)):
             kv, sv = kf.get(name), sf.get(name)
             if kv == sv:
+                continue
+            if quote and name == "data.data" and isinstance(kv, bytes | bytearray) \
+                    and isinstance(sv, bytes | bytearray):
+                # An ICMP error quotes the datagram it refuses: compared as a packet of its
+                # own, under the same declared differences (its IP ID, the VXLAN source port
+                # and checksum, ping's identifier and timestamp).
+                _compare_packet(_quoted(kv), _quoted(sv), f"{where} (quoted)", declared,
+                                findings)
                 continue
             reason = _declared(proto, name, kv, sv, vxlan_udp, kf, sf)
             if reason is None:
                 findings.append(f"{where}: {name} {_show(kv)} (kernel) vs {_show(sv)} (synth)")
             elif reason:
                 declared[reason] += 1
+
+
+def _quoted(data: bytes | bytearray) -> Packet:
+    """An ICMP error's quote (an IPv4 header and what follows, maybe cut) as a packet."""
+    return decode(bytes(6) + bytes(6) + b"\x08\x00" + bytes(data))
 
 
 def _declared(proto: str, name: str, kv: Any, sv: Any, vxlan_udp: bool,
@@ -248,3 +283,56 @@ def vxlan_source_ports(captures: Iterable[TapCapture]) -> list[int]:
                 if udp is not None:
                     ports.append(int(udp["udp.srcport"]))
     return ports
+
+
+# ------------------------------------------------------------------ diagnoses
+
+_SEVERITY = {"error": 3, "warning": 2, "info": 1}
+
+
+def diagnosis_kinds(diagnoses: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """kind -> its most severe severity, from ``replay --json``'s ``diagnoses``."""
+    kinds: dict[str, str] = {}
+    for d in diagnoses:
+        kind, severity = str(d["kind"]), str(d["severity"])
+        if _SEVERITY.get(severity, 0) > _SEVERITY.get(kinds.get(kind, ""), 0):
+            kinds[kind] = severity
+    return kinds
+
+
+def _kinds_text(kinds: dict[str, str]) -> str:
+    return ", ".join(f"{k} ({v})" for k, v in sorted(
+        kinds.items(), key=lambda kv: (-_SEVERITY.get(kv[1], 0), kv[0]))) or "none"
+
+
+def diagnosis_verdict(kernel: list[dict[str, Any]], synth: list[dict[str, Any]],
+                      expected: str | None) -> Verdict:
+    """replay's diagnoses of the kernel's capture against those of synth's (the same taps):
+    the same kinds with the same severity, and ``expected`` (synth/faults.py ``EXPECTED``
+    for the fault) among them on both sides; a healthy run has no error on either."""
+    k, s = diagnosis_kinds(kernel), diagnosis_kinds(synth)
+    declared: Counter[str] = Counter()
+    findings: list[str] = []
+    for kind in sorted(set(k) | set(s)):
+        if k.get(kind) == s.get(kind):
+            continue
+        reason = DECLARED_DIAGNOSES.get(kind)
+        if reason is not None and reason[0] == ("kernel" if kind in k else "synth") \
+                and kind not in (s if kind in k else k):
+            declared[f"diagnosis {kind}"] += 1
+            continue
+        findings.append(f"diagnosis {kind}: kernel {k.get(kind, 'not named')}, synth "
+                        f"{s.get(kind, 'not named')}")
+    for side, kinds in (("kernel", k), ("synth", s)):
+        if expected is not None and expected not in kinds:
+            findings.append(f"replay of the {side}'s capture does not name {expected}, the "
+                            "kind the fault implies")
+        if expected is None and "error" in kinds.values():
+            findings.append(f"replay finds an error in the healthy {side} capture: "
+                            + _kinds_text({a: b for a, b in kinds.items() if b == "error"}))
+    subject = "diagnoses" + (f" (expected {expected})" if expected else "")
+    same = _kinds_text({a: b for a, b in k.items() if a in s})
+    detail = f"kernel: {_kinds_text(k)}; synth: {_kinds_text(s)}"
+    if k == s:
+        detail = f"both: {same}"
+    return Verdict("replay", subject, not findings, detail, declared, findings)
