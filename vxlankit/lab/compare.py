@@ -50,11 +50,15 @@ DECLARED = {
                           "neighbour code probes again every second (retrans_time_ms 1000, "
                           "mcast_solicit 3); synth's stacks ask once.  Set aside on both "
                           "sides before comparing",
+    "fdb from lost frames": "replay's model learned a MAC from VXLAN frames that the capture "
+                            "shows never reached the VTEP's socket (stopped by the underlay, or "
+                            "at a port it does not listen on) and that replay's diagnoses name "
+                            "as lost; the kernel never saw them",
     "fdb static elsewhere": "a permanent vxlan FDB entry sending a MAC to another VTEP than "
                             "the one its frames arrive from: the kernel keeps it and drops "
                             "those frames (vxlan_snoop); replay's model, which cannot see "
-                            "configuration, learns where they come from, and its diagnosis "
-                            "wrong_remote names the contradiction",
+                            "configuration, learns where they come from; replay's diagnoses "
+                            "name the contradiction (wrong_remote) or the drops (loss)",
     "fdb programmed": "a permanent vxlan FDB entry (Docker's gossip, or the fault's) for a MAC "
                       "whose frames never reached that VTEP in the capture: configuration, "
                       "which replay's model learns only from arriving frames",
@@ -123,14 +127,21 @@ def vtep_verdict(report: ReplayReport, node: str, vtep_ip: str, vni: int,
         if all(e.permanent for e in kernel if e.mac == mac):
             del theirs[mac]
             declared["fdb programmed"] += 1
+    stopped = {str(v) for d in report.diagnoses if d.severity == "error"
+               and d.kind in ("loss", "port_mismatch", "ttl_expired") for v in d.vtep}
     named = {(str(d.facts.get("mac")), str(to)) for d in report.diagnoses
              if d.kind == "wrong_remote" for to in d.facts.get("sent_to", ())}
     for mac in sorted(set(theirs) & set(model)):
         static = [e for e in kernel if e.mac == mac]
-        if theirs[mac] != model[mac] and all(e.permanent and (mac, e.target) in named
-                                             for e in static):
+        if theirs[mac] != model[mac] and all(
+                e.permanent and ((mac, e.target) in named or vtep_ip in stopped)
+                for e in static):
             theirs[mac] = model[mac]
             declared["fdb static elsewhere"] += 1
+    for mac in sorted(set(model) - set(theirs)):
+        if vtep_ip in stopped:
+            del model[mac]
+            declared["fdb from lost frames"] += 1
     subject = f"{node} vxlan FDB, VNI {vni}"
     if model == theirs:
         kinds = sorted({"permanent" if e.permanent else "learned" for e in kernel
@@ -263,21 +274,34 @@ def _show(value: Any) -> str:
 
 
 def _arp_retransmissions(packets: list[Packet]) -> set[int]:
-    """The ARP requests that repeat an earlier unanswered one (the same sender and target):
-    the neighbour code's probes after the first."""
+    """The broadcast ARP requests that repeat an earlier one (the same sender and target, on
+    the tap or inside VXLAN): the neighbour code's probes after the first, which only an
+    unresolved neighbour sends; with what each draws (the reply, an ICMP error quoting it)."""
     asked: set[tuple[Any, Any]] = set()
+    again: set[tuple[Any, Any]] = set()
     repeats = set()
     for i, p in enumerate(packets):
-        arp = p.layer("arp")
-        if arp is None or p.layer("vxlan") is not None:
+        arp = p.layer("arp", -1)
+        if arp is None:
+            icmp = p.layer("icmp")
+            data = p.layer("data")
+            if icmp is not None and data is not None and icmp.get("icmp.type") in _ICMP_ERRORS:
+                quoted = _quoted(data.get("data.data") or b"").layer("arp", -1)
+                key = None if quoted is None else (quoted.get("arp.src.proto_ipv4"),
+                                                   quoted.get("arp.dst.proto_ipv4"))
+                if key in again and quoted is not None and quoted.get("arp.opcode") == 1:
+                    repeats.add(i)
             continue
         key = (arp.get("arp.src.proto_ipv4"), arp.get("arp.dst.proto_ipv4"))
-        if arp.get("arp.opcode") == 1:
+        eth = p.layer("eth", -1)
+        if arp.get("arp.opcode") == 1 and eth is not None \
+                and eth.get("eth.dst") == "ff:ff:ff:ff:ff:ff":
             if key in asked:
                 repeats.add(i)
+                again.add(key)
             asked.add(key)
-        else:
-            asked.discard((key[1], key[0]))
+        elif (key[1], key[0]) in again:
+            repeats.add(i)
     return repeats
 
 
