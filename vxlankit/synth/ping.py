@@ -477,7 +477,8 @@ class _Scenario:
         c = self.topo.container(name)
         self.tap(t, f"{c.node}/{c.veth}", data)
         for reply in self.stacks[name].receive(data, t):
-            self.at(t + self.delay(_STACK, "stack", name), self.container_send, name, reply)
+            self.at(self.fifo(f"{name}>stack", t + self.delay(_STACK, "stack", name)),
+                    self.container_send, name, reply)
 
     # -- host devices
 
