@@ -1099,14 +1099,22 @@ def lab() -> None:
 
 
 def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+    """``--fault KIND`` (synth ping's kinds) or ``--fault KEY=VALUE`` (repeatable): returns
+    (the kind or None, the KEY=VALUE faults)."""
     from vxlankit.lab import LabFaults
+    from vxlankit.lab.faults import fault_kinds
 
     settings: dict[str, Any] = {}
     keys = {"vni": "vni", "port": "port", "underlay-mtu": "underlay_mtu", "c1-vtep": "c1_vtep"}
+    kinds = []
     for text in values:
         key, _, value = text.partition("=")
+        if not value and key in fault_kinds():
+            kinds.append(key)
+            continue
         if key not in keys or not value:
-            raise click.BadParameter(f"{text!r}: use one of {', '.join(k + '=' for k in keys)}")
+            raise click.BadParameter(f"{text!r}: use a kind ({', '.join(fault_kinds())}) or "
+                                     f"one of {', '.join(k + '=' for k in keys)}")
         if key == "c1-vtep":
             try:
                 ip_str(ip_bytes(value))
@@ -1118,7 +1126,12 @@ def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
                 settings[keys[key]] = int(value, 0)
             except ValueError:
                 raise click.BadParameter(f"{text!r}: {key} takes a number") from None
-    return LabFaults(**settings)
+    if len(kinds) > 1:
+        raise click.BadParameter(f"one kind at a time, not {', '.join(kinds)}")
+    if kinds and settings:
+        raise click.BadParameter(f"--fault {kinds[0]} breaks the kernel and synth alike; "
+                                 "KEY=VALUE breaks the kernel alone: use one or the other")
+    return (kinds[0] if kinds else None), LabFaults(**settings)
 
 
 @lab.command("ping")
@@ -1132,17 +1145,19 @@ def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
               show_default=True, help="Echo requests C1 sends (at most 20).")
 @click.option("-i", "interval", type=click.FloatRange(0.05, 2.0), default=0.2,
               show_default=True, help="Seconds between echo requests.")
-@click.option("-s", "size", type=click.IntRange(0, 1400), default=56, show_default=True,
-              help="ICMP payload bytes (ping -s).")
+@click.option("-s", "size", type=click.IntRange(0, 1400), default=None,
+              help="ICMP payload bytes (ping -s). Default 56, 1400 with --fault mtu|fragment.")
 @click.option("--port", type=click.IntRange(1, 65535), default=4789, show_default=True,
               help="VXLAN UDP port.")
 @click.option("--subnet", default="10.0.0.0/24", show_default=True, metavar="CIDR",
               help="The overlay subnet (one: the lab does not build the routed variant).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="synth's seed: the MACs the lab gives the devices.")
-@click.option("--fault", "faults", multiple=True, callback=_fault, metavar="KEY=VALUE",
-              help="Break node2's side (repeatable): vni=N, port=N, underlay-mtu=N, "
-                   "c1-vtep=IP (its FDB entry for C1).")
+@click.option("--fault", "faults", multiple=True, callback=_fault, metavar="KIND|KEY=VALUE",
+              help="Break the overlay as synth ping --fault KIND does (mtu, fragment, vni, "
+                   "port, remote, ttl, neigh, fdb), on the kernel and in synth alike; or "
+                   "node2's side of the kernel alone (repeatable): vni=N, port=N, "
+                   "underlay-mtu=N, c1-vtep=IP (its FDB entry for C1).")
 @click.option("-o", "out_dir", metavar="DIR",
               help="Write the capture (pcapng, an interface per tap), the kernel's tables and "
                    "the verdict (JSON) here.")
@@ -1150,7 +1165,7 @@ def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
               help="Leave the namespaces for a person to look at; print how to remove them.")
 @click.option("--json", "as_json", is_flag=True, help="The verdict as one JSON document.")
 @guarded
-def lab_ping(mode: str, vni: int, count: int, interval: float, size: int, port: int,
+def lab_ping(mode: str, vni: int, count: int, interval: float, size: int | None, port: int,
              subnet: str, seed: int, faults: Any, out_dir: str | None, keep: bool,
              as_json: bool) -> None:
     """Build the seed's two-host overlay in fresh network namespaces, capture every tap with
@@ -1159,9 +1174,10 @@ def lab_ping(mode: str, vni: int, count: int, interval: float, size: int, port: 
     from vxlankit.lab import LabOptions, run_lab_ping
     from vxlankit.present.jsonl import dumps
 
+    kind, kernel_faults = faults
     options = LabOptions(mode=mode, vni=vni, count=count, interval_s=interval, size=size,
-                         port=port, subnet=subnet, seed=seed, faults=faults, keep=keep,
-                         out_dir=out_dir)
+                         port=port, subnet=subnet, seed=seed, fault=kind,
+                         faults=kernel_faults, keep=keep, out_dir=out_dir)
     report = run_lab_ping(options)
     sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else report.render())
     _flush_stdout()
