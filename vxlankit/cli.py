@@ -1157,6 +1157,32 @@ def lab_ping(mode: str, vni: int, count: int, interval: float, size: int, port: 
         sys.exit(EXIT_DISAGREE)
 
 
+@main.group()
+def state() -> None:
+    """A host's network state (links, addresses, routes, neighbours, FDBs) saved as
+    iproute2's JSON, for `vxlankit trace` (docs/trace.md)."""
+
+
+@state.command("save")
+@click.option("-o", "out_dir", required=True, metavar="DIR",
+              help="The folder to write (made if needed): a file per namespace and state.json.")
+@click.option("--netns", "netns", multiple=True, metavar="NAME",
+              help="Save this network namespace (repeatable); default: the current one.")
+@click.option("--all-netns", is_flag=True, help="Save every named network namespace.")
+@guarded
+def state_save(out_dir: str, netns: tuple[str, ...], all_netns: bool) -> None:
+    """Record, read-only, `ip -d link`, `ip addr`, `ip route`, `ip neigh`, `bridge fdb`,
+    `bridge link` and the namespaces' ids (which namespace each veth peer is in) as JSON.
+    Reading a named namespace needs root."""
+    from vxlankit.state import save_state
+
+    if netns and all_netns:
+        raise click.UsageError("give --netns NAME or --all-netns, not both")
+    result = save_state(out_dir, netns, all_netns=all_netns)
+    sys.stdout.write(result.render())
+    _flush_stdout()
+
+
 __all__ = [
     "EXIT_DAMAGED", "EXIT_DISAGREE", "EXIT_ERROR", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "main",
 ]
