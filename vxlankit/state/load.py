@@ -86,7 +86,8 @@ class Device:
     hairpin: bool = False
 
     def text(self) -> str:
-        parts = [f"{self.name}: {self.kind} mtu {self.mtu}"]
+        parts = [f"{self.name}:" if self.vxlan else f"{self.name}: {self.kind}",
+                 f"mtu {self.mtu}"]
         if self.master:
             parts.append(f"master {self.master}")
         parts.append("UP" if self.up else "DOWN")
