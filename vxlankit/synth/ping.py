@@ -30,19 +30,29 @@ from vxlankit.model.events import (
     ArpProxied,
     Decapsulated,
     Encapsulated,
+    FdbAdd,
     FdbAppend,
+    FdbDel,
     Flooded,
     Forwarded,
     Frame,
     FrameReceived,
     NdProxied,
+    NeighDel,
     Output,
+    PathMtu,
+    PmtuLearned,
+    TooBig,
+    UdpDelivered,
     VtepTransmit,
+    VxlanReceived,
 )
+from vxlankit.model.host import Host
 from vxlankit.model.router import Router, RouterInterface
 from vxlankit.model.vtep import Vtep, VtepConfig
 from vxlankit.present.taps import RttSummary, rtt_summary
 from vxlankit.synth.actors import ContainerStack, Echo
+from vxlankit.synth.faults import FAULTS, Fault
 from vxlankit.synth.topology import (
     DEFAULT_START_NS,
     DEFAULT_SUBNET,
@@ -112,6 +122,7 @@ class PingOptions:
     # Fixed one-way delays in ns, (HOP or HOP@WHO, ns) pairs (:data:`HOPS`): a later pair for
     # the same name wins, HOP@WHO before HOP.
     delays: tuple[tuple[str, int], ...] = ()
+    fault: str | None = None  # one of synth.faults.FAULTS
 
 
 @dataclass(frozen=True)
@@ -239,6 +250,7 @@ class _Scenario:
             raise ValueError("--arp flood cannot route between subnets: each host's sandbox "
                              "answers for the same gateway addresses, so flooded gateway ARP "
                              "gets one reply per host; use --arp proxy (Docker's way)")
+        self.fault = _fault(options)
         self.o = options
         self.topo = seed_topology(options.vni, options.port, options.seed, options.subnets,
                                   options.to, options.underlay, options.inner)
@@ -282,11 +294,25 @@ class _Scenario:
                     for net in topo.subnets])
         # The underlay router between the nodes' subnets: the same model as a sandbox's, with
         # the nodes' addresses resolved (underlay ARP is not what this scenario is about).
+        small = self.fault.underlay_mtu or 1500
         self.underlay = Router("underlay-router", [
-            RouterInterface(n.name, n.subnet, n.gateway_ip, n.gateway_mac) for n in topo.nodes])
+            RouterInterface(n.name, n.subnet, n.gateway_ip, n.gateway_mac,
+                            small if n is topo.nodes[-1] else 1500) for n in topo.nodes])
         for n in topo.nodes:
             self.underlay.neighbours[n.name][n.ip] = n.mac
+        # Each host's own stack (IPv4 underlay): the VXLAN sockets, reassembly, ICMP.
+        self.hosts = {n.name: Host(f"host@{n.name}", n.ip, n.mac, n.gateway_mac,
+                                   tuple({v.config.port for (name, _), v in self.vteps.items()
+                                          if name == n.name}),
+                                   random.Random(f"host:{options.seed}:{n.name}").randrange(
+                                       0x10000))
+                      for n in topo.nodes}
         self._control_plane()
+
+    def node_vni(self, node: str, index: int) -> int:
+        """The VNI ``node``'s device for subnet ``index`` has (a fault may make them differ)."""
+        second = node == self.topo.nodes[-1].name
+        return self.topo.subnets[index].vni + (self.fault.node2_vni_offset if second else 0)
 
     def _fixed_delays(self, delays: tuple[tuple[str, int], ...]) -> dict[str, int]:
         containers = [c.name for c in self.topo.containers]
@@ -308,14 +334,22 @@ class _Scenario:
 
     def _vtep_config(self, node: Node, index: int) -> VtepConfig:
         net = self.topo.subnets[index]
+        fault = self.fault
         hops = {other.subnet: node.gateway_mac for other in self.topo.nodes if other is not node}
-        common: dict[str, Any] = {"port": self.o.port, "next_hops": hops,
+        second = node is self.topo.nodes[-1]
+        port = fault.node2_port if second and fault.node2_port else self.o.port
+        common: dict[str, Any] = {"port": port, "next_hops": hops,
                                   "dev_mac": node.vxlan_macs[index],
                                   "ip_id_start": self.rng.randrange(0x10000),
                                   "name": f"{net.vxlan}@{node.name}"}
+        if fault.df is not None:
+            common["df"] = fault.df
+        if fault.vtep_ttl:
+            common["ttl"] = fault.vtep_ttl
+        vni = self.node_vni(node.name, index)
         if self.o.arp == "proxy":
-            return VtepConfig.docker(node.ip, node.mac, (net.vni,), **common)
-        return VtepConfig(node.ip, node.mac, vnis=(net.vni,), learning=True, proxy=False,
+            return VtepConfig.docker(node.ip, node.mac, (vni,), **common)
+        return VtepConfig(node.ip, node.mac, vnis=(vni,), learning=True, proxy=False,
                           **common)
 
     # -- set-up
@@ -326,26 +360,48 @@ class _Scenario:
         for node in topo.nodes:
             for net in topo.subnets:
                 vtep = self.vteps[(node.name, net.index)]
+                vni = self.node_vni(node.name, net.index)
                 if self.o.arp == "proxy":
                     # Docker's gossip: each remote endpoint becomes a neighbour and a static
                     # FDB entry on the VTEP of its subnet.
                     for c in topo.containers:
                         if c.node != node.name and c.subnet == net.index:
                             remote = topo.node(c.node)
-                            for event in peer_add(net.vni, c.ip, c.mac, remote.ip):
+                            for event in peer_add(vni, c.ip, c.mac, remote.ip):
                                 self.events.extend(vtep.handle(event, now))  # type: ignore[arg-type]
                             if c.ip6 is not None:
                                 # A dual-stack endpoint: its IPv6 address too, for the ND
                                 # proxy (the FDB entry is the same: no change).
-                                for event in peer_add(net.vni, c.ip6, c.mac, remote.ip):
+                                for event in peer_add(vni, c.ip6, c.mac, remote.ip):
                                     self.events.extend(vtep.handle(event, now))  # type: ignore[arg-type]
                 else:
                     # RFC 7348 flood-and-learn: head-end replication to every other VTEP.
                     for other in topo.nodes:
                         if other is not node:
-                            event = FdbAppend(net.vni, "00:00:00:00:00:00", other.ip,
+                            event = FdbAppend(vni, "00:00:00:00:00:00", other.ip,
                                               reason="head-end replication list")
                             self.events.extend(vtep.handle(event, now))
+        self._inject_fault(now)
+
+    def _inject_fault(self, now: int) -> None:
+        """What the fault changes in the tables the control plane (or the user) programmed."""
+        fault = self.fault
+        n1, n2 = self.topo.nodes
+        c1, c2 = self.topo.containers
+        first, second = self.vteps[(n1.name, 0)], self.vteps[(n2.name, 0)]
+        changes: list[tuple[Vtep, Any]] = []
+        if fault.stale_remote:
+            changes.append((second, FdbAdd(self.node_vni(n2.name, 0), c1.mac,
+                                           fault.stale_remote, static=True,
+                                           reason="fault: a stale remote")))
+        if fault.drop_neighbour:
+            changes.append((first, NeighDel(self.node_vni(n1.name, 0), c2.ip,
+                                            reason="fault: gossip lost")))
+        if fault.drop_fdb:
+            changes.append((first, FdbDel(self.node_vni(n1.name, 0), c2.mac,
+                                          reason="fault: gossip lost")))
+        for vtep, event in changes:
+            self.events.extend(vtep.handle(event, now))
 
     # -- the event loop
 
@@ -371,6 +427,11 @@ class _Scenario:
             start = self.rng.randrange(_STACK[0], _STACK[1])
             self.at(self.o.start_ns + i * self.o.interval_ns + start, self.ping,
                     c1.name, c2.ip6 or c2.ip, i + 1)
+        if self.fault.both_ways:
+            for i in range(self.o.count):
+                start = self.rng.randrange(_STACK[0], _STACK[1])
+                self.at(self.o.start_ns + i * self.o.interval_ns + self.o.interval_ns // 2
+                        + start, self.ping, c2.name, c1.ip, i + 1)
         while self.queue:
             t, _, fn, args = heapq.heappop(self.queue)
             fn(t, *args)
@@ -460,7 +521,8 @@ class _Scenario:
 
     def vtep_transmit(self, t: int, node: str, index: int, frame: Frame, data: bytes) -> None:
         net = self.topo.subnets[index]
-        for out in self.vteps[(node, index)].handle(VtepTransmit(net.vni, frame), t):
+        vni = self.node_vni(node, index)
+        for out in self.vteps[(node, index)].handle(VtepTransmit(vni, frame), t):
             self.events.append(out)
             if isinstance(out, Encapsulated):
                 wire = encapsulated_bytes(out)
@@ -476,6 +538,13 @@ class _Scenario:
                           "proxy " + frame_label(reply), arrive=arrive)
                 self.at(arrive, self.bridge_receive, node, index, net.vxlan,
                         frame_from_bytes(reply), reply)
+            elif isinstance(out, TooBig):
+                # vxlan_encap_bypass: the ICMP comes back in through the vxlan port.
+                icmp = frame_bytes(out.icmp)
+                arrive = t + self.delay(_VTEP, "vtep", node)
+                self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, index), icmp,
+                          f"ICMP frag needed (mtu {out.mtu})", arrive=arrive)
+                self.at(arrive, self.bridge_receive, node, index, net.vxlan, out.icmp, icmp)
 
     def route(self, t: int, node: str, wire: bytes) -> None:
         for out in self.underlay.handle(FrameReceived(node, frame_from_bytes(wire)), t):
@@ -499,20 +568,66 @@ class _Scenario:
 
     def underlay_receive(self, t: int, node: str, wire: bytes) -> None:
         self.tap(t, f"{node}/eth0", wire)
-        by_vni = {net.vni: net for net in self.topo.subnets}
-        for _, event in vxlan_received(decode(wire))[:1]:
-            net = by_vni.get(event.vni)
-            if net is None:
-                continue
-            for out in self.vteps[(node, net.index)].handle(event, t):
+        if self.o.underlay != "ipv4":
+            for _, event in vxlan_received(decode(wire))[:1]:
+                self.vtep_receive(t, node, event, wire)
+            return
+        host = self.hosts[node]
+        for out in host.handle(FrameReceived("eth0", frame_from_bytes(wire)), t):
+            if isinstance(out, UdpDelivered):
+                whole = frame_bytes(out.frame)
+                for _, event in vxlan_received(decode(whole))[:1]:
+                    self.vtep_receive(t, node, event, whole)
+            elif isinstance(out, Forwarded):
+                # The host's own ICMP error, out of eth0 to the router.
+                sent = t + self.delay(_VTEP, "vtep", node)
+                reply = frame_bytes(out.frame)
+                self.tap(sent, f"{node}/eth0", reply)
+                arrive = sent + self.delay(_WIRE, "underlay", node, half=0)
+                self.step(sent, f"host@{node}", "underlay", reply, arrive=arrive)
+                self.at(arrive, self.route, node, reply)
+            elif isinstance(out, PmtuLearned):
                 self.events.append(out)
-                if isinstance(out, Decapsulated):
-                    inner = frame_bytes(out.frame)
-                    arrive = t + self.delay(_VTEP, "vtep", node)
-                    self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, net.index),
-                              inner, "decap " + frame_label(inner), arrive=arrive)
-                    self.at(arrive, self.bridge_receive, node, net.index,
-                            net.vxlan, out.frame, inner)
+                for (name, _), vtep in self.vteps.items():
+                    if name == node:
+                        self.events.extend(vtep.handle(PathMtu(out.remote, out.mtu), t))
+            else:
+                self.events.append(out)
+
+    def vtep_receive(self, t: int, node: str, event: VxlanReceived, wire: bytes) -> None:
+        """The datagram reaches the vxlan socket of ``node``: the device that serves its VNI,
+        or (no device does) the first one, which drops it as vxlan_rcv does."""
+        mine = [(index, vtep) for (name, index), vtep in sorted(self.vteps.items())
+                if name == node]
+        serving = [(i, v) for i, v in mine if event.vni in v.config.vnis]
+        index, vtep = (serving or mine)[0]  # no device serves it: the model drops it
+        net = self.topo.subnets[index]
+        for out in vtep.handle(event, t):
+            self.events.append(out)
+            if isinstance(out, Decapsulated):
+                inner = frame_bytes(out.frame)
+                arrive = t + self.delay(_VTEP, "vtep", node)
+                self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, net.index),
+                          inner, "decap " + frame_label(inner), arrive=arrive)
+                self.at(arrive, self.bridge_receive, node, net.index, net.vxlan, out.frame,
+                        inner)
+
+
+def _fault(options: PingOptions) -> Fault:
+    """The fault ``options`` asks for (none: a fault that changes nothing)."""
+    if options.fault is None:
+        return Fault("none", "")
+    fault = FAULTS.get(options.fault)
+    if fault is None:
+        raise ValueError(f"--fault must be one of {', '.join(FAULTS)}, not {options.fault!r}")
+    if (len(options.subnets) > 1 or options.to != "remote" or options.underlay != "ipv4"
+            or options.inner != "ipv4"):
+        raise ValueError("--fault works on the seed's overlay: one subnet, C2 on node2, an "
+                         "IPv4 underlay and IPv4 containers")
+    if (fault.drop_neighbour or fault.drop_fdb) and options.arp != "proxy":
+        raise ValueError(f"--fault {fault.name} removes what Docker's gossip installs: it "
+                         "needs --arp proxy")
+    return fault
 
 
 def synthesize_ping(options: PingOptions | None = None) -> SynthResult:
