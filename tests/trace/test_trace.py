@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from vxlankit.cli import main
+from vxlankit.diagnose.kinds import KINDS
 from vxlankit.errors import StateError
 from vxlankit.state import load_state
 from vxlankit.state.edit import parse_edit
@@ -93,6 +94,9 @@ def test_each_fault_is_dropped_where_the_kernel_drops_it(mode: str, fault: str) 
     d = report.drop
     assert (d.host, d.device, d.kind, d.reason) == (host, device, kind, reason)
     assert d.fix and d.what_if
+    assert d.kind in KINDS  # the diagnosis' own kinds (vxlankit/diagnose/kinds.py)
+    if kind != "vni_mismatch":  # its wording is about captures (inner TTLs): not used here
+        assert d.cause and "{" not in d.cause
     if mode == "learning" and fault != "mtu":
         assert d.phase == "arp"  # learning mode never gets past ARP, which crosses the tunnel
     fixed = run(mode, make + undo)

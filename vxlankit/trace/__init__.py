@@ -87,6 +87,8 @@ class TraceReport:
                          f"{d.reason}")
             lines.append(f"  kind:    {d.kind}")
             lines.append(f"  why:     {d.detail}")
+            if d.cause:
+                lines.append(f"  cause:   {d.cause}")
             for i, fix in enumerate(d.fix):
                 lines.append(f"  {'fix:' if i == 0 else '':8} {fix}")
             if d.what_if:

@@ -25,11 +25,12 @@ Everything is in memory: nothing is sent, nothing on the host is read.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from vxlankit.addr import ip_int
+from vxlankit.diagnose.kinds import KINDS, VXLAN_OVERHEAD
 from vxlankit.errors import StateError
 from vxlankit.frames import encapsulated_bytes
 from vxlankit.model.bridge import Bridge, PortConfig
@@ -53,9 +54,13 @@ from vxlankit.model.events import (
     L3Miss,
     NeighAdd,
     Output,
+    PathMtu,
+    TooBig,
+    UdpDelivered,
     VtepTransmit,
     VxlanReceived,
 )
+from vxlankit.model.host import Host
 from vxlankit.model.lpm import PrefixTable
 from vxlankit.model.vtep import Vtep, VtepConfig
 from vxlankit.state.load import Device, Namespace, NetworkState, Route
@@ -72,7 +77,7 @@ from vxlankit.trace.packets import (
 )
 
 MAX_STEPS = 400  # a bridge loop in the saved state must not trace forever
-VXLAN_HEADROOM = 50  # outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14
+VXLAN_HEADROOM = VXLAN_OVERHEAD[4]  # outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14
 
 
 @dataclass(frozen=True)
@@ -110,11 +115,14 @@ class Drop:
     fix: tuple[str, ...] = ()
     what_if: str = ""
     phase: str = ""
+    cause: str = ""  # the diagnosis kind's explanation (docs/diagnosis.md), when it applies
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"host": self.host, "device": self.device, "reason": self.reason,
                                "kind": self.kind, "detail": self.detail, "phase": self.phase,
                                "fix": list(self.fix)}
+        if self.cause:
+            out["cause"] = self.cause
         if self.what_if:
             out["what_if"] = self.what_if
         return out
@@ -337,8 +345,12 @@ class TraceEngine:
                              _outer(outer, piece, ttl) if outer is not None else ""))
 
     def drop(self, walk: _Walk, ns: str, dev: str, reason: str, kind: str, detail: str,
-             fix: Iterable[str] = (), what_if: str = "") -> None:
-        d = Drop(ns, dev, reason, kind, detail, tuple(fix), what_if, walk.phase)
+             fix: Iterable[str] = (), what_if: str = "",
+             words: Mapping[str, object] | None = None) -> None:
+        # The likely cause in the diagnosis' own words (vxlankit/diagnose/kinds.py), where the
+        # trace knows the facts its sentence needs.
+        cause = KINDS[kind].cause.format(**words) if words is not None else ""
+        d = Drop(ns, dev, reason, kind, detail, tuple(fix), what_if, walk.phase, cause)
         walk.drops.append(d)
         self.hops.append(Hop(walk.phase, ns, dev, f"DROP {reason}: {detail}"))
 
@@ -365,7 +377,7 @@ class TraceEngine:
         dst = _dst(packet)
         route = self.route(ns, dst)
         if route is None or route.type in ("unreachable", "blackhole", "prohibit"):
-            self.drop(walk, ns, "-", "IP_NOROUTES", "no_route",
+            self.drop(walk, ns, "-", "IP_NOROUTES", "linux_drop",
                       f"no route to {dst} in {ns} (ENETUNREACH)",
                       (f"ip -n {ns} route add {dst} via GATEWAY",))
             return None
@@ -412,7 +424,7 @@ class TraceEngine:
         else:
             self.drop(walk, ns, dev.name, "NEIGH_FAILED", "unanswered_arp",
                       f"nobody answered ARP for {ip} on {dev.name}",
-                      (f"ip -n {ns} neigh show dev {dev.name}",))
+                      (f"ip -n {ns} neigh show dev {dev.name}",), "", {"target": ip})
         return None
 
     # ------------------------------------------------------------------ a frame leaves
@@ -585,7 +597,7 @@ class TraceEngine:
             return []
         route = self.route(ns, dst)
         if route is None:
-            self.drop(walk, ns, dev.name, "IP_NOROUTES", "no_route",
+            self.drop(walk, ns, dev.name, "IP_NOROUTES", "linux_drop",
                       f"no route to {dst} in {ns}")
             return []
         if packet[8] <= 1:
@@ -619,9 +631,19 @@ class TraceEngine:
         vt = self.vtep(ns, dev.name)
         vx = dev.vxlan
         assert vx is not None
+        under = self.underlay_ns(ns, dev)
+        # The route to each remote has its device's MTU: the VTEP model's path MTU check
+        # (skb_tunnel_check_pmtu) compares the inner packet with it less the VXLAN headroom.
+        entry_ = vt.lookup(vx.vni, frame.dst) or vt.lookup(vx.vni, ZERO_MAC)
+        paths: dict[str, Device] = {}
+        for remote in entry_.remotes if entry_ is not None else ():
+            route = self.route(under, remote) if ":" not in remote else None
+            nic = self.ns[under].device(route.dev or "") if route is not None else None
+            if nic is not None:
+                paths[remote] = nic
+                vt.handle(PathMtu(remote, nic.mtu), self.now)
         out = vt.handle(VtepTransmit(vx.vni, frame), self.now)
         items: list[_Item] = []
-        under = self.underlay_ns(ns, dev)
         misses = [o for o in out if isinstance(o, (L2Miss, L3Miss))]
         for o in out:
             if isinstance(o, ArpProxied):
@@ -637,40 +659,28 @@ class TraceEngine:
                 packet = encapsulated_bytes(o)[14:]
                 self.hop(walk, ns, dev.name, f"encapsulates to {o.ip_dst} (vxlan_xmit_one; "
                          f"its socket is in {under})", entry, frame, o)
-                mtu_item = self._path_mtu(walk, ns, dev, under, o, frame)
-                if mtu_item is None:
-                    continue
                 sent = self.send_ip(walk, under, packet, 0, o)
                 if sent is not None:
                     items.append(sent)
+            elif isinstance(o, TooBig):
+                remote = next(iter(paths), "")
+                nic = paths[remote] if remote else dev
+                self._too_big(walk, ns, dev, len(frame.payload), o.mtu, "vtep", False,
+                              path=(under, nic), remote=remote)
+                self.hop(walk, ns, dev.name, f"answers ICMP fragmentation needed (mtu {o.mtu}) "
+                         "back into the bridge (iptunnel_pmtud_build_icmp, vxlan_encap_bypass)",
+                         "", o.icmp)
+                items.append(_Item("rx", ns, dev.name, o.icmp))
             elif isinstance(o, Dropped):
                 self._vtep_drop(walk, ns, dev, o, misses)
         return items
-
-    def _path_mtu(self, walk: _Walk, ns: str, dev: Device, under: str, o: Encapsulated,
-                  frame: Frame) -> bool | None:
-        """skb_tunnel_check_pmtu: the route to the remote allows ``mtu - 50`` inner bytes; a
-        bridged IPv4 frame with DF that is larger is answered by the VTEP itself with ICMP
-        fragmentation needed (Linux 5.9+), not sent."""
-        route = self.route(under, o.ip_dst)
-        if route is None:
-            return True
-        nic = self.ns[under].device(route.dev or "")
-        if nic is None:
-            return True
-        inner = len(frame.payload)
-        room = nic.mtu - VXLAN_HEADROOM
-        if inner > room and frame.ip is not None and frame.ip.df:
-            self._too_big(walk, ns, dev, inner, room, "vtep", False, path=(under, nic))
-            return None
-        return True
 
     def _vtep_drop(self, walk: _Walk, ns: str, dev: Device, o: Dropped,
                    misses: Sequence[Output]) -> None:
         reason = o.reason.value
         vx = dev.vxlan
         assert vx is not None
-        kind, fix, what_if = "linux_drop", [], ""
+        kind, fix, what_if, target = "linux_drop", [], "", ""
         if reason in ("ARP_REDUCE", "NEIGH_REDUCE"):
             kind = "unanswered_arp"
             target = next((m.ip for m in misses if isinstance(m, L3Miss)), "")
@@ -685,7 +695,12 @@ class TraceEngine:
             kind = "unknown_unicast"
             fix.append(f"bridge -n {ns} fdb append {o.frame.dst if o.frame else 'MAC'} dev "
                        f"{dev.name} dst REMOTE_VTEP self permanent")
-        self.drop(walk, ns, dev.name, reason, kind, o.detail, fix, what_if)
+        words = {"target": target} if kind == "unanswered_arp" and target else None
+        self.drop(walk, ns, dev.name, reason, kind, o.detail, fix, what_if, words)
+
+    def _first_dst(self, ns: str, dev: str, mac: str) -> str:
+        return next((r.dst for r in self.ns[ns].fdb if r.dev == dev and r.mac == mac
+                     and r.master is None and r.dst), "another host")
 
     def _owner_mac(self, ip: str) -> str | None:
         for n in self.state.namespaces:
@@ -702,24 +717,33 @@ class TraceEngine:
         dport = int.from_bytes(packet[ihl + 2:ihl + 4], "big")
         if item.piece:
             self.hop(walk, ns, dev.name, "reassembles the outer fragments (ip_defrag)")
-        socks = [(n, d) for n, d in self.sockets(ns) if d.vxlan and d.vxlan.port == dport]
-        if not socks:
-            others = sorted({d.vxlan.port for _, d in self.sockets(ns) if d.vxlan})
-            kind = "port_mismatch" if others or o is not None else "linux_drop"
+        ports = tuple(sorted({d.vxlan.port for _, d in self.sockets(ns) if d.vxlan}))
+        # The host's UDP stack decides (model/host.py): a socket on the port, or NO_SOCKET
+        # and an ICMP port unreachable to the sender (__udp4_lib_rcv).
+        host = Host(ns, _dst(packet), dev.mac, frame.src, ports)
+        answer = host.handle(FrameReceived(dev.name, frame), self.now)
+        if not any(isinstance(a, UdpDelivered) for a in answer):
+            icmp = next((a.frame for a in answer if isinstance(a, Forwarded)), None)
+            kind = "port_mismatch" if ports else "linux_drop"
             detail = (f"no UDP socket on port {dport} in {ns}"
-                      + (f" (its vxlan sockets: {', '.join(map(str, others))})" if others
+                      + (f" (its vxlan sockets: {', '.join(map(str, ports))})" if ports
                          else "") + "; ICMP port unreachable goes back to " + _src(packet))
             fix: list[str] = []
             what_if = ""
-            if others:
-                owner = next((n, d) for n, d in self.sockets(ns) if d.vxlan)
-                fix.append(f"recreate {owner[1].name} in {owner[0]} with dstport {dport}: "
-                           f"ip link add {owner[1].name} type vxlan id {owner[1].vxlan.vni} "
-                           f"dstport {dport} ...  (the port of a vxlan device cannot be "
-                           "changed in place)" if owner[1].vxlan else "")
-                what_if = f"--vxlan {owner[0]}:{owner[1].name}:dstport={dport}"
-            self.drop(walk, ns, dev.name, "NO_SOCKET", kind, detail, fix, what_if)
+            owner = next(((n, d) for n, d in self.sockets(ns) if d.vxlan), None)
+            if owner is not None and owner[1].vxlan is not None:
+                name, vni = owner[1].name, owner[1].vxlan.vni
+                fix.append(f"recreate {name} in {owner[0]} with dstport {dport}: ip link add "
+                           f"{name} type vxlan id {vni} dstport {dport} ...  (the port of a "
+                           "vxlan device cannot be changed in place)")
+                what_if = f"--vxlan {owner[0]}:{name}:dstport={dport}"
+            self.drop(walk, ns, dev.name, "NO_SOCKET", kind, detail, fix, what_if,
+                      {"peer": ns, "port": dport, "other_port": ports[0]} if ports else None)
+            if icmp is not None:
+                self.hop(walk, ns, dev.name, "answers ICMP port unreachable (icmp_send)", "",
+                         icmp)
             return []
+        socks = [(n, d) for n, d in self.sockets(ns) if d.vxlan and d.vxlan.port == dport]
         if o is None:
             self.hop(walk, ns, dev.name, f"UDP {dport} to a vxlan socket that is not VXLAN "
                      "from a VTEP: ignored", "", frame)
@@ -767,12 +791,15 @@ class TraceEngine:
                       (f"bridge -n {tns} fdb replace {mac} dev {tdev.name} dst {o.ip_src} "
                        "self permanent",
                        f"or: bridge -n {tns} fdb del {mac} dev {tdev.name} self"),
-                      f"--fdb-add {tns}:{tdev.name}:{mac}:{o.ip_src}")
+                      f"--fdb-add {tns}:{tdev.name}:{mac}:{o.ip_src}",
+                      {"vtep": tns, "mac": mac, "right": o.ip_src,
+                       "wrong": self._first_dst(tns, tdev.name, mac)})
         else:
             self.drop(walk, tns, tdev.name, reason, "linux_drop", r.detail)
 
     def _too_big(self, walk: _Walk, ns: str, dev: Device, size: int, mtu: int, where: str,
-                 outer: bool, path: tuple[str, Device] | None = None) -> None:
+                 outer: bool, path: tuple[str, Device] | None = None,
+                 remote: str = "") -> None:
         if where == "vtep" and path is not None:
             under, nic = path
             need = size + VXLAN_HEADROOM
@@ -784,8 +811,12 @@ class TraceEngine:
                    "link to the remote, both ends of each)",
                    f"or lower the overlay MTU to {mtu}: ip -n {ns} link set dev {dev.name} "
                    f"mtu {mtu} (and the endpoints' interfaces)")
+            vt = self._vteps.get((ns, dev.name))
             self.drop(walk, ns, dev.name, "PKT_TOO_BIG", "mtu", detail, fix,
-                      f"--set {under}:{nic.name}:mtu={need}")
+                      f"--set {under}:{nic.name}:mtu={need}",
+                      {"overhead": VXLAN_HEADROOM, "size": size, "needed": need,
+                       "path_mtu": nic.mtu, "inner_mtu": mtu, "remote": remote or "the remote",
+                       "local": vt.config.local_ip if vt else under})
             return
         kind = "mtu"
         reason = "PKT_TOO_BIG"
