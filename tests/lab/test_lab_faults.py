@@ -21,6 +21,9 @@ from vxlankit.synth.faults import EXPECTED, FAULTS
 # third, sent in fragments once C1 has learned the path MTU from the VTEP's own ICMP.
 ANSWERED = {"mtu": 1, "fragment": 3, "vni": 0, "port": 0, "remote": 0, "ttl": 0, "neigh": 0,
             "fdb": 0}
+# The kind trace names where the capture's diagnosis names another: from the tables, a
+# static entry pointing C1's MAC elsewhere is a wrong remote; the capture shows a loss.
+TRACE_KINDS = {"remote": "wrong_remote"}
 # Learning mode cannot lose what Docker's gossip installs; these show the rest there.
 LEARNING = ("mtu", "vni", "remote")
 
@@ -58,6 +61,14 @@ def test_each_fault_on_the_kernel_agrees_with_synth(mode: str) -> None:
         taps = [v for (check, _), v in verdicts.items() if check == "synth vs kernel"
                 and "/" in v["subject"]]
         assert len(taps) == 4 and all(v["agree"] for v in taps), kind
+        # vxlankit trace, on the tables saved before the ping, predicted the first echo's fate
+        # (a drop wherever the kernel lost one) and named the fault's kind where it drops it.
+        trace = verdicts[("trace vs kernel", "C1 -> C2, from the saved tables")]
+        dropped = ANSWERED[kind] < 3
+        assert trace["agree"] and trace["detail"].startswith(
+            "trace: dropped" if dropped else "trace: delivered"), (kind, trace)
+        if dropped:
+            assert f"; {TRACE_KINDS.get(kind, EXPECTED[kind])})" in trace["detail"], (kind, trace)
 
 
 def test_the_lab_refuses_what_it_cannot_make() -> None:

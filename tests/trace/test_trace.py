@@ -201,3 +201,25 @@ def test_cli_json_and_exit_status() -> None:
     usage = runner.invoke(main, ["trace", folder, "--from", "10.0.0.3", "--to", "10.0.0.4",
                                  "--set", "node1:eth0"])
     assert usage.exit_code == 2 and "HOST:DEV:mtu=N" in usage.output
+
+
+def test_a_route_mtu_below_the_device_mtu_drops_at_the_router() -> None:
+    """The lab's mtu fault: `ip route change 192.168.1.0/24 dev eth2 mtu 1400` on the router;
+    the route's metric, not the link's MTU, is what the forwarded VXLAN datagram exceeds."""
+    docs = read_folder(str(FIXTURES / "docker"))
+    for doc in docs:
+        for route in doc.get("route", []):
+            if doc["name"].endswith("router") and route.get("dev") == "eth2":
+                route["metrics"] = [{"mtu": 1400}]
+    state = parse_state([(str(FIXTURES / "docker"), docs)])
+    router = state.find("router")
+    assert any(r.mtu == 1400 and r.text.endswith("mtu 1400") for r in router.routes)
+    # ... with the VTEPs' outer DF set, as the lab's mtu fault sets it (df set).
+    df_set = _edits(["vxlan=sbox1:vxlan0:df=set", "vxlan=sbox2:vxlan0:df=set"])
+    report = trace(state, TraceOptions("10.0.0.3", "10.0.0.4", size=1428, df=True,
+                                       edits=df_set))  # type: ignore[arg-type]
+    assert report.drop is not None
+    assert (report.drop.host.endswith("router"), report.drop.device, report.drop.kind,
+            report.drop.reason) == (True, "eth2", "mtu", "PKT_TOO_BIG")
+    # With the outer DF clear (the script's default) the router fragments it: delivered.
+    assert trace(state, TraceOptions("10.0.0.3", "10.0.0.4", size=1428, df=True)).delivered

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -36,6 +37,7 @@ from vxlankit.lab.netns import Netns, check_prerequisites, trap_signals
 from vxlankit.lab.tables import bridge_fdb, dump, vxlan_fdb
 from vxlankit.lab.topology import BuiltLab, LabFaults, LabSpec, build
 from vxlankit.output import SafeOutput
+from vxlankit.state.save import save_state
 from vxlankit.synth.faults import EXPECTED
 from vxlankit.synth.topology import DEFAULT_SUBNET, DEFAULT_VNI
 
@@ -109,6 +111,7 @@ class LabReport:
     cleanup: str = ""
     files: list[str] = field(default_factory=list)
     back: PingOutcome | None = None  # C2's ping of C1, under a fault that needs both ends
+    state_dir: str = ""  # the tables saved before the ping (`vxlankit state save`'s folder)
 
     @property
     def ok(self) -> bool:
@@ -188,6 +191,8 @@ def run_lab_ping(options: LabOptions) -> LabReport:
         folder = Path(tmp)
         with Netns(options.prefix, keep=options.keep) as net:
             lab = build(net, spec)
+            # The hosts' tables before any packet: what `vxlankit trace` predicts from.
+            save_state(str(folder / "state"), [net.name(ns) for ns in lab.namespaces])
             caps = Dumpcaps(net, lab.taps, folder)
             caps.start()
             ping, back = _ping(net, lab, options)
@@ -204,8 +209,10 @@ def run_lab_ping(options: LabOptions) -> LabReport:
         packets = merge(captured, order, str(merged), comment=comment)
         verdicts, synth_replies = _compare(options, lab, captured, tables, port_range, ping,
                                            folder)
+        verdicts.append(_trace_verdict(options, lab, folder / "state", ping))
         result = LabReport(options, prefix, namespaces, ping, synth_replies, verdicts, tables,
-                           packets, order, kept=options.keep, cleanup=cleanup, back=back)
+                           packets, order, kept=options.keep, cleanup=cleanup, back=back,
+                           state_dir=str(folder / "state"))
         if options.out_dir is not None:
             result.files = _write_outputs(options, merged, result)
     return result
@@ -316,6 +323,31 @@ def _compare(options: LabOptions, lab: BuiltLab, captured: list[TapCapture],
     return [echoes, *verdicts], replies
 
 
+def _trace_verdict(options: LabOptions, lab: BuiltLab, state: Path,
+                   ping: PingOutcome) -> Verdict:
+    """`vxlankit trace` on the tables saved before the ping, against what the kernel did:
+    delivered where every echo of C1's was answered, dropped (and where, and why) where one
+    was not.  The trace follows the first packet; under an MTU fault the kernel loses that
+    one and, once it has learned the path MTU, fragments the later echoes (ping sets DF only
+    while it may: IP_PMTUDISC_WANT), so some are answered: still a drop for the trace."""
+    from vxlankit.state.load import load_state
+    from vxlankit.trace import TraceOptions, trace
+
+    c1, c2 = lab.topology.containers
+    # ping's echo: 20 bytes of IP, 8 of ICMP and -s; Linux ping sets DF (PMTU discovery).
+    report = trace(load_state([str(state)]), TraceOptions(
+        src=c1.ip, dst=c2.ip, size=options.ping_size + 28, df=True))
+    answered = ping.received == ping.sent
+    said = report.verdict
+    if report.drop is not None:
+        drop = report.drop
+        said += f" on {drop.host} {drop.device} ({drop.reason}; {drop.kind})"
+    agree = report.delivered == answered
+    detail = f"trace: {said}; kernel: {ping.received}/{ping.sent} echoes answered"
+    return Verdict("trace vs kernel", "C1 -> C2, from the saved tables", agree, detail,
+                   findings=[] if agree else [f"trace: {detail}"])
+
+
 def _write_outputs(options: LabOptions, merged: Path, report: LabReport) -> list[str]:
     folder = Path(options.out_dir or ".")
     try:
@@ -334,4 +366,11 @@ def _write_outputs(options: LabOptions, merged: Path, report: LabReport) -> list
         with SafeOutput(str(path), LabError) as out:
             out.write((json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
         written.append(str(path))
+    # The tables saved before the ping, as `vxlankit state save` writes them: what
+    # `vxlankit trace FOLDER --from ... --to ...` reads (the verdict's trace row used them).
+    state = folder / f"{stem}-state"
+    if state.exists():
+        raise LabError(f"{state} exists: the lab does not write over it")
+    shutil.copytree(report.state_dir, state)
+    written.append(str(state))
     return written

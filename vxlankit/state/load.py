@@ -107,6 +107,22 @@ class Route:
     metric: int = 0
     type: str = "unicast"
     text: str = ""
+    mtu: int | None = None  # the route's mtu metric (ip route ... mtu N): below the device's
+
+
+def _route_mtu(row: Mapping[str, Any]) -> int | None:
+    """The ``mtu`` of a route's ``metrics`` in iproute2's JSON (``[{"mtu": 1400}]``, or
+    ``{"mtu": {"value": 1400, "lock": true}}`` with ``mtu lock``)."""
+    for metric in row.get("metrics", []) or []:
+        if isinstance(metric, Mapping) and "mtu" in metric:
+            value = metric["mtu"]
+            if isinstance(value, Mapping):
+                value = value.get("value")
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 @dataclass(frozen=True)
@@ -202,6 +218,9 @@ def route_text(row: Mapping[str, Any]) -> str:
                       ("scope", "scope"), ("prefsrc", "src"), ("metric", "metric")):
         if key in row:
             words += [word, str(row[key])]
+    mtu = _route_mtu(row)
+    if mtu is not None:
+        words += ["mtu", str(mtu)]
     return " ".join(words + [str(f) for f in row.get("flags", [])])
 
 
@@ -313,7 +332,7 @@ def parse_namespace(doc: Mapping[str, Any], folder: str = "", *,
         routes = tuple(
             Route(_prefix(str(r["dst"])), r.get("dev"), r.get("gateway"), r.get("prefsrc"),
                   r.get("protocol"), r.get("scope"), int(r.get("metric", 0)),
-                  str(r.get("type", "unicast")), route_text(r))
+                  str(r.get("type", "unicast")), route_text(r), _route_mtu(r))
             for r in _list(doc, "route", where) if ":" not in str(r.get("dst", "")))
         neighbours = tuple(
             Neighbour(str(r["dst"]), str(r.get("dev", "")), r.get("lladdr"),

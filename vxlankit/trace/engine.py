@@ -610,14 +610,16 @@ class TraceEngine:
         packet = decrease_ttl(packet)
         size = item.piece or len(packet)
         piece = item.piece
-        if size > egress.mtu:
+        # A route's mtu metric lowers the path below the device's (ip_dst_mtu_maybe_forward).
+        mtu = min(egress.mtu, route.mtu or egress.mtu)
+        if size > mtu:
             if packet[6] & 0x40:
-                self._too_big(walk, ns, egress, size, egress.mtu, "router",
+                self._too_big(walk, ns, egress, size, mtu, "router",
                               item.outer is not None)
                 return []
-            piece = 20 + ((egress.mtu - 20) & ~7)
+            piece = 20 + ((mtu - 20) & ~7)
             self.hop(walk, ns, egress.name, f"fragments (DF clear, ip_do_fragment): pieces of "
-                     f"at most {piece} B for MTU {egress.mtu}")
+                     f"at most {piece} B for MTU {mtu}")
         nexthop = route.gateway or dst
         mac = self.resolve(walk, ns, egress, nexthop)
         if mac is None:
