@@ -160,3 +160,31 @@ def test_ageing_is_reported_to_the_nanosecond_and_at_the_end_of_the_capture(
     short = replay(str(path), ageing_ns=1).to_json()["events"]
     assert [e["event"] for e in short] == ["learned", "aged", "learned", "aged", "learned",
                                            "aged"]
+
+
+def test_gbp_vteps_read_the_group_policy_where_plain_ones_drop_it(tmp_path: Path) -> None:
+    """VXLAN-GBP (G flag, group policy ID 200) from a VTEP made with `gbp`: a plain Linux VTEP
+    drops it as reserved bits (VXLAN_INVALID_HDR); `replay --gbp` models a `gbp` VTEP, which
+    reads them, learns, and drops nothing."""
+    from click.testing import CliRunner
+
+    from vxlankit.cli import main
+
+    inner = [build.eth(dst="02:00:00:00:0a:02", src="02:00:00:00:0a:01"),
+             build.ipv4(src="10.9.0.1", dst="10.9.0.2"), build.icmp_echo(1, 1),
+             build.payload(b"x" * 8)]
+    frame = encode([build.eth(dst="02:00:00:00:00:02", src="02:00:00:00:00:01"),
+                    build.ipv4(src="192.0.2.1", dst="192.0.2.2"), build.udp(50000, 4789),
+                    build.vxlan_gbp(vni=42, group=200), *inner])
+    assert decode(frame)["vxlan.gbp"] == 200
+    path = _write(tmp_path / "gbp.pcap", [frame] * 3)
+    plain = replay(path).to_json()
+    drops = [a for a in plain["anomalies"] if a["kind"] == "linux_would_drop"]
+    assert drops and drops[0]["reason"] == "VXLAN_INVALID_HDR" and drops[0]["packets"] == 3
+    gbp = replay(path, gbp=True).to_json()
+    assert not [a for a in gbp["anomalies"] if a["kind"] == "linux_would_drop"]
+    learned = gbp["vteps"][0]["fdb"]
+    assert "02:00:00:00:0a:01" in json.dumps(learned)
+    assert "02:00:00:00:0a:01" not in json.dumps(plain["vteps"][0]["fdb"])
+    out = CliRunner().invoke(main, ["replay", "--gbp", "--json", path])
+    assert out.exit_code == 0 and json.loads(out.output)["vteps"][0]["fdb"] == learned

@@ -854,11 +854,14 @@ def stats(files: tuple[str, ...], as_json: bool, zstat_specs: tuple[str, ...],
 @click.option("--policy", type=click.Choice(["linux", "rfc7348"]), default="linux",
               show_default=True,
               help="Receive policy: linux drops I=0 and reserved bits; rfc7348 ignores them.")
+@click.option("--gbp", is_flag=True,
+              help="The VTEPs were made with 'gbp' (VXLAN group policy): the G flag and the "
+              "policy ID are read, not dropped as reserved bits.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document (docs/replay.md).")
 @decode_options
 @live_options(with_count=True)
 @guarded
-def replay(file: str | None, vteps: tuple[str, ...], policy: str, as_json: bool,
+def replay(file: str | None, vteps: tuple[str, ...], policy: str, gbp: bool, as_json: bool,
            vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
            geneve_ports: tuple[int, ...], interfaces: tuple[str, ...],
            capture_filter: str | None, autostop: tuple[str, ...], tee: str | None,
@@ -877,7 +880,7 @@ def replay(file: str | None, vteps: tuple[str, ...], policy: str, as_json: bool,
     with inputs_of(files, live, tee) as inputs:
         source = inputs[0]
         report = run_replay(source.capture if isinstance(source, LiveSession) else source,
-                            vteps, options=options, rx_policy=policy)
+                            vteps, options=options, rx_policy=policy, gbp=gbp)
         if isinstance(source, LiveSession):
             source.packets = report.packets
     sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else render_text(report))

@@ -179,9 +179,12 @@ def event_json(event: Output, ts_ns: int | None = None) -> dict[str, Any]:
 
 
 def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEFAULT_OPTIONS,
-           rx_policy: str = "linux", ageing_ns: int = DEFAULT_AGEING_NS) -> ReplayReport:
+           rx_policy: str = "linux", ageing_ns: int = DEFAULT_AGEING_NS,
+           gbp: bool = False) -> ReplayReport:
     """Run ``path`` (a capture file path) through VTEP models; see the module docstring.
 
+    ``gbp``: model VTEPs made with the group policy extension (``ip link add ... gbp``), which
+    read the G flag and the policy ID where a plain Linux VTEP drops them as reserved bits.
     ``vteps``: the VTEP IPs to model (default: every outer destination of VXLAN traffic).
     ``ageing_ns``: the VTEPs' FDB ageing time, in nanoseconds like the capture's timestamps.
     One pass: a VTEP's model is made on the first packet it receives, and serves every VNI
@@ -204,7 +207,7 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
             model = models[hop.dst_ip] = Vtep(VtepConfig(
                 hop.dst_ip, mac or "00:00:00:00:00:00", name=f"vxlan@{hop.dst_ip}",
                 vnis=(hop.vni,), rx_policy=rx_policy,  # type: ignore[arg-type]
-                ageing_ns=ageing_ns, port=sends_to_port.get(hop.dst_ip, hop.dport)))
+                ageing_ns=ageing_ns, port=sends_to_port.get(hop.dst_ip, hop.dport), gbp=gbp))
         model.add_vni(hop.vni)
         return model
 
