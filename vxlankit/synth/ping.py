@@ -14,14 +14,23 @@ simulation schedules no ticks, so the bytes never depend on the ageing timers).
 
 from __future__ import annotations
 
+import gc
 import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from vxlankit.codec import decode
-from vxlankit.frames import encapsulated_bytes, frame_bytes, frame_from_bytes, vxlan_received
+from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
+from vxlankit.frames import (
+    encapsulated_bytes,
+    fast_path_ports,
+    fast_vxlan_received,
+    frame_at,
+    frame_bytes,
+    vxlan_received,
+)
 from vxlankit.model.bridge import Bridge
 from vxlankit.model.controlplane import peer_add
 from vxlankit.model.events import (
@@ -39,6 +48,7 @@ from vxlankit.model.events import (
 )
 from vxlankit.model.router import Router, RouterInterface
 from vxlankit.model.vtep import Vtep, VtepConfig
+from vxlankit.packet import Packet
 from vxlankit.synth.actors import ContainerStack, Echo
 from vxlankit.synth.topology import (
     DEFAULT_START_NS,
@@ -59,6 +69,8 @@ _HOP = (3_000, 9_000)
 _VTEP = (2_000, 6_000)
 _WIRE = (120_000, 380_000)
 _STACK = (8_000, 30_000)
+_DECODED_KEPT = 32
+_OUTER_ONLY = DEFAULT_OPTIONS.with_vxlan_ports([], gpe_ports=()).with_geneve_ports([])
 
 
 @dataclass(frozen=True)
@@ -92,18 +104,40 @@ class LadderStep:
     label: str
 
 
+@dataclass(frozen=True)
+class _Step:
+    """A ladder step as the simulation records it: the frame, not yet its label.  Labels
+    take a decode each, and most runs (``-c 20000``) draw no ladder."""
+
+    ts_ns: int
+    src: str
+    dst: str
+    data: bytes
+    prefix: str = ""
+
+    def done(self, options: DecodeOptions) -> LadderStep:
+        return LadderStep(self.ts_ns, self.src, self.dst,
+                          self.prefix + frame_label(self.data, options))
+
+
 @dataclass
 class SynthResult:
     options: PingOptions
     topology: Topology
     taps: tuple[str, ...]
     packets: list[TapPacket]
-    ladder: list[LadderStep]
+    steps: list[_Step]  # in time order; ``ladder`` labels them on first use
     events: list[Output]
     bridges: dict[tuple[str, int], Bridge]
     vteps: dict[tuple[str, int], Vtep]
     routers: dict[str, Router]
     echoes: list[Echo] = field(default_factory=list)
+
+    @cached_property
+    def ladder(self) -> list[LadderStep]:
+        """Who handed which frame to whom, in time order, each step labelled."""
+        options = receiver_options(self.options.port)
+        return [step.done(options) for step in self.steps]
 
     def tap_packets(self, tap: str) -> list[TapPacket]:
         return [p for p in self.packets if p.tap == tap]
@@ -126,13 +160,19 @@ class SynthResult:
             return lanes[::-1] if mirror else lanes
 
         order = ["C1", *host(n1, False), "underlay", *host(n2, True), "C2"]
-        used = {step.src for step in self.ladder} | {step.dst for step in self.ladder}
+        used = {step.src for step in self.steps} | {step.dst for step in self.steps}
         return tuple(lane for lane in order if lane in used)
 
 
-def frame_label(data: bytes) -> str:
-    """A short name for a frame, for ladder arrows."""
-    packet = decode(data)
+def receiver_options(port: int) -> DecodeOptions:
+    """How the scenario's VTEPs read the underlay: VXLAN on exactly ``port``, as a Linux vxlan
+    device with ``dstport port`` does (no GPE port beside it)."""
+    return DEFAULT_OPTIONS.with_vxlan_ports([port], gpe_ports=())
+
+
+def frame_label(data: bytes, options: DecodeOptions = DEFAULT_OPTIONS) -> str:
+    """A short name for a frame, for ladder arrows (``options``: which UDP port is VXLAN)."""
+    packet = decode(data, 1, options)
     vxlan = packet.layer("vxlan")
     prefix = f"VXLAN VNI {vxlan['vxlan.vni']}: " if vxlan is not None else ""
     arp = packet.layer("arp", -1)
@@ -184,14 +224,20 @@ class _Scenario:
                              "answers for the same gateway addresses, so flooded gateway ARP "
                              "gets one reply per host; use --arp proxy (Docker's way)")
         self.o = options
+        # The receiving VTEPs decapsulate what arrives on the scenario's port, whatever it is.
+        self.receive_options = receiver_options(options.port)
+        fast_ports = fast_path_ports(self.receive_options)
+        assert fast_ports is not None  # only the VXLAN ports differ from the defaults
+        self.receive_ports = fast_ports
         self.topo = seed_topology(options.vni, options.port, options.seed, options.subnets,
                                   options.to, options.underlay, options.inner)
         topo = self.topo
         self.rng = random.Random(f"timing:{options.seed}")
         self.queue: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
         self.seq = 0
+        self._decoded: dict[bytes, Packet] = {}
         self.packets: list[TapPacket] = []
-        self.ladder: list[LadderStep] = []
+        self.ladder: list[_Step] = []
         self.events: list[Output] = []
         self.bridges: dict[tuple[str, int], Bridge] = {}
         self.vteps: dict[tuple[str, int], Vtep] = {}
@@ -278,6 +324,22 @@ class _Scenario:
         self.seq += 1
         heapq.heappush(self.queue, (t, self.seq, fn, args))
 
+    def decode(self, data: bytes) -> Packet:
+        """``data`` decoded, from a few recent frames' decodes: a frame is looked at on its way
+        in and again where it arrives (the same inner bytes at C1's and C2's veth)."""
+        packet = self._decoded.get(data)
+        if packet is None:
+            if len(self._decoded) >= _DECODED_KEPT:
+                del self._decoded[next(iter(self._decoded))]
+            packet = self._decoded[data] = decode(data)
+        return packet
+
+    def frame(self, data: bytes) -> Frame:
+        frame = frame_at(self.decode(data), 0)
+        if frame is None:
+            raise ValueError("not an Ethernet frame")
+        return frame
+
     def delay(self, span: tuple[int, int]) -> int:
         return self.rng.randrange(span[0], span[1])
 
@@ -286,17 +348,26 @@ class _Scenario:
         for i in range(self.o.count):
             self.at(self.o.start_ns + i * self.o.interval_ns + self.delay(_STACK), self.ping,
                     c1.name, c2.ip6 or c2.ip, i + 1)
-        while self.queue:
-            t, _, fn, args = heapq.heappop(self.queue)
-            fn(t, *args)
+        # The run allocates hundreds of thousands of long-lived objects (frames, taps, steps)
+        # and no garbage cycles: the cyclic collector would only walk them, again and again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            queue, pop = self.queue, heapq.heappop
+            while queue:
+                t, _, fn, args = pop(queue)
+                fn(t, *args)
+        finally:
+            if collecting:
+                gc.enable()
         self.packets.sort(key=lambda p: p.ts_ns)
         self.ladder.sort(key=lambda s: s.ts_ns)
 
     def tap(self, t: int, name: str, data: bytes) -> None:
         self.packets.append(TapPacket(t, name, data))
 
-    def step(self, t: int, src: str, dst: str, data: bytes, label: str | None = None) -> None:
-        self.ladder.append(LadderStep(t, src, dst, label or frame_label(data)))
+    def step(self, t: int, src: str, dst: str, data: bytes, prefix: str = "") -> None:
+        self.ladder.append(_Step(t, src, dst, data, prefix))
 
     def bridge_lane(self, node: str, index: int) -> str:
         return f"{self.topo.subnets[index].bridge}@{node}"
@@ -312,12 +383,12 @@ class _Scenario:
         self.tap(t, f"{c.node}/{c.veth}", data)
         self.step(t, name, self.bridge_lane(c.node, c.subnet), data)
         self.at(t + self.delay(_HOP), self.bridge_receive, c.node, c.subnet, c.veth,
-                frame_from_bytes(data), data)
+                self.frame(data), data)
 
     def container_receive(self, t: int, name: str, data: bytes) -> None:
         c = self.topo.container(name)
         self.tap(t, f"{c.node}/{c.veth}", data)
-        for reply in self.stacks[name].receive(data, t):
+        for reply in self.stacks[name].receive(data, t, self.decode(data)):
             self.at(t + self.delay(_STACK), self.container_send, name, reply)
 
     # -- host devices
@@ -361,7 +432,7 @@ class _Scenario:
                 data = frame_bytes(out.frame)
                 self.step(t, f"router@{node}", self.bridge_lane(node, egress), data)
                 self.at(t + self.delay(_STACK), self.bridge_receive, node, egress, ROUTER_PORT,
-                        frame_from_bytes(data), data)
+                        self.frame(data), data)
             else:
                 self.events.append(out)
 
@@ -378,12 +449,16 @@ class _Scenario:
             elif isinstance(out, (ArpProxied, NdProxied)):
                 reply = frame_bytes(out.frame)
                 self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, index), reply,
-                          "proxy " + frame_label(reply))
+                          "proxy ")
                 self.at(t + self.delay(_VTEP), self.bridge_receive, node, index, net.vxlan,
-                        frame_from_bytes(reply), reply)
+                        self.frame(reply), reply)
 
     def route(self, t: int, node: str, wire: bytes) -> None:
-        for out in self.underlay.handle(FrameReceived(node, frame_from_bytes(wire)), t):
+        # The underlay router reads the outer headers only: what the UDP datagram carries
+        # stays undecoded (and no tunnel port to recognise, so none to get wrong).
+        frame = frame_at(decode(wire, 1, _OUTER_ONLY), 0)
+        assert frame is not None  # the VTEP's own Ethernet frame
+        for out in self.underlay.handle(FrameReceived(node, frame), t):
             if isinstance(out, Forwarded):
                 self.at(t + self.delay(_WIRE), self.underlay_receive, out.port,
                         frame_bytes(out.frame))
@@ -393,7 +468,10 @@ class _Scenario:
     def underlay_receive(self, t: int, node: str, wire: bytes) -> None:
         self.tap(t, f"{node}/eth0", wire)
         by_vni = {net.vni: net for net in self.topo.subnets}
-        for _, event in vxlan_received(decode(wire))[:1]:
+        fast = fast_vxlan_received(wire, 1, *self.receive_ports)
+        hops = (fast[1] if fast is not None
+                else [hop for _, hop in vxlan_received(decode(wire, 1, self.receive_options))])
+        for event in hops[:1]:
             net = by_vni.get(event.vni)
             if net is None:
                 continue
@@ -403,7 +481,7 @@ class _Scenario:
                 if isinstance(out, Decapsulated):
                     inner = frame_bytes(out.frame)
                     self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, net.index),
-                              inner, "decap " + frame_label(inner))
+                              inner, "decap ")
                     self.at(t + self.delay(_VTEP), self.bridge_receive, node, net.index,
                             net.vxlan, out.frame, inner)
 
