@@ -254,7 +254,9 @@ def make_decode_options(vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...]
     options = DEFAULT_OPTIONS
     if vxlan_ports or gpe_ports:
         ports = vxlan_ports or (4789, 8472)
-        options = options.with_vxlan_ports(list(ports), gpe_ports or (4790,))
+        # A port named for VXLAN is VXLAN, even GPE's default 4790 (as tshark's -d overrides).
+        gpe = gpe_ports or tuple(p for p in (4790,) if p not in ports)
+        options = options.with_vxlan_ports(list(ports), gpe)
     if geneve_ports:
         options = options.with_geneve_ports(geneve_ports)
     return options
@@ -667,7 +669,10 @@ def replay(file: str, vteps: tuple[str, ...], policy: str, as_json: bool,
     from vxlankit.replay import replay as run_replay
 
     options = make_decode_options(vxlan_ports, gpe_ports, geneve_ports)
-    report = run_replay(file, vteps, options=options, rx_policy=policy)
+    # One --vxlan-port is the port the VTEPs listen on; otherwise each listens where its
+    # first VXLAN packet arrives.
+    report = run_replay(file, vteps, options=options, rx_policy=policy,
+                        vxlan_port=vxlan_ports[0] if len(vxlan_ports) == 1 else None)
     sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else render_text(report))
     _flush_stdout()
     if report.error is not None:
@@ -722,10 +727,13 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
                output: str | None, tap: str | None, diagram: str | None) -> None:
     """C1 pings C2 across the seed's two-host Docker overlay; every tap's view, as pcapng."""
     from vxlankit.synth.diagram import ladder_svg, ladder_text
-    from vxlankit.synth.output import write_result
+    from vxlankit.synth.output import guess_format, write_result
     from vxlankit.synth.ping import PingOptions, synthesize_ping
     from vxlankit.synth.topology import DEFAULT_SUBNET
 
+    if output and tap is None and guess_format(output) == "pcap":
+        raise Failed(f"{output}: a classic pcap file holds one tap: add --tap NAME (e.g. "
+                     "--tap node2/eth0), or write .pcapng for every tap", EXIT_USAGE)
     try:
         # -i is seconds, as ping's; everything past the options is integer nanoseconds.
         options = PingOptions(vni=vni, count=count, interval_ns=round(interval * 1e9),
@@ -740,8 +748,7 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
     name = default_synth_name(options, tap)
     target_file = output or name
     binary_stdout = target_file == "-"
-    written = write_result(result, sys.stdout.buffer if binary_stdout else target_file, tap=tap,
-                           format="pcap" if tap and target_file.endswith(".pcap") else None)
+    written = write_result(result, sys.stdout.buffer if binary_stdout else target_file, tap=tap)
     # With the capture on stdout, everything for people goes to stderr.
     say = sys.stderr if binary_stdout else sys.stdout
     if diagram == "-":

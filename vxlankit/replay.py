@@ -168,10 +168,13 @@ def event_json(event: Output, ts_ns: int | None = None) -> dict[str, Any]:
 
 
 def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEFAULT_OPTIONS,
-           rx_policy: str = "linux", ageing_ns: int = DEFAULT_AGEING_NS) -> ReplayReport:
+           rx_policy: str = "linux", ageing_ns: int = DEFAULT_AGEING_NS,
+           vxlan_port: int | None = None) -> ReplayReport:
     """Run ``path`` (a capture file path) through VTEP models; see the module docstring.
 
     ``vteps``: the VTEP IPs to model (default: every outer destination of VXLAN traffic).
+    ``vxlan_port``: the UDP port each modelled VTEP listens on (a Linux vxlan device's
+    ``dstport``: one port); default: the destination port of the first VXLAN packet it receives.
     ``ageing_ns``: the VTEPs' FDB ageing time, in nanoseconds like the capture's timestamps.
     One pass: a VTEP's model is made on the first packet it receives, and serves every VNI
     sent to it, so ``path`` may be a pipe (``"-"``: stdin).
@@ -189,7 +192,8 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
             model = models[hop.dst_ip] = Vtep(VtepConfig(
                 hop.dst_ip, mac or "00:00:00:00:00:00", name=f"vxlan@{hop.dst_ip}",
                 vnis=(hop.vni,), rx_policy=rx_policy,  # type: ignore[arg-type]
-                ageing_ns=ageing_ns))
+                ageing_ns=ageing_ns,
+                port=hop.dport if vxlan_port is None else vxlan_port))
         model.add_vni(hop.vni)
         return model
 

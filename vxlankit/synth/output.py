@@ -11,9 +11,9 @@ from vxlankit.synth.ping import SynthResult
 LINKTYPE_ETHERNET = 1
 
 
-def guess_format(target: Any, tap: str | None) -> str:
-    """``pcap`` for a ``.pcap`` file name, else ``pcapng`` (stdout too)."""
-    if isinstance(target, str) and target.endswith(".pcap"):
+def guess_format(target: Any, tap: str | None = None) -> str:
+    """``pcap`` for a ``.pcap`` file name (any case), else ``pcapng`` (stdout too)."""
+    if isinstance(target, str) and target.lower().endswith(".pcap"):
         return "pcap"
     return "pcapng"
 

@@ -87,6 +87,8 @@ class PingOptions:
     to: str = "remote"
     underlay: str = "ipv4"  # the hosts' network: "ipv4" or "ipv6"
     inner: str = "ipv4"  # the containers' ping: "ipv4" or "ipv6" (NDP, ICMPv6)
+    # ping numbers its echoes from 1 in 16 bits: after 65535 comes 0 (iputils, -c > 65535).
+    first_seq: int = 1
 
 
 @dataclass(frozen=True)
@@ -347,7 +349,7 @@ class _Scenario:
         c1, c2 = self.topo.containers
         for i in range(self.o.count):
             self.at(self.o.start_ns + i * self.o.interval_ns + self.delay(_STACK), self.ping,
-                    c1.name, c2.ip6 or c2.ip, i + 1)
+                    c1.name, c2.ip6 or c2.ip, (self.o.first_seq + i) & 0xFFFF)
         # The run allocates hundreds of thousands of long-lived objects (frames, taps, steps)
         # and no garbage cycles: the cyclic collector would only walk them, again and again.
         collecting = gc.isenabled()
