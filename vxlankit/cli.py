@@ -21,7 +21,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -36,9 +36,6 @@ from vxlankit.present.run import (
     RecordLike,
     decode_records,
 )
-
-if TYPE_CHECKING:  # synth is imported by its command only, to keep start-up short
-    from vxlankit.synth.ping import PingOptions
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -726,8 +723,9 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
                subnets: tuple[str, ...], target: str, underlay: str, inner: str,
                output: str | None, tap: str | None, diagram: str | None) -> None:
     """C1 pings C2 across the seed's two-host Docker overlay; every tap's view, as pcapng."""
+    from vxlankit.output import SafeOutput
     from vxlankit.synth.diagram import ladder_svg, ladder_text
-    from vxlankit.synth.output import guess_format, write_result
+    from vxlankit.synth.output import default_name, guess_format, write_result
     from vxlankit.synth.ping import PingOptions, synthesize_ping
     from vxlankit.synth.topology import DEFAULT_SUBNET
 
@@ -745,10 +743,14 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
         raise Failed(str(exc), EXIT_USAGE) from None
     if tap is not None and tap not in result.taps:
         raise Failed(f"no tap named {tap!r}; taps: {', '.join(result.taps)}", EXIT_USAGE)
-    name = default_synth_name(options, tap)
-    target_file = output or name
+    target_file = output or default_name(options, tap)
     binary_stdout = target_file == "-"
-    written = write_result(result, sys.stdout.buffer if binary_stdout else target_file, tap=tap)
+    if binary_stdout:
+        written = write_result(result, sys.stdout.buffer, tap=tap)
+    else:
+        # Under a temporary name until complete: a failed write leaves no half capture.
+        with SafeOutput(target_file, CaptureError) as out:
+            written = write_result(result, out, tap=tap, format=guess_format(target_file))
     # With the capture on stdout, everything for people goes to stderr.
     say = sys.stderr if binary_stdout else sys.stdout
     if diagram == "-":
@@ -773,23 +775,6 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
            if rtts else "")
     say.write(f"{len(result.echoes)} echo requests, {len(answered)} replies{rtt}\n")
     say.flush()
-
-
-def default_synth_name(options: PingOptions, tap: str | None) -> str:
-    """``synth-ping-vni4096-proxy.pcapng`` (plus ``-routed``, ``-to-...``,
-    ``-ipv6-underlay``, ``-ipv6-inner``, the tap)."""
-    parts = ["synth-ping", f"vni{options.vni}", options.arp]
-    if len(options.subnets) > 1:
-        parts.append("routed")
-    if options.to != "remote":
-        parts.append(f"to-{options.to}")
-    if options.underlay != "ipv4":
-        parts.append(f"{options.underlay}-underlay")
-    if options.inner != "ipv4":
-        parts.append(f"{options.inner}-inner")
-    if tap:
-        parts.append(tap.replace("/", "-"))
-    return "-".join(parts) + (".pcap" if tap else ".pcapng")
 
 
 @main.command()

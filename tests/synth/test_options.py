@@ -261,3 +261,16 @@ def test_the_flaw_check_sees_a_bad_checksum(tmp_path: Path) -> None:
             writer.write(bytes(frame), n)
     rows = _tshark(path, 4789, *[arg for field in FLAWS for arg in ("-e", field)])
     assert [_flawed(row) for row in rows] == [True] + [False] * (len(frames) - 1)
+
+
+def test_a_pcap_past_2106_is_refused_and_nothing_is_left(tmp_path: Path) -> None:
+    """``-c`` x ``-i`` can reach past what a classic pcap's 32-bit seconds hold (2106): a clear
+    error, before any byte is written (the library; the CLI writes through SafeOutput too)."""
+    from vxlankit.errors import CaptureError
+
+    far = synthesize_ping(PingOptions(count=2, interval_ns=3 * 10**18))
+    path = tmp_path / "far.pcap"
+    with pytest.raises(CaptureError, match="up to 2106"):
+        write_result(far, str(path), tap="node2/eth0")
+    assert not path.exists()
+    write_result(far, str(tmp_path / "far.pcapng"), tap="node2/eth0")  # pcapng: 64-bit times
