@@ -29,6 +29,7 @@ from vxlankit import __version__
 from vxlankit.addr import ip_bytes, ip_str
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.errors import CaptureError, FilterError, VxlanKitError
+from vxlankit.present.plural import counted
 from vxlankit.present.run import (
     DecodedRecord,
     FastPathTally,
@@ -770,10 +771,11 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
     rtts = [(e.replied_ns - e.sent_ns) / 1e6 for e in answered if e.replied_ns is not None]
     where = "<stdout>" if binary_stdout else target_file
     taps = 1 if tap else len(result.taps)
-    say.write(f"wrote {written} packets from {taps} tap(s) to {where}\n")
+    say.write(f"wrote {counted(written, 'packet')} from {counted(taps, 'tap')} to {where}\n")
     rtt = (f", rtt min/avg/max = {min(rtts):.3f}/{sum(rtts) / len(rtts):.3f}/{max(rtts):.3f} ms"
            if rtts else "")
-    say.write(f"{len(result.echoes)} echo requests, {len(answered)} replies{rtt}\n")
+    say.write(f"{counted(len(result.echoes), 'echo request')}, "
+              f"{counted(len(answered), 'reply')}{rtt}\n")
     say.flush()
 
 
@@ -834,7 +836,8 @@ def export(files: tuple[str, ...], out: str, fmt: str | None, jobs: int,
                    suffix, "parquet")
     summary = run_export(list(files), out, format=fmt, jobs=jobs, scheduler=scheduler,
                          options=make_decode_options(vxlan_ports, gpe_ports, geneve_ports))
-    message = (f"exported {summary.packets} packets from {summary.files} file(s) to "
+    message = (f"exported {counted(summary.packets, 'packet')} from "
+               f"{counted(summary.files, 'file')} to "
                f"{summary.out} ({summary.format})\n")
     (sys.stderr if out == "-" else sys.stdout).write(message)
 

@@ -33,6 +33,7 @@ from vxlankit.model.events import (
     VxlanReceived,
 )
 from vxlankit.model.vtep import DEFAULT_AGEING_NS, Vtep, VtepConfig
+from vxlankit.present.plural import counted
 from vxlankit.present.timeformat import utc_text
 
 
@@ -334,12 +335,12 @@ def _note(report: ReplayReport, vtep_ip: str, out: Output, ts_ns: int) -> None:
 def render_text(report: ReplayReport) -> str:
     """The report for a terminal: FDB tables per VTEP and VNI, the timeline, the anomalies."""
     doc = report.to_json()
-    out = [f"{doc['packets']} packets, {doc['vxlan_packets']} with VXLAN; "
-           f"{len(doc['vteps'])} VTEP(s) modelled", ""]
+    out = [f"{counted(doc['packets'], 'packet')}, {doc['vxlan_packets']} with VXLAN; "
+           f"{counted(len(doc['vteps']), 'VTEP')} modelled", ""]
     for vtep in doc["vteps"]:
         for vni in vtep["vnis"]:
             rows = [r for r in vtep["fdb"] if r["vni"] == vni]
-            out.append(f"VTEP {vtep['vtep']}  VNI {vni}: {len(rows)} FDB entries")
+            out.append(f"VTEP {vtep['vtep']}  VNI {vni}: {counted(len(rows), 'FDB entry')}")
             if rows:
                 # 15 fits any IPv4 address; an IPv6 underlay widens the column as needed.
                 w = max(15, *(len(r["remote"]) for r in rows))
@@ -368,18 +369,21 @@ def render_text(report: ReplayReport) -> str:
             out.append(f"  MAC {a['mac']} (VNI {a['vni']}) behind several VTEPs: "
                        f"{', '.join(a['remotes'])}")
         elif kind == "linux_would_drop":
-            out.append(f"  a Linux VTEP at {a['vtep']} would drop {a['packets']} packet(s): "
+            out.append(f"  a Linux VTEP at {a['vtep']} would drop "
+                       f"{counted(a['packets'], 'packet')}: "
                        f"{a['reason']}")
         elif kind == "unanswered_arp":
             out.append(f"  unanswered ARP (VNI {a['vni']}): who-has {a['who_has']} tell "
-                       f"{a['tell']}, {a['requests']} request(s) from {a['first']}")
+                       f"{a['tell']}, {counted(a['requests'], 'request')} from {a['first']}")
         elif kind == "unanswered_nd":
             out.append(f"  unanswered NS (VNI {a['vni']}): who-has {a['who_has']} tell "
-                       f"{a['tell']}, {a['requests']} request(s) from {a['first']}")
+                       f"{a['tell']}, {counted(a['requests'], 'request')} from {a['first']}")
         elif kind == "flood_volume":
-            out.append(f"  VNI {a['vni']}: {a['packets']} of {a['of_packets']} frames flooded "
+            out.append(f"  VNI {a['vni']}: {a['packets']} of "
+                       f"{counted(a['of_packets'], 'frame')} flooded "
                        "(broadcast/multicast)")
     for pair in doc["vni_pairs"]:
-        out.append(f"  routed: {pair['packets']} inner conversation(s) cross VNIs "
+        crosses = "crosses" if pair["packets"] == 1 else "cross"
+        out.append(f"  routed: {counted(pair['packets'], 'inner conversation')} {crosses} VNIs "
                    f"{' <-> '.join(str(v) for v in pair['vnis'])}")
     return "\n".join(out) + "\n"

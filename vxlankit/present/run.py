@@ -27,6 +27,7 @@ from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
 from vxlankit.packet import Packet
 from vxlankit.present.filter import FRAME_FIELDS
+from vxlankit.present.plural import counted
 
 __all__ = [
     "DecodedRecord",
@@ -151,8 +152,9 @@ class FastPathTally:
 
     def __str__(self) -> str:
         share = 100 * self.full / self.total if self.total else 0.0
-        return (f"fast path: {self.fast} of {self.total} packets ({self.steps} finished by "
-                f"their layers' own steps); {self.full} ({share:.2f}%) decoded in full")
+        return (f"fast path: {self.fast} of {counted(self.total, 'packet')} ({self.steps} "
+                f"finished by their layers' own steps); {self.full} ({share:.2f}%) decoded "
+                "in full")
 
 
 class Selection:
