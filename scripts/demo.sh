@@ -5,8 +5,9 @@
 # that capture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh demo
 mkdir -p out
+echo "setting up .venv (log: out/setup.log) ..."
+bash scripts/setup.sh demo >out/setup.log 2>&1 || { cat out/setup.log; exit 1; }
 vk=.venv/bin/vxlankit
 capture=out/ping.pcapng
 say() { printf '\n== %s\n' "$*"; }
