@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv with vxlankit installed (editable).  With "test": also the test tools and the
-# Debian tshark package; with "demo": what every command of the README's list needs (export's
-# pyarrow and numpy, crosscheck's pyshark, and tshark).  Safe to run again; does only what is
-# missing.
+# Debian tshark, iproute2 and iputils-ping packages; with "demo": what every command of the
+# README's list needs (export's pyarrow and numpy, crosscheck's pyshark, tshark, and the lab's
+# iproute2 and iputils-ping).  Safe to run again; does only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=${1:-}
@@ -37,6 +37,11 @@ if [ "$want_test" = test ] || [ "$want_test" = demo ]; then
         echo "wireshark-common wireshark-common/install-setuid boolean false" \
             | debconf-set-selections 2>/dev/null || true
         apt_install tshark
+    fi
+    # vxlankit lab's tests (tests/lab): network namespaces, bridge, ping.
+    if ! command -v ip >/dev/null || ! command -v bridge >/dev/null \
+            || ! command -v ping >/dev/null; then
+        apt_install iproute2 iputils-ping
     fi
 else
     .venv/bin/python -m pip install -q -e .

@@ -1,5 +1,6 @@
 """External test resources in one place: the shared real captures, the Wireshark tools and the
-optional packages of the test extra (pyarrow, dask).
+optional packages of the test extra (pyarrow, dask), root with network namespaces (the live
+capture tests).
 
 All are optional on a developer's machine (the tests that need them skip), but under CI
 (``CI=true``) a missing capture folder, tool or package is a failure, so a broken CI image
@@ -9,9 +10,11 @@ cannot silently turn the suite green.  Skip through these helpers only, never wi
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
@@ -102,3 +105,45 @@ def require_module(name: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as exc:
         missing(f"{name} is not installed: {exc}")
+
+
+def require_lab() -> None:
+    """Root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and ip, bridge, dumpcap and ping: what
+    ``vxlankit lab`` needs to build network namespaces (skip, or fail under CI=true)."""
+    from vxlankit.errors import LabError
+    from vxlankit.lab import check_prerequisites
+
+    try:
+        check_prerequisites()
+    except LabError as exc:
+        missing(f"the lab cannot run here: {exc.message}")
+
+
+@functools.cache
+def _netns_problem() -> str | None:
+    """Why network namespaces cannot be made here, or None (probed once per process)."""
+    if os.geteuid() != 0:
+        return "making network namespaces needs root"
+    if shutil.which("ip") is None:
+        return "ip (iproute2) not on PATH"
+    probe = f"vxk-probe-{os.getpid()}"
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True,
+                          check=False)
+    if made.returncode != 0:
+        return f"cannot make a network namespace: {made.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True, check=False)
+    return None
+
+
+def require_netns() -> None:
+    """Root, iproute2 and network namespaces that can be made (skip, or fail under CI=true,
+    where the tests run as root with iproute2 installed)."""
+    problem = _netns_problem()
+    if problem is not None:
+        missing(problem)
+
+
+def require_live_capture() -> str:
+    """What a live capture test needs: namespaces (``require_netns``) and dumpcap; its path."""
+    require_netns()
+    return require_tool("dumpcap")

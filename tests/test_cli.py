@@ -270,8 +270,8 @@ def test_stats_text_and_json(vxlan_pcap: Path) -> None:
     assert "Link types:          Ethernet (1)" in text
     assert re.search(r"^  100 +10 +1368$", text, re.M)
     assert re.search(r"^  192\.168\.203\.1 +192\.168\.202\.1 +10 +5 +5 +1368 ", text, re.M)
-    assert re.search(r"^  100 +192\.168\.203\.3 +192\.168\.203\.5 +4 +4 +0 +0% +42\.994 +54\.772"
-                     r" +88\.897$", text, re.M)
+    assert re.search(r"^  tcpdump_vxlan\.pcap +100 +192\.168\.203\.3 +192\.168\.203\.5"
+                     r" +4 +4 +0 +0% +0 +42\.994/54\.772/88\.897/19\.704$", text, re.M)
     data = json.loads(run("stats", "--json", str(vxlan_pcap)).stdout)
     assert data["vnis"] == [{"vni": 100, "packets": 10, "bytes": 1368}]
     assert data["pings"][0]["lost"] == 0

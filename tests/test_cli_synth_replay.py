@@ -23,7 +23,8 @@ def test_synth_default_file_and_summary(tmp_path: Path, monkeypatch: pytest.Monk
         names = {i.name for i in reader.interfaces}
     assert names == {"node1/veth-C1", "node1/eth0", "node2/eth0", "node2/veth-C2"}
     assert f"wrote {len(records)} packets from 4 taps" in result.stdout
-    assert "4 echo requests, 4 replies, rtt min/avg/max = " in result.stdout
+    assert "4 echo requests, 4 replies, rtt min/avg/max/mdev = " in result.stdout
+    assert result.stdout.rstrip().endswith(" ms on node1/veth-C1")
 
 
 def test_synth_to_stdout_keeps_stdout_binary(tmp_path: Path) -> None:

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from tests.codec.realcaptures import iter_real_frames, require_real_dir
 from tests.strategies import Frame as GeneratedFrame
 from tests.strategies import frames
-from vxlankit import decode, encode
+from vxlankit import build, decode, encode
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.frames import fast_path_ports, fast_vxlan_received, vxlan_received
+from vxlankit.packet import Layer
 from vxlankit.synth.ping import PingOptions, synthesize_ping
 
 PORTS = fast_path_ports(DEFAULT_OPTIONS)
@@ -132,3 +133,27 @@ def test_synthesized_ipv6_underlay_captures_agree(arp: str) -> None:
     result = synthesize_ping(PingOptions(arp=arp, count=3, underlay="ipv6"))
     assert all(_check(p.data, 1) for p in result.packets)
     assert sum(bool(_full(p.data, 1)[1]) for p in result.packets) > 0  # hops were compared
+
+
+def _outer(*rest: Layer, tags: int = 0) -> bytes:
+    inner = [build.eth(src="02:00:00:00:00:01", dst="02:00:00:00:00:02"),
+             build.ipv4(src="10.0.0.1", dst="10.0.0.2")]
+    head = [build.eth(src="02:00:00:00:00:03", dst="02:00:00:00:00:04"),
+            *[build.vlan(id=7 + i) for i in range(tags)],
+            build.ipv4(src="192.0.2.1", dst="192.0.2.2")]
+    return encode([*head, *rest, *inner, build.udp(40000, 53), build.payload(bytes(12))])
+
+
+def test_port_rule_vlan_tags_and_inner_dns_take_the_fast_path() -> None:
+    """Wireshark's rule (the lower port's layer first) decides what a datagram is, on both
+    sides: a VXLAN datagram sent from 4789 to a high port is VXLAN; an inner DNS query is no
+    tunnel in the tunnel; outer VLAN tags only shift the headers."""
+    cases = [_outer(build.udp(50000, 4789), build.vxlan(vni=5)),
+             _outer(build.udp(4789, 50000), build.vxlan(vni=5)),
+             _outer(build.udp(50000, 4789), build.vxlan(vni=5), tags=1),
+             _outer(build.udp(50000, 4789), build.vxlan(vni=5), tags=2)]
+    for data in cases:
+        assert _check(data, 1), data.hex()
+        assert len(_full(data, 1)[1]) == 1
+    # Not VXLAN by the rule (53 is lower than 4789): no hop, still answered.
+    assert _check(_outer(build.udp(53, 4789), build.vxlan(vni=5)), 1)

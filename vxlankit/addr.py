@@ -87,6 +87,25 @@ def ip6_str(raw: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET6, raw)
 
 
+# The text of an IP header's address pair, memoised for the fast paths (a capture has few
+# pairs); bounded like the parse caches.
+_PAIR_MAX = 1 << 16
+_pairs: dict[bytes, tuple[str, str]] = {}
+
+
+def pair_str(addrs: bytes) -> tuple[str, str]:
+    """An IP header's source and destination, as they sit one after the other (8 bytes: IPv4,
+    32: IPv6), as text."""
+    found = _pairs.get(addrs)
+    if found is None:
+        if len(_pairs) >= _PAIR_MAX:
+            _pairs.clear()
+        half = len(addrs) >> 1
+        text = ip_str if half == 4 else ip6_str
+        found = _pairs[addrs] = (text(addrs[:half]), text(addrs[half:]))
+    return found
+
+
 def ip6_bytes(text: str | bytes) -> bytes:
     """IPv6 text (any RFC 4291 form, no zone) -> sixteen bytes; anything else an EncodeError."""
     if type(text) is str:

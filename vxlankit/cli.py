@@ -11,17 +11,19 @@ Exit codes (docs/cli.md):
 * 2: bad usage, including a display filter that does not parse (click's usage errors too);
 * 3: a capture that could not be read to its end (not a capture file, or damaged): every packet
   before the damage was printed first;
-* 4: ``crosscheck`` found fields on which vxlankit and Wireshark disagree;
+* 4: ``crosscheck`` found fields on which vxlankit and Wireshark disagree, or ``lab ping``
+  found the kernel and vxlankit differing;
 * 141: standard output was closed early (``| head``), as a process killed by SIGPIPE reports.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NoReturn, TextIO, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -37,6 +39,9 @@ from vxlankit.present.run import (
     RecordLike,
     decode_records,
 )
+
+if TYPE_CHECKING:  # live capture is imported by its commands only, to keep start-up short
+    from vxlankit.capture.live import LiveCapture, LiveOptions
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -80,9 +85,9 @@ def error_line(exc: VxlanKitError) -> str:
 
 
 def exit_code(exc: VxlanKitError) -> int:
-    from vxlankit.errors import OutputIsInputError
+    from vxlankit.errors import CaptureFilterError, OutputIsInputError, StatisticError
 
-    if isinstance(exc, (FilterError, OutputIsInputError)):
+    if isinstance(exc, (FilterError, OutputIsInputError, CaptureFilterError, StatisticError)):
         return EXIT_USAGE
     if isinstance(exc, CaptureError) and exc.offset is not None:
         return EXIT_DAMAGED  # the file was opened: it is not a capture, or it is damaged
@@ -139,29 +144,34 @@ def _flush_stdout() -> None:
 class Writer:
     """Lines to stdout, in batches (one write per ``_BATCH`` lines)."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, batch: int = _BATCH) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.pending: list[str] = []
         self.counted = 0  # lines written through ``lines``
+        self.batch = batch  # 1 for a live capture: each packet shows as it arrives
 
     def line(self, text: str) -> None:
         self.pending.append(text)
-        if len(self.pending) >= _BATCH:
+        if len(self.pending) >= self.batch:
             self.flush()
 
     def lines(self, texts: Iterable[str]) -> int:
         """Write every line of ``texts``; returns how many."""
         pending = self.pending
         write = self.stream.write
+        batch = self.batch
+        live = batch == 1
         count = 0
         try:
             for text in texts:
                 pending.append(text)
                 count += 1
-                if len(pending) >= _BATCH:
+                if len(pending) >= batch:
                     pending.append("")
                     write("\n".join(pending))
                     pending.clear()
+                    if live:
+                        self.stream.flush()
         finally:
             self.counted += count
             self.flush()  # what was made before an error is printed before it
@@ -241,8 +251,9 @@ def selection_options(func: F) -> F:
 
 
 def files_argument(func: F) -> F:
+    # Not required by click: -i captures live instead (live_request says what is missing).
     return click.argument(
-        "files", nargs=-1, required=True,
+        "files", nargs=-1, required=False,
         type=click.Path(dir_okay=True, allow_dash=True),
     )(func)
 
@@ -277,17 +288,26 @@ def make_filter(expr: str | None) -> PacketTest | None:
 
 
 class Capture:
-    """One input: the reader of a file (opened lazily) and its progress bar."""
+    """One input: the reader of a file (or of a live capture) and its progress bar."""
 
-    def __init__(self, path: str, progress: bool) -> None:
+    def __init__(self, source: str | LiveSession, progress: bool) -> None:
         from vxlankit.capture import open_capture
 
-        self.path = path
-        self.reader = open_capture(path)
+        self.session = source if isinstance(source, LiveSession) else None
+        if isinstance(source, LiveSession):
+            self.path = source.capture.name
+            self.reader = open_capture(source.capture)
+            self._progress = False
+        else:
+            self.path = source
+            self.reader = open_capture(source)
+            self._progress = (progress and source != "-"
+                              and _file_size(source) >= PROGRESS_MIN_BYTES)
         self.format = self.reader.format
-        self._progress = progress and path != "-" and _file_size(path) >= PROGRESS_MIN_BYTES
 
     def records(self) -> Iterator[RecordLike]:
+        if self.session is not None:
+            return self.session.counted(self.reader)
         if not self._progress:
             return iter(self.reader)
         return _with_progress(self.reader, self.path)
@@ -321,28 +341,131 @@ def _with_progress(records: Iterable[Any], path: str) -> Iterator[Any]:
         bar.update(task, completed=total)
 
 
-def for_each_file(files: Iterable[str], work: Callable[[Capture], None], *,
+def for_each_file(files: Iterable[str | LiveSession], work: Callable[[Capture], None], *,
                   progress: bool = False, on_error: Callable[[str, str], None] | None = None
                   ) -> int:
     """Run ``work`` on every capture; a capture error ends that file only (after its good
     packets), is reported on one line, and decides the exit code (the first one wins)."""
     code = EXIT_OK
-    for path in files:
+    for source in files:
         capture: Capture | None = None
         try:
-            capture = Capture(path, progress)
+            capture = Capture(source, progress)
             work(capture)
         except CaptureError as exc:
             _flush_stdout()
             _say_error(error_line(exc))
             if on_error is not None:
-                on_error(path, error_line(exc))
+                on_error(source if isinstance(source, str) else source.capture.name,
+                         error_line(exc))
             if code == EXIT_OK:
                 code = exit_code(exc)
         finally:
             if capture is not None:
                 capture.close()
     return code
+
+
+# --------------------------------------------------------------------------------------------
+# Live capture (docs/live.md)
+
+
+class LiveSession:
+    """A live capture as the one input of a command: dumpcap running (``capture``) and the
+    packets read from it so far (``packets``), for the summary line at the end."""
+
+    def __init__(self, capture: LiveCapture) -> None:
+        self.capture = capture
+        self.packets = 0
+
+    def counted(self, records: Iterable[RecordLike]) -> Iterator[RecordLike]:
+        for record in records:
+            self.packets += 1
+            yield record
+
+
+def live_options(with_count: bool) -> Callable[[F], F]:
+    """-i / -f / -a / --tee, and -c for the commands that have none of their own."""
+
+    def add(func: F) -> F:
+        if with_count:
+            func = click.option(
+                "-c", "count", type=click.IntRange(min=1, max=sys.maxsize), metavar="N",
+                help="With -i: stop after N packets captured.")(func)
+        func = click.option(
+            "--tee", "tee", metavar="FILE",
+            help="With -i: also save what dumpcap captured, byte for byte as it was read "
+                 "(pcapng), to FILE.")(func)
+        func = click.option(
+            "-a", "--autostop", "autostop", multiple=True, metavar="COND",
+            help="With -i: stop after duration:SECONDS or packets:N (as tshark -a; "
+                 "repeatable).")(func)
+        func = click.option(
+            "-f", "capture_filter", metavar="BPF",
+            help="With -i: capture filter in libpcap syntax (as tshark -f), e.g. "
+                 "'udp port 4789'.")(func)
+        return click.option(
+            "-i", "--interface", "interfaces", multiple=True, metavar="IFACE",
+            help="Capture live on IFACE with dumpcap instead of reading files (repeatable; "
+                 "Ctrl-C ends the capture; docs/live.md).")(func)
+
+    return add
+
+
+def live_request(files: tuple[str, ...], interfaces: tuple[str, ...],
+                 capture_filter: str | None, autostop: tuple[str, ...], count: int | None,
+                 tee: str | None, *, argument: str = "FILES...") -> LiveOptions | None:
+    """The live capture the options ask for, or None to read ``files``; usage errors for
+    what does not go together (files with -i, as tshark refuses -r with -i)."""
+    from vxlankit.capture.live import LiveOptions, parse_autostop
+
+    if interfaces and files:
+        raise click.UsageError("capture files and -i cannot be combined: read files, or "
+                               "capture live (-i), not both at once")
+    if not interfaces:
+        if not files:
+            raise click.UsageError(f"Missing argument '{argument}' (or -i IFACE to capture "
+                                   "live).")
+        for flag, value in (("-f", capture_filter), ("-a", autostop), ("--tee", tee)):
+            if value:
+                raise click.UsageError(f"{flag} needs -i: it applies to a live capture")
+        return None
+    if tee == "-":
+        raise click.UsageError("--tee needs a file name (standard output carries the output)")
+    try:
+        packets, seconds = parse_autostop(autostop)
+        if count is not None:
+            packets = count if packets is None else min(packets, count)
+        return LiveOptions(interfaces, capture_filter=capture_filter, count=packets,
+                           duration_s=seconds)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def inputs_of(files: tuple[str, ...], live: LiveOptions | None, tee: str | None
+              ) -> Iterator[list[str | LiveSession]]:
+    """The command's inputs: its files, or a live capture running for as long as the block
+    (with Ctrl-C ending the capture, not the command, and a summary line on stderr after)."""
+    if live is None:
+        yield list(files)
+        return
+    from vxlankit.capture.live import LiveCapture, stop_on_interrupt
+    from vxlankit.output import SafeOutput
+
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(SafeOutput(tee, CaptureError)) if tee is not None else None
+        session = LiveSession(stack.enter_context(LiveCapture(live, tee=sink)))
+        names = [f"'{name}'" for name in live.interfaces]
+        said = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        sys.stderr.write(f"Capturing on {said}\n")
+        sys.stderr.flush()
+        stack.enter_context(stop_on_interrupt(session.capture))
+        yield [session]
+    _flush_stdout()
+    n = session.packets
+    sys.stderr.write(f"{n} packet{'' if n == 1 else 's'} captured\n")
+    sys.stderr.flush()
 
 
 def _show_progress(command_prints_as_it_goes: bool) -> bool:
@@ -387,7 +510,15 @@ def main() -> None:
                    "delta, delta displayed, UTC, UTC with date.")
 @selection_options
 @decode_options
+@live_options(with_count=False)
 @color_option
+@click.option("-z", "zstat_specs", multiple=True, metavar="STATISTIC",
+              help="After the packets, tshark's statistic (io,phs; conv,TYPE; "
+              "endpoints,TYPE; io,stat,SECONDS; TYPE is eth, ip, ipv6, udp or tcp); "
+              "repeatable (docs/tshark-stats.md).")
+@click.option("-q", "quiet", is_flag=True, help="No packets: only the -z statistics.")
+@click.option("--per-tunnel", is_flag=True,
+              help="-z tables split by the tunnel (VNI) that carries each layer.")
 @click.option("--fast-path-stats", is_flag=True,
               help="At the end, say on stderr how many packets the fast path answered and how "
                    "many were decoded in full.")
@@ -397,14 +528,18 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
            field_options: tuple[str, ...], write_to: str | None, write_format: str | None,
            count: int | None, time_format: str, vnis: tuple[int, ...], vteps: tuple[str, ...],
            filter_expr: str | None, vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
-           geneve_ports: tuple[int, ...],
-           color: str, fast_path_stats: bool) -> None:
-    """Print the packets of capture FILEs (pcap or pcapng; - reads stdin).
+           geneve_ports: tuple[int, ...], interfaces: tuple[str, ...],
+           capture_filter: str | None, autostop: tuple[str, ...], tee: str | None,
+           color: str, zstat_specs: tuple[str, ...], quiet: bool, per_tunnel: bool,
+           fast_path_stats: bool) -> None:
+    """Print the packets of capture FILEs (pcap or pcapng; - reads stdin), or of a live
+    capture (-i IFACE).
 
     One line per packet by default: outer VTEPs, VNI, then the inner frame.
     """
     from vxlankit.present.palette import ANSI, PLAIN
 
+    live = live_request(files, interfaces, capture_filter, autostop, count, tee)
     if as_json and (verbose or hexdump):
         raise click.UsageError("--json cannot be combined with -V or -x")
     fields = _fields_format(output_type, field_names, field_options,
@@ -413,22 +548,33 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
     if write_to is not None:
         if as_json or verbose or hexdump or fields is not None:
             raise click.UsageError("-w cannot be combined with --json, -V, -x or -T")
-        sys.exit(_write_selected(files, write_to, write_format, options, count, vnis, vteps,
-                                 make_filter(filter_expr)))
+        test = make_filter(filter_expr)
+        with inputs_of(files, live, tee) as inputs:
+            code = _write_selected(inputs, write_to, write_format, options, count, vnis,
+                                   vteps, test)
+        sys.exit(code)
     if write_format is not None:
         raise click.UsageError("-F needs -w")
+    taps = make_zstats(zstat_specs, per_tunnel)
+    if quiet and not taps:
+        raise click.UsageError("-q prints nothing without -z")
     view = DecodeView(
         options=options, count=count, vnis=vnis,
         vteps=vteps, filter=make_filter(filter_expr), verbose=verbose, hexdump=hexdump,
         as_json=as_json, time_format=time_format, several=len(files) > 1,
         pal=ANSI if (not as_json and use_color(color, sys.stdout)) else PLAIN, fields=fields,
+        taps=taps, quiet=quiet, live=live is not None,
     )
-    try:
-        code = for_each_file(files, view.show, progress=_show_progress(True))
-    except FilterError as exc:  # a literal that does not fit its field shows at first use
+    with inputs_of(files, live, tee) as inputs:
+        try:
+            code = for_each_file(inputs, view.show, progress=_show_progress(True))
+        except FilterError as exc:  # a literal that does not fit its field shows at first use
+            view.out.flush()
+            raise Failed(str(exc), EXIT_USAGE) from None
         view.out.flush()
-        raise Failed(str(exc), EXIT_USAGE) from None
-    view.out.flush()
+        for tap in taps:
+            view.out.line(tap.render())
+        view.out.flush()
     if fast_path_stats:
         used = view.tally.total or not (verbose or hexdump or vnis or vteps or filter_expr)
         click.echo(str(view.tally) if used else
@@ -437,7 +583,7 @@ def decode(files: tuple[str, ...], verbose: bool, hexdump: bool, as_json: bool,
     sys.exit(code)
 
 
-def _write_selected(files: tuple[str, ...], target: str, format: str | None,
+def _write_selected(files: Sequence[str | LiveSession], target: str, format: str | None,
                     options: DecodeOptions, count: int | None, vnis: tuple[int, ...],
                     vteps: tuple[str, ...], filter: PacketTest | None) -> int:
     """``decode -w``: the records that pass the selection, from every input in turn, written
@@ -450,7 +596,8 @@ def _write_selected(files: tuple[str, ...], target: str, format: str | None,
     from vxlankit.errors import OutputIsInputError
     from vxlankit.output import SafeOutput, refuse_overwriting_inputs
 
-    refuse_overwriting_inputs(target, files, OutputIsInputError)
+    refuse_overwriting_inputs(target, [f for f in files if isinstance(f, str)],
+                              OutputIsInputError)
     code = EXIT_OK
     chosen: list[str] = [] if format is None else [format]
     selecting = bool(vnis or vteps or filter)
@@ -520,14 +667,40 @@ def _fields_format(output_type: str | None, names: tuple[str, ...], options: tup
         raise click.UsageError(str(exc)) from None
 
 
+def make_zstats(specs: Iterable[str], per_tunnel: bool) -> list[Any]:
+    """The -z statistics asked for (a usage error for one vxlankit does not have)."""
+    from vxlankit.present.zstats import parse_zstat
+
+    try:
+        return [parse_zstat(spec, per_tunnel) for spec in specs]
+    except VxlanKitError as exc:
+        raise Failed(str(exc), EXIT_USAGE) from None
+
+
+def _feeding(items: Iterable[DecodedRecord], taps: Sequence[Any]) -> Iterator[DecodedRecord]:
+    for item in items:
+        for tap in taps:
+            tap.add(item.record, item.packet)
+        yield item
+
+
+def _drained(items: Iterable[Any]) -> Iterator[str]:
+    for _ in items:
+        pass
+    yield from ()
+
+
 class DecodeView:
     """What ``decode`` prints for each capture, in the mode its options chose."""
 
     def __init__(self, *, options: DecodeOptions, count: int | None, vnis: tuple[int, ...],
                  vteps: tuple[str, ...], filter: PacketTest | None, verbose: bool,
                  hexdump: bool, as_json: bool, time_format: str, several: bool,
-                 pal: Any, fields: Any = None) -> None:
+                 pal: Any, fields: Any = None, taps: Sequence[Any] = (),
+                 quiet: bool = False, live: bool = False) -> None:
         self.options = options
+        self.taps = taps  # the -z statistics, fed every packet selected
+        self.quiet = quiet
         self.remaining = count
         self.vnis = vnis
         self.vteps = vteps
@@ -538,7 +711,7 @@ class DecodeView:
         self.time_format = time_format
         self.several = several
         self.pal = pal
-        self.out = Writer()
+        self.out = Writer(batch=1 if live else _BATCH)
         self.tally = FastPathTally()
         self.fields = fields  # the -T fields layout (FieldsFormat) or None
         self.header_due = fields is not None and fields.header
@@ -572,6 +745,13 @@ class DecodeView:
             return field_lines(decode_records(records, self.options, count=count,
                                               vnis=self.vnis, vteps=self.vteps,
                                               filter=self.filter), fmt)
+        if self.taps:
+            items = _feeding(decode_records(records, self.options, count=count,
+                                            vnis=self.vnis, vteps=self.vteps,
+                                            filter=self.filter), self.taps)
+            if self.quiet:
+                return _drained(items)
+            return self.render(items, summarizer, file)
         if not (self.vnis or self.vteps or self.filter):  # no Packet needed: fast paths
             if self.as_json:
                 from vxlankit.present.jsonl import fast_json_lines
@@ -609,37 +789,59 @@ class DecodeView:
 @main.command()
 @files_argument
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of tables.")
+@click.option("-z", "zstat_specs", multiple=True, metavar="STATISTIC",
+              help="Instead of the overlay summary, tshark's statistic (io,phs; conv,TYPE; "
+              "endpoints,TYPE; io,stat,SECONDS; TYPE is eth, ip, ipv6, udp or tcp; "
+              "',FILTER' after it as in tshark); repeatable (docs/tshark-stats.md).")
+@click.option("--per-tunnel", is_flag=True,
+              help="-z tables split by the tunnel (VNI) that carries each layer.")
 @selection_options
 @decode_options
+@live_options(with_count=True)
 @guarded
-def stats(files: tuple[str, ...], as_json: bool, vnis: tuple[int, ...], vteps: tuple[str, ...],
+def stats(files: tuple[str, ...], as_json: bool, zstat_specs: tuple[str, ...],
+          per_tunnel: bool, vnis: tuple[int, ...], vteps: tuple[str, ...],
           filter_expr: str | None, vxlan_ports: tuple[int, ...],
           gpe_ports: tuple[int, ...],
-          geneve_ports: tuple[int, ...]) -> None:
-    """Summarise capture FILEs: capinfos-style header, VNIs, VTEP pairs, inner conversations,
-    ping round trips and loss, unanswered ARP requests."""
+          geneve_ports: tuple[int, ...], interfaces: tuple[str, ...],
+          capture_filter: str | None, autostop: tuple[str, ...], tee: str | None,
+          count: int | None) -> None:
+    """Summarise capture FILEs (or a live capture, -i): capinfos-style header, VNIs, VTEP
+    pairs, inner conversations, ping round trips and loss, unanswered ARP requests."""
     from vxlankit.present.jsonl import dumps
     from vxlankit.present.stats import OverlayStats
 
+    live = live_request(files, interfaces, capture_filter, autostop, count, tee)
     options = make_decode_options(vxlan_ports, gpe_ports, geneve_ports)
     test = make_filter(filter_expr)
     result = OverlayStats()
+    taps = make_zstats(zstat_specs, per_tunnel)
 
     def add(capture: Capture) -> None:
         result.start_file(capture.path, capture.format)
         for item in decode_records(capture.records(), options, vnis=vnis, vteps=vteps,
                                    filter=test):
-            result.add(item.record, item.packet)
+            if taps:
+                for tap in taps:
+                    tap.add(item.record, item.packet)
+            else:
+                result.add(item.record, item.packet)
 
     def damaged(path: str, message: str) -> None:
         if result.files and result.files[-1].path == path:
             result.files[-1].error = message
 
-    try:
-        code = for_each_file(files, add, progress=_show_progress(False), on_error=damaged)
-    except FilterError as exc:
-        raise Failed(str(exc), EXIT_USAGE) from None
-    text = dumps(result.to_dict()) if as_json else result.render()
+    with inputs_of(files, live, tee) as inputs:
+        try:
+            code = for_each_file(inputs, add, progress=_show_progress(False),
+                                 on_error=damaged)
+        except FilterError as exc:
+            raise Failed(str(exc), EXIT_USAGE) from None
+    if taps:
+        text = (dumps([tap.to_dict() for tap in taps]) if as_json
+                else "\n".join(tap.render() for tap in taps))
+    else:
+        text = dumps(result.to_dict()) if as_json else result.render()
     sys.stdout.write(text + "\n")
     _flush_stdout()
     sys.exit(code)
@@ -647,7 +849,7 @@ def stats(files: tuple[str, ...], as_json: bool, vnis: tuple[int, ...], vteps: t
 
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--vtep", "vteps", multiple=True, callback=_vtep, metavar="IP",
               help="Model this VTEP (repeatable; default: every outer destination of VXLAN).")
 @click.option("--policy", type=click.Choice(["linux", "rfc7348"]), default="linux",
@@ -655,22 +857,33 @@ def stats(files: tuple[str, ...], as_json: bool, vnis: tuple[int, ...], vteps: t
               help="Receive policy: linux drops I=0 and reserved bits; rfc7348 ignores them.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document (docs/replay.md).")
 @decode_options
+@live_options(with_count=True)
 @guarded
-def replay(file: str, vteps: tuple[str, ...], policy: str, as_json: bool,
+def replay(file: str | None, vteps: tuple[str, ...], policy: str, as_json: bool,
            vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
-           geneve_ports: tuple[int, ...]) -> None:
-    """Run FILE through reference VTEP models, as the VTEPs in it saw it: what each learned
-    (FDB per VNI), when, and the anomalies (flapping MACs, Linux drops, unanswered ARP,
-    flooding)."""
+           geneve_ports: tuple[int, ...], interfaces: tuple[str, ...],
+           capture_filter: str | None, autostop: tuple[str, ...], tee: str | None,
+           count: int | None) -> None:
+    """Run FILE (or a live capture, -i) through reference VTEP models, as the VTEPs in it saw
+    it: what each learned (FDB per VNI), when, and the anomalies (flapping MACs, Linux drops,
+    unanswered ARP, flooding)."""
     from vxlankit.present.jsonl import dumps
     from vxlankit.replay import render_text
     from vxlankit.replay import replay as run_replay
 
+    files = (file,) if file is not None else ()
+    live = live_request(files, interfaces, capture_filter, autostop, count, tee,
+                        argument="FILE")
     options = make_decode_options(vxlan_ports, gpe_ports, geneve_ports)
     # One --vxlan-port is the port the VTEPs listen on; otherwise each listens where its
     # first VXLAN packet arrives.
-    report = run_replay(file, vteps, options=options, rx_policy=policy,
-                        vxlan_port=vxlan_ports[0] if len(vxlan_ports) == 1 else None)
+    port = vxlan_ports[0] if len(vxlan_ports) == 1 else None
+    with inputs_of(files, live, tee) as inputs:
+        source = inputs[0]
+        report = run_replay(source.capture if isinstance(source, LiveSession) else source,
+                            vteps, options=options, rx_policy=policy, vxlan_port=port)
+        if isinstance(source, LiveSession):
+            source.packets = report.packets
     sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else render_text(report))
     _flush_stdout()
     if report.error is not None:
@@ -719,15 +932,22 @@ def synth() -> None:
               help="Write only this tap (e.g. node2/eth0); a .pcap FILE gets classic pcap.")
 @click.option("--diagram", metavar="FILE.svg|-",
               help="Also draw the ladder diagram: an SVG file, or text on the terminal (-).")
+@click.option("--width", type=click.IntRange(60, 1000), default=100, show_default=True,
+              help="Columns the text ladder (--diagram -) fits in.")
+@click.option("--delay", "delays", multiple=True, metavar="HOP=MS",
+              help="Fix a hop's one-way delay in milliseconds (repeatable): veth, bridge, vtep, "
+                   "underlay, router, stack, or HOP@NODE / HOP@CONTAINER for one of them "
+                   "(docs/synth.md).")
 @guarded
 def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed: int, port: int,
                subnets: tuple[str, ...], target: str, underlay: str, inner: str,
-               output: str | None, tap: str | None, diagram: str | None) -> None:
+               output: str | None, tap: str | None, diagram: str | None, width: int,
+               delays: tuple[str, ...]) -> None:
     """C1 pings C2 across the seed's two-host Docker overlay; every tap's view, as pcapng."""
     from vxlankit.output import SafeOutput
     from vxlankit.synth.diagram import ladder_svg, ladder_text
     from vxlankit.synth.output import default_name, guess_format, write_result
-    from vxlankit.synth.ping import PingOptions, synthesize_ping
+    from vxlankit.synth.ping import PingOptions, parse_delay, synthesize_ping
     from vxlankit.synth.topology import DEFAULT_SUBNET
 
     if output and tap is None and guess_format(output) == "pcap":
@@ -738,7 +958,8 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
         options = PingOptions(vni=vni, count=count, interval_ns=round(interval * 1e9),
                               size=size, arp=arp, seed=seed, port=port,
                               subnets=subnets or (DEFAULT_SUBNET,), to=target,
-                              underlay=underlay, inner=inner)
+                              underlay=underlay, inner=inner,
+                              delays=tuple(parse_delay(d) for d in delays))
         result = synthesize_ping(options)
     except ValueError as exc:
         raise Failed(str(exc), EXIT_USAGE) from None
@@ -755,7 +976,7 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
     # With the capture on stdout, everything for people goes to stderr.
     say = sys.stderr if binary_stdout else sys.stdout
     if diagram == "-":
-        say.write(ladder_text(result.lanes, result.ladder))
+        say.write(ladder_text(result.lanes, result.ladder, width=width))
     elif diagram:
         try:
             with open(diagram, "w", encoding="utf-8") as fh:
@@ -768,12 +989,13 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
         except OSError as exc:
             raise Failed(f"{diagram}: {exc.strerror or exc}", EXIT_ERROR) from None
     answered = [e for e in result.echoes if e.replied_ns is not None]
-    rtts = [(e.replied_ns - e.sent_ns) / 1e6 for e in answered if e.replied_ns is not None]
     where = "<stdout>" if binary_stdout else target_file
     taps = 1 if tap else len(result.taps)
     say.write(f"wrote {counted(written, 'packet')} from {counted(taps, 'tap')} to {where}\n")
-    rtt = (f", rtt min/avg/max = {min(rtts):.3f}/{sum(rtts) / len(rtts):.3f}/{max(rtts):.3f} ms"
-           if rtts else "")
+    # Timed on C1's tap, request frame to reply frame: what `vxlankit stats` prints for it.
+    summary = result.rtt()
+    rtt = (f", rtt min/avg/max/mdev = {summary.text()} ms on {result.pinger_tap}"
+           if summary else "")
     say.write(f"{counted(len(result.echoes), 'echo request')}, "
               f"{counted(len(answered), 'reply')}{rtt}\n")
     say.flush()
@@ -810,7 +1032,7 @@ def crosscheck(file: str, limit: int, as_json: bool, show_allow_list: bool,
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=False, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "out", required=True, metavar="OUT",
               help="Output file (- for stdout with csv and jsonl).")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "arrow", "csv", "jsonl"]),
@@ -820,26 +1042,117 @@ def crosscheck(file: str, limit: int, as_json: bool, show_allow_list: bool,
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run the decoding on this Dask distributed scheduler (tcp://host:8786).")
 @decode_options
+@live_options(with_count=True)
 @guarded
 def export(files: tuple[str, ...], out: str, fmt: str | None, jobs: int,
            scheduler: str | None, vxlan_ports: tuple[int, ...],
            gpe_ports: tuple[int, ...],
-           geneve_ports: tuple[int, ...]) -> None:
-    """Decode capture FILEs into columns named after Wireshark's fields (parquet, arrow,
-    csv or jsonl; docs/export.md), fast, in parallel if asked."""
+           geneve_ports: tuple[int, ...], interfaces: tuple[str, ...],
+           capture_filter: str | None, autostop: tuple[str, ...], tee: str | None,
+           count: int | None) -> None:
+    """Decode capture FILEs (or a live capture, -i) into columns named after Wireshark's
+    fields (parquet, arrow, csv or jsonl; docs/export.md), fast, in parallel if asked."""
     from vxlankit.bulk import export as run_export
+
+    live = live_request(files, interfaces, capture_filter, autostop, count, tee)
+    if live is not None and (jobs > 1 or scheduler is not None):
+        raise click.UsageError("-i decodes in one process: -j and --scheduler need files")
 
     if fmt is None:
         suffix = os.path.splitext(out)[1].lower().lstrip(".")
         fmt = {"parquet": "parquet", "arrow": "arrow", "feather": "arrow", "ipc": "arrow",
                "csv": "csv", "jsonl": "jsonl", "json": "jsonl", "ndjson": "jsonl"}.get(
                    suffix, "parquet")
-    summary = run_export(list(files), out, format=fmt, jobs=jobs, scheduler=scheduler,
-                         options=make_decode_options(vxlan_ports, gpe_ports, geneve_ports))
+    with inputs_of(files, live, tee) as inputs:
+        sources = [i.capture if isinstance(i, LiveSession) else i for i in inputs]
+        summary = run_export(sources, out, format=fmt, jobs=jobs, scheduler=scheduler,
+                             options=make_decode_options(vxlan_ports, gpe_ports,
+                                                         geneve_ports))
+        for source in inputs:
+            if isinstance(source, LiveSession):
+                source.packets = summary.packets
     message = (f"exported {counted(summary.packets, 'packet')} from "
                f"{counted(summary.files, 'file')} to "
                f"{summary.out} ({summary.format})\n")
     (sys.stderr if out == "-" else sys.stdout).write(message)
+
+
+@main.group()
+def lab() -> None:
+    """The seed's overlay on the Linux kernel (network namespaces, as root), compared with
+    the models and the synth (docs/lab.md)."""
+
+
+def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+    from vxlankit.lab import LabFaults
+
+    settings: dict[str, Any] = {}
+    keys = {"vni": "vni", "port": "port", "underlay-mtu": "underlay_mtu", "c1-vtep": "c1_vtep"}
+    for text in values:
+        key, _, value = text.partition("=")
+        if key not in keys or not value:
+            raise click.BadParameter(f"{text!r}: use one of {', '.join(k + '=' for k in keys)}")
+        if key == "c1-vtep":
+            try:
+                ip_str(ip_bytes(value))
+            except (VxlanKitError, ValueError):
+                raise click.BadParameter(f"{value!r} is not an IPv4 address") from None
+            settings[keys[key]] = value
+        else:
+            try:
+                settings[keys[key]] = int(value, 0)
+            except ValueError:
+                raise click.BadParameter(f"{text!r}: {key} takes a number") from None
+    return LabFaults(**settings)
+
+
+@lab.command("ping")
+@click.option("--mode", type=click.Choice(["docker", "learning"]), default="docker",
+              show_default=True,
+              help="docker: static FDB and neighbour entries, vxlan0 'learning proxy l2miss "
+                   "l3miss'; learning: an all-zeros flood entry, the VTEPs learn.")
+@click.option("--vni", type=click.IntRange(0, (1 << 24) - 1), default=4096, show_default=True,
+              help="The overlay's VNI.")
+@click.option("-c", "--count", "count", type=click.IntRange(1, 20), default=3,
+              show_default=True, help="Echo requests C1 sends (at most 20).")
+@click.option("-i", "interval", type=click.FloatRange(0.05, 2.0), default=0.2,
+              show_default=True, help="Seconds between echo requests.")
+@click.option("-s", "size", type=click.IntRange(0, 1400), default=56, show_default=True,
+              help="ICMP payload bytes (ping -s).")
+@click.option("--port", type=click.IntRange(1, 65535), default=4789, show_default=True,
+              help="VXLAN UDP port.")
+@click.option("--subnet", default="10.0.0.0/24", show_default=True, metavar="CIDR",
+              help="The overlay subnet (one: the lab does not build the routed variant).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="synth's seed: the MACs the lab gives the devices.")
+@click.option("--fault", "faults", multiple=True, callback=_fault, metavar="KEY=VALUE",
+              help="Break node2's side (repeatable): vni=N, port=N, underlay-mtu=N, "
+                   "c1-vtep=IP (its FDB entry for C1).")
+@click.option("-o", "out_dir", metavar="DIR",
+              help="Write the capture (pcapng, an interface per tap), the kernel's tables and "
+                   "the verdict (JSON) here.")
+@click.option("--keep", is_flag=True,
+              help="Leave the namespaces for a person to look at; print how to remove them.")
+@click.option("--json", "as_json", is_flag=True, help="The verdict as one JSON document.")
+@guarded
+def lab_ping(mode: str, vni: int, count: int, interval: float, size: int, port: int,
+             subnet: str, seed: int, faults: Any, out_dir: str | None, keep: bool,
+             as_json: bool) -> None:
+    """Build the seed's two-host overlay in fresh network namespaces, capture every tap with
+    dumpcap while C1 pings C2, and compare: replay's VTEP models and a bridge model against
+    the kernel's tables, synth ping against the capture.  Exit 0 when all agree, 4 when not."""
+    from vxlankit.lab import LabOptions, run_lab_ping
+    from vxlankit.present.jsonl import dumps
+
+    options = LabOptions(mode=mode, vni=vni, count=count, interval_s=interval, size=size,
+                         port=port, subnet=subnet, seed=seed, faults=faults, keep=keep,
+                         out_dir=out_dir)
+    report = run_lab_ping(options)
+    sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else report.render())
+    _flush_stdout()
+    if not report.ok:
+        sys.exit(EXIT_DISAGREE)
+
 
 __all__ = [
     "EXIT_DAMAGED", "EXIT_DISAGREE", "EXIT_ERROR", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "main",

@@ -60,8 +60,26 @@ class CaptureError(VxlanKitError):
     """A capture file that cannot be read or written: bad magic, damaged record, I/O failure."""
 
 
+class LiveCaptureError(CaptureError):
+    """A live capture that cannot start or go on: dumpcap is missing, the interface is not
+    there, no permission to capture on it; the message names the interface."""
+
+
+class CaptureFilterError(LiveCaptureError):
+    """A capture filter (BPF, ``-f``) that dumpcap refuses."""
+
+
 class FilterError(VxlanKitError):
     """A display-filter expression that does not parse."""
+
+
+class StatisticError(VxlanKitError):
+    """A ``-z`` statistic vxlankit does not have, or whose arguments are wrong."""
+
+
+class LabError(VxlanKitError):
+    """``vxlankit lab`` cannot run or failed on the way: no root, a missing tool, a kernel
+    command that failed (the message names the command and what it said)."""
 
 
 class OutputIsInputError(VxlanKitError):
@@ -76,6 +94,10 @@ __all__ = [
     "MalformedError",
     "EncodeError",
     "CaptureError",
+    "LiveCaptureError",
+    "CaptureFilterError",
     "FilterError",
+    "StatisticError",
+    "LabError",
     "OutputIsInputError",
 ]

@@ -9,12 +9,16 @@ back into wire bytes through ``codec.encode`` (for ``synth``).
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 
 from vxlankit import build
 from vxlankit.addr import ip6_str, ip_str
 from vxlankit.codec import DecodeOptions, decode, encode
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers.icmpv6 import options as nd_options
+from vxlankit.layers.registry import LAYERS
+from vxlankit.layers.spec import TUNNEL
+from vxlankit.layers.udp import port_layer
 from vxlankit.model.events import (
     NDISC_NEIGHBOUR_ADVERTISEMENT,
     ArpInfo,
@@ -182,8 +186,10 @@ def encapsulated_bytes(out: Encapsulated) -> bytes:
     return encode(encapsulated_layers(out))
 
 
-_OUTER = struct.Struct("!6s6sHBBHHHBBH4s4sHHHHHHI")  # eth, IPv4 (IHL 5), UDP, VXLAN: 50 bytes
-_OUTER6 = struct.Struct("!6s6sHIHBB16s16sHHHHHHI")  # eth, IPv6, UDP, VXLAN: 70 bytes
+_OUTER = struct.Struct("!BBHHHBBH4s4sHHHHHHI")  # IPv4 (IHL 5), UDP, VXLAN: 36 bytes
+_OUTER6 = struct.Struct("!IHBB16s16sHHHHHHI")  # IPv6, UDP, VXLAN: 56 bytes
+# The UDP layers that carry frames further in (a VXLAN hop may be inside them): the tunnels.
+_TUNNELS = frozenset(spec.name for spec in LAYERS if spec.role == TUNNEL)
 # IPv6 next headers the fast path leaves to the decoder: extension headers (RFC 8200 4,
 # RFC 5533, HIP, the experimental 253/254) and ICMPv6 (whose errors quote packets).
 _V6_NOT_FAST = frozenset((0, 43, 44, 50, 51, 58, 60, 135, 139, 140, 253, 254))
@@ -224,70 +230,79 @@ def _mac(raw: bytes) -> str:
 
 
 def fast_vxlan_received(data: bytes, linktype: int, vxlan_ports: frozenset[int],
-                        tunnel_ports: frozenset[int]) -> tuple[str, list[VxlanReceived]] | None:
+                        udp_ports: Mapping[int, str]) -> tuple[str, list[VxlanReceived]] | None:
     """``vxlan_received(decode(data))`` and the outer destination MAC, for the common shape
-    only (Ethernet, IPv4 without options or IPv6 without extension headers, one complete VXLAN
-    hop, an Ethernet inner frame carrying ARP, IPv4 or anything untagged), straight from the
-    bytes; ``None`` for anything else, which the caller decodes in full.  Proven equal to the
-    full path by the tests."""
+    only (Ethernet with up to two VLAN tags, IPv4 without options or IPv6 without extension
+    headers, one complete VXLAN hop, an Ethernet inner frame carrying ARP, IPv4 or anything
+    untagged), straight from the bytes; ``None`` for anything else, which the caller decodes
+    in full.  ``vxlan_ports`` and ``udp_ports`` (the UDP dispatch table) are
+    ``fast_path_ports``'s.  Proven equal to the full path by the tests."""
     if linktype != 1 or len(data) < 14:
         return None
     etype = (data[12] << 8) | data[13]
-    if etype in _TAGS:
-        return None
+    b = 0  # bytes of VLAN tags after the MACs
+    while etype in _TAGS:
+        if b == 8 or len(data) < 18 + b:
+            return None
+        b += 4
+        etype = (data[12 + b] << 8) | data[13 + b]
     if etype == 0x86DD:
-        return _fast_ipv6(data, vxlan_ports, tunnel_ports)
+        return _fast_ipv6(data, b, udp_ports)
     if etype != 0x0800:
         return "", []  # ARP, ...: no VXLAN hop in this frame
-    if len(data) < 50 or data[14] != 0x45:
+    if len(data) < 50 + b or data[14 + b] != 0x45:
         return None
-    (eth_dst, _, _, _, tos, total, _, ffo, _, proto, _, src, dst, sport, dport, ulen, ucsum,
-     flags, gbp, word) = _OUTER.unpack_from(data, 0)
-    if proto != 17 or ffo & 0x1FFF or total < 28 or total > len(data) - 14:
+    (_, tos, total, _, ffo, _, proto, _, src, dst, sport, dport, ulen, ucsum,
+     flags, gbp, word) = _OUTER.unpack_from(data, 14 + b)
+    if proto != 17 or ffo & 0x1FFF or total < 28 or total > len(data) - 14 - b:
         return None if proto == 17 else ("", [])
-    if dport not in vxlan_ports:
-        return None if dport in tunnel_ports else ("", [])
-    udp_end = 34 + ulen
-    if ulen < 16 or udp_end > 14 + total or udp_end - 50 < 14:
+    if dport not in vxlan_ports or (sport < dport and sport in udp_ports):
+        kind = port_layer(udp_ports, sport, dport)
+        if kind != "vxlan":
+            return None if kind in _TUNNELS else ("", [])
+    udp_end = 34 + b + ulen
+    if ulen < 16 or udp_end > 14 + b + total or udp_end - 50 - b < 14:
         return None
-    inner = _inner_frame(data, 50, udp_end, tunnel_ports)
+    inner = _inner_frame(data, 50 + b, udp_end, udp_ports)
     if inner is None:
         return None
     hop = VxlanReceived(_ip(src), _ip(dst), sport, dport, word >> 8, inner, flags, gbp,
                         word & 0xFF, tos, ucsum)
-    return _mac(eth_dst), [hop]
+    return _mac(data[:6]), [hop]
 
 
-def _fast_ipv6(data: bytes, vxlan_ports: frozenset[int], tunnel_ports: frozenset[int]
+def _fast_ipv6(data: bytes, b: int, udp_ports: Mapping[int, str]
                ) -> tuple[str, list[VxlanReceived]] | None:
-    """The IPv6 underlay's share of ``fast_vxlan_received``: UDP right after the header."""
-    if len(data) < 54:
+    """The IPv6 underlay's share of ``fast_vxlan_received``: UDP right after the header (``b``
+    bytes of VLAN tags before it)."""
+    if len(data) < 54 + b:
         return None
-    nxt = data[20]
-    if data[14] >> 4 != 6 or nxt in _V6_NOT_FAST:
+    nxt = data[20 + b]
+    if data[14 + b] >> 4 != 6 or nxt in _V6_NOT_FAST:
         return None
     if nxt != 17:
         return "", []
-    if len(data) < 70:
+    if len(data) < 70 + b:
         return None
-    (eth_dst, _, _, vtf, plen, _, _, src, dst, sport, dport, ulen, ucsum, flags, gbp,
-     word) = _OUTER6.unpack_from(data, 0)
-    if plen < 8 or plen > len(data) - 54:
+    (vtf, plen, _, _, src, dst, sport, dport, ulen, ucsum, flags, gbp,
+     word) = _OUTER6.unpack_from(data, 14 + b)
+    if plen < 8 or plen > len(data) - 54 - b:
         return None
-    if dport not in vxlan_ports:
-        return None if dport in tunnel_ports else ("", [])
-    udp_end = 54 + ulen
-    if ulen < 16 or udp_end > 54 + plen or udp_end - 70 < 14:
+    kind = port_layer(udp_ports, sport, dport)
+    if kind != "vxlan":
+        return None if kind in _TUNNELS else ("", [])
+    udp_end = 54 + b + ulen
+    if ulen < 16 or udp_end > 54 + b + plen or udp_end - 70 - b < 14:
         return None
-    inner = _inner_frame(data, 70, udp_end, tunnel_ports)
+    inner = _inner_frame(data, 70 + b, udp_end, udp_ports)
     if inner is None:
         return None
     hop = VxlanReceived(_ip6(src), _ip6(dst), sport, dport, word >> 8, inner, flags, gbp,
                         word & 0xFF, (vtf >> 20) & 0xFF, ucsum)
-    return _mac(eth_dst), [hop]
+    return _mac(data[:6]), [hop]
 
 
-def _inner_frame(data: bytes, off: int, end: int, tunnel_ports: frozenset[int]
+def _inner_frame(data: bytes, off: int, end: int, udp_ports: Mapping[int, str]
                  ) -> Frame | None:
     dst, src, etype = _INNER_ETH.unpack_from(data, off)
     start = off + 14
@@ -325,18 +340,19 @@ def _inner_frame(data: bytes, off: int, end: int, tunnel_ports: frozenset[int]
                 return None
             sport = (data[start + ihl] << 8) | data[start + ihl + 1]
             dport = (data[start + ihl + 2] << 8) | data[start + ihl + 3]
-            if dport in tunnel_ports:
+            if (sport in udp_ports or dport in udp_ports) and port_layer(
+                    udp_ports, sport, dport) in _TUNNELS:
                 return None  # a tunnel in the tunnel: more hops than this path reads
         ip = IpInfo(_ip(data[start + 12:start + 16]), _ip(data[start + 16:start + 20]),
                     proto, data[start + 8], data[start + 1], bool(ffo & 0x4000), sport, dport)
     return Frame(_mac(dst), _mac(src), etype, arp, ip, payload)
 
 
-def fast_path_ports(options: DecodeOptions) -> tuple[frozenset[int], frozenset[int]] | None:
-    """The (VXLAN, all tunnel) UDP ports for ``fast_vxlan_received``, or ``None`` when
-    ``options`` dissect otherwise than the defaults it was written against."""
+def fast_path_ports(options: DecodeOptions
+                    ) -> tuple[frozenset[int], dict[int, str]] | None:
+    """The VXLAN ports and the UDP dispatch table for ``fast_vxlan_received``, or ``None``
+    when ``options`` dissect otherwise than the defaults it was written against."""
     if not fast_path_applies(options) or options.max_depth < 2:
         return None
-    table = options.udp_ports
-    return (frozenset(p for p, name in table.items() if name == "vxlan"),
-            frozenset(table))
+    table = options.fast_udp_ports
+    return frozenset(p for p, name in table.items() if name == "vxlan"), table

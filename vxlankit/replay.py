@@ -267,7 +267,7 @@ def _walk(path: Any, options: DecodeOptions, report: ReplayReport,
 
 
 def _hops(data: bytes, linktype: int, options: DecodeOptions,
-          ports: tuple[frozenset[int], frozenset[int]] | None
+          ports: tuple[frozenset[int], dict[int, str]] | None
           ) -> tuple[str, list[VxlanReceived]]:
     """The VXLAN hops of one frame and its outer destination MAC: from the bytes for the
     common shape (``ports``: ``fast_path_ports(options)``), else through the full decoder (the

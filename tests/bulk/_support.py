@@ -42,6 +42,7 @@ def rich_rows(path: str | os.PathLike[str], options: DecodeOptions = DEFAULT_OPT
                 "frame.len": record.orig_len,
                 "frame.cap_len": len(record.data),
                 "frame.interface_id": iface.id,
+                "frame.interface_name": iface.name,
             }
             row.update(row_from_packet(packet))
             rows.append(row)
@@ -105,6 +106,10 @@ def write_pcap(path: Path, frames: list[bytes], *, linktype: int = 1, snaplen: i
 
 u8 = st.integers(0, 0xFF)
 u16 = st.integers(0, 0xFFFF)
+# Ports no layer claims (a random 53 or 5353 makes the payload DNS, 4790 VXLAN-GPE): the
+# payloads these frames carry are plain data, whichever port is the lower.
+_PLAIN_UDP = u16.filter(lambda p: p not in DEFAULT_OPTIONS.udp_ports)
+_PLAIN_TCP = u16.filter(lambda p: p not in DEFAULT_OPTIONS.other_tables["tcp.port"])
 u32 = st.integers(0, 0xFFFFFFFF)
 macs = st.binary(min_size=6, max_size=6).map(lambda b: b.hex(":"))
 ipv4s = st.binary(min_size=4, max_size=4).map(lambda b: ".".join(str(x) for x in b))
@@ -125,8 +130,7 @@ def inner_payload(draw: st.DrawFn) -> list[Layer]:
         inner6 = build.ipv6(src=draw(ipv6s), dst=draw(ipv6s), hlim=draw(u8))
         tail = [build.payload(data)] if data else []
         if draw(st.booleans()):
-            dport = draw(u16.filter(lambda p: p not in VXLAN_PORTS and p != 6081))
-            return [inner6, build.udp(draw(u16), dport, checksum=None), *tail]
+            return [inner6, build.udp(draw(_PLAIN_UDP), draw(_PLAIN_UDP), checksum=None), *tail]
         echo = Layer("icmpv6", {"icmpv6.type": draw(st.sampled_from([128, 129])),
                                 "icmpv6.code": 0, "icmpv6.checksum": None,
                                 "icmpv6.echo.identifier": draw(u16),
@@ -143,12 +147,12 @@ def inner_payload(draw: st.DrawFn) -> list[Layer]:
         return [ip, build.icmp(draw(st.sampled_from([3, 5, 11, 13])), code=draw(u8),
                                rest=draw(st.binary(min_size=4, max_size=4))), *tail]
     if kind == "udp":
-        dport = draw(u16.filter(lambda p: p not in VXLAN_PORTS and p != 6081))  # nor Geneve
+        dport = draw(_PLAIN_UDP)
         checksum = draw(st.sampled_from([None, 0]))
-        return [ip, build.udp(draw(u16), dport, checksum=checksum), *tail]
+        return [ip, build.udp(draw(_PLAIN_UDP), dport, checksum=checksum), *tail]
     words = draw(st.integers(0, 10))
     segment = Layer("tcp", {
-        "tcp.srcport": draw(u16), "tcp.dstport": draw(u16), "tcp.seq_raw": draw(u32),
+        "tcp.srcport": draw(_PLAIN_TCP), "tcp.dstport": draw(_PLAIN_TCP), "tcp.seq_raw": draw(u32),
         "tcp.ack_raw": draw(u32), "tcp.hdr_len": None, "tcp.flags": draw(st.integers(0, 0xFFF)),
         "tcp.window_size_value": draw(u16), "tcp.checksum": None,
         "tcp.urgent_pointer": draw(u16),
@@ -216,7 +220,10 @@ def overlay_frames(draw: st.DrawFn, tunnels: tuple[str, ...] = ("vxlan", "gbp", 
                              df=draw(st.booleans()))
     outer += [
         network,
-        build.udp(draw(u16), dport, checksum=draw(st.sampled_from([None, 0]))),
+        # A VTEP's source port is ephemeral (Linux: 32768-60999): above the tunnel's port, so
+        # Wireshark's lower-port rule picks the tunnel (a source port of 4790 would be GPE).
+        build.udp(draw(st.integers(32768, 0xFFFF)), dport,
+                  checksum=draw(st.sampled_from([None, 0]))),
         tunnel,
     ]
     frame = encode(outer + inner)

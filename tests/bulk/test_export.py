@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from tests.bulk._support import assert_same_rows, rich_rows, synth_captures, write_pcap
 from tests.codec.realcaptures import real_capture
+from tests.support import require_tshark
 from vxlankit.bulk import EXPORT_FORMATS, ExportError, arrow_schema, column_names, export
 from vxlankit.bulk.columns import BY_NAME, IPV4, MAC, TEXT, TIME, rows_to_dicts
 from vxlankit.errors import CaptureError
@@ -157,3 +159,21 @@ def test_documented_schema_is_the_schema() -> None:
         kind = "dictionary<int32, string>" if pa.types.is_dictionary(f.type) else str(f.type)
         expected.append((f.name, kind, "yes" if f.nullable else "no"))
     assert documented == expected
+
+
+def test_interface_name_agrees_with_tshark(tmp_path: Path) -> None:
+    """A multi-tap pcapng's tap names, as tshark reads them (frame.interface_name); a classic
+    pcap names no interface: null, where tshark prints nothing."""
+    tshark = require_tshark()
+    paths = [*synth_captures(tmp_path)[:1], real_capture("tcpdump_vxlan.pcap")]
+    out = tmp_path / "names.parquet"
+    export(paths, out)
+    got = pq.read_table(out).column("frame.interface_name").to_pylist()
+    want: list[str | None] = []
+    for path in paths:
+        names = subprocess.run([tshark, "-r", str(path), "-T", "fields", "-e",
+                                "frame.interface_name"], capture_output=True, text=True,
+                               check=True).stdout.splitlines()
+        want += [name or None for name in names]
+    assert got == want
+    assert {"node1/veth-C1", "node2/eth0"} <= set(got) and got[-1] is None

@@ -93,7 +93,7 @@ def rx(frame: Frame, src: str = NODE2_IP, **kw: object) -> VxlanReceived:
     return VxlanReceived(src, NODE1_IP, frame=frame, **fields)  # type: ignore[arg-type]
 
 
-def sport_of(frame: Frame, lo: int = 49152, hi: int = 65535) -> int:
+def sport_of(frame: Frame, lo: int = 32768, hi: int = 60999) -> int:
     """The documented source-port function: CRC-32 of the flow key, scaled into [lo, hi]."""
     ip = frame.ip
     if ip is not None:
@@ -115,7 +115,7 @@ def encap(frame: Frame, remote: str = NODE2_IP, ip_id: int = 0, **kw: object) ->
         "df": False,
         "sport": sport_of(frame),
         "dport": 4789,
-        "udp_checksum": "zero",
+        "udp_checksum": "compute",
     }
     fields.update(kw)
     return Encapsulated("vxlan0", VNI, frame, **fields)  # type: ignore[arg-type]

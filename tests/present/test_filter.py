@@ -284,7 +284,7 @@ SYNTAX_ERRORS = [
     ("ip.src#[1:0] == 1", 9, "length 0"),
     ("ip.src#[:2] == 1", 9, "needs a first layer: '1:2'"),
     ("vxlan#2", 6, "'vxlan' is a protocol; layer numbers apply to fields"),
-    ("ip == 1.2.3.4", 4, "'ip' is a protocol; only its presence can be tested"),
+    ("ip#2 == 1.2.3.4", 3, "'ip' is a protocol; layer numbers apply to fields"),
     ("ip.src in 1.2.3.4", 11, "expected '{' to start the set after 'in'"),
     ("ip.src in {}", 12, "expected a value after '{', found '}'"),
     ("ip.src in {1.2.3.4,}", 20, "expected a value after ','"),
@@ -294,7 +294,8 @@ SYNTAX_ERRORS = [
     ('eth.src == "abc', 12, "the closing quote of this string is missing"),
     (r'frame.comment == "a\qb"', 20, r"unknown escape '\q'"),
     ("ip.src contains 10", 8, "'contains' applies to strings and byte strings"),
-    ("ip.src[0:2] == 0a:00", 7, "slices"),
+    ("ip.src[0:2 == 0a:00", 7, "the '[' of this slice is never closed"),
+    ("vxlan.vni[0:1] == 00", 10, "vxlan.vni holds integers: only byte strings"),
     ("10.0.0.1 == ip.src", 1, "expected a field or protocol name, found '10.0.0.1'"),
     ("arp $ icmp", 5, "unexpected character '$'"),
 ]

@@ -51,7 +51,7 @@ def test_the_command_line_rejects_unknown_names() -> None:
     path = str(real_capture("tcpdump_vxlan.pcap"))
     for expr, said in [("ip.sorce == 10.0.0.3", "'ip.sorce' is neither a field nor a protocol"),
                        ("foo", "'foo' is neither a field nor a protocol name"),
-                       ("frame.time_relative > 1", "frame field is not supported")]:
+                       ("frame.time_delta_displayed > 1", "frame field is not supported")]:
         result = CliRunner().invoke(main, ["decode", "-Y", expr, path])
         assert result.exit_code == EXIT_USAGE and said in result.output, (expr, result.output)
     for expr in ["tcp.port == 22", "udp.port#2 == 53", "vxlan.vni == 100", "eth.addr#2 == "

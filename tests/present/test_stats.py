@@ -4,11 +4,13 @@ ping round trips and loss, unanswered ARP requests."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.support import real_capture
 from vxlankit import build, encode
 from vxlankit.capture import open_capture
 from vxlankit.capture.record import Interface, Record
+from vxlankit.capture.writer import PcapngWriter, PcapWriter
 from vxlankit.packet import Layer
 from vxlankit.present.run import decode_records
 from vxlankit.present.stats import OverlayStats
@@ -55,13 +57,16 @@ def test_pings_loss_and_rtt() -> None:
     ])
     [row] = stats.ping_rows()
     assert row == {
+        "tap": "test.pcap",
         "vni": 100, "vnis": [100], "src": A, "dst": B, "requests": 3, "replies": 2, "lost": 1,
         "loss": round(1 / 3, 6), "duplicates": 1, "unmatched_replies": 1,
-        "rtt_min_ms": 2.0, "rtt_avg_ms": 3.0, "rtt_max_ms": 4.0,
+        "rtt_min_ms": 2.0, "rtt_avg_ms": 3.0, "rtt_max_ms": 4.0, "rtt_mdev_ms": 1.0,
+        "rtt": "2.000/3.000/4.000/1.000",
     }
     text = stats.render()
-    assert "Pings (ICMP echo):" in text
-    assert any(line.split()[:8] == ["100", A, B, "3", "2", "1", "33%", "2.000"]
+    assert "Pings (ICMP echo; request and reply on the same tap):" in text
+    assert any(line.split() == ["test.pcap", "100", A, B, "3", "2", "1", "33%", "1",
+                                "2.000/3.000/4.000/1.000"]
                for line in text.splitlines())
 
 
@@ -140,3 +145,98 @@ def test_real_capture_header_and_tables() -> None:
     assert "Number of packets:   10" in text
     assert "First packet time:   2013-05-18 20:21:44.837063 UTC" in text
     assert "Capture duration:    3.048296 seconds" in text
+
+
+# ---------------------------------------------------------------------------- per tap
+
+MS = 1_000_000
+
+
+def _two_taps(path: Path) -> None:
+    """One echo seen on taps "a" (near the pinger) and "b" (near the responder), a second whose
+    request only "a" saw and whose reply only "b" saw, and an ARP question answered on "a"."""
+    with PcapngWriter(str(path)) as ng:
+        a = ng.add_interface("a", 1, tsresol=10**9)
+        b = ng.add_interface("b", 1, tsresol=10**9)
+        for ts, tap, data in sorted([
+                (0, a, encode(_echo(A, B, 1))), (4 * MS, b, encode(_echo(A, B, 1))),
+                (6 * MS, b, encode(_echo(B, A, 1, reply=True))),
+                (10 * MS, a, encode(_echo(B, A, 1, reply=True))),
+                (SEC, a, encode(_echo(A, B, 2))),
+                (SEC + 2 * MS, b, encode(_echo(B, A, 2, reply=True))),
+                (2 * SEC, a, encode(_arp(1, A, B))), (2 * SEC + 3 * MS, a, encode(_arp(2, B, A))),
+        ]):
+            ng.write(data, ts, tap)
+
+
+def _file_stats(*paths: Path) -> OverlayStats:
+    stats = OverlayStats()
+    for path in paths:
+        with open_capture(str(path)) as reader:
+            stats.start_file(reader.path, reader.format)
+            for item in decode_records(reader):
+                stats.add(item.record, item.packet)
+    return stats
+
+
+def test_two_taps_pair_within_each_tap(tmp_path: Path) -> None:
+    # Paired across the taps, echo 1 would take 6 ms (request first seen on a, reply first
+    # seen on b) and echo 2 would be answered in 2 ms: a round trip no host measured.  On
+    # tap a the pinger waited 10 ms for echo 1 and never saw echo 2's reply; on tap b echo 1
+    # took 2 ms and echo 2's reply answered nothing b saw.
+    _two_taps(tmp_path / "two.pcapng")
+    stats = _file_stats(tmp_path / "two.pcapng")
+    rows = {row["tap"]: row for row in stats.ping_rows()}
+    assert set(rows) == {"a", "b"}
+    a, b = rows["a"], rows["b"]
+    assert (a["requests"], a["replies"], a["lost"], a["unmatched_replies"]) == (2, 1, 1, 0)
+    assert (a["rtt_min_ms"], a["rtt_max_ms"]) == (10.0, 10.0)
+    assert (b["requests"], b["replies"], b["lost"], b["unmatched_replies"]) == (1, 1, 0, 1)
+    assert (b["rtt_min_ms"], b["rtt_max_ms"]) == (2.0, 2.0)
+    hops = {(h["from"], h["to"], h["packet"]): h for h in stats.hop_rows()}
+    assert set(hops) == {("a", "b", "ICMP echo request"), ("b", "a", "ICMP echo reply")}
+    assert hops[("a", "b", "ICMP echo request")]["avg_ms"] == 4.0
+    assert hops[("b", "a", "ICMP echo reply")]["avg_ms"] == 4.0
+    # 4 ms out, 2 ms on b, 4 ms back: tap a's 10 ms.
+    [arp] = stats.arp_exchange_rows()
+    assert (arp["tap"], arp["requests"], arp["replies"], arp["reply_min_ms"]) == ("a", 1, 1, 3.0)
+    assert stats.arp_rows() == []
+    text = stats.render()
+    assert any(line.split() == ["a", "-", A, B, "2", "1", "1", "50%", "0",
+                                "10.000/10.000/10.000/0.000"] for line in text.splitlines())
+    assert any(line.split() == ["b", "-", A, B, "1", "1", "0", "0%", "1",
+                                "2.000/2.000/2.000/0.000"] for line in text.splitlines())
+
+
+def test_taps_across_files_are_file_and_interface(tmp_path: Path) -> None:
+    # The same traffic as two classic pcap files, one per tap: a tap is then a file.
+    _two_taps(tmp_path / "two.pcapng")
+    with open_capture(str(tmp_path / "two.pcapng")) as reader:
+        records = list(reader)
+    for name in ("a", "b"):
+        with PcapWriter(str(tmp_path / f"{name}.pcap"), 1, nanosecond=True) as writer:
+            for rec in records:
+                if rec.interface.name == name:
+                    writer.write(rec.data, rec.ts_ns)
+    stats = _file_stats(tmp_path / "a.pcap", tmp_path / "b.pcap")
+    rows = {row["tap"]: row for row in stats.ping_rows()}
+    assert (rows["a.pcap"]["rtt_min_ms"], rows["b.pcap"]["rtt_min_ms"]) == (10.0, 2.0)
+    assert [h["from"] for h in stats.hop_rows()] == ["a.pcap", "b.pcap"]
+    # Two pcapng files with the same interface names: the file tells the taps apart.
+    (tmp_path / "other").mkdir()
+    _two_taps(tmp_path / "other" / "two.pcapng")
+    stats = _file_stats(tmp_path / "two.pcapng", tmp_path / "other" / "two.pcapng")
+    names = {row["tap"] for row in stats.ping_rows()}
+    assert names == {f"{tmp_path / 'two.pcapng'}:a", f"{tmp_path / 'two.pcapng'}:b",
+                     f"{tmp_path / 'other' / 'two.pcapng'}:a",
+                     f"{tmp_path / 'other' / 'two.pcapng'}:b"}
+
+
+def test_a_retransmitted_arp_starts_a_new_path() -> None:
+    stats = _run([(0, encode(_arp(1, A, B))), (SEC, encode(_arp(1, A, B))),
+                  (SEC + 5, encode(_arp(2, B, A)))])
+    kinds = [p.kind for p in stats.paths.paths()]
+    assert kinds == ["ARP request", "ARP request", "ARP reply"]
+    [arp] = stats.arp_exchange_rows()
+    # Timed from the first request of the retried run, as a host waiting for it saw.
+    assert (arp["requests"], arp["replies"], arp["reply_min_ms"]) == (2, 1, 1000.000005)

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from tests import strategies as strat
 from tests.codec.realcaptures import iter_real_frames, real_capture, require_real_dir
+from tests.support import real_capture_names
 from vxlankit import DEFAULT_OPTIONS, build, decode, encode
+from vxlankit.capture import open_capture
 from vxlankit.capture.record import Interface, Record
 from vxlankit.layers import tcp as tcp_layer
 from vxlankit.packet import Layer
@@ -366,6 +368,25 @@ def test_fast_path_equals_reference_on_real_captures() -> None:
     assert counts["frames"] > 300, counts
     for path in ("fast_summary", "common"):
         assert counts[path] >= REAL_FLOOR * counts["frames"], (path, counts)
+
+
+def test_fast_lines_equal_reference_lines_on_real_captures() -> None:
+    """Whole captures, with the TCP stream analysis the fast path shares with the full
+    decoder (relative Seq/Ack, scaled Win): ``fast_lines`` equals ``line`` of every decoded
+    record."""
+    names = real_capture_names() or [real_capture("tcpdump_vxlan.pcap").name]
+    tcp_lines = 0
+    for name in names:
+        path = real_capture(name)
+        with open_capture(path) as reader:
+            fast = list(Summarizer().fast_lines(reader))
+        with open_capture(path) as reader:
+            reference = [Summarizer().line(item) for item in decode_records(reader)]
+        assert len(fast) == len(reference), name
+        for got, want in zip(fast, reference, strict=True):
+            assert got == want, (name, got, want)
+            tcp_lines += " TCP " in want
+    assert tcp_lines > 100, tcp_lines  # the TCP captures are there and took part
 
 
 def _summaries_on_generated_frames() -> Counter[str]:

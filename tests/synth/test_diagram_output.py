@@ -32,12 +32,37 @@ def test_svg_has_a_lane_per_device_and_an_arrow_per_step() -> None:
 
 def test_text_ladder_reads_left_to_right() -> None:
     r = synthesize_ping(PingOptions(count=1))
-    lines = ladder_text(r.lanes, r.ladder).splitlines()
+    lines = ladder_text(r.lanes, r.ladder, width=200).splitlines()
     assert all(lane in lines[0] for lane in r.lanes)
-    assert len(lines) == len(r.ladder) + 1
+    assert len(lines) == len(r.ladder) + 1  # wide enough: one line an arrow, label beside it
     first = lines[1]
     assert first.index("|") < first.index(">") and first.endswith(
         "ARP who-has 10.0.0.4 tell 10.0.0.3")
+
+
+@pytest.mark.parametrize("subnets", [(), ("10.1.1.0/24", "11.1.1.0/24")],
+                         ids=["one-subnet", "routed"])
+def test_text_ladder_fits_100_columns_with_each_arrows_one_way_time(
+        subnets: tuple[str, ...]) -> None:
+    options = PingOptions(count=2, subnets=subnets) if subnets else PingOptions(count=2)
+    r = synthesize_ping(options)
+    text = ladder_text(r.lanes, r.ladder)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    for lane in r.lanes:
+        assert lane in text
+    arrows = [line for line in lines if ">" in line or "<" in line]
+    assert len(arrows) == len(r.ladder)
+    for line, step in zip(arrows, r.ladder, strict=True):
+        assert step.one_way_ns is not None and step.one_way_ns > 0
+        assert f"{step.one_way_ns / 1e6:.3f}" in line, (line, step)
+        assert step.label in text
+    # An arrow's one-way time is when its frame reaches the next lane: the underlay's pair of
+    # arrows spans node1's eth0 to node2's, as the taps saw it.
+    out = next(s for s in r.ladder if s.dst == "underlay")
+    back = next(s for s in r.ladder if s.src == "underlay" and s.ts_ns > out.ts_ns)
+    taps = [p for p in r.packets if p.tap.endswith("/eth0") and p.data]
+    assert out.ts_ns == taps[0].ts_ns and back.arrive_ns == taps[1].ts_ns
 
 
 def test_write_one_tap_as_pcap_and_all_as_pcapng(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 from vxlankit.bulk.errors import ExportError, MissingDependencyError, SchedulerError
 from vxlankit.bulk.results import BulkStats, Counter, ExportSummary, PairKey
+from vxlankit.capture._io import BinaryReadable
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
 
 EXPORT_FORMATS = ("parquet", "arrow", "csv", "jsonl")
@@ -51,7 +52,8 @@ __all__ = [
 ]
 
 
-def export(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], *,
+def export(paths: Sequence[str | os.PathLike[str] | BinaryReadable],
+           out: str | os.PathLike[str], *,
            format: str = "parquet", jobs: int = 1, scheduler: str | None = None,
            options: DecodeOptions = DEFAULT_OPTIONS) -> ExportSummary:
     """Decode captures into one ``parquet``, ``arrow``, ``csv`` or ``jsonl`` file.

@@ -73,6 +73,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("frame.len", U32, "length of the packet on the wire (the record's orig_len)", False),
     _c("frame.cap_len", U32, "bytes captured", False),
     _c("frame.interface_id", U32, "capture interface (pcapng IDB index in its section)", False),
+    _c("frame.interface_name", TEXT, "the capture interface's name (pcapng if_name: the tap "
+       "of a multi-tap capture); null when the capture names none, as for classic pcap"),
     _c("frame.protocols", TEXT, "the protocol stack in tshark's spelling (e.g. "
        "eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:icmp:data)", False),
     _c("eth.dst", MAC, "outer destination MAC"),
@@ -117,7 +119,7 @@ COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 # Columns filled from the capture record rather than from the decoded packet.
 FRAME_COLUMNS = ("frame.number", "frame.time_epoch", "frame.len", "frame.cap_len",
-                 "frame.interface_id")
+                 "frame.interface_id", "frame.interface_name")
 DECODED_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.name not in FRAME_COLUMNS)
 
 

@@ -179,6 +179,9 @@ def _frame_columns(cols: ColumnBatch, frames: FrameBatch) -> None:
     values["frame.cap_len"][:] = frames.caplen
     ids = np.array([i.id for i in frames.interfaces], np.uint32)
     values["frame.interface_id"][:] = ids[frames.iface] if len(ids) else 0
+    names = np.array([-1 if i.name is None else cols.string_id(i.name)
+                      for i in frames.interfaces], np.int32)
+    values["frame.interface_name"][:] = names[frames.iface] if len(names) else -1
     for name in ("frame.number", "frame.time_epoch", "frame.len", "frame.cap_len",
                  "frame.interface_id"):
         cols.valid[name][:] = True

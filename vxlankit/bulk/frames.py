@@ -26,6 +26,7 @@ from itertools import repeat
 from typing import Any
 
 from vxlankit.bulk._numpy import np, npt
+from vxlankit.capture._io import BinaryReadable
 from vxlankit.capture.pcap import FILE_HEADER_LEN, MODIFIED, max_caplen
 from vxlankit.capture.reader import CaptureReader, open_capture
 from vxlankit.errors import CaptureError
@@ -50,6 +51,7 @@ class InterfaceInfo:
     id: int
     linktype: int
     fcslen: int | None
+    name: str | None = None  # pcapng if_name
 
 
 @dataclass
@@ -241,9 +243,13 @@ def iter_part_batches(part: Part, batch_records: int = BATCH_RECORDS) -> Iterato
                           layout.tick_ns, part.first_number + first, [layout.interface])
 
 
-def iter_file_batches(source: str | os.PathLike[str], batch_records: int = BATCH_RECORDS
-                      ) -> Iterator[FrameBatch]:
-    """Every frame of one capture file (or ``"-"``, stdin), in batches."""
+def iter_file_batches(source: str | os.PathLike[str] | BinaryReadable,
+                      batch_records: int = BATCH_RECORDS) -> Iterator[FrameBatch]:
+    """Every frame of one capture file (or ``"-"``, stdin, or a binary stream such as a
+    live capture), in batches."""
+    if not isinstance(source, (str, os.PathLike)):
+        yield from _reader_batches(source, batch_records)
+        return
     path = _path(source)
     if path == "-":
         yield from _reader_batches(path, batch_records)
@@ -391,7 +397,7 @@ def _pcap_batch(buf: npt.NDArray[np.uint8], offsets: list[int] | npt.NDArray[np.
 _MIN_NS, _MAX_NS = -(1 << 63), (1 << 63) - 1
 
 
-def _reader_batches(path: str, batch_records: int) -> Iterator[FrameBatch]:
+def _reader_batches(path: str | BinaryReadable, batch_records: int) -> Iterator[FrameBatch]:
     """Any capture the reader understands, copied into batch layout."""
     with open_capture(path) as reader:
         known: dict[int, int] = {}  # id() of a reader Interface -> index in ``interfaces``
@@ -404,11 +410,13 @@ def _reader_batches(path: str, batch_records: int) -> Iterator[FrameBatch]:
                 index = known.get(id(iface))
                 if index is None:
                     index = known[id(iface)] = len(interfaces)
-                    interfaces.append(InterfaceInfo(iface.id, iface.linktype, iface.fcslen))
+                    interfaces.append(InterfaceInfo(iface.id, iface.linktype, iface.fcslen,
+                                                    iface.name))
                 if not _MIN_NS <= record.ts_ns <= _MAX_NS:
                     raise CaptureError(
                         f"timestamp {record.ts_ns} ns does not fit the export's 64-bit "
-                        "nanoseconds (years 1677 to 2262)", path=path, packet=record.number)
+                        "nanoseconds (years 1677 to 2262)", path=reader.path,
+                        packet=record.number)
                 datas.append(record.data)
                 meta.append((record.orig_len, record.ts_ns, record.number, index))
                 if len(datas) == batch_records:

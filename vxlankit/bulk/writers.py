@@ -27,6 +27,7 @@ from vxlankit.bulk.errors import ExportError, OutputIsInputError
 from vxlankit.bulk.fast import decode_batch
 from vxlankit.bulk.frames import BATCH_RECORDS, Part, iter_file_batches, iter_part_batches
 from vxlankit.bulk.results import ExportSummary
+from vxlankit.capture._io import BinaryReadable
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.errors import CaptureError
 from vxlankit.output import SafeOutput, refuse_overwriting_inputs
@@ -36,7 +37,7 @@ _ARROW_SLICE = 16384
 _TEXT_FORMATS = ("csv", "jsonl")
 
 
-def decoded_batches(paths: Sequence[str | os.PathLike[str]],
+def decoded_batches(paths: Sequence[str | os.PathLike[str] | BinaryReadable],
                     options: DecodeOptions = DEFAULT_OPTIONS,
                     batch_records: int = BATCH_RECORDS) -> Iterator[tuple[Any, int]]:
     """(Arrow record batch, packets the rich decoder handled) for every batch, in order."""
@@ -295,10 +296,12 @@ def export_part(part: Part, format: str, wired: dict[str, Any], spill_dir: str |
     return _Part(b"", packets, fallback, len(batches), error, f.name)
 
 
-def export(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], *,
+def export(paths: Sequence[str | os.PathLike[str] | BinaryReadable],
+           out: str | os.PathLike[str], *,
            format: str = "parquet", jobs: int = 1, scheduler: str | None = None,
            options: DecodeOptions = DEFAULT_OPTIONS) -> ExportSummary:
-    """Decode ``paths`` (pcap/pcapng files; ``"-"`` is stdin with one process) and write one
+    """Decode ``paths`` (pcap/pcapng files; ``"-"`` is stdin with one process, and so is a
+    binary stream such as a ``LiveCapture``) and write one
     file ``out`` in ``format``: ``parquet``, ``arrow`` (Arrow IPC file), ``csv`` or ``jsonl``.
     ``out`` may be ``"-"`` (stdout) for the text formats.
 
@@ -311,12 +314,15 @@ def export(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
                           f"{', '.join(FORMATS)})")
     if jobs < 1:
         raise ExportError(f"jobs must be at least 1, not {jobs}")
-    names = [os.fspath(p) for p in paths]
+    names = [os.fspath(p) if isinstance(p, (str, os.PathLike)) else p for p in paths]
+    if (jobs > 1 or scheduler is not None) and not all(isinstance(n, str) for n in names):
+        raise ExportError("a stream (a live capture) is decoded in one process: no jobs, "
+                          "no scheduler")
     target = os.fspath(out)
     require("pyarrow")
     if target == "-" and format not in _TEXT_FORMATS:
         raise ExportError(f"{format} output needs a file, not stdout")
-    _refuse_overwriting_inputs(target, names)
+    _refuse_overwriting_inputs(target, [n for n in names if isinstance(n, str)])
     try:
         return _export(names, target, format, jobs, scheduler, options)
     except OSError as exc:  # the output: a full disk, a device that refuses writes...
@@ -324,7 +330,7 @@ def export(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
                           path=target) from None
 
 
-def _export(names: list[str], target: str, format: str, jobs: int, scheduler: str | None,
+def _export(names: list[Any], target: str, format: str, jobs: int, scheduler: str | None,
             options: DecodeOptions) -> ExportSummary:
     packets = fallback = batches = 0
     error: CaptureError | None = None

@@ -99,8 +99,11 @@ class PcapngReading(ReaderBase):
         n = len(buf)
         while True:
             if pos + 28 > n:
+                # Ask for a block header only: a block shorter than an EPB's 28-byte head (an
+                # SPB, a small custom block) that a live pipe has delivered whole must not wait
+                # for bytes of the next block to arrive.
                 src.pos = pos
-                avail = src.fill(28, number + 1)
+                avail = src.fill(8, number + 1)
                 buf, pos, base = src.buf, src.pos, src.base
                 n = len(buf)
                 if avail == 0:
@@ -109,6 +112,10 @@ class PcapngReading(ReaderBase):
                     self._fail(
                         f"truncated block header ({avail} of 8 bytes)", base + pos, number + 1
                     )
+                if avail < 28 and u32_unpack(buf, pos)[0] == ng.EPB:
+                    avail = src.fill(28, number + 1)
+                    buf, pos, base = src.buf, src.pos, src.base
+                    n = len(buf)
             if pos + 28 <= n:
                 btype, blen, iid, high, low, caplen, orig = head_unpack(buf, pos)
             else:

@@ -48,3 +48,14 @@ class Analysis:
                 return
             run = self._running[proto] = make()
         run.add(fields, src, dst)
+
+    def running(self, proto: str) -> Analyzer | None:
+        """The analyzer of protocol ``proto`` for this capture (made on first use), for a fast
+        path that feeds it values rather than fields; None for a layer without one."""
+        run = self._running.get(proto)
+        if run is None:
+            make = _MAKERS.get(proto)
+            if make is None:
+                return None
+            run = self._running[proto] = make()
+        return run

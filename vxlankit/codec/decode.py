@@ -13,11 +13,10 @@ an unknown payload a ``data`` layer, bytes past a length field a ``trailer`` lay
 
 from __future__ import annotations
 
-import socket
 import zlib
 from typing import Any
 
-from vxlankit.addr import ip6_str
+from vxlankit.addr import pair_str
 from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.options import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.layers import ethernet
@@ -26,7 +25,6 @@ from vxlankit.layers.spec import Walk, dissect_data
 from vxlankit.packet import CHECKSUM_BAD, CHECKSUM_GOOD, OK, Layer, Packet
 
 _MIN_FRAME = ethernet.MIN_FRAME
-_ntoa = socket.inet_ntoa
 
 
 def decode(data: bytes | bytearray | memoryview, linktype: int = 1,
@@ -104,7 +102,7 @@ def dissect_transport(data: bytes, off: int, end: int, ip_off: int, name: str,
     if bare and nxt not in (None, "data"):
         return None  # a layer above it (DNS over TCP): the caller's general case
     if analysis is not None:
-        source, destination = (ip6_str(src), ip6_str(dst)) if v6 else (_ntoa(src), _ntoa(dst))
+        source, destination = pair_str(src + dst)
         for layer in layers:
             analysis.add(layer.proto, layer.fields, source, destination)
     return layers, walk.errors, nxt, off

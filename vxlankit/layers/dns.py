@@ -54,7 +54,8 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from construct import Bytes, Computed, GreedyBytes, If, Int16ub, Struct, this
 
@@ -67,6 +68,7 @@ from vxlankit.layers.spec import (
     IPV4,
     STRING,
     UINT,
+    Analyzer,
     Field,
     LayerSpec,
     Span,
@@ -318,12 +320,27 @@ _SOA_NUMBERS = ("dns.soa.serial_number", "dns.soa.refresh_interval", "dns.soa.re
                 "dns.soa.expire_limit", "dns.soa.minimum_ttl")
 
 
-def parse_sections(msg: bytes, counts: tuple[int, int, int, int], mdns: bool = False
+class _Dropped:
+    """Where the views go when only the summary items are wanted."""
+
+    __slots__ = ()
+
+    def append(self, value: Any) -> None:
+        pass
+
+
+_DROPPED = cast(dict[str, list[Any]], dict.fromkeys(SECTION_VIEWS, _Dropped()))
+
+
+def parse_sections(msg: bytes, counts: tuple[int, int, int, int], mdns: bool = False,
+                   views_too: bool = True
                    ) -> tuple[dict[str, list[Any]], list[tuple[int, str]], str | None]:
     """The views of the questions and records of ``msg`` (a whole message, header included):
-    the repeated fields (only those that occur), one ``(type, info text)`` per question and
-    record for the one-line summary, and the first error (the views stop there)."""
-    views: dict[str, list[Any]] = {name: [] for name in SECTION_VIEWS}
+    the repeated fields (only those that occur; none without ``views_too``), one ``(type,
+    info text)`` per question and record for the one-line summary, and the first error (the
+    views stop there)."""
+    views: dict[str, list[Any]] = (
+        {name: [] for name in SECTION_VIEWS} if views_too else _DROPPED)
     infos: list[tuple[int, str]] = []
     names = _Names(msg)
     n = len(msg)
@@ -391,6 +408,8 @@ def parse_sections(msg: bytes, counts: tuple[int, int, int, int], mdns: bool = F
             text = type_name(rtype) + flush
             infos.append((rtype, f"{text} {value}" if value else text))
             pos += rdlen
+    if not views_too:
+        return {}, infos, error
     return {k: v for k, v in views.items() if v}, infos, error
 
 
@@ -620,22 +639,54 @@ def info(layer: Layer) -> str:
     if "dns.flags" not in f:
         return "DNS message, continued" if layer.status == TRUNCATED else "DNS"
     flags = f["dns.flags"]
-    opcode = (flags >> 11) & 0xF
-    text = OPCODE_NAMES.get(opcode, f"Unknown operation ({opcode})")
-    if flags & F_RESPONSE:
-        text += " response"
-    text += f" 0x{f['dns.id']:04x}"
-    if flags & F_RESPONSE and flags & 0xF:
-        text += " " + RCODE_NAMES.get(flags & 0xF, f"Unknown error ({flags & 0xF})")
     counts = tuple(f[name] for name in count_names(flags))
     msg = bytes(_H.pack(f["dns.id"], flags, *counts)) + bytes(f.get("dns.sections", b""))
     mdns = layer.proto == MDNS
     items = _INFO_ITEMS.get((msg, mdns))
     if items is None:
         _, items, _ = parse_sections(msg, counts, mdns)
+    return _info_text(f["dns.id"], flags, items)
+
+
+def _info_text(ident: int, flags: int, items: list[tuple[int, str]]) -> str:
+    """The Info column from the header's id and flags and the sections' summary items."""
+    opcode = (flags >> 11) & 0xF
+    text = OPCODE_NAMES.get(opcode, f"Unknown operation ({opcode})")
+    if flags & F_RESPONSE:
+        text += " response"
+    text += f" 0x{ident:04x}"
+    if flags & F_RESPONSE and flags & 0xF:
+        text += " " + RCODE_NAMES.get(flags & 0xF, f"Unknown error ({flags & 0xF})")
     for _, item in items:
         text += " " + item
     return text
+
+
+def _line(buf: bytes, off: int, end: int, mdns: bool) -> tuple[str, bool] | None:
+    """``info`` of the layer the UDP step makes of the message ``buf[off:end]``, straight from
+    the bytes (no field dict, no views); None when that layer would not be whole."""
+    if end - off < HEADER_LEN:
+        return None
+    msg = buf[off:end]
+    ident, flags, c0, c1, c2, c3 = _H.unpack_from(msg)
+    _, items, error = parse_sections(msg, (c0, c1, c2, c3), mdns, views_too=False)
+    if error is not None:
+        return None
+    return _info_text(ident, flags, items), False
+
+
+def line(buf: bytes, off: int, end: int, pseudo: int, ports: Mapping[int, str], verify: bool,
+         analyzer: Analyzer | None, src: str, dst: str) -> tuple[str, bool] | None:
+    """The one-line fast paths' ``info`` of a DNS message over UDP (``LayerSpec.line``; what
+    is below it does not matter to it)."""
+    return _line(buf, off, end, False)
+
+
+def line_mdns(buf: bytes, off: int, end: int, pseudo: int, ports: Mapping[int, str],
+              verify: bool, analyzer: Analyzer | None, src: str, dst: str
+              ) -> tuple[str, bool] | None:
+    """The same for mDNS."""
+    return _line(buf, off, end, True)
 
 
 def _title(f: dict[str, Any]) -> str:
@@ -690,7 +741,7 @@ _TITLE = "Domain Name System"
 SPEC = LayerSpec(
     name=PROTO, title=_TITLE, role=CONTROL, header_len=HEADER_LEN, schema=SCHEMA,
     dissect=dissect, emit=emit, short="DNS", selectors=(("udp.port", PORT),), span=_span,
-    title_extra=_title, info=info, anchor="dns.id", fields=_fields(False),
+    title_extra=_title, info=info, line=line, anchor="dns.id", fields=_fields(False),
 )
 SPEC_TCP = LayerSpec(
     name="dns-tcp", proto=PROTO, title=_TITLE, role=CONTROL, header_len=2 + HEADER_LEN,
@@ -702,5 +753,5 @@ SPEC_MDNS = LayerSpec(
     name=MDNS, title="Multicast Domain Name System", role=CONTROL, header_len=HEADER_LEN,
     schema=SCHEMA, dissect=dissect_mdns, emit=emit, short="MDNS",
     selectors=(("udp.port", MDNS_PORT),), span=_span, title_extra=_title, info=info,
-    anchor="dns.id", fields=_fields(False),
+    line=line_mdns, anchor="dns.id", fields=_fields(False),
 )

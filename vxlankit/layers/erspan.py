@@ -368,7 +368,7 @@ def _sub_field(name: str, mask: int, doc: str = "") -> Field:
 
 
 SPEC = LayerSpec(
-    name=PROTO, title="Encapsulated Remote Switch Packet ANalysis", role=TUNNEL,
+    name=PROTO, title="Encapsulated Remote Switch Packet ANalysis", role=TUNNEL, covers="payload",
     header_len=0, schema=SCHEMA, dissect=dissect, emit=emit, short="ERSPAN", carries="eth",
     selectors=(("gre.proto", PROTO_ERSPAN), ("gre.proto", 0x22EB)), title_extra=_title,
     info=info, hop=hop,

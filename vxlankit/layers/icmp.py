@@ -137,7 +137,7 @@ def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
 
 
 SPEC = LayerSpec(
-    name=PROTO, title="Internet Control Message Protocol", role=TRANSPORT,
+    name=PROTO, title="Internet Control Message Protocol", role=TRANSPORT, covers="payload",
     header_len=HEADER_LEN, schema=SCHEMA, dissect=dissect, emit=emit, short="ICMP",
     selectors=(("ip.proto", 1),), checksum=CHECKSUM_PAYLOAD, checksum_at=2,
     fields=(

@@ -707,7 +707,7 @@ def _title(f: dict[str, Any]) -> str:
 
 
 SPEC = LayerSpec(
-    name=PROTO, title="Internet Control Message Protocol v6", role=TRANSPORT,
+    name=PROTO, title="Internet Control Message Protocol v6", role=TRANSPORT, covers="payload",
     header_len=HEADER_LEN, schema=SCHEMA, dissect=dissect, emit=emit, short="ICMPv6",
     selectors=(("ip.proto", IP_PROTO),), checksum=CHECKSUM_PSEUDO, checksum_at=2,
     quotes=True, span=_span, title_extra=_title, info=info,

@@ -185,6 +185,7 @@ def _info(layer: Layer) -> str:
 
 SPEC = LayerSpec(
     name=PROTO, title="Internet Protocol Version 6", role=NETWORK, header_len=HEADER_LEN,
+    covers="extensions",
     schema=SCHEMA, dissect=dissect, emit=emit, short="IPv6", info=_info,
     selectors=(("ethertype", 0x86DD), ("linktype", 229), ("ip.version", 6),
                ("vxlan.next_proto", 2), ("null.family", 24), ("null.family", 28),

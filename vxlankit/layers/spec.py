@@ -117,6 +117,15 @@ class LayerSpec:
     span: Callable[[Layer, str], Span | None] | None = None  # places that depend on values
     title_extra: Callable[[dict[str, Any]], str] | None = None
     info: Callable[[Layer], str] | None = None  # the one-line info column
+    # ``info`` straight from the bytes for the one-line fast paths (transports, and messages
+    # that end a frame), without a Layer or field dict: (buf, off, end, the IP addresses'
+    # pseudo-header sum, the payload's dispatch table, verify checksums, this layer's running
+    # analyzer or None, source and destination address text; a layer uses what it needs) ->
+    # (info, checksum bad), or None where ``dissect`` would report more than a bad checksum or
+    # hand on to another layer.  Must equal ``info`` of what ``dissect`` (and the analyzer)
+    # make: the fast-path tests hold it to that.
+    line: Callable[[bytes, int, int, int, Mapping[int, str], bool, Analyzer | None, str, str],
+                   tuple[str, bool] | None] | None = None
     # Tunnels: what names this tunnel in a one-line hop ("vni 100", "key 7", "session 3").
     hop: Callable[[dict[str, Any]], str] | None = None
     # Per-capture state (TCP streams): a new one per capture, fed each packet in order.
@@ -125,6 +134,11 @@ class LayerSpec:
     anchor: str = ""  # a field its Wireshark dissector always shows (default: the first)
     # Filter names that stand for either of two fields, as Wireshark's "tcp.port" does.
     aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # What Wireshark's tree item for the protocol covers, which is what a filter's protocol
+    # bytes are (``icmp contains 00:01``, ``ipv6[40:1]``): HEADER (the layer itself), PAYLOAD
+    # (on to the end of the packet's data: ICMP's message, ERSPAN's mirrored frame) or
+    # EXTENSIONS (on through the extension headers after it: IPv6's).
+    covers: str = "header"
     field_names: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:

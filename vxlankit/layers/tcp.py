@@ -32,7 +32,8 @@ bits and decoded option values are views of them.
 from __future__ import annotations
 
 import struct
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from construct import Bytes, Computed, Int16ub, Int32ub, Rebuild, Struct, this
 
@@ -274,32 +275,87 @@ def info(layer: Layer) -> str:
     if "tcp.srcport" not in f:
         return ""
     get = f.get
-    flags = f["tcp.flags"]
     seq = get("tcp.seq")
-    parts = [f"{f['tcp.srcport']} \u2192 {f['tcp.dstport']}{_FLAG_TEXT[flags]} Seq="
-             f"{f['tcp.seq_raw'] if seq is None else seq}"]
-    if flags & ACK:
-        ack = get("tcp.ack")
-        parts.append(f" Ack={f['tcp.ack_raw'] if ack is None else ack}")
+    ack = get("tcp.ack")
     window = get("tcp.window_size")
-    parts.append(f" Win={f['tcp.window_size_value'] if window is None else window}")
-    length = get("tcp.len")
-    if length is not None:
-        parts.append(f" Len={length}")
     opts = get("tcp.options")
-    if opts:
-        mss = get("tcp.options.mss_val")
-        if mss is not None:
-            parts.append(f" MSS={mss}")
-        if _has_option(opts, OPT_SACK_PERM):
-            parts.append(" SACK_PERM")
-        tsval = get("tcp.options.timestamp.tsval")
-        if tsval is not None:
-            parts.append(f" TSval={tsval} TSecr={f['tcp.options.timestamp.tsecr']}")
-        multiplier = get("tcp.options.wscale.multiplier")
-        if multiplier is not None:
-            parts.append(f" WS={multiplier}")
-    return "".join(parts)
+    return _text(f["tcp.srcport"], f["tcp.dstport"], f["tcp.flags"],
+                 f["tcp.seq_raw"] if seq is None else seq,
+                 f["tcp.ack_raw"] if ack is None else ack,
+                 f["tcp.window_size_value"] if window is None else window,
+                 get("tcp.len"), _options_text(opts, f) if opts else "")
+
+
+def _text(sport: int, dport: int, flags: int, seq: int, ack: int, window: int,
+          length: int | None, tail: str) -> str:
+    """The Info column from its values (``tail``: the options' part), for ``info`` and
+    ``line`` alike."""
+    if length is None:
+        if flags & ACK:
+            return (f"{sport} \u2192 {dport}{_FLAG_TEXT[flags]} Seq={seq} Ack={ack} "
+                    f"Win={window}{tail}")
+        return f"{sport} \u2192 {dport}{_FLAG_TEXT[flags]} Seq={seq} Win={window}{tail}"
+    if flags & ACK:
+        return (f"{sport} \u2192 {dport}{_FLAG_TEXT[flags]} Seq={seq} Ack={ack} "
+                f"Win={window} Len={length}{tail}")
+    return (f"{sport} \u2192 {dport}{_FLAG_TEXT[flags]} Seq={seq} Win={window} "
+            f"Len={length}{tail}")
+
+
+def _options_text(opts: bytes, values: dict[str, Any]) -> str:
+    """The options' part of the Info column (``values``: their decoded fields)."""
+    get = values.get
+    text = ""
+    mss = get("tcp.options.mss_val")
+    if mss is not None:
+        text += f" MSS={mss}"
+    if _has_option(opts, OPT_SACK_PERM):
+        text += " SACK_PERM"
+    tsval = get("tcp.options.timestamp.tsval")
+    if tsval is not None:
+        text += f" TSval={tsval} TSecr={values['tcp.options.timestamp.tsecr']}"
+    multiplier = get("tcp.options.wscale.multiplier")
+    if multiplier is not None:
+        text += f" WS={multiplier}"
+    return text
+
+
+def line(buf: bytes, off: int, end: int, pseudo: int, ports: Mapping[int, str], verify: bool,
+         analyzer: Analyzer | None, src: str, dst: str) -> tuple[str, bool] | None:
+    """For the one-line fast paths: ``info`` of the layer ``dissect`` makes of a whole segment
+    (``buf[off:end]``, over an IP header whose addresses sum to ``pseudo``), after
+    ``analyzer`` (this layer's ``Streams``, or None) has seen it from ``src`` to ``dst``, and
+    whether its checksum is bad; straight from the bytes, without the field dict.  ``None``
+    where ``dissect`` would report more than a bad checksum, or a layer above it (a port in
+    ``ports``, the ``tcp.port`` table) would follow."""
+    avail = end - off
+    if avail < MIN_HEADER_LEN:
+        return None
+    sport, dport, seq, ack, off_flags, window, _csum, _urgent = _S.unpack_from(buf, off)
+    hdr_len = (off_flags >> 12) << 2
+    if hdr_len < MIN_HEADER_LEN or hdr_len > avail:
+        return None
+    if ports and (ports.get(dport) or ports.get(sport, "data")) != "data":
+        return None
+    bad = verify and not checksum_ok(buf[off:end], pseudo + IP_PROTO + avail)
+    flags = off_flags & 0x0FFF
+    multiplier = None
+    if hdr_len == MIN_HEADER_LEN:
+        tail = ""
+    elif hdr_len == 32 and buf[off + 20:off + 24] == _NOP_NOP_TIMESTAMP:
+        # what _options and _options_text make of the options nearly every segment carries
+        tail = " TSval=%d TSecr=%d" % _TIMESTAMPS.unpack_from(buf, off + 20)  # noqa: UP031
+    else:
+        opts = buf[off + MIN_HEADER_LEN:off + hdr_len]
+        values: dict[str, Any] = {}
+        _options(opts, values)
+        tail = _options_text(opts, values)
+        multiplier = values.get("tcp.options.wscale.multiplier")
+    length = avail - hdr_len
+    if analyzer is not None:
+        _stream, seq, _nxtseq, ack, window = cast(Streams, analyzer).segment(
+            src, dst, sport, dport, flags, seq, ack, length, window, multiplier)
+    return _text(sport, dport, flags, seq, ack, window, length, tail), bad
 
 
 def _has_option(opts: bytes, wanted: int) -> bool:
@@ -364,49 +420,62 @@ class Streams:
 
     def add(self, f: dict[str, Any], src: str, dst: str) -> None:
         """Analyse one segment's fields ``f`` (adding to them), sent from ``src`` to ``dst``."""
-        a = (src, f["tcp.srcport"])
-        b = (dst, f["tcp.dstport"])
+        length = f.get("tcp.len")
+        f["tcp.stream"], f["tcp.seq"], nxtseq, ack, window = self.segment(
+            src, dst, f["tcp.srcport"], f["tcp.dstport"], f["tcp.flags"], f["tcp.seq_raw"],
+            f["tcp.ack_raw"], length, f["tcp.window_size_value"],
+            f.get("tcp.options.wscale.multiplier"))
+        if length is not None:
+            f["tcp.nxtseq"] = nxtseq
+        if f["tcp.flags"] & ACK:
+            f["tcp.ack"] = ack
+        f["tcp.window_size"] = window
+
+    def segment(self, src: str, dst: str, sport: int, dport: int, flags: int, seq: int,
+                ack: int, length: int | None, window: int, multiplier: int | None
+                ) -> tuple[int, int, int, int, int]:
+        """The analysis of one segment from its values (``ack``, ``length``: as sent; the
+        window scale option's ``multiplier`` or None): (stream, relative seq, relative next
+        seq (0 without ``length``), relative ack (``ack`` as sent without the ACK flag),
+        scaled window)."""
+        a = (src, sport)
+        b = (dst, dport)
         # The two directions by their place in the key: a conversation with itself (same
         # address and port at both ends) is all one direction, as in tshark.
         key, mine_at, theirs_at = ((a, b), 0, 1) if a <= b else ((b, a), 1, 0)
-        flags = f["tcp.flags"]
-        seq = f["tcp.seq_raw"]
         entry = self._streams.get(key)
         if entry is None or (flags & SYN and not flags & ACK and mine_at in entry[1]
                              and entry[1][mine_at][0] != seq):  # a new connection, same ports
             entry = self._streams[key] = (self._count, {})
             self._count += 1
         number, ends = entry
-        f["tcp.stream"] = number
         mine = ends.get(mine_at)
         if mine is None:
             # As tshark: the first segment seen is relative 0 if it is a SYN, else 1.
             mine = ends[mine_at] = [seq if flags & SYN else (seq - 1) & 0xFFFFFFFF, None]
         elif flags & SYN:
             mine[0] = seq  # as tshark: a SYN (a SYN/ACK too) sets its end's base again
-        f["tcp.seq"] = (seq - mine[0]) & 0xFFFFFFFF
-        length = f.get("tcp.len")
+        relative = (seq - mine[0]) & 0xFFFFFFFF
+        nxtseq = 0
         if length is not None:
             used = length + (1 if flags & (SYN | FIN) else 0)  # as tshark counts it
-            f["tcp.nxtseq"] = (f["tcp.seq"] + used) & 0xFFFFFFFF
+            nxtseq = (relative + used) & 0xFFFFFFFF
         theirs = ends.get(theirs_at)
         if flags & ACK:
             if theirs is None:
-                theirs = ends[theirs_at] = [(f["tcp.ack_raw"] - 1) & 0xFFFFFFFF, None]
-            f["tcp.ack"] = (f["tcp.ack_raw"] - theirs[0]) & 0xFFFFFFFF
-        window = f["tcp.window_size_value"]
+                theirs = ends[theirs_at] = [(ack - 1) & 0xFFFFFFFF, None]
+            ack = (ack - theirs[0]) & 0xFFFFFFFF
         if not flags & SYN and mine[1]:
             window *= mine[1]  # a SYN's own window is never scaled
-        f["tcp.window_size"] = window
         # As tshark: a window scale option sets its end's factor for the segments after it
         # (whatever the flags); a SYN/ACK without one turns scaling off for both ends.
-        multiplier = f.get("tcp.options.wscale.multiplier")
         if multiplier is not None:
             mine[1] = multiplier
         elif flags & SYN and flags & ACK:
             mine[1] = 0
             if theirs is not None:
                 theirs[1] = 0
+        return number, relative, nxtseq, ack, window
 
 
 def analyzer() -> Analyzer:
@@ -417,7 +486,7 @@ SPEC = LayerSpec(
     name=PROTO, title="Transmission Control Protocol", role=TRANSPORT,
     header_len=MIN_HEADER_LEN, schema=SCHEMA, dissect=dissect, emit=emit, short="TCP",
     selectors=(("ip.proto", IP_PROTO),), next_table="tcp.port", checksum=CHECKSUM_PSEUDO,
-    checksum_at=16, title_extra=_title, info=info, analyzer=analyzer, span=_span,
+    checksum_at=16, title_extra=_title, info=info, line=line, analyzer=analyzer, span=_span,
     aliases=(("tcp.port", ("tcp.srcport", "tcp.dstport")),),
     fields=(
         Field("tcp.srcport", UINT, (0, 2, None),

@@ -90,6 +90,10 @@ from vxlankit.model.lpm import PrefixTable, canonical_ip, ip_key, ip_version
 DEFAULT_AGEING_NS = 300 * 10**9  # FDB_AGE_DEFAULT: 300 s
 DEFAULT_MAX_LEARNED = 4096  # Linux's maxaddress defaults to 0 (unlimited); see docs
 RFC7348_SRC_PORTS = (49152, 65535)  # RFC 7348 §5: the dynamic/private range
+# A device without "srcport" (port_min = port_max = 0) takes the namespace's ephemeral range,
+# net.ipv4.ip_local_port_range (udp_flow_src_port -> inet_get_local_port_range): by default
+# 32768-60999.  `vxlankit lab` saw the kernel use it (docs/lab.md).
+LINUX_SRC_PORTS = (32768, 60999)
 _ODD_NIBBLE = frozenset("13579bdfBDF")
 # Bits vxlan_parse_gbp_hdr() consumes when the GBP extension is on: G, the whole second flag
 # octet (D, A and the reserved bits beside them) and the 16-bit policy ID.
@@ -180,8 +184,10 @@ class VtepConfig:
     ttl: int = 0
     tos: int = 0
     df: DfPolicy = "unset"
-    udp_checksum: UdpChecksum = "zero"
-    src_port_range: tuple[int, int] = RFC7348_SRC_PORTS
+    # vxlan_nl2conf sets VXLAN_F_UDP_ZERO_CSUM_TX only for an explicit "noudpcsum": without
+    # the attribute (ip link add, Docker's libnetwork) an IPv4 device computes the checksum.
+    udp_checksum: UdpChecksum = "compute"
+    src_port_range: tuple[int, int] = LINUX_SRC_PORTS
     group: str | None = None
     next_hops: Mapping[str, str] = field(default_factory=dict)
     ip_id_start: int = 0
@@ -839,4 +845,4 @@ _HANDLERS: dict[type, Callable[[Vtep, Any, int, list[Output]], None]] = {
 
 
 __all__ = ["Vtep", "VtepConfig", "FdbEntry", "DEFAULT_AGEING_NS", "DEFAULT_MAX_LEARNED",
-           "RFC7348_SRC_PORTS"]
+           "RFC7348_SRC_PORTS", "LINUX_SRC_PORTS"]

@@ -27,10 +27,18 @@ from collections.abc import Callable, Collection
 from typing import Any, NoReturn
 
 from vxlankit.errors import FilterError
-from vxlankit.layers.registry import ALIASES, FIELDS
+from vxlankit.layers.registry import ALIASES, FIELDS, spec_for
 from vxlankit.layers.registry import PROTOCOLS as REGISTRY_PROTOCOLS
-from vxlankit.layers.spec import BOOL, IPV4, IPV6, UINT
+from vxlankit.layers.spec import BOOL, EXTENSION, IPV4, IPV6, UINT
 from vxlankit.packet import Packet
+from vxlankit.present.frametimes import (
+    AbsoluteTime,
+    RelativeTime,
+    TimeLiteralError,
+    absolute_ns,
+    relative_ns,
+)
+from vxlankit.present.slices import Slice, SliceError, cut, parse_slice, value_bytes
 
 __all__ = ["PROTOCOLS", "Filter", "FilterExprError", "compile_filter"]
 
@@ -88,7 +96,7 @@ _SYMBOL_HINTS = {
     "=": "'=' is not an operator (did you mean '=='?)",
     "&": "bitwise '&' is not supported (did you mean '&&'?)",
     "|": "'|' is not an operator (did you mean '||'?)",
-    "[": "slices ('field[i:j]') are not supported",
+    "[": "a slice ('[i:j]') must follow a field or protocol name",
     "^": "'^^' (xor) is not supported",
 }
 
@@ -110,10 +118,10 @@ class _Tok:
     __slots__ = ("kind", "text", "col", "value")
 
     def __init__(self, kind: str, text: str, col: int, value: Any = None) -> None:
-        self.kind = kind  # word string op and or not in ( ) { } , .. # unsupported end
+        self.kind = kind  # word string op and or not in ( ) { } , .. # slice unsupported end
         self.text = text  # exactly as written
         self.col = col  # 1-based
-        self.value = value  # op: canonical operator; string: bytes; #: layer ranges
+        self.value = value  # op: canonical operator; string: bytes; #: layer ranges; slice
 
     def describe(self) -> str:
         return "the end of the filter" if self.kind == "end" else f"'{self.text}'"
@@ -145,6 +153,17 @@ def _lex(expr: str) -> list[_Tok]:
                 ranges = _layer_ranges(layer.group(2), expr, col + 2)
             toks.append(_Tok("#", layer.group(0), col, tuple(ranges)))
             i = layer.end()
+            continue
+        if ch == "[" and toks and toks[-1].kind in ("word", "#"):
+            close = expr.find("]", i)
+            if close < 0:
+                raise FilterExprError("the '[' of this slice is never closed", expr, col)
+            try:
+                cut_ranges = parse_slice(expr[i + 1 : close])
+            except SliceError as exc:
+                raise FilterExprError(str(exc), expr, col + 1) from None
+            toks.append(_Tok("slice", expr[i : close + 1], col, cut_ranges))
+            i = close + 1
             continue
         for sym, kind in _SYMBOLS:
             if expr.startswith(sym, i):
@@ -254,6 +273,8 @@ class _Kind(enum.Enum):
     MAC = "MAC addresses"
     BYTES = "byte strings"
     STR = "strings"
+    ABSTIME = "absolute times"
+    RELTIME = "relative times"
 
 
 _MAC_VALUE_RE = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
@@ -271,6 +292,10 @@ def _is_ipv6(value: str) -> bool:
 def _kind_of(value: Any) -> _Kind | None:
     # Classifying a str by its shape is safe only because it happens once per field (see
     # _typed): a Wireshark field has one type, so its first value speaks for all of them.
+    if isinstance(value, AbsoluteTime):
+        return _Kind.ABSTIME
+    if isinstance(value, RelativeTime):
+        return _Kind.RELTIME
     if isinstance(value, (int, float)):  # bool is an int: Wireshark's booleans are 0/1
         return _Kind.INT
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -360,6 +385,16 @@ def _parse_hex_bytes(text: str, what: str, example: str) -> bytes:
 
 def _convert(kind: _Kind, text: str, quoted: bytes | None) -> Any:
     """The literal as a comparison key for ``kind`` (see ``_KEYS``), or ``_BadLiteral``."""
+    if kind in (_Kind.ABSTIME, _Kind.RELTIME):
+        try:
+            if kind is _Kind.RELTIME:
+                if quoted is not None:
+                    raise _BadLiteral(f"{text} is quoted: write seconds as a number, 0.001")
+                return relative_ns(text)
+            return absolute_ns(text if quoted is None
+                               else quoted.decode("utf-8", "surrogateescape"))
+        except TimeLiteralError as exc:
+            raise _BadLiteral(str(exc)) from None
     if quoted is not None:
         if kind is _Kind.BYTES:
             return len(quoted), quoted
@@ -442,6 +477,8 @@ _KEYS: dict[_Kind, Callable[[Any], Any] | None] = {
     _Kind.MAC: _mac_key,
     _Kind.IPV4: _ip_key,
     _Kind.IPV6: _ip6_key,
+    _Kind.ABSTIME: None,
+    _Kind.RELTIME: None,
 }
 _VALUE_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -519,10 +556,14 @@ def _set_pred(kind: _Kind, members: _Members, field: str) -> ValuePred:
 
 
 # The capture record's fields a filter can test (``Packet.frame``, which
-# ``vxlankit.present.run.decode_records`` sets when a filter names one; Wireshark's times are
-# not comparable here yet).
+# ``vxlankit.present.run.decode_records`` sets when a filter names one).
 FRAME_FIELDS = frozenset({"frame.number", "frame.len", "frame.cap_len", "frame.interface_id",
-                           "frame.interface_name", "frame.comment"})
+                           "frame.interface_name", "frame.comment", "frame.time",
+                           "frame.time_epoch", "frame.time_relative", "frame.time_delta",
+                           "frame.protocols"})
+# Those that need the capture's first and previous timestamps (or the whole stack).
+FRAME_TIMES = frozenset({"frame.time", "frame.time_epoch", "frame.time_relative",
+                         "frame.time_delta"})
 
 
 # Field types ``contains`` and ``matches`` refuse (tshark: "cannot be converted").
@@ -554,7 +595,7 @@ def _text_pred(op: str, literal: _Literal, field: str, expr: str
         if kind is _Kind.BYTES:
             _, needle = literal.as_kind(kind, field)
             return lambda value: needle in bytes(value)
-        if kind in (_Kind.INT, _Kind.IPV4, _Kind.IPV6):
+        if kind in (_Kind.INT, _Kind.IPV4, _Kind.IPV6, _Kind.ABSTIME, _Kind.RELTIME):
             raise FilterExprError(f"{field} holds {kind.value}: 'contains' applies to "
                                   "strings and byte strings", expr, tok.col)
         text = raw.decode("utf-8", "surrogateescape") if raw is not None else tok.text
@@ -640,6 +681,55 @@ def _values_of(name: str, ranges: tuple[_LayerRange, ...] | None) -> Callable[[P
     return at_layers
 
 
+def _protocol_bytes(name: str) -> Callable[[Packet], list[Any]]:
+    """The bytes of every layer of protocol ``name`` (``frame``: the whole frame), as
+    Wireshark's protocol fields hold them: what the layer's tree item covers."""
+    if name == "frame":
+        return lambda pkt: [bytes(pkt.data)]
+
+    def of(pkt: Packet) -> list[Any]:
+        data, layers = pkt.data, pkt.layers
+        found = []
+        for i, layer in enumerate(layers):
+            if layer.proto != name:
+                continue
+            stop = layer.offset + layer.length
+            spec = spec_for(layer)
+            covers = spec.covers if spec is not None else "header"
+            if covers == "payload" and layer.length:  # no header of its own: covers nothing
+                stop = max([stop] + [x.offset + x.length for x in layers[i + 1:]
+                                     if x.proto not in _AFTER_DATA])
+            elif covers == "extensions":
+                for x in layers[i + 1:]:
+                    below = spec_for(x)
+                    if below is None or below.role != EXTENSION:
+                        break
+                    stop = x.offset + x.length
+            found.append(bytes(data[layer.offset:stop]))
+        return found
+
+    return of
+
+
+# Layers after a packet's data: what a protocol's bytes never reach.
+_AFTER_DATA = frozenset({"trailer", "fcs"})
+
+
+def _sliced(values_of: Callable[[Packet], list[Any]], ranges: Slice
+            ) -> Callable[[Packet], list[Any]]:
+    """The slice ``ranges`` of each value (those a range does not fit give nothing)."""
+    def of(pkt: Packet) -> list[Any]:
+        found = []
+        for value in values_of(pkt):
+            raw = value_bytes(value)
+            part = None if raw is None else cut(raw, ranges)
+            if part is not None:
+                found.append(part)
+        return found
+
+    return of
+
+
 def _quantified(op: str, values_of: Callable[[Packet], list[Any]], pred: ValuePred) -> Test:
     """Apply ``pred`` (already ``==`` for "===", ``!=`` for "!=" and "~=") over the occurrences.
 
@@ -683,7 +773,8 @@ class _Parser:
         if known_fields is None:
             self.known_protocols: frozenset[str] | None = None
         else:
-            self.known_protocols = PROTOCOLS | {f.split(".", 1)[0] for f in known_fields}
+            self.known_protocols = PROTOCOLS | {"frame"} | {
+                f.split(".", 1)[0] for f in known_fields}
         self.fields: set[str] = set()
         self.protocols: set[str] = set()
 
@@ -784,28 +875,43 @@ class _Parser:
             if is_protocol:
                 self.fail(f"'{name}' is a protocol; layer numbers apply to fields", hash_tok)
             layers = hash_tok.value
+        ranges: Slice | None = None
+        if self.peek.kind == "slice":
+            slice_tok = self.take()
+            declared = FIELDS.get(name)
+            if not is_protocol and declared is not None and declared.type in (UINT, BOOL):
+                self.fail(f"{name} holds {_NOT_TEXT[declared.type]}: only byte strings, "
+                          "addresses and strings can be sliced", slice_tok)
+            ranges = slice_tok.value
 
         nxt = self.peek
         if nxt.kind == "unsupported":
             self.fail(f"the '{nxt.text}' operator is not supported by vxlankit filters", nxt)
         negate = nxt.kind == "not" and self.toks[self.pos + 1].kind == "in"
-        if nxt.kind not in ("op", "in") and not negate:
-            if is_protocol:
-                self.protocols.add(name)
-                return lambda pkt: any(layer.proto == name for layer in pkt.layers)
+        if is_protocol:
+            self.protocols.add(name)
+        else:
             self.fields.add(name)
+        if nxt.kind not in ("op", "in") and not negate and ranges is None:
+            if is_protocol:
+                if name == "frame":
+                    return lambda pkt: True
+                return lambda pkt: any(layer.proto == name for layer in pkt.layers)
             if layers is None:
                 return lambda pkt: name in pkt
             values_at = _values_of(name, layers)
             return lambda pkt: bool(values_at(pkt))
 
-        if is_protocol:
-            self.fail(f"'{name}' is a protocol; only its presence can be tested", nxt)
-        self.fields.add(name)
-        values_of = _values_of(name, layers)
+        # A protocol stands for its bytes (compared, searched and sliced as a byte string).
+        values_of = _protocol_bytes(name) if is_protocol else _values_of(name, layers)
+        if ranges is not None:
+            values_of = _sliced(values_of, ranges)
+            if nxt.kind not in ("op", "in") and not negate:
+                sliced = values_of
+                return lambda pkt: bool(sliced(pkt))
         if nxt.kind == "op" and nxt.value in ("contains", "matches"):
             declared = FIELDS.get(name)
-            if declared is not None and declared.type in _NOT_TEXT:
+            if ranges is None and declared is not None and declared.type in _NOT_TEXT:
                 self.fail(f"{name} holds {_NOT_TEXT[declared.type]}: '{nxt.value}' applies to "
                           "strings and byte strings", nxt)
             op_tok = self.take()

@@ -125,21 +125,23 @@ def record_object(record: RecordLike, packet: Packet, *, file: str | None = None
 # A decoded layer of a given protocol, status and field names always has the same JSON shape,
 # so its text is a %-template with a slot per value: ``%d`` for an int (it raises for anything
 # else, which sends the layer to the generic encoder), ``"%s"`` for an address string (the codec
-# makes them from hex digits, dots and colons only, so they need no escaping), and ``"%s"`` for
-# bytes turned into colon-hex first.
+# makes them from hex digits, dots and colons only, so they need no escaping), ``%s`` for any
+# other string escaped and quoted by the encoder's own function first (a value of another type
+# there raises, to the generic encoder), and ``"%s"`` for bytes turned into colon-hex first.
 
 _SAFE_STR_FIELDS = frozenset({
     "eth.dst", "eth.src", "ip.src", "ip.dst", "arp.src.hw_mac", "arp.dst.hw_mac",
     "arp.src.proto_ipv4", "arp.dst.proto_ipv4", "sll.src.eth", "null.byte_order",
 })
 _encode_str = json.encoder.encode_basestring_ascii
-_Template = tuple[str, tuple[int, ...]] | None
+_Template = tuple[str, tuple[int, ...], tuple[int, ...]] | None
 _templates: dict[tuple[Any, ...], _Template] = {}
 
 
 def _make_template(proto: str, status: str, fields: dict[str, Any]) -> _Template:
     parts = []
     byte_slots = []
+    str_slots = []
     for slot, (name, value) in enumerate(fields.items(), start=2):
         kind = type(value)
         key = _encode_str(name).replace("%", "%%")
@@ -147,6 +149,9 @@ def _make_template(proto: str, status: str, fields: dict[str, Any]) -> _Template
             parts.append(f"{key}:%d")
         elif kind is str and name in _SAFE_STR_FIELDS:
             parts.append(f'{key}:"%s"')
+        elif kind is str:  # any other text: escaped as the encoder escapes it
+            parts.append(f"{key}:%s")
+            str_slots.append(slot)
         elif kind is bytes:
             parts.append(f'{key}:"%s"')
             byte_slots.append(slot)
@@ -154,7 +159,7 @@ def _make_template(proto: str, status: str, fields: dict[str, Any]) -> _Template
             return None
     head = ('{"proto":' + _encode_str(proto).replace("%", "%%") + ',"offset":%d,"length":%d,'
             '"status":' + _encode_str(status).replace("%", "%%") + ',"fields":{')
-    return head + ",".join(parts) + "}}", tuple(byte_slots)
+    return head + ",".join(parts) + "}}", tuple(byte_slots), tuple(str_slots)
 
 
 def _layer_json(layer: Any) -> str:
@@ -168,13 +173,15 @@ def _layer_json(layer: Any) -> str:
                 _templates.clear()
             template = _templates[key] = _make_template(layer.proto, layer.status, fields)
         if template is not None:
-            text, byte_slots = template
+            text, byte_slots, str_slots = template
             values = [layer.offset, layer.length, *fields.values()]
-            for slot in byte_slots:
-                values[slot] = values[slot].hex(":")
             try:
+                for slot in byte_slots:
+                    values[slot] = values[slot].hex(":")
+                for slot in str_slots:
+                    values[slot] = _encode_str(values[slot])
                 return text % tuple(values)
-            except TypeError:
+            except (TypeError, AttributeError):
                 pass
     obj: dict[str, Any] = {"proto": layer.proto, "offset": layer.offset, "length": layer.length,
                            "status": layer.status, "fields": fields}

@@ -26,7 +26,8 @@ from typing import Any, BinaryIO, Protocol
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
 from vxlankit.packet import Packet
-from vxlankit.present.filter import FRAME_FIELDS
+from vxlankit.present.filter import FRAME_FIELDS, FRAME_TIMES
+from vxlankit.present.frametimes import AbsoluteTime, RelativeTime
 from vxlankit.present.plural import counted
 
 __all__ = [
@@ -229,8 +230,10 @@ def decode_records(
     select = Selection(vnis, vteps, filter)
     keep_all = select.everything
     # frame.* in a filter reads the record's own fields: set them only when it asks.
-    frame_fields = bool(filter is not None and FRAME_FIELDS.intersection(
-        getattr(filter, "fields", ())))
+    asked = FRAME_FIELDS.intersection(getattr(filter, "fields", ())) if filter else set()
+    frame_fields = bool(asked)
+    times = bool(FRAME_TIMES.intersection(asked))
+    stack = "frame.protocols" in asked
     analyze = Analysis()
     cache: dict[int, DecodeOptions] = {}
     first: int | None = None
@@ -244,7 +247,15 @@ def decode_records(
         opts = options if iface.fcslen is None else options_for(options, iface, cache)
         packet = analyze(decode(record.data, iface.linktype, opts))
         if frame_fields:
-            packet.frame = frame_values(record, iface)
+            frame = packet.frame = frame_values(record, iface)
+            if times:
+                frame["frame.time"] = frame["frame.time_epoch"] = AbsoluteTime(ts)
+                frame["frame.time_relative"] = RelativeTime(ts - first)
+                frame["frame.time_delta"] = RelativeTime(ts - prev)
+            if stack:
+                from vxlankit.present.jsonl import frame_protocols  # jsonl imports this module
+
+                frame["frame.protocols"] = frame_protocols(packet)
         if keep_all or select(packet):
             yield DecodedRecord(record, packet, first, prev)
             kept += 1

@@ -11,17 +11,25 @@ Feed :class:`OverlayStats` decoded records (``add``), one capture after another
   protocols; a pair seen one way on one VNI and the other way on another (routed between the
   subnets of one overlay) is one conversation listing both VNIs.  Addresses are the inner IPv4
   addresses (ARP: sender and target protocol addresses), or the inner MACs for anything else;
-* pings: ICMP echo requests matched to replies by (VNI, inner IPs, identifier, sequence), a
-  reply on another VNI than its request's matching too (the routed case):
-  requests, replies, lost, round-trip min/avg/max, per (VNI, requester, responder);
-* ARP requests left unanswered: no reply from the target to the asker in the same VNI.
+* pings, per tap: ICMP and ICMPv6 echo requests matched to replies seen on the same tap, by
+  (VNI, inner IPs, identifier, sequence), a reply on another VNI than its request's matching
+  too (the routed case): requests, replies, lost, round-trip min/avg/max/mdev as ping prints
+  them, per (tap, VNI, requester, responder);
+* ARP, per tap: requests and the replies to them on the same tap, the time to the reply, and
+  the requests left unanswered there;
+* paths and hops: each echo and ARP packet seen on several taps, the taps in time order
+  (:mod:`vxlankit.present.taps`), and per hop (tap, next tap, kind of packet) the one-way
+  delay's min/avg/max.
 
+A tap is a pcapng interface, or with several files a file and interface; pairing never crosses
+taps, since a request seen on one tap and its reply on another give no host's round trip.
 Packets that are not VXLAN count as VNI ``None`` ("-" in text) in the inner tables, so a
 capture taken inside the overlay gets its pings and ARPs checked too.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -32,6 +40,7 @@ from vxlankit.layers.registry import spec_for
 from vxlankit.layers.spec import NETWORK, TUNNEL
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import RecordLike
+from vxlankit.present.taps import PathFinder, TapPath, rtt_summary
 from vxlankit.present.timeformat import epoch_str, format_seconds, utc_text
 
 __all__ = ["FileInfo", "OverlayStats"]
@@ -47,7 +56,7 @@ def _utc(ts_ns: int | None) -> str:
     return utc_text(secs, "%Y-%m-%d %H:%M:%S") + f".{frac // 1000:06d} UTC"
 
 
-def _ms(ns: int) -> float:
+def _ms(ns: int | float) -> float:
     return round(ns / 1e6, 6)
 
 
@@ -126,12 +135,15 @@ class _Ping:
 
 
 class _Arp:
-    __slots__ = ("requests", "first", "last")
+    __slots__ = ("requests", "first", "last", "replies", "pending", "times")
 
     def __init__(self, ts: int) -> None:
         self.requests = 0
         self.first = ts
         self.last = ts
+        self.replies = 0
+        self.pending: int | None = None  # the first request since the last reply
+        self.times: list[int] = []  # request (the first of a retried run) to reply
 
 
 Tunnel = int | str  # a VXLAN VNI, or another tunnel's kind and id ("Geneve vni 10")
@@ -191,6 +203,20 @@ def _vkey(vni: Tunnel | None) -> tuple[bool, bool, int, str]:
     return False, True, 0, vni
 
 
+_ECHO_KINDS = {(family, request): f"{family} echo {'request' if request else 'reply'}"
+               for family in ("ICMP", "ICMPv6") for request in (True, False)}
+
+
+def _describe(key: Any) -> tuple[str, str]:
+    """A path key (see ``OverlayStats._echo`` and ``_arp``) as (kind, which packet)."""
+    kind = key[0]
+    if kind == "ARP request":
+        return kind, f"who-has {key[2]} tell {key[1]}"
+    if kind == "ARP reply":
+        return kind, f"{key[1]} is-at {key[3]}"
+    return kind, f"{key[1]} > {key[2]} id={key[3]:#06x} seq={key[4]}"
+
+
 class OverlayStats:
     """Accumulates everything ``vxlankit stats`` reports."""
 
@@ -204,14 +230,18 @@ class OverlayStats:
         # (VNI, transport, end, end) -> the 5-tuple conversation (tshark -z conv,tcp / udp);
         # an end is "address:port", the pair in sorted order.
         self.transports: dict[tuple[Any, ...], _Pair] = {}
-        self.pings: dict[tuple[Any, ...], _Ping] = {}
-        self._requests: dict[tuple[Any, ...], int] = {}  # (vni, src, dst, id, seq) -> ts
-        # (src, dst, id, seq) -> VNIs of the overlay requests: a routed echo's reply comes back
-        # on the requester's subnet's VNI, not on the VNI the request went out on.
+        # Everything below is per tap: a number into ``self.taps``.
+        self.taps: list[tuple[int, int, str | None]] = []  # (file index, interface id, name)
+        self._tap_numbers: dict[tuple[int, int, str | None], int] = {}
+        self.pings: dict[tuple[Any, ...], _Ping] = {}  # (tap, vni, src, dst)
+        self._requests: dict[tuple[Any, ...], int] = {}  # (tap, vni, src, dst, id, seq) -> ts
+        # (tap, src, dst, id, seq) -> VNIs of the overlay requests: a routed echo's reply comes
+        # back on the requester's subnet's VNI, not on the VNI the request went out on.
         self._request_vnis: dict[tuple[Any, ...], list[Tunnel]] = {}
         self._answered: set[tuple[Any, ...]] = set()
-        self.arp_requests: dict[tuple[Any, ...], _Arp] = {}  # (vni, target, asker)
-        self._arp_replies: set[tuple[Any, ...]] = set()  # (vni, responder, asker)
+        self.arp_requests: dict[tuple[Any, ...], _Arp] = {}  # (tap, vni, target, asker)
+        self._arp_replies: set[tuple[Any, ...]] = set()  # (tap, vni, responder, asker)
+        self.paths = PathFinder(_describe)
 
     def start_file(self, path: str, format: str) -> FileInfo:
         info = FileInfo(path, format)
@@ -239,6 +269,12 @@ class OverlayStats:
         if info.last_ns is None or ts > info.last_ns:
             info.last_ns = ts
         self.packets += 1
+        iface = record.interface
+        where = (len(self.files) - 1, getattr(iface, "id", 0), iface.name)
+        tap = self._tap_numbers.get(where)
+        if tap is None:
+            tap = self._tap_numbers[where] = len(self.taps)
+            self.taps.append(where)
 
         layers = packet.layers
         hops, start = _inner(layers)
@@ -258,13 +294,14 @@ class OverlayStats:
                     pair = self.vteps[key] = _Pair(src, dst, ts)
                 pair.add(src, length, ts, hop_vni)
             vni = hops[-1][2]
-        self._inner_stats(layers, start, vni, ts, length)
+        self._inner_stats(layers, start, vni, ts, length, tap)
 
     def _inner_stats(self, layers: list[Layer], start: int, vni: Tunnel | None, ts: int,
-                     length: int) -> None:
+                     length: int, tap: int) -> None:
         macs: tuple[str, str] | None = None
         ip: Layer | None = None
         top: Layer | None = None
+        payload: bytes | None = None
         for layer in layers[start:]:
             proto = layer.proto
             if proto == "eth":
@@ -272,6 +309,8 @@ class OverlayStats:
                     macs = (layer.fields["eth.src"], layer.fields["eth.dst"])
             elif proto in ("arp", "icmp", "icmpv6", "udp", "tcp") and top is None:
                 top = layer
+            elif proto == "data" and payload is None:
+                payload = layer.fields.get("data.data")
             elif (spec := spec_for(layer)) is not None and spec.role == NETWORK:
                 if ip is None:
                     ip = layer
@@ -311,45 +350,73 @@ class OverlayStats:
             if pair is None:
                 pair = self.transports[tkey] = _Pair(tkey[2], tkey[3], ts)
             pair.add(a, length, ts, f.get("tcp.stream"))
-        if top.proto == "icmp" and src is not None and "icmp.ident" in f:
+        if proto == "icmp" and src is not None and dst is not None and "icmp.ident" in f:
             itype = f["icmp.type"]
-            if itype == 8:
-                req = (vni, src, dst, f["icmp.ident"], f["icmp.seq"])
-                ping = self.pings.setdefault((vni, src, dst), _Ping())
-                if req in self._requests:
-                    ping.duplicates += 1
-                else:
-                    self._requests[req] = ts
-                    ping.requests += 1
-                    if vni is not None:
-                        self._request_vnis.setdefault(req[1:], []).append(vni)
-            elif itype == 0:
-                req = (vni, dst, src, f["icmp.ident"], f["icmp.seq"])
-                if req not in self._requests and vni is not None:
-                    other = [v for v in self._request_vnis.get(req[1:], ()) if v != vni]
-                    if other:
-                        req = (other[0], *req[1:])  # routed between subnets: the request's row
-                ping = self.pings.setdefault((req[0], dst, src), _Ping())
-                if req[0] != vni and vni is not None:
-                    ping.reply_vnis[vni] = None
-                sent = self._requests.get(req)
-                if sent is None or req in self._answered or ts < sent:
-                    ping.unmatched += 1
-                else:
-                    self._answered.add(req)
-                    ping.replies += 1
-                    ping.rtts.append(ts - sent)
-        elif top.proto == "arp" and "arp.src.proto_ipv4" in f:
-            op = f["arp.opcode"]
-            spa, tpa = f["arp.src.proto_ipv4"], f["arp.dst.proto_ipv4"]
-            if op == 1 and spa != tpa:  # gratuitous ARP announces, it asks nothing
-                arp = self.arp_requests.get((vni, tpa, spa))
-                if arp is None:
-                    arp = self.arp_requests[(vni, tpa, spa)] = _Arp(ts)
-                arp.requests += 1
-                arp.last = max(arp.last, ts)
-            elif op == 2:
-                self._arp_replies.add((vni, spa, tpa))
+            if itype in (8, 0):
+                ip_id = ip.fields.get("ip.id") if ip is not None else None
+                self._echo(tap, vni, ts, src, dst, itype == 8, f["icmp.ident"], f["icmp.seq"],
+                           ("ICMP", ip_id, hash(payload)))
+        elif (proto == "icmpv6" and src is not None and dst is not None
+              and "icmpv6.echo.identifier" in f and f.get("icmpv6.type") in (128, 129)):
+            self._echo(tap, vni, ts, src, dst, f["icmpv6.type"] == 128,
+                       f["icmpv6.echo.identifier"], f["icmpv6.echo.sequence_number"],
+                       ("ICMPv6", None, hash(payload)))
+        elif proto == "arp" and "arp.src.proto_ipv4" in f:
+            self._arp(tap, vni, ts, f)
+
+    def _echo(self, tap: int, vni: Tunnel | None, ts: int, src: str, dst: str, request: bool,
+              ident: int, seq: int, content: tuple[str, Any, int]) -> None:
+        self.paths.add((_ECHO_KINDS[content[0], request], src, dst, ident, seq, *content[1:]),
+                       tap, ts)
+        if request:
+            req = (tap, vni, src, dst, ident, seq)
+            ping = self.pings.setdefault((tap, vni, src, dst), _Ping())
+            if req in self._requests:
+                ping.duplicates += 1
+            else:
+                self._requests[req] = ts
+                ping.requests += 1
+                if vni is not None:
+                    self._request_vnis.setdefault((tap, *req[2:]), []).append(vni)
+            return
+        req = (tap, vni, dst, src, ident, seq)
+        if req not in self._requests and vni is not None:
+            other = [v for v in self._request_vnis.get((tap, *req[2:]), ()) if v != vni]
+            if other:
+                req = (tap, other[0], *req[2:])  # routed between subnets: the request's row
+        ping = self.pings.setdefault((tap, req[1], dst, src), _Ping())
+        if req[1] != vni and vni is not None:
+            ping.reply_vnis[vni] = None
+        sent = self._requests.get(req)
+        if sent is None or req in self._answered or ts < sent:
+            ping.unmatched += 1
+        else:
+            self._answered.add(req)
+            ping.replies += 1
+            ping.rtts.append(ts - sent)
+
+    def _arp(self, tap: int, vni: Tunnel | None, ts: int, f: dict[str, Any]) -> None:
+        op = f["arp.opcode"]
+        spa, tpa = f["arp.src.proto_ipv4"], f["arp.dst.proto_ipv4"]
+        if op == 1:
+            self.paths.add(("ARP request", spa, tpa, f.get("arp.src.hw_mac")), tap, ts)
+            if spa == tpa:  # gratuitous ARP announces, it asks nothing
+                return
+            arp = self.arp_requests.get((tap, vni, tpa, spa))
+            if arp is None:
+                arp = self.arp_requests[(tap, vni, tpa, spa)] = _Arp(ts)
+            arp.requests += 1
+            arp.last = max(arp.last, ts)
+            if arp.pending is None:
+                arp.pending = ts
+        elif op == 2:
+            self.paths.add(("ARP reply", spa, tpa, f.get("arp.src.hw_mac")), tap, ts)
+            self._arp_replies.add((tap, vni, spa, tpa))
+            asked = self.arp_requests.get((tap, vni, spa, tpa))
+            if asked is not None and asked.pending is not None:
+                asked.replies += 1
+                asked.times.append(ts - asked.pending)
+                asked.pending = None
 
     # ---------------------------------------------------------------------------- results
 
@@ -427,41 +494,115 @@ class OverlayStats:
                          "first_time": epoch_str(pair.first), "last_time": epoch_str(pair.last)})
         return rows
 
+    def tap_name(self, tap: int) -> str:
+        """A tap as the tables name it: the interface's name (``#ID`` when it has none and the
+        file has several interfaces); with several files, the file's path before it."""
+        file_index, if_id, name = self.taps[tap]
+        own = name or None
+        if own is None and sum(1 for t in self.taps if t[0] == file_index) > 1:
+            own = f"#{if_id}"
+        path = self._short_path(file_index)
+        if len(self.files) > 1:
+            return f"{path}:{own}" if own else path
+        return own or path
+
+    def _short_path(self, file_index: int) -> str:
+        """A file's name without its directory, unless another file has the same name."""
+        if file_index >= len(self.files):
+            return "-"
+        path = self.files[file_index].path
+        base = os.path.basename(path) or path
+        same = sum(1 for info in self.files if (os.path.basename(info.path) or info.path) == base)
+        return base if same == 1 else path
+
+    def tap_rows(self) -> list[dict[str, Any]]:
+        return [{"tap": self.tap_name(i), "file": self.files[f].path if f < len(self.files)
+                 else "-", "interface_id": if_id, "interface_name": name}
+                for i, (f, if_id, name) in enumerate(self.taps)]
+
     def ping_rows(self) -> list[dict[str, Any]]:
         rows = []
-        for (vni, src, dst), ping in sorted(self.pings.items(),
-                                            key=lambda kv: (*_vkey(kv[0][0]),
-                                                            kv[0][1], kv[0][2])):
+        for (tap, vni, src, dst), ping in sorted(self.pings.items(),
+                                                 key=lambda kv: (kv[0][0], *_vkey(kv[0][1]),
+                                                                 kv[0][2], kv[0][3])):
             if not ping.requests and not ping.unmatched:
                 continue
-            rtts = ping.rtts
+            rtt = rtt_summary(ping.rtts)
             lost = ping.requests - ping.replies
             rows.append({
+                "tap": self.tap_name(tap),
                 "vni": vni, "vnis": [] if vni is None else [vni, *ping.reply_vnis],
                 "src": src, "dst": dst, "requests": ping.requests,
                 "replies": ping.replies, "lost": lost,
                 "loss": round(lost / ping.requests, 6) if ping.requests else 0.0,
                 "duplicates": ping.duplicates, "unmatched_replies": ping.unmatched,
-                "rtt_min_ms": _ms(min(rtts)) if rtts else None,
-                "rtt_avg_ms": _ms(sum(rtts) // len(rtts)) if rtts else None,
-                "rtt_max_ms": _ms(max(rtts)) if rtts else None,
+                "rtt_min_ms": _ms(rtt.min_ns) if rtt else None,
+                "rtt_avg_ms": _ms(rtt.avg_ns) if rtt else None,
+                "rtt_max_ms": _ms(rtt.max_ns) if rtt else None,
+                "rtt_mdev_ms": _ms(rtt.mdev_ns) if rtt else None,
+                "rtt": rtt.text() if rtt else None,
             })
         return rows
 
+    def _arp_items(self) -> list[tuple[tuple[Any, ...], _Arp]]:
+        return sorted(self.arp_requests.items(),
+                      key=lambda kv: (kv[0][0], *_vkey(kv[0][1]), kv[1].first))
+
     def _unanswered(self) -> list[tuple[tuple[Any, ...], _Arp]]:
-        return [(key, arp) for key, arp in sorted(
-                self.arp_requests.items(),
-                key=lambda kv: (*_vkey(kv[0][0]), kv[1].first))
-                if key not in self._arp_replies]
+        return [(key, arp) for key, arp in self._arp_items() if key not in self._arp_replies]
 
     def arp_rows(self) -> list[dict[str, Any]]:
+        """ARP requests that no reply answered on the tap that saw them."""
         rows = []
-        for (vni, target, asker), arp in self._unanswered():
-            rows.append({"vni": vni, "who_has": target, "tell": asker, "requests": arp.requests,
+        for (tap, vni, target, asker), arp in self._unanswered():
+            rows.append({"tap": self.tap_name(tap), "vni": vni, "who_has": target,
+                         "tell": asker, "requests": arp.requests,
                          "first_time": epoch_str(arp.first), "last_time": epoch_str(arp.last)})
         return rows
 
+    def arp_exchange_rows(self) -> list[dict[str, Any]]:
+        """Every ARP question per tap: requests, the replies seen to them on that tap, and the
+        time from a request (the first of a retried run) to its reply."""
+        rows = []
+        for (tap, vni, target, asker), arp in self._arp_items():
+            times = rtt_summary(arp.times)
+            rows.append({"tap": self.tap_name(tap), "vni": vni, "who_has": target,
+                         "tell": asker, "requests": arp.requests, "replies": arp.replies,
+                         "reply_min_ms": _ms(times.min_ns) if times else None,
+                         "reply_avg_ms": _ms(times.avg_ns) if times else None,
+                         "reply_max_ms": _ms(times.max_ns) if times else None,
+                         "first_time": epoch_str(arp.first), "last_time": epoch_str(arp.last)})
+        return rows
+
+    def tap_paths(self) -> list[TapPath]:
+        """Every echo and ARP packet seen on two taps or more, with its way across them."""
+        return [path for path in self.paths.paths() if len(path.steps) > 1]
+
+    def path_rows(self, paths: list[TapPath] | None = None) -> list[dict[str, Any]]:
+        rows = []
+        for path in self.tap_paths() if paths is None else paths:
+            first = path.steps[0].ts_ns
+            rows.append({"packet": path.kind, "what": path.what,
+                         "taps": [{"tap": self.tap_name(step.tap),
+                                   "time": epoch_str(step.ts_ns),
+                                   "since_first_ms": _ms(step.ts_ns - first)}
+                                  for step in path.steps]})
+        return rows
+
+    def hop_rows(self, paths: list[TapPath] | None = None) -> list[dict[str, Any]]:
+        """Per hop (a tap, the next tap that saw the same packet, the kind of packet): how
+        many packets took it and their one-way delay."""
+        rows = []
+        for hop in self.paths.hops(self.tap_paths() if paths is None else paths):
+            t = hop.times
+            rows.append({"from": self.tap_name(hop.src), "to": self.tap_name(hop.dst),
+                         "packet": hop.kind, "packets": t.count, "min_ms": _ms(t.min_ns),
+                         "avg_ms": _ms(t.avg_ns), "max_ms": _ms(t.max_ns),
+                         "times": t.short()})
+        return rows
+
     def to_dict(self) -> dict[str, Any]:
+        paths = self.tap_paths()
         return {
             "files": [info.to_dict() for info in self.files],
             "packets": self.packets,
@@ -470,8 +611,12 @@ class OverlayStats:
             "vtep_pairs": self.vtep_rows(),
             "conversations": self.conversation_rows(),
             "transport_conversations": self.transport_rows(),
+            "taps": self.tap_rows(),
             "pings": self.ping_rows(),
+            "arp": self.arp_exchange_rows(),
             "arp_unanswered": self.arp_rows(),
+            "hops": self.hop_rows(paths),
+            "paths": self.path_rows(paths),
         }
 
     def render(self) -> str:
@@ -523,17 +668,28 @@ class OverlayStats:
                         ",".join(map(str, r["streams"])) or "-"]
                        for r in self.transport_rows()])
 
-        def ms(value: float | None) -> str:
-            return "-" if value is None else f"{value:.3f}"
-
-        out += _table("Pings (ICMP echo)", ["VNI", "From", "To", "Sent", "Received", "Lost",
-                                            "Loss", "RTT min ms", "avg", "max"],
-                      [[vnis_text(r), r["src"], r["dst"], r["requests"], r["replies"],
-                        r["lost"], f"{r['loss'] * 100:.0f}%", ms(r["rtt_min_ms"]),
-                        ms(r["rtt_avg_ms"]), ms(r["rtt_max_ms"])] for r in self.ping_rows()])
-        out += _table("Unanswered ARP requests", ["VNI", "Who has", "Tell", "Requests", "First"],
-                      [[vni_text(key[0]), key[1], key[2], arp.requests, _utc(arp.first)]
-                       for key, arp in self._unanswered()])
+        out += _table("Pings (ICMP echo; request and reply on the same tap)",
+                      ["Tap", "VNI", "From", "To", "Sent", "Received", "Lost", "Loss",
+                       "Unmatched", "RTT min/avg/max/mdev ms"],
+                      [[r["tap"], vnis_text(r), r["src"], r["dst"], r["requests"], r["replies"],
+                        r["lost"], f"{r['loss'] * 100:.0f}%" if r["requests"] else "-",
+                        r["unmatched_replies"], r["rtt"] or "-"]
+                       for r in self.ping_rows()])
+        out += _table("ARP (request and reply on the same tap)",
+                      ["Tap", "VNI", "Who has", "Tell", "Requests", "Replies",
+                       "Reply min/avg/max ms"],
+                      [[r["tap"], vni_text(r["vni"]), r["who_has"], r["tell"], r["requests"],
+                        r["replies"], "-" if r["reply_min_ms"] is None else
+                        f"{r['reply_min_ms']:.3f}/{r['reply_avg_ms']:.3f}/{r['reply_max_ms']:.3f}"]
+                       for r in self.arp_exchange_rows()])
+        out += _table("Unanswered ARP requests", ["Tap", "VNI", "Who has", "Tell", "Requests",
+                                                  "First"],
+                      [[self.tap_name(key[0]), vni_text(key[1]), key[2], key[3], arp.requests,
+                        _utc(arp.first)] for key, arp in self._unanswered()])
+        out += _table("Hops (one way: the same packet on a tap, then on the next)",
+                      ["From", "To", "Packet", "Count", "min/avg/max ms"],
+                      [[r["from"], r["to"], r["packet"], r["packets"], r["times"]]
+                       for r in self.hop_rows()])
         return "\n".join(out).rstrip("\n")
 
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from vxlankit.addr import ip6_str
+from vxlankit.addr import pair_str
 from vxlankit.checksum import verify as _checksum_ok
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
@@ -402,12 +402,26 @@ def _transport(data: bytes, off: int, end: int, ip_off: int, kind: str,
     """(protocol column, info, bad-checksum mark or "") of the transport header at ``off``
     (its IPv4 header at ``ip_off``, its payload ending at ``end``), by the layer's own step;
     ``None`` when it has anything else to report (the full decoder's case)."""
+    spec = _TRANSPORT_SPECS[kind]
+    if spec.line is not None:  # straight from the bytes
+        addrs = data[ip_off + 8:ip_off + 40] if v6 else data[ip_off + 12:ip_off + 20]
+        src = dst = ""
+        run = analysis.running(spec.proto) if analysis is not None else None
+        if run is not None:
+            src, dst = pair_str(addrs)
+        assert spec.next_table is not None
+        found_line = spec.line(data, off, end, int.from_bytes(addrs, "big"),
+                               options.tables[spec.next_table], options.verify_checksums, run,
+                               src, dst)
+        if found_line is None:
+            return None
+        text, bad = found_line
+        return spec.short, text, f"bad {spec.proto} checksum" if bad else ""
     found = dissect_transport(data, off, end, ip_off, kind, options, analysis, bare=True,
                               v6=v6)
     if found is None:
         return None
     layers, errors, _, _ = found
-    spec = _TRANSPORT_SPECS[kind]
     assert spec.info is not None
     return spec.short, spec.info(layers[0]), f"bad {spec.proto} checksum" if errors else ""
 
@@ -445,12 +459,18 @@ _APPLICATION_SPECS = {spec.name: spec for spec in LAYERS
                       if spec.name in UDP_MESSAGES and spec.info is not None}
 
 
+_NO_PORTS: dict[int, str] = {}
+
+
 def _application_step(data: bytes, off: int, end: int, kind: str, options: DecodeOptions
                       ) -> tuple[str, str] | None:
     """(protocol column, info) of the message at ``off`` (to ``end``) by its layer's own
     step, as the reference names the packet after it; ``None`` when it is not whole and alone
     (the general case then)."""
     spec = _APPLICATION_SPECS[kind]
+    if spec.line is not None:  # straight from the bytes
+        found = spec.line(data, off, end, 0, _NO_PORTS, options.verify_checksums, None, "", "")
+        return None if found is None else (spec.short, found[0])
     walk = Walk(data, end, options.tables, options.verify_checksums, options.max_depth)
     nxt, _ = spec.dissect(walk, off)
     layers = walk.layers
@@ -509,9 +529,9 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
     are handled here: they only add end markers."""
     if options.fcs_len:
         return None
-    ethertypes = options.ethertypes
-    udp_ports = options.udp_ports
-    ip_protocols = options.ip_protocols
+    ethertypes = options.fast_ethertypes  # plain dicts: a lookup costs less
+    udp_ports = options.fast_udp_ports
+    ip_protocols = options.fast_ip_protocols
     verify = options.verify_checksums
     max_depth = options.max_depth
     end = len(data)
@@ -545,7 +565,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 if off + 20 > end:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
-                vihl, tlen, ffo, ttl, ipproto, _csum, sip, dip = _IP.unpack_from(data, off)
+                vihl, tlen, ffo, _ttl, ipproto, _csum, _sip, _dip = _IP.unpack_from(data, off)
                 if vihl != 0x45 or tlen < 20 or off + tlen > end or ffo & 0x3FFF:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
@@ -557,7 +577,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 off += 20
                 v6 = False
                 addrs = data[ip_off + 12:ip_off + 20]
-                net_src, net_dst = _ntoa(sip), _ntoa(dip)
+                net_src, net_dst = pair_str(addrs)
             else:
                 # IPv6 without extension headers (those, and jumbograms: the steps)
                 if off + 40 > end:
@@ -573,7 +593,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 off += 40
                 v6 = True
                 addrs = data[ip_off + 8:ip_off + 40]
-                net_src, net_dst = ip6_str(addrs[:16]), ip6_str(addrs[16:])
+                net_src, net_dst = pair_str(addrs)
             pkind = ip_protocols.get(ipproto)
             if pkind in _TUNNEL_SPECS:  # GRE
                 inner = _tunnels(data, off, end, pkind, net_src, net_dst, hops, bad,
@@ -706,7 +726,7 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
         def general(data: bytes, frame_len: int) -> str | None:
             return fast_summary(data, frame_len, options, pal, analysis, counter)
         return general
-    udp_ports = options.udp_ports
+    udp_ports = options.fast_udp_ports
     vxlan_ports = frozenset(p for p, n in udp_ports.items() if n == "vxlan")
     # Source ports that take a datagram before its VXLAN destination port would (a lower
     # port with a layer of its own: udp.port_layer's rule), as the two bytes on the wire.
@@ -826,15 +846,28 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                 if segment[2]:
                     bad += f" [{segment[2]}]"
             elif iproto == 17:
-                if (end < 92 + b or w3 < 8 or 84 + b + w3 > end or w2 in udp_ports
-                        or w1 in udp_ports):
+                if end < 92 + b or w3 < 8 or 84 + b + w3 > end:
                     return fast_summary(data, frame_len, options, pal, analysis, counter)
+                app = None
+                if w2 in udp_ports or w1 in udp_ports:
+                    # a message that ends the frame (DNS), by its layer; anything else: the
+                    # general path
+                    ukind = port_layer(udp_ports, w1, w2)
+                    if ukind not in _APPLICATION_SPECS:
+                        return fast_summary(data, frame_len, options, pal, analysis, counter)
+                    assert ukind is not None
+                    app = _application_step(data, 92 + b, 84 + b + w3, ukind, options)
+                    if app is None:
+                        return fast_summary(data, frame_len, options, pal, analysis, counter)
                 if w4 and ((from_bytes(data[84 + b:84 + b + w3], "big")
                             << (8 if w3 & 1 else 0))
                            + from_bytes(data[76 + b:84 + b], "big") + 17 + w3) % 0xFFFF:
                     if "[bad udp" not in bad:
                         bad += " [bad udp checksum]"
-                info = f"UDP {w1}{ARROW}{w2} len={w3 - 8}"
+                if app is None:
+                    info = f"UDP {w1}{ARROW}{w2} len={w3 - 8}"
+                else:
+                    info = f"{app[0]} {app[1]}" if app[1] else app[0]
             else:
                 return fast_summary(data, frame_len, options, pal, analysis, counter)
             key = data[26 + b:62 + b] + data[76 + b:84 + b]

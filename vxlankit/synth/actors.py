@@ -58,9 +58,21 @@ def ping_payload(size: int, sent_ns: int) -> bytes:
 
 @dataclass
 class Echo:
+    """One echo of the ping client: when ping sent it, when its request frame left the
+    container (later than ``sent_ns`` when the next hop's MAC had to be resolved first), and
+    when the reply frame arrived.  ``rtt_ns`` is the time between the two frames, what a capture
+    on the container's interface shows (``vxlankit stats``'s definition)."""
+
     seq: int
     sent_ns: int
     replied_ns: int | None = None
+    request_ns: int | None = None
+
+    @property
+    def rtt_ns(self) -> int | None:
+        if self.replied_ns is None or self.request_ns is None:
+            return None
+        return self.replied_ns - self.request_ns
 
 
 @dataclass
@@ -71,6 +83,7 @@ class _Outgoing:
     ip_id: int
     tail: list[Layer]
     dst: str = ""
+    echo: Echo | None = None  # the ping client's echo this request carries
 
 
 @dataclass
@@ -94,6 +107,7 @@ class ContainerStack:
     ident: int = 0
     _reply_id: int = 0
     _on_link: dict[str, bool] = field(default_factory=dict)
+    _echo_frames: dict[bytes, Echo] = field(default_factory=dict)  # made, not yet on the wire
 
     def __post_init__(self) -> None:
         self.ident = self.rng.randrange(1, 0x10000)
@@ -132,18 +146,28 @@ class ContainerStack:
 
     def _finish(self, mac: str, out: _Outgoing) -> bytes:
         if ":" in out.dst:
-            return encode([build.eth(dst=mac, src=self.mac),
+            data = encode([build.eth(dst=mac, src=self.mac),
                            build.ipv6(src=self.ip, dst=out.dst), *out.tail])
-        return encode([build.eth(dst=mac, src=self.mac),
-                       build.ipv4(src=self.ip, dst=out.dst, df=out.df, id=out.ip_id),
-                       *out.tail])
+        else:
+            data = encode([build.eth(dst=mac, src=self.mac),
+                           build.ipv4(src=self.ip, dst=out.dst, df=out.df, id=out.ip_id),
+                           *out.tail])
+        if out.echo is not None:
+            self._echo_frames[data] = out.echo
+        return data
+
+    def frame_sent(self, data: bytes, now_ns: int) -> None:
+        """The scenario put ``data``, a frame this stack made, on the container's interface."""
+        echo = self._echo_frames.pop(data, None)
+        if echo is not None:
+            echo.request_ns = now_ns
 
     def ping(self, dst_ip: str, seq: int, size: int, now_ns: int) -> list[bytes]:
-        echo = Echo(seq, now_ns)
-        self.echoes.append(echo)
-        self.awaiting.setdefault(seq, []).append(echo)
-        layer = icmpv6_echo(self.ident, seq) if ":" in dst_ip else build.icmp_echo(self.ident, seq)
-        out = _Outgoing(True, 0, [layer, build.payload(ping_payload(size, now_ns))])
+        record = Echo(seq, now_ns)
+        self.echoes.append(record)
+        self.awaiting.setdefault(seq, []).append(record)
+        echo = icmpv6_echo(self.ident, seq) if ":" in dst_ip else build.icmp_echo(self.ident, seq)
+        out = _Outgoing(True, 0, [echo, build.payload(ping_payload(size, now_ns))], echo=record)
         return self._resolve_or_queue(dst_ip, out)
 
     # -- receiving

@@ -7,9 +7,11 @@ receiving VTEP decapsulates what ``codec.decode`` reads back.  Taps record what 
 each point would see; a ladder of steps records who handed what to whom.
 
 Timing is a small discrete-event simulation in integer nanoseconds, with delays drawn from a
-``random.Random`` seeded by ``--seed``: same seed, same bytes.  The scheduler's time is the
-models' ``now`` as it is; the devices age their tables when they next handle a frame (the
-simulation schedules no ticks, so the bytes never depend on the ageing timers).
+``random.Random`` seeded by ``--seed``: same seed, same bytes.  ``--delay HOP=MS``
+(``PingOptions.delays``) fixes the delay of a hop (:data:`HOPS`); the draw is still made and
+thrown away, so every other hop keeps the time it has without the option.  The scheduler's
+time is the models' ``now`` as it is; the devices age their tables when they next handle a
+frame (the simulation schedules no ticks, so the bytes never depend on the ageing timers).
 """
 
 from __future__ import annotations
@@ -45,10 +47,12 @@ from vxlankit.model.events import (
     NdProxied,
     Output,
     VtepTransmit,
+    VxlanReceived,
 )
 from vxlankit.model.router import Router, RouterInterface
 from vxlankit.model.vtep import Vtep, VtepConfig
 from vxlankit.packet import Packet
+from vxlankit.present.taps import RttSummary, rtt_summary
 from vxlankit.synth.actors import ContainerStack, Echo
 from vxlankit.synth.topology import (
     DEFAULT_START_NS,
@@ -56,6 +60,7 @@ from vxlankit.synth.topology import (
     DEFAULT_VNI,
     INNER6_PREFIX,
     Node,
+    Subnet,
     Topology,
     seed_topology,
 )
@@ -72,6 +77,36 @@ _STACK = (8_000, 30_000)
 _DECODED_KEPT = 32
 _OUTER_ONLY = DEFAULT_OPTIONS.with_vxlan_ports([], gpe_ports=()).with_geneve_ports([])
 
+# The hops whose delay ``--delay HOP=MS`` fixes, and what names them further (HOP@WHO): a
+# container for its veth and its stack, a node for the rest.
+HOPS: dict[str, str] = {
+    "veth": "a container's veth, either way: container to bridge, bridge to container",
+    "bridge": "a bridge to its vxlan device or to the sandbox's router",
+    "vtep": "a VTEP's work: encapsulating to eth0, decapsulating to the bridge, an ARP or "
+            "ND proxy answer",
+    "underlay": "one node's eth0 to the other's, through the underlay router (half each "
+                "link); underlay@NODE: leaving NODE",
+    "router": "the sandbox's router forwarding between two of its bridges",
+    "stack": "a container's kernel answering (an echo reply, an ARP reply, the echo queued "
+             "behind an ARP request)",
+}
+_BY_CONTAINER = ("veth", "stack")
+
+
+def parse_delay(text: str) -> tuple[str, int]:
+    """``HOP=MS`` or ``HOP@WHO=MS`` (``underlay=0.5``, ``vtep@node2=0.02``) as (hop, ns)."""
+    hop, sep, value = text.partition("=")
+    hop = hop.strip()
+    if not sep or not hop:
+        raise ValueError(f"--delay {text!r}: expected HOP=MS, e.g. underlay=0.5")
+    try:
+        delay_ms = float(value)
+    except ValueError:
+        raise ValueError(f"--delay {text!r}: {value!r} is not a number of milliseconds") from None
+    if not 0 <= delay_ms <= 60_000:
+        raise ValueError(f"--delay {text!r}: milliseconds must be from 0 to 60000")
+    return hop, round(delay_ms * 1_000_000)
+
 
 @dataclass(frozen=True)
 class PingOptions:
@@ -87,6 +122,9 @@ class PingOptions:
     to: str = "remote"
     underlay: str = "ipv4"  # the hosts' network: "ipv4" or "ipv6"
     inner: str = "ipv4"  # the containers' ping: "ipv4" or "ipv6" (NDP, ICMPv6)
+    # Fixed one-way delays in ns, (HOP or HOP@WHO, ns) pairs (:data:`HOPS`): a later pair for
+    # the same name wins, HOP@WHO before HOP.
+    delays: tuple[tuple[str, int], ...] = ()
     # ping numbers its echoes from 1 in 16 bits: after 65535 comes 0 (iputils, -c > 65535).
     first_seq: int = 1
 
@@ -100,10 +138,18 @@ class TapPacket:
 
 @dataclass(frozen=True)
 class LadderStep:
+    """An arrow: ``src`` hands the frame to ``dst`` at ``ts_ns``; it gets there at
+    ``arrive_ns``."""
+
     ts_ns: int
     src: str
     dst: str
     label: str
+    arrive_ns: int | None = None
+
+    @property
+    def one_way_ns(self) -> int | None:
+        return None if self.arrive_ns is None else self.arrive_ns - self.ts_ns
 
 
 @dataclass(frozen=True)
@@ -116,10 +162,11 @@ class _Step:
     dst: str
     data: bytes
     prefix: str = ""
+    arrive_ns: int | None = None
 
     def done(self, options: DecodeOptions) -> LadderStep:
         return LadderStep(self.ts_ns, self.src, self.dst,
-                          self.prefix + frame_label(self.data, options))
+                          self.prefix + frame_label(self.data, options), self.arrive_ns)
 
 
 @dataclass
@@ -143,6 +190,17 @@ class SynthResult:
 
     def tap_packets(self, tap: str) -> list[TapPacket]:
         return [p for p in self.packets if p.tap == tap]
+
+    @property
+    def pinger_tap(self) -> str:
+        """The tap on the pinging container's interface (C1's veth)."""
+        c1 = self.topology.containers[0]
+        return f"{c1.node}/{c1.veth}"
+
+    def rtt(self) -> RttSummary | None:
+        """ping's summary of the answered echoes, timed as ``vxlankit stats`` times them on
+        :attr:`pinger_tap`: from the request's frame to the reply's."""
+        return rtt_summary([e.rtt_ns for e in self.echoes if e.rtt_ns is not None])
 
     def vtep(self, node: str, subnet: int = 0) -> Vtep:
         return self.vteps[(node, subnet)]
@@ -234,10 +292,12 @@ class _Scenario:
         self.topo = seed_topology(options.vni, options.port, options.seed, options.subnets,
                                   options.to, options.underlay, options.inner)
         topo = self.topo
+        self.fixed = self._fixed_delays(options.delays)
         self.rng = random.Random(f"timing:{options.seed}")
         self.queue: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
         self.seq = 0
         self._decoded: dict[bytes, Packet] = {}
+        self._hops_of: tuple[bytes, list[VxlanReceived]] = (b"", [])
         self.packets: list[TapPacket] = []
         self.ladder: list[_Step] = []
         self.events: list[Output] = []
@@ -278,6 +338,24 @@ class _Scenario:
         for n in topo.nodes:
             self.underlay.neighbours[n.name][n.ip] = n.mac
         self._control_plane()
+
+    def _fixed_delays(self, delays: tuple[tuple[str, int], ...]) -> dict[str, int]:
+        containers = [c.name for c in self.topo.containers]
+        nodes = [n.name for n in self.topo.nodes]
+        fixed: dict[str, int] = {}
+        for name, ns in delays:
+            hop, _, who = name.partition("@")
+            if hop not in HOPS:
+                raise ValueError(f"--delay: no hop named {hop!r}; hops: {', '.join(HOPS)}")
+            if who:
+                allowed = containers if hop in _BY_CONTAINER else nodes
+                if who not in allowed:
+                    raise ValueError(f"--delay: {hop}@{who}: {hop} is named by "
+                                     f"{' or '.join(allowed)}")
+            if ns < 0:
+                raise ValueError(f"--delay {name}: a delay cannot be negative")
+            fixed[name] = ns
+        return fixed
 
     def _vtep_config(self, node: Node, index: int) -> VtepConfig:
         net = self.topo.subnets[index]
@@ -342,13 +420,36 @@ class _Scenario:
             raise ValueError("not an Ethernet frame")
         return frame
 
-    def delay(self, span: tuple[int, int]) -> int:
-        return self.rng.randrange(span[0], span[1])
+    def received_hops(self, wire: bytes) -> list[VxlanReceived]:
+        """The VXLAN hops of an underlay frame, read as the receiving VTEPs read it: on the
+        scenario's port, from the bytes when the frame has the common shape."""
+        if wire is self._hops_of[0]:
+            return self._hops_of[1]  # the router's lane choice read this frame a moment ago
+        fast = fast_vxlan_received(wire, 1, *self.receive_ports)
+        if fast is not None:
+            hops = fast[1]
+        else:
+            hops = [hop for _, hop in vxlan_received(decode(wire, 1, self.receive_options))]
+        self._hops_of = (wire, hops)
+        return hops
+
+    def delay(self, span: tuple[int, int], hop: str, who: str, half: int | None = None) -> int:
+        """A random delay in ``span``, unless ``--delay`` fixed this hop's (``half``: which of
+        the underlay's two links, 0 or 1, each taking half the fixed delay)."""
+        drawn = self.rng.randrange(span[0], span[1])  # drawn either way: see the module doc
+        fixed = self.fixed.get(f"{hop}@{who}", self.fixed.get(hop))
+        if fixed is None:
+            return drawn
+        if half is None:
+            return fixed
+        return fixed // 2 if half == 0 else fixed - fixed // 2
 
     def run(self) -> None:
         c1, c2 = self.topo.containers
         for i in range(self.o.count):
-            self.at(self.o.start_ns + i * self.o.interval_ns + self.delay(_STACK), self.ping,
+            # When ping fires, jittered: a start, not a hop, so --delay leaves it random.
+            start = self.rng.randrange(_STACK[0], _STACK[1])
+            self.at(self.o.start_ns + i * self.o.interval_ns + start, self.ping,
                     c1.name, c2.ip6 or c2.ip, (self.o.first_seq + i) & 0xFFFF)
         # The run allocates hundreds of thousands of long-lived objects (frames, taps, steps)
         # and no garbage cycles: the cyclic collector would only walk them, again and again.
@@ -368,8 +469,9 @@ class _Scenario:
     def tap(self, t: int, name: str, data: bytes) -> None:
         self.packets.append(TapPacket(t, name, data))
 
-    def step(self, t: int, src: str, dst: str, data: bytes, prefix: str = "") -> None:
-        self.ladder.append(_Step(t, src, dst, data, prefix))
+    def step(self, t: int, src: str, dst: str, data: bytes, prefix: str = "", *,
+             arrive: int | None = None) -> None:
+        self.ladder.append(_Step(t, src, dst, data, prefix, arrive))
 
     def bridge_lane(self, node: str, index: int) -> str:
         return f"{self.topo.subnets[index].bridge}@{node}"
@@ -383,15 +485,17 @@ class _Scenario:
     def container_send(self, t: int, name: str, data: bytes) -> None:
         c = self.topo.container(name)
         self.tap(t, f"{c.node}/{c.veth}", data)
-        self.step(t, name, self.bridge_lane(c.node, c.subnet), data)
-        self.at(t + self.delay(_HOP), self.bridge_receive, c.node, c.subnet, c.veth,
+        self.stacks[name].frame_sent(data, t)
+        arrive = t + self.delay(_HOP, "veth", name)
+        self.step(t, name, self.bridge_lane(c.node, c.subnet), data, arrive=arrive)
+        self.at(arrive, self.bridge_receive, c.node, c.subnet, c.veth,
                 self.frame(data), data)
 
     def container_receive(self, t: int, name: str, data: bytes) -> None:
         c = self.topo.container(name)
         self.tap(t, f"{c.node}/{c.veth}", data)
         for reply in self.stacks[name].receive(data, t, self.decode(data)):
-            self.at(t + self.delay(_STACK), self.container_send, name, reply)
+            self.at(t + self.delay(_STACK, "stack", name), self.container_send, name, reply)
 
     # -- host devices
 
@@ -415,16 +519,19 @@ class _Scenario:
         lane = self.bridge_lane(node, index)
         net = self.topo.subnets[index]
         if port == net.vxlan:
-            self.step(t, lane, f"{net.vxlan}@{node}", data)
-            self.at(t + self.delay(_HOP), self.vtep_transmit, node, index, frame, data)
+            arrive = t + self.delay(_HOP, "bridge", node)
+            self.step(t, lane, f"{net.vxlan}@{node}", data, arrive=arrive)
+            self.at(arrive, self.vtep_transmit, node, index, frame, data)
         elif port == ROUTER_PORT:
+            arrive = t + self.delay(_HOP, "bridge", node)
             if frame.dst in (self.topo.node(node).bridge_macs[index], "ff:ff:ff:ff:ff:ff"):
-                self.step(t, lane, f"router@{node}", data)
-            self.at(t + self.delay(_HOP), self.router_receive, node, index, frame)
+                self.step(t, lane, f"router@{node}", data, arrive=arrive)
+            self.at(arrive, self.router_receive, node, index, frame)
         else:
             name = self.port_owner[(node, port)]
-            self.step(t, lane, name, data)
-            self.at(t + self.delay(_HOP), self.container_receive, name, data)
+            arrive = t + self.delay(_HOP, "veth", name)
+            self.step(t, lane, name, data, arrive=arrive)
+            self.at(arrive, self.container_receive, name, data)
 
     def router_receive(self, t: int, node: str, index: int, frame: Frame) -> None:
         router = self.routers[node]
@@ -432,8 +539,10 @@ class _Scenario:
             if isinstance(out, Forwarded):
                 egress = next(n.index for n in self.topo.subnets if n.bridge == out.port)
                 data = frame_bytes(out.frame)
-                self.step(t, f"router@{node}", self.bridge_lane(node, egress), data)
-                self.at(t + self.delay(_STACK), self.bridge_receive, node, egress, ROUTER_PORT,
+                arrive = t + self.delay(_STACK, "router", node)
+                self.step(t, f"router@{node}", self.bridge_lane(node, egress), data,
+                          arrive=arrive)
+                self.at(arrive, self.bridge_receive, node, egress, ROUTER_PORT,
                         self.frame(data), data)
             else:
                 self.events.append(out)
@@ -444,15 +553,17 @@ class _Scenario:
             self.events.append(out)
             if isinstance(out, Encapsulated):
                 wire = encapsulated_bytes(out)
-                sent = t + self.delay(_VTEP)
+                sent = t + self.delay(_VTEP, "vtep", node)
                 self.tap(sent, f"{node}/eth0", wire)
-                self.step(sent, f"{net.vxlan}@{node}", "underlay", wire)
-                self.at(sent + self.delay(_WIRE), self.route, node, wire)
+                arrive = sent + self.delay(_WIRE, "underlay", node, half=0)
+                self.step(sent, f"{net.vxlan}@{node}", "underlay", wire, arrive=arrive)
+                self.at(arrive, self.route, node, wire)
             elif isinstance(out, (ArpProxied, NdProxied)):
                 reply = frame_bytes(out.frame)
+                arrive = t + self.delay(_VTEP, "vtep", node)
                 self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, index), reply,
-                          "proxy ")
-                self.at(t + self.delay(_VTEP), self.bridge_receive, node, index, net.vxlan,
+                          "proxy ", arrive=arrive)
+                self.at(arrive, self.bridge_receive, node, index, net.vxlan,
                         self.frame(reply), reply)
 
     def route(self, t: int, node: str, wire: bytes) -> None:
@@ -462,29 +573,38 @@ class _Scenario:
         assert frame is not None  # the VTEP's own Ethernet frame
         for out in self.underlay.handle(FrameReceived(node, frame), t):
             if isinstance(out, Forwarded):
-                self.at(t + self.delay(_WIRE), self.underlay_receive, out.port,
-                        frame_bytes(out.frame))
+                routed = frame_bytes(out.frame)
+                arrive = t + self.delay(_WIRE, "underlay", node, half=1)
+                # The arrow leaves the underlay when the router sends the frame on, so that
+                # its one-way time is the second link's.
+                net = self._receiving_subnet(routed)
+                if net is not None:
+                    self.step(t, "underlay", f"{net.vxlan}@{out.port}", routed, arrive=arrive)
+                self.at(arrive, self.underlay_receive, out.port, routed)
             else:
                 self.events.append(out)
+
+    def _receiving_subnet(self, wire: bytes) -> Subnet | None:
+        by_vni = {net.vni: net for net in self.topo.subnets}
+        for event in self.received_hops(wire)[:1]:
+            return by_vni.get(event.vni)
+        return None
 
     def underlay_receive(self, t: int, node: str, wire: bytes) -> None:
         self.tap(t, f"{node}/eth0", wire)
         by_vni = {net.vni: net for net in self.topo.subnets}
-        fast = fast_vxlan_received(wire, 1, *self.receive_ports)
-        hops = (fast[1] if fast is not None
-                else [hop for _, hop in vxlan_received(decode(wire, 1, self.receive_options))])
-        for event in hops[:1]:
+        for event in self.received_hops(wire)[:1]:
             net = by_vni.get(event.vni)
             if net is None:
                 continue
-            self.step(t, "underlay", f"{net.vxlan}@{node}", wire)
             for out in self.vteps[(node, net.index)].handle(event, t):
                 self.events.append(out)
                 if isinstance(out, Decapsulated):
                     inner = frame_bytes(out.frame)
+                    arrive = t + self.delay(_VTEP, "vtep", node)
                     self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, net.index),
-                              inner, "decap ")
-                    self.at(t + self.delay(_VTEP), self.bridge_receive, node, net.index,
+                              inner, "decap ", arrive=arrive)
+                    self.at(arrive, self.bridge_receive, node, net.index,
                             net.vxlan, out.frame, inner)
 
 
