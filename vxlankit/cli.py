@@ -39,6 +39,7 @@ from vxlankit.present.run import (
     RecordLike,
     decode_records,
 )
+from vxlankit.synth.faults import FAULTS as _SYNTH_FAULTS  # a table only: cheap to import
 
 if TYPE_CHECKING:  # live capture is imported by its commands only, to keep start-up short
     from vxlankit.capture.live import LiveCapture, LiveOptions
@@ -903,8 +904,8 @@ def synth() -> None:
 @click.option("-i", "interval", type=click.FloatRange(min=0.0, min_open=True, max=86400.0),
               default=1.0,
               show_default=True, help="Seconds between echo requests.")
-@click.option("-s", "size", type=click.IntRange(0, 1400), default=56, show_default=True,
-              help="ICMP payload bytes (ping -s).")
+@click.option("-s", "size", type=click.IntRange(0, 1400), default=None,
+              help="ICMP payload bytes (ping -s). Default 56, 1400 with --fault mtu|fragment.")
 @click.option("--arp", type=click.Choice(["proxy", "flood"]), default="proxy", show_default=True,
               help="proxy: the VTEP answers ARP from gossip (Docker); flood: RFC 7348 "
                    "flood-and-learn.")
@@ -925,6 +926,9 @@ def synth() -> None:
               show_default=True,
               help="The containers' ping: ipv6 pings fd00:10::4 from fd00:10::3 (ICMPv6), "
                    "neighbour discovery answered by the VTEP's ND proxy.")
+@click.option("--fault", type=click.Choice(list(_SYNTH_FAULTS)), default=None,
+              help="One misconfiguration, as the kernel behaves under it (docs/synth.md): "
+                   "mtu, fragment, vni, port, remote, ttl, neigh, fdb.")
 @click.option("-w", "output", metavar="FILE|-",
               help="Write the capture here (- for stdout). Default: a file named after the "
                    "scenario in the current directory.")
@@ -939,13 +943,14 @@ def synth() -> None:
                    "underlay, router, stack, or HOP@NODE / HOP@CONTAINER for one of them "
                    "(docs/synth.md).")
 @guarded
-def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed: int, port: int,
-               subnets: tuple[str, ...], target: str, underlay: str, inner: str,
-               output: str | None, tap: str | None, diagram: str | None, width: int,
-               delays: tuple[str, ...]) -> None:
+def synth_ping(vni: int, count: int, interval: float, size: int | None, arp: str, seed: int,
+               port: int, subnets: tuple[str, ...], target: str, underlay: str, inner: str,
+               fault: str | None, output: str | None, tap: str | None, diagram: str | None,
+               width: int, delays: tuple[str, ...]) -> None:
     """C1 pings C2 across the seed's two-host Docker overlay; every tap's view, as pcapng."""
     from vxlankit.output import SafeOutput
     from vxlankit.synth.diagram import ladder_svg, ladder_text
+    from vxlankit.synth.faults import FAULT_PING_SIZE, FAULTS
     from vxlankit.synth.output import default_name, guess_format, write_result
     from vxlankit.synth.ping import PingOptions, parse_delay, synthesize_ping
     from vxlankit.synth.topology import DEFAULT_SUBNET
@@ -955,11 +960,14 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
                      "--tap node2/eth0), or write .pcapng for every tap", EXIT_USAGE)
     try:
         # -i is seconds, as ping's; everything past the options is integer nanoseconds.
+        if size is None:
+            small_link = fault is not None and FAULTS[fault].underlay_mtu is not None
+            size = FAULT_PING_SIZE if small_link else 56
         options = PingOptions(vni=vni, count=count, interval_ns=round(interval * 1e9),
                               size=size, arp=arp, seed=seed, port=port,
                               subnets=subnets or (DEFAULT_SUBNET,), to=target,
                               underlay=underlay, inner=inner,
-                              delays=tuple(parse_delay(d) for d in delays))
+                              delays=tuple(parse_delay(d) for d in delays), fault=fault)
         result = synthesize_ping(options)
     except ValueError as exc:
         raise Failed(str(exc), EXIT_USAGE) from None
@@ -985,6 +993,8 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
                     title += f" --underlay {underlay}"
                 if inner != "ipv4":
                     title += f" --inner {inner}"
+                if fault:
+                    title += f" --fault {fault}"
                 fh.write(ladder_svg(result.lanes, result.ladder, title))
         except OSError as exc:
             raise Failed(f"{diagram}: {exc.strerror or exc}", EXIT_ERROR) from None

@@ -9,7 +9,7 @@ addresses are strings as Wireshark shows them, byte strings are ``bytes``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from vxlankit.errors import DecodeError, MalformedError, TruncatedError
 
@@ -32,6 +32,24 @@ CHECKSUM_STATUS_NAMES = {
     CHECKSUM_NOT_PRESENT: "not present",
     CHECKSUM_ILLEGAL: "illegal",
 }
+
+
+T = TypeVar("T")
+
+
+class FieldKey(Generic[T]):
+    """A field's name with the Python type of its values, for typed access:
+    ``packet.first(F.VXLAN_VNI)`` is an ``int | None`` to mypy, where ``packet.get("vxlan.vni")``
+    is ``Any``.  ``vxlankit.fieldkeys`` (generated from the registry) holds one per field."""
+
+    __slots__ = ("name", "type")
+
+    def __init__(self, name: str, type: type[T]) -> None:
+        self.name = name
+        self.type = type
+
+    def __repr__(self) -> str:
+        return f"FieldKey({self.name!r}, {self.type.__name__})"
 
 
 class Layer:
@@ -185,6 +203,15 @@ class Packet:
         if occurrence < 0:
             return found[occurrence] if -occurrence <= len(found) else default
         return found[occurrence - 1] if occurrence <= len(found) else default
+
+    def first(self, key: FieldKey[T]) -> T | None:
+        """The outermost value of the field ``key`` names, typed (None when absent)."""
+        found = self.values(key.name)
+        return found[0] if found else None
+
+    def every(self, key: FieldKey[T]) -> list[T]:
+        """Every value of the field ``key`` names, outermost first, typed."""
+        return self.values(key.name)
 
     def __getitem__(self, name: str) -> Any:
         found = self.values(name)

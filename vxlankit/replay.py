@@ -7,12 +7,18 @@ debugging an overlay wants named: a MAC behind two VTEPs, packets a Linux VTEP w
 why, ARP requests and IPv6 Neighbor Solicitations nobody answered, and how much of each VNI's
 traffic was flooded.
 
-Nothing is kept per packet: the models hold the state, and the report keeps counters and the
-table-changing events only, so memory follows the number of MACs, not the size of the file.
+Nothing is kept per packet but what the diagnosis needs (vxlankit.diagnose: bounded tables):
+the models hold the state, and the report keeps counters and the table-changing events only,
+so memory follows the number of MACs, not the size of the file.
+
+A capture with several taps (pcapng interfaces) shows one datagram several times: it is
+modelled once, where it is first seen.  Outer IPv4 fragments are reassembled before the
+models see the datagram, as the receiving host does before vxlan_rcv.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,7 +26,10 @@ from typing import Any
 
 from vxlankit.addr import ip6_str, is_group_mac
 from vxlankit.capture.reader import open_capture
+from vxlankit.checksum import internet_checksum
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
+from vxlankit.diagnose import Context, Diagnosis, Evidence, diagnose, wire
+from vxlankit.diagnose.overlay import routed_pairs
 from vxlankit.errors import CaptureError
 from vxlankit.frames import fast_path_ports, fast_vxlan_received, vxlan_received
 from vxlankit.model.events import (
@@ -91,6 +100,7 @@ class ReplayReport:
     # Inner IPv6 Neighbor Solicitations no Advertisement in the capture answered (an ND
     # proxy answers on the sending host, so with Docker's proxy none crosses the overlay).
     unanswered_nd: list[_ArpWait] = field(default_factory=list)
+    diagnoses: list[Diagnosis] = field(default_factory=list)
 
     def fdb_rows(self, vtep_ip: str) -> list[dict[str, Any]]:
         vtep = self.vteps[vtep_ip]
@@ -132,6 +142,7 @@ class ReplayReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "diagnoses": [d.to_json() for d in self.diagnoses],
             "vteps": [
                 {"vtep": ip, "vnis": list(vtep.config.vnis), "fdb": self.fdb_rows(ip),
                  "neighbors": [{"vni": vni, "ip": nip, "mac": mac}
@@ -175,17 +186,22 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
 
     ``vteps``: the VTEP IPs to model (default: every outer destination of VXLAN traffic).
     ``vxlan_port``: the UDP port each modelled VTEP listens on (a Linux vxlan device's
-    ``dstport``: one port); default: the destination port of the first VXLAN packet it receives.
+    ``dstport``: one port); default: the port it sends VXLAN to, or, not seen sending, the
+    port it is first sent to.
     ``ageing_ns``: the VTEPs' FDB ageing time, in nanoseconds like the capture's timestamps.
     One pass: a VTEP's model is made on the first packet it receives, and serves every VNI
     sent to it, so ``path`` may be a pipe (``"-"``: stdin).
     """
     chosen = set(vteps)
     models: dict[str, Vtep] = {}
+    # The UDP port each VTEP sends VXLAN to: a Linux VTEP listens on its own dstport.
+    sends_to_port: dict[str, int] = {}
 
     def model_for(hop: VxlanReceived, mac: str) -> Vtep | None:
         """The model of the VTEP ``hop`` reaches, made on its first packet (every VTEP that
-        receives VXLAN, or only the chosen ones), serving every VNI it is sent."""
+        receives VXLAN, or only the chosen ones), serving every VNI it is sent, listening on
+        the port it sends to (or, not seen sending yet, the port it is first sent to)."""
+        sends_to_port.setdefault(hop.src_ip, hop.dport)
         model = models.get(hop.dst_ip)
         if model is None:
             if chosen and hop.dst_ip not in chosen:
@@ -194,19 +210,21 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
                 hop.dst_ip, mac or "00:00:00:00:00:00", name=f"vxlan@{hop.dst_ip}",
                 vnis=(hop.vni,), rx_policy=rx_policy,  # type: ignore[arg-type]
                 ageing_ns=ageing_ns,
-                port=hop.dport if vxlan_port is None else vxlan_port))
+                port=vxlan_port if vxlan_port is not None
+                else sends_to_port.get(hop.dst_ip, hop.dport)))
         model.add_vni(hop.vni)
         return model
 
     report = ReplayReport(models, {}, [], Counter(), Counter(), Counter(), [], defaultdict(set))
     arp_waits: dict[tuple[int, str, str], _ArpWait] = {}
     nd_waits: dict[_WaitKey, _ArpWait] = {}
-    # Inner flows seen on each VNI: the same flow on two VNIs is a routed hop between subnets.
-    flow_vnis: dict[tuple[str, str, int], set[int]] = defaultdict(set)
     # (receiving VTEP, VNI, inner source MAC) -> the outer source IPs it came from.
     owners: dict[tuple[str, int, str], set[str]] = defaultdict(set)
+    ports = fast_path_ports(options)
+    evidence = Evidence(ports[0] if ports is not None else frozenset(
+        p for p, name in options.udp_ports.items() if name == "vxlan"))
     try:
-        _walk(path, options, report, model_for, arp_waits, nd_waits, flow_vnis, owners)
+        _walk(path, options, report, model_for, arp_waits, nd_waits, owners, evidence)
     except CaptureError as exc:
         if not report.packets:
             raise  # not a capture at all, or damaged before its first packet
@@ -222,14 +240,15 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
                     _note(report, vtep.config.local_ip, out, last_ns)
     report.unanswered_arp = sorted(arp_waits.values(), key=lambda w: w.first_ns)
     report.unanswered_nd = sorted(nd_waits.values(), key=lambda w: w.first_ns)
-    for crossed in flow_vnis.values():
-        if len(crossed) > 1:
-            ordered = sorted(crossed)
-            for a, b in zip(ordered, ordered[1:], strict=False):
-                report.vni_pairs[(a, b)] += 1
     for (vtep_ip, vni, mac), remotes in owners.items():
         if len(remotes) > 1 and vtep_ip in models:
             report.flapping[(vtep_ip, vni, mac)] = remotes
+    ctx = Context(evidence, report.flapping, report.drops)
+    # A conversation on two VNIs is a routed hop only when a router forwarded it; on two
+    # VNIs with nothing routed, it is a VNI mismatch (a diagnosis, not a routed pair).
+    for pair in routed_pairs(ctx):
+        report.vni_pairs[pair] += 1
+    report.diagnoses = diagnose(ctx)
     return report
 
 
@@ -237,33 +256,126 @@ def _walk(path: Any, options: DecodeOptions, report: ReplayReport,
           model_for: Callable[[VxlanReceived, str], Vtep | None],
           arp_waits: dict[tuple[int, str, str], _ArpWait],
           nd_waits: dict[_WaitKey, _ArpWait],
-          flow_vnis: dict[tuple[str, str, int], set[int]],
-          owners: dict[tuple[str, int, str], set[str]]) -> None:
+          owners: dict[tuple[str, int, str], set[str]], evidence: Evidence) -> None:
     seen = report.seen
     ports = fast_path_ports(options)
+    defrag = _Defrag()
+    # A datagram seen on several taps, by what identifies it -> the tap it was first seen on.
+    first_tap: dict[tuple[object, ...], int] = {}
     with open_capture(path) as reader:
-        for record in reader:
-            report.packets += 1
-            report.last_ns = record.ts_ns
-            mac, hops = _hops(record.data, record.interface.linktype, options, ports)
-            if not hops:
-                continue
-            report.vxlan_packets += 1
-            now = record.ts_ns
-            for hop in hops:
-                _account(report, hop, record.ts_ns, arp_waits, flow_vnis, owners)
-                if hop.frame.ethertype == 0x86DD:
-                    _account_nd(hop, record.ts_ns, nd_waits)
-                model = model_for(hop, mac)
-                if model is None:
-                    continue
-                times = seen.get((hop.dst_ip, hop.vni, hop.frame.src))
-                if times is None:
-                    seen[(hop.dst_ip, hop.vni, hop.frame.src)] = [record.ts_ns, record.ts_ns]
+        try:
+            for record in reader:
+                report.packets += 1
+                number = report.packets
+                report.last_ns = record.ts_ns
+                iface = record.interface
+                tap = iface.name or f"interface {iface.id}"
+                data = record.data
+                linktype = iface.linktype
+                frag = defrag.fragment(data, linktype)
+                if frag is not None:
+                    evidence.packet(number, record.ts_ns, tap, data, linktype, [])
+                    whole = defrag.add(data, frag)
+                    if whole is None:
+                        continue
+                    evidence.reassembled(frag.src, frag.dst, frag.ident)
+                    data, linktype = whole, wire.LINKTYPE_ETHERNET
+                    mac, hops = _hops(data, linktype, options, ports)
                 else:
-                    times[1] = record.ts_ns
-                for out in model.handle(hop, now):
-                    _note(report, model.config.local_ip, out, record.ts_ns)
+                    mac, hops = _hops(data, linktype, options, ports)
+                multi_tap = len(reader.interfaces) > 1
+                evidence.packet(number, record.ts_ns, tap, data, linktype, hops, multi_tap)
+                if not hops:
+                    continue
+                report.vxlan_packets += 1
+                if multi_tap:
+                    key = _datagram_key(data, hops[0])
+                    where = first_tap.setdefault(key, iface.id)
+                    if len(first_tap) > 65536:
+                        first_tap.clear()
+                    if where != iface.id:
+                        continue  # the same datagram on another tap: modelled once
+                now = record.ts_ns
+                for hop in hops:
+                    _account(report, hop, record.ts_ns, arp_waits, owners)
+                    if hop.frame.ethertype == 0x86DD:
+                        _account_nd(hop, record.ts_ns, nd_waits)
+                    model = model_for(hop, mac)
+                    if model is None:
+                        continue
+                    times = seen.get((hop.dst_ip, hop.vni, hop.frame.src))
+                    if times is None:
+                        seen[(hop.dst_ip, hop.vni, hop.frame.src)] = [record.ts_ns,
+                                                                      record.ts_ns]
+                    else:
+                        times[1] = record.ts_ns
+                    for out in model.handle(hop, now):
+                        _note(report, model.config.local_ip, out, record.ts_ns)
+                        evidence.model_output(number, model.config.local_ip, out)
+        finally:
+            evidence.declared_taps = [i.name or f"interface {i.id}" for i in reader.interfaces]
+
+
+def _datagram_key(data: bytes, hop: VxlanReceived) -> tuple[object, ...]:
+    """What tells one VXLAN datagram from another wherever it is captured: the outer
+    addresses, source port, VNI and the inner frame (TTLs and MACs change on the way)."""
+    frame = hop.frame
+    return (hop.src_ip, hop.dst_ip, hop.sport, hop.vni, frame.src, frame.dst,
+            hash(frame.payload))
+
+
+@dataclass
+class _Pieces:
+    parts: dict[int, bytes] = field(default_factory=dict)
+    head: bytes | None = None  # link header and IP header of the first fragment
+    length: int | None = None  # the payload's length, known from the last fragment
+
+
+class _Defrag:
+    """IPv4 reassembly (ip_defrag, reduced) of UDP datagrams on Ethernet: what a receiving
+    host does before vxlan_rcv.  Bounded: at most 1024 datagrams in progress."""
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[str, str, int], _Pieces] = {}
+
+    @staticmethod
+    def fragment(data: bytes, linktype: int) -> wire.Ip | None:
+        if (linktype != wire.LINKTYPE_ETHERNET or len(data) < 34
+                or (data[12] << 8 | data[13]) != wire.ETH_P_IP or data[23] != 17
+                or not (data[20] << 8 | data[21]) & 0x3FFF):
+            return None
+        return wire.ip(data, 14)
+
+    def add(self, data: bytes, hdr: wire.Ip) -> bytes | None:
+        key = (hdr.src, hdr.dst, hdr.ident)
+        pieces = self.pending.get(key)
+        if pieces is None:
+            if len(self.pending) >= 1024:
+                self.pending.pop(next(iter(self.pending)))
+            pieces = self.pending[key] = _Pieces()
+        offset = (hdr.frag & 0x1FFF) * 8
+        pieces.parts[offset] = data[hdr.start:hdr.end]
+        if offset == 0:
+            pieces.head = data[:hdr.start]
+        if not hdr.frag & 0x2000:
+            pieces.length = offset + hdr.end - hdr.start
+        if pieces.head is None or pieces.length is None:
+            return None
+        body = bytearray()
+        for off in sorted(pieces.parts):
+            if off > len(body):
+                return None  # a hole: wait for the missing piece
+            body[off:] = pieces.parts[off]
+        if len(body) < pieces.length:
+            return None
+        del self.pending[key]
+        head = bytearray(pieces.head)
+        ihl = len(head) - 14
+        head[16:18] = (ihl + pieces.length).to_bytes(2, "big")
+        head[20:22] = b"\0\0"
+        head[24:26] = b"\0\0"
+        head[24:26] = internet_checksum(bytes(head[14:])).to_bytes(2, "big")
+        return bytes(head) + bytes(body[:pieces.length])
 
 
 def _hops(data: bytes, linktype: int, options: DecodeOptions,
@@ -284,7 +396,6 @@ def _hops(data: bytes, linktype: int, options: DecodeOptions,
 
 def _account(report: ReplayReport, hop: VxlanReceived, ts_ns: int,
              arp_waits: dict[tuple[int, str, str], _ArpWait],
-             flow_vnis: dict[tuple[str, str, int], set[int]],
              owners: dict[tuple[str, int, str], set[str]]) -> None:
     frame = hop.frame
     report.per_vni[hop.vni] += 1
@@ -303,10 +414,6 @@ def _account(report: ReplayReport, hop: VxlanReceived, ts_ns: int,
                 wait.count += 1
         elif arp.opcode == 2:
             arp_waits.pop((hop.vni, arp.target_ip, arp.sender_ip), None)
-    if frame.ip is not None:
-        # Unordered: a routed exchange goes out on one subnet's VNI and comes back on another.
-        a, b = sorted((frame.ip.src, frame.ip.dst))
-        flow_vnis[(a, b, frame.ip.proto)].add(hop.vni)
 
 
 def _account_nd(hop: VxlanReceived, ts_ns: int, nd_waits: dict[_WaitKey, _ArpWait]) -> None:
@@ -332,11 +439,45 @@ def _note(report: ReplayReport, vtep_ip: str, out: Output, ts_ns: int) -> None:
         report.drops[(vtep_ip, out.reason.value)] += 1
 
 
+def render_diagnoses(diagnoses: list[Diagnosis], width: int = 100) -> list[str]:
+    """The "Diagnosis" section: each finding, most severe first, with what was seen, the
+    likely cause and what to check."""
+    if not diagnoses:
+        return ["Diagnosis: nothing found", ""]
+    counts = Counter(d.severity for d in diagnoses)
+    tally = ", ".join(counted(counts[s], s, "info" if s == "info" else None)
+                      for s in ("error", "warning", "info") if counts[s])
+    out = [f"Diagnosis: {tally}"]
+    for d in diagnoses:
+        out += textwrap.wrap(f"{d.severity.upper()} {d.kind}: {d.summary}", width,
+                             initial_indent="  ", subsequent_indent="      ")
+        seen = []
+        if d.vni:
+            seen.append("VNI " + ", ".join(str(v) for v in d.vni))
+        if d.vtep:
+            seen.append("VTEPs " + ", ".join(d.vtep))
+        if d.taps:
+            seen.append("taps " + ", ".join(d.taps))
+        if seen:
+            out += textwrap.wrap("seen: " + "; ".join(seen), width, initial_indent="    ",
+                                 subsequent_indent="      ")
+        out += textwrap.wrap("cause: " + d.cause, width, initial_indent="    ",
+                             subsequent_indent="      ")
+        for i, line in enumerate(d.check):
+            out += textwrap.wrap(line, width, initial_indent="    check: " if i == 0
+                                 else "           ", subsequent_indent="             ",
+                                 break_on_hyphens=False)
+    out.append("")
+    return out
+
+
 def render_text(report: ReplayReport) -> str:
-    """The report for a terminal: FDB tables per VTEP and VNI, the timeline, the anomalies."""
+    """The report for a terminal: the diagnoses, FDB tables per VTEP and VNI, the timeline,
+    the anomalies."""
     doc = report.to_json()
-    out = [f"{counted(doc['packets'], 'packet')}, {doc['vxlan_packets']} with VXLAN; "
-           f"{counted(len(doc['vteps']), 'VTEP')} modelled", ""]
+    out = render_diagnoses(report.diagnoses)
+    out += [f"{counted(doc['packets'], 'packet')}, {doc['vxlan_packets']} with VXLAN; "
+            f"{counted(len(doc['vteps']), 'VTEP')} modelled", ""]
     for vtep in doc["vteps"]:
         for vni in vtep["vnis"]:
             rows = [r for r in vtep["fdb"] if r["vni"] == vni]

@@ -39,10 +39,10 @@ def arp_frame(op: int, src_mac: str, src_ip: str, dst_mac: str, dst_ip: str,
 
 
 def echo(src: str, dst: str, ttl: int = 64, eth_src: str = C1_MAC,
-         eth_dst: str = BR0_MAC, seq: int = 1) -> Frame:
+         eth_dst: str = BR0_MAC, seq: int = 1, payload: bytes = b"ping" * 4) -> Frame:
     raw = encode([build.eth(dst=eth_dst, src=eth_src),
                   build.ipv4(src=src, dst=dst, ttl=ttl, df=True),
-                  build.icmp_echo(7, seq), build.payload(b"ping" * 4)])
+                  build.icmp_echo(7, seq), build.payload(payload)])
     return Frame(eth_dst, eth_src, 0x0800, None, IpInfo(src, dst, 1, ttl, 0, True), raw[14:])
 
 
@@ -111,8 +111,56 @@ def test_ttl_expiry_drops_and_sends_time_exceeded_back() -> None:
     assert (d["icmp.type"], d["icmp.code"]) == (11, 0)
     assert d["icmp.checksum.status"] == 1 and d["ip.checksum.status"] == 1
     quoted = d.layer("data")
-    assert quoted is not None and quoted["data.data"] == packet.payload[:28]
+    # icmp_send quotes the whole packet when it fits in 576 bytes (this one is 44 bytes).
+    assert quoted is not None and quoted["data.data"] == packet.payload[:44]
+    assert len(packet.payload) == 44
     assert out[1].frame.dst == C1_MAC
+
+
+def _big(df: bool, size: int = 1400) -> Frame:
+    body = bytes(size)
+    frame = echo("10.1.1.2", "11.1.1.2", seq=1, payload=body)
+    if not df:
+        raw = bytearray(frame.payload)
+        raw[6] &= ~0x40
+        raw[10:12] = b"\0\0"
+        raw[10:12] = internet_checksum(bytes(raw[:20])).to_bytes(2, "big")
+        frame = Frame(frame.dst, frame.src, frame.ethertype, None, frame.ip, bytes(raw))
+    return frame
+
+
+def _narrow_router() -> Router:
+    r = Router("r", [RouterInterface("br0", "10.1.1.0/24", "10.1.1.1", BR0_MAC),
+                     RouterInterface("br1", "11.1.1.0/24", "11.1.1.1", BR1_MAC, mtu=1000)])
+    r.neighbours["br0"]["10.1.1.2"] = C1_MAC
+    r.neighbours["br1"]["11.1.1.2"] = C2_MAC
+    return r
+
+
+def test_df_packet_larger_than_the_next_link_gets_fragmentation_needed() -> None:
+    packet = _big(df=True)
+    out = _narrow_router().handle(FrameReceived("br0", packet), SEC)
+    assert isinstance(out[0], Dropped) and out[0].reason is DropReason.PKT_TOO_BIG
+    assert isinstance(out[1], Forwarded) and out[1].port == "br0"
+    d = decode(out[1].frame.payload, linktype=228)
+    assert (d["icmp.type"], d["icmp.code"]) == (3, 4)
+    assert d["icmp.unused"] == (1000).to_bytes(4, "big")  # the next-hop MTU
+    quoted = d.layer("data")
+    assert quoted is not None and quoted["data.data"] == packet.payload[:548]
+    assert d["ip.len"] == 576  # icmp_send's ceiling
+
+
+def test_packet_without_df_is_fragmented_to_the_next_link() -> None:
+    packet = _big(df=False)
+    out = _narrow_router().handle(FrameReceived("br0", packet), SEC)
+    assert [type(o) for o in out] == [Forwarded, Forwarded]
+    pieces = [o.frame.payload for o in out if isinstance(o, Forwarded)]
+    assert [len(p) for p in pieces] == [996, 20 + 1428 - 20 - 976]
+    heads = [decode(p, linktype=228) for p in pieces]
+    # The offset is in 8-byte units: 122 is 976 bytes.
+    assert [(h["ip.flags.mf"], h["ip.frag_offset"]) for h in heads] == [(1, 0), (0, 122)]
+    assert all(h["ip.checksum.status"] == 1 and h["ip.ttl"] == 63 for h in heads)
+    assert pieces[0][20:] + pieces[1][20:] == packet.payload[20:]
 
 
 def test_router_originated_packets_get_successive_ip_ids() -> None:

@@ -360,11 +360,7 @@ class _Walk:
             if codes.min() == codes.max() and rels.min() == rels.max():
                 groups = [(int(codes[0]), int(rels[0]), act)]
             else:
-                keys = (codes.astype(np.int64) << 32) | rels
-                distinct, inverse = np.unique(keys, return_inverse=True)
-                inverse = inverse.reshape(-1)
-                groups = [(int(key >> 32), int(key & 0xFFFFFFFF), act[inverse == i])
-                          for i, key in enumerate(distinct.tolist())]
+                groups = _groups(act, codes, rels)
             for code, r, rows in groups:
                 handler = _HANDLERS.get(code)
                 if handler is None:
@@ -403,11 +399,17 @@ class _Walk:
         if not self.cuts:
             return
         messages: dict[int, list[str]] = {}
+        fb = self.fb
         for template, r, rows, lengths, avail in self.cuts:
+            # A capture's cut frames mostly share their lengths: each text is made once.
+            texts: dict[tuple[int, int], str] = {}
             for row, length, have in zip(rows.tolist(), lengths.tolist(), avail.tolist(),
                                          strict=True):
-                if not self.fb[row]:
-                    messages.setdefault(row, []).append(template.format(r, length, have))
+                if not fb[row]:
+                    text = texts.get((length, have))
+                    if text is None:
+                        text = texts[(length, have)] = template.format(r, length, have)
+                    messages.setdefault(row, []).append(text)
         column = self.cols.values["vxlankit.errors"]
         for row, found in messages.items():
             column[row] = self.cols.string_id(" | ".join(found))
@@ -788,7 +790,7 @@ class _Walk:
     def dns(self, r: int, rows: Rows) -> None:
         """DNS or mDNS over UDP (dns._dissect_udp): an empty datagram has no layer, a header
         cut short is the rich decoder's.  Whether the questions and records parse is asked
-        of the layer's own ``dns.parse_sections``, one message at a time (DNS has no
+        of the layer's own ``dns.check_sections``, one message at a time (DNS has no
         columns, and the name compression it follows does not vectorise): a message it
         finds malformed is the rich decoder's, so the words of the report are the layer's."""
         s = self.sel(rows)
@@ -796,19 +798,18 @@ class _Walk:
         avail = end - r
         bad = (avail > 0) & (avail < dns.HEADER_LEN)
         code = int(self.nxt[rows[0]])  # a group is one layer: every row has this code
-        mdns = code == _MDNS
         whole = np.flatnonzero(avail >= dns.HEADER_LEN)
         if len(whole):
             raw = self.buf.data
             begin = self.start[rows[whole]] + r
             h = self.header(rows[whole], r, dns.HEADER_LEN)
             counts = [_be16(h, at) for at in (4, 6, 8, 10)]
-            for j, (i, lo, hi) in enumerate(zip(whole.tolist(), begin.tolist(),
-                                                (begin + avail[whole]).tolist(), strict=True)):
-                found = dns.parse_sections(bytes(raw[lo:hi]),
-                                           (int(counts[0][j]), int(counts[1][j]),
-                                            int(counts[2][j]), int(counts[3][j])), mdns)
-                bad[i] = found[2] is not None
+            check = dns.check_sections
+            for i, lo, hi, c0, c1, c2, c3 in zip(
+                    whole.tolist(), begin.tolist(), (begin + avail[whole]).tolist(),
+                    counts[0].tolist(), counts[1].tolist(), counts[2].tolist(),
+                    counts[3].tolist(), strict=True):
+                bad[i] = check(bytes(raw[lo:hi]), (c0, c1, c2, c3)) is not None
         rest = self.reject(rows, bad)
         if rest is not None:
             if len(rest):
@@ -1000,6 +1001,22 @@ def _le_sum(chunk: bytes) -> int:  # pragma: no cover - big-endian hosts only
 
 _LITTLE = np.little_endian
 
+
+
+def _groups(act: Rows, codes: Any, rels: Any) -> list[tuple[int, int, Rows]]:
+    """The rows ``act`` grouped by (layer code, offset), in that order: counted by
+    ``bincount`` (codes and offsets are small), not sorted, which cost a 65536-row argsort a
+    step."""
+    groups: list[tuple[int, int, Rows]] = []
+    for code in np.flatnonzero(np.bincount(codes)).tolist():
+        mine = codes == code
+        rows, offsets = act[mine], rels[mine]
+        if offsets.min() == offsets.max():
+            groups.append((code, int(offsets[0]), rows))
+            continue
+        for r in np.flatnonzero(np.bincount(offsets)).tolist():
+            groups.append((code, r, rows[offsets == r]))
+    return groups
 
 def _stack_name(code: int) -> str:
     names = []

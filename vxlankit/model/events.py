@@ -332,8 +332,21 @@ class PeerDelete:
     vtep_ip: str
 
 
+@_fast_init
+@dataclass(frozen=True, slots=True)
+class PathMtu:
+    """VTEP input: the host's route to ``remote`` learned a path MTU of ``mtu`` bytes, from an
+    ICMP fragmentation needed (IPv6: packet too big) about a datagram sent to it
+    (ipv4_update_pmtu / ip6_update_pmtu; the route cache is the host's, so every vxlan device
+    of the host sees it).  A ``Host`` model's ``PmtuLearned`` output is what feeds it."""
+
+    remote: str
+    mtu: int
+
+
 BridgeInput = FrameReceived | BridgeFdbAdd | BridgeFdbDel
-VtepInput = VtepTransmit | VxlanReceived | FdbAdd | FdbAppend | FdbDel | NeighAdd | NeighDel
+VtepInput = (VtepTransmit | VxlanReceived | FdbAdd | FdbAppend | FdbDel | NeighAdd | NeighDel
+             | PathMtu)
 ControlInput = PeerAdd | PeerDelete
 
 # --------------------------------------------------------------------------- output events
@@ -369,6 +382,8 @@ class DropReason(str, Enum):
     IP_INHDR = "IP_INHDR"  # an IPv4 header that does not parse
     IP_NOROUTES = "IP_NOROUTES"  # no route to the destination
     IP_TTL_EXCEEDED = "IP_TTL_EXCEEDED"  # ip_forward(): TTL <= 1 ("too_many_hops")
+    PKT_TOO_BIG = "PKT_TOO_BIG"  # ip_forward(): DF set and larger than the next hop's MTU;
+    # a VTEP: larger than the path MTU to the remote and no ICMP to answer with
 
 
 @_fast_init
@@ -600,6 +615,45 @@ class L3Miss:
     now: int
 
 
+@_fast_init
+@dataclass(frozen=True, slots=True)
+class TooBig:
+    """VTEP output: ``frame`` was too big for the path MTU to its remote.  The VTEP answers
+    with ``icmp``, an ICMP fragmentation needed (MTU ``mtu``, the path MTU less the VXLAN
+    headroom) from the inner destination to the inner source, which goes back into the
+    bridge as if received (skb_tunnel_check_pmtu, iptunnel_pmtud_build_icmp,
+    vxlan_encap_bypass; Linux 5.9+)."""
+
+    device: str
+    vni: int
+    mtu: int
+    frame: Frame
+    icmp: Frame
+
+
+@_fast_init
+@dataclass(frozen=True, slots=True)
+class PmtuLearned:
+    """Host output: an ICMP fragmentation needed told the host that the path to ``remote``
+    carries ``mtu`` bytes (feed it to the host's VTEPs as ``PathMtu``)."""
+
+    device: str
+    remote: str
+    mtu: int
+    now: int
+
+
+@_fast_init
+@dataclass(frozen=True, slots=True)
+class UdpDelivered:
+    """Host output: a whole UDP datagram (reassembled when it came in fragments) for a socket
+    bound to ``dport``; ``frame`` is the Ethernet frame as the socket's owner sees it."""
+
+    device: str
+    dport: int
+    frame: Frame
+
+
 Output = (
     Forwarded
     | Flooded
@@ -616,6 +670,9 @@ Output = (
     | NdProxied
     | L2Miss
     | L3Miss
+    | TooBig
+    | PmtuLearned
+    | UdpDelivered
 )
 
 __all__ = [
@@ -673,9 +730,13 @@ __all__ = [
     "NeighAdd",
     "NeighDel",
     "Output",
+    "PathMtu",
     "PeerAdd",
+    "PmtuLearned",
     "PeerDelete",
     "Removed",
+    "TooBig",
+    "UdpDelivered",
     "VtepInput",
     "VtepTransmit",
     "VxlanReceived",

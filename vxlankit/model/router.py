@@ -13,7 +13,12 @@ this model is that stack, reduced to what matters on the wire (Linux ip_forward/
 * it ARPs for a next hop it does not know, holding the packet until the answer (a small queue
   per neighbour, like the kernel's unresolved queue, arp_queue_len_bytes);
 * TTL <= 1: dropped, and an ICMP time exceeded goes back to the source (RFC 1812 5.3.1);
-  no route: dropped, and an ICMP destination unreachable (net unreachable) goes back.
+  no route: dropped, and an ICMP destination unreachable (net unreachable) goes back;
+* larger than the egress interface's ``mtu``: with DF set, dropped, and an ICMP fragmentation
+  needed naming the MTU goes back (ip_forward, ip_exceeds_mtu); without DF, fragmented
+  (ip_do_fragment: pieces of ``(mtu - header) & ~7`` bytes, MF on all but the last);
+* an ICMP error quotes as much of the offending packet as fits in 576 bytes, as Linux's
+  icmp_send does (RFC 1812 4.3.2.3), not RFC 792's header and 8 bytes.
 
 It forwards IPv6 too (ip6_forward), for an IPv6 underlay: interfaces with IPv6 prefixes, the
 longest prefix of that family, the hop limit decremented (IPv6 has no header checksum), the
@@ -51,6 +56,7 @@ from vxlankit.model.events import (
     ModelError,
     Output,
 )
+from vxlankit.model.icmp import ICMP_FRAG_NEEDED, ICMP_QUOTE_MAX
 from vxlankit.model.lpm import PrefixTable
 
 ICMP_DEST_UNREACH = 3
@@ -70,6 +76,7 @@ class RouterInterface:
     prefix: str  # "10.1.1.0/24" (or an IPv6 prefix, "2001:db8:1::/64")
     address: str  # "10.1.1.1"
     mac: str
+    mtu: int = 1500  # the link's MTU: what the router may send out of it in one piece
 
     @property
     def network(self) -> tuple[int, int]:
@@ -174,6 +181,17 @@ class Router:
                                f"TTL {packet[8]} expired in transit to {dst}"))
             self._icmp_error(iface, frame, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, out)
             return
+        total = (packet[2] << 8) | packet[3]
+        if total > egress.mtu:
+            if packet[6] & 0x40:
+                out.append(Dropped(self.name, DropReason.PKT_TOO_BIG, frame,
+                                   f"{total} bytes with DF set, next-hop MTU {egress.mtu}"))
+                self._icmp_error(iface, frame, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, out,
+                                 egress.mtu.to_bytes(4, "big"))
+                return
+            for piece in fragment(_decrease_ttl(packet), egress.mtu):
+                self._send(egress, dst, piece, now, out)
+            return
         self._send(egress, dst, _decrease_ttl(packet), now, out)
 
     # -- IPv6
@@ -233,16 +251,18 @@ class Router:
             out.append(Forwarded(self.name, iface.name, _ip_frame(mac, iface.mac, reply)))
 
     def _icmp_error(self, iface: RouterInterface, frame: Frame, icmp_type: int, code: int,
-                    out: list[Output]) -> None:
-        """RFC 792/1812: back to the source, quoting the IP header and 8 bytes of payload."""
+                    out: list[Output], rest: bytes = bytes(4)) -> None:
+        """icmp_send: back to the source, quoting as much of the packet as fits in 576
+        bytes; ``rest`` is the header's second word (the next-hop MTU of a fragmentation
+        needed)."""
         packet = frame.payload
         if packet[9] == IPPROTO_ICMP:
             ihl = (packet[0] & 0x0F) * 4
             if len(packet) > ihl and packet[ihl] not in (ICMP_ECHO, ICMP_ECHOREPLY):
                 return  # never an ICMP error about an ICMP error (RFC 1812 4.3.2.7)
-        ihl = (packet[0] & 0x0F) * 4
-        quoted = packet[:ihl + 8]
-        body = bytes([icmp_type, code]) + b"\0\0" + b"\0\0\0\0" + quoted
+        total = (packet[2] << 8) | packet[3]
+        quoted = packet[:min(total, ICMP_QUOTE_MAX)]
+        body = bytes([icmp_type, code]) + b"\0\0" + rest + quoted
         src = ip_str(packet[12:16])
         reply = self._ip_packet(iface.address, src, body)
         mac = self.neighbours[iface.name].get(src, frame.src)
@@ -270,6 +290,30 @@ def _decrease_ttl(packet: bytes) -> bytes:
     total = (total & 0xFFFF) + (total >> 16)
     struct.pack_into("!H", out, 10, ~total & 0xFFFF)
     return bytes(out)
+
+
+def fragment(packet: bytes, mtu: int) -> list[bytes]:
+    """ip_do_fragment: ``packet`` (IPv4, DF clear) in pieces that fit ``mtu``: each carries
+    the header (its options too: the model's packets have none worth dropping), the
+    fragment offset, MF on all but the last, its length and a fresh header checksum."""
+    ihl = (packet[0] & 0x0F) * 4
+    total = (packet[2] << 8) | packet[3]
+    body = packet[ihl:total]
+    step = (mtu - ihl) & ~7
+    base = ((packet[6] << 8) | packet[7]) & 0x1FFF
+    more_after = bool(packet[6] & 0x20)
+    pieces = []
+    for off in range(0, len(body), step):
+        chunk = body[off:off + step]
+        header = bytearray(packet[:ihl])
+        last = off + step >= len(body)
+        flags = 0 if last and not more_after else 0x2000
+        struct.pack_into("!H", header, 2, ihl + len(chunk))
+        struct.pack_into("!H", header, 6, flags | (base + off // 8))
+        struct.pack_into("!H", header, 10, 0)
+        struct.pack_into("!H", header, 10, internet_checksum(header))
+        pieces.append(bytes(header) + chunk)
+    return pieces
 
 
 def _ip_frame(dst_mac: str, src_mac: str, packet: bytes) -> Frame:

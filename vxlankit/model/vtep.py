@@ -80,11 +80,14 @@ from vxlankit.model.events import (
     NeighAdd,
     NeighDel,
     Output,
+    PathMtu,
     Removed,
+    TooBig,
     VtepInput,
     VtepTransmit,
     VxlanReceived,
 )
+from vxlankit.model.icmp import pmtud_icmp
 from vxlankit.model.lpm import PrefixTable, canonical_ip, ip_key, ip_version
 
 DEFAULT_AGEING_NS = 300 * 10**9  # FDB_AGE_DEFAULT: 300 s
@@ -308,6 +311,7 @@ class Vtep:
         "_tos_base",
         "_df_mode",
         "_v6",
+        "_pmtu",
     )
 
     def __init__(self, config: VtepConfig) -> None:
@@ -340,6 +344,8 @@ class Vtep:
         self._tos_base = config.tos
         self._df_mode = ("unset", "set", "inherit").index(config.df)
         self._v6 = config.ipv6
+        # remote -> the path MTU the host's route cache holds for it (PathMtu events).
+        self._pmtu: dict[str, int] = {}
         if config.group is not None:
             # The device's "group" is its default destination: the kernel keeps it as the
             # all-zeros FDB entry (vxlan_dev_configure), and so does the model.
@@ -712,6 +718,21 @@ class Vtep:
                 out.append(Dropped(self.name, DropReason.NO_NEXT_HOP, frame,
                                    f"no next-hop MAC configured for {remote}"))
                 continue
+            if self._pmtu and remote in self._pmtu:
+                # skb_tunnel_check_pmtu: the route's MTU less the VXLAN headroom is what an
+                # inner packet may be; a bridged IPv4 one with DF is answered by the VTEP
+                # itself (vxlan_encap_bypass back into the bridge) instead of being sent.
+                mtu = self._pmtu[remote] - (70 if v6 else 50)
+                if len(frame.payload) > mtu:
+                    icmp = pmtud_icmp(frame, mtu)
+                    if icmp is not None:
+                        out.append(TooBig(self.name, vni, mtu, frame, icmp))
+                        continue
+                    if df and not v6:
+                        out.append(Dropped(self.name, DropReason.PKT_TOO_BIG, frame,
+                                           f"{len(frame.payload)} bytes, path MTU to {remote} "
+                                           f"{self._pmtu[remote]}, outer DF set"))
+                        continue
             if v6:
                 # vxlan6_xmit: udp_tunnel6_xmit_skb with the checksum on unless
                 # udp6zerocsumtx; no ID, no DF; the hop limit as the TTL; the flow label.
@@ -728,6 +749,14 @@ class Vtep:
                 self.name, vni, frame, cfg.mac, hop[0], cfg.local_ip, remote, ip_id,
                 cfg.ttl or hop[1], tos, df, sport, cfg.port, cfg.udp_checksum,
             ))
+
+    def _path_mtu(self, ev: PathMtu, now: int, out: list[Output]) -> None:
+        """The host's route to a remote learned a smaller path MTU (ipv4_update_pmtu keeps the
+        smaller of the two)."""
+        remote = canonical_ip(ev.remote)
+        known = self._pmtu.get(remote)
+        if known is None or ev.mtu < known:
+            self._pmtu[remote] = ev.mtu
 
     def _resolve_next_hop(self, remote: str) -> tuple[str, int] | None:
         """Outer destination MAC and the TTL (hop limit) the kernel would pick (vxlan_xmit_one:
@@ -841,6 +870,7 @@ _HANDLERS: dict[type, Callable[[Vtep, Any, int, list[Output]], None]] = {
     FdbDel: Vtep._fdb_del,
     NeighAdd: Vtep._neigh_add,
     NeighDel: Vtep._neigh_del,
+    PathMtu: Vtep._path_mtu,
 }
 
 

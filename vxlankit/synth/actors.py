@@ -25,6 +25,8 @@ from vxlankit.model.events import (
     NDISC_NEIGHBOUR_SOLICITATION,
     NdInfo,
 )
+from vxlankit.model.host import MIN_PMTU, Reassembly
+from vxlankit.model.router import fragment
 from vxlankit.packet import Layer, Packet
 
 ICMPV6_ECHO_REQUEST = 128
@@ -54,6 +56,10 @@ def ping_payload(size: int, sent_ns: int) -> bytes:
         stamp = struct.pack("<qq", sent_ns // 10**9, (sent_ns // 1000) % 10**6)
         body = stamp + body[16:]
     return body
+
+
+def _ip4(text: str) -> bytes:
+    return bytes(int(part) for part in text.split(".")) if ":" not in text else b""
 
 
 @dataclass
@@ -108,6 +114,10 @@ class ContainerStack:
     _reply_id: int = 0
     _on_link: dict[str, bool] = field(default_factory=dict)
     _echo_frames: dict[bytes, Echo] = field(default_factory=dict)  # made, not yet on the wire
+    # destination -> path MTU an ICMP fragmentation needed told (ip_rt_update_pmtu)
+    pmtu: dict[str, int] = field(default_factory=dict)
+    _frag_id: int | None = None
+    _defrag: Reassembly = field(default_factory=Reassembly)
 
     def __post_init__(self) -> None:
         self.ident = self.rng.randrange(1, 0x10000)
@@ -130,7 +140,7 @@ class ContainerStack:
         out.dst = dst_ip
         mac = self.arp_cache.get(hop)
         if mac is not None:
-            return [self._finish(mac, out)]
+            return self._finish(mac, out)
         first = hop not in self.pending
         self.pending.setdefault(hop, []).append(out)
         if not first:
@@ -144,17 +154,33 @@ class ContainerStack:
         return [encode([build.eth(dst=BROADCAST_MAC, src=self.mac),
                         build.arp(OP_REQUEST, self.mac, self.ip, ZERO_MAC, hop)])]
 
-    def _finish(self, mac: str, out: _Outgoing) -> bytes:
+    def _finish(self, mac: str, out: _Outgoing) -> list[bytes]:
         if ":" in out.dst:
-            data = encode([build.eth(dst=mac, src=self.mac),
-                           build.ipv6(src=self.ip, dst=out.dst), *out.tail])
+            frames = [encode([build.eth(dst=mac, src=self.mac),
+                              build.ipv6(src=self.ip, dst=out.dst), *out.tail])]
         else:
-            data = encode([build.eth(dst=mac, src=self.mac),
-                           build.ipv4(src=self.ip, dst=out.dst, df=out.df, id=out.ip_id),
-                           *out.tail])
+            frames = self._ipv4_frames(mac, out)
         if out.echo is not None:
-            self._echo_frames[data] = out.echo
-        return data
+            self._echo_frames[frames[0]] = out.echo  # the request leaves with its first piece
+        return frames
+
+    def _ipv4_frames(self, mac: str, out: _Outgoing) -> list[bytes]:
+        frame = encode([build.eth(dst=mac, src=self.mac),
+                        build.ipv4(src=self.ip, dst=out.dst, df=out.df, id=out.ip_id),
+                        *out.tail])
+        mtu = self.pmtu.get(out.dst)
+        if mtu is None or len(frame) - 14 <= mtu:
+            return [frame]
+        # A known path MTU smaller than the packet: ping's IP_PMTUDISC_WANT sends it in
+        # fragments, DF clear (__ip_make_skb sets DF only on what fits), under an ID from
+        # ip_select_ident (the model: a per-stack counter from a random start).
+        if self._frag_id is None:
+            self._frag_id = self.rng.randrange(1, 0x10000)
+        self._frag_id = (self._frag_id + 1) & 0xFFFF
+        whole = encode([build.eth(dst=mac, src=self.mac),
+                        build.ipv4(src=self.ip, dst=out.dst, df=False, id=self._frag_id),
+                        *out.tail])
+        return [whole[:14] + piece for piece in fragment(whole[14:], mtu)]
 
     def frame_sent(self, data: bytes, now_ns: int) -> None:
         """The scenario put ``data``, a frame this stack made, on the container's interface."""
@@ -174,6 +200,13 @@ class ContainerStack:
 
     def receive(self, data: bytes, now_ns: int, packet: Packet | None = None) -> list[bytes]:
         """The frames sent in answer to ``data`` (``packet``: its decode, if already made)."""
+        if (len(data) >= 34 and data[12:14] == b"\x08\x00"
+                and (data[20] << 8 | data[21]) & 0x3FFF and data[30:34] == _ip4(self.ip)):
+            whole = self._defrag.add(data[14:])  # ip_defrag before the protocol sees it
+            if whole is None:
+                return []
+            data = data[:14] + whole
+            packet = None  # the reassembled datagram, not the fragment that completed it
         if packet is None:
             packet = decode(data)
         eth = packet.layer("eth")
@@ -189,6 +222,14 @@ class ContainerStack:
         ip = packet.layer("ip")
         icmp = packet.layer("icmp")
         if ip is None or icmp is None or ip["ip.dst"] != self.ip:
+            return []
+        if icmp["icmp.type"] == 3 and icmp["icmp.code"] == 4:
+            # Fragmentation needed: the route to the quoted destination learns the MTU.
+            quoted = packet.layer("data")
+            rest = icmp.get("icmp.unused") or bytes(4)
+            if quoted is not None and len(quoted["data.data"]) >= 20:
+                dst = ".".join(str(b) for b in quoted["data.data"][16:20])
+                self.pmtu[dst] = max((rest[2] << 8) | rest[3], MIN_PMTU)
             return []
         if icmp["icmp.type"] == ECHO_REQUEST:
             data_layer = packet.layer("data")
@@ -226,7 +267,7 @@ class ContainerStack:
             self.arp_cache[sender_ip] = sender_mac
         if sender_ip in self.arp_cache:
             for queued in self.pending.pop(sender_ip, []):
-                out.append(self._finish(self.arp_cache[sender_ip], queued))
+                out += self._finish(self.arp_cache[sender_ip], queued)
         return out
 
     def _receive_ipv6(self, packet: Packet, eth_dst: str, now_ns: int) -> list[bytes]:
@@ -253,7 +294,7 @@ class ContainerStack:
                         _NA_SOLICITED_OVERRIDE, ND_OPT_TARGET_LL_ADDR, self.mac)
             out.append(encode([build.eth(dst=mac, src=self.mac), *nd_layers(na)]))
             for queued in self.pending.pop(src, []):
-                out.append(self._finish(mac, queued))
+                out += self._finish(mac, queued)
             return out
         if itype == NDISC_NEIGHBOUR_ADVERTISEMENT:
             target = icmp.get("icmpv6.nd.na.target_address")
@@ -263,7 +304,7 @@ class ContainerStack:
             mac = bytes(tll[0]).hex(":")
             self.arp_cache[target] = mac
             for queued in self.pending.pop(target, []):
-                out.append(self._finish(mac, queued))
+                out += self._finish(mac, queued)
             return out
         if ip6["ipv6.dst"] != self.ip:
             return []

@@ -16,8 +16,9 @@ DEFAULT_PORT = PingOptions.port  # IANA's VXLAN port, 4789
 def default_name(options: PingOptions, tap: str | None = None) -> str:
     """The file ``synth ping`` writes without ``-w``: ``synth-ping-vni<VNI>-<arp>``, then what
     differs from the seed's scenario, in this order: ``-port<PORT>``, ``-routed`` (several
-    subnets), ``-to-<where>``, ``-ipv6-underlay``, ``-ipv6-inner``, the tap (``-node2-eth0``:
-    a classic ``.pcap``); else ``.pcapng``.  The files in ``captures/`` are named so."""
+    subnets), ``-to-<where>``, ``-ipv6-underlay``, ``-ipv6-inner``, ``-fault-<kind>``, the tap
+    (``-node2-eth0``: a classic ``.pcap``); else ``.pcapng``.  The files in ``captures/`` are
+    named so."""
     parts = ["synth-ping", f"vni{options.vni}", options.arp]
     if options.port != DEFAULT_PORT:
         parts.append(f"port{options.port}")
@@ -29,6 +30,8 @@ def default_name(options: PingOptions, tap: str | None = None) -> str:
         parts.append(f"{options.underlay}-underlay")
     if options.inner != "ipv4":
         parts.append(f"{options.inner}-inner")
+    if options.fault:
+        parts.append(f"fault-{options.fault}")
     if tap:
         parts.append(tap.replace("/", "-"))
     return "-".join(parts) + (".pcap" if tap else ".pcapng")

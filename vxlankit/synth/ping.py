@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 import heapq
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -39,21 +39,30 @@ from vxlankit.model.events import (
     ArpProxied,
     Decapsulated,
     Encapsulated,
+    FdbAdd,
     FdbAppend,
+    FdbDel,
     Flooded,
     Forwarded,
     Frame,
     FrameReceived,
     NdProxied,
+    NeighDel,
     Output,
+    PathMtu,
+    PmtuLearned,
+    TooBig,
+    UdpDelivered,
     VtepTransmit,
     VxlanReceived,
 )
+from vxlankit.model.host import Host
 from vxlankit.model.router import Router, RouterInterface
 from vxlankit.model.vtep import Vtep, VtepConfig
 from vxlankit.packet import Packet
 from vxlankit.present.taps import RttSummary, rtt_summary
 from vxlankit.synth.actors import ContainerStack, Echo
+from vxlankit.synth.faults import FAULTS, Fault
 from vxlankit.synth.topology import (
     DEFAULT_START_NS,
     DEFAULT_SUBNET,
@@ -75,6 +84,8 @@ _VTEP = (2_000, 6_000)
 _WIRE = (120_000, 380_000)
 _STACK = (8_000, 30_000)
 _DECODED_KEPT = 32
+# The underlay's devices (the router, a host's IP stack) read the outer headers only: what the
+# UDP datagram carries stays undecoded, and no tunnel port is there to get wrong.
 _OUTER_ONLY = DEFAULT_OPTIONS.with_vxlan_ports([], gpe_ports=()).with_geneve_ports([])
 
 # The hops whose delay ``--delay HOP=MS`` fixes, and what names them further (HOP@WHO): a
@@ -125,6 +136,7 @@ class PingOptions:
     # Fixed one-way delays in ns, (HOP or HOP@WHO, ns) pairs (:data:`HOPS`): a later pair for
     # the same name wins, HOP@WHO before HOP.
     delays: tuple[tuple[str, int], ...] = ()
+    fault: str | None = None  # one of synth.faults.FAULTS
     # ping numbers its echoes from 1 in 16 bits: after 65535 comes 0 (iputils, -c > 65535).
     first_seq: int = 1
 
@@ -154,8 +166,9 @@ class LadderStep:
 
 @dataclass(frozen=True)
 class _Step:
-    """A ladder step as the simulation records it: the frame, not yet its label.  Labels
-    take a decode each, and most runs (``-c 20000``) draw no ladder."""
+    """A ladder step as the simulation records it: the frame, not yet its label (``label``:
+    one given outright).  Labels take a decode each, and most runs (``-c 20000``) draw no
+    ladder."""
 
     ts_ns: int
     src: str
@@ -163,10 +176,11 @@ class _Step:
     data: bytes
     prefix: str = ""
     arrive_ns: int | None = None
+    label: str | None = None
 
     def done(self, options: DecodeOptions) -> LadderStep:
-        return LadderStep(self.ts_ns, self.src, self.dst,
-                          self.prefix + frame_label(self.data, options), self.arrive_ns)
+        label = self.label or self.prefix + frame_label(self.data, options)
+        return LadderStep(self.ts_ns, self.src, self.dst, label, self.arrive_ns)
 
 
 @dataclass
@@ -185,7 +199,7 @@ class SynthResult:
     @cached_property
     def ladder(self) -> list[LadderStep]:
         """Who handed which frame to whom, in time order, each step labelled."""
-        options = receiver_options(self.options.port)
+        options = receiver_options(v.config.port for v in self.vteps.values())
         return [step.done(options) for step in self.steps]
 
     def tap_packets(self, tap: str) -> list[TapPacket]:
@@ -224,10 +238,10 @@ class SynthResult:
         return tuple(lane for lane in order if lane in used)
 
 
-def receiver_options(port: int) -> DecodeOptions:
-    """How the scenario's VTEPs read the underlay: VXLAN on exactly ``port``, as a Linux vxlan
-    device with ``dstport port`` does (no GPE port beside it)."""
-    return DEFAULT_OPTIONS.with_vxlan_ports([port], gpe_ports=())
+def receiver_options(ports: Iterable[int]) -> DecodeOptions:
+    """How the scenario's VTEPs read the underlay: VXLAN on exactly their ``ports``, as Linux
+    vxlan devices with those ``dstport``s do (no GPE port beside them)."""
+    return DEFAULT_OPTIONS.with_vxlan_ports(sorted(set(ports)), gpe_ports=())
 
 
 def frame_label(data: bytes, options: DecodeOptions = DEFAULT_OPTIONS) -> str:
@@ -283,12 +297,8 @@ class _Scenario:
             raise ValueError("--arp flood cannot route between subnets: each host's sandbox "
                              "answers for the same gateway addresses, so flooded gateway ARP "
                              "gets one reply per host; use --arp proxy (Docker's way)")
+        self.fault = _fault(options)
         self.o = options
-        # The receiving VTEPs decapsulate what arrives on the scenario's port, whatever it is.
-        self.receive_options = receiver_options(options.port)
-        fast_ports = fast_path_ports(self.receive_options)
-        assert fast_ports is not None  # only the VXLAN ports differ from the defaults
-        self.receive_ports = fast_ports
         self.topo = seed_topology(options.vni, options.port, options.seed, options.subnets,
                                   options.to, options.underlay, options.inner)
         topo = self.topo
@@ -333,11 +343,30 @@ class _Scenario:
                     for net in topo.subnets])
         # The underlay router between the nodes' subnets: the same model as a sandbox's, with
         # the nodes' addresses resolved (underlay ARP is not what this scenario is about).
+        small = self.fault.underlay_mtu or 1500
         self.underlay = Router("underlay-router", [
-            RouterInterface(n.name, n.subnet, n.gateway_ip, n.gateway_mac) for n in topo.nodes])
+            RouterInterface(n.name, n.subnet, n.gateway_ip, n.gateway_mac,
+                            small if n is topo.nodes[-1] else 1500) for n in topo.nodes])
         for n in topo.nodes:
             self.underlay.neighbours[n.name][n.ip] = n.mac
+        # Each host's own stack (IPv4 underlay): the VXLAN sockets, reassembly, ICMP.
+        self.hosts = {n.name: Host(f"host@{n.name}", n.ip, n.mac, n.gateway_mac,
+                                   tuple({v.config.port for (name, _), v in self.vteps.items()
+                                          if name == n.name}),
+                                   random.Random(f"host:{options.seed}:{n.name}").randrange(
+                                       0x10000))
+                      for n in topo.nodes}
+        # The receiving VTEPs decapsulate what arrives on their ports, whatever they are.
+        self.receive_options = receiver_options(v.config.port for v in self.vteps.values())
+        fast_ports = fast_path_ports(self.receive_options)
+        assert fast_ports is not None  # only the VXLAN ports differ from the defaults
+        self.receive_ports = fast_ports
         self._control_plane()
+
+    def node_vni(self, node: str, index: int) -> int:
+        """The VNI ``node``'s device for subnet ``index`` has (a fault may make them differ)."""
+        second = node == self.topo.nodes[-1].name
+        return self.topo.subnets[index].vni + (self.fault.node2_vni_offset if second else 0)
 
     def _fixed_delays(self, delays: tuple[tuple[str, int], ...]) -> dict[str, int]:
         containers = [c.name for c in self.topo.containers]
@@ -359,14 +388,22 @@ class _Scenario:
 
     def _vtep_config(self, node: Node, index: int) -> VtepConfig:
         net = self.topo.subnets[index]
+        fault = self.fault
         hops = {other.subnet: node.gateway_mac for other in self.topo.nodes if other is not node}
-        common: dict[str, Any] = {"port": self.o.port, "next_hops": hops,
+        second = node is self.topo.nodes[-1]
+        port = fault.node2_port if second and fault.node2_port else self.o.port
+        common: dict[str, Any] = {"port": port, "next_hops": hops,
                                   "dev_mac": node.vxlan_macs[index],
                                   "ip_id_start": self.rng.randrange(0x10000),
                                   "name": f"{net.vxlan}@{node.name}"}
+        if fault.df is not None:
+            common["df"] = fault.df
+        if fault.vtep_ttl:
+            common["ttl"] = fault.vtep_ttl
+        vni = self.node_vni(node.name, index)
         if self.o.arp == "proxy":
-            return VtepConfig.docker(node.ip, node.mac, (net.vni,), **common)
-        return VtepConfig(node.ip, node.mac, vnis=(net.vni,), learning=True, proxy=False,
+            return VtepConfig.docker(node.ip, node.mac, (vni,), **common)
+        return VtepConfig(node.ip, node.mac, vnis=(vni,), learning=True, proxy=False,
                           **common)
 
     # -- set-up
@@ -377,26 +414,48 @@ class _Scenario:
         for node in topo.nodes:
             for net in topo.subnets:
                 vtep = self.vteps[(node.name, net.index)]
+                vni = self.node_vni(node.name, net.index)
                 if self.o.arp == "proxy":
                     # Docker's gossip: each remote endpoint becomes a neighbour and a static
                     # FDB entry on the VTEP of its subnet.
                     for c in topo.containers:
                         if c.node != node.name and c.subnet == net.index:
                             remote = topo.node(c.node)
-                            for event in peer_add(net.vni, c.ip, c.mac, remote.ip):
+                            for event in peer_add(vni, c.ip, c.mac, remote.ip):
                                 self.events.extend(vtep.handle(event, now))  # type: ignore[arg-type]
                             if c.ip6 is not None:
                                 # A dual-stack endpoint: its IPv6 address too, for the ND
                                 # proxy (the FDB entry is the same: no change).
-                                for event in peer_add(net.vni, c.ip6, c.mac, remote.ip):
+                                for event in peer_add(vni, c.ip6, c.mac, remote.ip):
                                     self.events.extend(vtep.handle(event, now))  # type: ignore[arg-type]
                 else:
                     # RFC 7348 flood-and-learn: head-end replication to every other VTEP.
                     for other in topo.nodes:
                         if other is not node:
-                            event = FdbAppend(net.vni, "00:00:00:00:00:00", other.ip,
+                            event = FdbAppend(vni, "00:00:00:00:00:00", other.ip,
                                               reason="head-end replication list")
                             self.events.extend(vtep.handle(event, now))
+        self._inject_fault(now)
+
+    def _inject_fault(self, now: int) -> None:
+        """What the fault changes in the tables the control plane (or the user) programmed."""
+        fault = self.fault
+        n1, n2 = self.topo.nodes
+        c1, c2 = self.topo.containers
+        first, second = self.vteps[(n1.name, 0)], self.vteps[(n2.name, 0)]
+        changes: list[tuple[Vtep, Any]] = []
+        if fault.stale_remote:
+            changes.append((second, FdbAdd(self.node_vni(n2.name, 0), c1.mac,
+                                           fault.stale_remote, static=True,
+                                           reason="fault: a stale remote")))
+        if fault.drop_neighbour:
+            changes.append((first, NeighDel(self.node_vni(n1.name, 0), c2.ip,
+                                            reason="fault: gossip lost")))
+        if fault.drop_fdb:
+            changes.append((first, FdbDel(self.node_vni(n1.name, 0), c2.mac,
+                                          reason="fault: gossip lost")))
+        for vtep, event in changes:
+            self.events.extend(vtep.handle(event, now))
 
     # -- the event loop
 
@@ -420,9 +479,17 @@ class _Scenario:
             raise ValueError("not an Ethernet frame")
         return frame
 
+    @staticmethod
+    def outer_frame(wire: bytes) -> Frame:
+        """An underlay frame as the underlay's devices read it: its outer headers."""
+        frame = frame_at(decode(wire, 1, _OUTER_ONLY), 0)
+        if frame is None:
+            raise ValueError("not an Ethernet frame")
+        return frame
+
     def received_hops(self, wire: bytes) -> list[VxlanReceived]:
-        """The VXLAN hops of an underlay frame, read as the receiving VTEPs read it: on the
-        scenario's port, from the bytes when the frame has the common shape."""
+        """The VXLAN hop of an underlay frame, read as the receiving VTEPs read it: on their
+        ports, from the bytes when the frame has the common shape."""
         if wire is self._hops_of[0]:
             return self._hops_of[1]  # the router's lane choice read this frame a moment ago
         fast = fast_vxlan_received(wire, 1, *self.receive_ports)
@@ -430,8 +497,8 @@ class _Scenario:
             hops = fast[1]
         else:
             hops = [hop for _, hop in vxlan_received(decode(wire, 1, self.receive_options))]
-        self._hops_of = (wire, hops)
-        return hops
+        self._hops_of = (wire, hops[:1])
+        return hops[:1]
 
     def delay(self, span: tuple[int, int], hop: str, who: str, half: int | None = None) -> int:
         """A random delay in ``span``, unless ``--delay`` fixed this hop's (``half``: which of
@@ -451,6 +518,11 @@ class _Scenario:
             start = self.rng.randrange(_STACK[0], _STACK[1])
             self.at(self.o.start_ns + i * self.o.interval_ns + start, self.ping,
                     c1.name, c2.ip6 or c2.ip, (self.o.first_seq + i) & 0xFFFF)
+        if self.fault.both_ways:
+            for i in range(self.o.count):
+                start = self.rng.randrange(_STACK[0], _STACK[1])
+                self.at(self.o.start_ns + i * self.o.interval_ns + self.o.interval_ns // 2
+                        + start, self.ping, c2.name, c1.ip, (self.o.first_seq + i) & 0xFFFF)
         # The run allocates hundreds of thousands of long-lived objects (frames, taps, steps)
         # and no garbage cycles: the cyclic collector would only walk them, again and again.
         collecting = gc.isenabled()
@@ -469,9 +541,9 @@ class _Scenario:
     def tap(self, t: int, name: str, data: bytes) -> None:
         self.packets.append(TapPacket(t, name, data))
 
-    def step(self, t: int, src: str, dst: str, data: bytes, prefix: str = "", *,
-             arrive: int | None = None) -> None:
-        self.ladder.append(_Step(t, src, dst, data, prefix, arrive))
+    def step(self, t: int, src: str, dst: str, data: bytes, label: str | None = None, *,
+             arrive: int | None = None, prefix: str = "") -> None:
+        self.ladder.append(_Step(t, src, dst, data, prefix, arrive, label))
 
     def bridge_lane(self, node: str, index: int) -> str:
         return f"{self.topo.subnets[index].bridge}@{node}"
@@ -494,7 +566,7 @@ class _Scenario:
     def container_receive(self, t: int, name: str, data: bytes) -> None:
         c = self.topo.container(name)
         self.tap(t, f"{c.node}/{c.veth}", data)
-        for reply in self.stacks[name].receive(data, t, self.decode(data)):
+        for reply in self.stacks[name].receive(data, t):
             self.at(t + self.delay(_STACK, "stack", name), self.container_send, name, reply)
 
     # -- host devices
@@ -549,7 +621,8 @@ class _Scenario:
 
     def vtep_transmit(self, t: int, node: str, index: int, frame: Frame, data: bytes) -> None:
         net = self.topo.subnets[index]
-        for out in self.vteps[(node, index)].handle(VtepTransmit(net.vni, frame), t):
+        vni = self.node_vni(node, index)
+        for out in self.vteps[(node, index)].handle(VtepTransmit(vni, frame), t):
             self.events.append(out)
             if isinstance(out, Encapsulated):
                 wire = encapsulated_bytes(out)
@@ -562,16 +635,19 @@ class _Scenario:
                 reply = frame_bytes(out.frame)
                 arrive = t + self.delay(_VTEP, "vtep", node)
                 self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, index), reply,
-                          "proxy ", arrive=arrive)
+                          prefix="proxy ", arrive=arrive)
                 self.at(arrive, self.bridge_receive, node, index, net.vxlan,
                         self.frame(reply), reply)
+            elif isinstance(out, TooBig):
+                # vxlan_encap_bypass: the ICMP comes back in through the vxlan port.
+                icmp = frame_bytes(out.icmp)
+                arrive = t + self.delay(_VTEP, "vtep", node)
+                self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, index), icmp,
+                          f"ICMP frag needed (mtu {out.mtu})", arrive=arrive)
+                self.at(arrive, self.bridge_receive, node, index, net.vxlan, out.icmp, icmp)
 
     def route(self, t: int, node: str, wire: bytes) -> None:
-        # The underlay router reads the outer headers only: what the UDP datagram carries
-        # stays undecoded (and no tunnel port to recognise, so none to get wrong).
-        frame = frame_at(decode(wire, 1, _OUTER_ONLY), 0)
-        assert frame is not None  # the VTEP's own Ethernet frame
-        for out in self.underlay.handle(FrameReceived(node, frame), t):
+        for out in self.underlay.handle(FrameReceived(node, self.outer_frame(wire)), t):
             if isinstance(out, Forwarded):
                 routed = frame_bytes(out.frame)
                 arrive = t + self.delay(_WIRE, "underlay", node, half=1)
@@ -586,26 +662,72 @@ class _Scenario:
 
     def _receiving_subnet(self, wire: bytes) -> Subnet | None:
         by_vni = {net.vni: net for net in self.topo.subnets}
-        for event in self.received_hops(wire)[:1]:
+        for event in self.received_hops(wire):
             return by_vni.get(event.vni)
         return None
 
     def underlay_receive(self, t: int, node: str, wire: bytes) -> None:
         self.tap(t, f"{node}/eth0", wire)
-        by_vni = {net.vni: net for net in self.topo.subnets}
-        for event in self.received_hops(wire)[:1]:
-            net = by_vni.get(event.vni)
-            if net is None:
-                continue
-            for out in self.vteps[(node, net.index)].handle(event, t):
+        if self.o.underlay != "ipv4":
+            for event in self.received_hops(wire):
+                self.vtep_receive(t, node, event, wire)
+            return
+        host = self.hosts[node]
+        for out in host.handle(FrameReceived("eth0", self.outer_frame(wire)), t):
+            if isinstance(out, UdpDelivered):
+                whole = frame_bytes(out.frame)
+                for event in self.received_hops(wire if whole == wire else whole):
+                    self.vtep_receive(t, node, event, whole)
+            elif isinstance(out, Forwarded):
+                # The host's own ICMP error, out of eth0 to the router.
+                sent = t + self.delay(_VTEP, "vtep", node)
+                reply = frame_bytes(out.frame)
+                self.tap(sent, f"{node}/eth0", reply)
+                arrive = sent + self.delay(_WIRE, "underlay", node, half=0)
+                self.step(sent, f"host@{node}", "underlay", reply, arrive=arrive)
+                self.at(arrive, self.route, node, reply)
+            elif isinstance(out, PmtuLearned):
                 self.events.append(out)
-                if isinstance(out, Decapsulated):
-                    inner = frame_bytes(out.frame)
-                    arrive = t + self.delay(_VTEP, "vtep", node)
-                    self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, net.index),
-                              inner, "decap ", arrive=arrive)
-                    self.at(arrive, self.bridge_receive, node, net.index,
-                            net.vxlan, out.frame, inner)
+                for (name, _), vtep in self.vteps.items():
+                    if name == node:
+                        self.events.extend(vtep.handle(PathMtu(out.remote, out.mtu), t))
+            else:
+                self.events.append(out)
+
+    def vtep_receive(self, t: int, node: str, event: VxlanReceived, wire: bytes) -> None:
+        """The datagram reaches the vxlan socket of ``node``: the device that serves its VNI,
+        or (no device does) the first one, which drops it as vxlan_rcv does."""
+        mine = [(index, vtep) for (name, index), vtep in sorted(self.vteps.items())
+                if name == node]
+        serving = [(i, v) for i, v in mine if event.vni in v.config.vnis]
+        index, vtep = (serving or mine)[0]  # no device serves it: the model drops it
+        net = self.topo.subnets[index]
+        for out in vtep.handle(event, t):
+            self.events.append(out)
+            if isinstance(out, Decapsulated):
+                inner = frame_bytes(out.frame)
+                arrive = t + self.delay(_VTEP, "vtep", node)
+                self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, net.index),
+                          inner, prefix="decap ", arrive=arrive)
+                self.at(arrive, self.bridge_receive, node, net.index, net.vxlan, out.frame,
+                        inner)
+
+
+def _fault(options: PingOptions) -> Fault:
+    """The fault ``options`` asks for (none: a fault that changes nothing)."""
+    if options.fault is None:
+        return Fault("none", "")
+    fault = FAULTS.get(options.fault)
+    if fault is None:
+        raise ValueError(f"--fault must be one of {', '.join(FAULTS)}, not {options.fault!r}")
+    if (len(options.subnets) > 1 or options.to != "remote" or options.underlay != "ipv4"
+            or options.inner != "ipv4"):
+        raise ValueError("--fault works on the seed's overlay: one subnet, C2 on node2, an "
+                         "IPv4 underlay and IPv4 containers")
+    if (fault.drop_neighbour or fault.drop_fdb) and options.arp != "proxy":
+        raise ValueError(f"--fault {fault.name} removes what Docker's gossip installs: it "
+                         "needs --arp proxy")
+    return fault
 
 
 def synthesize_ping(options: PingOptions | None = None) -> SynthResult:
