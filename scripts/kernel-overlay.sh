@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The seed's Docker overlay on the Linux kernel, with plain iproute2 commands (no vxlankit).
 #
-#   scripts/kernel-overlay.sh up   MODE [FAULT]    build it (MODE: learning | docker)
+#   scripts/kernel-overlay.sh up   MODE [FAULT]    build it (MODE: learning | docker; FAULT below)
 #   scripts/kernel-overlay.sh down                 remove every namespace "up" made
 #   scripts/kernel-overlay.sh names                print the namespaces' names, one a line
 #
@@ -26,13 +26,22 @@
 # MODE docker: vxlan0 with "learning proxy l2miss l3miss" and, for the remote container, a
 #   permanent neighbour entry and a permanent FDB entry, as Docker's gossip programs them.
 #
-# FAULT (optional, one of):
-#   vni-mismatch   node2's vxlan0 has VNI 4097: node1's packets are dropped at node2
-#   port-mismatch  node2's vxlan0 listens on UDP 4790: node1's packets find no socket
-#   wrong-fdb      node2 sends to C1's MAC at 172.31.1.99 (docker mode: its static entry;
-#                  learning mode: an extra static entry), a host nobody is: replies are lost
-#   mtu            the underlay links have MTU 1400 under the overlay's 1450: full-size
-#                  overlay frames (ping -s 1422) do not fit once encapsulated
+# FAULT (optional; the names of `synth ping --fault` and `vxlankit lab ping --fault`):
+#   vni        node2's vxlan0 has VNI 4097: node1's packets are dropped at node2
+#   port       node2's vxlan0 uses UDP 8472 (Linux's default port; 4790 would be VXLAN-GPE's),
+#              node1's 4789: node1's packets find no socket
+#   remote     node2 sends to C1's MAC at 172.31.1.99 (docker mode: its static entry;
+#              learning mode: an extra static entry), a host nobody is: replies are lost
+#   mtu        the router's route into node2's subnet has MTU 1400, both vxlan0 "df set":
+#              large frames (ping -s 1400) get ICMP fragmentation needed, then the VTEP's own
+#   fragment   the same route, vxlan0 "df unset" (the default): the router fragments
+#   ttl        both vxlan0 "ttl 1": the router answers ICMP time exceeded
+#   neigh      docker mode: node1's vxlan0 lacks C2's neighbour entry (ARP goes unanswered)
+#   fdb        docker mode: node1's vxlan0 lacks C2's FDB entry (the echo is dropped there)
+#   links-mtu  every underlay link at MTU 1400 under the overlay's 1450 (no df): node1's own
+#              VTEP refuses full-size frames (ping -s 1422)
+# Older names, still accepted: vni-mismatch (vni), port-mismatch (port, but on UDP 4790),
+# wrong-fdb (remote); the old "mtu" (every link at 1400) is now links-mtu.
 #
 # Try it (as root):
 #   scripts/kernel-overlay.sh up learning
@@ -63,9 +72,16 @@ down() {
 }
 
 up() {
-    local mode=${1:-} fault=${2:-}
+    local mode=${1:-} fault=${2:-} node2_port=8472
     case "$mode" in learning|docker) ;; *) usage ;; esac
-    case "$fault" in ''|vni-mismatch|port-mismatch|wrong-fdb|mtu) ;; *) usage ;; esac
+    case "$fault" in
+        vni-mismatch) fault=vni ;;
+        port-mismatch) fault=port node2_port=4790 ;;
+        wrong-fdb) fault=remote ;;
+    esac
+    case "$fault" in ''|vni|port|remote|mtu|fragment|ttl|links-mtu) ;;
+        neigh|fdb) [ "$mode" = docker ] || { echo "kernel-overlay: $fault needs docker mode" >&2; exit 2; } ;;
+        *) usage ;; esac
     if [ "$(id -u)" != 0 ]; then
         echo "kernel-overlay: needs root (network namespaces)" >&2
         exit 1
@@ -86,8 +102,11 @@ up() {
             net.ipv6.conf.default.disable_ipv6=1
         ip -n "$P$n" link set lo up
     done
-    local under_mtu=1500
-    [ "$fault" = mtu ] && under_mtu=1400
+    local under_mtu=1500 df="" ttl=""
+    [ "$fault" = links-mtu ] && under_mtu=1400
+    [ "$fault" = mtu ] && df="df set"
+    [ "$fault" = fragment ] && df="df unset"
+    [ "$fault" = ttl ] && ttl="ttl 1"
 
     # The underlay: node1 -- router -- node2.
     ip -n "${P}router" link add eth1 mtu "$under_mtu" type veth peer name eth0 netns "${P}node1"
@@ -105,6 +124,12 @@ up() {
     ip -n "${P}node2" link set eth0 up
     ip -n "${P}node1" route add default via 172.31.1.1
     ip -n "${P}node2" route add default via 192.168.1.1
+    if [ "$fault" = mtu ] || [ "$fault" = fragment ]; then
+        # ip_forward honours a route's MTU; the link stays at 1500 both ways (a veth drops
+        # what exceeds its peer's MTU, which would lose node2's large replies).
+        ip -n "${P}router" route replace 192.168.1.0/24 dev eth2 proto kernel scope link \
+            src 192.168.1.1 mtu 1400
+    fi
 
     # Each host's sandbox: vxlan0 made in the host's namespace (its socket stays there) and
     # moved into the sandbox, br0, and a veth per container.
@@ -112,10 +137,10 @@ up() {
     for i in 1 2; do
         vni=4096
         port=4789
-        if [ "$i" = 2 ] && [ "$fault" = vni-mismatch ]; then vni=4097; fi
-        if [ "$i" = 2 ] && [ "$fault" = port-mismatch ]; then port=4790; fi
-        flags=""
-        [ "$mode" = docker ] && flags="learning proxy l2miss l3miss"
+        if [ "$i" = 2 ] && [ "$fault" = vni ]; then vni=4097; fi
+        if [ "$i" = 2 ] && [ "$fault" = port ]; then port=$node2_port; fi
+        flags="$df $ttl"
+        [ "$mode" = docker ] && flags="$flags learning proxy l2miss l3miss"
         # shellcheck disable=SC2086
         ip -n "${P}node$i" link add vxlan0 mtu 1450 type vxlan id "$vni" dstport "$port" $flags
         ip -n "${P}node$i" link set vxlan0 netns "${P}sbox$i"
@@ -137,7 +162,7 @@ up() {
         else
             remote=172.31.1.10 other_ip=10.0.0.3 other_mac=02:42:0a:00:00:03
         fi
-        if [ "$i" = 2 ] && [ "$fault" = wrong-fdb ]; then
+        if [ "$i" = 2 ] && [ "$fault" = remote ]; then
             remote=172.31.1.99
             if [ "$mode" = learning ]; then
                 bridge -n "${P}sbox$i" fdb add "$other_mac" dev vxlan0 dst "$remote" self permanent
@@ -145,8 +170,12 @@ up() {
             fi
         fi
         if [ "$mode" = docker ]; then
-            ip -n "${P}sbox$i" neigh add "$other_ip" lladdr "$other_mac" dev vxlan0 nud permanent
-            bridge -n "${P}sbox$i" fdb add "$other_mac" dev vxlan0 dst "$remote" self permanent
+            if ! { [ "$i" = 1 ] && [ "$fault" = neigh ]; }; then
+                ip -n "${P}sbox$i" neigh add "$other_ip" lladdr "$other_mac" dev vxlan0 nud permanent
+            fi
+            if ! { [ "$i" = 1 ] && [ "$fault" = fdb ]; }; then
+                bridge -n "${P}sbox$i" fdb add "$other_mac" dev vxlan0 dst "$remote" self permanent
+            fi
         else
             bridge -n "${P}sbox$i" fdb append 00:00:00:00:00:00 dev vxlan0 dst "$remote" self permanent
         fi

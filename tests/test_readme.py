@@ -26,17 +26,20 @@ def _command_list() -> list[str]:
             if line.startswith("vxlankit ")]
 
 
-# Commands that need root and the kernel: a live capture (runs until Ctrl-C) and the lab; their
-# own tests run them in namespaces they make (tests/capture/test_live.py, tests/lab).
+# Commands that need root and the kernel: a live capture (runs until Ctrl-C), the lab, and the
+# hosts' saved state with its trace; their own tests run them in namespaces they make
+# (tests/capture/test_live.py, tests/lab, tests/state, tests/trace).
 ELSEWHERE = {"vxlankit decode -i eth0 -f 'udp port 4789'",
-             "vxlankit lab ping --mode learning -o DIR"}
+             "vxlankit lab ping --mode learning -o DIR",
+             "vxlankit state save -o DIR --all-netns",
+             "vxlankit trace DIR --from 10.0.0.3 --to 10.0.0.4 --df"}
 
 
 def test_the_list_is_the_readme_s() -> None:
     commands = _command_list()
-    assert len(commands) == 12 and ELSEWHERE <= set(commands)
+    assert len(commands) == 14 and ELSEWHERE <= set(commands)
     assert {shlex.split(c)[1] for c in commands} == {
-        "decode", "stats", "replay", "synth", "crosscheck", "export", "lab"}
+        "decode", "stats", "replay", "synth", "crosscheck", "export", "lab", "state", "trace"}
 
 
 @pytest.mark.parametrize("command", [c for c in _command_list() if c not in ELSEWHERE])

@@ -1094,14 +1094,22 @@ def lab() -> None:
 
 
 def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+    """``--fault KIND`` (synth ping's kinds) or ``--fault KEY=VALUE`` (repeatable): returns
+    (the kind or None, the KEY=VALUE faults)."""
     from vxlankit.lab import LabFaults
+    from vxlankit.lab.faults import fault_kinds
 
     settings: dict[str, Any] = {}
     keys = {"vni": "vni", "port": "port", "underlay-mtu": "underlay_mtu", "c1-vtep": "c1_vtep"}
+    kinds = []
     for text in values:
         key, _, value = text.partition("=")
+        if not value and key in fault_kinds():
+            kinds.append(key)
+            continue
         if key not in keys or not value:
-            raise click.BadParameter(f"{text!r}: use one of {', '.join(k + '=' for k in keys)}")
+            raise click.BadParameter(f"{text!r}: use a kind ({', '.join(fault_kinds())}) or "
+                                     f"one of {', '.join(k + '=' for k in keys)}")
         if key == "c1-vtep":
             try:
                 ip_str(ip_bytes(value))
@@ -1113,7 +1121,12 @@ def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
                 settings[keys[key]] = int(value, 0)
             except ValueError:
                 raise click.BadParameter(f"{text!r}: {key} takes a number") from None
-    return LabFaults(**settings)
+    if len(kinds) > 1:
+        raise click.BadParameter(f"one kind at a time, not {', '.join(kinds)}")
+    if kinds and settings:
+        raise click.BadParameter(f"--fault {kinds[0]} breaks the kernel and synth alike; "
+                                 "KEY=VALUE breaks the kernel alone: use one or the other")
+    return (kinds[0] if kinds else None), LabFaults(**settings)
 
 
 @lab.command("ping")
@@ -1127,17 +1140,19 @@ def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
               show_default=True, help="Echo requests C1 sends (at most 20).")
 @click.option("-i", "interval", type=click.FloatRange(0.05, 2.0), default=0.2,
               show_default=True, help="Seconds between echo requests.")
-@click.option("-s", "size", type=click.IntRange(0, 1400), default=56, show_default=True,
-              help="ICMP payload bytes (ping -s).")
+@click.option("-s", "size", type=click.IntRange(0, 1400), default=None,
+              help="ICMP payload bytes (ping -s). Default 56, 1400 with --fault mtu|fragment.")
 @click.option("--port", type=click.IntRange(1, 65535), default=4789, show_default=True,
               help="VXLAN UDP port.")
 @click.option("--subnet", default="10.0.0.0/24", show_default=True, metavar="CIDR",
               help="The overlay subnet (one: the lab does not build the routed variant).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="synth's seed: the MACs the lab gives the devices.")
-@click.option("--fault", "faults", multiple=True, callback=_fault, metavar="KEY=VALUE",
-              help="Break node2's side (repeatable): vni=N, port=N, underlay-mtu=N, "
-                   "c1-vtep=IP (its FDB entry for C1).")
+@click.option("--fault", "faults", multiple=True, callback=_fault, metavar="KIND|KEY=VALUE",
+              help="Break the overlay as synth ping --fault KIND does (mtu, fragment, vni, "
+                   "port, remote, ttl, neigh, fdb), on the kernel and in synth alike; or "
+                   "node2's side of the kernel alone (repeatable): vni=N, port=N, "
+                   "underlay-mtu=N, c1-vtep=IP (its FDB entry for C1).")
 @click.option("-o", "out_dir", metavar="DIR",
               help="Write the capture (pcapng, an interface per tap), the kernel's tables and "
                    "the verdict (JSON) here.")
@@ -1145,7 +1160,7 @@ def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
               help="Leave the namespaces for a person to look at; print how to remove them.")
 @click.option("--json", "as_json", is_flag=True, help="The verdict as one JSON document.")
 @guarded
-def lab_ping(mode: str, vni: int, count: int, interval: float, size: int, port: int,
+def lab_ping(mode: str, vni: int, count: int, interval: float, size: int | None, port: int,
              subnet: str, seed: int, faults: Any, out_dir: str | None, keep: bool,
              as_json: bool) -> None:
     """Build the seed's two-host overlay in fresh network namespaces, capture every tap with
@@ -1154,14 +1169,101 @@ def lab_ping(mode: str, vni: int, count: int, interval: float, size: int, port: 
     from vxlankit.lab import LabOptions, run_lab_ping
     from vxlankit.present.jsonl import dumps
 
+    kind, kernel_faults = faults
     options = LabOptions(mode=mode, vni=vni, count=count, interval_s=interval, size=size,
-                         port=port, subnet=subnet, seed=seed, faults=faults, keep=keep,
-                         out_dir=out_dir)
+                         port=port, subnet=subnet, seed=seed, fault=kind,
+                         faults=kernel_faults, keep=keep, out_dir=out_dir)
     report = run_lab_ping(options)
     sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else report.render())
     _flush_stdout()
     if not report.ok:
         sys.exit(EXIT_DISAGREE)
+
+
+@main.group()
+def state() -> None:
+    """A host's network state (links, addresses, routes, neighbours, FDBs) saved as
+    iproute2's JSON, for `vxlankit trace` (docs/trace.md)."""
+
+
+@state.command("save")
+@click.option("-o", "out_dir", required=True, metavar="DIR",
+              help="The folder to write (made if needed): a file per namespace and state.json.")
+@click.option("--netns", "netns", multiple=True, metavar="NAME",
+              help="Save this network namespace (repeatable); default: the current one.")
+@click.option("--all-netns", is_flag=True, help="Save every named network namespace.")
+@guarded
+def state_save(out_dir: str, netns: tuple[str, ...], all_netns: bool) -> None:
+    """Record, read-only, `ip -d link`, `ip addr`, `ip route`, `ip neigh`, `bridge fdb`,
+    `bridge link` and the namespaces' ids (which namespace each veth peer is in) as JSON.
+    Reading a named namespace needs root."""
+    from vxlankit.state import save_state
+
+    if netns and all_netns:
+        raise click.UsageError("give --netns NAME or --all-netns, not both")
+    result = save_state(out_dir, netns, all_netns=all_netns)
+    sys.stdout.write(result.render())
+    _flush_stdout()
+
+
+def _edits(op: str) -> Callable[[click.Context, click.Parameter, tuple[str, ...]], Any]:
+    def parse(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+        from vxlankit.state.edit import parse_edit
+
+        try:
+            return tuple(parse_edit(op, v) for v in values)
+        except VxlanKitError as exc:
+            raise click.BadParameter(exc.message) from None
+
+    return parse
+
+
+@main.command("trace")
+@click.argument("folders", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False))
+@click.option("--from", "src", required=True, metavar="IP",
+              help="The source address (NAMESPACE:IP when several namespaces have it).")
+@click.option("--to", "dst", required=True, metavar="IP", help="The destination address.")
+@click.option("--proto", type=click.Choice(["icmp", "udp", "tcp"]), default="icmp",
+              show_default=True, help="ICMP echo, a UDP datagram or a TCP SYN.")
+@click.option("--dport", type=click.IntRange(1, 65535), default=None,
+              help="Destination port (udp, tcp).")
+@click.option("--size", type=click.IntRange(28, 65535), default=None, metavar="BYTES",
+              help="The IP packet's length (default 84, ping's 56-byte echo).")
+@click.option("--df", is_flag=True, help="Set Don't Fragment (ping -M do).")
+@click.option("--vni", type=click.IntRange(0, (1 << 24) - 1), default=None,
+              help="Where the source address is on several overlays: the one to use.")
+@click.option("--set", "sets", multiple=True, callback=_edits("set"), metavar="HOST:DEV:mtu=N",
+              help="What if DEV had this MTU (or up=0/1)? Repeatable; the state only.")
+@click.option("--fdb-add", "fdb_adds", multiple=True, callback=_edits("fdb-add"),
+              metavar="HOST:DEV:MAC:DST", help="What if the VTEP DEV sent MAC to DST?")
+@click.option("--fdb-del", "fdb_dels", multiple=True, callback=_edits("fdb-del"),
+              metavar="HOST:DEV:MAC", help="What if the VTEP DEV had no entry for MAC?")
+@click.option("--vxlan", "vxlans", multiple=True, callback=_edits("vxlan"),
+              metavar="HOST:DEV:KEY=VALUE",
+              help="What if the vxlan device had dstport=, vni=, learning=, proxy=, ...?")
+@click.option("--json", "as_json", is_flag=True,
+              help="verdict, hops, drop {host, device, reason, kind} as one JSON document.")
+@guarded
+def trace_command(folders: tuple[str, ...], src: str, dst: str, proto: str,
+                  dport: int | None, size: int | None, df: bool, vni: int | None,
+                  sets: tuple[Any, ...], fdb_adds: tuple[Any, ...], fdb_dels: tuple[Any, ...],
+                  vxlans: tuple[Any, ...], as_json: bool) -> None:
+    """Follow one packet from --from to --to through the state saved by `vxlankit state
+    save` (one folder per host), hop by hop, then its answer: the table entry that decides
+    at each hop, and for a drop the kernel's reason, the diagnosis kind and the fix.
+    Exit 0 when delivered both ways, 1 when dropped."""
+    from vxlankit.present.jsonl import dumps
+    from vxlankit.state import load_state
+    from vxlankit.trace import TraceOptions, trace
+
+    edits = (*sets, *fdb_adds, *fdb_dels, *vxlans)
+    options = TraceOptions(src, dst, proto, dport or 0, size, df, vni, edits)
+    report = trace(load_state(list(folders)), options)
+    sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else report.render())
+    _flush_stdout()
+    if not report.delivered:
+        sys.exit(EXIT_ERROR)
 
 
 __all__ = [

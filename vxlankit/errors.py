@@ -82,6 +82,12 @@ class LabError(VxlanKitError):
     command that failed (the message names the command and what it said)."""
 
 
+class StateError(VxlanKitError):
+    """``vxlankit state save`` or ``trace`` cannot go on: a missing tool or permission (the
+    message names it), a namespace that is not there, a saved state that does not read, a
+    what-if edit naming a host or device the state does not have."""
+
+
 class OutputIsInputError(VxlanKitError):
     """The output named is one of the inputs (the same file, by device and inode): writing it
     would destroy the capture being read."""
@@ -100,4 +106,5 @@ __all__ = [
     "StatisticError",
     "LabError",
     "OutputIsInputError",
+    "StateError",
 ]

@@ -4,9 +4,10 @@ a time; dumpcap captures the four taps synth uses.
 
 The script's namespaces (``VXK_PREFIX`` unique per build; ``down`` in ``finally`` deletes
 exactly them): router, node1/node2 (eth0; the vxlan sockets), sbox1/sbox2 (br0, vxlan0,
-veth-cN), c1/c2 (10.0.0.3, 10.0.0.4).  Modes ``learning`` and ``docker``; faults (its names)
-``mtu`` (underlay links at MTU 1400), ``vni-mismatch`` (node2's VNI 4097), ``port-mismatch``
-(node2's dstport 4790), ``wrong-fdb`` (node2 sends C1's MAC to 172.31.1.99).
+veth-cN), c1/c2 (10.0.0.3, 10.0.0.4).  Modes ``learning`` and ``docker``; faults: synth's
+names (``mtu``, ``fragment``, ``vni``, ``port``, ``remote``, ``ttl``, ``neigh``, ``fdb``: the
+script's header), ``links-mtu`` (every underlay link at MTU 1400), and the older names
+``vni-mismatch``, ``port-mismatch`` (node2's dstport 4790), ``wrong-fdb``.
 """
 
 from __future__ import annotations

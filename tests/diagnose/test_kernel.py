@@ -17,14 +17,18 @@ CASES = [
     ("learning", None, None),
     ("docker", None, None),
     ("learning", "mtu", "mtu"),
+    ("learning", "links-mtu", "mtu"),
     ("docker", "vni-mismatch", "vni_mismatch"),
     ("learning", "vni-mismatch", "vni_mismatch"),
     ("learning", "port-mismatch", "port_mismatch"),
     ("docker", "port-mismatch", "port_mismatch"),
+    ("docker", "port", "port_mismatch"),  # synth's names: 8472 against 4789
+    ("learning", "ttl", "ttl_expired"),
     ("learning", "wrong-fdb", "loss"),
     ("docker", "wrong-fdb", "wrong_remote"),
 ]
 BOTH_WAYS = ("vni-mismatch", "wrong-fdb")
+MTU = ("mtu", "links-mtu")
 
 
 def _capture(tmp_path: Path, mode: str, fault: str | None) -> tuple[str, str]:
@@ -35,8 +39,8 @@ def _capture(tmp_path: Path, mode: str, fault: str | None) -> tuple[str, str]:
             # Both ends ping: these faults show on the wire only when both send.
             back = threading.Thread(target=o.ping, args=("c2", "10.0.0.3"))
             back.start()
-        said = o.ping("c1", "10.0.0.4", count=3 if fault == "mtu" else 2,
-                      size=1422 if fault == "mtu" else 56)
+        said = o.ping("c1", "10.0.0.4", count=3 if fault in MTU else 2,
+                      size=1422 if fault in MTU else 56)
         if back is not None:
             back.join(timeout=30)
     return str(out), said
@@ -58,7 +62,7 @@ def test_replay_names_the_kernel_fault(mode: str, fault: str | None, kind: str |
     named = [d for d in found if d["kind"] == kind]
     assert named, found
     assert named[0]["severity"] == "error"
-    if kind == "mtu":  # every underlay link at 1400: the VTEP answers C1 itself
+    if kind == "mtu":  # the VTEP answers C1 itself (after the router, under "mtu")
         assert named[0]["evidence"]["inner_mtu"] == 1350
     if kind == "wrong_remote":
         assert named[0]["evidence"]["mac"] == C1_MAC

@@ -13,7 +13,12 @@ from vxlankit.codec import decode, encode
 from vxlankit.errors import LabError
 from vxlankit.lab import netns
 from vxlankit.lab.capture import TapCapture
-from vxlankit.lab.compare import port_range_verdict, tap_verdict, vtep_verdict
+from vxlankit.lab.compare import (
+    diagnosis_verdict,
+    port_range_verdict,
+    tap_verdict,
+    vtep_verdict,
+)
 from vxlankit.lab.tables import KernelFdbEntry, bridge_fdb, vxlan_fdb
 from vxlankit.packet import Layer
 from vxlankit.replay import ReplayReport
@@ -140,3 +145,69 @@ def test_refuses_without_a_tool_and_names_its_package(monkeypatch: pytest.Monkey
     assert "dumpcap (Debian package tshark)" in caught.value.message
     assert "ping (Debian package iputils-ping)" in caught.value.message
     assert "apt-get install iputils-ping tshark" in caught.value.message
+
+
+def _arp(op: int, sender: str, target: str, dst: str = "ff:ff:ff:ff:ff:ff") -> bytes:
+    mac = "02:42:0a:00:00:03" if sender.endswith(".3") else "02:42:0a:00:00:04"
+    return encode([build.eth(dst=dst, src=mac),
+                   build.arp(op, mac, sender, "00:00:00:00:00:00" if op == 1 else dst,
+                             target)])
+
+
+def test_arp_retransmissions_and_their_answers_are_declared_not_findings() -> None:
+    ask = _arp(1, "10.0.0.4", "10.0.0.3")
+    answer = _arp(2, "10.0.0.3", "10.0.0.4", dst="02:42:0a:00:00:04")
+    # The kernel asked twice (its answer lost further on) and was answered twice; synth once.
+    v = tap_verdict("node1/veth-C1", _kernel(ask, answer, ask, answer), [ask, answer])
+    assert v.agree and v.declared["arp retransmission"] == 2, v.findings
+    # A second request for another address is no retransmission.
+    other = _arp(1, "10.0.0.4", "10.0.0.9")
+    v = tap_verdict("node1/veth-C1", _kernel(ask, other), [ask])
+    assert not v.agree and "ARP who-has 10.0.0.9" in v.findings[-1]
+
+
+def test_icmp_errors_compare_what_they_quote() -> None:
+    result = synthesize_ping(PingOptions(count=1, fault="port"))
+    refusal = next(p.data for p in result.tap_packets("node2/eth0")
+                   if (icmp := decode(p.data).layer("icmp")) is not None
+                   and icmp["icmp.type"] == 3)
+    quote = bytearray(decode(refusal).layer("data")["data.data"])  # type: ignore[index]
+    assert tap_verdict("node2/eth0", _kernel(refusal), [refusal]).agree
+
+    def with_quote(q: bytes) -> bytes:
+        return refusal[:len(refusal) - len(quote)] + q
+
+    declared = bytearray(quote)
+    declared[4:6] = b"\x12\x34"  # the quoted IP ID: declared, as on any packet
+    v = tap_verdict("node2/eth0", _kernel(with_quote(bytes(declared))), [refusal])
+    assert v.declared["ip.id"] == 1
+    wrong = bytearray(quote)
+    wrong[8] = 7  # the quoted TTL: a finding, named inside the quote
+    v = tap_verdict("node2/eth0", _kernel(with_quote(bytes(wrong))), [refusal])
+    assert any("(quoted): ip.ttl" in f for f in v.findings), v.findings
+
+
+def test_diagnosis_verdict() -> None:
+    def kinds(*pairs: tuple[str, str]) -> list[dict[str, object]]:
+        return [{"kind": k, "severity": s} for k, s in pairs]
+
+    both = kinds(("mtu", "error"), ("loss", "error"))
+    assert diagnosis_verdict(both, both, "mtu").agree
+    v = diagnosis_verdict(both, kinds(("loss", "error")), "mtu")
+    assert not v.agree and any("synth's capture does not name mtu" in f for f in v.findings)
+    v = diagnosis_verdict(kinds(("loss", "warning")), kinds(("loss", "error")), None)
+    assert not v.agree and "diagnosis loss: kernel warning, synth error" in v.findings
+    offload = kinds(("outer_fragmentation", "warning"), ("checksum_offload", "info"))
+    v = diagnosis_verdict(offload, offload[:1], "outer_fragmentation")
+    assert v.agree and v.declared["diagnosis checksum_offload"] == 1
+    assert not diagnosis_verdict(offload[:1], offload, "outer_fragmentation").agree
+    assert not diagnosis_verdict(kinds(("mtu", "error")), kinds(("mtu", "error")), None).agree
+
+
+def test_programmed_entries_no_frame_reached_are_declared() -> None:
+    empty = ReplayReport({}, {}, [], Counter(), Counter(), Counter(), [], defaultdict(set))
+    programmed = [KernelFdbEntry("02:42:0a:00:00:04", "192.168.1.10", True)]
+    v = vtep_verdict(empty, "node1", "172.31.1.10", 4096, programmed)
+    assert v.agree and v.declared["fdb programmed"] == 1
+    learned = [KernelFdbEntry("02:42:0a:00:00:04", "192.168.1.10", False)]
+    assert not vtep_verdict(empty, "node1", "172.31.1.10", 4096, learned).agree

@@ -69,3 +69,4 @@ def test_replay_of_a_plain_iproute2_overlay_learns_the_kernels_fdb(mode: str) ->
 def test_the_script_refuses_an_unknown_mode_or_fault() -> None:
     assert _script(unique_prefix(), "up", "sideways").returncode == 2
     assert _script(unique_prefix(), "up", "docker", "gremlins").returncode == 2
+    assert _script(unique_prefix(), "up", "learning", "neigh").returncode == 2

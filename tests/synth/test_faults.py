@@ -11,11 +11,12 @@ from click.testing import CliRunner
 
 from tests.support import require_tshark
 from vxlankit.cli import main
+from vxlankit.codec import decode
 from vxlankit.model.events import Dropped, DropReason, L2Miss, L3Miss, TooBig
 from vxlankit.replay import replay
 from vxlankit.synth.faults import EXPECTED, FAULTS
 from vxlankit.synth.output import write_result
-from vxlankit.synth.ping import PingOptions, SynthResult, synthesize_ping
+from vxlankit.synth.ping import PingOptions, SynthResult, frame_label, synthesize_ping
 
 _RUNS: dict[str, SynthResult] = {}
 
@@ -129,3 +130,26 @@ def test_tshark_finds_fault_captures_flawless(fault: str, tmp_path: Path) -> Non
     flawed = subprocess.run([*base, "-Y", "_ws.malformed or _ws.expert.severity >= warning"],
                             capture_output=True, text=True, check=True).stdout
     assert flawed.splitlines() == []
+
+
+@pytest.mark.parametrize("fault", ["mtu", "fragment"])
+def test_fragments_keep_their_order_on_every_tap(fault: str) -> None:
+    # Each hop delivers in order, as the kernel's queues do: the fragment at offset 0 first.
+    result = _run(fault)
+    for tap in result.taps:
+        seen: dict[int, list[int]] = {}
+        for p in result.tap_packets(tap):
+            ip = decode(p.data).layer("ip", -1 if fault == "mtu" else 1)
+            if ip is not None and (ip["ip.frag_offset"] or ip["ip.flags.mf"]):
+                seen.setdefault(ip["ip.id"], []).append(ip["ip.frag_offset"])
+        assert all(offsets == sorted(offsets) for offsets in seen.values()), (tap, seen)
+        if fault == "mtu" or tap == "node2/eth0":  # C1 fragments; the router does
+            assert seen, tap
+
+
+def test_an_arp_reply_follows_what_was_queued_for_the_asker() -> None:
+    # arp_process: neigh_event_ns sends the asker's queued packets, then arp_send answers.
+    result = synthesize_ping(PingOptions(count=1, arp="flood", fault="remote"))
+    labels = [frame_label(p.data) for p in result.tap_packets("node1/veth-C1")]
+    echo = labels.index("ICMP echo request seq=1 ttl=64")
+    assert labels[echo + 1] == "ARP 10.0.0.3 is-at 02:42:0a:00:00:03", labels

@@ -9,6 +9,7 @@ raises on short or odd input: a capture is whatever it is).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from vxlankit.addr import ip6_str, ip_str
@@ -98,6 +99,7 @@ class Ip:
 
 
 _texts: dict[bytes, str] = {}
+_IPV4 = struct.Struct("!BxHHHBBxx4s4s")
 
 
 def _addr(raw: bytes) -> str:
@@ -117,15 +119,14 @@ def ip(data: bytes, off: int, verify: bool = True) -> Ip | None:
         return None
     version = data[off] >> 4
     if version == 4:
-        ihl = (data[off] & 0x0F) * 4
+        vihl, total, ident, ffo, ttl, proto, src, dst = _IPV4.unpack_from(data, off)
+        ihl = (vihl & 0x0F) * 4
         if ihl < 20 or len(data) < off + ihl:
             return None
-        total = (data[off + 2] << 8) | data[off + 3]
-        ffo = (data[off + 6] << 8) | data[off + 7]
         ok = not verify or internet_checksum(data[off:off + ihl]) == 0
-        return Ip(4, _addr(data[off + 12:off + 16]), _addr(data[off + 16:off + 20]),
-                  data[off + 9], data[off + 8], (data[off + 4] << 8) | data[off + 5],
-                  bool(ffo & 0x4000), ffo & 0x3FFF, total, off, off + ihl,
+        texts = _texts
+        return Ip(4, texts.get(src) or _addr(src), texts.get(dst) or _addr(dst), proto, ttl,
+                  ident, bool(ffo & 0x4000), ffo & 0x3FFF, total, off, off + ihl,
                   min(len(data), off + max(total, ihl)), ok)
     if version == 6 and len(data) >= off + 40:
         plen = (data[off + 4] << 8) | data[off + 5]

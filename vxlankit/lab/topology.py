@@ -34,22 +34,34 @@ ZERO_MAC = "00:00:00:00:00:00"
 
 @dataclass(frozen=True)
 class LabFaults:
-    """Ways to break the overlay, all on node2 (None: not broken).
+    """Ways to break the overlay (None or False: not broken).  ``vxlankit.lab.faults`` maps
+    each of ``synth ping --fault``'s kinds onto these.
 
-    ``vni``: node2's vxlan0 has this VNI instead of the overlay's; ``port``: node2's vxlan0
-    listens on this UDP port; ``underlay_mtu``: the underlay links' MTU (below the overlay's
-    1450 + 50, full-size frames no longer fit); ``c1_vtep``: node2's static FDB entry for C1's
-    MAC points at this underlay address instead of node1's."""
+    On node2: ``vni``: its vxlan0 has this VNI instead of the overlay's; ``port``: its vxlan0
+    uses this UDP port (listens on it and sends to it); ``c1_vtep``: its static FDB entry for
+    C1's MAC points at this underlay address instead of node1's.  On node1:
+    ``no_c2_neigh`` / ``no_c2_fdb``: its vxlan0 lacks the neighbour / FDB entry Docker's
+    gossip installs for C2 (docker mode only).  The underlay: ``underlay_mtu``: every underlay
+    link's MTU (below the overlay's 1450 + 50, full-size frames no longer fit);
+    ``router_mtu``: the MTU of the router's route into node2's subnet (its link stays at 1500,
+    so that node2's large datagrams still reach it: a veth drops what exceeds its peer's MTU).
+    Both VTEPs: ``df`` (set | unset | inherit), ``ttl`` (their outer TTL)."""
 
     vni: int | None = None
     port: int | None = None
     underlay_mtu: int | None = None
     c1_vtep: str | None = None
+    router_mtu: int | None = None
+    df: str | None = None
+    ttl: int | None = None
+    no_c2_neigh: bool = False
+    no_c2_fdb: bool = False
 
     @property
     def any(self) -> bool:
         return any(v is not None for v in (self.vni, self.port, self.underlay_mtu,
-                                           self.c1_vtep))
+                                           self.c1_vtep, self.router_mtu, self.df, self.ttl)) \
+            or self.no_c2_neigh or self.no_c2_fdb
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,9 @@ class LabSpec:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise LabError(f"mode must be one of {MODES}, not {self.mode!r}")
+        if (self.faults.no_c2_neigh or self.faults.no_c2_fdb) and self.mode != "docker":
+            raise LabError("a missing neighbour or FDB entry for C2 is a fault of Docker's "
+                           "gossip: use --mode docker (learning mode installs neither)")
 
 
 @dataclass(frozen=True)
@@ -156,6 +171,13 @@ def _underlay(net: Netns, topo: Topology, faults: LabFaults) -> None:
                "dev", "eth0", "nud", "permanent")
         net.ip("router", "neigh", "replace", node.ip, "lladdr", node.mac, "dev", rif,
                "nud", "permanent")
+    if faults.router_mtu is not None:
+        # ip_forward honours a route's MTU (ip_dst_mtu_maybe_forward): the router's way into
+        # node2's subnet is the small one, the links stay at 1500 both ways.
+        last = topo.nodes[-1]
+        net.ip("router", "route", "replace", str(ipaddress.ip_network(last.subnet)), "dev",
+               f"eth{len(topo.nodes)}", "proto", "kernel", "scope", "link", "src",
+               last.gateway_ip, "mtu", str(faults.router_mtu))
 
 
 def _sandbox(net: Netns, lab: BuiltLab, node_name: str) -> None:
@@ -168,6 +190,10 @@ def _sandbox(net: Netns, lab: BuiltLab, node_name: str) -> None:
     vni = faults.vni if second and faults.vni is not None else sub.vni
     port = faults.port if second and faults.port is not None else spec.port
     flags = ["learning", "proxy", "l2miss", "l3miss"] if spec.mode == "docker" else []
+    if faults.df is not None:
+        flags += ["df", faults.df]
+    if faults.ttl is not None:
+        flags += ["ttl", str(faults.ttl)]
     vx = sub.vxlan
     net.ip(node_name, "link", "add", vx, "address", node.vxlan_macs[0], "mtu",
            str(OVERLAY_MTU), "type", "vxlan", "id", str(vni), "dstport", str(port), *flags)
@@ -206,10 +232,12 @@ def _sandbox(net: Netns, lab: BuiltLab, node_name: str) -> None:
             wrong = second and faults.c1_vtep is not None and c is topo.containers[0]
             if wrong:
                 vtep = faults.c1_vtep or vtep
-            if spec.mode == "docker":
+            # What Docker's gossip would have installed on node1 for C2, lost on purpose.
+            lost = not second and c is topo.containers[1]
+            if spec.mode == "docker" and not (lost and faults.no_c2_neigh):
                 # Docker's gossip (peerAdd): a permanent neighbour and FDB entry per peer.
                 net.ip(sbox, "neigh", "add", c.ip, "lladdr", c.mac, "dev", vx, "nud",
                        "permanent")
-            if spec.mode == "docker" or wrong:
+            if (spec.mode == "docker" and not (lost and faults.no_c2_fdb)) or wrong:
                 net.bridge(sbox, "fdb", "add", c.mac, "dev", vx, "dst", vtep, "self",
                            "permanent")

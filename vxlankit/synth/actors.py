@@ -258,17 +258,21 @@ class ContainerStack:
         if sender_ip is None or sender_mac is None:
             return []
         out: list[bytes] = []
+        reply: list[bytes] = []
         if arp["arp.opcode"] == OP_REQUEST and arp["arp.dst.proto_ipv4"] == self.ip:
             # arp_process(): a request for us creates the sender's entry and is answered.
             self.arp_cache[sender_ip] = sender_mac
-            out.append(encode([build.eth(dst=sender_mac, src=self.mac),
-                               build.arp(OP_REPLY, self.mac, self.ip, sender_mac, sender_ip)]))
+            reply.append(encode([build.eth(dst=sender_mac, src=self.mac),
+                                 build.arp(OP_REPLY, self.mac, self.ip, sender_mac,
+                                           sender_ip)]))
         elif arp["arp.opcode"] == OP_REPLY and arp["arp.dst.proto_ipv4"] == self.ip:
             self.arp_cache[sender_ip] = sender_mac
         if sender_ip in self.arp_cache:
             for queued in self.pending.pop(sender_ip, []):
                 out += self._finish(self.arp_cache[sender_ip], queued)
-        return out
+        # The reply after what was queued for the sender: arp_process's neigh_event_ns
+        # (neigh_update) sends the neighbour's queue before arp_send answers.
+        return out + reply
 
     def _receive_ipv6(self, packet: Packet, eth_dst: str, now_ns: int) -> list[bytes]:
         """Neighbour discovery (ndisc_recv_ns/ndisc_recv_na) and ICMPv6 echo for ``self.ip``

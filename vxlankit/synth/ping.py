@@ -314,6 +314,7 @@ class _Scenario:
         self.bridges: dict[tuple[str, int], Bridge] = {}
         self.vteps: dict[tuple[str, int], Vtep] = {}
         self.routers: dict[str, Router] = {}
+        self.link_last: dict[str, int] = {}  # an underlay link's latest arrival: see fifo()
         self.stacks: dict[str, ContainerStack] = {}
         self.port_owner: dict[tuple[str, str], str] = {}  # (node, veth) -> container
         stack_rng = random.Random(f"stacks:{options.seed}")
@@ -538,6 +539,15 @@ class _Scenario:
         self.packets.sort(key=lambda p: p.ts_ns)
         self.ladder.sort(key=lambda s: s.ts_ns)
 
+    def fifo(self, link: str, arrive: int) -> int:
+        """``arrive``, or just after the previous arrival over ``link`` (a hop: a veth, a
+        bridge port, a VTEP's way out, an underlay link): each delivers in order, as the
+        kernel's queues do, so that the fragments of one packet, sent back to back, arrive
+        as they were sent."""
+        arrive = max(arrive, self.link_last.get(link, -1) + 1)
+        self.link_last[link] = arrive
+        return arrive
+
     def tap(self, t: int, name: str, data: bytes) -> None:
         self.packets.append(TapPacket(t, name, data))
 
@@ -558,7 +568,7 @@ class _Scenario:
         c = self.topo.container(name)
         self.tap(t, f"{c.node}/{c.veth}", data)
         self.stacks[name].frame_sent(data, t)
-        arrive = t + self.delay(_HOP, "veth", name)
+        arrive = self.fifo(f"{name}>bridge", t + self.delay(_HOP, "veth", name))
         self.step(t, name, self.bridge_lane(c.node, c.subnet), data, arrive=arrive)
         self.at(arrive, self.bridge_receive, c.node, c.subnet, c.veth,
                 self.frame(data), data)
@@ -566,8 +576,9 @@ class _Scenario:
     def container_receive(self, t: int, name: str, data: bytes) -> None:
         c = self.topo.container(name)
         self.tap(t, f"{c.node}/{c.veth}", data)
-        for reply in self.stacks[name].receive(data, t):
-            self.at(t + self.delay(_STACK, "stack", name), self.container_send, name, reply)
+        for reply in self.stacks[name].receive(data, t, self.decode(data)):
+            self.at(self.fifo(f"{name}>stack", t + self.delay(_STACK, "stack", name)),
+                    self.container_send, name, reply)
 
     # -- host devices
 
@@ -591,17 +602,17 @@ class _Scenario:
         lane = self.bridge_lane(node, index)
         net = self.topo.subnets[index]
         if port == net.vxlan:
-            arrive = t + self.delay(_HOP, "bridge", node)
+            arrive = self.fifo(f"{lane}>{port}", t + self.delay(_HOP, "bridge", node))
             self.step(t, lane, f"{net.vxlan}@{node}", data, arrive=arrive)
             self.at(arrive, self.vtep_transmit, node, index, frame, data)
         elif port == ROUTER_PORT:
-            arrive = t + self.delay(_HOP, "bridge", node)
+            arrive = self.fifo(f"{lane}>{port}", t + self.delay(_HOP, "bridge", node))
             if frame.dst in (self.topo.node(node).bridge_macs[index], "ff:ff:ff:ff:ff:ff"):
                 self.step(t, lane, f"router@{node}", data, arrive=arrive)
             self.at(arrive, self.router_receive, node, index, frame)
         else:
             name = self.port_owner[(node, port)]
-            arrive = t + self.delay(_HOP, "veth", name)
+            arrive = self.fifo(f"{lane}>{port}", t + self.delay(_HOP, "veth", name))
             self.step(t, lane, name, data, arrive=arrive)
             self.at(arrive, self.container_receive, name, data)
 
@@ -611,7 +622,8 @@ class _Scenario:
             if isinstance(out, Forwarded):
                 egress = next(n.index for n in self.topo.subnets if n.bridge == out.port)
                 data = frame_bytes(out.frame)
-                arrive = t + self.delay(_STACK, "router", node)
+                arrive = self.fifo(f"router@{node}>{egress}",
+                                   t + self.delay(_STACK, "router", node))
                 self.step(t, f"router@{node}", self.bridge_lane(node, egress), data,
                           arrive=arrive)
                 self.at(arrive, self.bridge_receive, node, egress, ROUTER_PORT,
@@ -626,14 +638,16 @@ class _Scenario:
             self.events.append(out)
             if isinstance(out, Encapsulated):
                 wire = encapsulated_bytes(out)
-                sent = t + self.delay(_VTEP, "vtep", node)
+                sent = self.fifo(f"{node}/eth0", t + self.delay(_VTEP, "vtep", node))
                 self.tap(sent, f"{node}/eth0", wire)
-                arrive = sent + self.delay(_WIRE, "underlay", node, half=0)
+                arrive = self.fifo(f"{node}->router",
+                                   sent + self.delay(_WIRE, "underlay", node, half=0))
                 self.step(sent, f"{net.vxlan}@{node}", "underlay", wire, arrive=arrive)
                 self.at(arrive, self.route, node, wire)
             elif isinstance(out, (ArpProxied, NdProxied)):
                 reply = frame_bytes(out.frame)
-                arrive = t + self.delay(_VTEP, "vtep", node)
+                arrive = self.fifo(f"{net.vxlan}@{node}>bridge",
+                                   t + self.delay(_VTEP, "vtep", node))
                 self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, index), reply,
                           prefix="proxy ", arrive=arrive)
                 self.at(arrive, self.bridge_receive, node, index, net.vxlan,
@@ -641,7 +655,8 @@ class _Scenario:
             elif isinstance(out, TooBig):
                 # vxlan_encap_bypass: the ICMP comes back in through the vxlan port.
                 icmp = frame_bytes(out.icmp)
-                arrive = t + self.delay(_VTEP, "vtep", node)
+                arrive = self.fifo(f"{net.vxlan}@{node}>bridge",
+                                   t + self.delay(_VTEP, "vtep", node))
                 self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, index), icmp,
                           f"ICMP frag needed (mtu {out.mtu})", arrive=arrive)
                 self.at(arrive, self.bridge_receive, node, index, net.vxlan, out.icmp, icmp)
@@ -650,7 +665,8 @@ class _Scenario:
         for out in self.underlay.handle(FrameReceived(node, self.outer_frame(wire)), t):
             if isinstance(out, Forwarded):
                 routed = frame_bytes(out.frame)
-                arrive = t + self.delay(_WIRE, "underlay", node, half=1)
+                arrive = self.fifo(f"router->{out.port}",
+                                   t + self.delay(_WIRE, "underlay", node, half=1))
                 # The arrow leaves the underlay when the router sends the frame on, so that
                 # its one-way time is the second link's.
                 net = self._receiving_subnet(routed)
@@ -680,10 +696,11 @@ class _Scenario:
                     self.vtep_receive(t, node, event, whole)
             elif isinstance(out, Forwarded):
                 # The host's own ICMP error, out of eth0 to the router.
-                sent = t + self.delay(_VTEP, "vtep", node)
+                sent = self.fifo(f"{node}/eth0", t + self.delay(_VTEP, "vtep", node))
                 reply = frame_bytes(out.frame)
                 self.tap(sent, f"{node}/eth0", reply)
-                arrive = sent + self.delay(_WIRE, "underlay", node, half=0)
+                arrive = self.fifo(f"{node}->router",
+                                   sent + self.delay(_WIRE, "underlay", node, half=0))
                 self.step(sent, f"host@{node}", "underlay", reply, arrive=arrive)
                 self.at(arrive, self.route, node, reply)
             elif isinstance(out, PmtuLearned):
@@ -706,7 +723,8 @@ class _Scenario:
             self.events.append(out)
             if isinstance(out, Decapsulated):
                 inner = frame_bytes(out.frame)
-                arrive = t + self.delay(_VTEP, "vtep", node)
+                arrive = self.fifo(f"{net.vxlan}@{node}>bridge",
+                                   t + self.delay(_VTEP, "vtep", node))
                 self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, net.index),
                           inner, prefix="decap ", arrive=arrive)
                 self.at(arrive, self.bridge_receive, node, net.index, net.vxlan, out.frame,
