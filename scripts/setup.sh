@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv with vxlankit installed (editable).  With "test": also the test tools and the
-# Debian tshark, iproute2 and iputils-ping packages.  Safe to run again; does only what is missing.
+# Debian tshark, iproute2 and iputils-ping packages; with "demo": what every command of the
+# README's list needs (export's pyarrow and numpy, crosscheck's pyshark, tshark, and the lab's
+# iproute2 and iputils-ping).  Safe to run again; does only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=${1:-}
@@ -24,8 +26,12 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-if [ "$want_test" = test ]; then
-    .venv/bin/python -m pip install -q -e '.[test]'
+if [ "$want_test" = test ] || [ "$want_test" = demo ]; then
+    if [ "$want_test" = test ]; then
+        .venv/bin/python -m pip install -q -e '.[test]'
+    else
+        .venv/bin/python -m pip install -q -e '.[export,crosscheck]'
+    fi
     if ! command -v tshark >/dev/null; then
         # tshark asks whether non-root users may capture; answer before it asks.
         echo "wireshark-common wireshark-common/install-setuid boolean false" \

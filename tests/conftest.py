@@ -10,6 +10,8 @@ testing (docs/testing.md): a mutant's verdict must not depend on the run.
 from __future__ import annotations
 
 import os
+from collections import Counter
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 
@@ -42,3 +44,20 @@ def _profile() -> str:
 
 
 settings.load_profile(_profile())
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """End every run with why tests were skipped, a count per reason: a missing oracle
+    (tshark), capture folder or package reads differently from a missing feature.  (Skips
+    come only from tests/support.py, which names what is missing.)"""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons: Counter[str] = Counter()
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    terminalreporter.section(f"{len(skipped)} skipped, by reason")
+    for reason, count in reasons.most_common():
+        terminalreporter.line(f"{count:6d}  {reason}")

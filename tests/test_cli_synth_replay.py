@@ -22,7 +22,7 @@ def test_synth_default_file_and_summary(tmp_path: Path, monkeypatch: pytest.Monk
         records = list(reader)
         names = {i.name for i in reader.interfaces}
     assert names == {"node1/veth-C1", "node1/eth0", "node2/eth0", "node2/veth-C2"}
-    assert f"wrote {len(records)} packets from 4 tap(s)" in result.stdout
+    assert f"wrote {len(records)} packets from 4 taps" in result.stdout
     assert "4 echo requests, 4 replies, rtt min/avg/max/mdev = " in result.stdout
     assert result.stdout.rstrip().endswith(" ms on node1/veth-C1")
 
@@ -32,7 +32,7 @@ def test_synth_to_stdout_keeps_stdout_binary(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout_bytes[:4] == b"\x0a\x0d\x0d\x0a"
     assert "ARP who-has 10.0.0.4 tell 10.0.0.3" in result.stderr
-    assert "1 echo requests, 1 replies" in result.stderr
+    assert "1 echo request, 1 reply" in result.stderr
 
 
 def test_synth_one_tap_as_pcap_and_svg(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_replay_text_and_json() -> None:
     path = str(real_capture("tcpdump_vxlan.pcap"))
     text = run("replay", path)
     assert text.exit_code == 0
-    assert "VTEP 192.168.202.1  VNI 100: 1 FDB entries" in text.stdout
+    assert "VTEP 192.168.202.1  VNI 100: 1 FDB entry" in text.stdout
     assert "00:16:3e:37:f6:04  192.168.203.1    learned" in text.stdout
     doc = json.loads(run("replay", path, "--json").stdout)
     assert [v["vtep"] for v in doc["vteps"]] == ["192.168.202.1", "192.168.203.1"]
@@ -97,7 +97,7 @@ def test_replay_stdin_and_policy() -> None:
     path = real_capture("suricata-verify_vxlan-non-zero-reserved-fields_input.pcap")
     linux = run("replay", "-", input=path.read_bytes())
     assert linux.exit_code == 0
-    assert "would drop 10 packet(s): VXLAN_INVALID_HDR" in linux.stdout
+    assert "would drop 10 packets: VXLAN_INVALID_HDR" in linux.stdout
     rfc = run("replay", "-", "--policy", "rfc7348", input=path.read_bytes())
     assert "would drop" not in rfc.stdout
 
@@ -161,7 +161,7 @@ def test_export_formats_and_jobs(tmp_path: Path) -> None:
     rows = one.stdout.splitlines()
     assert rows[0].startswith('"frame.number","frame.time_epoch"') and len(rows) == 37
     assert two.stdout.splitlines()[1:37] == rows[1:]
-    assert "exported 36 packets from 1 file(s)" in one.stderr
+    assert "exported 36 packets from 1 file" in one.stderr
 
 
 def test_export_damaged_file_is_exit_3(tmp_path: Path) -> None:
@@ -203,8 +203,8 @@ def test_replay_of_the_real_ipv6_underlay_capture() -> None:
     path = real_capture("tcpdump_gso-ipv6-vxlan-ipv6.pcap")
     result = run("replay", str(path))
     assert result.exit_code == 0, result.stderr
-    assert "1 packets, 1 with VXLAN; 1 VTEP(s) modelled" in result.stdout
-    assert "VTEP 2604:1380:4091:ce00::d  VNI 5001: 1 FDB entries" in result.stdout
+    assert "1 packet, 1 with VXLAN; 1 VTEP modelled" in result.stdout
+    assert "VTEP 2604:1380:4091:ce00::d  VNI 5001: 1 FDB entry" in result.stdout
     assert "76:bd:91:4a:21:f9  2604:1380:4091:ce00::b  learned" in result.stdout
 
 

@@ -31,6 +31,7 @@ from vxlankit import __version__
 from vxlankit.addr import ip_bytes, ip_str
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.errors import CaptureError, FilterError, VxlanKitError
+from vxlankit.present.plural import counted
 from vxlankit.present.run import (
     DecodedRecord,
     FastPathTally,
@@ -40,9 +41,8 @@ from vxlankit.present.run import (
 )
 from vxlankit.synth.faults import FAULTS as _SYNTH_FAULTS  # a table only: cheap to import
 
-if TYPE_CHECKING:  # synth is imported by its command only, to keep start-up short
+if TYPE_CHECKING:  # live capture is imported by its commands only, to keep start-up short
     from vxlankit.capture.live import LiveCapture, LiveOptions
-    from vxlankit.synth.ping import PingOptions
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -264,7 +264,9 @@ def make_decode_options(vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...]
     options = DEFAULT_OPTIONS
     if vxlan_ports or gpe_ports:
         ports = vxlan_ports or (4789, 8472)
-        options = options.with_vxlan_ports(list(ports), gpe_ports or (4790,))
+        # A port named for VXLAN is VXLAN, even GPE's default 4790 (as tshark's -d overrides).
+        gpe = gpe_ports or tuple(p for p in (4790,) if p not in ports)
+        options = options.with_vxlan_ports(list(ports), gpe)
     if geneve_ports:
         options = options.with_geneve_ports(geneve_ports)
     return options
@@ -877,10 +879,14 @@ def replay(file: str | None, vteps: tuple[str, ...], policy: str, gbp: bool, as_
     live = live_request(files, interfaces, capture_filter, autostop, count, tee,
                         argument="FILE")
     options = make_decode_options(vxlan_ports, gpe_ports, geneve_ports)
+    # One --vxlan-port is the port the VTEPs listen on; otherwise each listens where its
+    # first VXLAN packet arrives.
+    port = vxlan_ports[0] if len(vxlan_ports) == 1 else None
     with inputs_of(files, live, tee) as inputs:
         source = inputs[0]
         report = run_replay(source.capture if isinstance(source, LiveSession) else source,
-                            vteps, options=options, rx_policy=policy, gbp=gbp)
+                            vteps, options=options, rx_policy=policy, vxlan_port=port,
+                            gbp=gbp)
         if isinstance(source, LiveSession):
             source.packets = report.packets
     sys.stdout.write(dumps(report.to_json()) + "\n" if as_json else render_text(report))
@@ -946,12 +952,16 @@ def synth_ping(vni: int, count: int, interval: float, size: int | None, arp: str
                fault: str | None, output: str | None, tap: str | None, diagram: str | None,
                width: int, delays: tuple[str, ...]) -> None:
     """C1 pings C2 across the seed's two-host Docker overlay; every tap's view, as pcapng."""
+    from vxlankit.output import SafeOutput
     from vxlankit.synth.diagram import ladder_svg, ladder_text
     from vxlankit.synth.faults import FAULT_PING_SIZE, FAULTS
-    from vxlankit.synth.output import write_result
+    from vxlankit.synth.output import default_name, guess_format, write_result
     from vxlankit.synth.ping import PingOptions, parse_delay, synthesize_ping
     from vxlankit.synth.topology import DEFAULT_SUBNET
 
+    if output and tap is None and guess_format(output) == "pcap":
+        raise Failed(f"{output}: a classic pcap file holds one tap: add --tap NAME (e.g. "
+                     "--tap node2/eth0), or write .pcapng for every tap", EXIT_USAGE)
     try:
         # -i is seconds, as ping's; everything past the options is integer nanoseconds.
         if size is None:
@@ -967,11 +977,14 @@ def synth_ping(vni: int, count: int, interval: float, size: int | None, arp: str
         raise Failed(str(exc), EXIT_USAGE) from None
     if tap is not None and tap not in result.taps:
         raise Failed(f"no tap named {tap!r}; taps: {', '.join(result.taps)}", EXIT_USAGE)
-    name = default_synth_name(options, tap)
-    target_file = output or name
+    target_file = output or default_name(options, tap)
     binary_stdout = target_file == "-"
-    written = write_result(result, sys.stdout.buffer if binary_stdout else target_file, tap=tap,
-                           format="pcap" if tap and target_file.endswith(".pcap") else None)
+    if binary_stdout:
+        written = write_result(result, sys.stdout.buffer, tap=tap)
+    else:
+        # Under a temporary name until complete: a failed write leaves no half capture.
+        with SafeOutput(target_file, CaptureError) as out:
+            written = write_result(result, out, tap=tap, format=guess_format(target_file))
     # With the capture on stdout, everything for people goes to stderr.
     say = sys.stderr if binary_stdout else sys.stdout
     if diagram == "-":
@@ -992,32 +1005,14 @@ def synth_ping(vni: int, count: int, interval: float, size: int | None, arp: str
     answered = [e for e in result.echoes if e.replied_ns is not None]
     where = "<stdout>" if binary_stdout else target_file
     taps = 1 if tap else len(result.taps)
-    say.write(f"wrote {written} packets from {taps} tap(s) to {where}\n")
+    say.write(f"wrote {counted(written, 'packet')} from {counted(taps, 'tap')} to {where}\n")
     # Timed on C1's tap, request frame to reply frame: what `vxlankit stats` prints for it.
     summary = result.rtt()
     rtt = (f", rtt min/avg/max/mdev = {summary.text()} ms on {result.pinger_tap}"
            if summary else "")
-    say.write(f"{len(result.echoes)} echo requests, {len(answered)} replies{rtt}\n")
+    say.write(f"{counted(len(result.echoes), 'echo request')}, "
+              f"{counted(len(answered), 'reply')}{rtt}\n")
     say.flush()
-
-
-def default_synth_name(options: PingOptions, tap: str | None) -> str:
-    """``synth-ping-vni4096-proxy.pcapng`` (plus ``-routed``, ``-to-...``,
-    ``-ipv6-underlay``, ``-ipv6-inner``, the tap)."""
-    parts = ["synth-ping", f"vni{options.vni}", options.arp]
-    if len(options.subnets) > 1:
-        parts.append("routed")
-    if options.to != "remote":
-        parts.append(f"to-{options.to}")
-    if options.underlay != "ipv4":
-        parts.append(f"{options.underlay}-underlay")
-    if options.inner != "ipv4":
-        parts.append(f"{options.inner}-inner")
-    if options.fault:
-        parts.append(f"fault-{options.fault}")
-    if tap:
-        parts.append(tap.replace("/", "-"))
-    return "-".join(parts) + (".pcap" if tap else ".pcapng")
 
 
 @main.command()
@@ -1090,7 +1085,8 @@ def export(files: tuple[str, ...], out: str, fmt: str | None, jobs: int,
         for source in inputs:
             if isinstance(source, LiveSession):
                 source.packets = summary.packets
-    message = (f"exported {summary.packets} packets from {summary.files} file(s) to "
+    message = (f"exported {counted(summary.packets, 'packet')} from "
+               f"{counted(summary.files, 'file')} to "
                f"{summary.out} ({summary.format})\n")
     (sys.stderr if out == "-" else sys.stdout).write(message)
 

@@ -42,6 +42,7 @@ from vxlankit.model.events import (
     VxlanReceived,
 )
 from vxlankit.model.vtep import DEFAULT_AGEING_NS, Vtep, VtepConfig
+from vxlankit.present.plural import counted
 from vxlankit.present.timeformat import utc_text
 
 
@@ -180,12 +181,15 @@ def event_json(event: Output, ts_ns: int | None = None) -> dict[str, Any]:
 
 def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEFAULT_OPTIONS,
            rx_policy: str = "linux", ageing_ns: int = DEFAULT_AGEING_NS,
-           gbp: bool = False) -> ReplayReport:
+           vxlan_port: int | None = None, gbp: bool = False) -> ReplayReport:
     """Run ``path`` (a capture file path) through VTEP models; see the module docstring.
 
     ``gbp``: model VTEPs made with the group policy extension (``ip link add ... gbp``), which
     read the G flag and the policy ID where a plain Linux VTEP drops them as reserved bits.
     ``vteps``: the VTEP IPs to model (default: every outer destination of VXLAN traffic).
+    ``vxlan_port``: the UDP port each modelled VTEP listens on (a Linux vxlan device's
+    ``dstport``: one port); default: the port it sends VXLAN to, or, not seen sending, the
+    port it is first sent to.
     ``ageing_ns``: the VTEPs' FDB ageing time, in nanoseconds like the capture's timestamps.
     One pass: a VTEP's model is made on the first packet it receives, and serves every VNI
     sent to it, so ``path`` may be a pipe (``"-"``: stdin).
@@ -207,7 +211,9 @@ def replay(path: Any, vteps: Iterable[str] = (), *, options: DecodeOptions = DEF
             model = models[hop.dst_ip] = Vtep(VtepConfig(
                 hop.dst_ip, mac or "00:00:00:00:00:00", name=f"vxlan@{hop.dst_ip}",
                 vnis=(hop.vni,), rx_policy=rx_policy,  # type: ignore[arg-type]
-                ageing_ns=ageing_ns, port=sends_to_port.get(hop.dst_ip, hop.dport), gbp=gbp))
+                ageing_ns=ageing_ns,
+                port=vxlan_port if vxlan_port is not None
+                else sends_to_port.get(hop.dst_ip, hop.dport), gbp=gbp))
         model.add_vni(hop.vni)
         return model
 
@@ -441,7 +447,7 @@ def render_diagnoses(diagnoses: list[Diagnosis], width: int = 100) -> list[str]:
     if not diagnoses:
         return ["Diagnosis: nothing found", ""]
     counts = Counter(d.severity for d in diagnoses)
-    tally = ", ".join(f"{counts[s]} {s}{'s' if counts[s] > 1 else ''}"
+    tally = ", ".join(counted(counts[s], s, "info" if s == "info" else None)
                       for s in ("error", "warning", "info") if counts[s])
     out = [f"Diagnosis: {tally}"]
     for d in diagnoses:
@@ -472,12 +478,12 @@ def render_text(report: ReplayReport) -> str:
     the anomalies."""
     doc = report.to_json()
     out = render_diagnoses(report.diagnoses)
-    out += [f"{doc['packets']} packets, {doc['vxlan_packets']} with VXLAN; "
-           f"{len(doc['vteps'])} VTEP(s) modelled", ""]
+    out += [f"{counted(doc['packets'], 'packet')}, {doc['vxlan_packets']} with VXLAN; "
+            f"{counted(len(doc['vteps']), 'VTEP')} modelled", ""]
     for vtep in doc["vteps"]:
         for vni in vtep["vnis"]:
             rows = [r for r in vtep["fdb"] if r["vni"] == vni]
-            out.append(f"VTEP {vtep['vtep']}  VNI {vni}: {len(rows)} FDB entries")
+            out.append(f"VTEP {vtep['vtep']}  VNI {vni}: {counted(len(rows), 'FDB entry')}")
             if rows:
                 # 15 fits any IPv4 address; an IPv6 underlay widens the column as needed.
                 w = max(15, *(len(r["remote"]) for r in rows))
@@ -506,18 +512,21 @@ def render_text(report: ReplayReport) -> str:
             out.append(f"  MAC {a['mac']} (VNI {a['vni']}) behind several VTEPs: "
                        f"{', '.join(a['remotes'])}")
         elif kind == "linux_would_drop":
-            out.append(f"  a Linux VTEP at {a['vtep']} would drop {a['packets']} packet(s): "
+            out.append(f"  a Linux VTEP at {a['vtep']} would drop "
+                       f"{counted(a['packets'], 'packet')}: "
                        f"{a['reason']}")
         elif kind == "unanswered_arp":
             out.append(f"  unanswered ARP (VNI {a['vni']}): who-has {a['who_has']} tell "
-                       f"{a['tell']}, {a['requests']} request(s) from {a['first']}")
+                       f"{a['tell']}, {counted(a['requests'], 'request')} from {a['first']}")
         elif kind == "unanswered_nd":
             out.append(f"  unanswered NS (VNI {a['vni']}): who-has {a['who_has']} tell "
-                       f"{a['tell']}, {a['requests']} request(s) from {a['first']}")
+                       f"{a['tell']}, {counted(a['requests'], 'request')} from {a['first']}")
         elif kind == "flood_volume":
-            out.append(f"  VNI {a['vni']}: {a['packets']} of {a['of_packets']} frames flooded "
+            out.append(f"  VNI {a['vni']}: {a['packets']} of "
+                       f"{counted(a['of_packets'], 'frame')} flooded "
                        "(broadcast/multicast)")
     for pair in doc["vni_pairs"]:
-        out.append(f"  routed: {pair['packets']} inner conversation(s) cross VNIs "
+        crosses = "crosses" if pair["packets"] == 1 else "cross"
+        out.append(f"  routed: {counted(pair['packets'], 'inner conversation')} {crosses} VNIs "
                    f"{' <-> '.join(str(v) for v in pair['vnis'])}")
     return "\n".join(out) + "\n"

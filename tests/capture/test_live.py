@@ -210,7 +210,7 @@ def test_stats_replay_export_capture_live_too(netns: Netns, tmp_path: Path) -> N
     for args, expect in [(("stats", "-i", "lo", "-c", "2"), "Number of packets:   2"),
                          (("replay", "-i", "lo", "-a", "packets:2"), "2 packets, 0 with VXLAN"),
                          (("export", "-i", "lo", "-c", "2", "-o", str(csv)),
-                          f"exported 2 packets from 1 file(s) to {csv} (csv)")]:
+                          f"exported 2 packets from 1 file to {csv} (csv)")]:
         proc = netns.vxlankit(*args)
         wait_until_capturing(proc)
         netns.ping(1)

@@ -24,7 +24,7 @@ STATS = ["io,phs", "conv,eth", "conv,ip", "conv,ipv6", "conv,udp", "conv,tcp", "
 # Where the tables differ, and why (each a difference of what is decoded, not of counting).
 APPLICATIONS = "tshark names an application protocol vxlankit leaves as data"
 DIFFERENT = {
-    ("synth-ping-routed-vni4096.pcapng", "io,phs"): APPLICATIONS + " (text in ICMP)",
+    ("synth-ping-vni4096-proxy-routed.pcapng", "io,phs"): APPLICATIONS + " (text in ICMP)",
     ("ndpi_vxlan.pcap", "io,phs"): APPLICATIONS + " (TLS)",
     ("suricata-verify_vxlan-decoder-03_vxlan.pcap", "io,phs"): APPLICATIONS + " (NTP, TLS)",
     ("suricata-verify_vxlan-non-zero-reserved-fields_input.pcap", "io,phs"):
@@ -83,7 +83,7 @@ def test_io_stat_intervals_are_tsharks() -> None:
 
 
 def test_per_tunnel_tables_add_up_to_the_whole() -> None:
-    path = CAPTURES / "synth-ping-routed-vni4096.pcapng"
+    path = CAPTURES / "synth-ping-vni4096-proxy-routed.pcapng"
     whole = json.loads(_ours(path, "-z", "conv,ip", "--json"))[0]["tables"]
     split = json.loads(_ours(path, "-z", "conv,ip", "--per-tunnel", "--json"))[0]["tables"]
     assert len(whole) == 1 and whole[0]["tunnel"] is None

@@ -104,7 +104,7 @@ def test_cli_fault_mtu_pings_large_by_default(tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["synth", "ping", "--fault", "mtu", "-c", "3"])
     assert result.exit_code == 0, result.output
-    assert "3 echo requests, 1 replies" in result.stdout
+    assert "3 echo requests, 1 reply" in result.stdout
     out = tmp_path / "synth-ping-vni4096-proxy-fault-mtu.pcapng"
     doc = json.loads(CliRunner().invoke(main, ["replay", "--json", str(out)]).stdout)
     assert "mtu" in {d["kind"] for d in doc["diagnoses"]}

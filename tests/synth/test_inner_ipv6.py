@@ -129,7 +129,7 @@ def test_replay_names_an_ns_nobody_answered(result: SynthResult, tmp_path: Path)
     found = [a for a in report.anomalies() if a["kind"] == "unanswered_nd"]
     assert [(a["vni"], a["who_has"], a["tell"], a["requests"]) for a in found] == [
         (4096, "fd00:10::4", "fd00:10::3", 1)]
-    assert ("unanswered NS (VNI 4096): who-has fd00:10::4 tell fd00:10::3, 1 request(s)"
+    assert ("unanswered NS (VNI 4096): who-has fd00:10::4 tell fd00:10::3, 1 request"
             in replay_text(report))
 
 

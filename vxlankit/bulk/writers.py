@@ -191,26 +191,37 @@ def epoch_text(column: Any) -> Any:
         ".")
 
 
-def text_batch(batch: Any) -> Any:
-    """The batch as the text formats write it: plain strings, epoch-second timestamps."""
-    pa = require("pyarrow")
-    columns = []
-    for field, column in zip(batch.schema, batch.columns, strict=True):
-        if pa.types.is_timestamp(field.type):
-            column = epoch_text(column)
-        elif pa.types.is_dictionary(field.type):
-            column = column.cast(pa.string())
-        columns.append(column)
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
-
-
 def _csv_bytes(batch: Any, header: bool) -> bytes:
+    """CSV as pyarrow's writer makes it (every string quoted, ``""`` inside, null an empty
+    cell), except ``frame.time_epoch``: a bare number, as ``tshark -T fields`` prints it
+    (pyarrow would quote it as text, or write a decimal as ``1E-9``).  Built column by column
+    with Arrow kernels, as ``jsonl_bytes`` is."""
     pa = require("pyarrow")
-    csv = require("pyarrow.csv")
-    sink = pa.BufferOutputStream()
-    csv.write_csv(text_batch(batch), sink,
-                  csv.WriteOptions(include_header=header, quoting_style="needed"))
-    return bytes(sink.getvalue())
+    pc = require("pyarrow.compute")
+    head = (",".join(_csv_quote(name) for name in batch.schema.names) + "\n").encode()
+    if batch.num_rows == 0:
+        return head if header else b""
+    pieces = []
+    for field, values in zip(batch.schema, batch.columns, strict=True):
+        if pa.types.is_timestamp(field.type):
+            text = epoch_text(values)
+        elif pa.types.is_dictionary(field.type) or pa.types.is_string(field.type):
+            plain = values.cast(pa.string())
+            text = pc.binary_join_element_wise(
+                '"', pc.replace_substring(plain, '"', '""'), '"', "")
+        else:
+            text = pc.cast(values, pa.string())
+        pieces.append(pc.fill_null(text, ""))
+    lines = pc.binary_join_element_wise(*pieces, ",")
+    lines = pc.binary_join_element_wise(lines, "\n", "")
+    _, offsets, data = lines.buffers()
+    bounds = np.frombuffer(offsets, np.int32)[lines.offset:lines.offset + len(lines) + 1]
+    body = bytes(data[int(bounds[0]):int(bounds[-1])])
+    return head + body if header else body
+
+
+def _csv_quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 def jsonl_bytes(batch: Any) -> bytes:

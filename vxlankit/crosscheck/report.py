@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from vxlankit.present.plural import counted
+
 # A field name standing for a whole layer (present on one side only) or a whole packet.
 LAYER = "(layer)"
 PACKET = "(packet)"
@@ -105,11 +107,13 @@ def _cut(text: str, width: int = 48) -> str:
 
 def render_text(report: CrosscheckReport) -> str:
     """The human-readable report: counts, the disagreement table, the allowed differences."""
-    scope = f"the first {report.packets_compared} packets (--limit {report.limit}; the capture " \
-            "has more)" if report.sampled else f"{report.packets_compared} packets"
+    packets = counted(report.packets_compared, "packet")
+    scope = (f"the first {packets} (--limit {report.limit}; the capture has more)"
+             if report.sampled else packets)
     lines = [
         f"vxlankit vs tshark {report.tshark_version}: {report.path}",
-        f"compared {report.fields_compared} fields in {report.layers_compared} layers of {scope}",
+        f"compared {counted(report.fields_compared, 'field')} in "
+        f"{counted(report.layers_compared, 'layer')} of {scope}",
     ]
     if report.layers_by_protocol:
         lines.append("layers: " + ", ".join(f"{proto} {count}" for proto, count
@@ -117,7 +121,7 @@ def render_text(report: CrosscheckReport) -> str:
     if report.decode_as:
         lines.append("decode-as: " + ", ".join(f"{k},{v}" for k, v in report.decode_as.items()))
     if report.disagreements:
-        lines += ["", f"{len(report.disagreements)} disagreements:"]
+        lines += ["", f"{counted(len(report.disagreements), 'disagreement')}:"]
         rows = [(str(d.packet), f"{d.layer}#{d.occurrence}", d.field, _cut(d.ours),
                  _cut(d.theirs)) for d in report.disagreements]
         lines += _table(("packet", "layer", "field", "vxlankit", "Wireshark"), rows)

@@ -8,6 +8,7 @@ from collections import defaultdict
 
 from vxlankit.diagnose.context import Context
 from vxlankit.diagnose.kinds import Diagnosis, make, numbers_text
+from vxlankit.present.plural import counted
 
 MIN_FLOWS = 4  # fewer flows on one port can be chance: Linux hashes into ~28000 ports
 
@@ -42,7 +43,8 @@ def _offload(ctx: Context) -> list[Diagnosis]:
             whats = ", ".join(sorted({w.upper() for w, _ in bad}))
             found.append(make(
                 "checksum_offload",
-                f"{total} packet(s) from {sender} captured at {tap} carry {whats} checksums "
+                f"{counted(total, 'packet')} from {sender} captured at {tap} carry {whats} "
+                "checksums "
                 f"that do not verify ({numbers_text(numbers)}), and nothing else there does",
                 {"what": whats, "sender": sender, "tap": tap},
                 packets=numbers, taps=[tap], facts={"sender": sender, "bad": total}))

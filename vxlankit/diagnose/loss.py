@@ -24,6 +24,7 @@ from vxlankit.diagnose.context import Context
 from vxlankit.diagnose.evidence import Encap, InnerKey, Sighting
 from vxlankit.diagnose.kinds import VXLAN_OVERHEAD, Diagnosis, make, numbers_text
 from vxlankit.diagnose.overlay import wrong_remotes
+from vxlankit.present.plural import counted
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def detect(ctx: Context) -> list[Diagnosis]:
         via = sorted(encs[gap], key=lambda e: (e.src, e.dst, e.vni))
         inside = (f" (inside VXLAN {via[-1].src} -> {via[-1].dst}, VNI {via[-1].vni})"
                   if via and lasts[0].encap is not None else "")
-        summary = (f"{len(lasts)} packet(s) from {gap.src} to {gap.dst} last seen at "
+        summary = (f"{counted(len(lasts), 'packet')} from {gap.src} to {gap.dst} last seen at "
                    f"{gap.last_tap}{inside}, never at {gap.expected} "
                    f"({numbers_text(numbers)}): lost in the {gap.stage}")
         found.append(make(

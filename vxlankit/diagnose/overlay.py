@@ -7,6 +7,7 @@ from __future__ import annotations
 from vxlankit.diagnose.context import Context
 from vxlankit.diagnose.evidence import ConvSide
 from vxlankit.diagnose.kinds import Diagnosis, make, numbers_text
+from vxlankit.present.plural import counted
 
 _DROP_WORDS = {
     "VXLAN_INVALID_HDR": "vxlan_rcv drops VXLAN whose I flag is clear (no valid VNI) and, "
@@ -142,7 +143,8 @@ def _arp(ctx: Context) -> list[Diagnosis]:
                      f"VTEP behind it, look for an FDB entry pointing at {wait.target}.")
         found.append(make(
             "unanswered_arp",
-            f"ARP who-has {wait.target} tell {wait.asker}: {wait.count} request(s), no reply "
+            f"ARP who-has {wait.target} tell {wait.asker}: {counted(wait.count, 'request')}, "
+            "no reply "
             f"({numbers_text(wait.numbers)}{'; ' + where if where else ''})",
             {"target": wait.target},
             packets=wait.numbers, vni=wait.vnis, taps=sorted(wait.taps), cause=cause,
@@ -199,7 +201,7 @@ def _drops(ctx: Context) -> list[Diagnosis]:
         words = _DROP_WORDS.get(reason, "the model drops it as Linux would")
         found.append(make(
             "linux_drop",
-            f"a Linux VTEP at {vtep} would drop {count} packet(s): {reason}"
+            f"a Linux VTEP at {vtep} would drop {counted(count, 'packet')}: {reason}"
             f"{' (' + details[0] + ')' if details else ''}",
             {"explanation": f"{words} ({reason}).", "vtep": vtep},
             packets=numbers[:50], vtep=[vtep], facts={"reason": reason, "count": count}))

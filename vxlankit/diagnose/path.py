@@ -11,6 +11,7 @@ from collections import defaultdict
 from vxlankit.diagnose.context import Context
 from vxlankit.diagnose.evidence import IcmpError
 from vxlankit.diagnose.kinds import VXLAN_OVERHEAD, Diagnosis, make, numbers_text
+from vxlankit.present.plural import counted
 
 ASSUMED_UNDERLAY_MTU = 1500
 IANA_PORT, LINUX_PORT = 4789, 8472
@@ -143,7 +144,8 @@ def _fragmentation(ctx: Context) -> list[Diagnosis]:
         size = sizes[(local, remote)]
         found.append(make(
             "outer_fragmentation",
-            f"{datagrams[(local, remote)]} VXLAN datagram(s) from {local} to {remote} of up to "
+            f"{counted(datagrams[(local, remote)], 'VXLAN datagram')} from {local} to {remote} "
+            "of up to "
             f"{size} bytes crossed the underlay in fragments of at most {path_mtu} bytes "
             f"({numbers_text(n for n, *_ in pieces)})",
             {"size": size, "needed": size, "inner_mtu": path_mtu - overhead,

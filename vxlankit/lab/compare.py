@@ -26,6 +26,7 @@ from vxlankit.lab.tables import ZERO_MAC, KernelFdbEntry
 from vxlankit.model.bridge import Bridge
 from vxlankit.model.events import FrameReceived
 from vxlankit.packet import Packet
+from vxlankit.present.plural import counted
 from vxlankit.replay import ReplayReport
 from vxlankit.synth.ping import SynthResult, frame_label
 
@@ -331,7 +332,8 @@ def tap_verdict(tap: str, kernel: TapCapture, synth: list[bytes]) -> Verdict:
     if k_packets:
         declared["timestamps"] += len(k_packets)
     agree = not findings
-    detail = f"{len(k_packets)} packets" + ("" if agree else f", {len(findings)} finding(s)")
+    detail = counted(len(k_packets), "packet") + (
+        "" if agree else ", " + counted(len(findings), "finding"))
     return Verdict("synth vs kernel", tap, agree, detail, declared, findings)
 
 

@@ -28,6 +28,7 @@ from vxlankit.codec.analysis import Analysis
 from vxlankit.packet import Packet
 from vxlankit.present.filter import FRAME_FIELDS, FRAME_TIMES
 from vxlankit.present.frametimes import AbsoluteTime, RelativeTime
+from vxlankit.present.plural import counted
 
 __all__ = [
     "DecodedRecord",
@@ -152,8 +153,9 @@ class FastPathTally:
 
     def __str__(self) -> str:
         share = 100 * self.full / self.total if self.total else 0.0
-        return (f"fast path: {self.fast} of {self.total} packets ({self.steps} finished by "
-                f"their layers' own steps); {self.full} ({share:.2f}%) decoded in full")
+        return (f"fast path: {self.fast} of {counted(self.total, 'packet')} ({self.steps} "
+                f"finished by their layers' own steps); {self.full} ({share:.2f}%) decoded "
+                "in full")
 
 
 class Selection:

@@ -107,8 +107,12 @@ class ContainerStack:
     arp_cache: dict[str, str] = field(default_factory=dict)
     pending: dict[str, list[_Outgoing]] = field(default_factory=dict)
     echoes: list[Echo] = field(default_factory=list)
+    # The echoes still waiting for their reply, by sequence number: the first unanswered echo
+    # of a seq is the one a reply answers, found without scanning every echo sent so far.
+    awaiting: dict[int, list[Echo]] = field(default_factory=dict)
     ident: int = 0
     _reply_id: int = 0
+    _on_link: dict[str, bool] = field(default_factory=dict)
     _echo_frames: dict[bytes, Echo] = field(default_factory=dict)  # made, not yet on the wire
     # destination -> path MTU an ICMP fragmentation needed told (ip_rt_update_pmtu)
     pmtu: dict[str, int] = field(default_factory=dict)
@@ -123,7 +127,10 @@ class ContainerStack:
 
     def next_hop(self, dst_ip: str) -> str:
         """The container's routing table: its subnet on-link, a default route via the gateway."""
-        on_link = ipaddress.ip_address(dst_ip) in ipaddress.ip_network(self.prefix)
+        on_link = self._on_link.get(dst_ip)
+        if on_link is None:
+            on_link = self._on_link[dst_ip] = (ipaddress.ip_address(dst_ip)
+                                               in ipaddress.ip_network(self.prefix))
         return dst_ip if on_link or self.gateway is None else self.gateway
 
     def _resolve_or_queue(self, dst_ip: str, out: _Outgoing) -> list[bytes]:
@@ -184,20 +191,24 @@ class ContainerStack:
     def ping(self, dst_ip: str, seq: int, size: int, now_ns: int) -> list[bytes]:
         record = Echo(seq, now_ns)
         self.echoes.append(record)
+        self.awaiting.setdefault(seq, []).append(record)
         echo = icmpv6_echo(self.ident, seq) if ":" in dst_ip else build.icmp_echo(self.ident, seq)
         out = _Outgoing(True, 0, [echo, build.payload(ping_payload(size, now_ns))], echo=record)
         return self._resolve_or_queue(dst_ip, out)
 
     # -- receiving
 
-    def receive(self, data: bytes, now_ns: int) -> list[bytes]:
+    def receive(self, data: bytes, now_ns: int, packet: Packet | None = None) -> list[bytes]:
+        """The frames sent in answer to ``data`` (``packet``: its decode, if already made)."""
         if (len(data) >= 34 and data[12:14] == b"\x08\x00"
                 and (data[20] << 8 | data[21]) & 0x3FFF and data[30:34] == _ip4(self.ip)):
             whole = self._defrag.add(data[14:])  # ip_defrag before the protocol sees it
             if whole is None:
                 return []
             data = data[:14] + whole
-        packet = decode(data)
+            packet = None  # the reassembled datagram, not the fragment that completed it
+        if packet is None:
+            packet = decode(data)
         eth = packet.layer("eth")
         if eth is None:
             return []
@@ -229,11 +240,15 @@ class ContainerStack:
                              build.payload(body)])
             return self._resolve_or_queue(ip["ip.src"], out)
         if icmp["icmp.type"] == ECHO_REPLY and icmp["icmp.ident"] == self.ident:
-            for echo in self.echoes:
-                if echo.seq == icmp["icmp.seq"] and echo.replied_ns is None:
-                    echo.replied_ns = now_ns
-                    break
+            self._answered(icmp["icmp.seq"], now_ns)
         return []
+
+    def _answered(self, seq: int, now_ns: int) -> None:
+        waiting = self.awaiting.get(seq)
+        if waiting:
+            waiting.pop(0).replied_ns = now_ns
+            if not waiting:
+                del self.awaiting[seq]
 
     def _receive_arp(self, packet: Packet) -> list[bytes]:
         arp = packet.layer("arp")
@@ -306,9 +321,5 @@ class ContainerStack:
                                          build.payload(body)])
             return self._resolve_or_queue(src, reply)
         if itype == ICMPV6_ECHO_REPLY and icmp["icmpv6.echo.identifier"] == self.ident:
-            for echo in self.echoes:
-                if (echo.seq == icmp["icmpv6.echo.sequence_number"]
-                        and echo.replied_ns is None):
-                    echo.replied_ns = now_ns
-                    break
+            self._answered(icmp["icmpv6.echo.sequence_number"], now_ns)
         return out

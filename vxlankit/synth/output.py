@@ -6,14 +6,40 @@ from typing import Any
 
 from vxlankit.capture.writer import PcapngWriter, PcapWriter
 from vxlankit.errors import CaptureError
-from vxlankit.synth.ping import SynthResult
+from vxlankit.synth.ping import PingOptions, SynthResult
 
 LINKTYPE_ETHERNET = 1
+PCAP_END_NS = 2**32 * 10**9  # a pcap record's seconds are an unsigned 32-bit word
+DEFAULT_PORT = PingOptions.port  # IANA's VXLAN port, 4789
 
 
-def guess_format(target: Any, tap: str | None) -> str:
-    """``pcap`` for a ``.pcap`` file name, else ``pcapng`` (stdout too)."""
-    if isinstance(target, str) and target.endswith(".pcap"):
+def default_name(options: PingOptions, tap: str | None = None) -> str:
+    """The file ``synth ping`` writes without ``-w``: ``synth-ping-vni<VNI>-<arp>``, then what
+    differs from the seed's scenario, in this order: ``-port<PORT>``, ``-routed`` (several
+    subnets), ``-to-<where>``, ``-ipv6-underlay``, ``-ipv6-inner``, ``-fault-<kind>``, the tap
+    (``-node2-eth0``: a classic ``.pcap``); else ``.pcapng``.  The files in ``captures/`` are
+    named so."""
+    parts = ["synth-ping", f"vni{options.vni}", options.arp]
+    if options.port != DEFAULT_PORT:
+        parts.append(f"port{options.port}")
+    if len(options.subnets) > 1:
+        parts.append("routed")
+    if options.to != "remote":
+        parts.append(f"to-{options.to}")
+    if options.underlay != "ipv4":
+        parts.append(f"{options.underlay}-underlay")
+    if options.inner != "ipv4":
+        parts.append(f"{options.inner}-inner")
+    if options.fault:
+        parts.append(f"fault-{options.fault}")
+    if tap:
+        parts.append(tap.replace("/", "-"))
+    return "-".join(parts) + (".pcap" if tap else ".pcapng")
+
+
+def guess_format(target: Any, tap: str | None = None) -> str:
+    """``pcap`` for a ``.pcap`` file name (any case), else ``pcapng`` (stdout too)."""
+    if isinstance(target, str) and target.lower().endswith(".pcap"):
         return "pcap"
     return "pcapng"
 
@@ -35,6 +61,9 @@ def write_result(result: SynthResult, target: Any, *, tap: str | None = None,
         raise CaptureError("classic pcap holds one interface: name one with --tap")
     packets = result.packets if tap is None else result.tap_packets(tap)
     if fmt == "pcap":
+        if packets and max(p.ts_ns for p in packets) >= PCAP_END_NS:
+            raise CaptureError("a classic pcap holds times up to 2106-02-07 (32-bit seconds); "
+                               "this run goes past it (-c x -i): write .pcapng")
         with PcapWriter(target, LINKTYPE_ETHERNET, nanosecond=True) as writer:
             for p in packets:
                 writer.write(p.data, p.ts_ns)

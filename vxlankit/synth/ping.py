@@ -16,14 +16,23 @@ frame (the simulation schedules no ticks, so the bytes never depend on the agein
 
 from __future__ import annotations
 
+import gc
 import heapq
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from vxlankit.codec import decode
-from vxlankit.frames import encapsulated_bytes, frame_bytes, frame_from_bytes, vxlan_received
+from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
+from vxlankit.frames import (
+    encapsulated_bytes,
+    fast_path_ports,
+    fast_vxlan_received,
+    frame_at,
+    frame_bytes,
+    vxlan_received,
+)
 from vxlankit.model.bridge import Bridge
 from vxlankit.model.controlplane import peer_add
 from vxlankit.model.events import (
@@ -50,6 +59,7 @@ from vxlankit.model.events import (
 from vxlankit.model.host import Host
 from vxlankit.model.router import Router, RouterInterface
 from vxlankit.model.vtep import Vtep, VtepConfig
+from vxlankit.packet import Packet
 from vxlankit.present.taps import RttSummary, rtt_summary
 from vxlankit.synth.actors import ContainerStack, Echo
 from vxlankit.synth.faults import FAULTS, Fault
@@ -73,6 +83,10 @@ _HOP = (3_000, 9_000)
 _VTEP = (2_000, 6_000)
 _WIRE = (120_000, 380_000)
 _STACK = (8_000, 30_000)
+_DECODED_KEPT = 32
+# The underlay's devices (the router, a host's IP stack) read the outer headers only: what the
+# UDP datagram carries stays undecoded, and no tunnel port is there to get wrong.
+_OUTER_ONLY = DEFAULT_OPTIONS.with_vxlan_ports([], gpe_ports=()).with_geneve_ports([])
 
 # The hops whose delay ``--delay HOP=MS`` fixes, and what names them further (HOP@WHO): a
 # container for its veth and its stack, a node for the rest.
@@ -123,6 +137,8 @@ class PingOptions:
     # the same name wins, HOP@WHO before HOP.
     delays: tuple[tuple[str, int], ...] = ()
     fault: str | None = None  # one of synth.faults.FAULTS
+    # ping numbers its echoes from 1 in 16 bits: after 65535 comes 0 (iputils, -c > 65535).
+    first_seq: int = 1
 
 
 @dataclass(frozen=True)
@@ -148,18 +164,43 @@ class LadderStep:
         return None if self.arrive_ns is None else self.arrive_ns - self.ts_ns
 
 
+@dataclass(frozen=True)
+class _Step:
+    """A ladder step as the simulation records it: the frame, not yet its label (``label``:
+    one given outright).  Labels take a decode each, and most runs (``-c 20000``) draw no
+    ladder."""
+
+    ts_ns: int
+    src: str
+    dst: str
+    data: bytes
+    prefix: str = ""
+    arrive_ns: int | None = None
+    label: str | None = None
+
+    def done(self, options: DecodeOptions) -> LadderStep:
+        label = self.label or self.prefix + frame_label(self.data, options)
+        return LadderStep(self.ts_ns, self.src, self.dst, label, self.arrive_ns)
+
+
 @dataclass
 class SynthResult:
     options: PingOptions
     topology: Topology
     taps: tuple[str, ...]
     packets: list[TapPacket]
-    ladder: list[LadderStep]
+    steps: list[_Step]  # in time order; ``ladder`` labels them on first use
     events: list[Output]
     bridges: dict[tuple[str, int], Bridge]
     vteps: dict[tuple[str, int], Vtep]
     routers: dict[str, Router]
     echoes: list[Echo] = field(default_factory=list)
+
+    @cached_property
+    def ladder(self) -> list[LadderStep]:
+        """Who handed which frame to whom, in time order, each step labelled."""
+        options = receiver_options(v.config.port for v in self.vteps.values())
+        return [step.done(options) for step in self.steps]
 
     def tap_packets(self, tap: str) -> list[TapPacket]:
         return [p for p in self.packets if p.tap == tap]
@@ -193,13 +234,19 @@ class SynthResult:
             return lanes[::-1] if mirror else lanes
 
         order = ["C1", *host(n1, False), "underlay", *host(n2, True), "C2"]
-        used = {step.src for step in self.ladder} | {step.dst for step in self.ladder}
+        used = {step.src for step in self.steps} | {step.dst for step in self.steps}
         return tuple(lane for lane in order if lane in used)
 
 
-def frame_label(data: bytes) -> str:
-    """A short name for a frame, for ladder arrows."""
-    packet = decode(data)
+def receiver_options(ports: Iterable[int]) -> DecodeOptions:
+    """How the scenario's VTEPs read the underlay: VXLAN on exactly their ``ports``, as Linux
+    vxlan devices with those ``dstport``s do (no GPE port beside them)."""
+    return DEFAULT_OPTIONS.with_vxlan_ports(sorted(set(ports)), gpe_ports=())
+
+
+def frame_label(data: bytes, options: DecodeOptions = DEFAULT_OPTIONS) -> str:
+    """A short name for a frame, for ladder arrows (``options``: which UDP port is VXLAN)."""
+    packet = decode(data, 1, options)
     vxlan = packet.layer("vxlan")
     prefix = f"VXLAN VNI {vxlan['vxlan.vni']}: " if vxlan is not None else ""
     arp = packet.layer("arp", -1)
@@ -259,8 +306,10 @@ class _Scenario:
         self.rng = random.Random(f"timing:{options.seed}")
         self.queue: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
         self.seq = 0
+        self._decoded: dict[bytes, Packet] = {}
+        self._hops_of: tuple[bytes, list[VxlanReceived]] = (b"", [])
         self.packets: list[TapPacket] = []
-        self.ladder: list[LadderStep] = []
+        self.ladder: list[_Step] = []
         self.events: list[Output] = []
         self.bridges: dict[tuple[str, int], Bridge] = {}
         self.vteps: dict[tuple[str, int], Vtep] = {}
@@ -308,6 +357,11 @@ class _Scenario:
                                    random.Random(f"host:{options.seed}:{n.name}").randrange(
                                        0x10000))
                       for n in topo.nodes}
+        # The receiving VTEPs decapsulate what arrives on their ports, whatever they are.
+        self.receive_options = receiver_options(v.config.port for v in self.vteps.values())
+        fast_ports = fast_path_ports(self.receive_options)
+        assert fast_ports is not None  # only the VXLAN ports differ from the defaults
+        self.receive_ports = fast_ports
         self._control_plane()
 
     def node_vni(self, node: str, index: int) -> int:
@@ -410,6 +464,43 @@ class _Scenario:
         self.seq += 1
         heapq.heappush(self.queue, (t, self.seq, fn, args))
 
+    def decode(self, data: bytes) -> Packet:
+        """``data`` decoded, from a few recent frames' decodes: a frame is looked at on its way
+        in and again where it arrives (the same inner bytes at C1's and C2's veth)."""
+        packet = self._decoded.get(data)
+        if packet is None:
+            if len(self._decoded) >= _DECODED_KEPT:
+                del self._decoded[next(iter(self._decoded))]
+            packet = self._decoded[data] = decode(data)
+        return packet
+
+    def frame(self, data: bytes) -> Frame:
+        frame = frame_at(self.decode(data), 0)
+        if frame is None:
+            raise ValueError("not an Ethernet frame")
+        return frame
+
+    @staticmethod
+    def outer_frame(wire: bytes) -> Frame:
+        """An underlay frame as the underlay's devices read it: its outer headers."""
+        frame = frame_at(decode(wire, 1, _OUTER_ONLY), 0)
+        if frame is None:
+            raise ValueError("not an Ethernet frame")
+        return frame
+
+    def received_hops(self, wire: bytes) -> list[VxlanReceived]:
+        """The VXLAN hop of an underlay frame, read as the receiving VTEPs read it: on their
+        ports, from the bytes when the frame has the common shape."""
+        if wire is self._hops_of[0]:
+            return self._hops_of[1]  # the router's lane choice read this frame a moment ago
+        fast = fast_vxlan_received(wire, 1, *self.receive_ports)
+        if fast is not None:
+            hops = fast[1]
+        else:
+            hops = [hop for _, hop in vxlan_received(decode(wire, 1, self.receive_options))]
+        self._hops_of = (wire, hops[:1])
+        return hops[:1]
+
     def delay(self, span: tuple[int, int], hop: str, who: str, half: int | None = None) -> int:
         """A random delay in ``span``, unless ``--delay`` fixed this hop's (``half``: which of
         the underlay's two links, 0 or 1, each taking half the fixed delay)."""
@@ -427,15 +518,24 @@ class _Scenario:
             # When ping fires, jittered: a start, not a hop, so --delay leaves it random.
             start = self.rng.randrange(_STACK[0], _STACK[1])
             self.at(self.o.start_ns + i * self.o.interval_ns + start, self.ping,
-                    c1.name, c2.ip6 or c2.ip, i + 1)
+                    c1.name, c2.ip6 or c2.ip, (self.o.first_seq + i) & 0xFFFF)
         if self.fault.both_ways:
             for i in range(self.o.count):
                 start = self.rng.randrange(_STACK[0], _STACK[1])
                 self.at(self.o.start_ns + i * self.o.interval_ns + self.o.interval_ns // 2
-                        + start, self.ping, c2.name, c1.ip, i + 1)
-        while self.queue:
-            t, _, fn, args = heapq.heappop(self.queue)
-            fn(t, *args)
+                        + start, self.ping, c2.name, c1.ip, (self.o.first_seq + i) & 0xFFFF)
+        # The run allocates hundreds of thousands of long-lived objects (frames, taps, steps)
+        # and no garbage cycles: the cyclic collector would only walk them, again and again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            queue, pop = self.queue, heapq.heappop
+            while queue:
+                t, _, fn, args = pop(queue)
+                fn(t, *args)
+        finally:
+            if collecting:
+                gc.enable()
         self.packets.sort(key=lambda p: p.ts_ns)
         self.ladder.sort(key=lambda s: s.ts_ns)
 
@@ -452,8 +552,8 @@ class _Scenario:
         self.packets.append(TapPacket(t, name, data))
 
     def step(self, t: int, src: str, dst: str, data: bytes, label: str | None = None, *,
-             arrive: int | None = None) -> None:
-        self.ladder.append(LadderStep(t, src, dst, label or frame_label(data), arrive))
+             arrive: int | None = None, prefix: str = "") -> None:
+        self.ladder.append(_Step(t, src, dst, data, prefix, arrive, label))
 
     def bridge_lane(self, node: str, index: int) -> str:
         return f"{self.topo.subnets[index].bridge}@{node}"
@@ -471,12 +571,12 @@ class _Scenario:
         arrive = self.fifo(f"{name}>bridge", t + self.delay(_HOP, "veth", name))
         self.step(t, name, self.bridge_lane(c.node, c.subnet), data, arrive=arrive)
         self.at(arrive, self.bridge_receive, c.node, c.subnet, c.veth,
-                frame_from_bytes(data), data)
+                self.frame(data), data)
 
     def container_receive(self, t: int, name: str, data: bytes) -> None:
         c = self.topo.container(name)
         self.tap(t, f"{c.node}/{c.veth}", data)
-        for reply in self.stacks[name].receive(data, t):
+        for reply in self.stacks[name].receive(data, t, self.decode(data)):
             self.at(self.fifo(f"{name}>stack", t + self.delay(_STACK, "stack", name)),
                     self.container_send, name, reply)
 
@@ -527,7 +627,7 @@ class _Scenario:
                 self.step(t, f"router@{node}", self.bridge_lane(node, egress), data,
                           arrive=arrive)
                 self.at(arrive, self.bridge_receive, node, egress, ROUTER_PORT,
-                        frame_from_bytes(data), data)
+                        self.frame(data), data)
             else:
                 self.events.append(out)
 
@@ -549,9 +649,9 @@ class _Scenario:
                 arrive = self.fifo(f"{net.vxlan}@{node}>bridge",
                                    t + self.delay(_VTEP, "vtep", node))
                 self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, index), reply,
-                          "proxy " + frame_label(reply), arrive=arrive)
+                          prefix="proxy ", arrive=arrive)
                 self.at(arrive, self.bridge_receive, node, index, net.vxlan,
-                        frame_from_bytes(reply), reply)
+                        self.frame(reply), reply)
             elif isinstance(out, TooBig):
                 # vxlan_encap_bypass: the ICMP comes back in through the vxlan port.
                 icmp = frame_bytes(out.icmp)
@@ -562,7 +662,7 @@ class _Scenario:
                 self.at(arrive, self.bridge_receive, node, index, net.vxlan, out.icmp, icmp)
 
     def route(self, t: int, node: str, wire: bytes) -> None:
-        for out in self.underlay.handle(FrameReceived(node, frame_from_bytes(wire)), t):
+        for out in self.underlay.handle(FrameReceived(node, self.outer_frame(wire)), t):
             if isinstance(out, Forwarded):
                 routed = frame_bytes(out.frame)
                 arrive = self.fifo(f"router->{out.port}",
@@ -578,21 +678,21 @@ class _Scenario:
 
     def _receiving_subnet(self, wire: bytes) -> Subnet | None:
         by_vni = {net.vni: net for net in self.topo.subnets}
-        for _, event in vxlan_received(decode(wire))[:1]:
+        for event in self.received_hops(wire):
             return by_vni.get(event.vni)
         return None
 
     def underlay_receive(self, t: int, node: str, wire: bytes) -> None:
         self.tap(t, f"{node}/eth0", wire)
         if self.o.underlay != "ipv4":
-            for _, event in vxlan_received(decode(wire))[:1]:
+            for event in self.received_hops(wire):
                 self.vtep_receive(t, node, event, wire)
             return
         host = self.hosts[node]
-        for out in host.handle(FrameReceived("eth0", frame_from_bytes(wire)), t):
+        for out in host.handle(FrameReceived("eth0", self.outer_frame(wire)), t):
             if isinstance(out, UdpDelivered):
                 whole = frame_bytes(out.frame)
-                for _, event in vxlan_received(decode(whole))[:1]:
+                for event in self.received_hops(wire if whole == wire else whole):
                     self.vtep_receive(t, node, event, whole)
             elif isinstance(out, Forwarded):
                 # The host's own ICMP error, out of eth0 to the router.
@@ -626,7 +726,7 @@ class _Scenario:
                 arrive = self.fifo(f"{net.vxlan}@{node}>bridge",
                                    t + self.delay(_VTEP, "vtep", node))
                 self.step(t, f"{net.vxlan}@{node}", self.bridge_lane(node, net.index),
-                          inner, "decap " + frame_label(inner), arrive=arrive)
+                          inner, prefix="decap ", arrive=arrive)
                 self.at(arrive, self.bridge_receive, node, net.index, net.vxlan, out.frame,
                         inner)
 

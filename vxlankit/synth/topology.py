@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from vxlankit.addr import docker_mac, mac_str
 
 DEFAULT_VNI = 4096  # where Docker's swarm VNI allocator starts
+MAX_VNI = (1 << 24) - 1
 DEFAULT_SUBNET = "10.0.0.0/24"
 DEFAULT_START_NS = 1_767_225_600 * 10**9  # 2026-01-01T00:00:00Z: a fixed start keeps runs equal
 TARGETS = ("remote", "same-subnet", "same-host")
@@ -136,11 +137,23 @@ def seed_topology(vni: int = DEFAULT_VNI, port: int = 4789, seed: int = 0,
         raise ValueError(f"inner must be one of {INNERS}, not {inner!r}")
     if inner == "ipv6" and (len(subnets) > 1 or target == "same-host"):
         raise ValueError("--inner ipv6 has one subnet and C2 on node2 (no routed IPv6 overlay)")
-    nets = []
+    if vni + len(subnets) - 1 > MAX_VNI:
+        raise ValueError(f"{len(subnets)} subnets take VNIs {vni}..{vni + len(subnets) - 1}, "
+                         f"past the largest VNI {MAX_VNI}")
+    nets: list[Subnet] = []
+    networks: list[ipaddress.IPv4Network] = []
     for i, prefix in enumerate(subnets):
         network = ipaddress.ip_network(prefix, strict=False)
+        if not isinstance(network, ipaddress.IPv4Network):
+            raise ValueError(f"subnet {prefix} is not IPv4: the overlay's subnets are IPv4 "
+                             "(--inner ipv6 gives the containers IPv6 addresses too)")
         if network.num_addresses < 8:
             raise ValueError(f"subnet {prefix} is too small for a gateway and containers")
+        clash = next((other for other in networks if other.overlaps(network)), None)
+        if clash is not None:
+            raise ValueError(f"subnet {prefix} overlaps {clash}: each subnet needs its own "
+                             "addresses (the sandbox routes between them)")
+        networks.append(network)
         nets.append(Subnet(i, str(network), _host(prefix, 1), vni + i))
     rng = random.Random(f"topology:{seed}")
     nodes = []
