@@ -28,7 +28,10 @@ NODE2 = ("node2", "sbox2", "c2")
 # fault -> (ping -s, the trace's drop (short host, kind), the what-if that undoes it per mode)
 CASES = {
     "": (56, None, {}),
-    "mtu": (1422, ("sbox1", "mtu"),
+    # Every underlay link at MTU 1400: node1's own VTEP finds the path too small (the
+    # script's "mtu" is a route MTU on the router instead: the lab's fault; see
+    # tests/lab/test_lab_faults.py, whose trace row expects the router's drop).
+    "links-mtu": (1422, ("sbox1", "mtu"),
             {m: ["set=node1:eth0:mtu=1500", "set=router:eth1:mtu=1500"]
              for m in ("docker", "learning")}),
     "vni-mismatch": (56, ("node2", "vni_mismatch"),
@@ -64,7 +67,7 @@ def _ping(net: Netns, size: int, wait: int = 1) -> subprocess.CompletedProcess[s
 
 def _undo_in_kernel(net: Netns, mode: str, fault: str) -> None:
     """The same fix as the what-if, made with iproute2."""
-    if fault == "mtu":
+    if fault == "links-mtu":
         net.ip("node1", "link", "set", "eth0", "mtu", "1500")
         net.ip("router", "link", "set", "eth1", "mtu", "1500")
         # C1 cached the path MTU the VTEP's ICMP taught it (a route exception, not in the
@@ -125,7 +128,7 @@ def test_trace_of_the_saved_state_predicts_the_kernel(mode: str, fault: str,
             assert report.drop is not None
             assert (report.drop.host, report.drop.kind) == (prefix + short, kind)
             after = _counters(net, "node2")
-            if fault == "mtu":
+            if fault == "links-mtu":
                 # node1's VTEP answered (skb_tunnel_check_pmtu) in the inner destination's name.
                 assert "From 10.0.0.4" in ping.stdout and "mtu = 1350" in ping.stdout
                 assert "mtu 1350" in report.drop.detail
