@@ -177,3 +177,30 @@ def test_interface_name_agrees_with_tshark(tmp_path: Path) -> None:
         want += [name or None for name in names]
     assert got == want
     assert {"node1/veth-C1", "node2/eth0"} <= set(got) and got[-1] is None
+
+
+@pytest.mark.parametrize("name", ["ndpi_vxlan.pcap", "suricata-verify_vxlan-decoder-03_vxlan.pcap",
+                                  "tcpdump_erspan-type-iii-ft-0.pcap"])
+def test_inner_udp_ports_and_vlan_id_agree_with_tshark(name: str) -> None:
+    """The inner transport ports (`udp.srcport#2`, `udp.dstport#2`: DNS and NTP inside VXLAN
+    here) and the first 802.1Q tag's `vlan.id`, exported by default, equal tshark's second
+    occurrence of the UDP ports and first of vlan.id on every packet."""
+    from vxlankit.bulk import iter_batches
+
+    path = real_capture(name)
+    table = pa.Table.from_batches(list(iter_batches([path])))
+    ours = list(zip(table.column("vlan.id").to_pylist(), table.column("udp.srcport#2").to_pylist(),
+                    table.column("udp.dstport#2").to_pylist(), strict=True))
+    out = subprocess.run([require_tshark(), "-n", "-r", str(path), "-T", "fields", "-e", "vlan.id",
+                          "-e", "udp.srcport", "-e", "udp.dstport", "-E", "occurrence=a"],
+                         capture_output=True, text=True, check=True).stdout
+
+    def nth(cell: str, k: int) -> int | None:
+        values = [v for v in cell.split(",") if v]
+        return int(values[k]) if len(values) > k else None
+
+    theirs = [(nth(v, 0), nth(s, 1), nth(d, 1))
+              for v, s, d in (line.split("\t") for line in out.splitlines())]
+    assert ours == theirs
+    # each has inner UDP or VLAN tags (ERSPAN's mirrored frames are tagged)
+    assert any(port is not None or vlan is not None for vlan, _, port in ours)

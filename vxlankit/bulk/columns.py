@@ -80,6 +80,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("eth.dst", MAC, "outer destination MAC"),
     _c("eth.src", MAC, "outer source MAC"),
     _c("eth.type", U16, "outer EtherType (null for an 802.3 length field)"),
+    _c("vlan.id", U16, "the first 802.1Q tag's VLAN ID (outer frame, or the inner frame "
+       "where only it is tagged)"),
     _c("ip.src", IPV4, "outer (first) IPv4 source: the sending VTEP of a VXLAN frame"),
     _c("ip.dst", IPV4, "outer IPv4 destination: the receiving VTEP"),
     _c("ip.proto", U8, "outer IPv4 protocol"),
@@ -98,6 +100,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("ip.dst#2", IPV4, "inner IPv4 destination"),
     _c("ip.proto#2", U8, "inner IPv4 protocol"),
     _c("ip.checksum.status#2", U8, "inner IPv4 header checksum status"),
+    _c("udp.srcport#2", U16, "inner UDP source port (UDP inside the tunnel)"),
+    _c("udp.dstport#2", U16, "inner UDP destination port"),
     _c("arp.opcode", U16, "ARP opcode (1 request, 2 reply)"),
     _c("arp.src.hw_mac", MAC, "ARP sender MAC"),
     _c("arp.src.proto_ipv4", IPV4, "ARP sender IPv4 address"),

@@ -342,10 +342,13 @@ class _Walk:
                 pick = seen == k
                 target = rows[pick]
             for name, v in fields:
+                column = name + suffix
+                if column not in values:  # an occurrence without a column of its own
+                    continue
                 if pick is not None and isinstance(v, np.ndarray):
                     v = v[pick]
-                values[name + suffix][target] = v
-                valid[name + suffix][target] = True
+                values[column][target] = v
+                valid[column][target] = True
 
     # -- the walk -----------------------------------------------------------------------------
 
@@ -445,7 +448,10 @@ class _Walk:
                 self.vlan(r, rest)
             return
         code = int(self.nxt[rows[0]])  # a group is one layer: every row has this code
-        self.step(rows, code, r + 4, self.t.etype[_be16(self.header(rows, r, 4), 2)])
+        h = self.header(rows, r, 4)
+        if code == _VLAN:  # 802.1ad's tag has fields of its own name (ieee8021ad.id)
+            self.put_occ("vlan", rows, [("vlan.id", _be16(h, 0) & 0x0FFF)])
+        self.step(rows, code, r + 4, self.t.etype[_be16(h, 2)])
 
     def ip(self, r: int, rows: Rows) -> None:
         s = self.sel(rows)
