@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -481,6 +482,31 @@ def _show_progress(command_prints_as_it_goes: bool) -> bool:
 @click.version_option(__version__, "--version", prog_name="vxlankit")
 def main() -> None:
     """vxlankit: VXLAN overlay networks, byte for byte."""
+    _escape_undecodable_text()
+
+
+def _bytes_as_escapes(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    # A lone surrogate U+DC80-U+DCFF is a byte that was not UTF-8 in the capture (the readers
+    # decode text with surrogateescape): show the byte, as tshark does.
+    bad = exc.object[exc.start:exc.end]
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
+                   else f"\\u{ord(c):04x}" for c in bad), exc.end
+
+
+def _escape_undecodable_text() -> None:
+    """Text from a capture (interface names, comments) may hold bytes that are not UTF-8:
+    print them as ``\\xNN`` whatever the locale says (a strict stream raised
+    UnicodeEncodeError; C.UTF-8's surrogateescape wrote the raw, invalid bytes)."""
+    import codecs
+
+    codecs.register_error("vxlankit-escape", _bytes_as_escapes)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError, io.UnsupportedOperation):
+                reconfigure(errors="vxlankit-escape")
 
 
 @main.command()
