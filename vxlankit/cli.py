@@ -51,6 +51,8 @@ EXIT_DAMAGED = 3
 EXIT_DISAGREE = 4  # crosscheck: vxlankit and Wireshark disagree on some field
 EXIT_PIPE = 141
 
+# dumpcap refuses a packet count above this (-c, -a packets:N).
+DUMPCAP_MAX_COUNT = (1 << 31) - 1
 PROGRESS_MIN_BYTES = 8 << 20  # show a progress bar for files at least this big
 _BATCH = 1024  # lines per write
 
@@ -383,13 +385,25 @@ class LiveSession:
             yield record
 
 
+class FiniteFloatRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses NaN (which compares false with both bounds, so
+    click lets it through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
 def live_options(with_count: bool) -> Callable[[F], F]:
     """-i / -f / -a / --tee, and -c for the commands that have none of their own."""
 
     def add(func: F) -> F:
         if with_count:
             func = click.option(
-                "-c", "count", type=click.IntRange(min=1, max=sys.maxsize), metavar="N",
+                "-c", "count", type=click.IntRange(min=1, max=DUMPCAP_MAX_COUNT), metavar="N",
                 help="With -i: stop after N packets captured.")(func)
         func = click.option(
             "--tee", "tee", metavar="FILE",
@@ -921,7 +935,7 @@ def synth() -> None:
               help="VNI of the (first) overlay subnet; Docker's swarm allocator starts at 4096.")
 @click.option("-c", "count", type=click.IntRange(min=1, max=100000), default=4,
               show_default=True, help="Echo requests to send.")
-@click.option("-i", "interval", type=click.FloatRange(min=0.0, min_open=True, max=86400.0),
+@click.option("-i", "interval", type=FiniteFloatRange(min=1e-9, max=86400.0),
               default=1.0,
               show_default=True, help="Seconds between echo requests.")
 @click.option("-s", "size", type=click.IntRange(0, 1400), default=56, show_default=True,
@@ -1129,10 +1143,19 @@ def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
             settings[keys[key]] = value
         else:
             try:
-                settings[keys[key]] = int(value, 0)
+                number = int(value, 0)
             except ValueError:
                 raise click.BadParameter(f"{text!r}: {key} takes a number") from None
+            low, high = _FAULT_RANGES[key]
+            if not low <= number <= high:
+                raise click.BadParameter(f"{text!r}: {key} must be from {low} to {high}")
+            settings[keys[key]] = number
     return LabFaults(**settings)
+
+
+# What the kernel takes: a 24-bit VNI, a UDP port, an MTU from IPv4's minimum to a veth's
+# maximum.
+_FAULT_RANGES = {"vni": (0, (1 << 24) - 1), "port": (1, 65535), "underlay-mtu": (68, 65535)}
 
 
 @lab.command("ping")
@@ -1144,7 +1167,7 @@ def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
               help="The overlay's VNI.")
 @click.option("-c", "--count", "count", type=click.IntRange(1, 20), default=3,
               show_default=True, help="Echo requests C1 sends (at most 20).")
-@click.option("-i", "interval", type=click.FloatRange(0.05, 2.0), default=0.2,
+@click.option("-i", "interval", type=FiniteFloatRange(0.05, 2.0), default=0.2,
               show_default=True, help="Seconds between echo requests.")
 @click.option("-s", "size", type=click.IntRange(0, 1400), default=56, show_default=True,
               help="ICMP payload bytes (ping -s).")

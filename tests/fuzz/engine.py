@@ -273,6 +273,18 @@ def load_corpus(shared: bool, own: bool, synth: bool) -> list[Seed]:
 # Mutations: each returns (what was done, the bytes, whether the prefix count is exact)
 
 
+def common_prefix(a: bytes, b: bytes) -> int:
+    """How many leading bytes ``a`` and ``b`` share (a binary search of slice compares)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _pack(value: int, size: int, e: str) -> bytes:
     value &= (1 << (8 * size)) - 1
     return value.to_bytes(size, "little" if e == "<" else "big")
@@ -435,7 +447,11 @@ def mutate_capture(rng: random.Random, seed: Seed, corpus: Sequence[Seed]
         if func is m_splice:
             what, data = m_splice(rng, seed, data, rng.choice(corpus).data)
         else:
-            what, data = func(rng, seed, data)
+            try:
+                what, data = func(rng, seed, data)
+            except (struct.error, IndexError, ValueError):
+                # A field the seed's layout places past the end of what an earlier step left.
+                what, data = m_bitflip(rng, seed, data)
         done.append(what)
         exact = steps == 1 and func in (m_truncate, m_truncate_boundary)
     return "; ".join(done), data, exact
@@ -618,8 +634,7 @@ class Campaign:
         self._i += 1
         self.counts["captures"] += 1
         prefix = 0
-        limit = next((i for i, (a, b) in enumerate(zip(data, seed.data)) if a != b),
-                     min(len(data), len(seed.data)))
+        limit = common_prefix(data, seed.data)
         expected = seed.layout.complete_before(limit)
         if seed.clean and exact:
             prefix = expected
