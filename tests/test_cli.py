@@ -295,17 +295,20 @@ def test_progress_wrapper_passes_every_record(tmp_path: Path) -> None:
 
 
 def _latin1_comment_capture(path: Path) -> Path:
-    """A pcapng whose interface name and packet comment hold bytes that are not UTF-8."""
+    """A pcapng whose interface name and packet comment hold bytes that are not UTF-8 (and a
+    second interface, so that the one-line view names the first)."""
     from vxlankit.capture import PcapngWriter
 
     frame = encode([build.eth(), build.ipv4(src="1.1.1.1", dst="2.2.2.2"), build.udp()])
     with PcapngWriter(str(path)) as ng:
         iface = ng.add_interface("caf\udce9", 1)
+        ng.add_interface("eth1", 1)
         ng.write(frame, 1_000_000_000, iface, comment="na\udcefve")
     return path
 
 
 @pytest.mark.parametrize(("args", "shown"), [
+    (["decode"], True),
     (["decode", "-V"], True),
     (["decode", "-T", "fields", "-e", "frame.interface_name", "-e", "ip.src"], True),
     (["decode", "--json"], False),  # JSON escapes it its own way

@@ -772,7 +772,8 @@ class DecodeView:
 
         records = capture.records()
         file = capture.path if self.several else None
-        summarizer = Summarizer(self.time_format, self.pal, self.options)
+        summarizer = Summarizer(self.time_format, self.pal, self.options,
+                                interfaces=capture.reader.interfaces)
         if self.fields is not None:
             from dataclasses import replace
 

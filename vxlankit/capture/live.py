@@ -125,8 +125,8 @@ def parse_autostop(conditions: Iterable[str]) -> tuple[int | None, float | None]
             except ValueError:
                 raise ValueError(f"bad packet count {value!r} in {condition!r}") from None
             if not 1 <= whole <= MAX_PACKETS:
-                raise ValueError(f"packet count {whole} must be from 1 to {MAX_PACKETS} "
-                                 "(dumpcap's limit)")
+                raise ValueError(f"packet count {whole} must be at least 1 and at most "
+                                 f"{MAX_PACKETS} (dumpcap's limit)")
             packets = whole if packets is None else min(packets, whole)
         elif key in ("filesize", "files"):
             raise ValueError(f"autostop {key} applies to capture files dumpcap writes itself; "
