@@ -1009,11 +1009,10 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
     elif diagram:
         try:
             with open(diagram, "w", encoding="utf-8") as fh:
-                title = f"vxlankit synth ping --vni {vni} --arp {arp}"
-                if underlay != "ipv4":
-                    title += f" --underlay {underlay}"
-                if inner != "ipv4":
-                    title += f" --inner {inner}"
+                # The options that shape the exchange; not where its outputs go (-w, --tap,
+                # --diagram, --width), so that the same exchange gets the same title.
+                title = typed_command(click.get_current_context(), "vxlankit synth ping",
+                                      leave_out=("output", "tap", "diagram", "width"))
                 fh.write(ladder_svg(result.lanes, result.ladder, title))
         except OSError as exc:
             raise Failed(f"{diagram}: {exc.strerror or exc}", EXIT_ERROR) from None
@@ -1027,6 +1026,32 @@ def synth_ping(vni: int, count: int, interval: float, size: int, arp: str, seed:
            if summary else "")
     say.write(f"{len(result.echoes)} echo requests, {len(answered)} replies{rtt}\n")
     say.flush()
+
+
+def typed_command(ctx: click.Context, name: str, leave_out: Sequence[str] = ()) -> str:
+    """The command line that ``ctx`` parsed, as one would type it again: ``name`` and every
+    option given on the command line (not those left at their defaults) but the parameters
+    named in ``leave_out``, in the command's order of options, quoted for a shell."""
+    import shlex
+
+    from click.core import ParameterSource
+
+    words = name.split()
+    for param in ctx.command.params:
+        if param.name is None or param.name in leave_out or ctx.get_parameter_source(
+                param.name) not in (
+                ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            continue
+        value = ctx.params[param.name]
+        if isinstance(param, click.Option) and param.is_flag:
+            words.append(param.opts[0])
+            continue
+        values = value if getattr(param, "multiple", False) else (value,)
+        for one in values:
+            if isinstance(param, click.Option):
+                words.append(param.opts[0])
+            words.append(f"{one:g}" if isinstance(one, float) else str(one))
+    return shlex.join(words)
 
 
 def default_synth_name(options: PingOptions, tap: str | None) -> str:
