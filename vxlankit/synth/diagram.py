@@ -8,7 +8,6 @@ from html import escape
 from vxlankit.synth.ping import LadderStep
 
 
-
 def _ms(ts_ns: int, start_ns: int) -> str:
     return f"{(ts_ns - start_ns) / 1e6:9.3f} ms"
 
@@ -158,8 +157,8 @@ def ladder_svg(lanes: Sequence[str], steps: Sequence[LadderStep], title: str = "
             gaps[fit] = need
         where[i] = fit
     x = [left + max(names[0] / 2 if names else 0.0, _PAD)]
-    for gap in gaps:
-        x.append(x[-1] + gap)
+    for spacing in gaps:
+        x.append(x[-1] + spacing)
     lanes_right = (x[-1] + names[-1] / 2 + _PAD) if n else left
     title_lines = _wrap(title, max(lanes_right - 20, 600.0)) if title else []
     width = max(lanes_right, *(text_width(t, _TITLE_FONT) + 20 for t in title_lines))
@@ -184,7 +183,7 @@ def ladder_svg(lanes: Sequence[str], steps: Sequence[LadderStep], title: str = "
                    f'font-weight="bold">{escape(lane)}</text>')
         out.append(f'<line class="lifeline" x1="{lx:.0f}" y1="{names_y + 8}" x2="{lx:.0f}" '
                    f'y2="{height - 10}" stroke="#999" stroke-dasharray="4,3"/>')
-    for row, (step, stamp, gap) in enumerate(zip(steps, times, where, strict=True)):
+    for row, (step, stamp, slot) in enumerate(zip(steps, times, where, strict=True)):
         y = top + _ROW * row
         x1, x2 = x[index[step.src]], x[index[step.dst]]
         colour = "#1f5fbf" if "VXLAN" in step.label else "#333"
@@ -192,8 +191,8 @@ def ladder_svg(lanes: Sequence[str], steps: Sequence[LadderStep], title: str = "
                    "</text>")
         out.append(f'<line class="arrow" x1="{x1:.0f}" y1="{y}" x2="{x2:.0f}" y2="{y}" '
                    f'stroke="{colour}" stroke-width="1.5" marker-end="url(#arrow)"/>')
-        mid = (x[gap] + x[gap + 1]) / 2 if gap is not None else x1 + _PAD
-        anchor = "middle" if gap is not None else "start"
+        mid = (x[slot] + x[slot + 1]) / 2 if slot is not None else x1 + _PAD
+        anchor = "middle" if slot is not None else "start"
         delay = _one_way(step)
         if delay is not None:  # the one-way time, under the arrow
             out.append(f'<text class="delay" x="{mid:.0f}" y="{y + 12}" '
