@@ -910,17 +910,15 @@ def run(corpus: Sequence[Seed], *, seed: int, captures: int, frames: int,
     try:
         # Frames go in batches of 64, spread evenly between the capture inputs.
         batches = (frames + 63) // 64
-        per = batches / captures if captures else 0.0
-        owed = 0.0
         done_batches = 0
-        for i in range(max(captures, 1 if batches else 0)):
+        steps = max(captures, 1 if batches else 0)
+        for i in range(steps):
             if i < captures:
                 camp.capture_input()
-            owed += per if captures else batches
-            while owed >= 1 and done_batches < batches:
+            due = batches * (i + 1) // steps  # exact: the last step owes every batch
+            while done_batches < due:
                 camp.frame_batch(min(64, frames - done_batches * 64))
                 done_batches += 1
-                owed -= 1
             if i % 50 == 0 and not camp.memory_ok():
                 break
             now = time.monotonic()
