@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv with vxlankit installed (editable).  With "test": also the test tools and the
-# Debian tshark, iproute2 and iputils-ping packages; with "demo": what every command of the
-# README's list needs (export's pyarrow and numpy, crosscheck's pyshark, tshark, and the lab's
-# iproute2 and iputils-ping).  Safe to run again; does only what is missing.
+# Debian tshark, iproute2, iputils-ping and librsvg2-bin packages; with "demo": what every
+# command of the README's list needs (export's pyarrow and numpy, crosscheck's pyshark, tshark,
+# and the lab's iproute2 and iputils-ping).  Safe to run again; does only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=${1:-}
@@ -37,6 +37,10 @@ if [ "$want_test" = test ] || [ "$want_test" = demo ]; then
         echo "wireshark-common wireshark-common/install-setuid boolean false" \
             | debconf-set-selections 2>/dev/null || true
         apt_install tshark
+    fi
+    # The ladder SVG's test renders it (tests/synth/test_diagram_svg.py).
+    if ! command -v rsvg-convert >/dev/null; then
+        apt_install librsvg2-bin
     fi
     # vxlankit lab's tests (tests/lab): network namespaces, bridge, ping.
     if ! command -v ip >/dev/null || ! command -v bridge >/dev/null \

@@ -288,3 +288,42 @@ def test_progress_wrapper_passes_every_record(tmp_path: Path) -> None:
     path.write_bytes(bytes(5000))
     records = [Rec(i) for i in range(3000)]
     assert list(_with_progress(records, str(path))) == records
+
+
+# --------------------------------------------------------------------------------------------
+# Text from a capture that is not UTF-8
+
+
+def _latin1_comment_capture(path: Path) -> Path:
+    """A pcapng whose interface name and packet comment hold bytes that are not UTF-8 (and a
+    second interface, so that the one-line view names the first)."""
+    from vxlankit.capture import PcapngWriter
+
+    frame = encode([build.eth(), build.ipv4(src="1.1.1.1", dst="2.2.2.2"), build.udp()])
+    with PcapngWriter(str(path)) as ng:
+        iface = ng.add_interface("caf\udce9", 1)
+        ng.add_interface("eth1", 1)
+        ng.write(frame, 1_000_000_000, iface, comment="na\udcefve")
+    return path
+
+
+@pytest.mark.parametrize(("args", "shown"), [
+    (["decode"], True),
+    (["decode", "-V"], True),
+    (["decode", "-T", "fields", "-e", "frame.interface_name", "-e", "ip.src"], True),
+    (["decode", "--json"], False),  # JSON escapes it its own way
+    (["stats"], False),
+])
+def test_bytes_that_are_not_utf8_print_escaped_whatever_the_locale(
+        tmp_path: Path, args: list[str], shown: bool) -> None:
+    # Found by the fuzz campaign (tests/fuzz): a stream that is strict UTF-8
+    # (PYTHONIOENCODING=utf-8, a UTF-8 locale other than C.UTF-8) died with a
+    # UnicodeEncodeError on such a byte; now it prints as \xNN, in every locale.
+    path = _latin1_comment_capture(tmp_path / "latin1.pcapng")
+    for extra in ({"PYTHONIOENCODING": "utf-8"}, {"LC_ALL": "C.UTF-8"}):
+        env = {**os.environ, **extra, "PYTHONPATH": str(REPO)}
+        out = subprocess.run([sys.executable, "-m", "vxlankit", *args, str(path)],
+                             capture_output=True, timeout=60, env=env, check=False)
+        assert out.returncode == 0, out.stderr.decode()
+        text = out.stdout.decode("utf-8")  # valid UTF-8
+        assert not shown or "caf\\xe9" in text, text

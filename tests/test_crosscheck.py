@@ -471,3 +471,30 @@ def test_missing_tshark_is_a_vxlankit_error(tmp_path: Path) -> None:
     _write(path, [])
     with pytest.raises(CrosscheckError, match="not found"):
         crosscheck(path, tshark_path=str(tmp_path / "no-such-tshark"))
+
+
+def test_a_capture_tshark_refuses_is_one_error_line_and_no_traceback(tmp_path: Path) -> None:
+    # Found by the fuzz campaign (tests/fuzz): a record whose original length is past
+    # tshark's 262144-byte maximum made tshark exit 2; vxlankit said so in one line, then
+    # pyshark's Capture.__del__ tried to close tshark again at exit and printed "Exception
+    # ignored ... Traceback".
+    import struct
+    import subprocess
+    import sys
+
+    require_tshark()
+    from tests.support import require_module
+
+    require_module("pyshark")
+    frame = encode([build.eth(), build.ipv4(src="1.1.1.1", dst="2.2.2.2"), build.udp()])
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 0xFFFF, 1)
+    path = tmp_path / "big.pcap"
+    path.write_bytes(header + struct.pack("<IIII", 1, 0, 0x40001, len(frame)) + frame)
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-m", "vxlankit", "crosscheck", str(path)],
+                         capture_output=True, text=True, timeout=120, check=False,
+                         env={**os.environ, "PYTHONPATH": str(repo)})
+    assert out.returncode in (1, 3), out.stderr
+    assert out.stderr.startswith("vxlankit: error: "), out.stderr
+    assert out.stderr.count("\n") == 1, out.stderr  # one line, as every error
+    assert "Traceback" not in out.stderr and "Exception ignored" not in out.stderr, out.stderr

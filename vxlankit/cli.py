@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -51,6 +52,8 @@ EXIT_DAMAGED = 3
 EXIT_DISAGREE = 4  # crosscheck: vxlankit and Wireshark disagree on some field
 EXIT_PIPE = 141
 
+# dumpcap refuses a packet count above this (-c, -a packets:N).
+DUMPCAP_MAX_COUNT = (1 << 31) - 1
 PROGRESS_MIN_BYTES = 8 << 20  # show a progress bar for files at least this big
 _BATCH = 1024  # lines per write
 
@@ -385,13 +388,25 @@ class LiveSession:
             yield record
 
 
+class FiniteFloatRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses NaN (which compares false with both bounds, so
+    click lets it through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
 def live_options(with_count: bool) -> Callable[[F], F]:
     """-i / -f / -a / --tee, and -c for the commands that have none of their own."""
 
     def add(func: F) -> F:
         if with_count:
             func = click.option(
-                "-c", "count", type=click.IntRange(min=1, max=sys.maxsize), metavar="N",
+                "-c", "count", type=click.IntRange(min=1, max=DUMPCAP_MAX_COUNT), metavar="N",
                 help="With -i: stop after N packets captured.")(func)
         func = click.option(
             "--tee", "tee", metavar="FILE",
@@ -484,6 +499,31 @@ def _show_progress(command_prints_as_it_goes: bool) -> bool:
 @click.version_option(__version__, "--version", prog_name="vxlankit")
 def main() -> None:
     """vxlankit: VXLAN overlay networks, byte for byte."""
+    _escape_undecodable_text()
+
+
+def _bytes_as_escapes(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    # A lone surrogate U+DC80-U+DCFF is a byte that was not UTF-8 in the capture (the readers
+    # decode text with surrogateescape): show the byte, as tshark does.
+    bad = exc.object[exc.start:exc.end]
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
+                   else f"\\u{ord(c):04x}" for c in bad), exc.end
+
+
+def _escape_undecodable_text() -> None:
+    """Text from a capture (interface names, comments) may hold bytes that are not UTF-8:
+    print them as ``\\xNN`` whatever the locale says (a strict stream raised
+    UnicodeEncodeError; C.UTF-8's surrogateescape wrote the raw, invalid bytes)."""
+    import codecs
+
+    codecs.register_error("vxlankit-escape", _bytes_as_escapes)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError, io.UnsupportedOperation):
+                reconfigure(errors="vxlankit-escape")
 
 
 @main.command()
@@ -735,7 +775,8 @@ class DecodeView:
 
         records = capture.records()
         file = capture.path if self.several else None
-        summarizer = Summarizer(self.time_format, self.pal, self.options)
+        summarizer = Summarizer(self.time_format, self.pal, self.options,
+                                interfaces=capture.reader.interfaces)
         if self.fields is not None:
             from dataclasses import replace
 
@@ -905,7 +946,7 @@ def synth() -> None:
               help="VNI of the (first) overlay subnet; Docker's swarm allocator starts at 4096.")
 @click.option("-c", "count", type=click.IntRange(min=1, max=100000), default=4,
               show_default=True, help="Echo requests to send.")
-@click.option("-i", "interval", type=click.FloatRange(min=0.0, min_open=True, max=86400.0),
+@click.option("-i", "interval", type=FiniteFloatRange(min=1e-9, max=86400.0),
               default=1.0,
               show_default=True, help="Seconds between echo requests.")
 @click.option("-s", "size", type=click.IntRange(0, 1400), default=None,
@@ -992,13 +1033,10 @@ def synth_ping(vni: int, count: int, interval: float, size: int | None, arp: str
     elif diagram:
         try:
             with open(diagram, "w", encoding="utf-8") as fh:
-                title = f"vxlankit synth ping --vni {vni} --arp {arp}"
-                if underlay != "ipv4":
-                    title += f" --underlay {underlay}"
-                if inner != "ipv4":
-                    title += f" --inner {inner}"
-                if fault:
-                    title += f" --fault {fault}"
+                # The options that shape the exchange; not where its outputs go (-w, --tap,
+                # --diagram, --width), so that the same exchange gets the same title.
+                title = typed_command(click.get_current_context(), "vxlankit synth ping",
+                                      leave_out=("output", "tap", "diagram", "width"))
                 fh.write(ladder_svg(result.lanes, result.ladder, title))
         except OSError as exc:
             raise Failed(f"{diagram}: {exc.strerror or exc}", EXIT_ERROR) from None
@@ -1013,6 +1051,32 @@ def synth_ping(vni: int, count: int, interval: float, size: int | None, arp: str
     say.write(f"{counted(len(result.echoes), 'echo request')}, "
               f"{counted(len(answered), 'reply')}{rtt}\n")
     say.flush()
+
+
+def typed_command(ctx: click.Context, name: str, leave_out: Sequence[str] = ()) -> str:
+    """The command line that ``ctx`` parsed, as one would type it again: ``name`` and every
+    option given on the command line (not those left at their defaults) but the parameters
+    named in ``leave_out``, in the command's order of options, quoted for a shell."""
+    import shlex
+
+    from click.core import ParameterSource
+
+    words = name.split()
+    for param in ctx.command.params:
+        if param.name is None or param.name in leave_out or ctx.get_parameter_source(
+                param.name) not in (
+                ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            continue
+        value = ctx.params[param.name]
+        if isinstance(param, click.Option) and param.is_flag:
+            words.append(param.opts[0])
+            continue
+        values = value if getattr(param, "multiple", False) else (value,)
+        for one in values:
+            if isinstance(param, click.Option):
+                words.append(param.opts[0])
+            words.append(f"{one:g}" if isinstance(one, float) else str(one))
+    return shlex.join(words)
 
 
 @main.command()
@@ -1122,15 +1186,24 @@ def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
             settings[keys[key]] = value
         else:
             try:
-                settings[keys[key]] = int(value, 0)
+                number = int(value, 0)
             except ValueError:
                 raise click.BadParameter(f"{text!r}: {key} takes a number") from None
+            low, high = _FAULT_RANGES[key]
+            if not low <= number <= high:
+                raise click.BadParameter(f"{text!r}: {key} must be from {low} to {high}")
+            settings[keys[key]] = number
     if len(kinds) > 1:
         raise click.BadParameter(f"one kind at a time, not {', '.join(kinds)}")
     if kinds and settings:
         raise click.BadParameter(f"--fault {kinds[0]} breaks the kernel and synth alike; "
                                  "KEY=VALUE breaks the kernel alone: use one or the other")
     return (kinds[0] if kinds else None), LabFaults(**settings)
+
+
+# What the kernel takes: a 24-bit VNI, a UDP port, an MTU from IPv4's minimum to a veth's
+# maximum.
+_FAULT_RANGES = {"vni": (0, (1 << 24) - 1), "port": (1, 65535), "underlay-mtu": (68, 65535)}
 
 
 @lab.command("ping")
@@ -1142,7 +1215,7 @@ def _fault(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
               help="The overlay's VNI.")
 @click.option("-c", "--count", "count", type=click.IntRange(1, 20), default=3,
               show_default=True, help="Echo requests C1 sends (at most 20).")
-@click.option("-i", "interval", type=click.FloatRange(0.05, 2.0), default=0.2,
+@click.option("-i", "interval", type=FiniteFloatRange(0.05, 2.0), default=0.2,
               show_default=True, help="Seconds between echo requests.")
 @click.option("-s", "size", type=click.IntRange(0, 1400), default=None,
               help="ICMP payload bytes (ping -s). Default 56, 1400 with --fault mtu|fragment.")

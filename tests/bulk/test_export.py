@@ -204,3 +204,26 @@ def test_inner_udp_ports_and_vlan_id_agree_with_tshark(name: str) -> None:
     assert ours == theirs
     # each has inner UDP or VLAN tags (ERSPAN's mirrored frames are tagged)
     assert any(port is not None or vlan is not None for vlan, _, port in ours)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_interface_names_that_are_not_utf8_export_escaped(tmp_path: Path, fmt: str) -> None:
+    # Found by the fuzz campaign (tests/fuzz): a damaged if_name (bytes that are not UTF-8,
+    # read with surrogateescape) made pyarrow raise UnicodeEncodeError.
+    from vxlankit import build, encode
+    from vxlankit.capture import PcapngWriter
+
+    path = tmp_path / "latin1.pcapng"
+    frame = encode([build.eth(), build.ipv4(src="1.1.1.1", dst="2.2.2.2"), build.udp()])
+    with PcapngWriter(str(path)) as ng:
+        iface = ng.add_interface("caf\udce9", 1)
+        ng.write(frame, 1_000_000_000, iface)
+    out = tmp_path / f"x.{fmt}"
+    assert export([path], out, format=fmt).packets == 1
+    if fmt == "parquet":
+        names = pq.read_table(out).column("frame.interface_name").to_pylist()
+    elif fmt == "csv":
+        names = [r["frame.interface_name"] for r in csv.DictReader(out.open(encoding="utf-8"))]
+    else:
+        names = [json.loads(line)["frame.interface_name"] for line in out.open()]
+    assert names == ["caf\\xe9"]

@@ -3,6 +3,7 @@ path proven equal to the reference (``packet_summary`` of a full decode)."""
 
 from __future__ import annotations
 
+import io
 import re
 import sys
 from collections import Counter
@@ -20,7 +21,7 @@ from vxlankit.capture import open_capture
 from vxlankit.capture.record import Interface, Record
 from vxlankit.layers import tcp as tcp_layer
 from vxlankit.packet import Layer
-from vxlankit.present.run import decode_capture, decode_records
+from vxlankit.present.run import FastPathTally, decode_capture, decode_records
 from vxlankit.present.summary import (
     ANSI,
     Summarizer,
@@ -515,3 +516,62 @@ def test_icmpv6_echo_with_data_by_hand() -> None:
     inner = vxlan_frame(build.eth(src=VM_A, dst=VM_B), build.ipv6("fd00:10::3", "fd00:10::4"),
                         echo, build.payload(b"x" * 56))
     assert make_fast_summary()(inner, len(inner)) == line(inner)
+
+
+# --------------------------------------------------------------------------------------------
+# Multi-tap captures: the interface after the time
+
+
+_CAPTURES = Path(__file__).resolve().parents[2] / "captures"
+
+
+def _lines_both_ways(path: Path) -> tuple[list[str], list[str], FastPathTally]:
+    tally = FastPathTally()
+    with open_capture(path) as reader:
+        fast = list(Summarizer(interfaces=reader.interfaces).fast_lines(reader, tally=tally))
+    with open_capture(path) as reader:
+        summarizer = Summarizer(interfaces=reader.interfaces)
+        items = list(decode_records(reader))
+        summarizer.set_resolution(items[0].record.interface.tsresol)  # as the CLI does
+        reference = [summarizer.line(item) for item in items]
+    return fast, reference, tally
+
+
+def test_multi_tap_lines_name_the_tap_after_the_time() -> None:
+    path = _CAPTURES / "synth-ping-routed-vni4096.pcapng"
+    fast, reference, tally = _lines_both_ways(path)
+    assert fast == reference
+    assert tally.fast >= 0.9 * len(fast)  # the fast path took part (tests/README.md rule 2)
+    with open_capture(path) as reader:
+        taps = [(r.number, r.interface.name) for r in reader]
+        width = max(len(i.name) for i in reader.interfaces)
+    assert len({name for _, name in taps}) == len(reader.interfaces) > 1
+    for line, (number, name) in zip(fast, taps, strict=True):
+        fields = line.split(None, 2)
+        assert int(fields[0]) == number
+        assert fields[2].startswith(f"{name:<{width}} "), line  # padded: columns line up
+
+
+def test_one_interface_has_no_tap_column() -> None:
+    path = _CAPTURES / "node2-eth0-vni4096.pcap"
+    with_list, reference, _ = _lines_both_ways(path)
+    with open_capture(path) as reader:
+        plain = list(Summarizer().fast_lines(reader))
+    assert with_list == reference == plain
+    assert plain[0].split()[2] == "172.31.1.10"
+
+
+def test_an_interface_without_a_name_is_shown_by_number() -> None:
+    from vxlankit.capture import PcapngWriter
+
+    frame = encode([build.eth(), build.ipv4(src="1.1.1.1", dst="2.2.2.2"), build.udp()])
+    buf = io.BytesIO()
+    with PcapngWriter(buf) as ng:
+        first = ng.add_interface("eth0", 1)
+        second = ng.add_interface(None, 1)
+        ng.write(frame, 1_000_000_000, first)
+        ng.write(frame, 2_000_000_000, second)
+    with open_capture(io.BytesIO(buf.getvalue())) as reader:
+        lines = list(Summarizer(interfaces=reader.interfaces).fast_lines(reader))
+    assert [line.split()[2] for line in lines] == ["eth0", "#1"]
+    assert lines[1].split(None, 2)[2].startswith("#1   1.1.1.1")

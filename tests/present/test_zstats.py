@@ -145,3 +145,22 @@ def test_api_counts_every_layer_of_its_protocol() -> None:
     rows = stat.to_dict()["tables"][0]["rows"]
     # 36 frames, 16 of them VXLAN with a second Ethernet header: 52 layers, two ends each.
     assert sum(r["tx_frames"] for r in rows) == sum(r["rx_frames"] for r in rows) == 52
+
+
+def test_io_stat_over_a_far_timestamp_is_refused_not_printed_for_ever(tmp_path: Path) -> None:
+    # Found by the fuzz campaign (tests/fuzz): a timestamp 2^31 s after the first one asked
+    # io,stat,1 for two billion rows (tshark runs out of memory on it).
+    import struct
+
+    frame = bytes(60)
+    records = b"".join(struct.pack("<IIII", sec, 0, 60, 60) + frame
+                       for sec in (0, 5, 0x7FFFFFFF))
+    path = tmp_path / "gap.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + records)
+    result = CliRunner().invoke(main, ["stats", "-z", "io,stat,1", str(path)])
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "choose a longer interval" in result.output
+    # The JSON form lists only the intervals with packets: it has no such limit.
+    result = CliRunner().invoke(main, ["stats", "--json", "-z", "io,stat,1", str(path)])
+    assert result.exit_code == 0, result.output
+    assert [i["frames"] for i in json.loads(result.output)[0]["intervals"]] == [1, 1, 1]

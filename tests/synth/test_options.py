@@ -31,7 +31,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("vni-0", ["--vni", "0"]),
     ("vni-max", ["--vni", "16777215"]),
     ("count-1", ["-c", "1"]),
-    ("interval-below-1ns", ["-i", "1e-12"]),  # every echo at once: 0 ns apart
+    ("interval-1ns", ["-i", "1e-09"]),  # the smallest: every echo 1 ns after the last
     ("interval-max", ["-i", "86400"]),
     ("size-0", ["-s", "0"]),
     ("size-15-no-timestamp", ["-s", "15"]),

@@ -240,7 +240,7 @@ class ColumnBatch:
         found = self._string_index.get(text)
         if found is None:
             found = self._string_index[text] = len(self.strings)
-            self.strings.append(text)
+            self.strings.append(_utf8(text))
         return found
 
     def clear_rows(self, rows: npt.NDArray[np.intp]) -> None:
@@ -306,6 +306,19 @@ class ColumnBatch:
 # with many distinct values (a scan) has its dictionary formatted by table lookups rather
 # than a Python call per value.
 _FEW = 2048
+
+
+def _utf8(text: str) -> str:
+    """``text`` as valid UTF-8: the bytes of a capture's text that were not UTF-8 (read with
+    surrogateescape, as a damaged interface name) become ``\\xNN``, as the CLI prints them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def _mac_strings(pa: Any, macs: npt.NDArray[np.uint8], valid: npt.NDArray[np.bool_] | None

@@ -40,6 +40,7 @@ DEBIAN_PACKAGE = "tshark"  # brings wireshark-common, which holds dumpcap
 START_TIMEOUT_S = 10.0  # dumpcap opens the interfaces and writes its header within this
 STOP_GRACE_S = 3.0  # after SIGINT/SIGTERM, before SIGKILL
 MAX_DURATION_S = 366 * 86400.0
+MAX_PACKETS = (1 << 31) - 1  # dumpcap -c takes no more
 _STDERR_LINES = 40
 _STDERR_LINE_MAX = 1000
 _MESSAGE_MAX = 600
@@ -123,8 +124,9 @@ def parse_autostop(conditions: Iterable[str]) -> tuple[int | None, float | None]
                 whole = int(value, 10)
             except ValueError:
                 raise ValueError(f"bad packet count {value!r} in {condition!r}") from None
-            if whole < 1:
-                raise ValueError(f"packet count {whole} must be at least 1")
+            if not 1 <= whole <= MAX_PACKETS:
+                raise ValueError(f"packet count {whole} must be at least 1 and at most "
+                                 f"{MAX_PACKETS} (dumpcap's limit)")
             packets = whole if packets is None else min(packets, whole)
         elif key in ("filesize", "files"):
             raise ValueError(f"autostop {key} applies to capture files dumpcap writes itself; "

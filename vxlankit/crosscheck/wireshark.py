@@ -13,6 +13,7 @@ field's name, position and ``show`` string, nothing pyshark-specific.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -172,7 +173,22 @@ def dissect(path: Path, *, tshark: str, decode_as: Mapping[str, str],
         try:
             capture.close()
         except Exception as exc:  # TSharkCrashException: tshark exited with an error
-            raise CrosscheckError(f"tshark failed: {exc}", path=str(path)) from None
+            # close() stops before it forgets the process, and __del__ would close it again
+            # at exit, printing pyshark's traceback after our error line: forget it here.
+            running = getattr(capture, "_running_processes", None)
+            if isinstance(running, set):
+                running.clear()
+            raise CrosscheckError(_tshark_failed(exc), path=str(path)) from None
+
+
+def _tshark_failed(exc: Exception) -> str:
+    """One line: what tshark said (pyshark's message is several lines of advice around it)."""
+    text = str(exc)
+    said = re.search(r"Last error line: \(?(.*?)\)?$", text, re.MULTILINE)
+    if said and said.group(1).strip():
+        return f"tshark failed: {said.group(1).strip()}"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"tshark failed: {first}"
 
 
 def _packets(capture: Any, path: Path) -> Iterator[WsPacket]:
@@ -183,5 +199,5 @@ def _packets(capture: Any, path: Path) -> Iterator[WsPacket]:
         except StopIteration:
             return
         except Exception as exc:  # as above: tshark died or wrote something pyshark rejects
-            raise CrosscheckError(f"tshark failed: {exc}", path=str(path)) from None
+            raise CrosscheckError(_tshark_failed(exc), path=str(path)) from None
         yield _convert(packet)

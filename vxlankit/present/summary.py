@@ -890,6 +890,13 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
 # Lines
 
 
+def interface_label(iface: Any) -> str:
+    """An interface as the one-line view names it: its ``if_name`` (``node1/eth0``), else its
+    number (``#1``)."""
+    name = getattr(iface, "name", None)
+    return name if name else f"#{getattr(iface, 'id', 0)}"
+
+
 class Summarizer:
     """Makes the full lines: number, time, summary.
 
@@ -898,11 +905,29 @@ class Summarizer:
     """
 
     def __init__(self, time_format: str = "r", pal: Palette = PLAIN,
-                 options: DecodeOptions = DEFAULT_OPTIONS, digits: int | None = None) -> None:
+                 options: DecodeOptions = DEFAULT_OPTIONS, digits: int | None = None,
+                 interfaces: Sequence[Any] | None = None) -> None:
         self.clock = Clock(time_format, digits or 6)
         self.fixed_digits = digits is not None
         self.pal = pal
         self.options = options
+        # The capture's interfaces as its reader finds them (a list that grows: a reader's
+        # ``interfaces``).  With more than one, each line names its interface (the tap) after
+        # the time; with one, or without the list, lines are as tshark's.
+        self.interfaces = interfaces
+        self._tap_known = -1
+        self._tap_width = 0
+
+    def tap(self, iface: Any) -> str:
+        """The interface column for a record on ``iface`` (with its trailing space), or ""
+        while the capture has a single interface."""
+        interfaces = self.interfaces
+        if interfaces is None or len(interfaces) < 2:
+            return ""
+        if len(interfaces) != self._tap_known:  # an IDB came: the column may widen
+            self._tap_known = len(interfaces)
+            self._tap_width = max(len(interface_label(i)) for i in interfaces)
+        return f"{interface_label(iface):<{self._tap_width}} "
 
     def set_resolution(self, tsresol: int) -> None:
         """Show as many decimals as the capture's timestamps have (unless fixed)."""
@@ -912,7 +937,9 @@ class Summarizer:
     def line(self, item: DecodedRecord) -> str:
         rec = item.record
         when = self.clock(rec.ts_ns, item.first_ts_ns, item.prev_ts_ns)
-        return f"{rec.number:>5} {when} {packet_summary(item.packet, rec.orig_len, self.pal)}"
+        tap = self.tap(rec.interface) if self.interfaces is not None else ""
+        return (f"{rec.number:>5} {when} {tap}"
+                f"{packet_summary(item.packet, rec.orig_len, self.pal)}")
 
     def fast_lines(self, records: Iterable[RecordLike], count: int | None = None,
                    tally: FastPathTally | None = None) -> Iterator[str]:
@@ -935,10 +962,17 @@ class Summarizer:
         relative = False
         second_start = -_NS  # the time column: the second being printed, and its text
         second_text = ""
+        interfaces = self.interfaces
+        known = 0 if interfaces is None else len(interfaces)
+        tap = ""
         for rec in records:
             ts = rec.ts_ns
-            if rec.interface is not iface:
+            if rec.interface is not iface or (interfaces is not None
+                                              and len(interfaces) != known):
                 iface = rec.interface
+                if interfaces is not None:
+                    known = len(interfaces)
+                    tap = self.tap(iface)
                 if not started:
                     started = True
                     first = prev = ts
@@ -957,13 +991,14 @@ class Summarizer:
                 tally.fast += 1
             delta = ts - first
             if relative and 0 <= delta - second_start < _NS:  # the same second as before
-                yield "%5d %s%06d %s" % (  # noqa: UP031
-                    rec.number, second_text, (delta - second_start) // 1000, text)
+                yield "%5d %s%06d %s%s" % (  # noqa: UP031
+                    rec.number, second_text, (delta - second_start) // 1000, tap, text)
             elif relative and delta >= 0:
                 secs, frac = divmod(delta, _NS)
                 second_start = secs * _NS
                 second_text = f"{secs}."
-                yield "%5d %s%06d %s" % (rec.number, second_text, frac // 1000, text)  # noqa: UP031
+                yield "%5d %s%06d %s%s" % (  # noqa: UP031
+                    rec.number, second_text, frac // 1000, tap, text)
             else:
-                yield f"{rec.number:>5} {clock(ts, first, prev)} {text}"
+                yield f"{rec.number:>5} {clock(ts, first, prev)} {tap}{text}"
             prev = ts

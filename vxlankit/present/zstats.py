@@ -101,6 +101,11 @@ class _Phs:
     children: dict[str, _Phs] = field(default_factory=dict)
 
 
+# Rows of an io,stat table (with ``--json`` there is no limit: it lists the intervals that have
+# packets only).
+MAX_IOSTAT_ROWS = 1_000_000
+
+
 class ZStat:
     """One ``-z`` statistic: ``add`` every packet in order, then ``render`` or ``to_dict``."""
 
@@ -282,6 +287,14 @@ class ZStat:
         step = self.interval_ns
         duration = ((self.last_ns - (self.first_ns or 0)) / _NS) if self.first_ns else 0.0
         count = max(self.buckets, default=-1) + 1
+        if count > MAX_IOSTAT_ROWS:
+            # The table has a row for every interval, empty ones too: a far timestamp (a
+            # damaged one) would ask for billions of them.  The JSON form lists only those
+            # with packets.
+            raise StatisticError(
+                f"-z {self.name}: the packets span {duration:.0f} s, {count} intervals of "
+                f"{step / _NS:g} s; the table holds at most {MAX_IOSTAT_ROWS} (choose a "
+                "longer interval, or --json, which lists only the intervals with packets)")
         rows = []
         for n in range(count):
             frames, size = self.buckets.get(n, [0, 0])
