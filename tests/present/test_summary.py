@@ -538,7 +538,7 @@ def _lines_both_ways(path: Path) -> tuple[list[str], list[str], FastPathTally]:
 
 
 def test_multi_tap_lines_name_the_tap_after_the_time() -> None:
-    path = _CAPTURES / "synth-ping-routed-vni4096.pcapng"
+    path = _CAPTURES / "synth-ping-vni4096-proxy-routed.pcapng"
     fast, reference, tally = _lines_both_ways(path)
     assert fast == reference
     assert tally.fast >= 0.9 * len(fast)  # the fast path took part (tests/README.md rule 2)
@@ -553,7 +553,7 @@ def test_multi_tap_lines_name_the_tap_after_the_time() -> None:
 
 
 def test_one_interface_has_no_tap_column() -> None:
-    path = _CAPTURES / "node2-eth0-vni4096.pcap"
+    path = _CAPTURES / "synth-ping-vni4096-proxy-node2-eth0.pcap"
     with_list, reference, _ = _lines_both_ways(path)
     with open_capture(path) as reader:
         plain = list(Summarizer().fast_lines(reader))
