@@ -169,6 +169,17 @@ class Packet:
         if self.errors:
             raise DecodeError(self.errors[0], path=path, packet=number)
 
+    def addresses_below(self, index: int) -> tuple[str, str] | None:
+        """The source and destination of the IPv4 or IPv6 header nearest below layer
+        ``index`` (what a transport's conversation is keyed by), or None."""
+        for layer in reversed(self.layers[:index]):
+            fields = layer.fields
+            if "ip.src" in fields:
+                return fields["ip.src"], fields["ip.dst"]
+            if "ipv6.src" in fields:
+                return fields["ipv6.src"], fields["ipv6.dst"]
+        return None
+
     def layer(self, proto: str, occurrence: int = 1) -> Layer | None:
         """The ``occurrence``-th layer (1-based) of ``proto``; ``-1`` is the last one."""
         found = [layer for layer in self.layers if layer.proto == proto]

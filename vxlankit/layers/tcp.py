@@ -407,15 +407,7 @@ class Streams:
             f = {"tcp.srcport": sport, "tcp.dstport": dport, "tcp.seq_raw": seq,
                  "tcp.ack_raw": ack, "tcp.flags": off_flags & 0x0FFF,
                  "tcp.window_size_value": window}
-        src = dst = ""
-        for below in reversed(packet.layers[:index]):
-            fields = below.fields
-            if "ip.src" in fields:
-                src, dst = fields["ip.src"], fields["ip.dst"]
-                break
-            if "ipv6.src" in fields:
-                src, dst = fields["ipv6.src"], fields["ipv6.dst"]
-                break
+        src, dst = packet.addresses_below(index) or ("", "")
         self.add(f, src, dst)
 
     def add(self, f: dict[str, Any], src: str, dst: str) -> None:

@@ -61,17 +61,6 @@ def _tunnel_of(packet: Packet, index: int) -> str:
     return "underlay"
 
 
-def _address_of(packet: Packet, index: int) -> tuple[str, str] | None:
-    """The source and destination addresses of the network layer below layer ``index``."""
-    for layer in reversed(packet.layers[:index]):
-        f = layer.fields
-        if "ip.src" in f:
-            return f["ip.src"], f["ip.dst"]
-        if "ipv6.src" in f:
-            return f["ipv6.src"], f["ipv6.dst"]
-    return None
-
-
 @dataclass
 class _Conv:
     a: str
@@ -155,7 +144,7 @@ class ZStat:
             else:
                 if ports[0] not in f:
                     continue
-                below = _address_of(packet, i)
+                below = packet.addresses_below(i)
                 if below is None:
                     continue
                 src, dst = f"{below[0]}:{f[ports[0]]}", f"{below[1]}:{f[ports[1]]}"
