@@ -38,7 +38,7 @@ from vxlankit.present.frametimes import (
     absolute_ns,
     relative_ns,
 )
-from vxlankit.present.slices import Slice, SliceError, cut, parse_slice, value_bytes
+from vxlankit.present.slices import Slice, SliceError, cut, parse_slice
 
 __all__ = ["PROTOCOLS", "Filter", "FilterExprError", "compile_filter"]
 
@@ -715,13 +715,34 @@ def _protocol_bytes(name: str) -> Callable[[Packet], list[Any]]:
 _AFTER_DATA = frozenset({"trailer", "fcs"})
 
 
+def _value_bytes(value: Any) -> bytes | None:
+    """A value as the bytes a slice cuts, by the kind the filter reads it as: a MAC's six
+    bytes, an address's four or sixteen, a byte string as it is, text as UTF-8; None for a
+    number (tshark refuses to slice integers, and so does the parser)."""
+    kind = _kind_of(value)
+    if kind is _Kind.BYTES:
+        return bytes(value)
+    if kind is _Kind.MAC:
+        return bytes.fromhex(value.replace(":", ""))
+    try:
+        if kind is _Kind.IPV4:
+            return socket.inet_aton(value)
+        if kind is _Kind.IPV6:
+            return socket.inet_pton(socket.AF_INET6, value)
+    except OSError:  # shaped like an address, but not one (999.1.1.1): its text
+        pass
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    return None
+
+
 def _sliced(values_of: Callable[[Packet], list[Any]], ranges: Slice
             ) -> Callable[[Packet], list[Any]]:
     """The slice ``ranges`` of each value (those a range does not fit give nothing)."""
     def of(pkt: Packet) -> list[Any]:
         found = []
         for value in values_of(pkt):
-            raw = value_bytes(value)
+            raw = _value_bytes(value)
             part = None if raw is None else cut(raw, ranges)
             if part is not None:
                 found.append(part)

@@ -9,24 +9,19 @@ comma-separated and concatenated in order:
     [i:]    from offset i to the end     negative i: counted from the end (-1 is the last byte)
 
 A range that does not fit the value leaves nothing to compare, so the packet does not match, as
-in Wireshark.  What a value's bytes are: a MAC's six bytes, an address's four or sixteen, a
-byte string as it is, text as UTF-8.  Integers cannot be sliced (tshark refuses them too).
+in Wireshark.  What a value's bytes are is the filter's to say (``filter._value_bytes``).
 """
 
 from __future__ import annotations
 
 import re
-import socket
-from typing import Any
 
-__all__ = ["SliceError", "Slice", "parse_slice", "value_bytes"]
+__all__ = ["SliceError", "Slice", "cut", "parse_slice"]
 
 # One range: (start, length); length None means "to the end".
 Slice = tuple[tuple[int, int | None], ...]
 
 _RANGE_RE = re.compile(r"\s*(-?[0-9]+)?\s*(?:(:)\s*([0-9]+)?|-\s*(-?[0-9]+))?\s*")
-_MAC_RE = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
-_IPV4_RE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 
 
 class SliceError(ValueError):
@@ -75,24 +70,3 @@ def cut(data: bytes, ranges: Slice) -> bytes | None:
             return None
         out += data[start:stop]
     return out
-
-
-def value_bytes(value: Any) -> bytes | None:
-    """A field's value as the bytes a slice cuts; None for a value that has none."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    if isinstance(value, str):
-        if _MAC_RE.fullmatch(value):
-            return bytes.fromhex(value.replace(":", ""))
-        if _IPV4_RE.fullmatch(value):
-            try:
-                return socket.inet_aton(value)
-            except OSError:
-                return value.encode()
-        if ":" in value:
-            try:
-                return socket.inet_pton(socket.AF_INET6, value)
-            except OSError:
-                pass
-        return value.encode("utf-8", "surrogateescape")
-    return None
