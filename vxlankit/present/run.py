@@ -234,6 +234,8 @@ def decode_records(
     frame_fields = bool(asked)
     times = bool(FRAME_TIMES.intersection(asked))
     stack = "frame.protocols" in asked
+    if stack:
+        from vxlankit.present.jsonl import frame_protocols  # jsonl imports this module
     analyze = Analysis()
     cache: dict[int, DecodeOptions] = {}
     first: int | None = None
@@ -253,8 +255,6 @@ def decode_records(
                 frame["frame.time_relative"] = RelativeTime(ts - first)
                 frame["frame.time_delta"] = RelativeTime(ts - prev)
             if stack:
-                from vxlankit.present.jsonl import frame_protocols  # jsonl imports this module
-
                 frame["frame.protocols"] = frame_protocols(packet)
         if keep_all or select(packet):
             yield DecodedRecord(record, packet, first, prev)
