@@ -12,11 +12,13 @@ host included), so the mix is what a user's own capture looks like, not what vxl
 from __future__ import annotations
 
 import argparse
-import struct
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from run import write_repeated  # noqa: E402
+
 REPO = HERE.parent
 DEFAULT_SHARED = REPO.parent / "shared" / "captures"
 
@@ -36,21 +38,6 @@ def mix_frames(shared: Path) -> list[bytes]:
     return frames
 
 
-def write_mix(path: Path, frames: list[bytes], packets: int) -> None:
-    pack = struct.Struct("<IIII").pack
-    with open(path, "xb") as f:  # never overwrites
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        chunk: list[bytes] = []
-        for i in range(packets):
-            data = frames[i % len(frames)]
-            chunk += (pack(1_700_000_000 + i // 1_000_000, i % 1_000_000, len(data), len(data)),
-                      data)
-            if len(chunk) >= 40_000:
-                f.write(b"".join(chunk))
-                chunk = []
-        f.write(b"".join(chunk))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,7 +47,10 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     frames = mix_frames(args.shared)
-    write_mix(args.output, frames, args.packets)
+    try:
+        write_repeated(args.output, frames, args.packets, mode="xb")  # never overwrites
+    except FileExistsError:
+        raise SystemExit(f"mix: {args.output} exists: name another file with -o") from None
     print(f"{args.output}: {args.packets} records from {len(frames)} distinct frames")
 
 

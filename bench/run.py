@@ -55,16 +55,21 @@ def make_capture(path: Path, packets: int, all_taps: bool = False) -> None:
 
     result = synthesize_ping(PingOptions(count=50))
     frames = [p.data for p in result.packets if all_taps or p.tap.endswith("/eth0")]
-    with open(path, "wb") as f:
+    write_repeated(path, frames, packets)
+
+
+def write_repeated(path: Path, frames: list[bytes], packets: int, mode: str = "wb") -> None:
+    """``frames`` repeated in order to ``packets`` records, a microsecond apart, as an
+    Ethernet pcap (``mode`` "xb": never over an existing file)."""
+    pack = struct.Struct("<IIII").pack
+    with open(path, mode) as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        pack = struct.Struct("<IIII").pack
-        chunk = []
+        chunk: list[bytes] = []
         for i in range(packets):
             data = frames[i % len(frames)]
-            chunk.append(pack(1_700_000_000 + i // 1_000_000, i % 1_000_000, len(data),
-                              len(data)))
-            chunk.append(data)
-            if len(chunk) >= 20_000:
+            chunk += (pack(1_700_000_000 + i // 1_000_000, i % 1_000_000, len(data),
+                           len(data)), data)
+            if len(chunk) >= 40_000:
                 f.write(b"".join(chunk))
                 chunk = []
         f.write(b"".join(chunk))
