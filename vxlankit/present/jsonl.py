@@ -35,7 +35,13 @@ from vxlankit.layers.registry import STEPS, UDP_MESSAGES
 from vxlankit.layers.spec import Walk
 from vxlankit.layers.udp import port_layer
 from vxlankit.packet import Layer, Packet
-from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
+from vxlankit.present.run import (
+    DecodedRecord,
+    FastPathTally,
+    RecordLike,
+    frame_values,
+    options_for,
+)
 from vxlankit.present.timeformat import epoch_str
 
 _ntoa = socket.inet_ntoa
@@ -99,20 +105,10 @@ def packet_object(packet: Packet) -> dict[str, Any]:
 def record_object(record: RecordLike, packet: Packet, *, file: str | None = None
                   ) -> dict[str, Any]:
     """The whole JSON object of one packet."""
-    iface = record.interface
-    frame: dict[str, Any] = {
-        "frame.number": record.number,
-        "frame.time_epoch": epoch_str(record.ts_ns),
-        "frame.len": record.orig_len,
-        "frame.cap_len": record.cap_len,
-    }
-    if_id = getattr(iface, "id", None)
-    if if_id is not None:
-        frame["frame.interface_id"] = if_id
-    if iface.name is not None:
-        frame["frame.interface_name"] = iface.name
-    if record.comment is not None:
-        frame["frame.comment"] = record.comment
+    # The time second, as tshark orders them; the rest is the record's own (what -Y reads).
+    frame: dict[str, Any] = {"frame.number": record.number,
+                             "frame.time_epoch": epoch_str(record.ts_ns)}
+    frame.update(frame_values(record, record.interface))
     frame["frame.protocols"] = frame_protocols(packet)
     obj: dict[str, Any] = {"frame": frame} if file is None else {"file": file, "frame": frame}
     obj.update(packet_object(packet))
