@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -53,3 +54,23 @@ def test_every_message_of_every_capture() -> None:
                             _same(msg, struct.unpack_from("!4H", msg, 4))
                             checked += 1
     assert checked >= 20
+
+
+def _answer(rtype: int, rdata_at_25: bytes) -> bytes:
+    """A response with one answer (root owner name) whose data, from offset 23, is given."""
+    header = struct.pack("!6H", 1, 0x8180, 0, 1, 0, 0)
+    return header + b"\x00" + struct.pack("!HHIH", rtype, 1, 0, len(rdata_at_25)) + rdata_at_25
+
+
+@pytest.mark.parametrize(("rtype", "rdata"), [
+    (2, b"\xc0\x17"),  # NS: a pointer to itself (offset 23)
+    (15, b"\x00\x0a\xc0\x19"),  # MX: preference, then a pointer to itself (offset 25)
+    (6, b"\x00\xc0\x18" + b"\0" * 20),  # SOA: mname the root, rname pointing at itself
+    (15, b"\x00\x0a\x05ab"),  # MX: a label that runs past the end
+])
+def test_names_inside_record_data_are_checked(rtype: int, rdata: bytes) -> None:
+    msg = _answer(rtype, rdata)
+    counts = struct.unpack_from("!4H", msg, 4)
+    error = dns.parse_sections(msg, counts)[2]
+    assert error is not None  # the case is one: a bad name inside the record's data
+    assert dns.check_sections(msg, counts) == error
