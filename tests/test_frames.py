@@ -44,7 +44,8 @@ def _check(data: bytes, linktype: int) -> bool:
 
 # The fast path must answer, not only agree when it does.  It answers most real VXLAN frames;
 # of generated frames (every kind, on every link type) it answers 3-15%, of damaged ones 1-6%
-# (measured over many runs), so those floors only prove it answers at all.
+# (measured over many runs), so those floors only prove it answers at all.  The samples are
+# derandomized: a floor on a random sample of 300 failed about one run in fifty (2 of 300).
 GENERATED_FLOOR = 0.01
 DAMAGED_FLOOR = 0.005
 
@@ -66,7 +67,7 @@ def test_synthesized_captures_agree(arp: str) -> None:
 def check_generated_frames(max_examples: int = 300) -> None:
     counts = [0, 0]  # frames checked, frames the fast path answered
 
-    @settings(max_examples=max_examples)
+    @settings(max_examples=max_examples, derandomize=True, database=None)
     @given(frames())
     def check(frame: GeneratedFrame) -> None:
         data = encode(frame.layers)
@@ -85,7 +86,7 @@ def test_generated_frames_agree() -> None:
 def check_damaged_frames(max_examples: int = 200) -> None:
     counts = [0, 0]
 
-    @settings(max_examples=max_examples)
+    @settings(max_examples=max_examples, derandomize=True, database=None)
     @given(st.data())
     def check(data: st.DataObject) -> None:
         frame = data.draw(frames(kind=data.draw(st.sampled_from(["vxlan-icmp", "vxlan-arp",

@@ -1119,18 +1119,25 @@ def crosscheck(file: str, limit: int, as_json: bool, show_allow_list: bool,
               help="Decode in this many processes (files, or record ranges of one file).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run the decoding on this Dask distributed scheduler (tcp://host:8786).")
+@click.option("-Y", "--filter", "filter_expr", metavar="EXPR",
+              help="Export only the packets that pass this display filter (as decode -Y); "
+                   "one process.")
+@click.option("-e", "field_names", multiple=True, metavar="FIELD",
+              help="A column, by its Wireshark name (repeatable; FIELD#N: the N-th "
+                   "occurrence): these columns, in this order, instead of the bulk set.")
 @decode_options
 @live_options(with_count=True)
 @guarded
 def export(files: tuple[str, ...], out: str, fmt: str | None, jobs: int,
-           scheduler: str | None, vxlan_ports: tuple[int, ...],
-           gpe_ports: tuple[int, ...],
+           scheduler: str | None, filter_expr: str | None, field_names: tuple[str, ...],
+           vxlan_ports: tuple[int, ...], gpe_ports: tuple[int, ...],
            geneve_ports: tuple[int, ...], interfaces: tuple[str, ...],
            capture_filter: str | None, autostop: tuple[str, ...], tee: str | None,
            count: int | None) -> None:
     """Decode capture FILEs (or a live capture, -i) into columns named after Wireshark's
     fields (parquet, arrow, csv or jsonl; docs/export.md), fast, in parallel if asked."""
     from vxlankit.bulk import export as run_export
+    from vxlankit.bulk.errors import SelectionError
 
     live = live_request(files, interfaces, capture_filter, autostop, count, tee)
     if live is not None and (jobs > 1 or scheduler is not None):
@@ -1143,13 +1150,20 @@ def export(files: tuple[str, ...], out: str, fmt: str | None, jobs: int,
                    suffix, "parquet")
     with inputs_of(files, live, tee) as inputs:
         sources = [i.capture if isinstance(i, LiveSession) else i for i in inputs]
-        summary = run_export(sources, out, format=fmt, jobs=jobs, scheduler=scheduler,
-                             options=make_decode_options(vxlan_ports, gpe_ports,
-                                                         geneve_ports))
+        try:
+            summary = run_export(sources, out, format=fmt, jobs=jobs, scheduler=scheduler,
+                                 options=make_decode_options(vxlan_ports, gpe_ports,
+                                                             geneve_ports),
+                                 display_filter=make_filter(filter_expr),
+                                 fields=field_names or None)
+        except SelectionError as exc:
+            raise Failed(str(exc), EXIT_USAGE) from None
         for source in inputs:
             if isinstance(source, LiveSession):
                 source.packets = summary.packets
-    message = (f"exported {counted(summary.packets, 'packet')} from "
+    shown = (f"{summary.packets} of {counted(summary.read, 'packet')}"
+             if summary.read != summary.packets else counted(summary.packets, 'packet'))
+    message = (f"exported {shown} from "
                f"{counted(summary.files, 'file')} to "
                f"{summary.out} ({summary.format})\n")
     (sys.stderr if out == "-" else sys.stdout).write(message)

@@ -25,13 +25,19 @@ everything before the damage was written) and ``MissingDependencyError``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from vxlankit.bulk.errors import ExportError, MissingDependencyError, SchedulerError
+from vxlankit.bulk.errors import (
+    ExportError,
+    MissingDependencyError,
+    SchedulerError,
+    SelectionError,
+)
 from vxlankit.bulk.results import BulkStats, Counter, ExportSummary, PairKey
 from vxlankit.capture._io import BinaryReadable
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
+from vxlankit.packet import Packet
 
 EXPORT_FORMATS = ("parquet", "arrow", "csv", "jsonl")
 
@@ -44,6 +50,7 @@ __all__ = [
     "MissingDependencyError",
     "PairKey",
     "SchedulerError",
+    "SelectionError",
     "arrow_schema",
     "bulk_stats",
     "column_names",
@@ -55,18 +62,22 @@ __all__ = [
 def export(paths: Sequence[str | os.PathLike[str] | BinaryReadable],
            out: str | os.PathLike[str], *,
            format: str = "parquet", jobs: int = 1, scheduler: str | None = None,
-           options: DecodeOptions = DEFAULT_OPTIONS) -> ExportSummary:
+           options: DecodeOptions = DEFAULT_OPTIONS,
+           display_filter: str | Callable[[Packet], bool] | None = None,
+           fields: Sequence[str] | None = None) -> ExportSummary:
     """Decode captures into one ``parquet``, ``arrow``, ``csv`` or ``jsonl`` file.
 
     ``jobs > 1`` decodes in that many processes, ``scheduler`` (a Dask address such as
     ``tcp://10.0.0.5:8786``) on that cluster; the file is the same either way.  ``out`` may
-    be ``"-"`` (stdout) for the text formats.  See :func:`vxlankit.bulk.writers.export` and
+    be ``"-"`` (stdout) for the text formats.  ``display_filter`` keeps the packets that
+    pass it (Wireshark syntax, as ``decode -Y``); ``fields`` names the columns (Wireshark
+    names, ``#N`` for an occurrence).  See :func:`vxlankit.bulk.writers.export` and
     docs/export.md.
     """
     from vxlankit.bulk import writers as _export
 
     return _export.export(paths, out, format=format, jobs=jobs, scheduler=scheduler,
-                          options=options)
+                          options=options, display_filter=display_filter, fields=fields)
 
 
 def bulk_stats(paths: Sequence[str | os.PathLike[str]], *, jobs: int = 1,

@@ -11,6 +11,11 @@ class ExportError(VxlanKitError):
     """An export that cannot be done as asked (unknown format, output not writable)."""
 
 
+class SelectionError(ExportError):
+    """``-e``/``-Y`` asked for what an export cannot give: a name no field has, a column
+    twice, a reading of every packet in order split over processes."""
+
+
 class OutputIsInputError(ExportError, _OutputIsInput):
     """The output named is one of the inputs (the same file, by device and inode): writing it
     would destroy the capture being read."""
@@ -20,4 +25,5 @@ class SchedulerError(VxlanKitError):
     """The Dask scheduler given could not be reached."""
 
 
-__all__ = ["ExportError", "MissingDependencyError", "OutputIsInputError", "SchedulerError"]
+__all__ = ["ExportError", "MissingDependencyError", "OutputIsInputError", "SchedulerError",
+           "SelectionError"]

@@ -52,6 +52,7 @@ class InterfaceInfo:
     linktype: int
     fcslen: int | None
     name: str | None = None  # pcapng if_name
+    tsresol: int = NS  # timestamp ticks per second, as the capture states them
 
 
 @dataclass
@@ -114,7 +115,8 @@ class _PcapLayout:
         self.linktype = iface.linktype if iface is not None else 1
         self.maxcap = max_caplen(self.linktype)
         self.interface = InterfaceInfo(0, self.linktype,
-                                       iface.fcslen if iface is not None else None)
+                                       iface.fcslen if iface is not None else None,
+                                       tsresol=header.tsresol if header is not None else 10**6)
 
 
 def _fast_layout(reader: CaptureReader) -> bool:
@@ -411,7 +413,7 @@ def _reader_batches(path: str | BinaryReadable, batch_records: int) -> Iterator[
                 if index is None:
                     index = known[id(iface)] = len(interfaces)
                     interfaces.append(InterfaceInfo(iface.id, iface.linktype, iface.fcslen,
-                                                    iface.name))
+                                                    iface.name, iface.tsresol))
                 if not _MIN_NS <= record.ts_ns <= _MAX_NS:
                     raise CaptureError(
                         f"timestamp {record.ts_ns} ns does not fit the export's 64-bit "

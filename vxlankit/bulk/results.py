@@ -19,6 +19,7 @@ class ExportSummary:
     packets: int
     fallback: int  # packets the rich decoder handled (see docs/performance.md)
     batches: int
+    read: int = 0  # packets read: ``packets`` plus those a display filter left out
 
 
 @dataclass

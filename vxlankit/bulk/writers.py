@@ -22,15 +22,17 @@ from typing import IO, Any
 
 from vxlankit.bulk._deps import require
 from vxlankit.bulk._numpy import np
-from vxlankit.bulk.columns import COLUMNS, arrow_schema
-from vxlankit.bulk.errors import ExportError, OutputIsInputError
+from vxlankit.bulk.columns import arrow_schema
+from vxlankit.bulk.errors import ExportError, OutputIsInputError, SelectionError
 from vxlankit.bulk.fast import decode_batch
 from vxlankit.bulk.frames import BATCH_RECORDS, Part, iter_file_batches, iter_part_batches
 from vxlankit.bulk.results import ExportSummary
+from vxlankit.bulk.select import ExportSelection, export_selection
 from vxlankit.capture._io import BinaryReadable
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.errors import CaptureError
 from vxlankit.output import SafeOutput, refuse_overwriting_inputs
+from vxlankit.present.run import PacketTest
 
 FORMATS = ("parquet", "arrow", "csv", "jsonl")
 _ARROW_SLICE = 16384
@@ -39,21 +41,32 @@ _TEXT_FORMATS = ("csv", "jsonl")
 
 def decoded_batches(paths: Sequence[str | os.PathLike[str] | BinaryReadable],
                     options: DecodeOptions = DEFAULT_OPTIONS,
-                    batch_records: int = BATCH_RECORDS) -> Iterator[tuple[Any, int]]:
-    """(Arrow record batch, packets the rich decoder handled) for every batch, in order."""
+                    batch_records: int = BATCH_RECORDS,
+                    selection: ExportSelection | None = None) -> Iterator[tuple[Any, int]]:
+    """(Arrow record batch, packets the rich decoder handled) for every batch, in order; with
+    ``selection``, its rows and columns only."""
     schema = arrow_schema()
     for path in paths:
+        if selection is not None:
+            selection.start()
         for frames in iter_file_batches(path, batch_records):
             cols, fallback = decode_batch(frames, options)
-            yield cols.to_arrow(schema), fallback
+            batch = cols.to_arrow(schema)
+            if selection is not None:
+                batch = selection.apply(frames, batch)
+            yield batch, fallback
 
 
 def part_batches(part: Part, options: DecodeOptions = DEFAULT_OPTIONS,
-                 batch_records: int = BATCH_RECORDS) -> Iterator[tuple[Any, int]]:
+                 batch_records: int = BATCH_RECORDS,
+                 columns: Sequence[str] | None = None) -> Iterator[tuple[Any, int]]:
+    """The batches of one part, with ``columns`` only when given (bulk columns: a part has
+    no view of the records before it, which anything read from the rich packet needs)."""
     schema = arrow_schema()
     for frames in iter_part_batches(part, batch_records):
         cols, fallback = decode_batch(frames, options)
-        yield cols.to_arrow(schema), fallback
+        batch = cols.to_arrow(schema)
+        yield (batch if columns is None else batch.select(list(columns))), fallback
 
 
 # ------------------------------------------------------------------------------ writers
@@ -86,8 +99,9 @@ class _Sink:
         os.unlink(path)
 
 
-def encode_batches(format: str, batches: list[Any]) -> bytes:
-    """Batches as a worker sends them: CSV or JSON-lines text, or an Arrow IPC stream."""
+def encode_batches(format: str, batches: list[Any], schema: Any = None) -> bytes:
+    """Batches as a worker sends them: CSV or JSON-lines text, or an Arrow IPC stream.
+    ``schema``: the batches' (default: the whole bulk schema)."""
     pa = require("pyarrow")
     if format == "csv":
         return b"".join(_csv_bytes(batch, header=False) for batch in batches)
@@ -95,7 +109,8 @@ def encode_batches(format: str, batches: list[Any]) -> bytes:
         return b"".join(jsonl_bytes(batch) for batch in batches)
     # An Arrow file holds plain strings (see _ArrowSink): cast here, in the worker, so the
     # process writing the file only copies.
-    schema = plain_schema() if format == "arrow" else arrow_schema()
+    full = arrow_schema() if schema is None else schema
+    schema = plain_schema(full) if format == "arrow" else full
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, schema) as writer:
         for batch in batches:
@@ -104,10 +119,9 @@ def encode_batches(format: str, batches: list[Any]) -> bytes:
 
 
 class _ParquetSink(_Sink):
-    def __init__(self, file: IO[bytes]) -> None:
+    def __init__(self, file: IO[bytes], schema: Any) -> None:
         pa = require("pyarrow")
         pq = require("pyarrow.parquet")
-        schema = arrow_schema()
         # Dictionary pages for the text columns (few distinct values, already dictionary
         # arrays); integers are cheaper to write, and nearly as small, without.
         text = [f.name for f in schema if pa.types.is_dictionary(f.type)]
@@ -124,9 +138,9 @@ class _ArrowSink(_Sink):
     """An Arrow IPC file.  The file format allows one dictionary per column for the whole
     file, and every batch has its own, so text columns are written as plain strings."""
 
-    def __init__(self, file: IO[bytes]) -> None:
+    def __init__(self, file: IO[bytes], schema: Any) -> None:
         pa = require("pyarrow")
-        self._schema = plain_schema()
+        self._schema = plain_schema(schema)
         self._writer = pa.ipc.new_file(file, self._schema)
 
     def write(self, batch: Any) -> None:
@@ -145,12 +159,12 @@ class _ArrowSink(_Sink):
 class _TextSink(_Sink):
     text = True
 
-    def __init__(self, file: IO[bytes], format: str) -> None:
+    def __init__(self, file: IO[bytes], format: str, schema: Any) -> None:
         self._file = file
         self._format = format
         if format == "csv":
             pa = require("pyarrow")
-            empty = pa.RecordBatch.from_pylist([], schema=arrow_schema())
+            empty = pa.RecordBatch.from_pylist([], schema=schema)
             file.write(_csv_bytes(empty, header=True))
 
     def write(self, batch: Any) -> None:
@@ -168,10 +182,11 @@ class _TextSink(_Sink):
         self._file.flush()
 
 
-def plain_schema() -> Any:
-    """The export schema with text columns as plain strings instead of dictionaries."""
+def plain_schema(schema: Any = None) -> Any:
+    """``schema`` (default: the export schema) with text columns as plain strings instead of
+    dictionaries."""
     pa = require("pyarrow")
-    schema = arrow_schema()
+    schema = arrow_schema() if schema is None else schema
     return pa.schema([
         pa.field(f.name, pa.string(), nullable=f.nullable)
         if pa.types.is_dictionary(f.type) else f
@@ -180,15 +195,26 @@ def plain_schema() -> Any:
 
 
 def epoch_text(column: Any) -> Any:
-    """Timestamps as tshark prints ``frame.time_epoch``: seconds, a dot, nine digits."""
+    """Timestamps as tshark prints ``frame.time_epoch`` (seconds, a dot, nine digits), and
+    durations as it prints ``frame.time_delta`` (the same, with a sign when negative)."""
     pa = require("pyarrow")
     pc = require("pyarrow.compute")
     ns = column.cast(pa.int64())
-    seconds = pc.divide(ns, 1_000_000_000)  # integer division: the timestamps are positive
+    negative = pc.less(ns, 0)
+    ns = pc.abs(ns)
+    seconds = pc.divide(ns, 1_000_000_000)  # integer division of non-negative numbers
     fraction = pc.subtract(ns, pc.multiply(seconds, 1_000_000_000))
-    return pc.binary_join_element_wise(
+    text = pc.binary_join_element_wise(
         pc.cast(seconds, pa.string()), pc.utf8_lpad(pc.cast(fraction, pa.string()), 9, "0"),
         ".")
+    if not pa.types.is_duration(column.type):
+        return text
+    return pc.if_else(negative, pc.binary_join_element_wise("-", text, ""), text)
+
+
+def _is_time(kind: Any) -> bool:
+    pa = require("pyarrow")
+    return bool(pa.types.is_timestamp(kind) or pa.types.is_duration(kind))
 
 
 def _csv_bytes(batch: Any, header: bool) -> bytes:
@@ -203,7 +229,7 @@ def _csv_bytes(batch: Any, header: bool) -> bytes:
         return head if header else b""
     pieces = []
     for field, values in zip(batch.schema, batch.columns, strict=True):
-        if pa.types.is_timestamp(field.type):
+        if _is_time(field.type):
             text = epoch_text(values)
         elif pa.types.is_dictionary(field.type) or pa.types.is_string(field.type):
             plain = values.cast(pa.string())
@@ -233,10 +259,12 @@ def jsonl_bytes(batch: Any) -> bytes:
     if batch.num_rows == 0:
         return b""
     pieces = []
-    for i, column in enumerate(COLUMNS):
-        values = batch.column(column.name)
-        key = ("{" if i == 0 else ",") + json.dumps(column.name) + ":"
-        if pa.types.is_timestamp(values.type):
+    for i, name in enumerate(batch.schema.names):
+        values = batch.column(i)
+        key = ("{" if i == 0 else ",") + json.dumps(name) + ":"
+        if pa.types.is_string(values.type):
+            values = values.dictionary_encode()
+        if _is_time(values.type):
             text = pc.binary_join_element_wise('"', epoch_text(values), '"', "")
         elif pa.types.is_dictionary(values.type):
             # Escape the few distinct strings once, then spread them over the rows.
@@ -270,11 +298,11 @@ class _Part:
     spill: str | None = None
 
 
-def export_part(part: Part, format: str, wired: dict[str, Any], spill_dir: str | None = None
-                ) -> _Part:
-    """Decode and encode one part.  With ``spill_dir`` (local processes share a disk with
-    the writer) the encoded part goes to a file there instead of through a pipe, which
-    would copy tens of megabytes three times."""
+def export_part(part: Part, format: str, wired: dict[str, Any], spill_dir: str | None = None,
+                columns: tuple[str, ...] | None = None) -> _Part:
+    """Decode and encode one part (``columns`` only, when given).  With ``spill_dir`` (local
+    processes share a disk with the writer) the encoded part goes to a file there instead of
+    through a pipe, which would copy tens of megabytes three times."""
     from vxlankit.bulk.parallel import unwire_options
 
     options = unwire_options(wired)
@@ -282,13 +310,13 @@ def export_part(part: Part, format: str, wired: dict[str, Any], spill_dir: str |
     packets = fallback = 0
     error = None
     try:
-        for batch, fell in part_batches(part, options):
+        for batch, fell in part_batches(part, options, columns=columns):
             batches.append(batch)
             packets += batch.num_rows
             fallback += fell
     except CaptureError as exc:
         error = exc
-    data = encode_batches(format, batches)
+    data = encode_batches(format, batches, _part_schema(columns))
     if spill_dir is None:
         return _Part(data, packets, fallback, len(batches), error)
     with tempfile.NamedTemporaryFile(dir=spill_dir, suffix=".part", delete=False) as f:
@@ -296,10 +324,20 @@ def export_part(part: Part, format: str, wired: dict[str, Any], spill_dir: str |
     return _Part(b"", packets, fallback, len(batches), error, f.name)
 
 
+def _part_schema(columns: tuple[str, ...] | None) -> Any:
+    schema = arrow_schema()
+    if columns is None:
+        return schema
+    pa = require("pyarrow")
+    return pa.schema([schema.field(name) for name in columns])
+
+
 def export(paths: Sequence[str | os.PathLike[str] | BinaryReadable],
            out: str | os.PathLike[str], *,
            format: str = "parquet", jobs: int = 1, scheduler: str | None = None,
-           options: DecodeOptions = DEFAULT_OPTIONS) -> ExportSummary:
+           options: DecodeOptions = DEFAULT_OPTIONS,
+           display_filter: str | PacketTest | None = None,
+           fields: Sequence[str] | None = None) -> ExportSummary:
     """Decode ``paths`` (pcap/pcapng files; ``"-"`` is stdin with one process, and so is a
     binary stream such as a ``LiveCapture``) and write one
     file ``out`` in ``format``: ``parquet``, ``arrow`` (Arrow IPC file), ``csv`` or ``jsonl``.
@@ -308,6 +346,13 @@ def export(paths: Sequence[str | os.PathLike[str] | BinaryReadable],
     ``jobs > 1`` decodes in that many processes; ``scheduler`` (a Dask distributed address
     such as ``tcp://10.0.0.5:8786``) on that cluster, whose workers must see the same paths.
     The result is the same file either way.
+
+    ``display_filter`` (a Wireshark display filter, as ``decode -Y`` takes it, or a compiled
+    one) keeps the packets that pass it; ``fields`` (Wireshark names, ``#N`` for the N-th
+    occurrence) are the columns, in that order, instead of the whole bulk set: a bulk column
+    as it is, any other field the registry knows read from the rich decoder.  Either of
+    those two readings of the rich packet needs the capture in order, in one process: with
+    ``jobs > 1`` or a scheduler they raise ``ExportError``.
     """
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r} (expected one of "
@@ -320,19 +365,25 @@ def export(paths: Sequence[str | os.PathLike[str] | BinaryReadable],
                           "no scheduler")
     target = os.fspath(out)
     require("pyarrow")
+    selection = export_selection(fields, display_filter, options)
+    if selection is not None and selection.needs_packets and (jobs > 1 or scheduler is not None):
+        raise SelectionError("-Y and -e FIELD (a field beyond the bulk columns) read every packet "
+                          "in order, in one process: drop -j/--scheduler, or export the bulk "
+                          "columns in parallel and filter those")
     if target == "-" and format not in _TEXT_FORMATS:
         raise ExportError(f"{format} output needs a file, not stdout")
     _refuse_overwriting_inputs(target, [n for n in names if isinstance(n, str)])
     try:
-        return _export(names, target, format, jobs, scheduler, options)
+        return _export(names, target, format, jobs, scheduler, options, selection)
     except OSError as exc:  # the output: a full disk, a device that refuses writes...
         raise ExportError(f"cannot write to {target}: {exc.strerror or exc}",
                           path=target) from None
 
 
 def _export(names: list[Any], target: str, format: str, jobs: int, scheduler: str | None,
-            options: DecodeOptions) -> ExportSummary:
+            options: DecodeOptions, selection: ExportSelection | None) -> ExportSummary:
     packets = fallback = batches = 0
+    schema = arrow_schema() if selection is None else selection.schema
     error: CaptureError | None = None
     # The writer's libraries are loaded before the output file exists: the import takes most
     # of a second, the longest stretch a SIGTERM could land in with the temporary file open.
@@ -342,16 +393,16 @@ def _export(names: list[Any], target: str, format: str, jobs: int, scheduler: st
     with _Output(target) as file:
         sink: _Sink
         if format == "parquet":
-            sink = _ParquetSink(file)
+            sink = _ParquetSink(file, schema)
         elif format == "arrow":
-            sink = _ArrowSink(file)
+            sink = _ArrowSink(file, schema)
         else:
-            sink = _TextSink(file, format)
+            sink = _TextSink(file, format, schema)
         try:
             if jobs == 1 and scheduler is None:
                 # Batches go straight from the decoder to the writer, never encoded between.
                 try:
-                    for batch, fell in decoded_batches(names, options):
+                    for batch, fell in decoded_batches(names, options, selection=selection):
                         sink.write(batch)
                         packets += batch.num_rows
                         fallback += fell
@@ -362,8 +413,9 @@ def _export(names: list[Any], target: str, format: str, jobs: int, scheduler: st
                 from vxlankit.bulk.parallel import map_parts, wire_options
 
                 with tempfile.TemporaryDirectory(prefix="vxlankit-parts-") as spill_dir:
+                    columns = None if selection is None else selection.fields
                     args = (format, wire_options(options),
-                            spill_dir if scheduler is None else None)
+                            spill_dir if scheduler is None else None, columns)
                     for result in map_parts(names, export_part, args, jobs=jobs,
                                             scheduler=scheduler):
                         if result.spill is not None:
@@ -380,7 +432,8 @@ def _export(names: list[Any], target: str, format: str, jobs: int, scheduler: st
             sink.close()
     if error is not None:
         raise error
-    return ExportSummary(target, format, len(names), packets, fallback, batches)
+    read = selection.read if selection is not None and selection.needs_packets else packets
+    return ExportSummary(target, format, len(names), packets, fallback, batches, read)
 
 
 def _refuse_overwriting_inputs(target: str, inputs: Sequence[str]) -> None:

@@ -743,20 +743,21 @@ _OWN_SECTIONS = ("vxlankit's own: the message after its 12-byte header as sent (
 def _fields(tcp: bool) -> tuple[Field, ...]:
     views: dict[str, Field] = {
         "dns.qry.name": Field("dns.qry.name", STRING, repeated=True),
-        "dns.qry.name.len": Field("dns.qry.name.len", UINT, repeated=True),
-        "dns.count.labels": Field("dns.count.labels", UINT, repeated=True),
-        "dns.qry.type": Field("dns.qry.type", UINT, names=TYPE_NAMES, repeated=True),
-        "dns.qry.class": Field("dns.qry.class", UINT, hex=4, names=CLASS_NAMES, repeated=True),
+        "dns.qry.name.len": Field("dns.qry.name.len", UINT, repeated=True, size=2),
+        "dns.count.labels": Field("dns.count.labels", UINT, repeated=True, size=2),
+        "dns.qry.type": Field("dns.qry.type", UINT, names=TYPE_NAMES, repeated=True, size=2),
+        "dns.qry.class": Field("dns.qry.class", UINT, hex=4, names=CLASS_NAMES, repeated=True,
+                               size=2),
         "dns.qry.qu": Field("dns.qry.qu", BOOL, repeated=True),
         "dns.resp.name": Field("dns.resp.name", STRING, repeated=True),
-        "dns.resp.type": Field("dns.resp.type", UINT, names=TYPE_NAMES, repeated=True),
+        "dns.resp.type": Field("dns.resp.type", UINT, names=TYPE_NAMES, repeated=True, size=2),
         "dns.resp.class": Field("dns.resp.class", UINT, hex=4, names=CLASS_NAMES,
-                                repeated=True),
+                                repeated=True, size=2),
         "dns.resp.cache_flush": Field("dns.resp.cache_flush", BOOL, repeated=True),
-        "dns.resp.ext_rcode": Field("dns.resp.ext_rcode", UINT, hex=2, repeated=True),
-        "dns.resp.z": Field("dns.resp.z", UINT, hex=4, repeated=True),
+        "dns.resp.ext_rcode": Field("dns.resp.ext_rcode", UINT, hex=2, repeated=True, size=1),
+        "dns.resp.z": Field("dns.resp.z", UINT, hex=4, repeated=True, size=2),
         "dns.resp.z.do": Field("dns.resp.z.do", BOOL, repeated=True),
-        "dns.resp.z.reserved": Field("dns.resp.z.reserved", UINT, hex=4, repeated=True),
+        "dns.resp.z.reserved": Field("dns.resp.z.reserved", UINT, hex=4, repeated=True, size=2),
         "dns.a": Field("dns.a", IPV4, repeated=True),
         "dns.aaaa": Field("dns.aaaa", STRING, repeated=True),
         "dns.txt": Field("dns.txt", STRING, repeated=True),
@@ -764,7 +765,7 @@ def _fields(tcp: bool) -> tuple[Field, ...]:
     for name in ("dns.cname", "dns.ns", "dns.ptr.domain_name", "dns.mx.mail_exchange",
                  "dns.soa.mname", "dns.soa.rname"):
         views[name] = Field(name, STRING, repeated=True)
-    head = [Field("dns.length", UINT)] if tcp else []
+    head = [Field("dns.length", UINT, size=2)] if tcp else []
     head += [Field(name, UINT, span, hex=4 if name in ("dns.id", "dns.flags") else 0,
                    names=OPCODE_NAMES if name == "dns.flags.opcode" else RCODE_NAMES
                    if name == "dns.flags.rcode" else None)
@@ -772,8 +773,18 @@ def _fields(tcp: bool) -> tuple[Field, ...]:
     head = [Field(f.name, BOOL, f.span) if f.span and f.span[2] is not None and bin(
         f.span[2]).count("1") == 1 else f for f in head]
     head.append(Field("dns.sections", BYTES, doc=_OWN_SECTIONS))
-    return (*head, *(views.get(name) or Field(name, UINT, repeated=True)
+    return (*head, *(views.get(name) or Field(name, UINT, repeated=True,
+                                              size=_VIEW_SIZES[name])
                      for name in SECTION_VIEWS))
+
+
+# Wireshark's widths of the numbers read from records (FT_UINT8/16/32).
+_VIEW_SIZES = {
+    "dns.resp.ttl": 4, "dns.resp.len": 2, "dns.rr.udp_payload_size": 2,
+    "dns.resp.edns0_version": 1, "dns.mx.preference": 2, "dns.txt.length": 1,
+    "dns.soa.serial_number": 4, "dns.soa.refresh_interval": 4, "dns.soa.retry_interval": 4,
+    "dns.soa.expire_limit": 4, "dns.soa.minimum_ttl": 4,
+}
 
 
 _TITLE = "Domain Name System"

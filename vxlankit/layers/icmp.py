@@ -146,7 +146,7 @@ SPEC = LayerSpec(
             5: "Redirect", 8: "Echo (ping) request", 11: "Time-to-live exceeded"}),
         Field("icmp.code", UINT, (1, 1, None)),
         Field("icmp.checksum", UINT, (2, 2, None), hex=4),
-        Field("icmp.checksum.status", UINT, (2, 2, None)),
+        Field("icmp.checksum.status", UINT, (2, 2, None), size=1),
         Field("icmp.checksum_calculated", UINT, (2, 2, None), hex=4,
               doc="vxlankit's own: the right checksum, when icmp.checksum is bad"),
         Field("icmp.ident", UINT, (4, 2, None), hex=4),

@@ -326,7 +326,7 @@ SPEC = LayerSpec(
         Field("ip.ttl", UINT, (8, 1, None)),
         Field("ip.proto", UINT, (9, 1, None), names=PROTOCOL_NAMES),
         Field("ip.checksum", UINT, (10, 2, None), hex=4),
-        Field("ip.checksum.status", UINT, (10, 2, None)),
+        Field("ip.checksum.status", UINT, (10, 2, None), size=1),
         Field("ip.checksum_calculated", UINT, (10, 2, None), hex=4),
         Field("ip.src", IPV4, (12, 4, None)),
         Field("ip.dst", IPV4, (16, 4, None)),

@@ -173,14 +173,14 @@ def _span(layer: Layer, name: str) -> Span | None:
 
 _FIELDS = (
     Field("sll.pkttype", UINT, names={0: "Unicast to us", 1: "Broadcast", 2: "Multicast",
-                                      3: "Unicast to another", 4: "Sent by us"}),
-    Field("sll.hatype", UINT),
-    Field("sll.halen", UINT),
+                                      3: "Unicast to another", 4: "Sent by us"}, size=2),
+    Field("sll.hatype", UINT, size=2),
+    Field("sll.halen", UINT, size=2),
     Field("sll.src.eth", ETHER),
     Field("sll.src.other", BYTES),
     Field("sll.unused", BYTES),
-    Field("sll.etype", UINT, hex=4, names=ETHERTYPE_NAMES),
-    Field("sll.ltype", UINT),
+    Field("sll.etype", UINT, hex=4, names=ETHERTYPE_NAMES, size=2),
+    Field("sll.ltype", UINT, size=2),
 )
 SPEC = LayerSpec(
     name=PROTO, title="Linux cooked capture", role=LINK, header_len=HEADER_LEN,
@@ -194,5 +194,5 @@ SPEC_V2 = LayerSpec(
     claims="sll.ifindex", anchor="sll.hatype",
     fields=(*_FIELDS,
             Field("sll.reserved", UINT, doc="vxlankit's own: the reserved 16 bits of SLL2"),
-            Field("sll.ifindex", UINT)),
+            Field("sll.ifindex", UINT, size=4)),
 )

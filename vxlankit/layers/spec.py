@@ -74,6 +74,16 @@ class Field:
     # Occurs several times in one layer (options, TLVs, DNS records): the layer's fields hold
     # a list of its values in wire order, as Wireshark repeats the field in its tree.
     repeated: bool = False
+    # Bytes of the value, Wireshark's FT_UINTn width (what a filter literal must fit, the
+    # export column's width): 0 means the span's length, for a value read where it sits.
+    size: int = 0
+
+    @property
+    def width(self) -> int:
+        """Bytes of an unsigned value (0: not known, as for a field placed at run time)."""
+        if self.size:
+            return self.size
+        return self.span[1] if self.span is not None else 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -258,15 +258,15 @@ SPEC = LayerSpec(
     # 8472 is the Linux kernel's historic default and what flannel uses; 4789 is IANA's.
     selectors=(("udp.port", 4789), ("udp.port", 8472)),
     fields=(
-        Field("vxlan.flags", UINT, hex=4),
+        Field("vxlan.flags", UINT, hex=4, size=2),
         Field("vxlan.flag_g", BOOL),
         Field("vxlan.flag_i", BOOL),
         Field("vxlan.flag_d", BOOL),
         Field("vxlan.flag_a", BOOL),
-        Field("vxlan.flags_reserved", UINT, hex=4),
-        Field("vxlan.gbp", UINT),
-        Field("vxlan.vni", UINT),
-        Field("vxlan.reserved8", UINT),
+        Field("vxlan.flags_reserved", UINT, hex=4, size=2),
+        Field("vxlan.gbp", UINT, size=2),
+        Field("vxlan.vni", UINT, size=3),
+        Field("vxlan.reserved8", UINT, size=1),
     ),
 )
 SPEC_GPE = LayerSpec(
@@ -275,15 +275,15 @@ SPEC_GPE = LayerSpec(
     span=_span, title_extra=_title, hop=_hop, selectors=(("udp.port", 4790),),
     next_table="vxlan.next_proto", next_field="vxlan.next_proto", claims="vxlan.next_proto",
     fields=(
-        Field("vxlan.flags", UINT, hex=2),
-        Field("vxlan.ver", UINT),
+        Field("vxlan.flags", UINT, hex=2, size=2),
+        Field("vxlan.ver", UINT, size=1),
         Field("vxlan.i_bit", BOOL),
         Field("vxlan.p_bit", BOOL),
         Field("vxlan.o_bit", BOOL),
-        Field("vxlan.flags_reserved", UINT, hex=2),
-        Field("vxlan.reserved_16", UINT),
-        Field("vxlan.next_proto", UINT, names=NEXT_PROTOCOL_NAMES),
-        Field("vxlan.vni", UINT),
-        Field("vxlan.reserved8", UINT),
+        Field("vxlan.flags_reserved", UINT, hex=2, size=2),
+        Field("vxlan.reserved_16", UINT, size=2),
+        Field("vxlan.next_proto", UINT, names=NEXT_PROTOCOL_NAMES, size=1),
+        Field("vxlan.vni", UINT, size=3),
+        Field("vxlan.reserved8", UINT, size=1),
     ),
 )

@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection
 from typing import Any, NoReturn
 
 from vxlankit.errors import FilterError
-from vxlankit.layers.registry import ALIASES, FIELDS, spec_for
+from vxlankit.layers.registry import ALIASES, FIELDS, LAYERS, spec_for
 from vxlankit.layers.registry import PROTOCOLS as REGISTRY_PROTOCOLS
 from vxlankit.layers.spec import BOOL, EXTENSION, IPV4, IPV6, UINT
 from vxlankit.packet import Packet
@@ -418,6 +418,33 @@ def _convert(kind: _Kind, text: str, quoted: bytes | None) -> Any:
         raw = _parse_hex_bytes(text, "byte string", "aa:bb:cc")
         return len(raw), raw
     return text  # an unquoted word compared with a string field is that string, as in 4.0
+
+
+def _uint_max(name: str) -> int | None:
+    """The largest value field ``name`` can hold, as Wireshark's FT_UINTn type of it (the
+    widest of its declarations; an alias: of the fields it stands for), or None when a
+    declaration gives no width."""
+    names = ALIASES.get(name, (name,))
+    widest = 0
+    for spec in LAYERS:
+        for f in spec.fields:
+            if f.name in names:
+                if f.type != UINT or not f.width:
+                    return None
+                widest = max(widest, f.width)
+    return (1 << 8 * widest) - 1 if widest else None
+
+
+_UINT_MAX: dict[str, int | None] = {}
+
+
+def uint_max(name: str) -> int | None:
+    """:func:`_uint_max`, cached: the filter compiler asks for every comparison."""
+    try:
+        return _UINT_MAX[name]
+    except KeyError:
+        found = _UINT_MAX[name] = _uint_max(name)
+        return found
 
 
 class _Literal:
@@ -942,6 +969,8 @@ class _Parser:
         if nxt.kind == "op":
             op_tok = self.take()
             literal = self.value(op_tok)
+            if ranges is None and not is_protocol:
+                self.fits(name, literal)
             op: str = op_tok.value
             per_value = {"===": "==", "~=": "!="}.get(op, op)
             pred = _typed(lambda kind: _value_pred(kind, per_value, literal.as_kind(kind, name)))
@@ -951,10 +980,29 @@ class _Parser:
             self.take()
         in_tok = self.take()
         members = self.members(in_tok)
+        if ranges is None and not is_protocol:
+            for low, high in members:
+                self.fits(name, low)
+                if high is not None:
+                    self.fits(name, high)
         member_pred = _typed(lambda kind: _set_pred(kind, members, name))
         found = _quantified("==", values_of, member_pred)
         # "not in" is plain negation: true when the field is absent (tshark agrees).
         return (lambda pkt: not found(pkt)) if negate else found
+
+    def fits(self, name: str, literal: _Literal) -> None:
+        """A number wider than the field is refused as tshark refuses it (a typo, or the
+        wrong field: it could never match)."""
+        top = uint_max(name)
+        tok = literal.tok
+        if top is None or tok.kind != "word":
+            return
+        try:
+            number = _parse_int(tok.text)
+        except _BadLiteral:
+            return
+        if number > top:
+            self.fail(f'"{tok.text}" too big for this field, maximum {top}', tok)
 
     def value(self, after: _Tok) -> _Literal:
         tok = self.peek

@@ -35,6 +35,7 @@ __all__ = [
     "FastPathTally",
     "InterfaceLike",
     "PacketTest",
+    "RecordDecoder",
     "RecordLike",
     "Selection",
     "decode_capture",
@@ -211,6 +212,64 @@ def frame_values(record: RecordLike, iface: InterfaceLike) -> dict[str, Any]:
     return found
 
 
+class RecordDecoder:
+    """Decodes records one at a time, in capture order, keeping what the time columns and the
+    stream analysis need from the records before: call it with each record of one capture; it
+    returns the :class:`DecodedRecord` when the packet passes ``select``, else None.
+
+    Every record must go through it, selected or not, so ``frame.time_delta`` and TCP's
+    relative numbers are those of the whole capture.  ``decode_records`` is the loop around it;
+    ``vxlankit export -Y`` calls it row by row.
+    """
+
+    __slots__ = ("options", "select", "_keep_all", "_frame_fields", "_times", "_stack",
+                 "_analyze", "_cache", "_first", "_prev", "_protocols")
+
+    def __init__(self, options: DecodeOptions = DEFAULT_OPTIONS,
+                 select: Selection | None = None, *, frame_fields: Collection[str] = ()
+                 ) -> None:
+        self.options = options
+        self.select = select if select is not None else Selection()
+        self._keep_all = self.select.everything
+        filter = self.select.filter
+        # frame.* in a filter reads the record's own fields: set them only when it asks.
+        asked = FRAME_FIELDS.intersection(
+            [*getattr(filter, "fields", ()), *frame_fields] if filter else frame_fields)
+        self._frame_fields = bool(asked)
+        self._times = bool(FRAME_TIMES.intersection(asked))
+        self._stack = "frame.protocols" in asked
+        self._protocols: Callable[[Packet], str] | None = None
+        if self._stack:
+            from vxlankit.present.jsonl import frame_protocols  # jsonl imports this module
+            self._protocols = frame_protocols
+        self._analyze = Analysis()
+        self._cache: dict[int, DecodeOptions] = {}
+        self._first: int | None = None
+        self._prev = 0
+
+    def __call__(self, record: RecordLike) -> DecodedRecord | None:
+        ts = record.ts_ns
+        if self._first is None:
+            self._first = self._prev = ts
+        first, prev = self._first, self._prev
+        self._prev = ts
+        iface = record.interface
+        options = self.options
+        opts = options if iface.fcslen is None else options_for(options, iface, self._cache)
+        packet = self._analyze(decode(record.data, iface.linktype, opts))
+        if self._frame_fields:
+            frame = packet.frame = frame_values(record, iface)
+            if self._times:
+                frame["frame.time"] = frame["frame.time_epoch"] = AbsoluteTime(ts)
+                frame["frame.time_relative"] = RelativeTime(ts - first)
+                frame["frame.time_delta"] = RelativeTime(ts - prev)
+            if self._protocols is not None:
+                frame["frame.protocols"] = self._protocols(packet)
+        if self._keep_all or self.select(packet):
+            return DecodedRecord(record, packet, first, prev)
+        return None
+
+
 def decode_records(
     records: Iterable[RecordLike],
     options: DecodeOptions = DEFAULT_OPTIONS,
@@ -227,41 +286,15 @@ def decode_records(
     """
     if count is not None and count == 0:
         return
-    select = Selection(vnis, vteps, filter)
-    keep_all = select.everything
-    # frame.* in a filter reads the record's own fields: set them only when it asks.
-    asked = FRAME_FIELDS.intersection(getattr(filter, "fields", ())) if filter else set()
-    frame_fields = bool(asked)
-    times = bool(FRAME_TIMES.intersection(asked))
-    stack = "frame.protocols" in asked
-    if stack:
-        from vxlankit.present.jsonl import frame_protocols  # jsonl imports this module
-    analyze = Analysis()
-    cache: dict[int, DecodeOptions] = {}
-    first: int | None = None
-    prev = 0
+    step = RecordDecoder(options, Selection(vnis, vteps, filter))
     kept = 0
     for record in records:
-        ts = record.ts_ns
-        if first is None:
-            first = prev = ts
-        iface = record.interface
-        opts = options if iface.fcslen is None else options_for(options, iface, cache)
-        packet = analyze(decode(record.data, iface.linktype, opts))
-        if frame_fields:
-            frame = packet.frame = frame_values(record, iface)
-            if times:
-                frame["frame.time"] = frame["frame.time_epoch"] = AbsoluteTime(ts)
-                frame["frame.time_relative"] = RelativeTime(ts - first)
-                frame["frame.time_delta"] = RelativeTime(ts - prev)
-            if stack:
-                frame["frame.protocols"] = frame_protocols(packet)
-        if keep_all or select(packet):
-            yield DecodedRecord(record, packet, first, prev)
+        item = step(record)
+        if item is not None:
+            yield item
             kept += 1
             if count is not None and 0 < count <= kept:
                 return
-        prev = ts
 
 
 def decode_capture(
