@@ -550,6 +550,10 @@ def cli_runs(tmp: str) -> list[tuple[str, list[str], int]]:
         ("export csv", ["export", "-o", os.path.join(tmp, "x.csv")], 3),
         ("export jsonl", ["export", "-o", os.path.join(tmp, "x.jsonl")], 3),
         ("export parquet", ["export", "-o", os.path.join(tmp, "x.parquet")], 2),
+        ("export -Y -e", ["export", "-o", os.path.join(tmp, "y.csv"), "-Y",
+                          "frame.number > 0 || ip.addr == 10.0.0.3", "-e", "frame.number",
+                          "-e", "frame.time_delta", "-e", "ip.addr#3", "-e", "dns.qry.name",
+                          "-e", "tcp.seq", "-e", "vxlan.vni"], 2),
     ]
 
 
@@ -729,6 +733,9 @@ class Campaign:
                 shown = fh.read().count(b"\n")
         elif name == "export csv":
             with open(os.path.join(self.tmp, "x.csv"), "rb") as fh:
+                shown = max(0, _csv_rows(fh.read()))
+        elif name == "export -Y -e":  # the filter keeps every packet
+            with open(os.path.join(self.tmp, "y.csv"), "rb") as fh:
                 shown = max(0, _csv_rows(fh.read()))
         if shown is not None and shown != len(records):
             self.found(Finding("prefix", target, mutation, seed,
