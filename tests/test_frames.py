@@ -15,7 +15,17 @@ from tests.strategies import Frame as GeneratedFrame
 from tests.strategies import frames
 from vxlankit import build, decode, encode
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
-from vxlankit.frames import fast_path_ports, fast_vxlan_received, vxlan_received
+from vxlankit.frames import (
+    encapsulated_bytes,
+    fast_outer_frame,
+    fast_path_ports,
+    fast_vxlan_received,
+    frame_at,
+    frame_bytes,
+    frame_layers,
+    vxlan_received,
+)
+from vxlankit.model.events import Frame
 from vxlankit.packet import Layer
 from vxlankit.synth.ping import PingOptions, synthesize_ping
 
@@ -158,3 +168,100 @@ def test_port_rule_vlan_tags_and_inner_dns_take_the_fast_path() -> None:
         assert len(_full(data, 1)[1]) == 1
     # Not VXLAN by the rule (53 is lower than 4789): no hop, still answered.
     assert _check(_outer(build.udp(53, 4789), build.vxlan(vni=5)), 1)
+
+
+# -- the underlay's reading of a frame, and frames written back (the synth's hot paths)
+
+_OUTER_ONLY = DEFAULT_OPTIONS.with_vxlan_ports([], gpe_ports=()).with_geneve_ports([])
+
+
+def _outer_slow(data: bytes) -> object:
+    return frame_at(decode(data, 1, _OUTER_ONLY), 0)
+
+
+def _underlay_frame() -> bytes:
+    return encode([build.eth(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b"),
+                   build.ipv4(src="172.31.1.10", dst="192.168.1.10", ttl=63, df=True),
+                   build.udp(40000, 4789), build.vxlan(4096),
+                   build.eth(), build.ipv4("10.0.0.3", "10.0.0.4"), build.icmp_echo()])
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_fast_outer_frame_equals_the_decoder(data: st.DataObject) -> None:
+    """Wherever ``fast_outer_frame`` answers, it is what the decoder reads: on generated
+    frames of every kind, and on an underlay frame with bytes of its headers overwritten
+    (version, header length, protocol, fragment bits, total length, cut short)."""
+    if data.draw(st.booleans()):
+        frame = data.draw(frames())
+        raw = encode(frame.layers)
+        if frame.linktype != 1:
+            return
+    else:
+        wire = bytearray(_underlay_frame())
+        for _ in range(data.draw(st.integers(0, 3))):
+            wire[data.draw(st.integers(0, 45))] = data.draw(st.integers(0, 255))
+        raw = bytes(wire[:data.draw(st.integers(0, len(wire)))])
+    fast = fast_outer_frame(raw)
+    if fast is not None:
+        assert fast == _outer_slow(raw), raw.hex()
+
+
+def test_fast_outer_frame_answers_the_synth_underlay() -> None:
+    result = synthesize_ping(PingOptions(count=3, subnets=("10.1.1.0/24", "11.1.1.0/24")))
+    underlay = [p.data for p in result.packets if p.tap.endswith("/eth0")]
+    assert underlay and all(fast_outer_frame(d) == _outer_slow(d) for d in underlay)
+    assert all(fast_outer_frame(d) is not None for d in underlay)
+    assert fast_outer_frame(_underlay_frame()[:41]) is None  # too short for the UDP ports
+
+
+_MACS = st.binary(min_size=6, max_size=6).map(lambda b: b.hex(":"))
+
+
+@given(_MACS, _MACS, st.integers(0, 0xFFFF), st.binary(min_size=1, max_size=80))
+def test_frame_bytes_equals_encoding_its_layers(dst: str, src: str, ethertype: int,
+                                                payload: bytes) -> None:
+    frame = Frame(dst, src, ethertype, payload=payload)
+    assert frame_bytes(frame) == encode(frame_layers(frame))
+
+
+def test_frame_bytes_of_decoded_frames() -> None:
+    """A frame read from bytes is written back as those bytes."""
+    result = synthesize_ping(PingOptions(count=2))
+    for packet in result.packets:
+        frame = frame_at(decode(packet.data), 0)
+        assert frame is not None
+        assert frame_bytes(frame) == packet.data == encode(frame_layers(frame))
+
+
+_IPV4S = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_ipv4_underlay_bytes_equal_encoding_the_layers(data: st.DataObject) -> None:
+    """A VTEP's IPv4 datagram packed in one piece is ``encode`` of its layers; where a value
+    does not fit, the packer declines and ``encode`` raises its own error."""
+    from vxlankit.errors import VxlanKitError
+    from vxlankit.frames import _ipv4_vxlan_bytes, encapsulated_layers
+    from vxlankit.model.events import Encapsulated
+
+    draw = data.draw
+    wide = st.integers(-1, 1 << 25)
+    inner = Frame(draw(_MACS), draw(_MACS), draw(st.integers(0, 0xFFFF)),
+                  payload=draw(st.binary(min_size=1, max_size=120)))
+    out = Encapsulated(
+        "vxlan0", draw(st.one_of(st.integers(0, (1 << 24) - 1), wide)), inner, draw(_MACS),
+        draw(_MACS), draw(_IPV4S), draw(_IPV4S), draw(st.integers(0, 0xFFFF)),
+        draw(st.integers(0, 255)), draw(st.one_of(st.integers(0, 255), wide)),
+        draw(st.booleans()), draw(st.integers(0, 0xFFFF)), draw(st.integers(0, 0xFFFF)),
+        draw(st.sampled_from(["zero", "compute"])), draw(st.integers(0, 0xFFFF)),
+        draw(st.integers(0, 0xFFFF)), draw(st.one_of(st.integers(0, 255), wide)))
+    try:
+        want: bytes | None = encode(encapsulated_layers(out))
+    except VxlanKitError:
+        want = None
+    got = _ipv4_vxlan_bytes(out)
+    assert got == want, (out, got, want)
+    if want is not None:
+        assert encapsulated_bytes(out) == want

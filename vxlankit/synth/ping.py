@@ -27,6 +27,7 @@ from typing import Any
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.frames import (
     encapsulated_bytes,
+    fast_outer_frame,
     fast_path_ports,
     fast_vxlan_received,
     frame_at,
@@ -483,7 +484,7 @@ class _Scenario:
     @staticmethod
     def outer_frame(wire: bytes) -> Frame:
         """An underlay frame as the underlay's devices read it: its outer headers."""
-        frame = frame_at(decode(wire, 1, _OUTER_ONLY), 0)
+        frame = fast_outer_frame(wire) or frame_at(decode(wire, 1, _OUTER_ONLY), 0)
         if frame is None:
             raise ValueError("not an Ethernet frame")
         return frame
