@@ -23,7 +23,6 @@ from tests.bulk._support import (
     write_pcap,
 )
 from tests.codec.realcaptures import (
-    iter_real_frames,
     real_capture,
     real_capture_names,
     require_real_dir,
@@ -328,19 +327,6 @@ def test_columns_are_named_after_wireshark_fields() -> None:
     for name in COLUMN_NAMES:
         base = name.partition("#")[0]
         assert base in FIELDS or base.split(".")[0] in {"frame", "vxlankit"}, name
-
-
-def test_frame_protocols_spelled_as_decode_json() -> None:
-    """One field name, one value: frame.protocols as ``decode --json`` prints it."""
-    from vxlankit.bulk.columns import frame_protocols
-    from vxlankit.codec import decode
-    from vxlankit.present.jsonl import frame_protocols as json_frame_protocols
-
-    frames = [(data, 1) for data in _varied_frames()]
-    frames += [(data, linktype) for _, _, linktype, data in iter_real_frames()]
-    for data, linktype in frames:
-        packet = decode(data, linktype)
-        assert frame_protocols(packet) == json_frame_protocols(packet)
 
 
 def test_checksums_of_many_equal_lengths(tmp_path: Path) -> None:

@@ -96,3 +96,25 @@ def test_every_field_decoded_from_real_captures_is_declared() -> None:
 @given(strat.frames())
 def test_every_field_decoded_from_generated_frames_is_declared(frame: strat.Frame) -> None:
     _declared(decode(encode(strat.copy_layers(frame.layers)), frame.linktype))
+
+
+def test_frame_protocols_lists_ethertype_after_layers_that_hand_on_by_it() -> None:
+    """tshark's spelling: "ethertype" after Ethernet, 802.1Q/802.1ad tags and Linux cooked
+    captures that carry an EtherType; not after an 802.3 length, a Linux protocol number or a
+    tunnel that looks its payload up by EtherType (Geneve); trailers are not listed."""
+    from tests.layers.test_geneve import geneve_layer
+    from vxlankit import build, decode, encode
+    from vxlankit.layers.registry import ETHERTYPE_FIELDS, frame_protocols
+
+    assert ETHERTYPE_FIELDS == {"eth": "eth.type", "sll": "sll.etype", "vlan": "vlan.etype",
+                                "ieee8021ad": "ieee8021ad.etype"}
+    tagged = decode(encode([build.eth(), build.vlan(7), build.ipv4("10.0.0.1", "10.0.0.2"),
+                            build.udp(1, 6081), geneve_layer(vni=5), build.eth(),
+                            build.arp(), build.padding(b"\0" * 4)]))
+    assert frame_protocols(tagged) == ("eth:ethertype:vlan:ethertype:ip:udp:geneve:eth:"
+                                       "ethertype:arp")
+    length = decode(bytes.fromhex("ffffffffffff020000000001002e") + bytes(46))
+    assert frame_protocols(length).startswith("eth:") and "ethertype" not in \
+        frame_protocols(length)
+    cooked = decode(bytes.fromhex("0000030400060000000000000000") + b"\x00\x04" + bytes(8), 113)
+    assert frame_protocols(cooked) == "sll:data"

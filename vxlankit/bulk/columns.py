@@ -25,7 +25,7 @@ from typing import Any
 
 from vxlankit.bulk._deps import require
 from vxlankit.bulk._numpy import np, npt
-from vxlankit.layers.registry import LAYERS
+from vxlankit.layers.registry import LAYERS, frame_protocols
 from vxlankit.layers.spec import ETHER as ETHER_FIELD
 from vxlankit.layers.spec import IPV4 as IPV4_FIELD
 from vxlankit.layers.spec import Field
@@ -145,28 +145,6 @@ def packet_status(packet: Packet) -> str:
     if TRUNCATED in statuses:
         return TRUNCATED
     return OK
-
-
-# Layers after which tshark lists its "ethertype" pseudo-protocol, and the field that must be
-# there for it; layers tshark keeps inside another protocol and does not list.
-_TYPED = {"eth": "eth.type", "vlan": "vlan.etype", "ieee8021ad": "ieee8021ad.etype",
-          "sll": "sll.etype"}
-_UNLISTED = frozenset({"trailer", "fcs"})
-
-
-def frame_protocols(packet: Packet) -> str:
-    """``frame.protocols`` as tshark spells it, which is also what ``decode --json`` prints
-    (``vxlankit.present.jsonl.frame_protocols``; the tests hold the two equal)."""
-    names: list[str] = []
-    for layer in packet.layers:
-        proto = layer.proto
-        if proto in _UNLISTED:
-            continue
-        names.append(proto)
-        typed = _TYPED.get(proto)
-        if typed is not None and typed in layer.fields:
-            names.append("ethertype")
-    return ":".join(names)
 
 
 def row_from_packet(packet: Packet) -> dict[str, Any]:

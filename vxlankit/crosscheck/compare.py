@@ -20,7 +20,7 @@ from vxlankit.crosscheck import allowlist
 from vxlankit.crosscheck.fieldtypes import FieldType, normalise, parse_show, render
 from vxlankit.crosscheck.report import ABSENT, LAYER, PRESENT, Allowed, Disagreement
 from vxlankit.crosscheck.wireshark import ANCHORS, WsField, WsLayer
-from vxlankit.layers.registry import LAYERS
+from vxlankit.layers.registry import ETHERTYPE_FIELDS, LAYERS
 from vxlankit.packet import TRUNCATED, Layer, Packet
 
 COMPARED_PROTOCOLS = tuple(dict.fromkeys(spec.proto for spec in LAYERS))
@@ -115,7 +115,7 @@ def compare_packet(number: int, ours: Packet, theirs: list[WsLayer], tally: Tall
     _compare_trailers(number, ours, theirs, tally)
 
 
-_TYPE_FIELDS = ("eth.type", "vlan.etype", "ieee8021ad.etype", "sll.etype")
+_TYPE_FIELDS = tuple(ETHERTYPE_FIELDS.values())
 
 
 def _rename_qinq(number: int, ours: Packet, theirs: list[WsLayer], tally: Tally) -> list[WsLayer]:

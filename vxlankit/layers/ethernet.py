@@ -100,7 +100,7 @@ SPEC = LayerSpec(
     dissect=dissect, emit=emit,
     selectors=(("linktype", 1), ("vxlan.next_proto", 3), ("ethertype", 0x6558),
                ("nsh.next_proto", 3)),
-    next_table="ethertype", next_field="eth.type", title_extra=_title,
+    next_table="ethertype", next_field="eth.type", ethertype_field="eth.type", title_extra=_title,
     aliases=(("eth.addr", ("eth.src", "eth.dst")),),
     fields=(
         Field("eth.dst", ETHER, (0, 6, None)),

@@ -36,7 +36,7 @@ from vxlankit.layers import (
     vxlan,
 )
 from vxlankit.layers.spec import BYTES, CONTROL, UINT, Field, LayerSpec, Walk, dissect_data
-from vxlankit.packet import Layer
+from vxlankit.packet import Layer, Packet
 
 LAYERS: tuple[LayerSpec, ...] = (
     ethernet.SPEC,
@@ -191,6 +191,31 @@ def field_for(fields: Mapping[str, object], name: str) -> Field | None:
                 if found is not None:
                     return found
     return FIELDS.get(name)
+
+
+# Layers after which tshark lists its "ethertype" pseudo-protocol, by the field that must be
+# there for it (``LayerSpec.ethertype_field``).
+ETHERTYPE_FIELDS: Mapping[str, str] = MappingProxyType(
+    {spec.proto: spec.ethertype_field for spec in LAYERS if spec.ethertype_field})
+# What the decoder makes that tshark keeps inside another protocol: not in frame.protocols.
+UNLISTED_LAYERS = frozenset({"trailer", "fcs"})
+
+
+def frame_protocols(packet: Packet) -> str:
+    """The stack in tshark's ``frame.protocols`` spelling: ``ethertype`` after a layer that
+    handed its payload on by EtherType, trailers and FCS left out (tshark keeps them inside
+    ``eth``).  ``decode --json``, ``-V``, ``-T fields``, filters and the bulk column use it."""
+    names: list[str] = []
+    typed = ETHERTYPE_FIELDS
+    for layer in packet.layers:
+        proto = layer.proto
+        if proto in UNLISTED_LAYERS:
+            continue
+        names.append(proto)
+        field = typed.get(proto)
+        if field is not None and field in layer.fields:
+            names.append("ethertype")
+    return ":".join(names)
 
 
 # Names that stand for any of several fields (Wireshark's tcp.port, ip.addr, eth.addr...).

@@ -185,12 +185,14 @@ _FIELDS = (
 SPEC = LayerSpec(
     name=PROTO, title="Linux cooked capture", role=LINK, header_len=HEADER_LEN,
     schema=SCHEMA, dissect=_dissector(HEADER_LEN, decode), emit=emit, span=_span,
-    selectors=(("linktype", 113),), next_table="ethertype", fields=_FIELDS, anchor="sll.hatype",
+    selectors=(("linktype", 113),), next_table="ethertype", ethertype_field="sll.etype",
+    fields=_FIELDS, anchor="sll.hatype",
 )
 SPEC_V2 = LayerSpec(
     name="sll2", proto=PROTO, title="Linux cooked capture", role=LINK,
     header_len=HEADER_LEN_V2, schema=SCHEMA_V2, dissect=_dissector(HEADER_LEN_V2, decode_v2),
     emit=emit, span=_span, selectors=(("linktype", 276),), next_table="ethertype",
+    ethertype_field="sll.etype",
     claims="sll.ifindex", anchor="sll.hatype",
     fields=(*_FIELDS,
             Field("sll.reserved", UINT, doc="vxlankit's own: the reserved 16 bits of SLL2"),

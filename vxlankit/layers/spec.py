@@ -105,6 +105,10 @@ class LayerSpec:
     next_field: str | None = None  # the field that holds the key into ``next_table``
     # A second table for keys ``next_table`` lacks (GRE: "gre.proto", then "ethertype").
     next_fallback: str | None = None
+    # A link layer or tag that hands its payload on by EtherType names the field here: tshark
+    # lists its "ethertype" pseudo-protocol after it in frame.protocols when the field is there
+    # (an 802.3 length or a Linux protocol number is not an EtherType).
+    ethertype_field: str | None = None
     carries: str | None = None  # tunnels: "eth" or "ip" (what the inner frame starts with)
     length_at: int | None = None  # offset of a 16-bit length covering the layer to its end
     length_from: int = 0  # ... counted from this offset in the layer (IPv6's plen: 40)

@@ -107,6 +107,7 @@ SPEC = LayerSpec(
     name=PROTO, title="802.1Q Virtual LAN", role=SHIM, header_len=HEADER_LEN,
     schema=SCHEMA, dissect=_dissector(PROTO), emit=_emitter(PROTO),
     selectors=(("ethertype", 0x8100),), next_table="ethertype", next_field="vlan.etype",
+    ethertype_field="vlan.etype",
     fields=_fields(PROTO),
 )
 SPEC_SERVICE = LayerSpec(
@@ -114,5 +115,6 @@ SPEC_SERVICE = LayerSpec(
     dissect=_dissector(PROTO_SERVICE), emit=_emitter(PROTO_SERVICE),
     # 0x9100: the pre-standard QinQ TPID still seen on older switches
     selectors=(("ethertype", 0x88A8), ("ethertype", 0x9100)), next_table="ethertype",
-    next_field="ieee8021ad.etype", fields=_fields(PROTO_SERVICE),
+    next_field="ieee8021ad.etype", ethertype_field="ieee8021ad.etype",
+    fields=_fields(PROTO_SERVICE),
 )

@@ -14,10 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from vxlankit.layers.registry import ALIASES, FIELDS, field_for
+from vxlankit.layers.registry import ALIASES, FIELDS, field_for, frame_protocols
 from vxlankit.layers.spec import Field
 from vxlankit.packet import Packet
-from vxlankit.present.jsonl import frame_protocols
 from vxlankit.present.run import DecodedRecord, frame_values
 from vxlankit.present.timeformat import epoch_str, format_seconds
 

@@ -31,7 +31,7 @@ from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.decode import dissect_frame, dissect_transport
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers import arp, ethernet, vlan, vxlan
-from vxlankit.layers.registry import STEPS, UDP_MESSAGES
+from vxlankit.layers.registry import STEPS, UDP_MESSAGES, frame_protocols
 from vxlankit.layers.spec import Walk
 from vxlankit.layers.udp import port_layer
 from vxlankit.packet import Layer, Packet
@@ -51,10 +51,6 @@ __all__ = ["SCHEMA_VERSION", "dumps", "fast_json_lines", "frame_protocols", "jso
 
 SCHEMA_VERSION = 1
 
-# Layers after which tshark lists its "ethertype" pseudo-protocol in frame.protocols.
-_TYPED = {"vlan": "vlan.etype", "ieee8021ad": "ieee8021ad.etype", "sll": "sll.etype"}
-# vxlankit layers that tshark shows inside another protocol, not in frame.protocols.
-_NOT_PROTOCOLS = frozenset({"trailer", "fcs"})
 
 
 def _default(value: Any) -> Any:
@@ -68,23 +64,6 @@ def _default(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=_default, check_circular=False)
 dumps = _ENCODER.encode
 """Serialise a JSON-able object (``bytes`` become colon-hex) on one line."""
-
-
-def frame_protocols(packet: Packet) -> str:
-    """The stack in tshark's ``frame.protocols`` spelling (``ethertype`` after typed link
-    layers; trailers and FCS are not listed, as tshark keeps them inside ``eth``)."""
-    names: list[str] = []
-    for layer in packet.layers:
-        proto = layer.proto
-        if proto in _NOT_PROTOCOLS:
-            continue
-        names.append(proto)
-        if proto == "eth":
-            if "eth.type" in layer.fields:
-                names.append("ethertype")
-        elif proto in _TYPED and _TYPED[proto] in layer.fields:
-            names.append("ethertype")
-    return ":".join(names)
 
 
 def packet_object(packet: Packet) -> dict[str, Any]:

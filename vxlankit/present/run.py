@@ -25,6 +25,7 @@ from typing import Any, BinaryIO, Protocol
 
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
+from vxlankit.layers.registry import frame_protocols
 from vxlankit.packet import Packet
 from vxlankit.present.filter import FRAME_FIELDS, FRAME_TIMES
 from vxlankit.present.frametimes import AbsoluteTime, RelativeTime
@@ -240,7 +241,6 @@ class RecordDecoder:
         self._stack = "frame.protocols" in asked
         self._protocols: Callable[[Packet], str] | None = None
         if self._stack:
-            from vxlankit.present.jsonl import frame_protocols  # jsonl imports this module
             self._protocols = frame_protocols
         self._analyze = Analysis()
         self._cache: dict[int, DecodeOptions] = {}

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from vxlankit.codec import LINKTYPE_NAMES
-from vxlankit.layers.registry import TITLES, field_for, field_of, spec_for
+from vxlankit.layers.registry import TITLES, field_for, field_of, frame_protocols, spec_for
 from vxlankit.packet import (
     CHECKSUM_BAD,
     CHECKSUM_STATUS_NAMES,
@@ -29,7 +29,6 @@ from vxlankit.packet import (
     Layer,
     Packet,
 )
-from vxlankit.present.jsonl import frame_protocols
 from vxlankit.present.palette import PLAIN, Palette
 from vxlankit.present.run import DecodedRecord
 from vxlankit.present.timeformat import epoch_str, format_seconds
