@@ -94,7 +94,8 @@ def test_filter_spans_batches_and_files(tmp_path: Path) -> None:
 FIELDS_VS_TSHARK = ["frame.number", "ip.addr", "ip.addr#2", "ip.addr#3", "ip.addr#4",
                     "ip.src#2", "tcp.srcport", "tcp.seq", "tcp.len", "tcp.options.mss_val",
                     "udp.srcport#2", "ipv6.src", "dns.qry.name", "frame.time_relative",
-                    "frame.time_delta", "eth.src#2", "vxlan.vni", "geneve.vni"]
+                    "frame.time_delta", "frame.time_delta_displayed", "eth.src#2", "vxlan.vni",
+                    "geneve.vni"]
 
 
 def _tshark_fields(path: Path, expr: str, names: list[str]) -> list[list[str]]:

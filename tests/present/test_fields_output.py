@@ -4,6 +4,7 @@ every shared capture, and the -E options and errors by hand."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -79,3 +80,16 @@ def test_filter_and_count_apply() -> None:
     assert code == 0
     assert out == _tshark(path, ["-e", "frame.number", "-e", "arp.opcode", "-Y", "arp",
                                  "-c", "2"]).splitlines(True)[0]
+
+
+@pytest.mark.parametrize("expr", ["icmp", "arp", "vxlan", "frame.number > 3"])
+def test_time_delta_displayed_equals_tshark(expr: str) -> None:
+    """``frame.time_delta_displayed``: from the packet shown before (0 for the first), as
+    tshark counts it under the same filter, beside the captured packet's ``time_delta``."""
+    path = str(Path(__file__).resolve().parents[2] / "captures"
+               / "synth-ping-vni4096-proxy.pcapng")
+    args = ["-e", "frame.number", "-e", "frame.time_delta_displayed", "-e",
+            "frame.time_delta", "-Y", expr]
+    code, ours = run("decode", path, "-T", "fields", *args)
+    assert code == 0 and ours.count("\n") >= 4
+    assert ours == _tshark(path, args)

@@ -38,7 +38,8 @@ _FRAME_KINDS = {
     "frame.number": UINT, "frame.len": UINT, "frame.cap_len": UINT,
     "frame.interface_id": UINT, "frame.interface_name": STRING,
     "frame.time": "time", "frame.time_epoch": "time", "frame.time_relative": "duration",
-    "frame.time_delta": "duration", "frame.protocols": STRING,
+    "frame.time_delta": "duration", "frame.time_delta_displayed": "duration",
+    "frame.protocols": STRING,
 }
 
 
@@ -165,6 +166,7 @@ class ExportSelection:
         asked = [r.names[0] for r in self._rich.values() if r.frame]
         self._asked = tuple(asked)
         self._step: RecordDecoder | None = None
+        self._shown: int | None = None  # the timestamp of the last row exported
         self.read = 0  # packets ``apply`` was given
 
     @property
@@ -176,6 +178,7 @@ class ExportSelection:
         """A new capture file begins: times and streams start again, as in ``decode``."""
         self._step = RecordDecoder(self.options, Selection(filter=self.filter),
                                    frame_fields=self._asked)
+        self._shown = None
 
     def apply(self, frames: FrameBatch | None, batch: Any) -> Any:
         """``batch`` (the bulk batch of ``frames``) with the selected rows and columns."""
@@ -192,11 +195,17 @@ class ExportSelection:
         assert step is not None
         kept: list[int] = []
         items: list[DecodedRecord] = []
+        shown: list[int] = []  # the timestamp of the row exported before each (itself: first)
+        last = self._shown
         for i in range(len(frames)):
             item = step(_Row(frames, i))
             if item is not None:
                 kept.append(i)
                 items.append(item)
+                ts = item.record.ts_ns
+                shown.append(ts if last is None else last)
+                last = ts
+        self._shown = last
         pa = require("pyarrow")
         rows = batch if len(kept) == batch.num_rows else \
             batch.take(pa.array(np.asarray(kept, dtype=np.int64)))
@@ -208,7 +217,7 @@ class ExportSelection:
             if rich is None:
                 arrays.append(rows.column(field.name))
             else:
-                arrays.append(_rich_array(pa, rich, items))
+                arrays.append(_rich_array(pa, rich, items, shown))
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
 
@@ -250,7 +259,7 @@ def _rich_column(name: str) -> _Rich:
 _FrameValue = Callable[[DecodedRecord], Any]
 
 
-def _frame_value(name: str, item: DecodedRecord) -> Any:
+def _frame_value(name: str, item: DecodedRecord, shown_ts_ns: int) -> Any:
     rec = item.record
     if name in ("frame.time", "frame.time_epoch"):
         return rec.ts_ns
@@ -258,16 +267,19 @@ def _frame_value(name: str, item: DecodedRecord) -> Any:
         return rec.ts_ns - item.first_ts_ns
     if name == "frame.time_delta":
         return rec.ts_ns - item.prev_ts_ns
+    if name == "frame.time_delta_displayed":
+        return rec.ts_ns - shown_ts_ns
     frame = item.packet.frame
     if frame is not None and name in frame:
         return frame[name]
     return None
 
 
-def _rich_array(pa: Any, rich: _Rich, items: list[DecodedRecord]) -> Any:
+def _rich_array(pa: Any, rich: _Rich, items: list[DecodedRecord], shown: list[int]) -> Any:
     values: list[Any]
     if rich.frame:
-        values = [_frame_value(rich.names[0], item) for item in items]
+        values = [_frame_value(rich.names[0], item, before)
+                  for item, before in zip(items, shown, strict=True)]
     else:
         values = []
         at = rich.occurrence - 1

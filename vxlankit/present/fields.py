@@ -25,8 +25,8 @@ __all__ = ["FieldsFormat", "field_lines", "fields_format", "unknown_fields"]
 # The frame's own fields (from the capture record, not the decoded packet).
 FRAME_FIELDS = frozenset({
     "frame.number", "frame.time_epoch", "frame.time_relative", "frame.time_delta",
-    "frame.len", "frame.cap_len", "frame.protocols", "frame.interface_id",
-    "frame.interface_name",
+    "frame.time_delta_displayed", "frame.len", "frame.cap_len", "frame.protocols",
+    "frame.interface_id", "frame.interface_name",
 })
 
 
@@ -119,7 +119,7 @@ def _shown(name: str, packet: Packet) -> list[str]:
     return found
 
 
-def _frame_value(name: str, item: DecodedRecord) -> Any:
+def _frame_value(name: str, item: DecodedRecord, shown_ts_ns: int) -> Any:
     rec = item.record
     if name == "frame.time_epoch":
         return epoch_str(rec.ts_ns)
@@ -127,14 +127,16 @@ def _frame_value(name: str, item: DecodedRecord) -> Any:
         return format_seconds(rec.ts_ns - item.first_ts_ns, 9)
     if name == "frame.time_delta":
         return format_seconds(rec.ts_ns - item.prev_ts_ns, 9)
+    if name == "frame.time_delta_displayed":
+        return format_seconds(rec.ts_ns - shown_ts_ns, 9)
     if name == "frame.protocols":
         return frame_protocols(item.packet)
     return frame_values(rec, rec.interface).get(name)  # the record's own (what -Y reads)
 
 
-def _column(name: str, item: DecodedRecord, fmt: FieldsFormat) -> str:
+def _column(name: str, item: DecodedRecord, fmt: FieldsFormat, shown_ts_ns: int) -> str:
     if name in FRAME_FIELDS:
-        value = _frame_value(name, item)
+        value = _frame_value(name, item, shown_ts_ns)
         shown = [] if value is None else [_text(None, value)]
     else:
         shown = _shown(name, item.packet)
@@ -148,8 +150,13 @@ def _column(name: str, item: DecodedRecord, fmt: FieldsFormat) -> str:
 
 
 def field_lines(items: Iterable[DecodedRecord], fmt: FieldsFormat) -> Iterator[str]:
-    """The header (when asked for), then a line per packet."""
+    """The header (when asked for), then a line per packet.  ``items`` are the packets shown,
+    from one capture: ``frame.time_delta_displayed`` counts from the one shown before."""
     if fmt.header:
         yield fmt.separator.join(fmt.names)
+    shown: int | None = None
     for item in items:
-        yield fmt.separator.join(_column(name, item, fmt) for name in fmt.names)
+        ts = item.record.ts_ns
+        before = ts if shown is None else shown
+        yield fmt.separator.join(_column(name, item, fmt, before) for name in fmt.names)
+        shown = ts
