@@ -206,6 +206,22 @@ class Packet:
                     found.append(value)
         return found
 
+    def occurrences(self, names: tuple[str, ...]) -> Iterator[tuple[dict[str, Any], str, Any]]:
+        """(the layer's fields, the name, a value) for every value of any of ``names`` (an
+        alias's fields: ``ip.addr`` is ``ip.src`` and ``ip.dst``), in wire order and, within a
+        layer, in the order of ``names``; a repeated field gives each of its values in turn.
+        ``-T fields`` and ``export -e`` count ``#N`` over these."""
+        for layer in self.layers:
+            fields = layer.fields
+            for name in names:
+                if name in fields:
+                    value = fields[name]
+                    if type(value) is list:
+                        for item in value:
+                            yield fields, name, item
+                    else:
+                        yield fields, name, value
+
     def get(self, name: str, occurrence: int = 1, default: Any = None) -> Any:
         """Field ``name`` at its ``occurrence``-th appearance (1 = outer, 2 = inner, -1 = last)."""
         found = self.values(name)

@@ -27,11 +27,10 @@ from vxlankit.bulk.frames import FrameBatch, InterfaceInfo
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.layers.registry import ALIASES, FIELDS, LAYERS
 from vxlankit.layers.spec import BOOL, BYTES, ETHER, IPV4, IPV6, STRING, UINT
-from vxlankit.packet import Packet
 from vxlankit.present.filter import FRAME_FIELDS as FILTER_FRAME_FIELDS
 from vxlankit.present.run import DecodedRecord, PacketTest, RecordDecoder, Selection
 
-__all__ = ["ExportSelection", "export_selection", "occurrences"]
+__all__ = ["ExportSelection", "export_selection"]
 
 # The frame fields a rich column can hold, and their Arrow kinds.
 _FRAME_KINDS = {
@@ -96,22 +95,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
-
-
-def occurrences(packet: Packet, names: tuple[str, ...]) -> list[Any]:
-    """Every value of the fields ``names`` in ``packet``, in wire order, a repeated field's
-    values one by one (``ip.src#2`` is the second of these, as Wireshark counts)."""
-    found: list[Any] = []
-    for layer in packet.layers:
-        fields = layer.fields
-        for n in names:
-            if n in fields:
-                value = fields[n]
-                if type(value) is list:
-                    found.extend(value)
-                else:
-                    found.append(value)
-    return found
 
 
 class _Row:
@@ -284,7 +267,7 @@ def _rich_array(pa: Any, rich: _Rich, items: list[DecodedRecord], shown: list[in
         values = []
         at = rich.occurrence - 1
         for item in items:
-            found = occurrences(item.packet, rich.names)
+            found = [value for _, _, value in item.packet.occurrences(rich.names)]
             values.append(_plain(found[at]) if len(found) > at else None)
     kind = rich.type
     if pa.types.is_dictionary(kind):

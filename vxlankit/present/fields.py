@@ -104,19 +104,8 @@ def _shown(name: str, packet: Packet) -> list[str]:
     """Every occurrence of ``name`` (or of the fields an alias stands for), as text, each
     formatted as the layer that holds it declares the field (VXLAN-GPE's vxlan.flags is one
     byte, VXLAN's two)."""
-    names = ALIASES.get(name, (name,))
-    found: list[str] = []
-    for layer in packet.layers:
-        fields = layer.fields
-        for n in names:
-            if n in fields:
-                value = fields[n]
-                field = field_for(fields, n)
-                if type(value) is list:
-                    found.extend(_text(field, v) for v in value)
-                else:
-                    found.append(_text(field, value))
-    return found
+    return [_text(field_for(fields, n), value)
+            for fields, n, value in packet.occurrences(ALIASES.get(name, (name,)))]
 
 
 def _frame_value(name: str, item: DecodedRecord, shown_ts_ns: int) -> Any:
