@@ -37,7 +37,7 @@ ELSEWHERE = {"vxlankit decode -i eth0 -f 'udp port 4789'",
 
 def test_the_list_is_the_readme_s() -> None:
     commands = _command_list()
-    assert len(commands) == 14 and ELSEWHERE <= set(commands)
+    assert len(commands) == 15 and ELSEWHERE <= set(commands)
     assert {shlex.split(c)[1] for c in commands} == {
         "decode", "stats", "replay", "synth", "crosscheck", "export", "lab", "state", "trace"}
 
