@@ -1160,7 +1160,7 @@ def export(files: tuple[str, ...], out: str, fmt: str | None, jobs: int,
             raise Failed(str(exc), EXIT_USAGE) from None
         for source in inputs:
             if isinstance(source, LiveSession):
-                source.packets = summary.packets
+                source.packets = summary.read  # captured, whatever -Y kept
     shown = (f"{summary.packets} of {counted(summary.read, 'packet')}"
              if summary.read != summary.packets else counted(summary.packets, 'packet'))
     message = (f"exported {shown} from "

@@ -247,4 +247,7 @@ class Packet:
         return found[0]
 
     def __contains__(self, name: object) -> bool:
+        frame = self.frame  # the record's own fields, when a reader set them (frame.comment)
+        if frame is not None and name in frame:
+            return True
         return any(name in layer.fields for layer in self.layers)

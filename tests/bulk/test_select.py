@@ -28,7 +28,8 @@ from vxlankit.present.run import decode_capture
 
 REAL = ["ndpi_vxlan.pcap", "suricata-verify_vxlan-decoder-03_vxlan.pcap", "tcpdump_geneve.pcap",
         "tcpdump_vxlan.pcap", "tcpdump_gso-ipv6-vxlan-ipv6.pcap",
-        "suricata-verify_vxlan-non-zero-reserved-fields_input.pcap"]
+        "suricata-verify_vxlan-non-zero-reserved-fields_input.pcap",
+        "tcpdump_icmpv6-ra-pref64.pcap", "tcpdump_dns_udp.pcap"]
 FILTERS = ["tcp", "udp && !vxlan", "icmp || arp", "vxlan.vni == 4096", "ipv6", "not tcp",
            "frame.time_relative > 0.0001", "tcp.flags.syn == 1", "ip.addr == 10.0.0.3",
            "frame.number in {1 3 5..9}"]
@@ -92,6 +93,8 @@ def test_filter_spans_batches_and_files(tmp_path: Path) -> None:
 
 
 FIELDS_VS_TSHARK = ["frame.number", "ip.addr", "ip.addr#2", "ip.addr#3", "ip.addr#4",
+                    "eth.addr", "eth.addr#2", "eth.addr#3", "icmpv6.opt.linkaddr",
+                    "tcp.options", "tcp.ack", "tcp.ack_raw",
                     "ip.src#2", "tcp.srcport", "tcp.seq", "tcp.len", "tcp.options.mss_val",
                     "udp.srcport#2", "ipv6.src", "dns.qry.name", "frame.time_relative",
                     "frame.time_delta", "frame.time_delta_displayed", "eth.src#2", "vxlan.vni",
@@ -191,6 +194,8 @@ def test_requests_that_cannot_be(tmp_path: Path) -> None:
         export([path], out, fields=["dns.qry.name"], jobs=2)
     with pytest.raises(FilterError, match="neither a field nor a protocol"):
         export([path], out, display_filter="ip.sorce == 1")
+    with pytest.raises(SelectionError, match="packet comments"):  # it could never match
+        export([path], out, display_filter='frame.comment contains "x"')
     assert not out.exists()
 
 
@@ -220,6 +225,10 @@ def test_negative_durations_print_with_a_sign() -> None:
     durations = pa.array([-1_500_000_000, 0, 7, None], pa.duration("ns"))
     assert epoch_text(durations).to_pylist() == ["-1.500000000", "0.000000000", "0.000000007",
                                                  None]
+    # a timestamp before 1970 (a pcapng interface's if_tsoffset can make one), as decode -T
+    # fields prints it (it printed "9.500000000")
+    stamps = pa.array([-9_500_000_000, 1_700_000_000_000_000_001], pa.timestamp("ns", "UTC"))
+    assert epoch_text(stamps).to_pylist() == ["-9.500000000", "1700000000.000000001"]
 
 
 def test_command_line(tmp_path: Path) -> None:
@@ -240,3 +249,24 @@ def test_command_line(tmp_path: Path) -> None:
         assert message in done.output
 
 
+
+
+ROW_FILTERS = ["tcp", "udp && !vxlan", "icmp || arp", "ipv6", "not tcp", "vxlan.vni == 1",
+               "tcp.flags.syn == 1 && tcp.flags.ack == 0", "udp.port == 53", "eth.addr[0] == 00",
+               "frame.time_delta > 0.001", "ip.ttl < 64", "dns.qry.name contains \"tcpdump\"",
+               "geneve || gre", "frame.len > 200", "icmpv6.type == 134"]
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_rows_are_those_tshark_shows(tmp_path: Path, name: str) -> None:
+    """-Y keeps the packets tshark's -Y keeps (the filter's meaning, not only its plumbing)."""
+    path = real_capture(name)
+    for expr in ROW_FILTERS:
+        out = tmp_path / "rows.parquet"
+        export([path], out, display_filter=expr, fields=["frame.number"])
+        ours = _table(out).column("frame.number").to_pylist()
+        theirs = subprocess.run(
+            [require_tshark(), "-n", "-r", str(path), "-d", "udp.port==8472,vxlan", "-Y", expr,
+             "-T", "fields", "-e", "frame.number"],
+            capture_output=True, text=True, check=True).stdout.split()
+        assert ours == [int(n) for n in theirs], (name, expr)

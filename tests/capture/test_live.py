@@ -221,6 +221,20 @@ def test_stats_replay_export_capture_live_too(netns: Netns, tmp_path: Path) -> N
     assert len(csv.read_text().splitlines()) == 3  # the header and two packets
 
 
+def test_a_live_export_counts_what_it_captured_not_what_it_kept(netns: Netns,
+                                                               tmp_path: Path) -> None:
+    csv = tmp_path / "requests.csv"
+    proc = netns.vxlankit("export", "-i", "lo", "-c", "4", "-Y", "icmp.type == 8", "-e",
+                          "icmp.seq", "-o", str(csv))
+    wait_until_capturing(proc)
+    netns.ping(2)
+    code, out, err = finish(proc)
+    assert code == 0, err
+    assert f"exported 2 of 4 packets from 1 file to {csv} (csv)" in out
+    assert err == "4 packets captured\n"
+    assert csv.read_text().splitlines() == ['"icmp.seq"', "1", "2"]
+
+
 @pytest.mark.parametrize("command", [["decode"], ["replay"], ["export", "-o", "x.csv"]])
 def test_a_missing_interface_is_one_error_line_naming_it(netns: Netns,
                                                          command: list[str]) -> None:

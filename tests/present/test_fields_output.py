@@ -18,7 +18,8 @@ FIELDS = ("frame.number frame.len frame.cap_len eth.src eth.dst eth.type vlan.id
           "udp.checksum udp.length tcp.srcport tcp.dstport tcp.seq_raw tcp.flags tcp.len "
           "vxlan.vni vxlan.flags geneve.vni geneve.option.class gre.proto erspan.spanid "
           "icmp.type icmp.seq icmpv6.type dns.qry.name dns.id dns.a arp.opcode "
-          "arp.src.proto_ipv4 nsh.spi tcp.port ip.addr").split()
+          "arp.src.proto_ipv4 nsh.spi tcp.port ip.addr eth.addr tcp.ack tcp.ack_raw "
+          "icmpv6.opt.linkaddr icmpv6.opt.src_linkaddr").split()
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -93,3 +94,17 @@ def test_time_delta_displayed_equals_tshark(expr: str) -> None:
     code, ours = run("decode", path, "-T", "fields", *args)
     assert code == 0 and ours.count("\n") >= 4
     assert ours == _tshark(path, args)
+
+
+def test_a_packet_comment_is_a_field_a_filter_finds(tmp_path: Path) -> None:
+    """``-Y frame.comment`` (bare, and with contains) keeps the commented packet, as tshark."""
+    from tests.support import require_tool
+
+    editcap = require_tool("editcap")
+    path = tmp_path / "commented.pcapng"
+    subprocess.run([editcap, "-a", "2:hello world", str(real_capture("tcpdump_vxlan.pcap")),
+                    str(path)], check=True, capture_output=True)
+    for expr in ("frame.comment", 'frame.comment contains "hello"'):
+        code, ours = run("decode", str(path), "-Y", expr, "-T", "fields", "-e", "frame.number")
+        assert code == 0
+        assert ours == _tshark(str(path), ["-Y", expr, "-e", "frame.number"]) == "2\n"

@@ -15,7 +15,7 @@ the process that writes; a projection of bulk columns alone runs anywhere, ``-j`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from vxlankit.bulk.columns import BY_NAME, arrow_schema, arrow_type
 from vxlankit.bulk.errors import SelectionError
 from vxlankit.bulk.frames import FrameBatch, InterfaceInfo
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
-from vxlankit.layers.registry import ALIASES, FIELDS, LAYERS
+from vxlankit.layers.registry import ALIASES, FIELDS, LAYERS, field_for
 from vxlankit.layers.spec import BOOL, BYTES, ETHER, IPV4, IPV6, STRING, UINT
 from vxlankit.present.filter import FRAME_FIELDS as FILTER_FRAME_FIELDS
 from vxlankit.present.run import DecodedRecord, PacketTest, RecordDecoder, Selection
@@ -88,10 +88,13 @@ class _Rich:
     frame: bool
 
 
-def _plain(value: Any) -> Any:
-    """A value as its Arrow column takes it (bytes as hex, as ``tshark -T fields`` shows)."""
+def _plain(value: Any, fields: Mapping[str, Any], name: str) -> Any:
+    """A value as its Arrow column takes it (bytes as hex, as ``tshark -T fields`` shows them:
+    plain digits, or with the separator the field is shown with)."""
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
+        field = field_for(fields, name)
+        sep = field.sep if field is not None else ""
+        return bytes(value).hex(sep) if sep else bytes(value).hex()
     if isinstance(value, bool):
         return int(value)
     return value
@@ -125,6 +128,10 @@ class ExportSelection:
         pa = require("pyarrow")
         self.options = options
         self.filter = _compiled(display_filter)
+        if "frame.comment" in getattr(self.filter, "fields", ()):
+            # The bulk walk keeps no pcapng packet comments: such a filter could never match.
+            raise SelectionError("export reads no packet comments (frame.comment): filter "
+                                 "with decode -Y ... -w, then export what it wrote")
         self.fields = tuple(fields) if fields else None
         self._rich: dict[str, _Rich] = {}
         schema = arrow_schema()
@@ -267,8 +274,9 @@ def _rich_array(pa: Any, rich: _Rich, items: list[DecodedRecord], shown: list[in
         values = []
         at = rich.occurrence - 1
         for item in items:
-            found = [value for _, _, value in item.packet.occurrences(rich.names)]
-            values.append(_plain(found[at]) if len(found) > at else None)
+            found = list(item.packet.occurrences(rich.names))
+            values.append(_plain(found[at][2], found[at][0], found[at][1])
+                          if len(found) > at else None)
     kind = rich.type
     if pa.types.is_dictionary(kind):
         return pa.array([None if v is None else str(v) for v in values],

@@ -195,8 +195,8 @@ def plain_schema(schema: Any = None) -> Any:
 
 
 def epoch_text(column: Any) -> Any:
-    """Timestamps as tshark prints ``frame.time_epoch`` (seconds, a dot, nine digits), and
-    durations as it prints ``frame.time_delta`` (the same, with a sign when negative)."""
+    """Timestamps as tshark prints ``frame.time_epoch`` and durations as it prints
+    ``frame.time_delta``: seconds, a dot, nine digits, with a sign when negative."""
     pa = require("pyarrow")
     pc = require("pyarrow.compute")
     ns = column.cast(pa.int64())
@@ -207,8 +207,7 @@ def epoch_text(column: Any) -> Any:
     text = pc.binary_join_element_wise(
         pc.cast(seconds, pa.string()), pc.utf8_lpad(pc.cast(fraction, pa.string()), 9, "0"),
         ".")
-    if not pa.types.is_duration(column.type):
-        return text
+    # A timestamp before 1970 (a pcapng if_tsoffset can make one) is negative too.
     return pc.if_else(negative, pc.binary_join_element_wise("-", text, ""), text)
 
 

@@ -101,7 +101,8 @@ SPEC = LayerSpec(
     selectors=(("linktype", 1), ("vxlan.next_proto", 3), ("ethertype", 0x6558),
                ("nsh.next_proto", 3)),
     next_table="ethertype", next_field="eth.type", ethertype_field="eth.type", title_extra=_title,
-    aliases=(("eth.addr", ("eth.src", "eth.dst")),),
+    # Wireshark adds eth.addr after eth.dst, then after eth.src: eth.addr#1 is the destination
+    aliases=(("eth.addr", ("eth.dst", "eth.src")),),
     fields=(
         Field("eth.dst", ETHER, (0, 6, None)),
         Field("eth.src", ETHER, (6, 6, None)),

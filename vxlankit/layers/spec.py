@@ -77,6 +77,9 @@ class Field:
     # Bytes of the value, Wireshark's FT_UINTn width (what a filter literal must fit, the
     # export column's width): 0 means the span's length, for a value read where it sits.
     size: int = 0
+    # A byte string Wireshark shows with this between its bytes (SEP_COLON: a link-layer
+    # address it does not type as one); "" is plain hex digits.
+    sep: str = ""
 
     @property
     def width(self) -> int:

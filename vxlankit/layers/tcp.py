@@ -419,8 +419,8 @@ class Streams:
             f.get("tcp.options.wscale.multiplier"))
         if length is not None:
             f["tcp.nxtseq"] = nxtseq
-        if f["tcp.flags"] & ACK:
-            f["tcp.ack"] = ack
+        # As tshark: always there; without the ACK flag it is the number as sent.
+        f["tcp.ack"] = ack
         f["tcp.window_size"] = window
 
     def segment(self, src: str, dst: str, sport: int, dport: int, flags: int, seq: int,

@@ -96,7 +96,8 @@ def _text(field: Field | None, value: Any) -> str:
             return f"0x{value:0{width}x}"
         return str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
+        sep = field.sep if field is not None else ""
+        return bytes(value).hex(sep) if sep else bytes(value).hex()
     return str(value)
 
 

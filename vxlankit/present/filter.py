@@ -424,6 +424,8 @@ def _uint_max(name: str) -> int | None:
     """The largest value field ``name`` can hold, as Wireshark's FT_UINTn type of it (the
     widest of its declarations; an alias: of the fields it stands for), or None when a
     declaration gives no width."""
+    if name in _FRAME_WIDTHS:
+        return (1 << 8 * _FRAME_WIDTHS[name]) - 1
     names = ALIASES.get(name, (name,))
     widest = 0
     for spec in LAYERS:
@@ -435,6 +437,9 @@ def _uint_max(name: str) -> int | None:
     return (1 << 8 * widest) - 1 if widest else None
 
 
+# The record's own numbers, FT_UINT32 in Wireshark (the times and texts are not numbers).
+_FRAME_WIDTHS = {"frame.number": 4, "frame.len": 4, "frame.cap_len": 4,
+                 "frame.interface_id": 4}
 _UINT_MAX: dict[str, int | None] = {}
 
 
@@ -1001,8 +1006,9 @@ class _Parser:
             number = _parse_int(tok.text)
         except _BadLiteral:
             return
-        if number > top:
-            self.fail(f'"{tok.text}" too big for this field, maximum {top}', tok)
+        # tshark weighs a negative number by its digits ("-70000": "70000" too big)
+        if abs(number) > top:
+            self.fail(f'"{tok.text.lstrip("-")}" too big for this field, maximum {top}', tok)
 
     def value(self, after: _Tok) -> _Literal:
         tok = self.peek
