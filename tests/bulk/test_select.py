@@ -94,7 +94,7 @@ def test_filter_spans_batches_and_files(tmp_path: Path) -> None:
 
 FIELDS_VS_TSHARK = ["frame.number", "ip.addr", "ip.addr#2", "ip.addr#3", "ip.addr#4",
                     "eth.addr", "eth.addr#2", "eth.addr#3", "icmpv6.opt.linkaddr",
-                    "tcp.options", "tcp.ack", "tcp.ack_raw",
+                    "tcp.options", "tcp.ack", "tcp.ack_raw", "ip.version", "ip.version#2",
                     "ip.src#2", "tcp.srcport", "tcp.seq", "tcp.len", "tcp.options.mss_val",
                     "udp.srcport#2", "ipv6.src", "dns.qry.name", "frame.time_relative",
                     "frame.time_delta", "frame.time_delta_displayed", "eth.src#2", "vxlan.vni",
@@ -254,7 +254,9 @@ def test_command_line(tmp_path: Path) -> None:
 ROW_FILTERS = ["tcp", "udp && !vxlan", "icmp || arp", "ipv6", "not tcp", "vxlan.vni == 1",
                "tcp.flags.syn == 1 && tcp.flags.ack == 0", "udp.port == 53", "eth.addr[0] == 00",
                "frame.time_delta > 0.001", "ip.ttl < 64", "dns.qry.name contains \"tcpdump\"",
-               "geneve || gre", "frame.len > 200", "icmpv6.type == 134"]
+               "geneve || gre", "frame.len > 200", "icmpv6.type == 134",
+               # bare aliases (a packet with either field), and IPv6's hidden ip.version
+               "tcp.port", "ip.addr", "udp.port", "eth.addr", "ip.version == 6", "ip.version"]
 
 
 @pytest.mark.parametrize("name", REAL)

@@ -19,7 +19,7 @@ FIELDS = ("frame.number frame.len frame.cap_len eth.src eth.dst eth.type vlan.id
           "vxlan.vni vxlan.flags geneve.vni geneve.option.class gre.proto erspan.spanid "
           "icmp.type icmp.seq icmpv6.type dns.qry.name dns.id dns.a arp.opcode "
           "arp.src.proto_ipv4 nsh.spi tcp.port ip.addr eth.addr tcp.ack tcp.ack_raw "
-          "icmpv6.opt.linkaddr icmpv6.opt.src_linkaddr").split()
+          "icmpv6.opt.linkaddr icmpv6.opt.src_linkaddr ip.version").split()
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -235,11 +235,11 @@ def _rich_column(name: str) -> _Rich:
         if occurrence != 1:
             raise SelectionError(f"-e {name}: a frame field occurs once")
         return _Rich(name, (base,), 1, _arrow_of(pa, _FRAME_KINDS[base]), True)
-    if base in FIELDS:
-        return _Rich(name, (base,), occurrence, _widest(base), False)
-    if base in ALIASES:
+    if base in ALIASES:  # first: an alias may share its name with a field (ip.version)
         names = ALIASES[base]
         return _Rich(name, names, occurrence, _widest(names[0]), False)
+    if base in FIELDS:
+        return _Rich(name, (base,), occurrence, _widest(base), False)
     if base in FILTER_FRAME_FIELDS:
         raise SelectionError(f"-e {name}: not a column export can hold")
     raise SelectionError(f"-e {name}: no such field (the registry's names are in "

@@ -192,7 +192,10 @@ SPEC = LayerSpec(
                ("null.family", 30), ("ip.proto", 41), ("nsh.next_proto", 2)),
     next_table="ip.proto", next_field="ipv6.nxt", title_extra=_title, length_at=4,
     length_from=HEADER_LEN, pseudo_addresses=pseudo_addresses, zero_checksum_ok=False,
-    aliases=(("ipv6.addr", ("ipv6.src", "ipv6.dst")),),
+    # Wireshark's IPv6 dissector also adds a hidden ip.version (6): "ip.version == 6" finds
+    # IPv6 packets, and -T fields -e ip.version shows 6 for them.
+    aliases=(("ipv6.addr", ("ipv6.src", "ipv6.dst")),
+             ("ip.version", ("ip.version", "ipv6.version"))),
     fields=(
         Field("ipv6.version", UINT, (0, 1, 0xF0)),
         Field("ipv6.tclass", UINT, (0, 4, 0x0FF00000), hex=8),

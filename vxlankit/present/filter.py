@@ -951,6 +951,9 @@ class _Parser:
                     return lambda pkt: True
                 return lambda pkt: any(layer.proto == name for layer in pkt.layers)
             if layers is None:
+                either = ALIASES.get(name)
+                if either is not None:  # "tcp.port": a packet with either port field
+                    return lambda pkt: any(n in pkt for n in either)
                 return lambda pkt: name in pkt
             values_at = _values_of(name, layers)
             return lambda pkt: bool(values_at(pkt))
