@@ -86,3 +86,21 @@ def test_never_encapsulated_to_an_unknown_mac_is_unknown_unicast(tmp_path: Path)
 def test_one_tap_never_reports_loss(tmp_path: Path) -> None:
     path = write(tmp_path / "one.pcapng", [("node2/eth0", vxlan(echo()))], ("node2/eth0",))
     assert "loss" not in kinds(path)
+
+
+def test_a_tap_without_mac_addresses(tmp_path: Path) -> None:
+    """C1's veth captured as raw IP (linktype 101, no Ethernet header): its packets have no
+    destination MAC to tell a group address by.  The fuzz campaign found this an IndexError
+    (a pcapng interface's link type overwritten); the loss is still found and placed."""
+    from tests.diagnose.frames import T0, TAPS, diagnoses
+    from vxlankit.capture.writer import PcapngWriter
+
+    path = tmp_path / "raw-ip-tap.pcapng"
+    with PcapngWriter(str(path), userappl="tests") as ng:
+        ids = {t: ng.add_interface(t, 101 if t == "node1/veth-C1" else 1, tsresol=10**9)
+               for t in TAPS}
+        for i, (tap, data) in enumerate(_exchange(1, False) + _exchange(2, False)):
+            ng.write(data[14:] if tap == "node1/veth-C1" else data, T0 + i * 10**6, ids[tap])
+    (found,) = [d for d in diagnoses(str(path)) if d["kind"] == "loss"]
+    assert found["evidence"]["last_seen"] == "node2/eth0"
+    assert found["evidence"]["lost"] == 2

@@ -135,7 +135,9 @@ class _Paths:
         src, dst = key[0], key[1]
         if src in self.vteps or dst in self.vteps:
             return None  # the underlay's own traffic (ICMP between hosts ...)
-        if _is_group(dst) or (sightings[0].dst_mac or "0")[1] in _ODD:
+        # the first octet's low bit, as text ("01:00:5e..." is a group); no MAC (a raw-IP
+        # capture has none) is no group
+        if _is_group(dst) or (sightings[0].dst_mac or "00")[1:2] in _ODD:
             return None  # multicast and broadcast: flooded to whoever wants it, not lost
         if all(s.encap is None and s.tap in self.underlay for s in sightings):
             return None
