@@ -20,6 +20,7 @@ from vxlankit.errors import VxlanKitError
 from vxlankit.layers.ethernet import encode as _eth_encode
 from vxlankit.layers.icmpv6 import options as nd_options
 from vxlankit.layers.registry import LAYERS
+from vxlankit.layers.shapes import shape_reader
 from vxlankit.layers.spec import TUNNEL
 from vxlankit.layers.udp import port_layer
 from vxlankit.model.events import (
@@ -277,7 +278,13 @@ def _mac(raw: bytes) -> str:
     return text
 
 
-_UNDERLAY_UDP = struct.Struct("!6s6sHBBHHHBBH4s4sHH")  # Ethernet, IPv4 (IHL 5), UDP ports
+# The underlay of a VXLAN datagram (Ethernet / IPv4 without options / UDP), read by a reader
+# compiled from the three layers' specs.
+_UNDERLAY_UDP = shape_reader(
+    ("eth", "ip", "udp"),
+    ("eth.dst", "eth.src", "ip.version", "ip.dsfield", "ip.len", "ip.frag_offset",
+     "ip.flags.df", "ip.ttl", "ip.src", "ip.dst", "udp.srcport", "udp.dstport"))
+_read_underlay = _UNDERLAY_UDP.read
 
 
 def fast_outer_frame(data: bytes) -> Frame | None:
@@ -285,16 +292,16 @@ def fast_outer_frame(data: bytes) -> Frame | None:
     header has no options, straight from the bytes: what the underlay's devices read of a
     VXLAN datagram (the payload stays bytes).  ``None`` for any other shape, which the caller
     decodes; the options must give no FCS.  The tests hold the two equal on every shape."""
-    if len(data) < 42:
+    found = _read_underlay(data)
+    if found is None:
         return None
-    (dst, src, etype, vihl, tos, total, _, ffo, ttl, proto, _, ip_src, ip_dst, sport,
-     dport) = _UNDERLAY_UDP.unpack_from(data)
-    # Another shape, or one the decoder reads otherwise: no UDP layer after a later
-    # fragment or a total length below the headers, ports from a cut UDP header.
-    if etype != 0x0800 or vihl != 0x45 or proto != 17 or ffo & 0x1FFF or total < 28:
+    dst, src, version, tos, total, frag_offset, df, ttl, ip_src, ip_dst, sport, dport = found
+    # What the shape leaves to its reader: a header the decoder calls malformed, a later
+    # fragment or a total length below the headers (no UDP layer follows either).
+    if version != 4 or frag_offset or total < 28:
         return None
-    ip = IpInfo(_ip(ip_src), _ip(ip_dst), 17, ttl, tos, bool(ffo & 0x4000), sport, dport)
-    return Frame(_mac(dst), _mac(src), 0x0800, None, ip, data[14:])
+    ip = IpInfo(ip_src, ip_dst, 17, ttl, tos, bool(df), sport, dport)
+    return Frame(dst, src, 0x0800, None, ip, data[14:])
 
 
 def fast_vxlan_received(data: bytes, linktype: int, vxlan_ports: frozenset[int],

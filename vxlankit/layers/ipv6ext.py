@@ -438,7 +438,7 @@ def _options_spec(p: str, title: str, number: int, schema: Any,
         fields=(
             Field(f"{p}.nxt", UINT, (0, 1, None)),
             Field(f"{p}.len", UINT, (1, 1, None)),
-            Field(f"{p}.len_oct", UINT, (1, 1, None), size=2),
+            Field(f"{p}.len_oct", UINT, (1, 1, None), size=2, at_span=False),
             Field(f"{p}.options", BYTES,
                   doc="vxlankit's own: the option bytes whole (Wireshark dissects each "
                       "option as ipv6.opt.*)"),
@@ -459,7 +459,7 @@ SPEC_ROUTING = LayerSpec(
     fields=(
         Field("ipv6.routing.nxt", UINT, (0, 1, None)),
         Field("ipv6.routing.len", UINT, (1, 1, None)),
-        Field("ipv6.routing.len_oct", UINT, (1, 1, None), size=2),
+        Field("ipv6.routing.len_oct", UINT, (1, 1, None), size=2, at_span=False),
         Field("ipv6.routing.type", UINT, (2, 1, None), names={
             0: "IPv6 Source Routing", 2: "Type 2 Routing", 3: "RPL Source Route",
             4: "Segment Routing"}),

@@ -80,6 +80,11 @@ class Field:
     # A byte string Wireshark shows with this between its bytes (SEP_COLON: a link-layer
     # address it does not type as one); "" is plain hex digits.
     sep: str = ""
+    # False where the value is not the bits at ``span`` (``span`` then says where -V marks
+    # it): a scaled length (ip.hdr_len), a checksum's verdict or right value, a field whose
+    # place depends on the message.  Readers compiled from the specs (layers/shapes.py) read
+    # the others straight from the bytes; a test holds every such reading to the decoder's.
+    at_span: bool = True
 
     @property
     def width(self) -> int:

@@ -1,0 +1,271 @@
+"""Readers compiled from the specs for one packet shape: a stack of fixed-size headers.
+
+A fast path that knows the shape of the packets it reads (Ethernet / IPv4 without options /
+UDP, the underlay of every VXLAN datagram) need not walk the layers one by one: the place of
+every field is known in advance.  ``shape_reader(("eth", "ip", "udp"), names)`` writes, from the
+layers' ``Field`` declarations (span, mask, type) and their dispatch rules, the Python source of
+one function that checks the frame has that shape and returns the values of ``names`` read
+straight from the bytes, and compiles it once.  Nothing about a protocol is restated here: a
+new layer's fields are readable as soon as its spec declares their spans.
+
+What "has that shape" means is the decoder's own dispatch: each layer's ``next_field`` must
+select the next layer in ``options``' table (``eth.type`` 0x0800 -> ``ip`` in the EtherType
+table, ``ip.proto`` 17 -> ``udp``); a layer with a variable length must have its minimum
+(``ip.hdr_len`` 20, ``tcp.hdr_len`` 20); the frame must hold all the headers.  What the shape
+does not say (lengths against the capture, fragments, checksums) is the caller's to check, as
+its consumer's equality with the rich decoder requires; the test-suite holds every reading to
+the decoder's values on every capture and on generated frames.
+
+Only fields read where they sit are readable (``Field.at_span``): a scaled length, a checksum's
+verdict or a field placed by the message type is the decoder's.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from vxlankit.codec.options import DecodeOptions
+from vxlankit.layers.registry import LAYERS, field_of
+from vxlankit.layers.spec import BOOL, BYTES, ETHER, IPV4, IPV6, UINT, Field, LayerSpec
+
+__all__ = ["ShapeError", "ShapeReader", "shape_reader"]
+
+_BY_NAME = {spec.name: spec for spec in LAYERS}
+# A variable-length header the shape fixes at its minimum: the field that says its length,
+# and the raw bits that length has then (IPv4's IHL 5, TCP's data offset 5).
+_MINIMUM = {"ip": ("ip.hdr_len", 5), "tcp": ("tcp.hdr_len", 5)}
+
+
+class ShapeError(ValueError):
+    """A shape or a field no reader can be compiled for (and why)."""
+
+
+@dataclass(frozen=True)
+class ShapeReader:
+    """``read(buf, off=0)``: the values of ``names`` in a frame of ``shape`` that starts at
+    ``off``, as a tuple; None when the bytes are not that shape.  ``size`` is the bytes the
+    shape's headers take; ``source`` the compiled Python (for the curious and the tests)."""
+
+    shape: tuple[str, ...]
+    names: tuple[str, ...]
+    size: int
+    source: str
+    read: Callable[..., tuple[Any, ...] | None]
+
+
+def _split(name: str) -> tuple[str, int]:
+    base, sep, number = name.partition("#")
+    return base, int(number) if sep else 1
+
+
+class _Plan:
+    """The fields a reader reads: their byte ranges, merged into the items of one
+    ``struct.unpack_from``, and the expression of each field over those items."""
+
+    def __init__(self) -> None:
+        self.wanted: list[tuple[Field, int, int]] = []  # (field, start, stop) in the frame
+
+    def add(self, field: Field, at: int) -> int:
+        """Read ``field`` of the header at ``at``; its index among the expressions."""
+        if field.span is None:
+            raise ShapeError(f"{field.name}: no fixed place")
+        if field.type not in (UINT, BOOL, ETHER, IPV4, IPV6, BYTES):
+            raise ShapeError(f"{field.name}: {field.type} fields are the decoder's")
+        if field.span[2] and field.type not in (UINT, BOOL):
+            raise ShapeError(f"{field.name}: a masked {field.type} field")
+        offset, size, _ = field.span
+        self.wanted.append((field, at + offset, at + offset + size))
+        return len(self.wanted) - 1
+
+    def layout(self) -> tuple[str, list[str]]:
+        """(the struct format, an expression per wanted field over ``v0``, ``v1``...)."""
+        ranges = sorted({(start, stop) for _, start, stop in self.wanted})
+        items: list[list[int]] = []  # [start, stop], merged where they overlap
+        for start, stop in ranges:
+            if items and start < items[-1][1]:
+                items[-1][1] = max(items[-1][1], stop)
+            else:
+                items.append([start, stop])
+        textual = {i for i, (istart, istop) in enumerate(items) for f, start, _ in self.wanted
+                   if istart <= start < istop and f.type not in (UINT, BOOL)}
+        fmt, at = "!", 0
+        for i, (start, stop) in enumerate(items):
+            if start > at:
+                fmt += f"{start - at}x"
+            length = stop - start
+            fmt += (f"{length}s" if i in textual or length not in _INT_CODES
+                    else _INT_CODES[length])
+            at = stop
+        exprs = []
+        for field, start, stop in self.wanted:
+            i = next(k for k, (a, b) in enumerate(items) if a <= start < b)
+            istart, istop = items[i]
+            whole = start == istart and stop == istop
+            as_bytes = i in textual or istop - istart not in _INT_CODES
+            if field.type in (UINT, BOOL):
+                if as_bytes:
+                    raw = f"v{i}" if whole else f"v{i}[{start - istart}:{stop - istart}]"
+                    raw = f"_int({raw}, 'big')"
+                elif whole:
+                    raw = f"v{i}"
+                else:
+                    below = 8 * (istop - stop)
+                    raw = f"((v{i} >> {below}) & {(1 << 8 * (stop - start)) - 1:#x})"
+                mask = field.span[2] if field.span is not None else None
+                if mask and field.type == BOOL:  # FT_BOOLEAN: any bit of the mask set
+                    exprs.append(f"(1 if {raw} & {mask:#x} else 0)")
+                elif mask:
+                    shift = (mask & -mask).bit_length() - 1
+                    exprs.append(f"(({raw} & {mask:#x}) >> {shift})" if shift
+                                 else f"({raw} & {mask:#x})")
+                else:
+                    exprs.append(raw)
+                continue
+            raw = f"v{i}" if whole else f"v{i}[{start - istart}:{stop - istart}]"
+            exprs.append({ETHER: "_mac({})", IPV4: "_ntoa({})", IPV6: "_ntop6({})",
+                          BYTES: "{}"}[field.type].format(raw))
+        return fmt, exprs
+
+
+_INT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def _selects(spec: LayerSpec, after: LayerSpec, at: int, options: DecodeOptions,
+             plan: _Plan, checks: list[str], env: dict[str, Any]) -> None:
+    """The check that ``spec`` hands its payload to ``after``, as the decoder's tables say
+    (``@N@`` in a check stands for the Nth field the plan reads)."""
+    tag = f"{len(env)}"  # names for the function's globals: spec names have dots
+    if spec.carries is not None and spec.next_table is None:
+        if spec.carries != after.proto:
+            raise ShapeError(f"{spec.name} carries {spec.carries}, not {after.name}")
+        return
+    if spec.next_table in ("udp.port", "tcp.port"):
+        from vxlankit.layers.udp import port_layer
+
+        table = options.udp_ports if spec.next_table == "udp.port" else \
+            options.tables["tcp.port"]
+        env["_ports" + tag] = table
+        env["_port_layer"] = port_layer
+        src = field_of(spec, f"{spec.proto}.srcport")
+        dst = field_of(spec, f"{spec.proto}.dstport")
+        if src is None or dst is None:
+            raise ShapeError(f"{spec.name}: no ports to choose the next layer by")
+        checks.append(f"_port_layer(_ports{tag}, @{plan.add(src, at)}@, "
+                      f"@{plan.add(dst, at)}@) == {after.name!r}")
+        return
+    if spec.next_table is None or spec.next_field is None:
+        raise ShapeError(f"{spec.name} hands its payload on by no field a shape can check")
+    field = field_of(spec, spec.next_field)
+    if field is None or field.span is None or not field.at_span:
+        raise ShapeError(f"{spec.name}: {spec.next_field} has no fixed place")
+    keys = [key for key, name in options.tables[spec.next_table].items() if name == after.name]
+    if not keys:
+        raise ShapeError(f"{spec.name} never hands on to {after.name} with these options")
+    env["_keys" + tag] = frozenset(keys)
+    checks.append(f"@{plan.add(field, at)}@ in _keys{tag}")
+
+
+def shape_reader(shape: Sequence[str], names: Sequence[str],
+                 options: DecodeOptions | None = None) -> ShapeReader:
+    """Compile a reader of ``names`` (Wireshark names, ``#N`` for the Nth layer of the shape
+    that has the field) for frames of ``shape`` (spec names, outermost first) decoded with
+    ``options`` (default: the decoder's).  Raises :class:`ShapeError` for what cannot be read
+    straight from the bytes."""
+    if options is None:
+        from vxlankit.codec import DEFAULT_OPTIONS
+
+        options = DEFAULT_OPTIONS
+    specs = []
+    for name in shape:
+        spec = _BY_NAME.get(name)
+        if spec is None:
+            raise ShapeError(f"no layer named {name!r}")
+        specs.append(spec)
+    if not specs:
+        raise ShapeError("an empty shape")
+    starts = []
+    at = 0
+    for spec in specs:
+        starts.append(at)
+        at += spec.header_len
+    size = at
+    env: dict[str, Any] = {"_int": int.from_bytes, "_ntoa": _ntoa, "_ntop6": _ntop6,
+                           "_mac": _mac}
+    plan = _Plan()
+    checks: list[str] = []
+    for i, spec in enumerate(specs):
+        minimum = _MINIMUM.get(spec.name)
+        if minimum is not None:
+            field = field_of(spec, minimum[0])
+            assert field is not None
+            # the length field's raw bits, not its (scaled) value
+            raw = Field(field.name, UINT, field.span)
+            checks.append(f"@{plan.add(raw, starts[i])}@ == {minimum[1]}")
+        if i + 1 < len(specs):
+            _selects(spec, specs[i + 1], starts[i], options, plan, checks, env)
+    wanted = []
+    for name in names:
+        base, occurrence = _split(name)
+        holders = [(spec, start) for spec, start in zip(specs, starts, strict=True)
+                   if field_of(spec, base) is not None]
+        if len(holders) < occurrence or occurrence < 1:
+            raise ShapeError(f"{name}: the shape has {len(holders)} layers with {base}")
+        spec, start = holders[occurrence - 1]
+        field = field_of(spec, base)
+        assert field is not None
+        if field.span is None or not field.at_span:
+            raise ShapeError(f"{name}: not read where it sits (the decoder's)")
+        wanted.append(plan.add(field, start))
+    fmt, exprs = plan.layout()
+    env["_unpack"] = struct.Struct(fmt).unpack_from
+    items = [f"v{k}" for k in range(sum(1 for c in _items_of(fmt)))]
+
+    def resolve(text: str) -> str:
+        return re.sub(r"@(\d+)@", lambda m: exprs[int(m.group(1))], text)
+
+    test = " and ".join(resolve(check) for check in checks) or "True"
+    values = ", ".join(exprs[k] for k in wanted)
+    source = (f"def read(buf, off=0):\n"
+              f"    if len(buf) - off < {size}:\n        return None\n"
+              f"    {', '.join(items)}{',' if len(items) == 1 else ''} = _unpack(buf, off)\n"
+              f"    if not ({test}):\n        return None\n"
+              f"    return ({values}{',' if len(wanted) == 1 else ''})\n")
+    code = compile(source, f"<shape {'/'.join(shape)}>", "exec")
+    exec(code, env)  # noqa: S102 - source built above from the specs, nothing from outside
+    return ShapeReader(tuple(shape), tuple(names), size, source, env["read"])
+
+
+def _items_of(fmt: str) -> list[str]:
+    """The value-producing codes of a struct format ("6s", "H"; not the pad bytes)."""
+    return [code for code in re.findall(r"\d*[a-zA-Z]", fmt[1:]) if not code.endswith("x")]
+
+
+# Address texts by their bytes, bounded: a capture repeats few addresses many times.
+_texts: dict[bytes, str] = {}
+
+
+def _mac(raw: bytes) -> str:
+    text = _texts.get(raw)
+    if text is None:
+        if len(_texts) > 65536:
+            _texts.clear()
+        text = _texts[raw] = raw.hex(":")
+    return text
+
+
+def _ntoa(raw: bytes) -> str:
+    text = _texts.get(raw)
+    if text is None:
+        if len(_texts) > 65536:
+            _texts.clear()
+        text = _texts[raw] = socket.inet_ntoa(raw)
+    return text
+
+
+def _ntop6(raw: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET6, raw)
