@@ -236,10 +236,6 @@ _GPE_SPANS: dict[str, Span] = {
 }
 
 
-def _span(layer: Layer, name: str) -> Span | None:
-    return (_GPE_SPANS if "vxlan.next_proto" in layer.fields else _SPANS).get(name)
-
-
 def _title(f: dict[str, Any]) -> str:
     if "vxlan.vni" not in f:
         return ""
@@ -253,37 +249,38 @@ def _hop(f: dict[str, Any]) -> str:
 _TITLE = "Virtual eXtensible Local Area Network"
 SPEC = LayerSpec(
     name=PROTO, title=_TITLE, role=TUNNEL, header_len=HEADER_LEN, schema=SCHEMA,
-    dissect=dissect, emit=emit, short="VXLAN", carries="eth", span=_span, title_extra=_title,
+    dissect=dissect, emit=emit, short="VXLAN", carries="eth", title_extra=_title,
     hop=_hop,
     # 8472 is the Linux kernel's historic default and what flannel uses; 4789 is IANA's.
     selectors=(("udp.port", 4789), ("udp.port", 8472)),
     fields=(
-        Field("vxlan.flags", UINT, hex=4, size=2),
-        Field("vxlan.flag_g", BOOL),
-        Field("vxlan.flag_i", BOOL),
-        Field("vxlan.flag_d", BOOL),
-        Field("vxlan.flag_a", BOOL),
-        Field("vxlan.flags_reserved", UINT, hex=4, size=2),
-        Field("vxlan.gbp", UINT, size=2),
-        Field("vxlan.vni", UINT, size=3),
-        Field("vxlan.reserved8", UINT, size=1),
+        Field("vxlan.flags", UINT, _SPANS["vxlan.flags"], hex=4, size=2),
+        Field("vxlan.flag_g", BOOL, _SPANS["vxlan.flag_g"]),
+        Field("vxlan.flag_i", BOOL, _SPANS["vxlan.flag_i"]),
+        Field("vxlan.flag_d", BOOL, _SPANS["vxlan.flag_d"]),
+        Field("vxlan.flag_a", BOOL, _SPANS["vxlan.flag_a"]),
+        Field("vxlan.flags_reserved", UINT, _SPANS["vxlan.flags_reserved"], hex=4, size=2),
+        Field("vxlan.gbp", UINT, _SPANS["vxlan.gbp"], size=2),
+        Field("vxlan.vni", UINT, _SPANS["vxlan.vni"], size=3),
+        Field("vxlan.reserved8", UINT, _SPANS["vxlan.reserved8"], size=1),
     ),
 )
 SPEC_GPE = LayerSpec(
     name="vxlan-gpe", proto=PROTO, title=_TITLE, role=TUNNEL, header_len=HEADER_LEN,
     schema=GPE_SCHEMA, dissect=dissect_gpe, emit=emit, short="VXLAN", carries="table",
-    span=_span, title_extra=_title, hop=_hop, selectors=(("udp.port", 4790),),
+    title_extra=_title, hop=_hop, selectors=(("udp.port", 4790),),
     next_table="vxlan.next_proto", next_field="vxlan.next_proto", claims="vxlan.next_proto",
     fields=(
-        Field("vxlan.flags", UINT, hex=2, size=2),
-        Field("vxlan.ver", UINT, size=1),
-        Field("vxlan.i_bit", BOOL),
-        Field("vxlan.p_bit", BOOL),
-        Field("vxlan.o_bit", BOOL),
-        Field("vxlan.flags_reserved", UINT, hex=2, size=2),
-        Field("vxlan.reserved_16", UINT, size=2),
-        Field("vxlan.next_proto", UINT, names=NEXT_PROTOCOL_NAMES, size=1),
-        Field("vxlan.vni", UINT, size=3),
-        Field("vxlan.reserved8", UINT, size=1),
+        Field("vxlan.flags", UINT, _GPE_SPANS["vxlan.flags"], hex=2, size=2),
+        Field("vxlan.ver", UINT, _GPE_SPANS["vxlan.ver"], size=1),
+        Field("vxlan.i_bit", BOOL, _GPE_SPANS["vxlan.i_bit"]),
+        Field("vxlan.p_bit", BOOL, _GPE_SPANS["vxlan.p_bit"]),
+        Field("vxlan.o_bit", BOOL, _GPE_SPANS["vxlan.o_bit"]),
+        Field("vxlan.flags_reserved", UINT, _GPE_SPANS["vxlan.flags_reserved"], hex=2, size=2),
+        Field("vxlan.reserved_16", UINT, _GPE_SPANS["vxlan.reserved_16"], size=2),
+        Field("vxlan.next_proto", UINT, _GPE_SPANS["vxlan.next_proto"],
+              names=NEXT_PROTOCOL_NAMES, size=1),
+        Field("vxlan.vni", UINT, _GPE_SPANS["vxlan.vni"], size=3),
+        Field("vxlan.reserved8", UINT, _GPE_SPANS["vxlan.reserved8"], size=1),
     ),
 )
