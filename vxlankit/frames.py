@@ -235,7 +235,13 @@ def encapsulated_bytes(out: Encapsulated) -> bytes:
     return encode(encapsulated_layers(out))
 
 
-_OUTER = struct.Struct("!BBHHHBBH4s4sHHHHHHI")  # IPv4 (IHL 5), UDP, VXLAN: 36 bytes
+# IPv4 (IHL 5), UDP, VXLAN: 36 bytes, read by a reader compiled from the three specs; the
+# checks that they are that shape are the caller's, which says what else a frame is.
+_read_outer = shape_reader(
+    ("ip", "udp", "vxlan"),
+    ("ip.dsfield", "ip.len", "ip.frag_offset", "ip.proto", "ip.src", "ip.dst", "udp.srcport",
+     "udp.dstport", "udp.length", "udp.checksum", "vxlan.flags", "vxlan.gbp", "vxlan.vni",
+     "vxlan.reserved8"), checked=False).read
 _OUTER6 = struct.Struct("!IHBB16s16sHHHHHHI")  # IPv6, UDP, VXLAN: 56 bytes
 # The UDP layers that carry frames further in (a VXLAN hop may be inside them): the tunnels.
 _TUNNELS = frozenset(spec.name for spec in LAYERS if spec.role == TUNNEL)
@@ -327,9 +333,12 @@ def fast_vxlan_received(data: bytes, linktype: int, vxlan_ports: frozenset[int],
         return "", []  # ARP, ...: no VXLAN hop in this frame
     if len(data) < 50 + b or data[14 + b] != 0x45:
         return None
-    (_, tos, total, _, ffo, _, proto, _, src, dst, sport, dport, ulen, ucsum,
-     flags, gbp, word) = _OUTER.unpack_from(data, 14 + b)
-    if proto != 17 or ffo & 0x1FFF or total < 28 or total > len(data) - 14 - b:
+    outer = _read_outer(data, 14 + b)
+    if outer is None:
+        return None
+    (tos, total, frag_offset, proto, src, dst, sport, dport, ulen, ucsum, flags, gbp, vni,
+     reserved8) = outer
+    if proto != 17 or frag_offset or total < 28 or total > len(data) - 14 - b:
         return None if proto == 17 else ("", [])
     if dport not in vxlan_ports or (sport < dport and sport in udp_ports):
         kind = port_layer(udp_ports, sport, dport)
@@ -341,8 +350,7 @@ def fast_vxlan_received(data: bytes, linktype: int, vxlan_ports: frozenset[int],
     inner = _inner_frame(data, 50 + b, udp_end, udp_ports)
     if inner is None:
         return None
-    hop = VxlanReceived(_ip(src), _ip(dst), sport, dport, word >> 8, inner, flags, gbp,
-                        word & 0xFF, tos, ucsum)
+    hop = VxlanReceived(src, dst, sport, dport, vni, inner, flags, gbp, reserved8, tos, ucsum)
     return _mac(data[:6]), [hop]
 
 

@@ -85,10 +85,19 @@ class _Plan:
     def layout(self) -> tuple[str, list[str]]:
         """(the struct format, an expression per wanted field over ``v0``, ``v1``...)."""
         ranges = sorted({(start, stop) for _, start, stop in self.wanted})
+        numeric = {(start, stop) for f, start, stop in self.wanted if f.type in (UINT, BOOL)}
         items: list[list[int]] = []  # [start, stop], merged where they overlap
         for start, stop in ranges:
             if items and start < items[-1][1]:
                 items[-1][1] = max(items[-1][1], stop)
+            elif (items and start == items[-1][1] and (start, stop) in numeric
+                  and stop - items[-1][0] in (2, 4, 8)
+                  and (stop - start not in _INT_CODES
+                       or items[-1][1] - items[-1][0] not in _INT_CODES)
+                  and all((a, b) in numeric for a, b in ranges
+                          if items[-1][0] <= a < items[-1][1])):
+                items[-1][1] = stop  # adjacent numbers that make one machine word (a VNI
+                # and the reserved byte after it): one read, two shifts
             else:
                 items.append([start, stop])
         textual = {i for i, (istart, istop) in enumerate(items) for f, start, _ in self.wanted
@@ -115,7 +124,8 @@ class _Plan:
                     raw = f"v{i}"
                 else:
                     below = 8 * (istop - stop)
-                    raw = f"((v{i} >> {below}) & {(1 << 8 * (stop - start)) - 1:#x})"
+                    bits = f"(v{i} >> {below})" if below else f"v{i}"
+                    raw = f"({bits} & {(1 << 8 * (stop - start)) - 1:#x})"
                 mask = field.span[2] if field.span is not None else None
                 if mask and field.type == BOOL:  # FT_BOOLEAN: any bit of the mask set
                     exprs.append(f"(1 if {raw} & {mask:#x} else 0)")
@@ -171,11 +181,16 @@ def _selects(spec: LayerSpec, after: LayerSpec, at: int, options: DecodeOptions,
 
 
 def shape_reader(shape: Sequence[str], names: Sequence[str],
-                 options: DecodeOptions | None = None) -> ShapeReader:
+                 options: DecodeOptions | None = None, *, checked: bool = True
+                 ) -> ShapeReader:
     """Compile a reader of ``names`` (Wireshark names, ``#N`` for the Nth layer of the shape
     that has the field) for frames of ``shape`` (spec names, outermost first) decoded with
     ``options`` (default: the decoder's).  Raises :class:`ShapeError` for what cannot be read
-    straight from the bytes."""
+    straight from the bytes.
+
+    ``checked=False`` leaves out the checks that the bytes are that shape (the dispatch from
+    layer to layer, a variable header's minimum): the values are read as if they were, for a
+    caller whose own checks tell a frame of another shape apart (and say what it is)."""
     if options is None:
         from vxlankit.codec import DEFAULT_OPTIONS
 
@@ -198,7 +213,7 @@ def shape_reader(shape: Sequence[str], names: Sequence[str],
                            "_mac": _mac}
     plan = _Plan()
     checks: list[str] = []
-    for i, spec in enumerate(specs):
+    for i, spec in enumerate(specs if checked else ()):
         minimum = _MINIMUM.get(spec.name)
         if minimum is not None:
             field = field_of(spec, minimum[0])
@@ -228,13 +243,13 @@ def shape_reader(shape: Sequence[str], names: Sequence[str],
     def resolve(text: str) -> str:
         return re.sub(r"@(\d+)@", lambda m: exprs[int(m.group(1))], text)
 
-    test = " and ".join(resolve(check) for check in checks) or "True"
+    test = " and ".join(resolve(check) for check in checks)
     values = ", ".join(exprs[k] for k in wanted)
     source = (f"def read(buf, off=0):\n"
               f"    if len(buf) - off < {size}:\n        return None\n"
               f"    {', '.join(items)}{',' if len(items) == 1 else ''} = _unpack(buf, off)\n"
-              f"    if not ({test}):\n        return None\n"
-              f"    return ({values}{',' if len(wanted) == 1 else ''})\n")
+              + (f"    if not ({test}):\n        return None\n" if test else "")
+              + f"    return ({values}{',' if len(wanted) == 1 else ''})\n")
     code = compile(source, f"<shape {'/'.join(shape)}>", "exec")
     exec(code, env)  # noqa: S102 - source built above from the specs, nothing from outside
     return ShapeReader(tuple(shape), tuple(names), size, source, env["read"])
