@@ -12,7 +12,7 @@ import struct
 from collections.abc import Mapping
 
 from vxlankit import build
-from vxlankit.addr import ip6_str, ip_bytes, ip_str, mac_bytes
+from vxlankit.addr import ip_bytes, ip_str, mac_bytes
 from vxlankit.checksum import internet_checksum, transport_checksum
 from vxlankit.codec import DecodeOptions, decode, encode
 from vxlankit.codec.options import fast_path_applies
@@ -242,7 +242,12 @@ _read_outer = shape_reader(
     ("ip.dsfield", "ip.len", "ip.frag_offset", "ip.proto", "ip.src", "ip.dst", "udp.srcport",
      "udp.dstport", "udp.length", "udp.checksum", "vxlan.flags", "vxlan.gbp", "vxlan.vni",
      "vxlan.reserved8"), checked=False).read
-_OUTER6 = struct.Struct("!IHBB16s16sHHHHHHI")  # IPv6, UDP, VXLAN: 56 bytes
+# IPv6, UDP, VXLAN: 56 bytes (its checks are the caller's, as for IPv4).
+_read_outer6 = shape_reader(
+    ("ipv6", "udp", "vxlan"),
+    ("ipv6.tclass", "ipv6.plen", "ipv6.src", "ipv6.dst", "udp.srcport", "udp.dstport",
+     "udp.length", "udp.checksum", "vxlan.flags", "vxlan.gbp", "vxlan.vni", "vxlan.reserved8"),
+    checked=False).read
 # The UDP layers that carry frames further in (a VXLAN hop may be inside them): the tunnels.
 _TUNNELS = frozenset(spec.name for spec in LAYERS if spec.role == TUNNEL)
 # IPv6 next headers the fast path leaves to the decoder: extension headers (RFC 8200 4,
@@ -263,15 +268,6 @@ def _ip(raw: bytes) -> str:
         if len(_texts) > 65536:
             _texts.clear()
         text = _texts[raw] = ip_str(raw)
-    return text
-
-
-def _ip6(raw: bytes) -> str:
-    text = _texts.get(raw)
-    if text is None:
-        if len(_texts) > 65536:
-            _texts.clear()
-        text = _texts[raw] = ip6_str(raw)
     return text
 
 
@@ -367,8 +363,10 @@ def _fast_ipv6(data: bytes, b: int, udp_ports: Mapping[int, str]
         return "", []
     if len(data) < 70 + b:
         return None
-    (vtf, plen, _, _, src, dst, sport, dport, ulen, ucsum, flags, gbp,
-     word) = _OUTER6.unpack_from(data, 14 + b)
+    outer = _read_outer6(data, 14 + b)
+    if outer is None:
+        return None
+    tclass, plen, src, dst, sport, dport, ulen, ucsum, flags, gbp, vni, reserved8 = outer
     if plen < 8 or plen > len(data) - 54 - b:
         return None
     kind = port_layer(udp_ports, sport, dport)
@@ -380,8 +378,8 @@ def _fast_ipv6(data: bytes, b: int, udp_ports: Mapping[int, str]
     inner = _inner_frame(data, 70 + b, udp_end, udp_ports)
     if inner is None:
         return None
-    hop = VxlanReceived(_ip6(src), _ip6(dst), sport, dport, word >> 8, inner, flags, gbp,
-                        word & 0xFF, (vtf >> 20) & 0xFF, ucsum)
+    hop = VxlanReceived(src, dst, sport, dport, vni, inner, flags, gbp, reserved8, tclass,
+                        ucsum)
     return _mac(data[:6]), [hop]
 
 

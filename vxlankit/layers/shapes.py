@@ -283,4 +283,9 @@ def _ntoa(raw: bytes) -> str:
 
 
 def _ntop6(raw: bytes) -> str:
-    return socket.inet_ntop(socket.AF_INET6, raw)
+    text = _texts.get(raw)
+    if text is None:
+        if len(_texts) > 65536:
+            _texts.clear()
+        text = _texts[raw] = socket.inet_ntop(socket.AF_INET6, raw)
+    return text
