@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Callable
 
 from vxlankit.errors import EncodeError
 
@@ -149,3 +150,25 @@ def is_group_mac(mac: str) -> bool:
 def docker_mac(ip: str) -> str:
     """The MAC Docker derives for a container: ``02:42`` followed by the four IPv4 octets."""
     return mac_str(b"\x02\x42" + ip_bytes(ip))
+
+
+def text_cache(convert: Callable[[bytes], str], limit: int = 65536) -> Callable[[bytes], str]:
+    """``convert`` (address bytes -> text) remembered by the bytes, up to ``limit`` of them
+    (then forgotten at once): a capture repeats a few addresses millions of times, and a dict
+    lookup is cheaper than formatting.  The fast paths' address texts."""
+    texts: dict[bytes, str] = {}
+
+    def text(raw: bytes) -> str:
+        found = texts.get(raw)
+        if found is None:
+            if len(texts) >= limit:
+                texts.clear()
+            found = texts[raw] = convert(raw)
+        return found
+
+    return text
+
+
+mac_text = text_cache(mac_str)
+ip_text = text_cache(ip_str)
+ip6_text = text_cache(ip6_str)

@@ -12,7 +12,7 @@ import struct
 from collections.abc import Mapping
 
 from vxlankit import build
-from vxlankit.addr import ip_bytes, ip_str, mac_bytes
+from vxlankit.addr import ip_bytes, ip_text, mac_bytes, mac_text
 from vxlankit.checksum import internet_checksum, transport_checksum
 from vxlankit.codec import DecodeOptions, decode, encode
 from vxlankit.codec.options import fast_path_applies
@@ -257,29 +257,6 @@ _INNER_ETH = struct.Struct("!6s6sH")
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
 _TAGS = (0x8100, 0x88A8, 0x9100)
 
-# Address texts by their bytes: a capture repeats a few addresses millions of times, and a
-# dict lookup is cheaper than formatting (bounded: cleared when full).
-_texts: dict[bytes, str] = {}
-
-
-def _ip(raw: bytes) -> str:
-    text = _texts.get(raw)
-    if text is None:
-        if len(_texts) > 65536:
-            _texts.clear()
-        text = _texts[raw] = ip_str(raw)
-    return text
-
-
-def _mac(raw: bytes) -> str:
-    text = _texts.get(raw)
-    if text is None:
-        if len(_texts) > 65536:
-            _texts.clear()
-        text = _texts[raw] = raw.hex(":")
-    return text
-
-
 # The underlay of a VXLAN datagram (Ethernet / IPv4 without options / UDP), read by a reader
 # compiled from the three layers' specs.
 _UNDERLAY_UDP = shape_reader(
@@ -347,7 +324,7 @@ def fast_vxlan_received(data: bytes, linktype: int, vxlan_ports: frozenset[int],
     if inner is None:
         return None
     hop = VxlanReceived(src, dst, sport, dport, vni, inner, flags, gbp, reserved8, tos, ucsum)
-    return _mac(data[:6]), [hop]
+    return mac_text(data[:6]), [hop]
 
 
 def _fast_ipv6(data: bytes, b: int, udp_ports: Mapping[int, str]
@@ -380,7 +357,7 @@ def _fast_ipv6(data: bytes, b: int, udp_ports: Mapping[int, str]
         return None
     hop = VxlanReceived(src, dst, sport, dport, vni, inner, flags, gbp, reserved8, tclass,
                         ucsum)
-    return _mac(data[:6]), [hop]
+    return mac_text(data[:6]), [hop]
 
 
 def _inner_frame(data: bytes, off: int, end: int, udp_ports: Mapping[int, str]
@@ -398,7 +375,8 @@ def _inner_frame(data: bytes, off: int, end: int, udp_ports: Mapping[int, str]
         if data[start + 4:start + 6] == b"\x06\x04" and avail >= 28:
             htype, ptype, _, _, op, sha, spa, tha, tpa = _ARP.unpack_from(data, start)
             if ptype == 0x0800 and htype in (1, 6):
-                arp = ArpInfo(op, _mac(sha), _ip(spa), _mac(tha), _ip(tpa), htype, ptype, 6, 4)
+                arp = ArpInfo(op, mac_text(sha), ip_text(spa), mac_text(tha), ip_text(tpa),
+                              htype, ptype, 6, 4)
         else:
             return None  # other sizes: the full decoder's rules decide
     elif etype == 0x86DD:
@@ -424,9 +402,9 @@ def _inner_frame(data: bytes, off: int, end: int, udp_ports: Mapping[int, str]
             if (sport in udp_ports or dport in udp_ports) and port_layer(
                     udp_ports, sport, dport) in _TUNNELS:
                 return None  # a tunnel in the tunnel: more hops than this path reads
-        ip = IpInfo(_ip(data[start + 12:start + 16]), _ip(data[start + 16:start + 20]),
+        ip = IpInfo(ip_text(data[start + 12:start + 16]), ip_text(data[start + 16:start + 20]),
                     proto, data[start + 8], data[start + 1], bool(ffo & 0x4000), sport, dport)
-    return Frame(_mac(dst), _mac(src), etype, arp, ip, payload)
+    return Frame(mac_text(dst), mac_text(src), etype, arp, ip, payload)
 
 
 def fast_path_ports(options: DecodeOptions

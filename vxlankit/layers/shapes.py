@@ -23,12 +23,12 @@ verdict or a field placed by the message type is the decoder's.
 from __future__ import annotations
 
 import re
-import socket
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vxlankit.addr import ip6_text, ip_text, mac_text
 from vxlankit.codec.options import DecodeOptions
 from vxlankit.layers.registry import LAYERS, field_of
 from vxlankit.layers.spec import BOOL, BYTES, ETHER, IPV4, IPV6, UINT, Field, LayerSpec
@@ -209,8 +209,8 @@ def shape_reader(shape: Sequence[str], names: Sequence[str],
         starts.append(at)
         at += spec.header_len
     size = at
-    env: dict[str, Any] = {"_int": int.from_bytes, "_ntoa": _ntoa, "_ntop6": _ntop6,
-                           "_mac": _mac}
+    env: dict[str, Any] = {"_int": int.from_bytes, "_ntoa": ip_text, "_ntop6": ip6_text,
+                           "_mac": mac_text}
     plan = _Plan()
     checks: list[str] = []
     for i, spec in enumerate(specs if checked else ()):
@@ -258,34 +258,3 @@ def shape_reader(shape: Sequence[str], names: Sequence[str],
 def _items_of(fmt: str) -> list[str]:
     """The value-producing codes of a struct format ("6s", "H"; not the pad bytes)."""
     return [code for code in re.findall(r"\d*[a-zA-Z]", fmt[1:]) if not code.endswith("x")]
-
-
-# Address texts by their bytes, bounded: a capture repeats few addresses many times.
-_texts: dict[bytes, str] = {}
-
-
-def _mac(raw: bytes) -> str:
-    text = _texts.get(raw)
-    if text is None:
-        if len(_texts) > 65536:
-            _texts.clear()
-        text = _texts[raw] = raw.hex(":")
-    return text
-
-
-def _ntoa(raw: bytes) -> str:
-    text = _texts.get(raw)
-    if text is None:
-        if len(_texts) > 65536:
-            _texts.clear()
-        text = _texts[raw] = socket.inet_ntoa(raw)
-    return text
-
-
-def _ntop6(raw: bytes) -> str:
-    text = _texts.get(raw)
-    if text is None:
-        if len(_texts) > 65536:
-            _texts.clear()
-        text = _texts[raw] = socket.inet_ntop(socket.AF_INET6, raw)
-    return text
