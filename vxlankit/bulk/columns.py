@@ -25,7 +25,7 @@ from typing import Any
 
 from vxlankit.bulk._deps import require
 from vxlankit.bulk._numpy import np, npt
-from vxlankit.layers.registry import LAYERS, frame_protocols
+from vxlankit.layers.registry import LAYERS, frame_protocols, split_occurrence
 from vxlankit.layers.spec import ETHER as ETHER_FIELD
 from vxlankit.layers.spec import IPV4 as IPV4_FIELD
 from vxlankit.layers.spec import Field
@@ -127,14 +127,9 @@ FRAME_COLUMNS = ("frame.number", "frame.time_epoch", "frame.len", "frame.cap_len
 DECODED_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.name not in FRAME_COLUMNS)
 
 
-def _field(name: str) -> tuple[str, int]:
-    base, _, occurrence = name.partition("#")
-    return base, int(occurrence) if occurrence else 1
-
-
 _PACKET_FIELDS = tuple(
-    (c.name, *_field(c.name)) for c in DECODED_COLUMNS if not c.name.startswith("vxlankit.")
-    and c.name != "frame.protocols"
+    (c.name, *split_occurrence(c.name)) for c in DECODED_COLUMNS
+    if not c.name.startswith("vxlankit.") and c.name != "frame.protocols"
 )
 
 

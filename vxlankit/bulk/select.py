@@ -21,14 +21,26 @@ from typing import Any
 
 from vxlankit.bulk._deps import require
 from vxlankit.bulk._numpy import np
-from vxlankit.bulk.columns import BY_NAME, arrow_schema, arrow_type
+from vxlankit.bulk.columns import arrow_schema
 from vxlankit.bulk.errors import SelectionError
 from vxlankit.bulk.frames import FrameBatch, InterfaceInfo
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
-from vxlankit.layers.registry import ALIASES, FIELDS, LAYERS, field_for
+from vxlankit.layers.registry import (
+    ALIASES,
+    DECLARATIONS,
+    FIELDS,
+    field_for,
+    split_occurrence,
+)
 from vxlankit.layers.spec import BOOL, BYTES, ETHER, IPV4, IPV6, STRING, UINT
 from vxlankit.present.filter import FRAME_FIELDS as FILTER_FRAME_FIELDS
-from vxlankit.present.run import DecodedRecord, PacketTest, RecordDecoder, Selection
+from vxlankit.present.run import (
+    DecodedRecord,
+    PacketTest,
+    RecordDecoder,
+    Selection,
+    frame_time_ns,
+)
 
 __all__ = ["ExportSelection", "export_selection"]
 
@@ -42,20 +54,11 @@ _FRAME_KINDS = {
 }
 
 
-def _split(name: str) -> tuple[str, int]:
-    base, sep, number = name.partition("#")
-    if not sep:
-        return base, 1
-    if not number.isdigit() or int(number) < 1:
-        raise SelectionError(f"-e {name}: an occurrence is #1, #2, ... (as ip.src#2)")
-    return base, int(number)
-
-
 def _widest(name: str) -> Any:
     """The Arrow type of registry field ``name``: the widest its declarations allow (VXLAN's
     ``vxlan.flags`` is two bytes, VXLAN-GPE's one)."""
     pa = require("pyarrow")
-    declared = [f for spec in LAYERS for f in spec.fields if f.name == name]
+    declared = DECLARATIONS[name]
     kinds = {f.type for f in declared}
     kind = FIELDS[name].type if len(kinds) != 1 else kinds.pop()
     sizes = [f.width or 8 for f in declared if f.type == UINT]
@@ -143,10 +146,10 @@ class ExportSelection:
                                   + ", ".join(sorted({f for f in self.fields
                                                       if self.fields.count(f) > 1})))
             out = []
+            bulk = set(schema.names)
             for name in self.fields:
-                column = BY_NAME.get(name)
-                if column is not None:
-                    out.append(pa.field(name, arrow_type(column), nullable=column.nullable))
+                if name in bulk:  # a bulk column, as the bulk schema has it
+                    out.append(schema.field(name))
                     continue
                 rich = _rich_column(name)
                 self._rich[name] = rich
@@ -230,7 +233,10 @@ def _compiled(display_filter: str | PacketTest | None) -> PacketTest | None:
 
 def _rich_column(name: str) -> _Rich:
     pa = require("pyarrow")
-    base, occurrence = _split(name)
+    try:
+        base, occurrence = split_occurrence(name)
+    except ValueError as exc:
+        raise SelectionError(f"-e {exc}") from None
     if base in _FRAME_KINDS:
         if occurrence != 1:
             raise SelectionError(f"-e {name}: a frame field occurs once")
@@ -250,15 +256,9 @@ _FrameValue = Callable[[DecodedRecord], Any]
 
 
 def _frame_value(name: str, item: DecodedRecord, shown_ts_ns: int) -> Any:
-    rec = item.record
-    if name in ("frame.time", "frame.time_epoch"):
-        return rec.ts_ns
-    if name == "frame.time_relative":
-        return rec.ts_ns - item.first_ts_ns
-    if name == "frame.time_delta":
-        return rec.ts_ns - item.prev_ts_ns
-    if name == "frame.time_delta_displayed":
-        return rec.ts_ns - shown_ts_ns
+    ns = frame_time_ns(name, item, shown_ts_ns)
+    if ns is not None:
+        return ns
     frame = item.packet.frame
     if frame is not None and name in frame:
         return frame[name]

@@ -171,6 +171,24 @@ def _fields() -> dict[str, Field]:
 FIELDS: Mapping[str, Field] = MappingProxyType(_fields())
 
 
+# Every declaration of each field name, in registry order (VXLAN's vxlan.flags is two bytes,
+# VXLAN-GPE's one): what a width or a type over all the layers that have a field reads.
+DECLARATIONS: Mapping[str, tuple[Field, ...]] = MappingProxyType({
+    name: tuple(f for spec in LAYERS for f in spec.fields if f.name == name)
+    for name in {f.name for spec in LAYERS for f in spec.fields}})
+
+
+def split_occurrence(name: str) -> tuple[str, int]:
+    """``"ip.src#2"`` -> ``("ip.src", 2)``, ``"ip.src"`` -> ``("ip.src", 1)``: Wireshark's
+    occurrence suffix.  ValueError for anything but ``#`` and a number from 1."""
+    base, sep, number = name.partition("#")
+    if not sep:
+        return base, 1
+    if not (number.isascii() and number.isdigit()) or int(number) < 1:
+        raise ValueError(f"{name}: an occurrence is #1, #2, ... (as ip.src#2)")
+    return base, int(number)
+
+
 _SPEC_FIELDS: dict[str, dict[str, Field]] = {
     spec.name: {f.name: f for f in spec.fields} for spec in LAYERS}
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from vxlankit.addr import ip6_text, ip_text, mac_text
 from vxlankit.codec.options import DecodeOptions
-from vxlankit.layers.registry import LAYERS, field_of
+from vxlankit.layers.registry import LAYERS, field_of, split_occurrence
 from vxlankit.layers.spec import BOOL, BYTES, ETHER, IPV4, IPV6, UINT, Field, LayerSpec
 
 __all__ = ["ShapeError", "ShapeReader", "shape_reader"]
@@ -56,11 +56,6 @@ class ShapeReader:
     size: int
     source: str
     read: Callable[..., tuple[Any, ...] | None]
-
-
-def _split(name: str) -> tuple[str, int]:
-    base, sep, number = name.partition("#")
-    return base, int(number) if sep else 1
 
 
 class _Plan:
@@ -225,7 +220,10 @@ def shape_reader(shape: Sequence[str], names: Sequence[str],
             _selects(spec, specs[i + 1], starts[i], options, plan, checks, env)
     wanted = []
     for name in names:
-        base, occurrence = _split(name)
+        try:
+            base, occurrence = split_occurrence(name)
+        except ValueError as exc:
+            raise ShapeError(str(exc)) from None
         holders = [(spec, start) for spec, start in zip(specs, starts, strict=True)
                    if field_of(spec, base) is not None]
         if len(holders) < occurrence or occurrence < 1:

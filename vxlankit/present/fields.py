@@ -17,7 +17,7 @@ from typing import Any
 from vxlankit.layers.registry import ALIASES, FIELDS, field_for, frame_protocols
 from vxlankit.layers.spec import Field
 from vxlankit.packet import Packet
-from vxlankit.present.run import DecodedRecord, frame_values
+from vxlankit.present.run import DecodedRecord, frame_time_ns, frame_values
 from vxlankit.present.timeformat import epoch_str, format_seconds
 
 __all__ = ["FieldsFormat", "field_lines", "fields_format", "unknown_fields"]
@@ -111,14 +111,9 @@ def _shown(name: str, packet: Packet) -> list[str]:
 
 def _frame_value(name: str, item: DecodedRecord, shown_ts_ns: int) -> Any:
     rec = item.record
-    if name == "frame.time_epoch":
-        return epoch_str(rec.ts_ns)
-    if name == "frame.time_relative":
-        return format_seconds(rec.ts_ns - item.first_ts_ns, 9)
-    if name == "frame.time_delta":
-        return format_seconds(rec.ts_ns - item.prev_ts_ns, 9)
-    if name == "frame.time_delta_displayed":
-        return format_seconds(rec.ts_ns - shown_ts_ns, 9)
+    ns = frame_time_ns(name, item, shown_ts_ns)
+    if ns is not None:
+        return epoch_str(ns) if name == "frame.time_epoch" else format_seconds(ns, 9)
     if name == "frame.protocols":
         return frame_protocols(item.packet)
     return frame_values(rec, rec.interface).get(name)  # the record's own (what -Y reads)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection
 from typing import Any, NoReturn
 
 from vxlankit.errors import FilterError
-from vxlankit.layers.registry import ALIASES, FIELDS, LAYERS, spec_for
+from vxlankit.layers.registry import ALIASES, DECLARATIONS, FIELDS, spec_for
 from vxlankit.layers.registry import PROTOCOLS as REGISTRY_PROTOCOLS
 from vxlankit.layers.spec import BOOL, EXTENSION, IPV4, IPV6, UINT
 from vxlankit.packet import Packet
@@ -426,14 +426,12 @@ def _uint_max(name: str) -> int | None:
     declaration gives no width."""
     if name in _FRAME_WIDTHS:
         return (1 << 8 * _FRAME_WIDTHS[name]) - 1
-    names = ALIASES.get(name, (name,))
     widest = 0
-    for spec in LAYERS:
-        for f in spec.fields:
-            if f.name in names:
-                if f.type != UINT or not f.width:
-                    return None
-                widest = max(widest, f.width)
+    for n in ALIASES.get(name, (name,)):
+        for f in DECLARATIONS.get(n, ()):
+            if f.type != UINT or not f.width:
+                return None
+            widest = max(widest, f.width)
     return (1 << 8 * widest) - 1 if widest else None
 
 

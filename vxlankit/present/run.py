@@ -41,6 +41,7 @@ __all__ = [
     "Selection",
     "decode_capture",
     "decode_records",
+    "frame_time_ns",
     "options_for",
     "packet_vnis",
     "packet_vteps",
@@ -268,6 +269,22 @@ class RecordDecoder:
         if self._keep_all or self.select(packet):
             return DecodedRecord(record, packet, first, prev)
         return None
+
+
+def frame_time_ns(name: str, item: DecodedRecord, shown_ts_ns: int) -> int | None:
+    """The ``frame.time*`` field ``name`` of ``item`` in nanoseconds (``shown_ts_ns``: the
+    timestamp of the packet shown before it, for ``frame.time_delta_displayed``), or None
+    for another name.  ``-T fields`` formats these, ``export -e`` stores them."""
+    ts = item.record.ts_ns
+    if name in ("frame.time", "frame.time_epoch"):
+        return ts
+    if name == "frame.time_relative":
+        return ts - item.first_ts_ns
+    if name == "frame.time_delta":
+        return ts - item.prev_ts_ns
+    if name == "frame.time_delta_displayed":
+        return ts - shown_ts_ns
+    return None
 
 
 def decode_records(
