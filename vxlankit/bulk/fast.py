@@ -36,7 +36,9 @@ from vxlankit.bulk._numpy import np, npt
 from vxlankit.bulk.columns import ColumnBatch, row_from_packet
 from vxlankit.bulk.frames import PAD, FrameBatch, gather_rows
 from vxlankit.codec import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions, decode
-from vxlankit.layers import dns, erspan, geneve, gre, icmpv6, ipv6, ipv6ext
+from vxlankit.layers import arp, dns, erspan, geneve, gre, icmpv6, ipv6, ipv6ext
+from vxlankit.layers.registry import BY_NAME, field_of
+from vxlankit.layers.spec import BOOL, BYTES, ETHER
 from vxlankit.packet import (
     CHECKSUM_BAD,
     CHECKSUM_GOOD,
@@ -427,9 +429,10 @@ class _Walk:
                 self.eth(r, rest)
             return
         h = self.header(rows, r, 14)
-        etype = _be16(h, 12)
+        etype = _field(h, "eth", "eth.type")
         typed = etype >= 0x0600
-        self.put_occ("eth", rows, [("eth.dst", h[:, 0:6]), ("eth.src", h[:, 6:12])])
+        self.put_occ("eth", rows, [("eth.dst", _field(h, "eth", "eth.dst")),
+                                   ("eth.src", _field(h, "eth", "eth.src"))])
         code: Any = _ETH
         if typed.all():
             self.put_occ("eth.type", rows, [("eth.type", etype)])
@@ -449,17 +452,19 @@ class _Walk:
             return
         code = int(self.nxt[rows[0]])  # a group is one layer: every row has this code
         h = self.header(rows, r, 4)
+        layer = "vlan" if code == _VLAN else "ieee8021ad"
         if code == _VLAN:  # 802.1ad's tag has fields of its own name (ieee8021ad.id)
-            self.put_occ("vlan", rows, [("vlan.id", _be16(h, 0) & 0x0FFF)])
-        self.step(rows, code, r + 4, self.t.etype[_be16(h, 2)])
+            self.put_occ("vlan", rows, [("vlan.id", _field(h, layer, "vlan.id"))])
+        self.step(rows, code, r + 4, self.t.etype[_field(h, layer, f"{layer}.etype")])
 
     def ip(self, r: int, rows: Rows) -> None:
         s = self.sel(rows)
         h = self.header(rows, r, 20)
-        total = _be16(h, 2)
+        total = _field(h, "ip", "ip.len")
         # Version 4 with a 20-byte header; anything else is malformed, truncated or carries
         # options, all of which the rich decoder handles.
-        bad = (self.end[s] - r < 20) | (h[:, 0] != 0x45) | (total < 20)
+        bad = ((self.end[s] - r < 20) | (_field(h, "ip", "ip.version") != 4)
+               | (_field(h, "ip", "ip.hdr_len", raw=True) != 5) | (total < 20))
         rest = self.reject(rows, bad)
         if rest is not None:
             if len(rest):
@@ -471,22 +476,23 @@ class _Walk:
             wrong = (words % 0xFFFF != 0) | (words == 0)
             status = np.where(wrong, CHECKSUM_BAD, CHECKSUM_GOOD)
             self.bad_checksums(_IP_BAD, r + 10, rows, np.arange(len(rows)), wrong,
-                               _be16(h, 10), words)
+                               _field(h, "ip", "ip.checksum"), words)
         stop = total.astype(np.int64) + r
         cut = stop > self.end[s]
         if cut.any():
             self.truncated[s] |= cut
             self.cuts.append((_IP_CUT, r, rows[cut], stop[cut] - r, self.end[s][cut] - r))
         self.trailer(rows, stop, ~cut)
-        ffo = _be16(h, 6)
-        fragment = (ffo & 0x1FFF) != 0
-        more = (ffo & 0x2000) != 0
+        fragment = _field(h, "ip", "ip.frag_offset") != 0
+        more = _field(h, "ip", "ip.flags.mf")
         self.ip_complete[s] = ~cut & ~(more & ~fragment)
-        self.pseudo[s] = (_be16(h, 12).astype(np.int64) + _be16(h, 14) + _be16(h, 16)
-                          + _be16(h, 18))
+        src, dst = _field(h, "ip", "ip.src"), _field(h, "ip", "ip.dst")
+        # the pseudo-header's addresses, as big-endian words
+        self.pseudo[s] = ((src >> 16).astype(np.int64) + (src & 0xFFFF) + (dst >> 16)
+                          + (dst & 0xFFFF))
         self.v6[s] = False
-        proto = h[:, 9]
-        self.put_occ("ip", rows, [("ip.src", _be32(h, 12)), ("ip.dst", _be32(h, 16)),
+        proto = _field(h, "ip", "ip.proto")
+        self.put_occ("ip", rows, [("ip.src", src), ("ip.dst", dst),
                                   ("ip.proto", proto), ("ip.checksum.status", status)])
         nxt = self.t.proto[proto]
         if fragment.any():
@@ -496,14 +502,14 @@ class _Walk:
     def udp(self, r: int, rows: Rows) -> None:
         s = self.sel(rows)
         h = self.header(rows, r, 8)
-        length = _be16(h, 4).astype(np.int64)
+        length = _field(h, "udp", "udp.length").astype(np.int64)
         avail = self.end[s] - r
         over = length > avail
         complete = self.ip_complete[s] & ~over
         # Past the end of a complete IP payload is malformed; past the end of the capture,
         # truncated (without an error).
         bad = (avail < 8) | (length < 8) | (over & self.ip_complete[s])
-        checksum = _be16(h, 6)
+        checksum = _field(h, "udp", "udp.checksum")
         rest = self.reject(rows, bad)
         if rest is not None:
             if len(rest):
@@ -532,7 +538,7 @@ class _Walk:
             status[verified] = CHECKSUM_GOOD
         if wrong is not None:
             status[wrong] = CHECKSUM_BAD
-        sport, dport = _be16(h, 0), _be16(h, 2)
+        sport, dport = _field(h, "udp", "udp.srcport"), _field(h, "udp", "udp.dstport")
         self.put_occ("udp", rows, [("udp.srcport", sport), ("udp.dstport", dport),
                                    ("udp.checksum.status", status)])
         # As udp.dissect (and Wireshark): the lower port first, then the higher; 0 is none.
@@ -548,19 +554,19 @@ class _Walk:
         s = self.sel(rows)
         h = self.header(rows, r, 20)
         end = self.end[s]
-        hdr_len = (h[:, 12] >> 4).astype(np.int64) * 4
+        hdr_len = _field(h, "tcp", "tcp.hdr_len", raw=True).astype(np.int64) * 4
         bad = (end - r < 20) | (hdr_len < 20) | (hdr_len > end - r)
         rest = self.reject(rows, bad)
         if rest is not None:
             if len(rest):
                 self.tcp(r, rest)
             return
-        sport, dport = _be16(h, 0), _be16(h, 2)
+        sport, dport = _field(h, "tcp", "tcp.srcport"), _field(h, "tcp", "tcp.dstport")
         status: Any = CHECKSUM_UNVERIFIED
         fields: list[tuple[str, Any]] = [
-            ("tcp.srcport", sport), ("tcp.dstport", dport), ("tcp.seq_raw", _be32(h, 4)),
-            ("tcp.ack_raw", _be32(h, 8)), ("tcp.flags", _be16(h, 12) & 0x0FFF),
-            ("tcp.window_size_value", _be16(h, 14))]
+            ("tcp.srcport", sport), ("tcp.dstport", dport)] + [
+            (name, _field(h, "tcp", name)) for name in (
+                "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "tcp.window_size_value")]
         if self.t.verify:
             checked = self.ip_complete[s]
             status = np.where(checked, CHECKSUM_GOOD, CHECKSUM_UNVERIFIED)
@@ -571,7 +577,8 @@ class _Walk:
                 sums = word_sums(self.buf, begin, begin + length)
                 extra = self.pseudo[rows[at]] + 6 + length
                 wrong = self.bad_checksums(_TCP_BAD, r + 16, rows, at,
-                                           (sums + extra * 256) % 0xFFFF != 0, _be16(h, 16),
+                                           (sums + extra * 256) % 0xFFFF != 0,
+                                           _field(h, "tcp", "tcp.checksum"),
                                            sums, extra)
                 if wrong is not None:
                     status[wrong] = CHECKSUM_BAD
@@ -595,8 +602,8 @@ class _Walk:
             return
         h = self.header(rows, r, 8)
         self.depth[s] += 1
-        self.put_occ("vxlan", rows, [("vxlan.flags", _be16(h, 0)), ("vxlan.gbp", _be16(h, 2)),
-                                     ("vxlan.vni", _be32(h, 4) >> 8)])
+        self.put_occ("vxlan", rows, [(name, _field(h, "vxlan", name))
+                                     for name in ("vxlan.flags", "vxlan.gbp", "vxlan.vni")])
         self.step(rows, _VXLAN, r + 8, _ETH)
 
     def geneve(self, r: int, rows: Rows) -> None:
@@ -605,7 +612,7 @@ class _Walk:
         looked up in the EtherType table."""
         s = self.sel(rows)
         h = self.header(rows, r, geneve.HEADER_LEN)
-        length = geneve.HEADER_LEN + (h[:, 0] & 0x3F).astype(np.int64) * 4
+        length = geneve.HEADER_LEN + (h[:, 0] & geneve.OPTIONS_LEN_MASK).astype(np.int64) * 4
         avail = self.end[s] - r
         bad = (avail < length) | (self.depth[s] >= self.t.max_depth)
         with_options = np.flatnonzero(~bad & (length > geneve.HEADER_LEN))
@@ -618,8 +625,9 @@ class _Walk:
                 self.geneve(r, rest)
             return
         self.depth[s] += 1
-        self.put_occ("geneve", rows, [("geneve.vni", _be32(h, 4) >> 8)])
-        self.step(rows, _GENEVE, length + r, self.t.etype[_be16(h, 2)])
+        self.put_occ("geneve", rows, [("geneve.vni", _field(h, "geneve", "geneve.vni"))])
+        self.step(rows, _GENEVE, length + r, self.t.etype[_field(h, "geneve",
+                                                                 "geneve.proto_type")])
 
     def geneve_options(self, r: int, rows: Rows, length: I64) -> Mask:
         """Of Geneve headers at ``r`` (all there, ``length`` bytes with the options), those
@@ -644,9 +652,9 @@ class _Walk:
         s = self.sel(rows)
         h = self.header(rows, r, size)
         avail = self.end[s] - r
-        plen = _be16(h, 4).astype(np.int64)
-        nxt = h[:, 6]
-        bad = (avail < size) | ((h[:, 0] >> 4) != ipv6.VERSION) | (
+        plen = _field(h, "ipv6", "ipv6.plen").astype(np.int64)
+        nxt = _field(h, "ipv6", "ipv6.nxt")
+        bad = (avail < size) | (_field(h, "ipv6", "ipv6.version") != ipv6.VERSION) | (
             (plen == 0) & (nxt == ipv6.NXT_HOPOPTS))
         rest = self.reject(rows, bad)
         if rest is not None:
@@ -661,7 +669,8 @@ class _Walk:
         self.trailer(rows, stop, ~cut)
         self.ip_complete[s] = ~cut
         # Big-endian word sum of both addresses, from their little-endian lanes (x 256).
-        self.pseudo[s] = _lane_sums(h[:, 8:40].view("<u4")) % 0xFFFF * 256
+        at = _place("ipv6", "ipv6.src", False)[0]  # the destination follows it
+        self.pseudo[s] = _lane_sums(h[:, at:at + 32].view("<u4")) % 0xFFFF * 256
         self.v6[s] = True
         self.step(rows, _IPV6, r + size, self.t.proto[nxt])
 
@@ -670,14 +679,15 @@ class _Walk:
         next header and length; its options are not read."""
         s = self.sel(rows)
         h = self.header(rows, r, 2)
-        size = (h[:, 1].astype(np.int64) + 1) * 8
+        code = int(self.nxt[rows[0]])  # a group is one layer: every row has this code
+        layer = ipv6ext.HOPOPTS if code == _HOPOPTS else ipv6ext.DSTOPTS
+        size = (_field(h, layer, f"{layer}.len").astype(np.int64) + 1) * 8
         rest = self.reject(rows, self.end[s] - r < size)
         if rest is not None:
             if len(rest):
                 self.ipv6_options(r, rest)
             return
-        code = int(self.nxt[rows[0]])  # a group is one layer: every row has this code
-        self.step(rows, code, size + r, self.t.proto[h[:, 0]])
+        self.step(rows, code, size + r, self.t.proto[_field(h, layer, f"{layer}.nxt")])
 
     def icmpv6(self, r: int, rows: Rows) -> None:
         """Header and fixed part by type (``icmpv6.layout``), the checksum over the
@@ -687,7 +697,7 @@ class _Walk:
         end = self.end[s]
         avail = end - r
         h = self.header(rows, r, icmpv6.HEADER_LEN)
-        kind = h[:, 0]
+        kind = _field(h, "icmpv6", "icmpv6.type")
         need = _ICMPV6_FIXED[kind]
         mldv2 = (kind == icmpv6.MLD_QUERY) & (avail >= icmpv6.MLDV2_QUERY_LEN)
         if mldv2.any():
@@ -711,7 +721,8 @@ class _Walk:
                 sums = word_sums(self.buf, begin + r, begin + end[at])
                 extra = self.pseudo[rows[at]] + icmpv6.IP_PROTO + length
                 self.bad_checksums(_ICMPV6_BAD, r + 2, rows, at,
-                                   (sums + extra * 256) % 0xFFFF != 0, _be16(h, 2), sums, extra)
+                                   (sums + extra * 256) % 0xFFFF != 0,
+                                   _field(h, "icmpv6", "icmpv6.checksum"), sums, extra)
         echo = tail == 1
         self.step(rows, _ICMPV6, np.where(echo, need + r, end), np.where(echo, _DATA, _NONE))
 
@@ -739,10 +750,10 @@ class _Walk:
         sequence number; the payload by "gre.proto", then EtherType."""
         s = self.sel(rows)
         h = self.header(rows, r, 16)
-        flags = _be16(h, 0)
+        flags = _field(h, "gre", "gre.flags_and_version")
         avail = self.end[s] - r
-        c = (flags & gre.FLAG_C) != 0
-        k = (flags & gre.FLAG_K) != 0
+        c = _field(h, "gre", "gre.flags.checksum")
+        k = _field(h, "gre", "gre.flags.key")
         size = (gre.HEADER_LEN + 4 * c + 4 * k + 4 * ((flags & gre.FLAG_S) != 0)).astype(
             np.int64)
         bad = ((avail < size) | ((flags & (gre.FLAG_R | gre.VERSION_MASK)) != 0)
@@ -753,16 +764,18 @@ class _Walk:
                 self.gre(r, rest)
             return
         self.depth[s] += 1
-        proto = _be16(h, 2)
+        proto = _field(h, "gre", "gre.proto")
         if self.t.verify and c.any():
             at = np.flatnonzero(c & self.ip_complete[s])
             if len(at):
                 begin = self.start[rows[at]]
                 sums = word_sums(self.buf, begin + r, begin + self.end[rows[at]])
-                self.bad_checksums(_GRE_BAD, r + 4, rows, at, (sums % 0xFFFF != 0) | (sums == 0),
-                                   _be16(h, 4), sums)
-        if k.any():
-            key = np.where(c, _be32(h, 8), _be32(h, 4))
+                at_sum = gre.SPEC.checksum_at
+                assert at_sum is not None
+                self.bad_checksums(_GRE_BAD, r + at_sum, rows, at,
+                                   (sums % 0xFFFF != 0) | (sums == 0), _be16(h, at_sum), sums)
+        if k.any():  # the key follows the checksum word, when there is one (RFC 2890)
+            key = np.where(c, _be32(h, gre.HEADER_LEN + 4), _be32(h, gre.HEADER_LEN))
             self.put_occ("gre.key", rows[k], [("gre.key", key[k])])
         self.erspan_i[s] = (proto == gre.PROTO_ERSPAN) & ((flags & gre.FLAG_S) == 0)
         self.step(rows, _GRE, size + r, self.t.gre_proto[proto])
@@ -775,9 +788,9 @@ class _Walk:
         h = self.header(rows, r, erspan.LEN_III)
         avail = self.end[s] - r
         type_i = self.erspan_i[s]
-        version = h[:, 0] >> 4
+        version = _field(h, "erspan", "erspan.version")
         iii = version == erspan.TYPE_III
-        size = np.where(iii, erspan.LEN_III + erspan.SUB_LEN * (h[:, 11] & 1),
+        size = np.where(iii, erspan.LEN_III + erspan.SUB_LEN * _field(h, "erspan", "erspan.o"),
                         erspan.LEN_II).astype(np.int64)
         size[type_i] = 0
         bad = ~type_i & (((version != erspan.TYPE_II) & ~iii) | (avail < size))
@@ -789,8 +802,8 @@ class _Walk:
         spanned = ~type_i
         if spanned.any():
             self.put_occ("erspan", rows[spanned],
-                         [("erspan.spanid", (_be16(h, 2) & 0x3FF)[spanned])])
-        eth = ~iii | type_i | (((h[:, 10] >> 2) & 0x1F) == erspan.FT_ETHERNET)
+                         [("erspan.spanid", _field(h, "erspan", "erspan.spanid")[spanned])])
+        eth = ~iii | type_i | (_field(h, "erspan", "erspan.ft") == erspan.FT_ETHERNET)
         self.step(rows, _ERSPAN, size + r, np.where(eth, _ETH, _DATA))
 
     def dns(self, r: int, rows: Rows) -> None:
@@ -809,7 +822,7 @@ class _Walk:
             raw = self.buf.data
             begin = self.start[rows[whole]] + r
             h = self.header(rows[whole], r, dns.HEADER_LEN)
-            counts = [_be16(h, at) for at in (4, 6, 8, 10)]
+            counts = [_field(h, dns.PROTO, name) for name in dns.COUNTS]
             check = dns.check_sections
             for i, lo, hi, c0, c1, c2, c3 in zip(
                     whole.tolist(), begin.tolist(), (begin + avail[whole]).tolist(),
@@ -831,19 +844,20 @@ class _Walk:
     def arp(self, r: int, rows: Rows) -> None:
         s = self.sel(rows)
         h = self.header(rows, r, 28)
-        htype = _be16(h, 0)
+        htype = _field(h, "arp", "arp.hw.type")
         # Ethernet/IPv4 ARP only: other address sizes give other fields.
-        standard = ((h[:, 4] == 6) & (h[:, 5] == 4) & (_be16(h, 2) == 0x0800)
+        standard = ((_field(h, "arp", "arp.hw.size") == 6)
+                    & (_field(h, "arp", "arp.proto.size") == 4)
+                    & (_field(h, "arp", "arp.proto.type") == 0x0800)
                     & ((htype == 1) | (htype == 6)))
         rest = self.reject(rows, (self.end[s] - r < 28) | ~standard)
         if rest is not None:
             if len(rest):
                 self.arp(r, rest)
             return
-        self.put_occ("arp", rows, [
-            ("arp.opcode", _be16(h, 6)), ("arp.src.hw_mac", h[:, 8:14]),
-            ("arp.src.proto_ipv4", _be32(h, 14)), ("arp.dst.hw_mac", h[:, 18:24]),
-            ("arp.dst.proto_ipv4", _be32(h, 24))])
+        self.put_occ("arp", rows, [(name, _field(h, "arp", name)) for name in (
+            "arp.opcode", "arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.hw_mac",
+            "arp.dst.proto_ipv4")])
         self.trailer(rows, r + 28)
         self.step(rows, _ARP, r + 28, _NONE)
 
@@ -856,7 +870,7 @@ class _Walk:
                 self.icmp(r, rest)
             return
         h = self.header(rows, r, 8)
-        kind = h[:, 0]
+        kind = _field(h, "icmp", "icmp.type")
         status: Any = CHECKSUM_UNVERIFIED
         if self.t.verify:
             checked = self.ip_complete[s]
@@ -866,14 +880,15 @@ class _Walk:
                 begin = self.start[rows[at]]
                 sums = word_sums(self.buf, begin + r, begin + end[at])
                 wrong = self.bad_checksums(_ICMP_BAD, r + 2, rows, at,
-                                           (sums % 0xFFFF != 0) | (sums == 0), _be16(h, 2),
-                                           sums)
+                                           (sums % 0xFFFF != 0) | (sums == 0),
+                                           _field(h, "icmp", "icmp.checksum"), sums)
                 if wrong is not None:
                     status[wrong] = CHECKSUM_BAD
-        self.put_occ("icmp", rows, [("icmp.type", kind), ("icmp.code", h[:, 1]),
+        self.put_occ("icmp", rows, [("icmp.type", kind),
+                                    ("icmp.code", _field(h, "icmp", "icmp.code")),
                                     ("icmp.checksum.status", status)])
         echo = (kind == 0) | (kind == 8)
-        ident, seq = _be16(h, 4), _be16(h, 6)
+        ident, seq = _field(h, "icmp", "icmp.ident"), _field(h, "icmp", "icmp.seq")
         if not echo.all():
             ident, seq, echo_rows = ident[echo], seq[echo], rows[echo]
         else:
@@ -923,6 +938,60 @@ _ICMPV6_FIXED, _ICMPV6_TAIL = _icmpv6_tables()
 # An MLD query of at least this many bytes is MLDv2's, with a longer fixed part.
 _MLDV2_FIXED = icmpv6.HEADER_LEN + icmpv6.fixed_length(
     icmpv6.layout(icmpv6.MLD_QUERY, icmpv6.MLDV2_QUERY_LEN))
+
+
+# ---------------------------------------------------------------- fields where specs put them
+
+# (layer, field) -> (offset, size, mask, shift, type), from the layer's spec: the walk reads no
+# place of its own.
+_PLACES: dict[tuple[str, str, bool], tuple[int, int, int, int, str]] = {}
+
+
+def _place(layer: str, name: str, raw: bool) -> tuple[int, int, int, int, str]:
+    found = _PLACES.get((layer, name, raw))
+    if found is not None:
+        return found
+    spec = BY_NAME[layer]
+    field = field_of(spec, name)
+    if field is None:
+        raise KeyError(f"{layer} has no field {name}")
+    span = field.span
+    if span is None and layer == arp.PROTO:  # placed by the address sizes
+        span = arp.ETHERNET_IPV4.get(name)
+    if span is None or not (field.at_span or raw):
+        raise KeyError(f"{name} is not read where it sits")
+    offset, size, mask = span
+    mask = mask or 0
+    shift = (mask & -mask).bit_length() - 1 if mask else 0
+    found = _PLACES[(layer, name, raw)] = (offset, size, mask, shift, field.type)
+    return found
+
+
+def _field(h: npt.NDArray[np.uint8], layer: str, name: str, raw: bool = False) -> Any:
+    """Field ``name`` of every row of ``h`` (headers of ``layer``), read where the layer's
+    spec puts it and as the decoder gives it: a number (masked and shifted; 0 or 1 for a
+    flag), an IPv4 address as a 32-bit number, a MAC or byte string as the rows' bytes.
+    ``raw``: the bits at its span even where the decoder scales them (``ip.hdr_len``)."""
+    offset, size, mask, shift, kind = _place(layer, name, raw)
+    if kind in (ETHER, BYTES):
+        return h[:, offset:offset + size]
+    if size == 1:
+        value: Any = h[:, offset]
+    elif size == 2:
+        value = _be16(h, offset)
+    elif size == 4:
+        value = _be32(h, offset)
+    elif size == 3:
+        value = (h[:, offset].astype(np.uint32) << 16) | _be16(h, offset + 1)
+    else:
+        raise KeyError(f"{name}: a {size}-byte number")
+    if mask:
+        value = value & mask
+        if kind == BOOL:
+            return value != 0
+        if shift:
+            value = value >> shift
+    return value
 
 
 def _be16(h: npt.NDArray[np.uint8], at: int) -> npt.NDArray[np.uint16]:

@@ -189,15 +189,22 @@ def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool
     return encode(out), True
 
 
+def places(hlen: int, plen: int) -> dict[str, Span]:
+    """Where the address fields sit in a message with ``hlen``-byte hardware and
+    ``plen``-byte protocol addresses (the sizes place them: RFC 826)."""
+    at = {"src.hw": (8, hlen), "src.proto": (8 + hlen, plen),
+          "dst.hw": (8 + hlen + plen, hlen), "dst.proto": (8 + 2 * hlen + plen, plen)}
+    found: dict[str, Span] = {}
+    for field in SPEC.fields:
+        for prefix, (off, size) in at.items():
+            if field.name.startswith("arp." + prefix):
+                found[field.name] = (off, size, None)
+    return found
+
+
 def _span(layer: Layer, name: str) -> Span | None:
-    hlen = layer.fields.get("arp.hw.size", 6)
-    plen = layer.fields.get("arp.proto.size", 4)
-    places = {"src.hw": (8, hlen), "src.proto": (8 + hlen, plen),
-              "dst.hw": (8 + hlen + plen, hlen), "dst.proto": (8 + 2 * hlen + plen, plen)}
-    for prefix, (off, size) in places.items():
-        if name.startswith("arp." + prefix):
-            return off, size, None
-    return None
+    return places(layer.fields.get("arp.hw.size", 6),
+                  layer.fields.get("arp.proto.size", 4)).get(name)
 
 
 SPEC = LayerSpec(
@@ -221,3 +228,8 @@ SPEC = LayerSpec(
         Field("arp.dst.proto", BYTES),
     ),
 )
+
+
+# The fields' places in the message every fast path reads (Ethernet hardware addresses,
+# IPv4 protocol addresses): the ARP of IPv4 over Ethernet.
+ETHERNET_IPV4: dict[str, Span] = places(6, 4)

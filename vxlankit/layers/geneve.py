@@ -73,7 +73,8 @@ PROTO = "geneve"
 HEADER_LEN = 8
 PORT = 6081  # IANA's
 OPTION_HEADER_LEN = 4
-MAX_OPTIONS_LEN = 0x3F * 4  # 252 bytes
+OPTIONS_LEN_MASK = 0x3F  # of the first byte: the options' length in 4-byte words
+MAX_OPTIONS_LEN = OPTIONS_LEN_MASK * 4  # 252 bytes
 MAX_OPTION_LEN = OPTION_HEADER_LEN + 0x1F * 4  # 128 bytes
 
 FLAG_O = 0x80  # OAM frame
@@ -145,7 +146,7 @@ _OPTION = Struct(
 SCHEMA = Struct(
     "_vo" / Int8ub,
     "geneve.version" / Computed(this._vo >> 6),
-    "_opts_len" / Computed((this._vo & 0x3F) * 4),
+    "_opts_len" / Computed((this._vo & OPTIONS_LEN_MASK) * 4),
     "geneve.flags" / Int8ub,
     "geneve.flags.oam" / Computed((this["geneve.flags"] >> 7) & 1),
     "geneve.flags.critical" / Computed((this["geneve.flags"] >> 6) & 1),
@@ -187,7 +188,7 @@ def _options(buf: bytes, pos: int, end: int, fields: dict[str, Any],
 def decode(buf: bytes, off: int) -> dict[str, Any]:
     """The header and its options at ``off`` (the options must all be in ``buf``)."""
     vo, flags, ptype, word = _S.unpack_from(buf, off)
-    opts = (vo & 0x3F) * 4
+    opts = (vo & OPTIONS_LEN_MASK) * 4
     start = off + HEADER_LEN
     if start + opts > len(buf):
         raise ValueError(f"geneve options ({opts} bytes) run past the data")
@@ -330,7 +331,7 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
     if walk.end - off < HEADER_LEN:
         walk.cut(PROTO, off, HEADER_LEN)
         return None, off
-    length = HEADER_LEN + (walk.buf[off] & 0x3F) * 4
+    length = HEADER_LEN + (walk.buf[off] & OPTIONS_LEN_MASK) * 4
     if walk.end - off < length:
         walk.cut(PROTO, off, length)
         return None, off

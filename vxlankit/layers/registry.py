@@ -92,6 +92,8 @@ def _by_proto() -> dict[str, tuple[LayerSpec, ...]]:
 
 
 BY_PROTO: Mapping[str, tuple[LayerSpec, ...]] = MappingProxyType(_by_proto())
+# The layers by their step's name ("vxlan-gpe", "sll2"): one each.
+BY_NAME: Mapping[str, LayerSpec] = MappingProxyType({spec.name: spec for spec in LAYERS})
 
 
 def spec_for(layer: Layer) -> LayerSpec | None:

@@ -30,12 +30,11 @@ from typing import Any
 
 from vxlankit.addr import ip6_text, ip_text, mac_text
 from vxlankit.codec.options import DecodeOptions
-from vxlankit.layers.registry import LAYERS, field_of, split_occurrence
+from vxlankit.layers.registry import BY_NAME, field_of, split_occurrence
 from vxlankit.layers.spec import BOOL, BYTES, ETHER, IPV4, IPV6, UINT, Field, LayerSpec
 
 __all__ = ["ShapeError", "ShapeReader", "shape_reader"]
 
-_BY_NAME = {spec.name: spec for spec in LAYERS}
 # A variable-length header the shape fixes at its minimum: the field that says its length,
 # and the raw bits that length has then (IPv4's IHL 5, TCP's data offset 5).
 _MINIMUM = {"ip": ("ip.hdr_len", 5), "tcp": ("tcp.hdr_len", 5)}
@@ -192,7 +191,7 @@ def shape_reader(shape: Sequence[str], names: Sequence[str],
         options = DEFAULT_OPTIONS
     specs = []
     for name in shape:
-        spec = _BY_NAME.get(name)
+        spec = BY_NAME.get(name)
         if spec is None:
             raise ShapeError(f"no layer named {name!r}")
         specs.append(spec)
