@@ -31,7 +31,7 @@ def test_no_literal_header_offsets() -> None:
     for f in s.fields)], ids=lambda s: s.name)
 def test_field_reads_match_the_spans(spec: object) -> None:
     """Every fixed number a spec places is read by ``_field`` as the span says: bytes
-    big-endian, masked, shifted down, a flag as a truth value."""
+    big-endian, masked, shifted down and scaled, a flag as a truth value."""
     rng = np.random.default_rng(7)
     h = rng.integers(0, 256, size=(64, 48), dtype=np.uint8)
     for field in spec.fields:  # type: ignore[attr-defined]
@@ -48,4 +48,14 @@ def test_field_reads_match_the_spans(spec: object) -> None:
                     (mask & -mask).bit_length() - 1)
             else:
                 want = raw
-            assert int(got[row]) == want, (field.name, row)
+            assert int(got[row]) == want * field.scale, (field.name, row)
+
+
+def test_arp_places_every_field_its_sizes_place() -> None:
+    """ARP's fast-path places (``LayerSpec.places``) cover exactly the fields the address
+    sizes place, at RFC 826's offsets for 6-byte MACs and 4-byte IPv4 addresses."""
+    from vxlankit.layers import arp
+
+    assert set(arp.ETHERNET_IPV4) == {f.name for f in arp.SPEC.fields if f.span is None}
+    assert arp.ETHERNET_IPV4["arp.src.hw_mac"] == (8, 6, None)
+    assert arp.ETHERNET_IPV4["arp.dst.proto_ipv4"] == (24, 4, None)

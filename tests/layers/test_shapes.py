@@ -16,7 +16,7 @@ from vxlankit import build, encode
 from vxlankit.codec import decode
 from vxlankit.layers.registry import LAYERS
 from vxlankit.layers.shapes import ShapeError, shape_reader
-from vxlankit.packet import Packet
+from vxlankit.packet import Layer, Packet
 from vxlankit.synth.ping import PingOptions, synthesize_ping
 
 _BY_PROTO: dict[str, list[Any]] = {}
@@ -126,9 +126,26 @@ def test_the_underlay_shape_reads_what_fast_outer_frame_needs() -> None:
         tagged) == (5, 2)
 
 
+def test_scaled_lengths_and_size_placed_fields() -> None:
+    """A length in words reads as the decoder gives it, in bytes (``Field.scale``); ARP's
+    addresses read where the fast paths' shape puts them (``LayerSpec.places``)."""
+    wire = encode([build.eth(), build.ipv4("1.1.1.1", "2.2.2.2"),
+                   Layer("tcp", {"tcp.srcport": 1, "tcp.dstport": 2})])
+    assert shape_reader(("eth", "ip", "tcp"), ["ip.hdr_len", "tcp.hdr_len"]).read(wire) == (
+        20, 20)
+    request = encode([build.eth(), build.arp(sender_mac="02:00:00:00:00:03",
+                                             sender_ip="10.0.0.3", target_ip="10.0.0.4")])
+    got = shape_reader(("eth", "arp"), ["arp.opcode", "arp.src.hw_mac", "arp.src.proto_ipv4",
+                                        "arp.dst.proto_ipv4"]).read(request)
+    packet = decode(request)
+    fields = packet.layers[1].fields
+    assert got == (1, "02:00:00:00:00:03", "10.0.0.3", "10.0.0.4")
+    assert fields["arp.src.hw_mac"] == got[1]
+
+
 def test_what_cannot_be_read_is_refused() -> None:
     for shape, names, reason in (
-            (("eth", "ip"), ["ip.hdr_len"], "not read where it sits"),
+            (("eth", "ip"), ["ip.checksum_calculated"], "not read where it sits"),
             (("eth", "ip"), ["ip.checksum.status"], "not read where it sits"),
             (("eth", "ip"), ["udp.srcport"], "0 layers with udp.srcport"),
             (("eth", "nosuch"), ["eth.src"], "no layer named"),

@@ -36,8 +36,8 @@ from vxlankit.bulk._numpy import np, npt
 from vxlankit.bulk.columns import ColumnBatch, row_from_packet
 from vxlankit.bulk.frames import PAD, FrameBatch, gather_rows
 from vxlankit.codec import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions, decode
-from vxlankit.layers import arp, dns, erspan, geneve, gre, icmpv6, ipv6, ipv6ext
-from vxlankit.layers.registry import BY_NAME, field_of
+from vxlankit.layers import dns, erspan, geneve, gre, icmpv6, ipv4, ipv6, ipv6ext
+from vxlankit.layers.registry import BY_NAME, placed_field
 from vxlankit.layers.spec import BOOL, BYTES, ETHER
 from vxlankit.packet import (
     CHECKSUM_BAD,
@@ -464,7 +464,7 @@ class _Walk:
         # Version 4 with a 20-byte header; anything else is malformed, truncated or carries
         # options, all of which the rich decoder handles.
         bad = ((self.end[s] - r < 20) | (_field(h, "ip", "ip.version") != 4)
-               | (_field(h, "ip", "ip.hdr_len", raw=True) != 5) | (total < 20))
+               | (_field(h, "ip", "ip.hdr_len") != ipv4.MIN_HEADER_LEN) | (total < 20))
         rest = self.reject(rows, bad)
         if rest is not None:
             if len(rest):
@@ -554,7 +554,7 @@ class _Walk:
         s = self.sel(rows)
         h = self.header(rows, r, 20)
         end = self.end[s]
-        hdr_len = _field(h, "tcp", "tcp.hdr_len", raw=True).astype(np.int64) * 4
+        hdr_len = _field(h, "tcp", "tcp.hdr_len")
         bad = (end - r < 20) | (hdr_len < 20) | (hdr_len > end - r)
         rest = self.reject(rows, bad)
         if rest is not None:
@@ -669,7 +669,7 @@ class _Walk:
         self.trailer(rows, stop, ~cut)
         self.ip_complete[s] = ~cut
         # Big-endian word sum of both addresses, from their little-endian lanes (x 256).
-        at = _place("ipv6", "ipv6.src", False)[0]  # the destination follows it
+        at = _place("ipv6", "ipv6.src")[0]  # the destination follows it
         self.pseudo[s] = _lane_sums(h[:, at:at + 32].view("<u4")) % 0xFFFF * 256
         self.v6[s] = True
         self.step(rows, _IPV6, r + size, self.t.proto[nxt])
@@ -942,37 +942,33 @@ _MLDV2_FIXED = icmpv6.HEADER_LEN + icmpv6.fixed_length(
 
 # ---------------------------------------------------------------- fields where specs put them
 
-# (layer, field) -> (offset, size, mask, shift, type), from the layer's spec: the walk reads no
-# place of its own.
-_PLACES: dict[tuple[str, str, bool], tuple[int, int, int, int, str]] = {}
+# (layer, field) -> (offset, size, mask, shift, scale, type), from the layer's spec: the walk
+# reads no place of its own.
+_PLACES: dict[tuple[str, str], tuple[int, int, int, int, int, str]] = {}
 
 
-def _place(layer: str, name: str, raw: bool) -> tuple[int, int, int, int, str]:
-    found = _PLACES.get((layer, name, raw))
+def _place(layer: str, name: str) -> tuple[int, int, int, int, int, str]:
+    found = _PLACES.get((layer, name))
     if found is not None:
         return found
-    spec = BY_NAME[layer]
-    field = field_of(spec, name)
+    field = placed_field(BY_NAME[layer], name)
     if field is None:
         raise KeyError(f"{layer} has no field {name}")
-    span = field.span
-    if span is None and layer == arp.PROTO:  # placed by the address sizes
-        span = arp.ETHERNET_IPV4.get(name)
-    if span is None or not (field.at_span or raw):
+    if field.span is None or not field.at_span:
         raise KeyError(f"{name} is not read where it sits")
-    offset, size, mask = span
+    offset, size, mask = field.span
     mask = mask or 0
     shift = (mask & -mask).bit_length() - 1 if mask else 0
-    found = _PLACES[(layer, name, raw)] = (offset, size, mask, shift, field.type)
+    found = _PLACES[(layer, name)] = (offset, size, mask, shift, field.scale, field.type)
     return found
 
 
-def _field(h: npt.NDArray[np.uint8], layer: str, name: str, raw: bool = False) -> Any:
+def _field(h: npt.NDArray[np.uint8], layer: str, name: str) -> Any:
     """Field ``name`` of every row of ``h`` (headers of ``layer``), read where the layer's
-    spec puts it and as the decoder gives it: a number (masked and shifted; 0 or 1 for a
-    flag), an IPv4 address as a 32-bit number, a MAC or byte string as the rows' bytes.
-    ``raw``: the bits at its span even where the decoder scales them (``ip.hdr_len``)."""
-    offset, size, mask, shift, kind = _place(layer, name, raw)
+    spec puts it and as the decoder gives it: a number (masked, shifted, scaled; a flag as a
+    truth value), an IPv4 address as a 32-bit number, a MAC or byte string as the rows'
+    bytes."""
+    offset, size, mask, shift, scale, kind = _place(layer, name)
     if kind in (ETHER, BYTES):
         return h[:, offset:offset + size]
     if size == 1:
@@ -991,6 +987,8 @@ def _field(h: npt.NDArray[np.uint8], layer: str, name: str, raw: bool = False) -
             return value != 0
         if shift:
             value = value >> shift
+    if scale != 1:
+        value = value.astype(np.int64) * scale
     return value
 
 

@@ -195,11 +195,18 @@ def places(hlen: int, plen: int) -> dict[str, Span]:
     at = {"src.hw": (8, hlen), "src.proto": (8 + hlen, plen),
           "dst.hw": (8 + hlen + plen, hlen), "dst.proto": (8 + 2 * hlen + plen, plen)}
     found: dict[str, Span] = {}
-    for field in SPEC.fields:
+    for name in _PLACED:
         for prefix, (off, size) in at.items():
-            if field.name.startswith("arp." + prefix):
-                found[field.name] = (off, size, None)
+            if name.startswith("arp." + prefix):
+                found[name] = (off, size, None)
     return found
+
+
+_PLACED = ("arp.src.hw_mac", "arp.src.hw", "arp.src.proto_ipv4", "arp.src.proto",
+           "arp.dst.hw_mac", "arp.dst.hw", "arp.dst.proto_ipv4", "arp.dst.proto")
+# The fields' places in the message every fast path reads (Ethernet hardware addresses,
+# IPv4 protocol addresses): the ARP of IPv4 over Ethernet.
+ETHERNET_IPV4: dict[str, Span] = places(6, 4)
 
 
 def _span(layer: Layer, name: str) -> Span | None:
@@ -209,7 +216,7 @@ def _span(layer: Layer, name: str) -> Span | None:
 
 SPEC = LayerSpec(
     name=PROTO, title="Address Resolution Protocol", role=CONTROL, header_len=FIXED_LEN,
-    schema=SCHEMA, dissect=dissect, emit=emit, short="ARP", span=_span,
+    schema=SCHEMA, dissect=dissect, emit=emit, short="ARP", span=_span, places=ETHERNET_IPV4,
     selectors=(("ethertype", 0x0806),),
     fields=(
         Field("arp.hw.type", UINT, (0, 2, None), names={1: "Ethernet", 6: "IEEE 802"}),
@@ -228,8 +235,3 @@ SPEC = LayerSpec(
         Field("arp.dst.proto", BYTES),
     ),
 )
-
-
-# The fields' places in the message every fast path reads (Ethernet hardware addresses,
-# IPv4 protocol addresses): the ARP of IPv4 over Ethernet.
-ETHERNET_IPV4: dict[str, Span] = places(6, 4)

@@ -301,7 +301,7 @@ PROTOCOL_NAMES = {1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 47: "GRE", 50: "ESP
 
 SPEC = LayerSpec(
     name=PROTO, title="Internet Protocol Version 4", role=NETWORK, header_len=MIN_HEADER_LEN,
-    schema=SCHEMA, dissect=dissect, emit=emit, short="IPv4",
+    schema=SCHEMA, dissect=dissect, emit=emit, short="IPv4", hdr_len_field="ip.hdr_len",
     selectors=(("ethertype", 0x0800), ("linktype", 228), ("ip.version", 4),
                ("vxlan.next_proto", 1), ("null.family", 2), ("ip.proto", 4),
                ("nsh.next_proto", 1)),
@@ -311,7 +311,7 @@ SPEC = LayerSpec(
     aliases=(("ip.addr", ("ip.src", "ip.dst")),),
     fields=(
         Field("ip.version", UINT, (0, 1, 0xF0)),
-        Field("ip.hdr_len", UINT, (0, 1, 0x0F), at_span=False),
+        Field("ip.hdr_len", UINT, (0, 1, 0x0F), scale=4),
         Field("ip.dsfield", UINT, (1, 1, None), hex=2),
         Field("ip.dsfield.dscp", UINT, (1, 1, 0xFC)),
         Field("ip.dsfield.ecn", UINT, (1, 1, 0x03)),

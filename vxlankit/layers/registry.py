@@ -13,6 +13,7 @@ inverse) and for the order of ``docs/fields.md``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 from vxlankit.layers import (
@@ -198,6 +199,16 @@ _SPEC_FIELDS: dict[str, dict[str, Field]] = {
 def field_of(spec: LayerSpec, name: str) -> Field | None:
     """Field ``name`` as ``spec`` declares it."""
     return _SPEC_FIELDS[spec.name].get(name)
+
+
+def placed_field(spec: LayerSpec, name: str) -> Field | None:
+    """Field ``name`` as ``spec`` declares it, with its place in the fast paths' shape
+    (``LayerSpec.places``) where the sizes in the header place it."""
+    found = _SPEC_FIELDS[spec.name].get(name)
+    if found is not None and found.span is None and spec.places is not None \
+            and name in spec.places:
+        return replace(found, span=spec.places[name])
+    return found
 
 
 def field_for(fields: Mapping[str, object], name: str) -> Field | None:

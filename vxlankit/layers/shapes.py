@@ -10,14 +10,17 @@ new layer's fields are readable as soon as its spec declares their spans.
 
 What "has that shape" means is the decoder's own dispatch: each layer's ``next_field`` must
 select the next layer in ``options``' table (``eth.type`` 0x0800 -> ``ip`` in the EtherType
-table, ``ip.proto`` 17 -> ``udp``); a layer with a variable length must have its minimum
-(``ip.hdr_len`` 20, ``tcp.hdr_len`` 20); the frame must hold all the headers.  What the shape
+table, ``ip.proto`` 17 -> ``udp``); a layer with a variable length must have its minimum (its
+``hdr_len_field`` equal to its ``header_len``: ``ip.hdr_len`` 20); the frame must hold all
+the headers.  What the shape
 does not say (lengths against the capture, fragments, checksums) is the caller's to check, as
 its consumer's equality with the rich decoder requires; the test-suite holds every reading to
 the decoder's values on every capture and on generated frames.
 
-Only fields read where they sit are readable (``Field.at_span``): a scaled length, a checksum's
-verdict or a field placed by the message type is the decoder's.
+Only fields read where they sit are readable (``Field.at_span``, times ``Field.scale``): a
+checksum's verdict or a field placed by the message type is the decoder's.  A layer whose
+fields the sizes in it place (ARP) is read as ``LayerSpec.places`` puts them, the shape every
+fast path takes; its reader checks those sizes itself.
 """
 
 from __future__ import annotations
@@ -30,14 +33,11 @@ from typing import Any
 
 from vxlankit.addr import ip6_text, ip_text, mac_text
 from vxlankit.codec.options import DecodeOptions
-from vxlankit.layers.registry import BY_NAME, field_of, split_occurrence
+from vxlankit.layers.registry import BY_NAME, field_of, placed_field, split_occurrence
 from vxlankit.layers.spec import BOOL, BYTES, ETHER, IPV4, IPV6, UINT, Field, LayerSpec
 
 __all__ = ["ShapeError", "ShapeReader", "shape_reader"]
 
-# A variable-length header the shape fixes at its minimum: the field that says its length,
-# and the raw bits that length has then (IPv4's IHL 5, TCP's data offset 5).
-_MINIMUM = {"ip": ("ip.hdr_len", 5), "tcp": ("tcp.hdr_len", 5)}
 
 
 class ShapeError(ValueError):
@@ -122,13 +122,14 @@ class _Plan:
                     raw = f"({bits} & {(1 << 8 * (stop - start)) - 1:#x})"
                 mask = field.span[2] if field.span is not None else None
                 if mask and field.type == BOOL:  # FT_BOOLEAN: any bit of the mask set
-                    exprs.append(f"(1 if {raw} & {mask:#x} else 0)")
+                    expr = f"(1 if {raw} & {mask:#x} else 0)"
                 elif mask:
                     shift = (mask & -mask).bit_length() - 1
-                    exprs.append(f"(({raw} & {mask:#x}) >> {shift})" if shift
-                                 else f"({raw} & {mask:#x})")
+                    expr = (f"(({raw} & {mask:#x}) >> {shift})" if shift
+                            else f"({raw} & {mask:#x})")
                 else:
-                    exprs.append(raw)
+                    expr = raw
+                exprs.append(f"({expr} * {field.scale})" if field.scale != 1 else expr)
                 continue
             raw = f"v{i}" if whole else f"v{i}[{start - istart}:{stop - istart}]"
             exprs.append({ETHER: "_mac({})", IPV4: "_ntoa({})", IPV6: "_ntop6({})",
@@ -208,13 +209,10 @@ def shape_reader(shape: Sequence[str], names: Sequence[str],
     plan = _Plan()
     checks: list[str] = []
     for i, spec in enumerate(specs if checked else ()):
-        minimum = _MINIMUM.get(spec.name)
-        if minimum is not None:
-            field = field_of(spec, minimum[0])
+        if spec.hdr_len_field is not None:
+            field = placed_field(spec, spec.hdr_len_field)
             assert field is not None
-            # the length field's raw bits, not its (scaled) value
-            raw = Field(field.name, UINT, field.span)
-            checks.append(f"@{plan.add(raw, starts[i])}@ == {minimum[1]}")
+            checks.append(f"@{plan.add(field, starts[i])}@ == {spec.header_len}")
         if i + 1 < len(specs):
             _selects(spec, specs[i + 1], starts[i], options, plan, checks, env)
     wanted = []
@@ -224,11 +222,11 @@ def shape_reader(shape: Sequence[str], names: Sequence[str],
         except ValueError as exc:
             raise ShapeError(str(exc)) from None
         holders = [(spec, start) for spec, start in zip(specs, starts, strict=True)
-                   if field_of(spec, base) is not None]
+                   if placed_field(spec, base) is not None]
         if len(holders) < occurrence or occurrence < 1:
             raise ShapeError(f"{name}: the shape has {len(holders)} layers with {base}")
         spec, start = holders[occurrence - 1]
-        field = field_of(spec, base)
+        field = placed_field(spec, base)
         assert field is not None
         if field.span is None or not field.at_span:
             raise ShapeError(f"{name}: not read where it sits (the decoder's)")

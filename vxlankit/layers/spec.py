@@ -81,10 +81,13 @@ class Field:
     # address it does not type as one); "" is plain hex digits.
     sep: str = ""
     # False where the value is not the bits at ``span`` (``span`` then says where -V marks
-    # it): a scaled length (ip.hdr_len), a checksum's verdict or right value, a field whose
-    # place depends on the message.  Readers compiled from the specs (layers/shapes.py) read
-    # the others straight from the bytes; a test holds every such reading to the decoder's.
+    # it): a checksum's verdict or right value, a field whose place depends on the message.
+    # Readers compiled from the specs (layers/shapes.py, the bulk walk) read the others
+    # straight from the bytes; a test holds every such reading to the decoder's.
     at_span: bool = True
+    # The value is the bits at ``span`` times this: a length counted in words (IPv4's IHL and
+    # TCP's data offset count 4 bytes, and Wireshark shows bytes).
+    scale: int = 1
 
     @property
     def width(self) -> int:
@@ -119,6 +122,9 @@ class LayerSpec:
     ethertype_field: str | None = None
     carries: str | None = None  # tunnels: "eth" or "ip" (what the inner frame starts with)
     length_at: int | None = None  # offset of a 16-bit length covering the layer to its end
+    # The field that says how long the header itself is, options included (ip.hdr_len): a
+    # reader compiled for a shape of fixed-size headers requires it to be ``header_len``.
+    hdr_len_field: str | None = None
     length_from: int = 0  # ... counted from this offset in the layer (IPv6's plen: 40)
     checksum: str | None = None  # CHECKSUM_* rule
     checksum_at: int | None = None  # offset of its 16-bit checksum
@@ -137,6 +143,9 @@ class LayerSpec:
     # quoted layers' fields left None but never recomputes their lengths or checksums.
     quotes: bool = False
     span: Callable[[Layer, str], Span | None] | None = None  # places that depend on values
+    # Where those fields sit in the one shape the fast paths read (ARP: Ethernet hardware and
+    # IPv4 protocol addresses); a reader that uses these checks the sizes itself.
+    places: Mapping[str, Span] | None = None
     title_extra: Callable[[dict[str, Any]], str] | None = None
     info: Callable[[Layer], str] | None = None  # the one-line info column
     # ``info`` straight from the bytes for the one-line fast paths (transports, and messages

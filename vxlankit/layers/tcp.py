@@ -478,7 +478,8 @@ SPEC = LayerSpec(
     name=PROTO, title="Transmission Control Protocol", role=TRANSPORT,
     header_len=MIN_HEADER_LEN, schema=SCHEMA, dissect=dissect, emit=emit, short="TCP",
     selectors=(("ip.proto", IP_PROTO),), next_table="tcp.port", checksum=CHECKSUM_PSEUDO,
-    checksum_at=16, title_extra=_title, info=info, line=line, analyzer=analyzer, span=_span,
+    checksum_at=16, hdr_len_field="tcp.hdr_len", title_extra=_title, info=info, line=line,
+    analyzer=analyzer, span=_span,
     aliases=(("tcp.port", ("tcp.srcport", "tcp.dstport")),),
     fields=(
         Field("tcp.srcport", UINT, (0, 2, None),
@@ -496,7 +497,7 @@ SPEC = LayerSpec(
         Field("tcp.ack", UINT, (8, 4, None)),
         Field("tcp.ack_raw", UINT, (8, 4, None),
               column="TCP acknowledgment number as sent"),
-        Field("tcp.hdr_len", UINT, (12, 1, 0xF0), at_span=False),
+        Field("tcp.hdr_len", UINT, (12, 1, 0xF0), scale=4),
         Field("tcp.flags", UINT, (12, 2, 0x0FFF), hex=3,
               column="TCP flags (12 bits: 0x002 SYN, 0x010 ACK, ...)"),
         Field("tcp.flags.res", BOOL, (12, 2, 0x0E00)),
