@@ -12,7 +12,7 @@ import struct
 from collections.abc import Mapping
 
 from vxlankit import build
-from vxlankit.addr import ip_bytes, ip_text, mac_bytes, mac_text
+from vxlankit.addr import ip_bytes, mac_bytes, mac_text
 from vxlankit.checksum import internet_checksum, transport_checksum
 from vxlankit.codec import DecodeOptions, decode, encode
 from vxlankit.codec.options import fast_path_applies
@@ -253,8 +253,18 @@ _TUNNELS = frozenset(spec.name for spec in LAYERS if spec.role == TUNNEL)
 # IPv6 next headers the fast path leaves to the decoder: extension headers (RFC 8200 4,
 # RFC 5533, HIP, the experimental 253/254) and ICMPv6 (whose errors quote packets).
 _V6_NOT_FAST = frozenset((0, 43, 44, 50, 51, 58, 60, 135, 139, 140, 253, 254))
-_INNER_ETH = struct.Struct("!6s6sH")
-_ARP = struct.Struct("!HHBBH6s4s6s4s")
+# The inner frame: its Ethernet header, an Ethernet/IPv4 ARP message, an IPv4 header (its
+# length checked by the caller) and the ports of a UDP datagram in it, each read by a reader
+# compiled from the layer's spec.
+_read_eth = shape_reader(("eth",), ("eth.dst", "eth.src", "eth.type"), checked=False).read
+_read_arp = shape_reader(
+    ("arp",), ("arp.hw.type", "arp.proto.type", "arp.hw.size", "arp.proto.size", "arp.opcode",
+               "arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.hw_mac", "arp.dst.proto_ipv4"),
+    checked=False).read
+_read_ip = shape_reader(
+    ("ip",), ("ip.version", "ip.hdr_len", "ip.dsfield", "ip.len", "ip.flags.df",
+              "ip.frag_offset", "ip.ttl", "ip.proto", "ip.src", "ip.dst"), checked=False).read
+_read_ports = shape_reader(("udp",), ("udp.srcport", "udp.dstport"), checked=False).read
 _TAGS = (0x8100, 0x88A8, 0x9100)
 
 # The underlay of a VXLAN datagram (Ethernet / IPv4 without options / UDP), read by a reader
@@ -362,7 +372,9 @@ def _fast_ipv6(data: bytes, b: int, udp_ports: Mapping[int, str]
 
 def _inner_frame(data: bytes, off: int, end: int, udp_ports: Mapping[int, str]
                  ) -> Frame | None:
-    dst, src, etype = _INNER_ETH.unpack_from(data, off)
+    found = _read_eth(data, off)
+    assert found is not None  # the caller made sure the 14 bytes are there
+    dst, src, etype = found
     start = off + 14
     payload = data[start:end]
     avail = end - start
@@ -372,39 +384,35 @@ def _inner_frame(data: bytes, off: int, end: int, udp_ports: Mapping[int, str]
     if etype == 0x0806:
         if avail < 8:
             return None
-        if data[start + 4:start + 6] == b"\x06\x04" and avail >= 28:
-            htype, ptype, _, _, op, sha, spa, tha, tpa = _ARP.unpack_from(data, start)
-            if ptype == 0x0800 and htype in (1, 6):
-                arp = ArpInfo(op, mac_text(sha), ip_text(spa), mac_text(tha), ip_text(tpa),
-                              htype, ptype, 6, 4)
-        else:
+        message = _read_arp(data, start) if avail >= 28 else None
+        if message is None or message[2:4] != (6, 4):
             return None  # other sizes: the full decoder's rules decide
+        htype, ptype, _, _, op, sha, spa, tha, tpa = message
+        if ptype == 0x0800 and htype in (1, 6):
+            arp = ArpInfo(op, sha, spa, tha, tpa, htype, ptype, 6, 4)
     elif etype == 0x86DD:
         if avail < 40 or data[start] >> 4 != 6 or data[start + 6] not in (6, 58, 59):
             return None  # UDP (a tunnel in the tunnel?), extension headers: the decoder reads
     elif etype == 0x0800:
-        if avail < 20:
+        header = _read_ip(data, start) if avail >= 20 else None
+        if header is None:
             return None
-        vihl = data[start]
-        ihl = (vihl & 0x0F) * 4
-        total = (data[start + 2] << 8) | data[start + 3]
-        if vihl >> 4 != 4 or ihl < 20 or ihl > avail or total < ihl:
+        version, ihl, tos, total, df, frag_offset, ttl, proto, ip_src, ip_dst = header
+        if version != 4 or ihl < 20 or ihl > avail or total < ihl:
             return None
-        proto = data[start + 9]
-        ffo = (data[start + 6] << 8) | data[start + 7]
         sport = dport = None
-        if proto == 17 and not ffo & 0x1FFF:
+        if proto == 17 and not frag_offset:
             ip_end = start + total if total <= avail else end
             if ip_end - (start + ihl) < 8:
                 return None
-            sport = (data[start + ihl] << 8) | data[start + ihl + 1]
-            dport = (data[start + ihl + 2] << 8) | data[start + ihl + 3]
+            ports = _read_ports(data, start + ihl)
+            assert ports is not None
+            sport, dport = ports
             if (sport in udp_ports or dport in udp_ports) and port_layer(
                     udp_ports, sport, dport) in _TUNNELS:
                 return None  # a tunnel in the tunnel: more hops than this path reads
-        ip = IpInfo(ip_text(data[start + 12:start + 16]), ip_text(data[start + 16:start + 20]),
-                    proto, data[start + 8], data[start + 1], bool(ffo & 0x4000), sport, dport)
-    return Frame(mac_text(dst), mac_text(src), etype, arp, ip, payload)
+        ip = IpInfo(ip_src, ip_dst, proto, ttl, tos, bool(df), sport, dport)
+    return Frame(dst, src, etype, arp, ip, payload)
 
 
 def fast_path_ports(options: DecodeOptions
