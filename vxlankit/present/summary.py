@@ -40,9 +40,10 @@ from vxlankit.codec.decode import dissect_frame, dissect_transport
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
 from vxlankit.layers.registry import LAYERS, UDP_MESSAGES, spec_for
+from vxlankit.layers.shapes import shape_reader
 from vxlankit.layers.spec import NETWORK, TRANSPORT, TUNNEL, Walk
 from vxlankit.layers.udp import port_layer
-from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, RESERVED_MASK
+from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES
 from vxlankit.packet import CHECKSUM_BAD, MALFORMED, OK, TRUNCATED, Layer, Packet
 from vxlankit.present.palette import ANSI, PLAIN, Palette
 from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
@@ -377,17 +378,42 @@ def _render(layers: Sequence[Layer], length: int, pal: Palette, hops: list[str],
 # The fast path: straight from the bytes, for the shapes that need no full decode
 
 _ntoa = socket.inet_ntoa
-_H = struct.Struct("!H")
-_ETH = struct.Struct("!6s6sH")
-_IP = struct.Struct("!BxHxxHBBH4s4s")
-_UDP = struct.Struct("!HHHH")
-_VX = struct.Struct("!HHI")
-_ICMP = struct.Struct("!BBHHH")
-_IP6 = struct.Struct("!IHBB")
+# Each header the hand-read path takes, read by a reader compiled from its layer's spec; the
+# checks that the bytes are that header are the path's, which says what else a frame is.
+_read_eth = shape_reader(("eth",), ("eth.dst", "eth.src", "eth.type"), checked=False).read
+_read_tag = {name: shape_reader((name,), (f"{name}.etype",), checked=False).read
+             for name in ("vlan", "ieee8021ad")}
+_read_ip = shape_reader(("ip",), ("ip.version", "ip.hdr_len", "ip.len", "ip.flags.mf",
+                                  "ip.frag_offset", "ip.proto"), checked=False).read
+_read_ip6 = shape_reader(("ipv6",), ("ipv6.version", "ipv6.plen", "ipv6.nxt"),
+                         checked=False).read
+_read_udp = shape_reader(("udp",), ("udp.srcport", "udp.dstport", "udp.length",
+                                    "udp.checksum"), checked=False).read
+_read_vxlan = shape_reader(("vxlan",), (
+    "vxlan.flag_g", "vxlan.flag_i", "vxlan.flag_d", "vxlan.flag_a", "vxlan.flags_reserved",
+    "vxlan.gbp", "vxlan.vni", "vxlan.reserved8"), checked=False).read
+_read_icmp = shape_reader(("icmp",), ("icmp.type", "icmp.code", "icmp.ident", "icmp.seq"),
+                          checked=False).read
+_read_arp = shape_reader(("arp",), (
+    "arp.hw.type", "arp.proto.type", "arp.hw.size", "arp.proto.size", "arp.opcode",
+    "arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.proto_ipv4"), checked=False).read
 # IPv6 next headers the hand-read path takes on (UDP, TCP, ICMPv6, GRE); extension headers
 # and the rest go to the steps.
 _IP6_HAND = frozenset({17, 6, 58, 47})
-_ARP = struct.Struct("!HHBBH6s4s6s4s")
+
+
+def _vxlan_marks(flag_g: int, flag_i: int, flag_d: int, flag_a: int, reserved: int,
+                 gbp: int, reserved8: int) -> str:
+    """The marks of a VXLAN hop from its header's fields (``_hop_marks`` of the layer the
+    decoder makes of them)."""
+    marks = []
+    if flag_g:
+        marks.append(_gbp_mark(gbp, flag_d, flag_a))
+    if not flag_i:
+        marks.append("[I=0]")
+    if reserved or reserved8 or (not flag_g and gbp):  # the decoder's "reserved bits set"
+        marks.append("[reserved bits]")
+    return " ".join(marks)
 
 
 # Transports the fast paths do not read by hand but through their layer's own step and
@@ -545,7 +571,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
         if off + 14 > end:
             return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                              options, pal, analysis, counter)
-        dst, src, etype = _ETH.unpack_from(data, off)
+        dst, src, etype = _read_eth(data, off)  # type: ignore[misc]  # 14 bytes are there
         off += 14
         if etype < 0x0600:
             return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
@@ -556,7 +582,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
             if off + 4 > end or tags == 2:
                 return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                  options, pal, analysis, counter)
-            etype = _H.unpack_from(data, off + 2)[0]
+            etype = _read_tag[kind](data, off)[0]  # type: ignore[index]
             off += 4
             tags += 1
             kind = ethertypes.get(etype)
@@ -565,8 +591,10 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 if off + 20 > end:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
-                vihl, tlen, ffo, _ttl, ipproto, _csum, _sip, _dip = _IP.unpack_from(data, off)
-                if vihl != 0x45 or tlen < 20 or off + tlen > end or ffo & 0x3FFF:
+                version, ihl, tlen, more, frag_offset, ipproto = _read_ip(  # type: ignore[misc]
+                    data, off)
+                if (version != 4 or ihl != 20 or tlen < 20 or off + tlen > end or more
+                        or frag_offset):
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
                 if verify and not _checksum_ok(data[off:off + 20]) and (
@@ -583,8 +611,8 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 if off + 40 > end:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
-                vtf, plen, ipproto, _hlim = _IP6.unpack_from(data, off)
-                if vtf >> 28 != 6 or not plen or off + 40 + plen > end or (
+                version, plen, ipproto = _read_ip6(data, off)  # type: ignore[misc]
+                if version != 6 or not plen or off + 40 + plen > end or (
                         ipproto not in _IP6_HAND):
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
@@ -607,7 +635,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 if off + 8 > end:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
-                sport, dport, ulen, ucsum = _UDP.unpack_from(data, off)
+                sport, dport, ulen, ucsum = _read_udp(data, off)  # type: ignore[misc]
                 if ulen < 8 or off + ulen > end:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
@@ -621,15 +649,10 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                     if off + 16 > end or len(hops) >= max_depth:
                         return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                          options, pal, analysis, counter)
-                    flags, gbp, word = _VX.unpack_from(data, off + 8)
-                    marks = []
-                    if flags & 0x8000:
-                        marks.append(_gbp_mark(gbp, (flags >> 6) & 1, (flags >> 3) & 1))
-                    if not flags & 0x0800:
-                        marks.append("[I=0]")
-                    if flags & RESERVED_MASK or word & 0xFF or (not flags & 0x8000 and gbp):
-                        marks.append("[reserved bits]")
-                    hops.append(_hop(net_src, net_dst, word >> 8, " ".join(marks),
+                    g, i, d, a, reserved, gbp, vni, reserved8 = _read_vxlan(  # type: ignore[misc]
+                        data, off + 8)
+                    hops.append(_hop(net_src, net_dst, vni,
+                                     _vxlan_marks(g, i, d, a, reserved, gbp, reserved8),
                                      "" if hops else f" {frame_len}", pal))
                     off += 16
                     continue
@@ -653,7 +676,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 if off + 8 > end:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
-                itype, code, _c, ident, seq = _ICMP.unpack_from(data, off)
+                itype, code, ident, seq = _read_icmp(data, off)  # type: ignore[misc]
                 if verify and not _checksum_ok(data[off:end]):
                     bad.append("bad icmp checksum")
                 proto = "ICMP"
@@ -681,31 +704,32 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                                  options, pal, analysis, counter)
             nets = (net_src, net_dst)
             if hops:
-                hops.append(_inner((src.hex(":"), dst.hex(":")), nets, proto, info, pal))
+                hops.append(_inner((src, dst), nets, proto, info, pal))
                 return " | ".join(hops) + _end(bad, pal)
             return _plain(nets[0], nets[1], proto, frame_len, info, pal) + _end(bad, pal)
         if kind == "arp":
             if off + 28 > end:
                 return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                  options, pal, analysis, counter)
-            htype, ptype, hlen, plen, op, sha, spa, _tha, tpa = _ARP.unpack_from(data, off)
+            htype, ptype, hlen, plen, op, sha, spa, tpa = _read_arp(  # type: ignore[misc]
+                data, off)
             if hlen != 6 or plen != 4 or ptype != 0x0800 or htype not in (1, 6):
                 return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                  options, pal, analysis, counter)
-            info = _arp_info(op, sha.hex(":"), _ntoa(spa), _ntoa(tpa))
+            info = _arp_info(op, sha, spa, tpa)
             if hops:
-                hops.append(_inner((src.hex(":"), dst.hex(":")), None, "ARP", info, pal))
+                hops.append(_inner((src, dst), None, "ARP", info, pal))
                 return " | ".join(hops) + _end(bad, pal)
-            return _plain(src.hex(":"), dst.hex(":"), "ARP", frame_len, info, pal) + _end(bad, pal)
+            return _plain(src, dst, "ARP", frame_len, info, pal) + _end(bad, pal)
         if kind is None:
             if off >= end:
                 return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                  options, pal, analysis, counter)
             proto = _ETHERTYPE_NAMES.get(etype, f"ethertype 0x{etype:04x}")
             if hops:
-                hops.append(_inner((src.hex(":"), dst.hex(":")), None, proto, "", pal))
+                hops.append(_inner((src, dst), None, proto, "", pal))
                 return " | ".join(hops) + _end(bad, pal)
-            return _plain(src.hex(":"), dst.hex(":"), proto, frame_len, "", pal) + _end(bad, pal)
+            return _plain(src, dst, proto, frame_len, "", pal) + _end(bad, pal)
         return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                          options, pal, analysis, counter)
 
@@ -738,7 +762,7 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
     macs: dict[bytes, str] = {}  # 12 bytes of MAC destination + source -> "src -> dst"
     heads: dict[bytes, str] = {}  # 8 bytes of VXLAN header -> " vni N [marks] | "
     unpack_common = _COMMON.unpack_from
-    unpack_arp = _ARP.unpack_from
+    read_arp = _read_arp
     from_bytes = int.from_bytes
 
     def pair(key: bytes) -> str:
@@ -762,16 +786,10 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
         if text is None:
             if len(heads) >= _CACHE_MAX:
                 heads.clear()
-            flags, gbp, word = _VX.unpack(key)
-            marks = []
-            if flags & 0x8000:
-                marks.append(_gbp_mark(gbp, (flags >> 6) & 1, (flags >> 3) & 1))
-            if not flags & 0x0800:
-                marks.append("[I=0]")
-            if flags & RESERVED_MASK or word & 0xFF or (not flags & 0x8000 and gbp):
-                marks.append("[reserved bits]")
-            mark = " " + " ".join(marks) if marks else ""
-            text = heads[key] = f" vni {word >> 8}{mark} | "
+            g, i, d, a, reserved, gbp, vni, reserved8 = _read_vxlan(key)  # type: ignore[misc]
+            marks = _vxlan_marks(g, i, d, a, reserved, gbp, reserved8)
+            mark = " " + marks if marks else ""
+            text = heads[key] = f" vni {vni}{mark} | "
         return text
 
     prefixes: dict[bytes, tuple[str, str]] = {}
@@ -874,10 +892,11 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
             found = get_prefix(key) or prefix(key, True)
             return f"{found[0]}{frame_len}{found[1]}{info}{bad}"
         if ietype == 0x0806:
-            htype, ptype, hlen, plen, op, sha, spa, _tha, tpa = unpack_arp(data, 64 + b)
+            htype, ptype, hlen, plen, op, sha, spa, tpa = read_arp(  # type: ignore[misc]
+                data, 64 + b)
             if hlen != 6 or plen != 4 or ptype != 0x0800 or htype not in (1, 6):
                 return fast_summary(data, frame_len, options, pal, analysis, counter)
-            info = _arp_info(op, sha.hex(":"), _ntoa(spa), _ntoa(tpa))
+            info = _arp_info(op, sha, spa, tpa)
             key = data[26 + b:62 + b]
             found = get_prefix(key) or prefix(key, False)
             return f"{found[0]}{frame_len}{found[1]}ARP {info}{bad}"
