@@ -37,7 +37,7 @@ from vxlankit.bulk.columns import ColumnBatch, row_from_packet
 from vxlankit.bulk.frames import PAD, FrameBatch, gather_rows
 from vxlankit.codec import DEFAULT_OPTIONS, LINKTYPES, DecodeOptions, decode
 from vxlankit.layers import dns, erspan, geneve, gre, icmpv6, ipv4, ipv6, ipv6ext
-from vxlankit.layers.registry import BY_NAME, placed_field
+from vxlankit.layers.registry import BY_NAME, LAYERS, placed_field
 from vxlankit.layers.spec import BOOL, BYTES, ETHER
 from vxlankit.packet import (
     CHECKSUM_BAD,
@@ -50,20 +50,27 @@ from vxlankit.packet import (
 PREFIX = 112  # room for an 802.1Q tag outside and inside the tunnel
 assert PREFIX <= PAD
 
-# Layer codes.  They double as the digits (base 256) of a frame's protocol stack, held in two
-# 64-bit accumulators (the low one and the digits shifted out of it), so no layer may be 0,
-# 254 codes are free for the layers to come, and 16 layers fit.  An Ethernet header with a
-# length instead of an EtherType is its own code: tshark's frame.protocols lists "ethertype"
-# after a typed one only.
-_NONE, _ETH, _IP, _UDP, _VXLAN, _ARP, _ICMP, _DATA, _VLAN, _QINQ, _ETH_LEN, _TCP = range(12)
-_GENEVE, _IPV6, _HOPOPTS, _DSTOPTS, _ICMPV6, _GRE, _ERSPAN, _DNS, _MDNS = range(12, 21)
+# Layer codes: 0 is no layer, then every layer of the registry by its place in LAYERS, then
+# the walk's own two: payload, and an Ethernet header with a length instead of an EtherType
+# (tshark's frame.protocols lists "ethertype" after a typed one only).  They double as the
+# digits (base 256) of a frame's protocol stack, held in two 64-bit accumulators (the low one
+# and the digits shifted out of it), so no layer may be 0, 255 means "no handler here", and
+# 16 layers fit.
+_NONE = 0
+_CODES = {spec.name: code for code, spec in enumerate(LAYERS, 1)}
+_DATA = len(LAYERS) + 1
+_ETH_LEN = len(LAYERS) + 2
 _UNSUPPORTED = 255
-_PROTO_NAMES = {_ETH: "eth:ethertype", _ETH_LEN: "eth", _IP: "ip", _UDP: "udp",
-                _VXLAN: "vxlan", _ARP: "arp", _ICMP: "icmp", _DATA: "data", _TCP: "tcp",
-                _VLAN: "vlan:ethertype", _QINQ: "ieee8021ad:ethertype", _GENEVE: "geneve",
-                _IPV6: "ipv6", _HOPOPTS: ipv6ext.HOPOPTS, _DSTOPTS: ipv6ext.DSTOPTS,
-                _ICMPV6: "icmpv6", _GRE: "gre", _ERSPAN: "erspan", _DNS: dns.PROTO,
-                _MDNS: dns.MDNS}
+assert _ETH_LEN < _UNSUPPORTED
+(_ETH, _IP, _UDP, _VXLAN, _ARP, _ICMP, _VLAN, _QINQ, _TCP, _GENEVE, _IPV6, _HOPOPTS, _DSTOPTS,
+ _ICMPV6, _GRE, _ERSPAN, _DNS, _MDNS) = (_CODES[name] for name in (
+    "eth", "ip", "udp", "vxlan", "arp", "icmp", "vlan", "ieee8021ad", "tcp", "geneve", "ipv6",
+    ipv6ext.HOPOPTS, ipv6ext.DSTOPTS, "icmpv6", "gre", "erspan", dns.PROTO, dns.MDNS))
+# As frame.protocols names each (registry.frame_protocols: "ethertype" after a layer that
+# hands on by EtherType).
+_PROTO_NAMES = {**{code: spec.proto + (":ethertype" if spec.ethertype_field else "")
+                   for code, spec in enumerate(LAYERS, 1)},
+                _DATA: "data", _ETH_LEN: "eth"}
 _MAX_LAYERS = 16
 _DIGIT = np.uint64(8)
 _HIGH_DIGIT = np.uint64(56)
@@ -92,28 +99,30 @@ class _Tables:
     def __init__(self, options: DecodeOptions) -> None:
         self.options = options
         # Only the transitions the rich decoder makes with the default tables are handled
-        # here; a table that sends, say, an EtherType to "udp" is left to the rich decoder.
-        self.etype = _lut(options.ethertypes, 1 << 16,
-                          {"ip": _IP, "arp": _ARP, "vlan": _VLAN, "ieee8021ad": _QINQ,
-                           "eth": _ETH, "ipv6": _IPV6})
-        self.proto = _lut(options.ip_protocols, 1 << 8, {
-            "icmp": _ICMP, "udp": _UDP, "tcp": _TCP, "ip": _IP, "ipv6": _IPV6,
-            ipv6ext.HOPOPTS: _HOPOPTS, ipv6ext.DSTOPTS: _DSTOPTS, "icmpv6": _ICMPV6,
-            "gre": _GRE})
+        # here (a layer the walk has a handler for, from a table its spec is selected by);
+        # a table that sends, say, an EtherType to "udp" is left to the rich decoder.
+        self.etype = _lut(options.ethertypes, 1 << 16, _selected_by("ethertype"))
+        self.proto = _lut(options.ip_protocols, 1 << 8, _selected_by("ip.proto"))
         # GRE's payload: the "gre.proto" table first, then the EtherTypes (gre.dissect).
         self.gre_proto = self.etype.copy()
-        gre_only = _lut(options.tables["gre.proto"], 1 << 16, {"erspan": _ERSPAN})
+        gre_only = _lut(options.tables["gre.proto"], 1 << 16, _selected_by("gre.proto"))
         listed = np.zeros(1 << 16, np.bool_)
         listed[[k for k in options.tables["gre.proto"] if 0 <= k < 1 << 16]] = True
         self.gre_proto[listed] = gre_only[listed]
-        self.tcp_port = _lut(options.tables["tcp.port"], 1 << 16, {})
-        self.port = _lut(options.udp_ports, 1 << 16, {"vxlan": _VXLAN, "geneve": _GENEVE,
-                                                      dns.PROTO: _DNS, dns.MDNS: _MDNS})
+        self.tcp_port = _lut(options.tables["tcp.port"], 1 << 16, _selected_by("tcp.port"))
+        self.port = _lut(options.udp_ports, 1 << 16, _selected_by("udp.port"))
         # Ports in the table (one that says "data" stops the search as much as any other).
         self.port_listed = np.zeros(1 << 16, np.bool_)
         self.port_listed[[p for p in options.udp_ports if 0 < p < 1 << 16]] = True
         self.verify = options.verify_checksums
         self.max_depth = options.max_depth
+
+
+def _selected_by(table: str) -> dict[str, int]:
+    """The layers the walk has handlers for that ``table`` selects (their specs' selectors),
+    by name, with their codes."""
+    return {spec.name: _CODES[spec.name] for spec in LAYERS
+            if _CODES[spec.name] in _HANDLERS and any(t == table for t, _ in spec.selectors)}
 
 
 def _lut(table: Mapping[int, str], size: int, known: dict[str, int]) -> npt.NDArray[np.uint8]:
