@@ -202,7 +202,7 @@ SPEC = LayerSpec(
         Field("ipv6.tclass.dscp", UINT, (0, 4, 0x0FC00000)),
         Field("ipv6.tclass.ecn", UINT, (0, 4, 0x00300000)),
         Field("ipv6.flow", UINT, (1, 3, 0x0FFFFF), hex=6),
-        Field("ipv6.plen", UINT, (4, 2, None)),
+        Field("ipv6.plen", UINT, (4, 2, None), varies=True),
         Field("ipv6.nxt", UINT, (6, 1, None)),
         Field("ipv6.hlim", UINT, (7, 1, None)),
         Field("ipv6.src", IPV6, (8, 16, None)),

@@ -36,7 +36,7 @@ from vxlankit.codec.options import DecodeOptions
 from vxlankit.layers.registry import BY_NAME, field_of, placed_field, split_occurrence
 from vxlankit.layers.spec import BOOL, BYTES, ETHER, IPV4, IPV6, UINT, Field, LayerSpec
 
-__all__ = ["ShapeError", "ShapeReader", "shape_reader"]
+__all__ = ["ShapeError", "ShapePlan", "ShapeReader", "plan_shape", "shape_reader"]
 
 
 
@@ -175,6 +175,25 @@ def _selects(spec: LayerSpec, after: LayerSpec, at: int, options: DecodeOptions,
     checks.append(f"@{plan.add(field, at)}@ in _keys{tag}")
 
 
+@dataclass(frozen=True)
+class ShapePlan:
+    """What compiled code needs to read ``names`` from a frame of ``shape`` at ``off`` in
+    ``buf``: the globals it runs with (``env``), the statement that unpacks the bytes
+    (``unpack``, ``size`` bytes from ``off``), the condition that they are that shape (``test``,
+    "" for none), and per name the Python expression of its value (``values``) and the bytes it
+    is read from (``spans``, relative to ``off``).  :func:`shape_reader` is one such code;
+    another consumer (a JSON writer) writes its own from the same plan."""
+
+    shape: tuple[str, ...]
+    names: tuple[str, ...]
+    size: int
+    env: dict[str, Any]
+    unpack: str
+    test: str
+    values: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+
+
 def shape_reader(shape: Sequence[str], names: Sequence[str],
                  options: DecodeOptions | None = None, *, checked: bool = True
                  ) -> ShapeReader:
@@ -186,6 +205,23 @@ def shape_reader(shape: Sequence[str], names: Sequence[str],
     ``checked=False`` leaves out the checks that the bytes are that shape (the dispatch from
     layer to layer, a variable header's minimum): the values are read as if they were, for a
     caller whose own checks tell a frame of another shape apart (and say what it is)."""
+    plan = plan_shape(shape, names, options, checked=checked)
+    env = dict(plan.env)
+    values = ", ".join(plan.values)
+    source = (f"def read(buf, off=0):\n"
+              f"    if len(buf) - off < {plan.size}:\n        return None\n"
+              f"    {plan.unpack}\n"
+              + (f"    if not ({plan.test}):\n        return None\n" if plan.test else "")
+              + f"    return ({values}{',' if len(plan.values) == 1 else ''})\n")
+    code = compile(source, f"<shape {'/'.join(shape)}>", "exec")
+    exec(code, env)  # noqa: S102 - source built above from the specs, nothing from outside
+    return ShapeReader(tuple(shape), tuple(names), plan.size, source, env["read"])
+
+
+def plan_shape(shape: Sequence[str], names: Sequence[str],
+               options: DecodeOptions | None = None, *, checked: bool = True) -> ShapePlan:
+    """The plan of a reader of ``names`` for frames of ``shape`` (as :func:`shape_reader`,
+    whose arguments these are)."""
     if options is None:
         from vxlankit.codec import DEFAULT_OPTIONS
 
@@ -238,16 +274,11 @@ def shape_reader(shape: Sequence[str], names: Sequence[str],
     def resolve(text: str) -> str:
         return re.sub(r"@(\d+)@", lambda m: exprs[int(m.group(1))], text)
 
-    test = " and ".join(resolve(check) for check in checks)
-    values = ", ".join(exprs[k] for k in wanted)
-    source = (f"def read(buf, off=0):\n"
-              f"    if len(buf) - off < {size}:\n        return None\n"
-              f"    {', '.join(items)}{',' if len(items) == 1 else ''} = _unpack(buf, off)\n"
-              + (f"    if not ({test}):\n        return None\n" if test else "")
-              + f"    return ({values}{',' if len(wanted) == 1 else ''})\n")
-    code = compile(source, f"<shape {'/'.join(shape)}>", "exec")
-    exec(code, env)  # noqa: S102 - source built above from the specs, nothing from outside
-    return ShapeReader(tuple(shape), tuple(names), size, source, env["read"])
+    return ShapePlan(
+        tuple(shape), tuple(names), size, env,
+        f"{', '.join(items)}{',' if len(items) == 1 else ''} = _unpack(buf, off)",
+        " and ".join(resolve(check) for check in checks), tuple(exprs[k] for k in wanted),
+        tuple((plan.wanted[k][1], plan.wanted[k][2]) for k in wanted))
 
 
 def _items_of(fmt: str) -> list[str]:

@@ -88,6 +88,10 @@ class Field:
     # The value is the bits at ``span`` times this: a length counted in words (IPv4's IHL and
     # TCP's data offset count 4 bytes, and Wireshark shows bytes).
     scale: int = 1
+    # Changes from packet to packet of one flow (lengths, identifications, checksums,
+    # sequence numbers): a fast path that caches the text of a header's steady fields by
+    # their bytes formats this one each time.  Speed only: the text is right either way.
+    varies: bool = False
 
     @property
     def width(self) -> int:

@@ -146,8 +146,8 @@ SPEC = LayerSpec(
     fields=(
         Field("udp.srcport", UINT, (0, 2, None)),
         Field("udp.dstport", UINT, (2, 2, None)),
-        Field("udp.length", UINT, (4, 2, None)),
-        Field("udp.checksum", UINT, (6, 2, None), hex=4),
+        Field("udp.length", UINT, (4, 2, None), varies=True),
+        Field("udp.checksum", UINT, (6, 2, None), hex=4, varies=True),
         Field("udp.checksum.status", UINT, (6, 2, None), size=1, at_span=False),
         Field("udp.checksum_calculated", UINT, (6, 2, None), hex=4, at_span=False),
     ),

@@ -19,7 +19,9 @@ by one precomputed C encoder whose ``default`` hook turns ``bytes`` into hex.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import socket
 import struct
 from collections.abc import Callable, Iterable, Iterator
@@ -30,9 +32,10 @@ from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.decode import dissect_frame, dissect_transport
 from vxlankit.codec.options import fast_path_applies
-from vxlankit.layers import arp, ethernet, vlan, vxlan
-from vxlankit.layers.registry import STEPS, UDP_MESSAGES, frame_protocols
-from vxlankit.layers.spec import Walk
+from vxlankit.layers import arp, ethernet, icmp, vlan, vxlan
+from vxlankit.layers.registry import STEPS, UDP_MESSAGES, frame_protocols, placed_field, spec_for
+from vxlankit.layers.shapes import plan_shape, shape_reader
+from vxlankit.layers.spec import ETHER, IPV4, IPV6, Walk
 from vxlankit.layers.udp import port_layer
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import (
@@ -200,6 +203,155 @@ def json_lines(items: Iterable[DecodedRecord], *, file: str | None = None) -> It
 
 
 # --------------------------------------------------------------------------------------------
+# Header writers compiled from the specs: a layer's JSON straight from its bytes
+#
+# For a fixed-size header, the decoder's fields (in the decoder's order) are each read where the
+# spec puts them (layers/shapes.py's plan).  Runs of steady fields are written once per distinct
+# bytes and cached; the fields that change from packet to packet (``Field.varies``: lengths,
+# identifications, checksums) are formatted each time.  The text stops before the first field
+# the decoder computes (a checksum's verdict), which the caller writes.
+
+
+def _header_writer(sample: bytes, index: int) -> Callable[[bytes, int], str]:
+    """A function ``(buf, off) -> text`` of the JSON of a header at ``off`` like layer
+    ``index`` of the Ethernet frame ``sample``, open after its last field read from the bytes
+    (``_layer_json`` of the decoder's layer, cut there).  The fields' names and order are the
+    decoder's for ``sample``: a header of fixed size and layout.  Compiled from the layer's
+    spec, and checked against the decoder on ``sample`` here."""
+    decoded = decode(sample)
+    layer = decoded.layers[index]
+    spec = spec_for(layer)
+    assert spec is not None and not decoded.errors
+    names: list[str] = []
+    constants: dict[str, str] = {}
+    for name, value in layer.fields.items():
+        field = placed_field(spec, name)
+        if field is None:
+            break
+        if field.span is not None and field.at_span:
+            names.append(name)
+        elif value == b"":  # nothing at all in this shape (IPv4's options at IHL 5)
+            constants[name] = '""'
+            names.append(name)
+        else:
+            break  # computed by the decoder (a checksum's verdict): the caller's
+    readable = [n for n in names if n not in constants]
+
+    def varies(name: str) -> bool:
+        field = placed_field(spec, name)
+        assert field is not None
+        return field.varies and type(layer.fields[name]) is int
+
+    # Two reads: the varying fields every time, the steady ones when a run's bytes are new.
+    steady = plan_shape((spec.name,), [n for n in readable if not varies(n)], checked=False)
+    moving = plan_shape((spec.name,), [n for n in readable if varies(n)], checked=False)
+    env = {**steady.env, "_keep": _keep}
+    value_of = dict(zip(steady.names, steady.values, strict=True))
+    span_of = dict(zip(steady.names, steady.spans, strict=True))
+    if moving.names:
+        env["_unpack_moving"] = moving.env["_unpack"]
+        # the moving plan's items, renamed so they do not clash with the steady plan's
+        rename = {f"v{i}": f"m{i}" for i in range(len(moving.unpack.split("=")[0].split(",")))}
+
+        def moved(expr: str) -> str:
+            return re.sub(r"\bv(\d+)\b", lambda m: rename.get(m.group(0), m.group(0)), expr)
+
+        moving_unpack = moved(moving.unpack).replace("_unpack(", "_unpack_moving(")
+        value_of.update({n: moved(v) for n, v in zip(moving.names, moving.values,
+                                                        strict=True)})
+
+    def form(name: str) -> tuple[str, str]:
+        """(%-format, value expression) of one field, as the generic encoder writes it."""
+        value = layer.fields[name]
+        field = placed_field(spec, name)
+        assert field is not None
+        if type(value) is bool:
+            return "%s", f"('true' if {value_of[name]} else 'false')"
+        if type(value) is int:
+            return "%d", value_of[name]
+        if type(value) is str and field.type in (ETHER, IPV4, IPV6):  # no escaping needed
+            return '"%s"', value_of[name]
+        if type(value) is bytes:
+            return '"%s"', f"{value_of[name]}.hex(':')"
+        raise ValueError(f"{name}: {type(value).__name__} values are the generic encoder's")
+
+    pieces: list[str] = []  # of the f-string after the head, joined by commas
+    lines: list[str] = []
+    run: list[str] = []
+
+    def close_run() -> None:
+        if not run:
+            return
+        k = len(pieces)
+        text = ",".join(f'"{n}":{form(n)[0] if n in span_of else constants[n]}' for n in run)
+        read = [n for n in run if n in span_of]
+        if not read:  # constants only
+            pieces.append(text.replace("{", "{{").replace("}", "}}"))
+            run.clear()
+            return
+        start = min(span_of[n][0] for n in read)
+        stop = max(span_of[n][1] for n in read)
+        env[f"_c{k}"] = {}
+        values = ", ".join(form(n)[1] for n in read)
+        lines.append(f"    k{k} = buf[off + {start}:off + {stop}]\n"
+                     f"    s{k} = _c{k}.get(k{k})\n"
+                     f"    if s{k} is None:\n"
+                     f"        {steady.unpack}\n"
+                     f"        s{k} = _keep(_c{k}, k{k}, {text!r} % ({values},))\n")
+        pieces.append(f"{{s{k}}}")
+        run.clear()
+
+    for name in names:
+        if name in readable and varies(name):
+            close_run()
+            pieces.append(f'"{name}":{{{value_of[name]}}}')
+        else:
+            run.append(name)
+    close_run()
+    head = (f'{{{{"proto":"{layer.proto}","offset":{{off}},"length":{spec.header_len},'
+            f'"status":"ok","fields":{{{{')
+    source = ("def write(buf, off):\n"
+              + (f"    {moving_unpack}\n" if moving.names else "") + "".join(lines)
+              + f"    return f'{head}{','.join(pieces)}'\n")
+    env["__source__"] = source  # for the curious
+    exec(compile(source, f"<json {spec.name}>", "exec"), env)  # noqa: S102 - from the specs
+    write: Callable[[bytes, int], str] = env["write"]
+    got, want = write(sample, layer.offset), _layer_json(layer)
+    if layer.length != spec.header_len or not want.startswith(got) or \
+            want[len(got)] not in ",}":
+        raise ValueError(f"{spec.name}: the compiled writer wrote {got!r}, not {want!r}")
+    return write
+
+
+@functools.cache
+def _writers() -> tuple[Callable[[bytes, int], str], ...]:
+    """The JSON writers of the fast path's fixed headers: IPv4 without options, UDP, an ICMP
+    echo (compiled on first use: a ``decode`` of one packet need not pay for them)."""
+    from vxlankit import build, encode
+
+    sample = encode([build.eth(), build.ipv4("10.0.0.1", "10.0.0.2"), build.udp(1, 2),
+                     build.payload(b"x")])
+    echo = encode([build.eth(), build.ipv4("10.0.0.1", "10.0.0.2"), build.icmp_echo(1, 2)])
+    return _header_writer(sample, 1), _header_writer(sample, 2), _header_writer(echo, 2)
+
+
+# The checks the fast path makes before it writes a header, read as the specs say.
+_read_ip = shape_reader(("ip",), ("ip.version", "ip.hdr_len", "ip.len", "ip.flags.mf",
+                                  "ip.frag_offset", "ip.proto", "ip.checksum"),
+                        checked=False).read
+_read_udp = shape_reader(("udp",), ("udp.srcport", "udp.dstport", "udp.length",
+                                    "udp.checksum"), checked=False).read
+_read_icmp = shape_reader(("icmp",), ("icmp.type", "icmp.checksum"), checked=False).read
+
+
+def _keep(cache: dict[bytes, str], key: bytes, text: str) -> str:
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = text
+    return text
+
+
+# --------------------------------------------------------------------------------------------
 # The fastest path: JSON straight from the bytes, for frames of a common shape
 #
 # ``decode`` then ``record_json`` costs a Layer and a field dict per header and an int
@@ -213,9 +365,6 @@ def json_lines(items: Iterable[DecodedRecord], *, file: str | None = None) -> It
 # on every real capture and on generated and mutated frames.
 
 _ETH = struct.Struct("!6s6sH")
-_IPH = struct.Struct("!BBHHHBBH4s4s")
-_UDPH = struct.Struct("!HHHH")
-_ICMPH = struct.Struct("!BBHHH")
 _CACHE_MAX = 1 << 14
 
 
@@ -239,9 +388,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
     get = cache.get
     from_bytes = int.from_bytes
     unpack_eth = _ETH.unpack_from
-    unpack_ip = _IPH.unpack_from
-    unpack_udp = _UDPH.unpack_from
-    unpack_icmp = _ICMPH.unpack_from
+    write_ip, write_udp, write_echo = _writers()
 
     def remember(key: Any, text: str) -> str:
         if len(cache) >= _CACHE_MAX:
@@ -280,39 +427,6 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
         if text is None:
             text = remember(key, _layer_json(Layer("arp", arp.decode(data, off), off, 28)))
         return text
-
-    def ip_json(off: int, tos: int, tlen: int, ident: int, ffo: int, ttl: int, proto: int,
-                csum: int, addrs: bytes) -> str:
-        key = ("ip", off, tos)
-        head = get(key)
-        if head is None:
-            head = remember(key, (
-                f'{{"proto":"ip","offset":{off},"length":20,"status":"ok","fields":'
-                f'{{"ip.version":4,"ip.hdr_len":20,"ip.dsfield":{tos},'
-                f'"ip.dsfield.dscp":{tos >> 2},"ip.dsfield.ecn":{tos & 3},"ip.len":'))
-        mid_key = ("ipm", ffo, ttl, proto)
-        mid = get(mid_key)
-        if mid is None:
-            mid = remember(mid_key, (
-                f'"ip.flags":{ffo >> 13},"ip.flags.rb":{ffo >> 15},'
-                f'"ip.flags.df":{(ffo >> 14) & 1},"ip.flags.mf":{(ffo >> 13) & 1},'
-                f'"ip.frag_offset":{ffo & 0x1FFF},"ip.ttl":{ttl},"ip.proto":{proto},'
-                f'"ip.checksum":'))
-        tail = get(addrs)
-        if tail is None:
-            tail = remember(addrs, (
-                f'"ip.src":"{_ntoa(addrs[:4])}","ip.dst":"{_ntoa(addrs[4:])}",'
-                f'"ip.options":""'))
-        return f"{head}{tlen},\"ip.id\":{ident},{mid}{csum},{tail}"
-
-    def udp_json(off: int, sport: int, dport: int, ulen: int, csum: int) -> str:
-        key = ("udp", off, sport, dport)
-        head = get(key)
-        if head is None:
-            head = remember(key, (
-                f'{{"proto":"udp","offset":{off},"length":8,"status":"ok","fields":'
-                f'{{"udp.srcport":{sport},"udp.dstport":{dport},"udp.length":'))
-        return f'{head}{ulen},"udp.checksum":{csum}'
 
     def status(proto: str, calc: int | None) -> str:
         """The end of a layer's fields: its checksum status (and, when bad, the right value)."""
@@ -420,12 +534,14 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 return by_steps(record, file, frame_off, frame_end, depth0,
                                 parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                 trailers[:marks[3]])
-            vihl, tos, tlen, ident, ffo, ttl, proto, csum, _s, _d = unpack_ip(data, off)
-            if vihl != 0x45 or tlen < 20 or off + tlen > end or ffo & 0x3FFF:
+            version, ihl, tlen, more, frag_offset, proto, csum = _read_ip(  # type: ignore[misc]
+                data, off)
+            if (version != 4 or ihl != 20 or tlen < 20 or off + tlen > end or more
+                    or frag_offset):
                 return by_steps(record, file, frame_off, frame_end, depth0,
                                 parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                 trailers[:marks[3]])
-            text = ip_json(off, tos, tlen, ident, ffo, ttl, proto, csum, data[off + 12:off + 20])
+            text = write_ip(data, off)
             if from_bytes(data[off:off + 20], "big") % 0xFFFF:
                 calc = internet_checksum(data[off:off + 10] + data[off + 12:off + 20])
                 errors.append(f"ip: bad header checksum at offset {off + 10}: "
@@ -457,12 +573,12 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                     return by_steps(record, file, frame_off, frame_end, depth0,
                                     parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                     trailers[:marks[3]])
-                sport, dport, ulen, ucsum = unpack_udp(data, off)
+                sport, dport, ulen, ucsum = _read_udp(data, off)  # type: ignore[misc]
                 if ulen < 8 or off + ulen > end:
                     return by_steps(record, file, frame_off, frame_end, depth0,
                                     parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                     trailers[:marks[3]])
-                text = udp_json(off, sport, dport, ulen, ucsum)
+                text = write_udp(data, off)
                 if not ucsum:
                     parts.append(text + ',"udp.checksum.status":3}}')
                 elif ((from_bytes(data[off:off + ulen], "big") << (8 if ulen & 1 else 0))
@@ -513,20 +629,17 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                                     parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                     trailers[:marks[3]])
                 total = from_bytes(data[off:end], "big") << (8 if (end - off) & 1 else 0)
-                itype, code, icsum, ident, seq = unpack_icmp(data, off)
+                itype, icsum = _read_icmp(data, off)  # type: ignore[misc]
                 icalc: int | None = None
                 if not total or total % 0xFFFF:
                     icalc = internet_checksum(data[off:off + 2] + data[off + 4:end])
                     errors.append(f"icmp: bad checksum at offset {off + 2}: "
                                   f"0x{icsum:04x}, should be 0x{icalc:04x}")
                 if itype == 0 or itype == 8:
-                    rest = f'"icmp.ident":{ident},"icmp.seq":{seq}'
-                else:
-                    name = "icmp.unused" if itype in (3, 4, 11) else "icmp.rest"
-                    rest = f'"{name}":"{data[off + 4:off + 8].hex(":")}"'
-                parts.append(f'{{"proto":"icmp","offset":{off},"length":8,"status":"ok",'
-                             f'"fields":{{"icmp.type":{itype},"icmp.code":{code},'
-                             f'"icmp.checksum":{icsum},{rest}' + status("icmp", icalc))
+                    text = write_echo(data, off)
+                else:  # the type says what its second word is: the layer's own decode
+                    text = _layer_json(Layer("icmp", icmp.decode(data, off), off, 8))[:-2]
+                parts.append(text + status("icmp", icalc))
                 protos.append("icmp")
                 off += 8
             if off < end:
