@@ -17,6 +17,7 @@ from vxlankit.checksum import internet_checksum, transport_checksum
 from vxlankit.codec import DecodeOptions, decode, encode
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.errors import VxlanKitError
+from vxlankit.layers import headers
 from vxlankit.layers.ethernet import encode as _eth_encode
 from vxlankit.layers.icmpv6 import options as nd_options
 from vxlankit.layers.registry import LAYERS
@@ -256,11 +257,7 @@ _V6_NOT_FAST = frozenset((0, 43, 44, 50, 51, 58, 60, 135, 139, 140, 253, 254))
 # The inner frame: its Ethernet header, an Ethernet/IPv4 ARP message, an IPv4 header (its
 # length checked by the caller) and the ports of a UDP datagram in it, each read by a reader
 # compiled from the layer's spec.
-_read_eth = shape_reader(("eth",), ("eth.dst", "eth.src", "eth.type"), checked=False).read
-_read_arp = shape_reader(
-    ("arp",), ("arp.hw.type", "arp.proto.type", "arp.hw.size", "arp.proto.size", "arp.opcode",
-               "arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.hw_mac", "arp.dst.proto_ipv4"),
-    checked=False).read
+_read_eth, _read_arp = headers.ETH, headers.ARP
 _read_ip = shape_reader(
     ("ip",), ("ip.version", "ip.hdr_len", "ip.dsfield", "ip.len", "ip.flags.df",
               "ip.frag_offset", "ip.ttl", "ip.proto", "ip.src", "ip.dst"), checked=False).read

@@ -23,7 +23,6 @@ import functools
 import json
 import re
 import socket
-import struct
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -32,9 +31,9 @@ from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.decode import dissect_frame, dissect_transport
 from vxlankit.codec.options import fast_path_applies
-from vxlankit.layers import arp, ethernet, icmp, vlan, vxlan
+from vxlankit.layers import arp, ethernet, headers, icmp, vlan, vxlan
 from vxlankit.layers.registry import STEPS, UDP_MESSAGES, frame_protocols, placed_field, spec_for
-from vxlankit.layers.shapes import plan_shape, shape_reader
+from vxlankit.layers.shapes import plan_shape
 from vxlankit.layers.spec import ETHER, IPV4, IPV6, Walk
 from vxlankit.layers.udp import port_layer
 from vxlankit.packet import Layer, Packet
@@ -336,12 +335,8 @@ def _writers() -> tuple[Callable[[bytes, int], str], ...]:
 
 
 # The checks the fast path makes before it writes a header, read as the specs say.
-_read_ip = shape_reader(("ip",), ("ip.version", "ip.hdr_len", "ip.len", "ip.flags.mf",
-                                  "ip.frag_offset", "ip.proto", "ip.checksum"),
-                        checked=False).read
-_read_udp = shape_reader(("udp",), ("udp.srcport", "udp.dstport", "udp.length",
-                                    "udp.checksum"), checked=False).read
-_read_icmp = shape_reader(("icmp",), ("icmp.type", "icmp.checksum"), checked=False).read
+_read_eth, _read_tag, _read_ip = headers.ETH, headers.TAGS, headers.IPV4
+_read_udp, _read_icmp, _read_arp = headers.UDP, headers.ICMP, headers.ARP
 
 
 def _keep(cache: dict[bytes, str], key: bytes, text: str) -> str:
@@ -364,7 +359,6 @@ def _keep(cache: dict[bytes, str], key: bytes, text: str) -> str:
 # non-standard dispatch tables.  The tests prove it equal to the reference
 # on every real capture and on generated and mutated frames.
 
-_ETH = struct.Struct("!6s6sH")
 _CACHE_MAX = 1 << 14
 
 
@@ -387,7 +381,6 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
     cache: dict[Any, str] = {}
     get = cache.get
     from_bytes = int.from_bytes
-    unpack_eth = _ETH.unpack_from
     write_ip, write_udp, write_echo = _writers()
 
     def remember(key: Any, text: str) -> str:
@@ -493,7 +486,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 return by_steps(record, file, frame_off, frame_end, depth0,
                                 parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                 trailers[:marks[3]])
-            _dst, _src, etype = unpack_eth(data, off)
+            _dst, _src, etype = _read_eth(data, off)  # type: ignore[misc]
             if etype < 0x0600:
                 return by_steps(record, file, frame_off, frame_end, depth0,
                                 parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
@@ -508,15 +501,15 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                     return by_steps(record, file, frame_off, frame_end, depth0,
                                     parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                     trailers[:marks[3]])
-                etype = from_bytes(data[off + 2:off + 4], "big")
+                etype = _read_tag[kind](data, off)[0]  # type: ignore[index]
                 parts.append(eth_json(data, off, kind, 4))
                 protos.append(kind + ":ethertype")
                 off += 4
                 kind = ethertypes.get(etype)
             if kind == "arp":
-                if off + 28 > end or data[off + 4:off + 6] != b"\x06\x04" or data[
-                        off + 2:off + 4] != b"\x08\x00" or data[off:off + 2] not in (
-                        b"\x00\x01", b"\x00\x06"):
+                message = _read_arp(data, off) if off + 28 <= end else None
+                if message is None or message[2:4] != (6, 4) or message[1] != 0x0800 or (
+                        message[0] not in (1, 6)):
                     return by_steps(record, file, frame_off, frame_end, depth0,
                                     parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                     trailers[:marks[3]])
@@ -629,7 +622,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                                     parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                     trailers[:marks[3]])
                 total = from_bytes(data[off:end], "big") << (8 if (end - off) & 1 else 0)
-                itype, icsum = _read_icmp(data, off)  # type: ignore[misc]
+                itype, _, icsum, _, _ = _read_icmp(data, off)  # type: ignore[misc]
                 icalc: int | None = None
                 if not total or total % 0xFFFF:
                     icalc = internet_checksum(data[off:off + 2] + data[off + 4:end])

@@ -38,9 +38,9 @@ from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.decode import dissect_frame, dissect_transport
 from vxlankit.codec.options import fast_path_applies
+from vxlankit.layers import headers
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
 from vxlankit.layers.registry import LAYERS, UDP_MESSAGES, spec_for
-from vxlankit.layers.shapes import shape_reader
 from vxlankit.layers.spec import NETWORK, TRANSPORT, TUNNEL, Walk
 from vxlankit.layers.udp import port_layer
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES
@@ -378,25 +378,11 @@ def _render(layers: Sequence[Layer], length: int, pal: Palette, hops: list[str],
 # The fast path: straight from the bytes, for the shapes that need no full decode
 
 _ntoa = socket.inet_ntoa
-# Each header the hand-read path takes, read by a reader compiled from its layer's spec; the
-# checks that the bytes are that header are the path's, which says what else a frame is.
-_read_eth = shape_reader(("eth",), ("eth.dst", "eth.src", "eth.type"), checked=False).read
-_read_tag = {name: shape_reader((name,), (f"{name}.etype",), checked=False).read
-             for name in ("vlan", "ieee8021ad")}
-_read_ip = shape_reader(("ip",), ("ip.version", "ip.hdr_len", "ip.len", "ip.flags.mf",
-                                  "ip.frag_offset", "ip.proto"), checked=False).read
-_read_ip6 = shape_reader(("ipv6",), ("ipv6.version", "ipv6.plen", "ipv6.nxt"),
-                         checked=False).read
-_read_udp = shape_reader(("udp",), ("udp.srcport", "udp.dstport", "udp.length",
-                                    "udp.checksum"), checked=False).read
-_read_vxlan = shape_reader(("vxlan",), (
-    "vxlan.flag_g", "vxlan.flag_i", "vxlan.flag_d", "vxlan.flag_a", "vxlan.flags_reserved",
-    "vxlan.gbp", "vxlan.vni", "vxlan.reserved8"), checked=False).read
-_read_icmp = shape_reader(("icmp",), ("icmp.type", "icmp.code", "icmp.ident", "icmp.seq"),
-                          checked=False).read
-_read_arp = shape_reader(("arp",), (
-    "arp.hw.type", "arp.proto.type", "arp.hw.size", "arp.proto.size", "arp.opcode",
-    "arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.proto_ipv4"), checked=False).read
+# Each header the hand-read path takes is read by a reader compiled from its layer's spec
+# (layers/headers.py); the checks that the bytes are that header are the path's.
+_read_eth, _read_tag, _read_ip = headers.ETH, headers.TAGS, headers.IPV4
+_read_ip6, _read_udp, _read_vxlan = headers.IPV6, headers.UDP, headers.VXLAN
+_read_icmp, _read_arp = headers.ICMP, headers.ARP
 # IPv6 next headers the hand-read path takes on (UDP, TCP, ICMPv6, GRE); extension headers
 # and the rest go to the steps.
 _IP6_HAND = frozenset({17, 6, 58, 47})
@@ -591,7 +577,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 if off + 20 > end:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
-                version, ihl, tlen, more, frag_offset, ipproto = _read_ip(  # type: ignore[misc]
+                version, ihl, tlen, more, frag_offset, ipproto, _ = _read_ip(  # type: ignore[misc]
                     data, off)
                 if (version != 4 or ihl != 20 or tlen < 20 or off + tlen > end or more
                         or frag_offset):
@@ -676,7 +662,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                 if off + 8 > end:
                     return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                      options, pal, analysis, counter)
-                itype, code, ident, seq = _read_icmp(data, off)  # type: ignore[misc]
+                itype, code, _, ident, seq = _read_icmp(data, off)  # type: ignore[misc]
                 if verify and not _checksum_ok(data[off:end]):
                     bad.append("bad icmp checksum")
                 proto = "ICMP"
@@ -711,7 +697,7 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
             if off + 28 > end:
                 return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
                                  options, pal, analysis, counter)
-            htype, ptype, hlen, plen, op, sha, spa, tpa = _read_arp(  # type: ignore[misc]
+            htype, ptype, hlen, plen, op, sha, spa, _, tpa = _read_arp(  # type: ignore[misc]
                 data, off)
             if hlen != 6 or plen != 4 or ptype != 0x0800 or htype not in (1, 6):
                 return _by_steps(data, frame_off, frame_end, frame_len, hops, bad[:nbad],
@@ -892,7 +878,7 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
             found = get_prefix(key) or prefix(key, True)
             return f"{found[0]}{frame_len}{found[1]}{info}{bad}"
         if ietype == 0x0806:
-            htype, ptype, hlen, plen, op, sha, spa, tpa = read_arp(  # type: ignore[misc]
+            htype, ptype, hlen, plen, op, sha, spa, _, tpa = read_arp(  # type: ignore[misc]
                 data, 64 + b)
             if hlen != 6 or plen != 4 or ptype != 0x0800 or htype not in (1, 6):
                 return fast_summary(data, frame_len, options, pal, analysis, counter)
