@@ -111,24 +111,20 @@ class _Plan:
             whole = start == istart and stop == istop
             as_bytes = i in textual or istop - istart not in _INT_CODES
             if field.type in (UINT, BOOL):
+                mask = field.span[2] if field.span is not None else None
                 if as_bytes:
                     raw = f"v{i}" if whole else f"v{i}[{start - istart}:{stop - istart}]"
                     raw = f"_int({raw}, 'big')"
-                elif whole:
-                    raw = f"v{i}"
+                    if mask and field.type == BOOL:  # FT_BOOLEAN: any bit of the mask set
+                        expr = f"(1 if {raw} & {mask:#x} else 0)"
+                    elif mask:
+                        shift = (mask & -mask).bit_length() - 1
+                        expr = f"(({raw} & {mask:#x}) >> {shift})"
+                    else:
+                        expr = raw
                 else:
-                    below = 8 * (istop - stop)
-                    bits = f"(v{i} >> {below})" if below else f"v{i}"
-                    raw = f"({bits} & {(1 << 8 * (stop - start)) - 1:#x})"
-                mask = field.span[2] if field.span is not None else None
-                if mask and field.type == BOOL:  # FT_BOOLEAN: any bit of the mask set
-                    expr = f"(1 if {raw} & {mask:#x} else 0)"
-                elif mask:
-                    shift = (mask & -mask).bit_length() - 1
-                    expr = (f"(({raw} & {mask:#x}) >> {shift})" if shift
-                            else f"({raw} & {mask:#x})")
-                else:
-                    expr = raw
+                    expr = _bits(f"v{i}", 8 * (istop - istart), 8 * (istop - stop),
+                                 mask or (1 << 8 * (stop - start)) - 1, field.type == BOOL)
                 exprs.append(f"({expr} * {field.scale})" if field.scale != 1 else expr)
                 continue
             raw = f"v{i}" if whole else f"v{i}[{start - istart}:{stop - istart}]"
@@ -138,6 +134,20 @@ class _Plan:
 
 
 _INT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def _bits(item: str, width: int, below: int, mask: int, flag: bool) -> str:
+    """The expression of the bits ``mask`` of a field whose lowest bit is bit ``below`` of a
+    ``width``-bit number ``item``: shifted down to bit 0, or 0/1 for a flag (FT_BOOLEAN: any
+    bit of the mask set)."""
+    whole = mask << below
+    if flag and whole & (whole - 1):  # several bits: any of them
+        return f"(1 if {item} & {whole:#x} else 0)"
+    shift = (whole & -whole).bit_length() - 1
+    shifted = f"({item} >> {shift})" if shift else item
+    if whole >> shift == (1 << (width - shift)) - 1:  # up to the top bit: nothing to mask
+        return shifted
+    return f"({shifted} & {whole >> shift:#x})"
 
 
 def _selects(spec: LayerSpec, after: LayerSpec, at: int, options: DecodeOptions,
