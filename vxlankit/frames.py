@@ -12,7 +12,7 @@ import struct
 from collections.abc import Mapping
 
 from vxlankit import build
-from vxlankit.addr import ip_bytes, mac_bytes, mac_text
+from vxlankit.addr import ip_bytes, mac_bytes
 from vxlankit.checksum import internet_checksum, transport_checksum
 from vxlankit.codec import DecodeOptions, decode, encode
 from vxlankit.codec.options import fast_path_applies
@@ -20,9 +20,9 @@ from vxlankit.errors import VxlanKitError
 from vxlankit.layers import headers
 from vxlankit.layers.ethernet import encode as _eth_encode
 from vxlankit.layers.icmpv6 import options as nd_options
-from vxlankit.layers.registry import LAYERS
+from vxlankit.layers.registry import BY_NAME, LAYERS, TABLES
 from vxlankit.layers.shapes import shape_reader
-from vxlankit.layers.spec import TUNNEL
+from vxlankit.layers.spec import SHIM, TUNNEL
 from vxlankit.layers.udp import port_layer
 from vxlankit.model.events import (
     NDISC_NEIGHBOUR_ADVERTISEMENT,
@@ -240,9 +240,9 @@ def encapsulated_bytes(out: Encapsulated) -> bytes:
 # checks that they are that shape are the caller's, which says what else a frame is.
 _read_outer = shape_reader(
     ("ip", "udp", "vxlan"),
-    ("ip.dsfield", "ip.len", "ip.frag_offset", "ip.proto", "ip.src", "ip.dst", "udp.srcport",
-     "udp.dstport", "udp.length", "udp.checksum", "vxlan.flags", "vxlan.gbp", "vxlan.vni",
-     "vxlan.reserved8"), checked=False).read
+    ("ip.version", "ip.hdr_len", "ip.dsfield", "ip.len", "ip.frag_offset", "ip.proto",
+     "ip.src", "ip.dst", "udp.srcport", "udp.dstport", "udp.length", "udp.checksum",
+     "vxlan.flags", "vxlan.gbp", "vxlan.vni", "vxlan.reserved8"), checked=False).read
 # IPv6, UDP, VXLAN: 56 bytes (its checks are the caller's, as for IPv4).
 _read_outer6 = shape_reader(
     ("ipv6", "udp", "vxlan"),
@@ -262,7 +262,10 @@ _read_ip = shape_reader(
     ("ip",), ("ip.version", "ip.hdr_len", "ip.dsfield", "ip.len", "ip.flags.df",
               "ip.frag_offset", "ip.ttl", "ip.proto", "ip.src", "ip.dst"), checked=False).read
 _read_ports = shape_reader(("udp",), ("udp.srcport", "udp.dstport"), checked=False).read
-_TAGS = (0x8100, 0x88A8, 0x9100)
+# EtherTypes of the tags (802.1Q, 802.1ad, the old 0x9100) in the registry's table.
+_TAGS = frozenset(key for key, name in TABLES["ethertype"].items() if BY_NAME[name].role == SHIM)
+_read_link = shape_reader(("eth",), ("eth.dst", "eth.type"), checked=False).read
+_read_tag = headers.TAGS["vlan"]  # a tag's EtherType (802.1ad's sits at the same place)
 
 # The underlay of a VXLAN datagram (Ethernet / IPv4 without options / UDP), read by a reader
 # compiled from the three layers' specs.
@@ -298,26 +301,27 @@ def fast_vxlan_received(data: bytes, linktype: int, vxlan_ports: frozenset[int],
     untagged), straight from the bytes; ``None`` for anything else, which the caller decodes
     in full.  ``vxlan_ports`` and ``udp_ports`` (the UDP dispatch table) are
     ``fast_path_ports``'s.  Proven equal to the full path by the tests."""
-    if linktype != 1 or len(data) < 14:
+    link = _read_link(data) if linktype == 1 else None
+    if link is None:
         return None
-    etype = (data[12] << 8) | data[13]
+    eth_dst, etype = link
     b = 0  # bytes of VLAN tags after the MACs
     while etype in _TAGS:
         if b == 8 or len(data) < 18 + b:
             return None
+        etype = _read_tag(data, 14 + b)[0]  # type: ignore[index]
         b += 4
-        etype = (data[12 + b] << 8) | data[13 + b]
     if etype == 0x86DD:
-        return _fast_ipv6(data, b, udp_ports)
+        return _fast_ipv6(data, b, udp_ports, eth_dst)
     if etype != 0x0800:
         return "", []  # ARP, ...: no VXLAN hop in this frame
-    if len(data) < 50 + b or data[14 + b] != 0x45:
-        return None
     outer = _read_outer(data, 14 + b)
     if outer is None:
         return None
-    (tos, total, frag_offset, proto, src, dst, sport, dport, ulen, ucsum, flags, gbp, vni,
-     reserved8) = outer
+    (version, ihl, tos, total, frag_offset, proto, src, dst, sport, dport, ulen, ucsum, flags,
+     gbp, vni, reserved8) = outer
+    if version != 4 or ihl != 20:
+        return None
     if proto != 17 or frag_offset or total < 28 or total > len(data) - 14 - b:
         return None if proto == 17 else ("", [])
     if dport not in vxlan_ports or (sport < dport and sport in udp_ports):
@@ -331,17 +335,17 @@ def fast_vxlan_received(data: bytes, linktype: int, vxlan_ports: frozenset[int],
     if inner is None:
         return None
     hop = VxlanReceived(src, dst, sport, dport, vni, inner, flags, gbp, reserved8, tos, ucsum)
-    return mac_text(data[:6]), [hop]
+    return eth_dst, [hop]
 
 
-def _fast_ipv6(data: bytes, b: int, udp_ports: Mapping[int, str]
+def _fast_ipv6(data: bytes, b: int, udp_ports: Mapping[int, str], eth_dst: str
                ) -> tuple[str, list[VxlanReceived]] | None:
     """The IPv6 underlay's share of ``fast_vxlan_received``: UDP right after the header (``b``
     bytes of VLAN tags before it)."""
     if len(data) < 54 + b:
         return None
-    nxt = data[20 + b]
-    if data[14 + b] >> 4 != 6 or nxt in _V6_NOT_FAST:
+    version, _, nxt = headers.IPV6(data, 14 + b)  # type: ignore[misc]
+    if version != 6 or nxt in _V6_NOT_FAST:
         return None
     if nxt != 17:
         return "", []
@@ -364,7 +368,7 @@ def _fast_ipv6(data: bytes, b: int, udp_ports: Mapping[int, str]
         return None
     hop = VxlanReceived(src, dst, sport, dport, vni, inner, flags, gbp, reserved8, tclass,
                         ucsum)
-    return mac_text(data[:6]), [hop]
+    return eth_dst, [hop]
 
 
 def _inner_frame(data: bytes, off: int, end: int, udp_ports: Mapping[int, str]
