@@ -23,7 +23,7 @@ import functools
 import json
 import re
 import socket
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from vxlankit.checksum import internet_checksum, pseudo_header_sum
@@ -33,8 +33,8 @@ from vxlankit.codec.decode import dissect_frame, dissect_transport
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers import arp, ethernet, headers, icmp, vlan, vxlan
 from vxlankit.layers.registry import STEPS, UDP_MESSAGES, frame_protocols, placed_field, spec_for
-from vxlankit.layers.shapes import plan_shape
-from vxlankit.layers.spec import ETHER, IPV4, IPV6, Walk
+from vxlankit.layers.shapes import plan_shape, shape_reader
+from vxlankit.layers.spec import ETHER, IPV4, IPV6, Field, Walk
 from vxlankit.layers.udp import port_layer
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import (
@@ -211,12 +211,15 @@ def json_lines(items: Iterable[DecodedRecord], *, file: str | None = None) -> It
 # the decoder computes (a checksum's verdict), which the caller writes.
 
 
-def _header_writer(sample: bytes, index: int) -> Callable[[bytes, int], str]:
-    """A function ``(buf, off) -> text`` of the JSON of a header at ``off`` like layer
-    ``index`` of the Ethernet frame ``sample``, open after its last field read from the bytes
-    (``_layer_json`` of the decoder's layer, cut there).  The fields' names and order are the
-    decoder's for ``sample``: a header of fixed size and layout.  Compiled from the layer's
-    spec, and checked against the decoder on ``sample`` here."""
+def _header_writer(sample: bytes, index: int, checks: Sequence[str] = ()
+                   ) -> Callable[[bytes, int], tuple[Any, ...]]:
+    """A function ``(buf, off) -> (text, *values of checks)``: the JSON of a header at
+    ``off`` like layer ``index`` of the Ethernet frame ``sample``, open after its last field
+    read from the bytes (``_layer_json`` of the decoder's layer, cut there), and the values of
+    the fields ``checks`` the caller tells shapes apart by (read in the same unpack).  The
+    fields' names and order are the decoder's for ``sample``: a header of fixed size and
+    layout.  Compiled from the layer's spec, and checked against the decoder on ``sample``
+    here."""
     decoded = decode(sample)
     layer = decoded.layers[index]
     spec = spec_for(layer)
@@ -236,107 +239,115 @@ def _header_writer(sample: bytes, index: int) -> Callable[[bytes, int], str]:
             break  # computed by the decoder (a checksum's verdict): the caller's
     readable = [n for n in names if n not in constants]
 
-    def varies(name: str) -> bool:
+    def field_of(name: str) -> Field:
         field = placed_field(spec, name)
         assert field is not None
-        return field.varies and type(layer.fields[name]) is int
+        return field
 
-    # Two reads: the varying fields every time, the steady ones when a run's bytes are new.
-    steady = plan_shape((spec.name,), [n for n in readable if not varies(n)], checked=False)
-    moving = plan_shape((spec.name,), [n for n in readable if varies(n)], checked=False)
-    env = {**steady.env, "_keep": _keep}
-    value_of = dict(zip(steady.names, steady.values, strict=True))
-    span_of = dict(zip(steady.names, steady.spans, strict=True))
-    if moving.names:
-        env["_unpack_moving"] = moving.env["_unpack"]
-        # the moving plan's items, renamed so they do not clash with the steady plan's
-        rename = {f"v{i}": f"m{i}" for i in range(len(moving.unpack.split("=")[0].split(",")))}
+    def is_int(name: str) -> bool:
+        return type(layer.fields[name]) is int
 
-        def moved(expr: str) -> str:
-            return re.sub(r"\bv(\d+)\b", lambda m: rename.get(m.group(0), m.group(0)), expr)
-
-        moving_unpack = moved(moving.unpack).replace("_unpack(", "_unpack_moving(")
-        value_of.update({n: moved(v) for n, v in zip(moving.names, moving.values,
-                                                        strict=True)})
+    # Runs of steady fields between the varying ones (Field.varies): a run with text in it
+    # or more than two numbers is written once per distinct bytes and cached; a shorter one,
+    # like a varying field, is formatted every time (a cache lookup costs about what
+    # formatting two numbers does).
+    runs: list[list[str]] = [[]]
+    for name in names:
+        if name in readable and field_of(name).varies and is_int(name):
+            runs += [[name], []]
+        else:
+            runs[-1].append(name)
+    cached = [run for run in runs if run and (
+        len(run) > 2 or not all(n in constants or is_int(n) for n in run))
+        and not (len(run) == 1 and field_of(run[0]).varies)]
+    every_time = [n for run in runs if run not in cached for n in run if n in readable]
+    now = plan_shape((spec.name,), [*checks, *[n for n in every_time if n not in checks]],
+                     checked=False)
+    later = plan_shape((spec.name,), [n for run in cached for n in run if n in readable],
+                       checked=False)
+    env = {**later.env, "_keep": _keep, "_unpack_now": now.env["_unpack"]}
+    value_now = {n: re.sub(r"\bv(\d+)\b", r"m\1", v)
+                 for n, v in zip(now.names, now.values, strict=True)}
+    value_later = dict(zip(later.names, later.values, strict=True))
+    span_later = dict(zip(later.names, later.spans, strict=True))
 
     def form(name: str) -> tuple[str, str]:
         """(%-format, value expression) of one field, as the generic encoder writes it."""
         value = layer.fields[name]
-        field = placed_field(spec, name)
-        assert field is not None
         if type(value) is bool:
-            return "%s", f"('true' if {value_of[name]} else 'false')"
+            return "%s", f"('true' if {value_later[name]} else 'false')"
         if type(value) is int:
-            return "%d", value_of[name]
-        if type(value) is str and field.type in (ETHER, IPV4, IPV6):  # no escaping needed
-            return '"%s"', value_of[name]
+            return "%d", value_later[name]
+        if type(value) is str and field_of(name).type in (ETHER, IPV4, IPV6):
+            return '"%s"', value_later[name]  # hex digits, dots and colons: no escaping
         if type(value) is bytes:
-            return '"%s"', f"{value_of[name]}.hex(':')"
+            return '"%s"', f"{value_later[name]}.hex(':')"
         raise ValueError(f"{name}: {type(value).__name__} values are the generic encoder's")
 
     pieces: list[str] = []  # of the f-string after the head, joined by commas
-    lines: list[str] = []
-    run: list[str] = []
-
-    def close_run() -> None:
+    unpack_now = re.sub(r"\bv(\d+)\b", r"m\1", now.unpack).replace("_unpack(", "_unpack_now(")
+    lines = [f"    {unpack_now}\n"] if now.names else []
+    for run in runs:
         if not run:
-            return
+            continue
+        if run not in cached:
+            pieces += [f'"{n}":{constants[n]}' if n in constants else f'"{n}":{{{value_now[n]}}}'
+                       for n in run]
+            continue
         k = len(pieces)
-        text = ",".join(f'"{n}":{form(n)[0] if n in span_of else constants[n]}' for n in run)
-        read = [n for n in run if n in span_of]
-        if not read:  # constants only
-            pieces.append(text.replace("{", "{{").replace("}", "}}"))
-            run.clear()
-            return
-        start = min(span_of[n][0] for n in read)
-        stop = max(span_of[n][1] for n in read)
+        text = ",".join(f'"{n}":{constants[n] if n in constants else form(n)[0]}'
+                        for n in run)
+        read = [n for n in run if n in span_later]
+        start = min(span_later[n][0] for n in read)
+        stop = max(span_later[n][1] for n in read)
         env[f"_c{k}"] = {}
-        values = ", ".join(form(n)[1] for n in read)
         lines.append(f"    k{k} = buf[off + {start}:off + {stop}]\n"
                      f"    s{k} = _c{k}.get(k{k})\n"
                      f"    if s{k} is None:\n"
-                     f"        {steady.unpack}\n"
-                     f"        s{k} = _keep(_c{k}, k{k}, {text!r} % ({values},))\n")
+                     f"        {later.unpack}\n"
+                     f"        s{k} = _keep(_c{k}, k{k}, "
+                     f"{text!r} % ({', '.join(form(n)[1] for n in read)},))\n")
         pieces.append(f"{{s{k}}}")
-        run.clear()
-
-    for name in names:
-        if name in readable and varies(name):
-            close_run()
-            pieces.append(f'"{name}":{{{value_of[name]}}}')
-        else:
-            run.append(name)
-    close_run()
     head = (f'{{{{"proto":"{layer.proto}","offset":{{off}},"length":{spec.header_len},'
             f'"status":"ok","fields":{{{{')
-    source = ("def write(buf, off):\n"
-              + (f"    {moving_unpack}\n" if moving.names else "") + "".join(lines)
-              + f"    return f'{head}{','.join(pieces)}'\n")
+    returned = ", ".join([f"f'{head}{','.join(pieces)}'",
+                          *[value_now[n] for n in checks]])
+    source = ("def write(buf, off):\n" + "".join(lines) + f"    return ({returned},)\n")
     env["__source__"] = source  # for the curious
     exec(compile(source, f"<json {spec.name}>", "exec"), env)  # noqa: S102 - from the specs
-    write: Callable[[bytes, int], str] = env["write"]
-    got, want = write(sample, layer.offset), _layer_json(layer)
+    write: Callable[[bytes, int], tuple[Any, ...]] = env["write"]
+    got, want = write(sample, layer.offset)[0], _layer_json(layer)
     if layer.length != spec.header_len or not want.startswith(got) or \
             want[len(got)] not in ",}":
         raise ValueError(f"{spec.name}: the compiled writer wrote {got!r}, not {want!r}")
     return write
 
 
+_Writer = Callable[[bytes, int], tuple[Any, ...]]
+
+
 @functools.cache
-def _writers() -> tuple[Callable[[bytes, int], str], ...]:
-    """The JSON writers of the fast path's fixed headers: IPv4 without options, UDP, an ICMP
-    echo (compiled on first use: a ``decode`` of one packet need not pay for them)."""
+def _writers() -> tuple[_Writer, _Writer, Callable[..., tuple[Any, ...] | None], _Writer]:
+    """The JSON writers of the fast path's fixed headers, each with the values the path checks
+    before it keeps the text: IPv4 without options, UDP, ICMP (its type and checksum only:
+    the type says what follows), an ICMP echo.  Compiled on first use: a ``decode`` of one
+    packet need not pay for them."""
     from vxlankit import build, encode
 
     sample = encode([build.eth(), build.ipv4("10.0.0.1", "10.0.0.2"), build.udp(1, 2),
                      build.payload(b"x")])
     echo = encode([build.eth(), build.ipv4("10.0.0.1", "10.0.0.2"), build.icmp_echo(1, 2)])
-    return _header_writer(sample, 1), _header_writer(sample, 2), _header_writer(echo, 2)
+    ip = _header_writer(sample, 1, ("ip.version", "ip.hdr_len", "ip.len", "ip.flags.mf",
+                                    "ip.frag_offset", "ip.proto", "ip.checksum"))
+    udp = _header_writer(sample, 2, ("udp.srcport", "udp.dstport", "udp.length",
+                                     "udp.checksum"))
+    icmp_check = shape_reader(("icmp",), ("icmp.type", "icmp.checksum"), checked=False).read
+    return ip, udp, icmp_check, _header_writer(echo, 2)
 
 
 # The checks the fast path makes before it writes a header, read as the specs say.
-_read_eth, _read_tag, _read_ip = headers.ETH, headers.TAGS, headers.IPV4
-_read_udp, _read_icmp, _read_arp = headers.UDP, headers.ICMP, headers.ARP
+_read_tag, _read_arp = headers.TAGS, headers.ARP
+_read_etype = shape_reader(("eth",), ("eth.type",), checked=False).read
 
 
 def _keep(cache: dict[bytes, str], key: bytes, text: str) -> str:
@@ -381,7 +392,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
     cache: dict[Any, str] = {}
     get = cache.get
     from_bytes = int.from_bytes
-    write_ip, write_udp, write_echo = _writers()
+    write_ip, write_udp, read_icmp, write_echo = _writers()
 
     def remember(key: Any, text: str) -> str:
         if len(cache) >= _CACHE_MAX:
@@ -486,7 +497,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 return by_steps(record, file, frame_off, frame_end, depth0,
                                 parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                 trailers[:marks[3]])
-            _dst, _src, etype = _read_eth(data, off)  # type: ignore[misc]
+            etype = _read_etype(data, off)[0]  # type: ignore[index]
             if etype < 0x0600:
                 return by_steps(record, file, frame_off, frame_end, depth0,
                                 parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
@@ -527,14 +538,12 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 return by_steps(record, file, frame_off, frame_end, depth0,
                                 parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                 trailers[:marks[3]])
-            version, ihl, tlen, more, frag_offset, proto, csum = _read_ip(  # type: ignore[misc]
-                data, off)
+            text, version, ihl, tlen, more, frag_offset, proto, csum = write_ip(data, off)
             if (version != 4 or ihl != 20 or tlen < 20 or off + tlen > end or more
                     or frag_offset):
                 return by_steps(record, file, frame_off, frame_end, depth0,
                                 parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                 trailers[:marks[3]])
-            text = write_ip(data, off)
             if from_bytes(data[off:off + 20], "big") % 0xFFFF:
                 calc = internet_checksum(data[off:off + 10] + data[off + 12:off + 20])
                 errors.append(f"ip: bad header checksum at offset {off + 10}: "
@@ -566,12 +575,11 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                     return by_steps(record, file, frame_off, frame_end, depth0,
                                     parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                     trailers[:marks[3]])
-                sport, dport, ulen, ucsum = _read_udp(data, off)  # type: ignore[misc]
+                text, sport, dport, ulen, ucsum = write_udp(data, off)
                 if ulen < 8 or off + ulen > end:
                     return by_steps(record, file, frame_off, frame_end, depth0,
                                     parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                     trailers[:marks[3]])
-                text = write_udp(data, off)
                 if not ucsum:
                     parts.append(text + ',"udp.checksum.status":3}}')
                 elif ((from_bytes(data[off:off + ulen], "big") << (8 if ulen & 1 else 0))
@@ -622,14 +630,14 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                                     parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                     trailers[:marks[3]])
                 total = from_bytes(data[off:end], "big") << (8 if (end - off) & 1 else 0)
-                itype, _, icsum, _, _ = _read_icmp(data, off)  # type: ignore[misc]
+                itype, icsum = read_icmp(data, off)  # type: ignore[misc]
                 icalc: int | None = None
                 if not total or total % 0xFFFF:
                     icalc = internet_checksum(data[off:off + 2] + data[off + 4:end])
                     errors.append(f"icmp: bad checksum at offset {off + 2}: "
                                   f"0x{icsum:04x}, should be 0x{icalc:04x}")
                 if itype == 0 or itype == 8:
-                    text = write_echo(data, off)
+                    text = write_echo(data, off)[0]
                 else:  # the type says what its second word is: the layer's own decode
                     text = _layer_json(Layer("icmp", icmp.decode(data, off), off, 8))[:-2]
                 parts.append(text + status("icmp", icalc))
