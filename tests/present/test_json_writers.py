@@ -21,7 +21,7 @@ def _prefix_of(frame: bytes, index: int, text: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(min_size=20, max_size=20), st.binary(min_size=8, max_size=8))
 def test_ipv4_and_udp_headers(ip: bytes, udp: bytes) -> None:
-    write_ip, write_udp, _, _ = jsonl._writers()
+    write_ip, write_udp, _ = jsonl._writers()
     # IPv4, IHL 5, not a fragment, carrying UDP: the shape the fast path writes
     header = bytes([0x45]) + ip[1:6] + bytes([ip[6] & 0xC0, 0, ip[8], 17]) + ip[10:]
     frame = ETH + header + udp
@@ -36,7 +36,7 @@ def test_ipv4_and_udp_headers(ip: bytes, udp: bytes) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from([0, 8]), st.binary(min_size=7, max_size=7))
 def test_icmp_echo_headers(kind: int, rest: bytes) -> None:
-    _, _, _, write_echo = jsonl._writers()
+    _, _, write_echo = jsonl._writers()
     icmp = bytes([kind]) + rest
     header = bytes.fromhex("4500001c00004000400100000a0000010a000002")
     frame = ETH + header + icmp
@@ -46,7 +46,7 @@ def test_icmp_echo_headers(kind: int, rest: bytes) -> None:
 
 
 def test_the_same_bytes_twice_use_the_cache_and_agree() -> None:
-    write_ip, _, _, _ = jsonl._writers()
+    write_ip, _, _ = jsonl._writers()
     frame = ETH + bytes.fromhex("4500001c00004000400100000a0000010a000002") + bytes(8)
     first = write_ip(frame, 14)
     assert write_ip(frame, 14) == first

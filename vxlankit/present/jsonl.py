@@ -33,7 +33,7 @@ from vxlankit.codec.decode import dissect_frame, dissect_transport
 from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers import arp, ethernet, headers, icmp, vlan, vxlan
 from vxlankit.layers.registry import STEPS, UDP_MESSAGES, frame_protocols, placed_field, spec_for
-from vxlankit.layers.shapes import plan_shape, shape_reader
+from vxlankit.layers.shapes import plan_shape
 from vxlankit.layers.spec import ETHER, IPV4, IPV6, Field, Walk
 from vxlankit.layers.udp import port_layer
 from vxlankit.packet import Layer, Packet
@@ -327,11 +327,11 @@ _Writer = Callable[[bytes, int], tuple[Any, ...]]
 
 
 @functools.cache
-def _writers() -> tuple[_Writer, _Writer, Callable[..., tuple[Any, ...] | None], _Writer]:
+def _writers() -> tuple[_Writer, _Writer, _Writer]:
     """The JSON writers of the fast path's fixed headers, each with the values the path checks
-    before it keeps the text: IPv4 without options, UDP, ICMP (its type and checksum only:
-    the type says what follows), an ICMP echo.  Compiled on first use: a ``decode`` of one
-    packet need not pay for them."""
+    before it keeps the text: IPv4 without options, UDP, an ICMP echo (with the type and
+    checksum: for another type the text is dropped).  Compiled on first use: a ``decode`` of
+    one packet need not pay for them."""
     from vxlankit import build, encode
 
     sample = encode([build.eth(), build.ipv4("10.0.0.1", "10.0.0.2"), build.udp(1, 2),
@@ -341,13 +341,20 @@ def _writers() -> tuple[_Writer, _Writer, Callable[..., tuple[Any, ...] | None],
                                     "ip.frag_offset", "ip.proto", "ip.checksum"))
     udp = _header_writer(sample, 2, ("udp.srcport", "udp.dstport", "udp.length",
                                      "udp.checksum"))
-    icmp_check = shape_reader(("icmp",), ("icmp.type", "icmp.checksum"), checked=False).read
-    return ip, udp, icmp_check, _header_writer(echo, 2)
+    return ip, udp, _header_writer(echo, 2, ("icmp.type", "icmp.checksum"))
 
 
 # The checks the fast path makes before it writes a header, read as the specs say.
 _read_tag, _read_arp = headers.TAGS, headers.ARP
-_read_etype = shape_reader(("eth",), ("eth.type",), checked=False).read
+
+
+def _etype_reader() -> Callable[..., tuple[Any, ...]]:
+    found = plan_shape(("eth",), ("eth.type",), checked=False).unpack_from
+    assert found is not None  # one plain number: the struct's own item
+    return found
+
+
+_read_etype = _etype_reader()  # the caller checks the 14 bytes are there
 
 
 def _keep(cache: dict[bytes, str], key: bytes, text: str) -> str:
@@ -392,7 +399,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
     cache: dict[Any, str] = {}
     get = cache.get
     from_bytes = int.from_bytes
-    write_ip, write_udp, read_icmp, write_echo = _writers()
+    write_ip, write_udp, write_echo = _writers()
 
     def remember(key: Any, text: str) -> str:
         if len(cache) >= _CACHE_MAX:
@@ -497,7 +504,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 return by_steps(record, file, frame_off, frame_end, depth0,
                                 parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                 trailers[:marks[3]])
-            etype = _read_etype(data, off)[0]  # type: ignore[index]
+            etype = _read_etype(data, off)[0]
             if etype < 0x0600:
                 return by_steps(record, file, frame_off, frame_end, depth0,
                                 parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
@@ -630,15 +637,13 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                                     parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
                                     trailers[:marks[3]])
                 total = from_bytes(data[off:end], "big") << (8 if (end - off) & 1 else 0)
-                itype, icsum = read_icmp(data, off)  # type: ignore[misc]
+                text, itype, icsum = write_echo(data, off)
                 icalc: int | None = None
                 if not total or total % 0xFFFF:
                     icalc = internet_checksum(data[off:off + 2] + data[off + 4:end])
                     errors.append(f"icmp: bad checksum at offset {off + 2}: "
                                   f"0x{icsum:04x}, should be 0x{icalc:04x}")
-                if itype == 0 or itype == 8:
-                    text = write_echo(data, off)[0]
-                else:  # the type says what its second word is: the layer's own decode
+                if itype != 0 and itype != 8:  # the type says what its second word is
                     text = _layer_json(Layer("icmp", icmp.decode(data, off), off, 8))[:-2]
                 parts.append(text + status("icmp", icalc))
                 protos.append("icmp")
