@@ -153,3 +153,20 @@ def test_what_cannot_be_read_is_refused() -> None:
             ((), ["eth.src"], "empty shape")):
         with pytest.raises(ShapeError, match=reason):
             shape_reader(shape, names)
+
+
+def test_plan_reads_byte_ranges_as_numbers() -> None:
+    """``ranges`` (a consumer's cache keys) are read as big-endian numbers in the same unpack as
+    the fields, after them; more than 8 bytes, or outside the shape, is refused."""
+    from vxlankit.layers.shapes import plan_shape
+
+    wire = encode([build.eth(), build.ipv4("1.2.3.4", "5.6.7.8"), build.udp(1, 2)])
+    plan = plan_shape(("ip",), ["ip.proto"], checked=False, ranges=[(12, 20), (0, 2)])
+    env = dict(plan.env)
+    exec(f"def read(buf, off):\n    {plan.unpack}\n    return ({', '.join(plan.values)},)",
+         env)
+    assert env["read"](wire, 14) == (17, int.from_bytes(wire[26:34], "big"),
+                                     int.from_bytes(wire[14:16], "big"))
+    for bad in ((12, 21), (0, 9)):
+        with pytest.raises(ShapeError):
+            plan_shape(("ip",), [], ranges=[bad])

@@ -241,9 +241,12 @@ def shape_reader(shape: Sequence[str], names: Sequence[str],
 
 
 def plan_shape(shape: Sequence[str], names: Sequence[str],
-               options: DecodeOptions | None = None, *, checked: bool = True) -> ShapePlan:
+               options: DecodeOptions | None = None, *, checked: bool = True,
+               ranges: Sequence[tuple[int, int]] = ()) -> ShapePlan:
     """The plan of a reader of ``names`` for frames of ``shape`` (as :func:`shape_reader`,
-    whose arguments these are)."""
+    whose arguments these are), and of the bytes ``ranges`` (start, stop from the frame's
+    start, at most 8 bytes each) as big-endian numbers, after the names' values: what a
+    consumer keys a cache by, read in the same unpack."""
     if options is None:
         from vxlankit.codec import DEFAULT_OPTIONS
 
@@ -289,6 +292,11 @@ def plan_shape(shape: Sequence[str], names: Sequence[str],
         if field.span is None or not field.at_span:
             raise ShapeError(f"{name}: not read where it sits (the decoder's)")
         wanted.append(plan.add(field, start))
+    for begin, stop in ranges:
+        if not 0 < stop - begin <= 8 or begin < 0 or stop > size:
+            raise ShapeError(f"bytes {begin}-{stop}: not a number of the shape's headers")
+        wanted.append(plan.add(Field(f"bytes {begin}-{stop}", UINT,
+                                     (begin, stop - begin, None)), 0))
     fmt, exprs = plan.layout()
     env["_unpack"] = struct.Struct(fmt).unpack_from
     items = [f"v{k}" for k in range(sum(1 for c in _items_of(fmt)))]
@@ -297,7 +305,7 @@ def plan_shape(shape: Sequence[str], names: Sequence[str],
         return re.sub(r"@(\d+)@", lambda m: exprs[int(m.group(1))], text)
 
     return ShapePlan(
-        tuple(shape), tuple(names), size, env,
+        tuple(shape), tuple(names), size, env,  # values and spans: names', then ranges'
         f"{', '.join(items)}{',' if len(items) == 1 else ''} = _unpack(buf, off)",
         " and ".join(resolve(check) for check in checks), tuple(exprs[k] for k in wanted),
         tuple((plan.wanted[k][1], plan.wanted[k][2]) for k in wanted))

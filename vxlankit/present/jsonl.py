@@ -261,15 +261,25 @@ def _header_writer(sample: bytes, index: int, checks: Sequence[str] = ()
         len(run) > 2 or not all(n in constants or is_int(n) for n in run))
         and not (len(run) == 1 and field_of(run[0]).varies)]
     every_time = [n for run in runs if run not in cached for n in run if n in readable]
-    now = plan_shape((spec.name,), [*checks, *[n for n in every_time if n not in checks]],
-                     checked=False)
     later = plan_shape((spec.name,), [n for run in cached for n in run if n in readable],
                        checked=False)
-    env = {**later.env, "_keep": _keep, "_unpack_now": now.env["_unpack"]}
-    value_now = {n: re.sub(r"\bv(\d+)\b", r"m\1", v)
-                 for n, v in zip(now.names, now.values, strict=True)}
     value_later = dict(zip(later.names, later.values, strict=True))
     span_later = dict(zip(later.names, later.spans, strict=True))
+    # Each cached run's bytes, its cache key: read as a number with the others when they fit
+    # in one (no slice made), else sliced.
+    key_ranges = [(min(span_later[n][0] for n in run if n in span_later),
+                   max(span_later[n][1] for n in run if n in span_later)) for run in cached]
+    as_numbers = [r for r in key_ranges if r[1] - r[0] <= 8]
+    now = plan_shape((spec.name,), [*checks, *[n for n in every_time if n not in checks]],
+                     checked=False, ranges=as_numbers)
+    env = {**later.env, "_keep": _keep, "_unpack_now": now.env["_unpack"]}
+
+    def renamed(expr: str) -> str:
+        return re.sub(r"\bv(\d+)\b", r"m\1", expr)
+
+    value_now = {n: renamed(v) for n, v in zip(now.names, now.values, strict=False)}
+    key_of = {r: renamed(v) for r, v in zip(as_numbers, now.values[len(now.names):],
+                                            strict=True)}
 
     def form(name: str) -> tuple[str, str]:
         """(%-format, value expression) of one field, as the generic encoder writes it."""
@@ -286,7 +296,7 @@ def _header_writer(sample: bytes, index: int, checks: Sequence[str] = ()
 
     pieces: list[str] = []  # of the f-string after the head, joined by commas
     unpack_now = re.sub(r"\bv(\d+)\b", r"m\1", now.unpack).replace("_unpack(", "_unpack_now(")
-    lines = [f"    {unpack_now}\n"] if now.names else []
+    lines = [f"    {unpack_now}\n"] if now.values else []
     for run in runs:
         if not run:
             continue
@@ -301,7 +311,8 @@ def _header_writer(sample: bytes, index: int, checks: Sequence[str] = ()
         start = min(span_later[n][0] for n in read)
         stop = max(span_later[n][1] for n in read)
         env[f"_c{k}"] = {}
-        lines.append(f"    k{k} = buf[off + {start}:off + {stop}]\n"
+        key = key_of.get((start, stop), f"buf[off + {start}:off + {stop}]")
+        lines.append(f"    k{k} = {key}\n"
                      f"    s{k} = _c{k}.get(k{k})\n"
                      f"    if s{k} is None:\n"
                      f"        {later.unpack}\n"
