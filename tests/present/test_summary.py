@@ -80,6 +80,23 @@ def test_icmp_echo_request_in_vxlan() -> None:
     assert make_fast_summary()(vxlan_frame(*ping()), 148) is not None  # the fast shape
 
 
+def test_echo_with_a_nonzero_code_and_arp_past_the_datagram_agree() -> None:
+    """Found by review: the common shape's reader named an echo by its type and code together
+    (an echo request with code 1 lost its id and seq), and took an inner ARP message that runs
+    past the UDP datagram (the decoder calls it truncated)."""
+    coded = bytes.fromhex(
+        "5254000000025254000000010800450000520000000040112278ac100001ac100002c35012b5003e0000"
+        "080000000010000002420a00000402420a00000308004500002000000000400166d70a0000030a000004"
+        "080133360001000261626364")
+    assert both(coded).endswith("ICMP echo request id=1 seq=2 [bad icmp checksum]")
+    assert make_fast_summary()(coded, len(coded)) is not None
+    cut_arp = bytes.fromhex(
+        "52540000000252540000000108004500004e000000004011227cac100001ac100002c35012b500320000"
+        "080000000010000002420a00000402420a0000030806000108000604000102420a0000030a0000030000"
+        "000000000a000004")
+    assert both(cut_arp).endswith("ARP [truncated]")
+
+
 def test_icmp_echo_reply() -> None:
     assert both(vxlan_frame(*ping(reply=True))).endswith(
         "10.0.0.4 -> 10.0.0.3 ICMP echo reply id=7 seq=1")

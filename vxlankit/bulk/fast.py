@@ -396,14 +396,24 @@ class _Walk:
             ids: Any = cols.string_id(_stack_name(int(high[0]) << 64 | int(stacks[0])))
         else:
             # The distinct stacks by their high digits (few), then a 1-D unique of the low
-            # ones within each: a unique over row pairs costs sixty times as much.
+            # ones within each: a unique over row pairs costs sixty times as much.  Their
+            # names are added to the batch's strings in the order of the rows that first
+            # have them, so the file's dictionaries do not depend on how layers are numbered.
             ids = np.empty(len(rows), np.int32)
+            parts: list[tuple[int, Rows, list[int], Rows, npt.NDArray[np.int32]]] = []
+            firsts: list[tuple[int, int, int]] = []  # (first row, part, distinct stack)
             for hi in np.unique(high).tolist():
                 where = np.flatnonzero(high == hi)
-                distinct, inverse = np.unique(stacks[where], return_inverse=True)
-                table = np.array([cols.string_id(_stack_name(hi << 64 | lo))
-                                  for lo in distinct.tolist()], np.int32)
-                ids[where] = table[inverse.reshape(-1)]
+                distinct, first, inverse = np.unique(stacks[where], return_index=True,
+                                                     return_inverse=True)
+                firsts += [(at, len(parts), j) for j, at in enumerate(where[first].tolist())]
+                parts.append((hi, where, distinct.tolist(), inverse.reshape(-1),
+                              np.empty(len(distinct), np.int32)))
+            for _, part, j in sorted(firsts):
+                hi, _, lows, _, table = parts[part]
+                table[j] = cols.string_id(_stack_name(hi << 64 | lows[j]))
+            for _, where, _, inverse, table in parts:
+                ids[where] = table[inverse]
         s = self.sel(rows)
         cols.values["frame.protocols"][s] = ids
         ok, cut = cols.string_id("ok"), cols.string_id("truncated")
@@ -435,17 +445,27 @@ class _Walk:
             return
         column = self.cols.values["vxlankit.errors"]
         string_id = self.cols.string_id
+        # Texts are added to the batch's strings in the order of the rows that first have
+        # them (not the walk's order of layers), as the other columns' strings are.
         every = np.concatenate([rows for rows, _, _ in parts])
         if len(np.unique(every)) == len(every):  # one cut layer a row: no joining
-            for rows, texts, inverse in parts:
-                column[rows] = np.array([string_id(t) for t in texts], np.int32)[inverse]
+            texts = [t for _, part_texts, _ in parts for t in part_texts]
+            bases = np.cumsum([0] + [len(part_texts) for _, part_texts, _ in parts[:-1]])
+            which = np.concatenate([inverse + base for (_, _, inverse), base
+                                    in zip(parts, bases.tolist(), strict=True)])
+            in_row_order = which[np.argsort(every, kind="stable")]
+            distinct, first = np.unique(in_row_order, return_index=True)
+            table = np.empty(len(texts), np.int32)
+            for t in distinct[np.argsort(first)].tolist():
+                table[t] = string_id(texts[t])
+            column[every] = table[which]
             return
         messages: dict[int, list[str]] = {}
-        for rows, texts, inverse in parts:
+        for rows, part_texts, inverse in parts:
             for row, i in zip(rows.tolist(), inverse.tolist(), strict=True):
-                messages.setdefault(row, []).append(texts[i])
-        for row, found in messages.items():
-            column[row] = string_id(" | ".join(found))
+                messages.setdefault(row, []).append(part_texts[i])
+        for row in sorted(messages):
+            column[row] = string_id(" | ".join(messages[row]))
 
     # -- layers -------------------------------------------------------------------------------
 

@@ -834,10 +834,10 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                 found = get_prefix(key) or prefix(key, True)
                 # int -> str costs more than a dict lookup: cache the repetitive numbers
                 flen = numbers.get(frame_len) or number(frame_len)
-                if w1 == 0x0800:
+                if w1 >> 8 == 8:  # an echo whatever its code, as _icmp_info has it
                     return "%s%s%sICMP echo request id=%s seq=%d%s" % (  # noqa: UP031
                         found[0], flen, found[1], numbers.get(w3) or number(w3), w4, bad)
-                if w1 == 0:
+                if w1 >> 8 == 0:
                     return "%s%s%sICMP echo reply id=%s seq=%d%s" % (  # noqa: UP031
                         found[0], flen, found[1], numbers.get(w3) or number(w3), w4, bad)
                 info = "ICMP " + _icmp_info(w1 >> 8, w1 & 0xFF, None, None)
@@ -878,6 +878,8 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
             found = get_prefix(key) or prefix(key, True)
             return f"{found[0]}{frame_len}{found[1]}{info}{bad}"
         if ietype == 0x0806:
+            if uend < 92 + b:  # the message runs past the datagram: the decoder says how
+                return fast_summary(data, frame_len, options, pal, analysis, counter)
             htype, ptype, hlen, plen, op, sha, spa, _, tpa = read_arp(  # type: ignore[misc]
                 data, 64 + b)
             if hlen != 6 or plen != 4 or ptype != 0x0800 or htype not in (1, 6):
