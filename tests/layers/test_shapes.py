@@ -170,3 +170,22 @@ def test_plan_reads_byte_ranges_as_numbers() -> None:
     for bad in ((12, 21), (0, 9)):
         with pytest.raises(ShapeError):
             plan_shape(("ip",), [], ranges=[bad])
+
+
+def test_where_and_tests_compile_to_whole_word_compares() -> None:
+    """``where`` makes the reader decline bytes whose fields lack those values; each of
+    ``tests`` is returned as a truth value.  Fields that share a word are compared in one
+    test of it, as a hand-written reader would (IPv4's version and IHL: ``== 0x45``)."""
+    reader = shape_reader(("eth", "ip"), ["ip.proto"], checked=False,
+                          where={"ip.version": 4, "ip.hdr_len": 20},
+                          tests=({"ip.flags.df": 1, "ip.frag_offset": 0},
+                                 {"ip.flags.mf": 1}))
+    assert "== 0x45" in reader.source
+    df = encode([build.eth(), build.ipv4("1.1.1.1", "2.2.2.2", df=True), build.udp(1, 2)])
+    assert reader.read(df) == (17, True, False)
+    options = encode([build.eth(), build.ipv4("1.1.1.1", "2.2.2.2", options=b"\x01" * 4),
+                      build.udp(1, 2)])
+    assert reader.read(options) is None
+    # a value no bits can give declines everything
+    never = shape_reader(("eth", "ip"), ["ip.proto"], checked=False, where={"ip.hdr_len": 21})
+    assert never.read(df) is None

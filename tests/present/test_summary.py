@@ -19,6 +19,7 @@ from tests.support import real_capture_names
 from vxlankit import DEFAULT_OPTIONS, build, decode, encode
 from vxlankit.capture import open_capture
 from vxlankit.capture.record import Interface, Record
+from vxlankit.checksum import internet_checksum
 from vxlankit.layers import tcp as tcp_layer
 from vxlankit.packet import Layer
 from vxlankit.present.run import FastPathTally, decode_capture, decode_records
@@ -95,6 +96,26 @@ def test_echo_with_a_nonzero_code_and_arp_past_the_datagram_agree() -> None:
         "080000000010000002420a00000402420a0000030806000108000604000102420a0000030a0000030000"
         "000000000a000004")
     assert both(cut_arp).endswith("ARP [truncated]")
+
+
+def test_the_common_shape_leaves_options_and_fragments_to_the_others() -> None:
+    """The commonest shape's reader takes IPv4 without options and not a fragment, outside and
+    inside: an inner header with options, inner fragments and an outer later fragment (no UDP
+    header in it) each get the reference's line (``both`` checks the fast paths agree)."""
+    echo = [build.icmp_echo(ident=9, seq=4), build.payload(b"x" * 56)]
+    inner = build.eth(src=VM_A, dst=VM_B)
+    with_options = vxlan_frame(inner, build.ipv4("10.0.0.3", "10.0.0.4", options=b"\x01" * 4),
+                               *echo)
+    assert both(with_options).endswith("ICMP echo request id=9 seq=4")
+    later = vxlan_frame(inner, build.ipv4("10.0.0.3", "10.0.0.4", frag_offset=8), *echo)
+    assert both(later).endswith("ICMP fragment offset=64")
+    both(vxlan_frame(inner, build.ipv4("10.0.0.3", "10.0.0.4", mf=True), *echo))
+    for flags_offset in (0x2000, 0x0001):  # a first fragment (MF), a last one (an offset)
+        outer = bytearray(vxlan_frame(*ping()))
+        outer[20:22] = flags_offset.to_bytes(2, "big")
+        outer[24:26] = b"\x00\x00"
+        outer[24:26] = internet_checksum(bytes(outer[14:34])).to_bytes(2, "big")
+        both(bytes(outer))  # the decoder reads a first fragment's UDP and VXLAN, not a last's
 
 
 def test_icmp_echo_reply() -> None:

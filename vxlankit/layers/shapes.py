@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +63,9 @@ class _Plan:
 
     def __init__(self) -> None:
         self.wanted: list[tuple[Field, int, int]] = []  # (field, start, stop) in the frame
+        # wanted index -> (item, its width in bits, the field's lowest bit in it, its mask),
+        # for the numbers read from a numeric item (what ``condition`` can compare whole)
+        self.bits: dict[int, tuple[int, int, int, int]] = {}
 
     def add(self, field: Field, at: int) -> int:
         """Read ``field`` of the header at ``at``; its index among the expressions."""
@@ -104,7 +107,7 @@ class _Plan:
             fmt += (f"{length}s" if i in textual or length not in _INT_CODES
                     else _INT_CODES[length])
             at = stop
-        exprs = []
+        exprs: list[str] = []
         for field, start, stop in self.wanted:
             i = next(k for k, (a, b) in enumerate(items) if a <= start < b)
             istart, istop = items[i]
@@ -123,6 +126,8 @@ class _Plan:
                     else:
                         expr = raw
                 else:
+                    self.bits[len(exprs)] = (i, 8 * (istop - istart), 8 * (istop - stop),
+                                             mask or (1 << 8 * (stop - start)) - 1)
                     expr = _bits(f"v{i}", 8 * (istop - istart), 8 * (istop - stop),
                                  mask or (1 << 8 * (stop - start)) - 1, field.type == BOOL)
                 exprs.append(f"({expr} * {field.scale})" if field.scale != 1 else expr)
@@ -134,6 +139,41 @@ class _Plan:
 
 
 _INT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def _condition(plan: _Plan, exprs: list[str], wanted: list[tuple[int, int]]) -> str:
+    """The test that each wanted field (its index in the plan) has its value: the fields that
+    share a read word compared in one test of the word (IPv4's version and header length:
+    ``v == 0x45``; its MF flag and fragment offset both 0: ``not v & 0x3fff``), any other by
+    its expression."""
+    words: dict[int, list[int]] = {}  # item -> [width, mask, expected]
+    others = []
+    for k, value in wanted:
+        field = plan.wanted[k][0]
+        place = plan.bits.get(k)
+        raw, rest = divmod(value, field.scale)
+        if rest or value < 0:
+            return "False"  # no bits give that value
+        if place is None or (field.type == BOOL and place[3] & (place[3] - 1) and value):
+            others.append(f"{exprs[k]} == {value}")  # a flag of several bits: any of them
+            continue
+        item, width, below, mask = place
+        shift = (mask & -mask).bit_length() - 1
+        bits = (mask if value else 0) if field.type == BOOL else raw << shift
+        if bits & ~mask:
+            return "False"
+        word = words.setdefault(item, [width, 0, 0])
+        word[1] |= mask << below
+        word[2] |= bits << below
+    tests = []
+    for item, (width, mask, expected) in sorted(words.items()):
+        if mask == (1 << width) - 1:
+            tests.append(f"v{item} == {expected:#x}")
+        elif not expected:
+            tests.append(f"not v{item} & {mask:#x}")
+        else:
+            tests.append(f"v{item} & {mask:#x} == {expected:#x}")
+    return " and ".join(tests + others) or "True"
 
 
 def _bits(item: str, width: int, below: int, mask: int, flag: bool) -> str:
@@ -217,8 +257,9 @@ class ShapePlan:
 
 
 def shape_reader(shape: Sequence[str], names: Sequence[str],
-                 options: DecodeOptions | None = None, *, checked: bool = True
-                 ) -> ShapeReader:
+                 options: DecodeOptions | None = None, *, checked: bool = True,
+                 where: Mapping[str, int] | None = None,
+                 tests: Sequence[Mapping[str, int]] = ()) -> ShapeReader:
     """Compile a reader of ``names`` (Wireshark names, ``#N`` for the Nth layer of the shape
     that has the field) for frames of ``shape`` (spec names, outermost first) decoded with
     ``options`` (default: the decoder's).  Raises :class:`ShapeError` for what cannot be read
@@ -226,8 +267,9 @@ def shape_reader(shape: Sequence[str], names: Sequence[str],
 
     ``checked=False`` leaves out the checks that the bytes are that shape (the dispatch from
     layer to layer, a variable header's minimum): the values are read as if they were, for a
-    caller whose own checks tell a frame of another shape apart (and say what it is)."""
-    plan = plan_shape(shape, names, options, checked=checked)
+    caller whose own checks tell a frame of another shape apart (and say what it is).
+    ``where`` and ``tests`` are :func:`plan_shape`'s."""
+    plan = plan_shape(shape, names, options, checked=checked, where=where, tests=tests)
     env = dict(plan.env)
     values = ", ".join(plan.values)
     source = (f"def read(buf, off=0):\n"
@@ -242,11 +284,18 @@ def shape_reader(shape: Sequence[str], names: Sequence[str],
 
 def plan_shape(shape: Sequence[str], names: Sequence[str],
                options: DecodeOptions | None = None, *, checked: bool = True,
-               ranges: Sequence[tuple[int, int]] = ()) -> ShapePlan:
+               ranges: Sequence[tuple[int, int]] = (), where: Mapping[str, int] | None = None,
+               tests: Sequence[Mapping[str, int]] = ()) -> ShapePlan:
     """The plan of a reader of ``names`` for frames of ``shape`` (as :func:`shape_reader`,
     whose arguments these are), and of the bytes ``ranges`` (start, stop from the frame's
     start, at most 8 bytes each) as big-endian numbers, after the names' values: what a
-    consumer keys a cache by, read in the same unpack."""
+    consumer keys a cache by, read in the same unpack.
+
+    ``where`` (field -> value) joins the test of the shape: the reader returns None unless
+    the fields have those values.  Each of ``tests`` is such a condition returned as a truth
+    value after the others (a consumer's branch: "the inner header is IPv4 without options
+    and not a fragment").  Fields that share a read word are compared in one test of it, as
+    a hand-written reader would (``_condition``)."""
     if options is None:
         from vxlankit.codec import DEFAULT_OPTIONS
 
@@ -276,8 +325,8 @@ def plan_shape(shape: Sequence[str], names: Sequence[str],
             checks.append(f"@{plan.add(field, starts[i])}@ == {spec.header_len}")
         if i + 1 < len(specs):
             _selects(spec, specs[i + 1], starts[i], options, plan, checks, env)
-    wanted = []
-    for name in names:
+
+    def place(name: str) -> int:
         try:
             base, occurrence = split_occurrence(name)
         except ValueError as exc:
@@ -291,7 +340,11 @@ def plan_shape(shape: Sequence[str], names: Sequence[str],
         assert field is not None
         if field.span is None or not field.at_span:
             raise ShapeError(f"{name}: not read where it sits (the decoder's)")
-        wanted.append(plan.add(field, start))
+        return plan.add(field, start)
+
+    wanted = [place(name) for name in names]
+    required = [(place(name), value) for name, value in (where or {}).items()]
+    branches = [[(place(name), value) for name, value in test.items()] for test in tests]
     for begin, stop in ranges:
         if not 0 < stop - begin <= 8 or begin < 0 or stop > size:
             raise ShapeError(f"bytes {begin}-{stop}: not a number of the shape's headers")
@@ -304,10 +357,14 @@ def plan_shape(shape: Sequence[str], names: Sequence[str],
     def resolve(text: str) -> str:
         return re.sub(r"@(\d+)@", lambda m: exprs[int(m.group(1))], text)
 
+    if required:
+        checks.append(_condition(plan, exprs, required))
     return ShapePlan(
         tuple(shape), tuple(names), size, env,  # values and spans: names', then ranges'
         f"{', '.join(items)}{',' if len(items) == 1 else ''} = _unpack(buf, off)",
-        " and ".join(resolve(check) for check in checks), tuple(exprs[k] for k in wanted),
+        " and ".join(resolve(check) for check in checks),
+        tuple(exprs[k] for k in wanted) + tuple(
+            f"({_condition(plan, exprs, branch)})" for branch in branches),
         tuple((plan.wanted[k][1], plan.wanted[k][2]) for k in wanted))
 
 

@@ -41,6 +41,7 @@ from vxlankit.codec.options import fast_path_applies
 from vxlankit.layers import headers
 from vxlankit.layers.ipv4 import PROTOCOL_NAMES
 from vxlankit.layers.registry import LAYERS, UDP_MESSAGES, spec_for
+from vxlankit.layers.shapes import shape_reader
 from vxlankit.layers.spec import NETWORK, TRANSPORT, TUNNEL, Walk
 from vxlankit.layers.udp import port_layer
 from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES
@@ -720,9 +721,20 @@ def fast_summary(data: bytes, frame_len: int, options: DecodeOptions = DEFAULT_O
                          options, pal, analysis, counter)
 
 
-# eth ip udp vxlan eth (64 bytes): eth.type, ip vihl/len/flags+offset/proto, udp dport/length/
-# checksum, inner eth.type; then the inner IPv4 header and the first 8 bytes after it.
-_COMMON = struct.Struct("!12xHBxHxxHxB10x2xHHH8x12xHBxHxxHxB10xHHHH")
+# What the commonest shape's line needs (Ethernet / IPv4 / UDP / VXLAN / Ethernet / IPv4 /
+# ICMP, 92 bytes), read by one reader compiled from the seven specs: None unless the outer
+# header is IPv4 without options, not a fragment, carrying UDP; the last value says whether
+# the inner header is so too (both tests compiled to whole-word compares).  After one 802.1Q
+# tag it reads from offset 4: the tag's EtherType then sits where the Ethernet header's would.
+# An inner ARP or UDP is told apart by the values themselves.
+_COMMON = shape_reader(
+    ("eth", "ip", "udp", "vxlan", "eth", "ip", "icmp"),
+    ("ip.len", "udp.dstport", "udp.length", "udp.checksum", "eth.type#2", "ip.len#2",
+     "ip.proto#2", "icmp.type", "icmp.code", "icmp.ident", "icmp.seq"), checked=False,
+    where={"eth.type": 0x0800, "ip.version": 4, "ip.hdr_len": 20, "ip.flags.mf": 0,
+           "ip.frag_offset": 0, "ip.proto": 17},
+    tests=({"ip.version#2": 4, "ip.hdr_len#2": 20, "ip.flags.mf#2": 0,
+            "ip.frag_offset#2": 0},)).read
 _CACHE_MAX = 1 << 16
 
 
@@ -747,7 +759,7 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
     pairs: dict[bytes, str] = {}  # 8 bytes of IPv4 source + destination -> "a -> b"
     macs: dict[bytes, str] = {}  # 12 bytes of MAC destination + source -> "src -> dst"
     heads: dict[bytes, str] = {}  # 8 bytes of VXLAN header -> " vni N [marks] | "
-    unpack_common = _COMMON.unpack_from
+    read_common = _COMMON
     read_arp = _read_arp
     from_bytes = int.from_bytes
 
@@ -803,11 +815,13 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
         b = 4 if data[12:14] == b"\x81\x00" else 0  # one 802.1Q tag shifts everything by 4
         if n < 92 + b:
             return fast_summary(data, frame_len, options, pal, analysis, counter)
-        (etype, vihl, tlen, ffo, ipproto, dport, ulen, ucsum, ietype,
-         ivihl, itlen, iffo, iproto, w1, w2, w3, w4) = unpack_common(data, b)
+        found = read_common(data, b)
+        if found is None:
+            return fast_summary(data, frame_len, options, pal, analysis, counter)
+        (tlen, dport, ulen, ucsum, ietype, itlen, iproto, itype, icode, ident, seq,
+         inner_ip) = found
         uend = 34 + b + ulen
-        if (etype != 0x0800 or vihl != 0x45 or ffo & 0x3FFF or ipproto != 17
-                or 14 + b + tlen > n or ulen < 16 or uend > 14 + b + tlen
+        if (14 + b + tlen > n or ulen < 16 or uend > 14 + b + tlen
                 or dport not in vxlan_ports or data[34 + b:36 + b] in lower_claimed):
             return fast_summary(data, frame_len, options, pal, analysis, counter)
         bad = ""  # the end markers of bad checksums (in layer order, each name once)
@@ -820,7 +834,7 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
             if uend < 92 + b:
                 return fast_summary(data, frame_len, options, pal, analysis, counter)
             end = 64 + b + itlen
-            if ivihl != 0x45 or itlen < 20 or end > uend or iffo & 0x3FFF:
+            if not inner_ip or itlen < 20 or end > uend:
                 return fast_summary(data, frame_len, options, pal, analysis, counter)
             if from_bytes(data[64 + b:84 + b], "big") % 0xFFFF and "[bad ip" not in bad:
                 bad += " [bad ip checksum]"
@@ -831,16 +845,18 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                 if not total or total % 0xFFFF:
                     bad += " [bad icmp checksum]"
                 key = data[26 + b:62 + b] + data[76 + b:84 + b]
-                found = get_prefix(key) or prefix(key, True)
+                text = get_prefix(key) or prefix(key, True)
                 # int -> str costs more than a dict lookup: cache the repetitive numbers
                 flen = numbers.get(frame_len) or number(frame_len)
-                if w1 >> 8 == 8:  # an echo whatever its code, as _icmp_info has it
+                if itype == 8:  # an echo whatever its code, as _icmp_info has it
                     return "%s%s%sICMP echo request id=%s seq=%d%s" % (  # noqa: UP031
-                        found[0], flen, found[1], numbers.get(w3) or number(w3), w4, bad)
-                if w1 >> 8 == 0:
+                        text[0], flen, text[1], numbers.get(ident) or number(ident), seq,
+                        bad)
+                if itype == 0:
                     return "%s%s%sICMP echo reply id=%s seq=%d%s" % (  # noqa: UP031
-                        found[0], flen, found[1], numbers.get(w3) or number(w3), w4, bad)
-                info = "ICMP " + _icmp_info(w1 >> 8, w1 & 0xFF, None, None)
+                        text[0], flen, text[1], numbers.get(ident) or number(ident), seq,
+                        bad)
+                info = "ICMP " + _icmp_info(itype, icode, None, None)
             elif iproto in transports:
                 segment = _transport(data, 84 + b, end, 64 + b, transports[iproto], options,
                                      analysis)
@@ -850,7 +866,10 @@ def make_fast_summary(options: DecodeOptions = DEFAULT_OPTIONS, pal: Palette = P
                 if segment[2]:
                     bad += f" [{segment[2]}]"
             elif iproto == 17:
-                if end < 92 + b or w3 < 8 or 84 + b + w3 > end:
+                if end < 92 + b:
+                    return fast_summary(data, frame_len, options, pal, analysis, counter)
+                w1, w2, w3, w4 = _read_udp(data, 84 + b)  # type: ignore[misc]
+                if w3 < 8 or 84 + b + w3 > end:
                     return fast_summary(data, frame_len, options, pal, analysis, counter)
                 app = None
                 if w2 in udp_ports or w1 in udp_ports:
