@@ -126,10 +126,10 @@ class _Plan:
                     else:
                         expr = raw
                 else:
-                    self.bits[len(exprs)] = (i, 8 * (istop - istart), 8 * (istop - stop),
-                                             mask or (1 << 8 * (stop - start)) - 1)
-                    expr = _bits(f"v{i}", 8 * (istop - istart), 8 * (istop - stop),
-                                 mask or (1 << 8 * (stop - start)) - 1, field.type == BOOL)
+                    place = self.bits[len(exprs)] = (
+                        i, 8 * (istop - istart), 8 * (istop - stop),
+                        mask or (1 << 8 * (stop - start)) - 1)
+                    expr = _bits(f"v{i}", *place[1:], field.type == BOOL)
                 exprs.append(f"({expr} * {field.scale})" if field.scale != 1 else expr)
                 continue
             raw = f"v{i}" if whole else f"v{i}[{start - istart}:{stop - istart}]"

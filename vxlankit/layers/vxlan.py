@@ -183,17 +183,28 @@ def _enter(walk: Walk, off: int) -> bool:
     return True
 
 
+def reserved_bits(flags_reserved: int, reserved8: int, flag_g: int, gbp: int) -> bool:
+    """Whether a header sets bits RFC 7348 reserves: the reserved flags, the last byte, or the
+    group policy field without the G flag that makes it one (RFC 7348's reserved word)."""
+    return bool(flags_reserved or reserved8 or (not flag_g and gbp))
+
+
+def notes(fields: dict[str, Any]) -> tuple[str, ...]:
+    """What the decoder notes of a header's fields (the fast paths write the same)."""
+    found: tuple[str, ...] = ()
+    if not fields["vxlan.flag_i"]:
+        found += ("I flag not set (RFC 7348 requires it)",)
+    if reserved_bits(fields["vxlan.flags_reserved"], fields["vxlan.reserved8"],
+                     fields["vxlan.flag_g"], fields["vxlan.gbp"]):
+        found += ("reserved bits set",)
+    return found
+
+
 def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
     if not _enter(walk, off):
         return None, off
     fields = decode(walk.buf, off)
-    layer = Layer(PROTO, fields, off, HEADER_LEN)
-    if not fields["vxlan.flag_i"]:
-        layer.notes += ("I flag not set (RFC 7348 requires it)",)
-    if fields["vxlan.flags_reserved"] or fields["vxlan.reserved8"] or (
-            not fields["vxlan.flag_g"] and fields["vxlan.gbp"]):
-        layer.notes += ("reserved bits set",)
-    walk.layers.append(layer)
+    walk.layers.append(Layer(PROTO, fields, off, HEADER_LEN, notes=notes(fields)))
     return "eth", off + HEADER_LEN
 
 

@@ -239,7 +239,7 @@ def _header_writer(sample: bytes, index: int, checks: Sequence[str] = ()
             break  # computed by the decoder (a checksum's verdict): the caller's
     readable = [n for n in names if n not in constants]
 
-    def field_of(name: str) -> Field:
+    def declared(name: str) -> Field:
         field = placed_field(spec, name)
         assert field is not None
         return field
@@ -253,13 +253,12 @@ def _header_writer(sample: bytes, index: int, checks: Sequence[str] = ()
     # formatting two numbers does).
     runs: list[list[str]] = [[]]
     for name in names:
-        if name in readable and field_of(name).varies and is_int(name):
+        if name in readable and declared(name).varies and is_int(name):
             runs += [[name], []]
         else:
             runs[-1].append(name)
     cached = [run for run in runs if run and (
-        len(run) > 2 or not all(n in constants or is_int(n) for n in run))
-        and not (len(run) == 1 and field_of(run[0]).varies)]
+        len(run) > 2 or not all(n in constants or is_int(n) for n in run))]
     every_time = [n for run in runs if run not in cached for n in run if n in readable]
     later = plan_shape((spec.name,), [n for run in cached for n in run if n in readable],
                        checked=False)
@@ -288,14 +287,14 @@ def _header_writer(sample: bytes, index: int, checks: Sequence[str] = ()
             return "%s", f"('true' if {value_later[name]} else 'false')"
         if type(value) is int:
             return "%d", value_later[name]
-        if type(value) is str and field_of(name).type in (ETHER, IPV4, IPV6):
+        if type(value) is str and declared(name).type in (ETHER, IPV4, IPV6):
             return '"%s"', value_later[name]  # hex digits, dots and colons: no escaping
         if type(value) is bytes:
             return '"%s"', f"{value_later[name]}.hex(':')"
         raise ValueError(f"{name}: {type(value).__name__} values are the generic encoder's")
 
     pieces: list[str] = []  # of the f-string after the head, joined by commas
-    unpack_now = re.sub(r"\bv(\d+)\b", r"m\1", now.unpack).replace("_unpack(", "_unpack_now(")
+    unpack_now = renamed(now.unpack).replace("_unpack(", "_unpack_now(")
     lines = [f"    {unpack_now}\n"] if now.values else []
     for run in runs:
         if not run:
@@ -368,7 +367,8 @@ def _etype_reader() -> Callable[..., tuple[Any, ...]]:
 _read_etype = _etype_reader()  # the caller checks the 14 bytes are there
 
 
-def _keep(cache: dict[bytes, str], key: bytes, text: str) -> str:
+def _keep(cache: dict[Any, str], key: Any, text: str) -> str:
+    """``cache[key] = text``, the cache cleared first when full (bounded memory)."""
     if len(cache) >= _CACHE_MAX:
         cache.clear()
     cache[key] = text
@@ -413,10 +413,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
     write_ip, write_udp, write_echo = _writers()
 
     def remember(key: Any, text: str) -> str:
-        if len(cache) >= _CACHE_MAX:
-            cache.clear()
-        cache[key] = text
-        return text
+        return _keep(cache, key, text)
 
     def eth_json(data: bytes, off: int, proto: str, size: int) -> str:
         key = (proto, off, data[off:off + size])
@@ -434,13 +431,8 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
         text = get(key)
         if text is None:
             fields = vxlan.decode(data, off)
-            notes: tuple[str, ...] = ()
-            if not fields["vxlan.flag_i"]:
-                notes += ("I flag not set (RFC 7348 requires it)",)
-            if fields["vxlan.flags_reserved"] or fields["vxlan.reserved8"] or (
-                    not fields["vxlan.flag_g"] and fields["vxlan.gbp"]):
-                notes += ("reserved bits set",)
-            text = remember(key, _layer_json(Layer("vxlan", fields, off, 8, notes=notes)))
+            text = remember(key, _layer_json(Layer("vxlan", fields, off, 8,
+                                                   notes=vxlan.notes(fields))))
         return text
 
     def arp_json(data: bytes, off: int) -> str:

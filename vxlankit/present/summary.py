@@ -44,7 +44,7 @@ from vxlankit.layers.registry import LAYERS, UDP_MESSAGES, spec_for
 from vxlankit.layers.shapes import shape_reader
 from vxlankit.layers.spec import NETWORK, TRANSPORT, TUNNEL, Walk
 from vxlankit.layers.udp import port_layer
-from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES
+from vxlankit.layers.vxlan import NEXT_PROTOCOL_NAMES, reserved_bits
 from vxlankit.packet import CHECKSUM_BAD, MALFORMED, OK, TRUNCATED, Layer, Packet
 from vxlankit.present.palette import ANSI, PLAIN, Palette
 from vxlankit.present.run import DecodedRecord, FastPathTally, RecordLike, options_for
@@ -398,7 +398,7 @@ def _vxlan_marks(flag_g: int, flag_i: int, flag_d: int, flag_a: int, reserved: i
         marks.append(_gbp_mark(gbp, flag_d, flag_a))
     if not flag_i:
         marks.append("[I=0]")
-    if reserved or reserved8 or (not flag_g and gbp):  # the decoder's "reserved bits set"
+    if reserved_bits(reserved, reserved8, flag_g, gbp):  # the decoder's "reserved bits set"
         marks.append("[reserved bits]")
     return " ".join(marks)
 
