@@ -179,10 +179,14 @@ def test_where_and_tests_compile_to_whole_word_compares() -> None:
     reader = shape_reader(("eth", "ip"), ["ip.proto"], checked=False,
                           where={"ip.version": 4, "ip.hdr_len": 20},
                           tests=({"ip.flags.df": 1, "ip.frag_offset": 0},
-                                 {"ip.flags.mf": 1}))
-    assert "== 0x45" in reader.source
+                                 {"ip.flags.mf": 1},
+                                 {"ip.flags.mf": 0, "ip.frag_offset": 0}))
+    assert "== 0x45" in reader.source and "not v" in reader.source
     df = encode([build.eth(), build.ipv4("1.1.1.1", "2.2.2.2", df=True), build.udp(1, 2)])
-    assert reader.read(df) == (17, True, False)
+    assert reader.read(df) == (17, True, False, True)
+    later = encode([build.eth(), build.ipv4("1.1.1.1", "2.2.2.2", frag_offset=8),
+                    build.udp(1, 2)])
+    assert reader.read(later) == (17, False, False, False)
     options = encode([build.eth(), build.ipv4("1.1.1.1", "2.2.2.2", options=b"\x01" * 4),
                       build.udp(1, 2)])
     assert reader.read(options) is None
