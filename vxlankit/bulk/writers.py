@@ -3,8 +3,9 @@
 Batches stream from the decoder to the writer one at a time, so memory does not grow with the
 capture.  With ``jobs`` or ``scheduler`` the decoding runs in parts elsewhere
 (:mod:`vxlankit.bulk.parallel`) and this process only writes; each part comes back already
-encoded (Arrow IPC for the binary formats, text for CSV and JSON lines), in input order, so the
-file is the same as a single process writes.
+encoded (a Parquet file whose row groups are spliced into the output as they are, an Arrow IPC
+stream, or CSV or JSON-lines text), in input order, so the file is the same as a single process
+writes, byte for byte.
 
 A damaged capture stops the export where a single pass would stop: everything before the damage
 is written and the file is finished, then the reader's ``CaptureError`` is raised.
@@ -12,7 +13,9 @@ is written and the file is finished, then the reader's ``CaptureError`` is raise
 
 from __future__ import annotations
 
+import io
 import json
+import mmap
 import os
 import shutil
 import tempfile
@@ -28,6 +31,7 @@ from vxlankit.bulk.fast import decode_batch
 from vxlankit.bulk.frames import BATCH_RECORDS, Part, iter_file_batches, iter_part_batches
 from vxlankit.bulk.results import ExportSummary
 from vxlankit.bulk.select import ExportSelection, export_selection
+from vxlankit.bulk.splice import SpliceError, Splicer
 from vxlankit.capture._io import BinaryReadable
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions
 from vxlankit.errors import CaptureError
@@ -100,22 +104,38 @@ class _Sink:
 
 
 def encode_batches(format: str, batches: list[Any], schema: Any = None) -> bytes:
-    """Batches as a worker sends them: CSV or JSON-lines text, or an Arrow IPC stream.
+    """Batches as a worker sends them: CSV or JSON-lines text, a Parquet file (which the
+    writing process splices, :mod:`vxlankit.bulk.splice`) or an Arrow IPC stream.
     ``schema``: the batches' (default: the whole bulk schema)."""
+    buffer = io.BytesIO()
+    write_batches(buffer, format, batches, schema)
+    return buffer.getvalue()
+
+
+def write_batches(file: IO[bytes], format: str, batches: list[Any], schema: Any = None) -> None:
+    """What :func:`encode_batches` returns, written to ``file``."""
     pa = require("pyarrow")
     if format == "csv":
-        return b"".join(_csv_bytes(batch, header=False) for batch in batches)
+        for batch in batches:
+            file.write(_csv_bytes(batch, header=False))
+        return
     if format == "jsonl":
-        return b"".join(jsonl_bytes(batch) for batch in batches)
+        for batch in batches:
+            file.write(jsonl_bytes(batch))
+        return
+    full = arrow_schema() if schema is None else schema
+    if format == "parquet":
+        sink = _ParquetSink(file, full)
+        for batch in batches:
+            sink.write(batch)
+        sink.close()
+        return
     # An Arrow file holds plain strings (see _ArrowSink): cast here, in the worker, so the
     # process writing the file only copies.
-    full = arrow_schema() if schema is None else schema
     schema = plain_schema(full) if format == "arrow" else full
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, schema) as writer:
+    with pa.ipc.new_stream(file, schema) as writer:
         for batch in batches:
             writer.write_batch(batch.cast(schema) if format == "arrow" else batch)
-    return bytes(sink.getvalue())
 
 
 class _ParquetSink(_Sink):
@@ -132,6 +152,58 @@ class _ParquetSink(_Sink):
 
     def close(self) -> None:
         self._writer.close()
+
+
+class _SplicedParquetSink(_Sink):
+    """Parts that come back as Parquet files (the workers encoded them): their row groups are
+    copied into the output as they are, and the footers merged.  Should the first part be one
+    the splicer does not take (another pyarrow may write fields it does not know), every part
+    is decoded and encoded again here, as before splicing existed: slower, the same rows."""
+
+    def __init__(self, file: IO[bytes], schema: Any) -> None:
+        self._file = file
+        self._schema = schema
+        self._splicer = Splicer(file)
+        self._plain: _ParquetSink | None = None
+
+    def write(self, batch: Any) -> None:  # pragma: no cover - parts only
+        raise ExportError("a spliced Parquet output takes whole parts, not batches")
+
+    def write_encoded(self, data: bytes | memoryview) -> None:
+        if self._plain is None:
+            try:
+                self._splicer.add(data)
+                return
+            except SpliceError as exc:
+                if self._splicer.started:
+                    raise ExportError(f"a part of the export cannot be spliced into the "
+                                      f"others: {exc}") from None
+                self._plain = _ParquetSink(self._file, self._schema)
+        pq = require("pyarrow.parquet")
+        pa = require("pyarrow")
+        part = pq.ParquetFile(pa.BufferReader(bytes(data)))
+        for group in range(part.num_row_groups):
+            for batch in part.read_row_group(group).to_batches():
+                self._plain.write(batch)
+
+    def write_spilled(self, path: str) -> None:
+        # Mapped, not read: the pages go from the page cache to the output in one copy.
+        with open(path, "rb") as part:
+            if os.fstat(part.fileno()).st_size == 0:
+                self.write_encoded(b"")
+            else:
+                with mmap.mmap(part.fileno(), 0, access=mmap.ACCESS_READ) as mapped, \
+                        memoryview(mapped) as view:
+                    self.write_encoded(view)
+        os.unlink(path)
+
+    def close(self) -> None:
+        if self._plain is not None:
+            self._plain.close()
+        elif self._splicer.started:
+            self._splicer.close()
+        else:  # no part at all: the empty file a single process writes
+            _ParquetSink(self._file, self._schema).close()
 
 
 class _ArrowSink(_Sink):
@@ -315,11 +387,12 @@ def export_part(part: Part, format: str, wired: dict[str, Any], spill_dir: str |
             fallback += fell
     except CaptureError as exc:
         error = exc
-    data = encode_batches(format, batches, _part_schema(columns))
+    schema = _part_schema(columns)
     if spill_dir is None:
-        return _Part(data, packets, fallback, len(batches), error)
+        return _Part(encode_batches(format, batches, schema), packets, fallback, len(batches),
+                     error)
     with tempfile.NamedTemporaryFile(dir=spill_dir, suffix=".part", delete=False) as f:
-        f.write(data)
+        write_batches(f, format, batches, schema)
     return _Part(b"", packets, fallback, len(batches), error, f.name)
 
 
@@ -391,7 +464,9 @@ def _export(names: list[Any], target: str, format: str, jobs: int, scheduler: st
         require("pyarrow.parquet")
     with _Output(target) as file:
         sink: _Sink
-        if format == "parquet":
+        if format == "parquet" and (jobs > 1 or scheduler is not None):
+            sink = _SplicedParquetSink(file, schema)
+        elif format == "parquet":
             sink = _ParquetSink(file, schema)
         elif format == "arrow":
             sink = _ArrowSink(file, schema)
