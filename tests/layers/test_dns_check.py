@@ -74,3 +74,21 @@ def test_names_inside_record_data_are_checked(rtype: int, rdata: bytes) -> None:
     error = dns.parse_sections(msg, counts)[2]
     assert error is not None  # the case is one: a bad name inside the record's data
     assert dns.check_sections(msg, counts) == error
+
+
+@given(st.binary(max_size=200), st.lists(st.integers(0, 220), min_size=1, max_size=6))
+def test_skip_is_read_without_the_labels(msg: bytes, starts: list[int]) -> None:
+    # The same ends, errors and remaining budget, name after name over one message.
+    reading, skipping = dns._Names(msg), dns._Names(msg)
+    for pos in starts:
+        assert skipping.skip(pos) == reading.read(pos)[1:]
+        assert skipping.budget == reading.budget
+
+
+def test_skip_spends_the_budget_as_read_does() -> None:
+    msg = b"\x01a\x01b\x00"  # two labels and the root: three steps
+    enough, short = dns._Names(msg), dns._Names(msg)
+    short.budget = 2
+    assert enough.skip(0) == (5, None)
+    assert short.skip(0) == (4, "name decompression exceeds its work budget")
+    assert short.budget == -1

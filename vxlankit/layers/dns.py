@@ -294,6 +294,58 @@ class _Names:
             pos = target
 
 
+    def skip(self, pos: int) -> tuple[int, str | None]:
+        """``read(pos)[1:]`` without the labels: where what follows the name starts, and its
+        error (the bulk path checks every message and shows none of its names).  Spends the
+        budget as ``read`` does, so a message checks as it parses."""
+        msg = self.msg
+        n = len(msg)
+        size = 0
+        after = -1
+        seen: set[int] | None = None
+        budget = self.budget
+        while True:
+            budget -= 1
+            if budget < 0:
+                self.budget = budget
+                return max(after, pos), "name decompression exceeds its work budget"
+            if pos >= n:
+                self.budget = budget
+                return max(after, pos), f"name runs past the end at {pos}"
+            b = msg[pos]
+            if b == 0:
+                self.budget = budget
+                return (pos + 1 if after < 0 else after), None
+            if b < 0x40:
+                stop = pos + 1 + b
+                if stop > n:
+                    self.budget = budget
+                    return max(after, n), f"label at {pos} runs past the end"
+                size += b + 1
+                if size > 255:
+                    self.budget = budget
+                    return max(after, stop), f"name longer than 255 bytes at {pos}"
+                pos = stop
+                continue
+            self.budget = budget
+            kind = b & 0xC0
+            if kind != 0xC0:
+                return max(after, pos + 1), f"label type 0x{kind:02x} at {pos} is not supported"
+            if pos + 2 > n:
+                return max(after, n), f"compression pointer at {pos} cut short"
+            target = ((b & 0x3F) << 8) | msg[pos + 1]
+            if after < 0:
+                after = pos + 2
+            if target >= n:
+                return after, (f"compression pointer at {pos} points past the end ({target})")
+            if seen is None:
+                seen = set()
+            elif target in seen:
+                return after, f"compression pointer loop at {pos}"
+            seen.add(target)
+            pos = target
+
+
 def name_views(raw: bytes) -> tuple[str, int, int]:
     """A name as tshark 4.0 shows it, its ``dns.qry.name.len`` and ``dns.count.labels``."""
     if not raw:
@@ -468,19 +520,18 @@ def _rdata(msg: bytes, pos: int, rtype: int, rdlen: int, names: _Names,
 def check_sections(msg: bytes, counts: tuple[int, int, int, int]) -> str | None:
     """``parse_sections(msg, counts)``'s error alone, without making its views or texts: what
     the bulk path asks of every message (tests/layers/test_dns_check.py holds the two equal)."""
-    names = _Names(msg)
-    read = names.read
+    skip = _Names(msg).skip
     n = len(msg)
     pos = HEADER_LEN
     for _ in range(counts[0]):
-        _, pos, error = read(pos)
+        pos, error = skip(pos)
         if error is not None:
             return error
         if pos + 4 > n:
             return f"question at {pos} cut short"
         pos += 4
     for _ in range(counts[1] + counts[2] + counts[3]):
-        _, pos, error = read(pos)
+        pos, error = skip(pos)
         if error is not None:
             return error
         if pos + 10 > n:
@@ -491,13 +542,13 @@ def check_sections(msg: bytes, counts: tuple[int, int, int, int]) -> str | None:
             return f"resource record data at {pos} runs past the end ({rdlen} bytes)"
         # The record types whose data holds names, read as _rdata reads them.
         if rtype in _NAME_VALUES:
-            error = read(pos)[2]
+            error = skip(pos)[1]
         elif rtype == TYPE_MX and rdlen >= 3:
-            error = read(pos + 2)[2]
+            error = skip(pos + 2)[1]
         elif rtype == TYPE_SOA:
-            _, after, error = read(pos)
+            after, error = skip(pos)
             if error is None:
-                error = read(after)[2]
+                error = skip(after)[1]
         if error is not None:
             return error
         pos += rdlen
