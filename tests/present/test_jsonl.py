@@ -23,6 +23,7 @@ from tests.support import (
 from vxlankit import build, decode, encode
 from vxlankit.capture.record import Interface, Record
 from vxlankit.codec.analysis import Analysis
+from vxlankit.packet import Layer
 from vxlankit.present.jsonl import (
     dumps,
     fast_json_lines,
@@ -362,3 +363,50 @@ def test_fast_json_writes_bad_checksums_as_the_codec_does() -> None:
         assert got is not None
         assert got == _reference(variant)
         assert json.loads(got)["errors"]
+
+
+# TCP segments after the first of their shape come from a template filled with their values:
+# a conversation of many segments of few shapes, checked segment by segment against the
+# reference with its own analysis (relative numbers, streams, the scaled window).
+
+def _segment(i: int, flags: int, options: bytes, data: bytes, bad: bool, vxlan: bool) -> bytes:
+    forward = i % 3 != 2
+    ends = (("10.0.0.1", 40000 + i % 2), ("10.0.0.2", 443))
+    (src, sport), (dst, dport) = ends if forward else ends[::-1]
+    segment = Layer("tcp", {
+        "tcp.srcport": sport, "tcp.dstport": dport,
+        "tcp.seq_raw": (1000 + 7 * i if forward else 90000 + 5 * i) & 0xFFFFFFFF,
+        "tcp.ack_raw": 4000 + 3 * i, "tcp.hdr_len": None, "tcp.flags": flags,
+        "tcp.window_size_value": 500 + i, "tcp.checksum": None,
+        "tcp.urgent_pointer": i % 2, "tcp.options": options})
+    inner = [build.eth(), build.ipv4(src, dst, id=i), segment,
+             *([build.payload(data)] if data else [])]
+    outer = [build.eth(), build.ipv4("192.0.2.1", "192.0.2.2"),
+             build.udp(50000 + i % 4, 4789, checksum=0), build.vxlan(vni=7)] if vxlan else []
+    frame = bytearray(encode([*outer, *inner]))
+    if bad:  # as offloading leaves it: the TCP checksum not filled in
+        frame[(84 if vxlan else 34) + 17] ^= 0x5A
+    return bytes(frame)
+
+
+def test_tcp_segments_of_one_shape_written_from_their_template() -> None:
+    stamps = b"\x01\x01\x08\x0a" + bytes(range(8))
+    shapes = [(0x010, b"", b""), (0x018, stamps, b"hello"), (0x018, b"", b"x" * 40),
+              (0x010, stamps, b""), (0x011, b"", b""), (0x002, b"\x02\x04\x05\xb4", b"")]
+    frames = [_segment(i, *shapes[i % len(shapes)], bad=i % 5 == 0, vxlan=i % 4 == 0)
+              for i in range(120)]
+    for analysed in (True, False):
+        reference = Analysis()
+        fast = make_fast_json(analysis=Analysis() if analysed else None)
+        answered = bad = 0
+        for number, frame in enumerate(frames, start=1):
+            rec = Record(frame, 1_000_000_007 + number, Interface(1), number=number)
+            packet = decode(frame)
+            if analysed:
+                reference(packet)
+            got = fast(rec, None)
+            assert got is not None, number
+            assert got == record_json(rec, packet), (analysed, number)
+            answered += 1
+            bad += bool(packet.errors)
+        assert answered == len(frames) and bad == 24

@@ -238,9 +238,13 @@ class Walk:
         """Report a wrong checksum the way Wireshark names it: status bad, and the right value."""
         fields[f"{proto}.checksum.status"] = CHECKSUM_BAD
         fields[f"{proto}.checksum_calculated"] = calc
-        what = "header checksum" if proto == "ip" else "checksum"
-        self.errors.append(f"{proto}: bad {what} at offset {offset}: "
-                           f"0x{fields[proto + '.checksum']:04x}, should be 0x{calc:04x}")
+        self.errors.append(checksum_error(proto, offset, fields[proto + ".checksum"], calc))
+
+
+def checksum_error(proto: str, offset: int, value: int, calc: int) -> str:
+    """A wrong checksum's error text (the fast paths write it too, without a Walk)."""
+    what = "header checksum" if proto == "ip" else "checksum"
+    return f"{proto}: bad {what} at offset {offset}: 0x{value:04x}, should be 0x{calc:04x}"
 
 
 def dissect_data(walk: Walk, off: int) -> tuple[str | None, int]:

@@ -320,38 +320,58 @@ def _options_text(opts: bytes, values: dict[str, Any]) -> str:
     return text
 
 
-def line(buf: bytes, off: int, end: int, pseudo: int, ports: Mapping[int, str], verify: bool,
-         analyzer: Analyzer | None, src: str, dst: str) -> tuple[str, bool] | None:
-    """For the one-line fast paths: ``info`` of the layer ``dissect`` makes of a whole segment
-    (``buf[off:end]``, over an IP header whose addresses sum to ``pseudo``), after
-    ``analyzer`` (this layer's ``Streams``, or None) has seen it from ``src`` to ``dst``, and
-    whether its checksum is bad; straight from the bytes, without the field dict.  ``None``
-    where ``dissect`` would report more than a bad checksum, or a layer above it (a port in
-    ``ports``, the ``tcp.port`` table) would follow."""
+def parse_segment(buf: bytes, off: int, end: int, pseudo: int, ports: Mapping[int, str],
+                  verify: bool) -> tuple[int, int, int, int, int, int, int, int, int, bool] | None:
+    """For the fast paths: what ``dissect`` reads of a whole segment (``buf[off:end]``, over an
+    IP header whose addresses sum to ``pseudo``), as values: (source port, destination port,
+    sequence and acknowledgment numbers as sent, flags, header length, window as sent,
+    checksum, urgent pointer, whether the checksum is bad).  ``None`` where ``dissect`` would
+    report more than a bad checksum, or a layer above it (a port in ``ports``, the
+    ``tcp.port`` table) would follow."""
     avail = end - off
     if avail < MIN_HEADER_LEN:
         return None
-    sport, dport, seq, ack, off_flags, window, _csum, _urgent = _S.unpack_from(buf, off)
+    sport, dport, seq, ack, off_flags, window, csum, urgent = _S.unpack_from(buf, off)
     hdr_len = (off_flags >> 12) << 2
     if hdr_len < MIN_HEADER_LEN or hdr_len > avail:
         return None
     if ports and (ports.get(dport) or ports.get(sport, "data")) != "data":
         return None
     bad = verify and not checksum_ok(buf[off:end], pseudo + IP_PROTO + avail)
-    flags = off_flags & 0x0FFF
+    return sport, dport, seq, ack, off_flags & 0x0FFF, hdr_len, window, csum, urgent, bad
+
+
+def timestamps_only(buf: bytes, off: int, hdr_len: int) -> tuple[int, int] | None:
+    """(TSval, TSecr) when the segment at ``off`` carries the options nearly every segment past
+    a handshake does (NOP, NOP, timestamps: ``hdr_len`` 32), else None."""
+    if hdr_len == 32 and buf[off + 20:off + 24] == _NOP_NOP_TIMESTAMP:
+        return _TIMESTAMPS.unpack_from(buf, off + 20)
+    return None
+
+
+def line(buf: bytes, off: int, end: int, pseudo: int, ports: Mapping[int, str], verify: bool,
+         analyzer: Analyzer | None, src: str, dst: str) -> tuple[str, bool] | None:
+    """For the one-line fast paths: ``info`` of the layer ``dissect`` makes of a whole segment
+    (``parse_segment``'s arguments), after ``analyzer`` (this layer's ``Streams``, or None) has
+    seen it from ``src`` to ``dst``, and whether its checksum is bad; straight from the bytes,
+    without the field dict.  ``None`` where ``parse_segment`` declines."""
+    found = parse_segment(buf, off, end, pseudo, ports, verify)
+    if found is None:
+        return None
+    sport, dport, seq, ack, flags, hdr_len, window, _, _, bad = found
     multiplier = None
     if hdr_len == MIN_HEADER_LEN:
         tail = ""
-    elif hdr_len == 32 and buf[off + 20:off + 24] == _NOP_NOP_TIMESTAMP:
+    elif (stamps := timestamps_only(buf, off, hdr_len)) is not None:
         # what _options and _options_text make of the options nearly every segment carries
-        tail = " TSval=%d TSecr=%d" % _TIMESTAMPS.unpack_from(buf, off + 20)  # noqa: UP031
+        tail = " TSval=%d TSecr=%d" % stamps  # noqa: UP031
     else:
         opts = buf[off + MIN_HEADER_LEN:off + hdr_len]
         values: dict[str, Any] = {}
         _options(opts, values)
         tail = _options_text(opts, values)
         multiplier = values.get("tcp.options.wscale.multiplier")
-    length = avail - hdr_len
+    length = end - off - hdr_len
     if analyzer is not None:
         _stream, seq, _nxtseq, ack, window = cast(Streams, analyzer).segment(
             src, dst, sport, dport, flags, seq, ack, length, window, multiplier)

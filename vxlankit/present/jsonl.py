@@ -21,20 +21,22 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import re
 import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from vxlankit.checksum import internet_checksum, pseudo_header_sum
+from vxlankit.addr import pair_str
+from vxlankit.checksum import internet_checksum, pseudo_header_sum, transport_checksum
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.decode import dissect_frame, dissect_transport
 from vxlankit.codec.options import fast_path_applies
-from vxlankit.layers import arp, ethernet, headers, icmp, vlan, vxlan
+from vxlankit.layers import arp, ethernet, headers, icmp, tcp, vlan, vxlan
 from vxlankit.layers.registry import STEPS, UDP_MESSAGES, frame_protocols, placed_field, spec_for
 from vxlankit.layers.shapes import plan_shape
-from vxlankit.layers.spec import ETHER, IPV4, IPV6, Field, Walk
+from vxlankit.layers.spec import ETHER, IPV4, IPV6, Field, Walk, checksum_error
 from vxlankit.layers.udp import port_layer
 from vxlankit.packet import Layer, Packet
 from vxlankit.present.run import (
@@ -375,6 +377,63 @@ def _keep(cache: dict[Any, str], key: Any, text: str) -> str:
     return text
 
 
+# A TCP segment's JSON from its values
+#
+# The fields of a segment's layer are the same, in the same order, for every segment of one
+# shape (its flags, no options or only NOP-NOP-timestamps, its checksum's verdict): the first
+# segment of a shape is dissected by the layer's own step, and its layer's JSON becomes a
+# template with a slot for each value that changes from segment to segment, the others (the
+# flags' fields, the header length, the verdict) written in.  A template is checked against
+# ``_layer_json`` of the layer it was made from; a field it cannot place keeps that shape on
+# the layer's step.
+
+# Where each changing field's value sits in the tuple the fast path fills for a segment:
+# (offset, header length, then these).
+_SEGMENT_VALUES = ("tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw",
+                   "tcp.window_size_value", "tcp.checksum", "tcp.urgent_pointer", "tcp.options",
+                   "tcp.options.timestamp.tsval", "tcp.options.timestamp.tsecr", "tcp.len",
+                   "tcp.checksum_calculated", "tcp.stream", "tcp.seq", "tcp.nxtseq", "tcp.ack",
+                   "tcp.window_size")
+_SEGMENT_AT = {name: i for i, name in enumerate(_SEGMENT_VALUES, start=2)}
+_SegmentTemplate = tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]]
+
+
+def _segment_template(layer: Layer) -> _SegmentTemplate | None:
+    """(``%``-template, picker of its values from the fast path's tuple) that writes
+    ``_layer_json(layer)`` for every segment of ``layer``'s shape; None where a field is not
+    one the template knows how to place."""
+    if layer.notes or layer.raw is not None or layer.proto != tcp.PROTO:
+        return None
+    parts = []
+    picks = [0, 1]
+    sample: list[Any] = [layer.offset, layer.length]
+    for name, value in layer.fields.items():
+        key = _encode_str(name).replace("%", "%%")
+        at = _SEGMENT_AT.get(name)
+        if at is not None:
+            if type(value) is int:
+                parts.append(f"{key}:%d")
+                sample.append(value)
+            elif type(value) is bytes:
+                parts.append(f'{key}:"%s"')
+                sample.append(value.hex(":"))
+            else:
+                return None
+            picks.append(at)
+        elif type(value) is int:  # fixed by the shape: written in
+            parts.append(f"{key}:{value}")
+        elif type(value) is str:
+            parts.append(f"{key}:{_encode_str(value)}".replace("%", "%%"))
+        else:
+            return None
+    text = ('{"proto":' + _encode_str(layer.proto) + ',"offset":%d,"length":%d,"status":'
+            + _encode_str(layer.status).replace("%", "%%") + ',"fields":{'
+            + ",".join(parts) + "}}")
+    if text % tuple(sample) != _layer_json(layer):
+        return None
+    return text, operator.itemgetter(*picks)
+
+
 # --------------------------------------------------------------------------------------------
 # The fastest path: JSON straight from the bytes, for frames of a common shape
 #
@@ -411,6 +470,9 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
     get = cache.get
     from_bytes = int.from_bytes
     write_ip, write_udp, write_echo = _writers()
+    tcp_ports = options.tables["tcp.port"]
+    streams = analysis.running(tcp.PROTO) if analysis is not None else None
+    segment_templates: dict[tuple[int, int, int], _SegmentTemplate | None] = {}
 
     def remember(key: Any, text: str) -> str:
         return _keep(cache, key, text)
@@ -455,6 +517,57 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
     tables = options.tables
     verify = options.verify_checksums
     steps = STEPS
+
+    def tcp_json(data: bytes, off: int, end: int, ip_off: int
+                 ) -> tuple[str, str | None, list[str]] | None:
+        """(the TCP layer's JSON, the payload's or None, a bad checksum's error if any) of the
+        segment ``data[off:end]`` over the IPv4 header at ``ip_off``; None where the layer's
+        step would report more (the general path's case)."""
+        addrs = data[ip_off + 12:ip_off + 20]
+        found = tcp.parse_segment(data, off, end, from_bytes(addrs, "big"), tcp_ports, verify)
+        if found is None:
+            return None
+        sport, dport, seq, ack, flags, hdr_len, window, csum, urgent, bad = found
+        stamps = None
+        if hdr_len == 20:
+            shape = 0
+        elif (stamps := tcp.timestamps_only(data, off, hdr_len)) is not None:
+            shape = 1
+        else:
+            shape = 2  # other options: always the layer's step
+        key = (flags, shape, 0 if bad else 1 if verify else 2)
+        template = segment_templates.get(key)
+        payload = off + hdr_len
+        if template is None:
+            # The first segment of its shape (or one no template fits): the layer's step.
+            step = dissect_transport(data, off, end, ip_off, tcp.PROTO, options, analysis)
+            if step is None:
+                return None
+            layers, step_errors, _, _ = step
+            if shape != 2 and key not in segment_templates:
+                if len(segment_templates) >= _CACHE_MAX:
+                    segment_templates.clear()
+                segment_templates[key] = _segment_template(layers[0])
+            return ("".join(_layer_json(layer) for layer in layers),
+                    data_json(data, payload, end) if payload < end else None, step_errors)
+        length = end - payload
+        stream = rseq = nxtseq = rack = rwin = 0
+        if streams is not None:
+            src, dst = pair_str(addrs)
+            stream, rseq, nxtseq, rack, rwin = streams.segment(  # type: ignore[attr-defined]
+                src, dst, sport, dport, flags, seq, ack, length, window, None)
+        calc = None
+        errors = []
+        if bad:
+            calc = transport_checksum(addrs[:4], addrs[4:], 6,
+                                      data[off:off + 16] + b"\0\0" + data[off + 18:end], False)
+            errors.append(checksum_error(tcp.PROTO, off + 16, csum, calc))
+        opts_hex = data[off + 20:payload].hex(":") if stamps is not None else None
+        tsval, tsecr = stamps if stamps is not None else (None, None)
+        text, pick = template
+        values = (off, hdr_len, sport, dport, seq, ack, window, csum, urgent, opts_hex, tsval,
+                  tsecr, length, calc, stream, rseq, nxtseq, rack, rwin)
+        return text % pick(values), data_json(data, payload, end) if length else None, errors
 
     def by_steps(record: RecordLike, file: str | None, frame_off: int, frame_end: int,
                  depth: int, parts: list[str], protos: list[str], errors: list[str],
@@ -556,8 +669,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                                 trailers[:marks[3]])
             if from_bytes(data[off:off + 20], "big") % 0xFFFF:
                 calc = internet_checksum(data[off:off + 10] + data[off + 12:off + 20])
-                errors.append(f"ip: bad header checksum at offset {off + 10}: "
-                              f"0x{csum:04x}, should be 0x{calc:04x}")
+                errors.append(checksum_error("ip", off + 10, csum, calc))
                 parts.append(text + status("ip", calc))
             else:
                 parts.append(text + ',"ip.checksum.status":1}}')
@@ -567,6 +679,18 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 end = off + tlen
             ip_off = off
             off += 20
+            if proto == 6 and ip_protocols.get(6) == tcp.PROTO:
+                # TCP: from its values when a segment of its shape has been dissected before.
+                segment = tcp_json(data, off, end, ip_off)
+                if segment is not None:
+                    tcp_text, payload_text, tcp_errors = segment
+                    parts.append(tcp_text)
+                    protos.append(tcp.PROTO)
+                    if payload_text is not None:
+                        parts.append(payload_text)
+                        protos.append("data")
+                    errors += tcp_errors
+                    break
             if proto != 17 and proto != 1 and proto in ip_protocols:
                 # A transport this path does not read itself (TCP): its layer's own step.
                 found = dissect_transport(data, off, end, ip_off, ip_protocols[proto], options,
@@ -598,8 +722,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                         data[off:off + 6] + data[off + 8:off + ulen],
                         pseudo_header_sum(data[ip_off + 12:ip_off + 16],
                                           data[ip_off + 16:ip_off + 20], 17, ulen)) or 0xFFFF
-                    errors.append(f"udp: bad checksum at offset {off + 6}: 0x{ucsum:04x}, "
-                                  f"should be 0x{calc:04x}")
+                    errors.append(checksum_error("udp", off + 6, ucsum, calc))
                     parts.append(text + status("udp", calc))
                 else:
                     parts.append(text + ',"udp.checksum.status":1}}')
@@ -644,8 +767,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 icalc: int | None = None
                 if not total or total % 0xFFFF:
                     icalc = internet_checksum(data[off:off + 2] + data[off + 4:end])
-                    errors.append(f"icmp: bad checksum at offset {off + 2}: "
-                                  f"0x{icsum:04x}, should be 0x{icalc:04x}")
+                    errors.append(checksum_error("icmp", off + 2, icsum, icalc))
                 if itype != 0 and itype != 8:  # the type says what its second word is
                     text = _layer_json(Layer("icmp", icmp.decode(data, off), off, 8))[:-2]
                 parts.append(text + status("icmp", icalc))
