@@ -213,20 +213,26 @@ class Evidence:
         capture has several taps, so packets are followed from tap to tap."""
         self.taps_seen[tap] += 1
         self._multi_tap = multi_tap
+        if hops:
+            found = wire.network(data, linktype)
+            if found is None:
+                return
+            etype, off = found
+            hdr = wire.ip(data, off, False) if etype in (wire.ETH_P_IP, wire.ETH_P_IPV6) else None
+            self.underlay_taps.add(tap)
+            if hdr is not None:
+                self.outer_version = hdr.version
+                if hdr.total > self.largest_outer:
+                    self.largest_outer = hdr.total
+                self._checksums(number, tap, data, hdr, outer=True)
+            for hop in hops:
+                self._hop(number, ts, tap, hop, hdr.ttl if hdr is not None else None)
+            return
         l2 = wire.link(data, linktype)
         if l2 is None:
             return
         hdr = wire.ip(data, l2.offset, False) if l2.ethertype in (wire.ETH_P_IP,
                                                                    wire.ETH_P_IPV6) else None
-        if hops:
-            self.underlay_taps.add(tap)
-            if hdr is not None:
-                self.outer_version = hdr.version
-                self.largest_outer = max(self.largest_outer, hdr.total)
-                self._checksums(number, tap, data, hdr, outer=True)
-            for hop in hops:
-                self._hop(number, ts, tap, hop, hdr.ttl if hdr is not None else None)
-            return
         if l2.ethertype == wire.ETH_P_ARP:
             self._arp(number, ts, tap, data, l2.offset, None)
             return
@@ -256,42 +262,44 @@ class Evidence:
 
     def _hop(self, number: int, ts: int, tap: str, hop: VxlanReceived,
              outer_ttl: int | None) -> None:
-        enc = Encap(hop.src_ip, hop.dst_ip, hop.vni, hop.sport, hop.dport)
+        src, dst, vni, dport = hop.src_ip, hop.dst_ip, hop.vni, hop.dport
+        enc = Encap(src, dst, vni, hop.sport, dport)
         frame = hop.frame
-        pair = self.pairs.get((enc.src, enc.dst))
+        fsrc, fdst = frame.src, frame.dst
+        pair = self.pairs.get((src, dst))
         if pair is None:
-            pair = self.pairs[(enc.src, enc.dst)] = PairStats()
+            pair = self.pairs[(src, dst)] = PairStats()
         pair.packets += 1
         if outer_ttl is not None and len(pair.ttls) < 16:
             pair.ttls.add(outer_ttl)
-        pair.dports[enc.dport] += 1
-        pair.vnis[enc.vni] += 1
+        pair.dports[dport] += 1
+        pair.vnis[vni] += 1
         if len(pair.numbers) < MAX_NUMBERS:
             pair.numbers.append(number)
         if len(pair.sports) < MAX_PER_PAIR:
-            pair.sports.add(enc.sport)
+            pair.sports.add(hop.sport)
         if len(pair.flows) < MAX_PER_PAIR:
             ipi = frame.ip
             pair.flows.add((ipi.src, ipi.dst, ipi.proto, ipi.sport, ipi.dport) if ipi is not None
-                           else (frame.src, frame.dst, frame.ethertype))
-        src_group = frame.src[1] in _ODD
-        dst_group = frame.dst[1] in _ODD
-        if not src_group:
-            self.arrives_from[(enc.dst, enc.vni, frame.src)].add(enc.src)
-            self.first_arrival.setdefault((enc.dst, enc.vni, frame.src, enc.src), number)
-        if not dst_group:
-            key = (enc.src, enc.vni, frame.dst)
-            self.sends_to[key].add(enc.dst)
-            if len(self.send_numbers[key]) < MAX_NUMBERS:
-                self.send_numbers[key].append(number)
-            self._replica(number, enc, frame.dst, frame.src, frame.ethertype, frame.payload)
-        payload = frame.payload
-        if frame.ethertype == wire.ETH_P_ARP:
-            self._arp(number, ts, tap, payload, 0, enc)
-        elif frame.ethertype in (wire.ETH_P_IP, wire.ETH_P_IPV6):
+                           else (fsrc, fdst, frame.ethertype))
+        if fsrc[1] not in _ODD:
+            self.arrives_from[(dst, vni, fsrc)].add(src)
+            self.first_arrival.setdefault((dst, vni, fsrc, src), number)
+        if fdst[1] not in _ODD:
+            key = (src, vni, fdst)
+            self.sends_to[key].add(dst)
+            numbers = self.send_numbers[key]
+            if len(numbers) < MAX_NUMBERS:
+                numbers.append(number)
+            self._replica(number, enc, fdst, fsrc, frame.ethertype, frame.payload)
+        etype = frame.ethertype
+        if etype == wire.ETH_P_IP or etype == wire.ETH_P_IPV6:
+            payload = frame.payload
             hdr = wire.ip(payload, 0, False)
             if hdr is not None:
-                self._ip_packet(number, ts, tap, payload, hdr, frame.src, frame.dst, enc)
+                self._ip_packet(number, ts, tap, payload, hdr, fsrc, fdst, enc)
+        elif etype == wire.ETH_P_ARP:
+            self._arp(number, ts, tap, frame.payload, 0, enc)
 
     def _replica(self, number: int, enc: Encap, dst: str, src: str, etype: int,
                  payload: bytes) -> None:

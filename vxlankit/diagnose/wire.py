@@ -52,6 +52,18 @@ class L2:
 def link(data: bytes, linktype: int) -> L2 | None:
     """The link header of a captured frame (Ethernet with 802.1Q/QinQ tags, Linux cooked v1
     and v2, raw IP), or None for anything else or too short."""
+    found = network(data, linktype)
+    if found is None:
+        return None
+    etype, off = found
+    if linktype == LINKTYPE_ETHERNET:
+        return L2(data[0:6].hex(":"), data[6:12].hex(":"), etype, off)
+    return L2(None, None, etype, off)
+
+
+def network(data: bytes, linktype: int) -> tuple[int, int] | None:
+    """``link``'s ethertype and offset alone, without the MACs' text (a VXLAN datagram's
+    outer MACs are not evidence)."""
     if linktype == LINKTYPE_ETHERNET:
         if len(data) < 14:
             return None
@@ -60,15 +72,15 @@ def link(data: bytes, linktype: int) -> L2 | None:
         while etype in _VLAN_TAGS and len(data) >= off + 6:
             off += 4
             etype = (data[off] << 8) | data[off + 1]
-        return L2(data[0:6].hex(":"), data[6:12].hex(":"), etype, off + 2)
+        return etype, off + 2
     if linktype in LINKTYPE_RAW or linktype == LINKTYPE_IPV6:
         if not data:
             return None
-        return L2(None, None, ETH_P_IPV6 if data[0] >> 4 == 6 else ETH_P_IP, 0)
+        return ETH_P_IPV6 if data[0] >> 4 == 6 else ETH_P_IP, 0
     if linktype == LINKTYPE_SLL and len(data) >= 16:
-        return L2(None, None, (data[14] << 8) | data[15], 16)
+        return (data[14] << 8) | data[15], 16
     if linktype == LINKTYPE_SLL2 and len(data) >= 20:
-        return L2(None, None, (data[0] << 8) | data[1], 20)
+        return (data[0] << 8) | data[1], 20
     return None
 
 
