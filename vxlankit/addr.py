@@ -152,11 +152,14 @@ def docker_mac(ip: str) -> str:
     return mac_str(b"\x02\x42" + ip_bytes(ip))
 
 
-def text_cache(convert: Callable[[bytes], str], limit: int = 65536) -> Callable[[bytes], str]:
-    """``convert`` (address bytes -> text) remembered by the bytes, up to ``limit`` of them
-    (then forgotten at once): a capture repeats a few addresses millions of times, and a dict
-    lookup is cheaper than formatting.  The fast paths' address texts."""
-    texts: dict[bytes, str] = {}
+def text_cache(convert: Callable[[bytes], str], limit: int = 65536,
+               texts: dict[bytes, str] | None = None) -> Callable[[bytes], str]:
+    """``convert`` (address bytes -> text) remembered by the bytes (in ``texts``, when given:
+    a reader may look there first, a dict's ``get`` costing less than a call), up to ``limit``
+    of them (then forgotten at once): a capture repeats a few addresses millions of times,
+    and a dict lookup is cheaper than formatting.  The fast paths' address texts."""
+    if texts is None:
+        texts = {}
 
     def text(raw: bytes) -> str:
         found = texts.get(raw)
@@ -169,6 +172,9 @@ def text_cache(convert: Callable[[bytes], str], limit: int = 65536) -> Callable[
     return text
 
 
-mac_text = text_cache(mac_str)
-ip_text = text_cache(ip_str)
-ip6_text = text_cache(ip6_str)
+MAC_TEXTS: dict[bytes, str] = {}
+IP_TEXTS: dict[bytes, str] = {}
+IP6_TEXTS: dict[bytes, str] = {}
+mac_text = text_cache(mac_str, texts=MAC_TEXTS)
+ip_text = text_cache(ip_str, texts=IP_TEXTS)
+ip6_text = text_cache(ip6_str, texts=IP6_TEXTS)

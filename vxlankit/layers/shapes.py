@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vxlankit.addr import ip6_text, ip_text, mac_text
+from vxlankit.addr import IP6_TEXTS, IP_TEXTS, MAC_TEXTS, ip6_text, ip_text, mac_text
 from vxlankit.codec.options import DecodeOptions
 from vxlankit.layers.registry import BY_NAME, field_of, placed_field, split_occurrence
 from vxlankit.layers.spec import BOOL, BYTES, ETHER, IPV4, IPV6, UINT, Field, LayerSpec
@@ -133,12 +133,16 @@ class _Plan:
                 exprs.append(f"({expr} * {field.scale})" if field.scale != 1 else expr)
                 continue
             raw = f"v{i}" if whole else f"v{i}[{start - istart}:{stop - istart}]"
+            if whole and field.type in _TEXTS:  # the cache's own get first: no call made
+                exprs.append("({0}g({1}) or {0}({1}))".format(_TEXTS[field.type], raw))
+                continue
             exprs.append({ETHER: "_mac({})", IPV4: "_ntoa({})", IPV6: "_ntop6({})",
                           BYTES: "{}"}[field.type].format(raw))
         return fmt, exprs
 
 
 _INT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+_TEXTS = {ETHER: "_mac", IPV4: "_ntoa", IPV6: "_ntop6"}
 
 
 def _condition(plan: _Plan, exprs: list[str], wanted: list[tuple[int, int]]) -> str:
@@ -315,7 +319,8 @@ def plan_shape(shape: Sequence[str], names: Sequence[str],
         at += spec.header_len
     size = at
     env: dict[str, Any] = {"_int": int.from_bytes, "_ntoa": ip_text, "_ntop6": ip6_text,
-                           "_mac": mac_text}
+                           "_mac": mac_text, "_ntoag": IP_TEXTS.get, "_ntop6g": IP6_TEXTS.get,
+                           "_macg": MAC_TEXTS.get}
     plan = _Plan()
     checks: list[str] = []
     for i, spec in enumerate(specs if checked else ()):
