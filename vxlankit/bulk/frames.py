@@ -39,7 +39,10 @@ PAD = 128
 BATCH_RECORDS = 1 << 15
 _READ = 1 << 23
 _MIN_READ = 1 << 20
-_MAX_READ = 1 << 25
+# Bytes of frames per batch (and per part) at most: big frames make smaller batches.  The
+# real mix (440 bytes a frame) peaked at 188-190 MB with 32 MiB and 150 MB with 8 MiB, at
+# about the same speed; 32768 VXLAN pings are 5.4 MB.
+_MAX_READ = 1 << 23
 _HLEN = 16
 NS = 1_000_000_000
 

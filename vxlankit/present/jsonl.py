@@ -396,6 +396,7 @@ _SEGMENT_VALUES = ("tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw",
                    "tcp.window_size")
 _SEGMENT_AT = {name: i for i, name in enumerate(_SEGMENT_VALUES, start=2)}
 _SegmentTemplate = tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]]
+_TCP, _TCP_DATA = [tcp.PROTO], [tcp.PROTO, "data"]  # read only: the callers extend by them
 
 
 def _segment_template(layer: Layer) -> _SegmentTemplate | None:
@@ -519,10 +520,10 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
     steps = STEPS
 
     def tcp_json(data: bytes, off: int, end: int, ip_off: int
-                 ) -> tuple[str, str | None, list[str]] | None:
-        """(the TCP layer's JSON, the payload's or None, a bad checksum's error if any) of the
-        segment ``data[off:end]`` over the IPv4 header at ``ip_off``; None where the layer's
-        step would report more (the general path's case)."""
+                 ) -> tuple[list[str], list[str], list[str]] | None:
+        """(the layers' JSON, their protocols, a bad checksum's error if any) of the segment
+        ``data[off:end]`` over the IPv4 header at ``ip_off``, its payload included; None where
+        the layer's step would report more (the general path's case)."""
         addrs = data[ip_off + 12:ip_off + 20]
         found = tcp.parse_segment(data, off, end, from_bytes(addrs, "big"), tcp_ports, verify)
         if found is None:
@@ -548,8 +549,12 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 if len(segment_templates) >= _CACHE_MAX:
                     segment_templates.clear()
                 segment_templates[key] = _segment_template(layers[0])
-            return ("".join(_layer_json(layer) for layer in layers),
-                    data_json(data, payload, end) if payload < end else None, step_errors)
+            texts = [_layer_json(layer) for layer in layers]
+            names = [layer.proto for layer in layers]
+            if payload < end:
+                texts.append(data_json(data, payload, end))
+                names.append("data")
+            return texts, names, step_errors
         length = end - payload
         stream = rseq = nxtseq = rack = rwin = 0
         if streams is not None:
@@ -567,7 +572,9 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
         text, pick = template
         values = (off, hdr_len, sport, dport, seq, ack, window, csum, urgent, opts_hex, tsval,
                   tsecr, length, calc, stream, rseq, nxtseq, rack, rwin)
-        return text % pick(values), data_json(data, payload, end) if length else None, errors
+        if length:
+            return [text % pick(values), data_json(data, payload, end)], _TCP_DATA, errors
+        return [text % pick(values)], _TCP, errors
 
     def by_steps(record: RecordLike, file: str | None, frame_off: int, frame_end: int,
                  depth: int, parts: list[str], protos: list[str], errors: list[str],
@@ -683,13 +690,9 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 # TCP: from its values when a segment of its shape has been dissected before.
                 segment = tcp_json(data, off, end, ip_off)
                 if segment is not None:
-                    tcp_text, payload_text, tcp_errors = segment
-                    parts.append(tcp_text)
-                    protos.append(tcp.PROTO)
-                    if payload_text is not None:
-                        parts.append(payload_text)
-                        protos.append("data")
-                    errors += tcp_errors
+                    parts += segment[0]
+                    protos += segment[1]
+                    errors += segment[2]
                     break
             if proto != 17 and proto != 1 and proto in ip_protocols:
                 # A transport this path does not read itself (TCP): its layer's own step.
