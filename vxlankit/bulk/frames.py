@@ -39,10 +39,12 @@ PAD = 128
 BATCH_RECORDS = 1 << 15
 _READ = 1 << 23
 _MIN_READ = 1 << 20
-# Bytes of frames per batch (and per part) at most: big frames make smaller batches.  The
-# real mix (440 bytes a frame) peaked at 188-190 MB with 32 MiB and 150 MB with 8 MiB, at
-# about the same speed; 32768 VXLAN pings are 5.4 MB.
+# Bytes of frames per batch at most: big frames make smaller batches.  The real mix (440
+# bytes a frame) peaked at 188-190 MB with 32 MiB and 150 MB with 8 MiB, at about the same
+# speed; 32768 VXLAN pings are 5.4 MB.  A part (``plan``) holds two batches' worth, so that
+# where frames are small (under ~240 bytes) its batches fall where one process's do.
 _MAX_READ = 1 << 23
+_MAX_PART = 2 * _MAX_READ
 _HLEN = 16
 NS = 1_000_000_000
 
@@ -188,7 +190,7 @@ def plan_pcap(path: str, layout: _PcapLayout, records_per_part: int) -> Iterator
                 pieces.append(at + (base - start))
                 count += len(found)
                 pos = found[-1] + _HLEN + int(lengths[-1])
-                if count == records_per_part or base + pos - start >= _MAX_READ:
+                if count == records_per_part or base + pos - start >= _MAX_PART:
                     yield PcapRange(path, start, base + pos, number, np.concatenate(pieces))
                     number += count
                     start = base + pos

@@ -4,8 +4,8 @@ Batches stream from the decoder to the writer one at a time, so memory does not 
 capture.  With ``jobs`` or ``scheduler`` the decoding runs in parts elsewhere
 (:mod:`vxlankit.bulk.parallel`) and this process only writes; each part comes back already
 encoded (a Parquet file whose row groups are spliced into the output as they are, an Arrow IPC
-stream, or CSV or JSON-lines text), in input order, so the file is the same as a single process
-writes, byte for byte.
+stream, or CSV or JSON-lines text), in input order, so the file holds what a single process
+writes (byte for byte where the parts' batches fall where its batches do).
 
 A damaged capture stops the export where a single pass would stop: everything before the damage
 is written and the file is finished, then the reader's ``CaptureError`` is raised.
