@@ -498,3 +498,31 @@ def test_a_capture_tshark_refuses_is_one_error_line_and_no_traceback(tmp_path: P
     assert out.stderr.startswith("vxlankit: error: "), out.stderr
     assert out.stderr.count("\n") == 1, out.stderr  # one line, as every error
     assert "Traceback" not in out.stderr and "Exception ignored" not in out.stderr, out.stderr
+
+
+def test_a_crosscheck_leaves_no_signal_handler_or_event_loop_behind(tshark: str) -> None:
+    """pyshark left alone installs a SIGCHLD handler and a signal wakeup pipe on the thread's
+    event loop and leaves them: later children of the process then fill that pipe.  A
+    crosscheck runs pyshark on a loop of its own and leaves the process as it found it."""
+    import asyncio
+    import signal
+    import subprocess
+    import warnings
+
+    capture = Path(__file__).resolve().parents[1] / "captures" / "synth-ping-vni4096-proxy.pcapng"
+    handler = signal.getsignal(signal.SIGCHLD)
+    wakeup = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(wakeup)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        watcher = asyncio.get_child_watcher() if hasattr(asyncio, "get_child_watcher") else None
+    for _ in range(2):
+        assert crosscheck(capture, limit=4).ok
+    assert signal.getsignal(signal.SIGCHLD) == handler
+    assert signal.set_wakeup_fd(wakeup) == wakeup
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if watcher is not None:
+            assert asyncio.get_child_watcher() is watcher
+    # and children started afterwards are reaped as usual
+    assert subprocess.run(["true"]).returncode == 0

@@ -13,8 +13,11 @@ field's name, position and ``show`` string, nothing pyshark-specific.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import shutil
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -161,24 +164,65 @@ def dissect(path: Path, *, tshark: str, decode_as: Mapping[str, str],
         raise CrosscheckError("pyshark is not installed (pip install 'vxlankit[crosscheck]')",
                               path=str(path)) from None
     params = ["-c", str(limit)] if limit else None
-    try:
-        capture = pyshark.FileCapture(
-            str(path), keep_packets=False, decode_as=dict(decode_as) or None,
-            override_prefs=dict(PREFS), tshark_path=tshark, custom_parameters=params)
-    except Exception as exc:  # pyshark raises its own exception types, untyped
-        raise CrosscheckError(f"pyshark could not start tshark: {exc}", path=str(path)) from None
-    try:
-        yield _packets(capture, path)
-    finally:
+    with _own_loop() as loop:
         try:
-            capture.close()
-        except Exception as exc:  # TSharkCrashException: tshark exited with an error
-            # close() stops before it forgets the process, and __del__ would close it again
-            # at exit, printing pyshark's traceback after our error line: forget it here.
-            running = getattr(capture, "_running_processes", None)
-            if isinstance(running, set):
-                running.clear()
-            raise CrosscheckError(_tshark_failed(exc), path=str(path)) from None
+            capture = pyshark.FileCapture(
+                str(path), keep_packets=False, decode_as=dict(decode_as) or None,
+                override_prefs=dict(PREFS), tshark_path=tshark, custom_parameters=params,
+                eventloop=loop)
+        except Exception as exc:  # pyshark raises its own exception types, untyped
+            raise CrosscheckError(f"pyshark could not start tshark: {exc}",
+                                  path=str(path)) from None
+        try:
+            yield _packets(capture, path)
+        finally:
+            try:
+                capture.close()
+            except Exception as exc:  # TSharkCrashException: tshark exited with an error
+                # close() stops before it forgets the process, and __del__ would close it
+                # again at exit, printing pyshark's traceback after our error line.
+                running = getattr(capture, "_running_processes", None)
+                if isinstance(running, set):
+                    running.clear()
+                raise CrosscheckError(_tshark_failed(exc), path=str(path)) from None
+
+
+@contextmanager
+def _own_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop of pyshark's own, closed after, whose child watcher learns of tshark's
+    exit without signals (a pidfd, else a thread waiting for it).
+
+    Left to itself, pyshark takes the thread's current loop, installs a SIGCHLD-driven
+    ``SafeChildWatcher`` on it and leaves both behind: every child the process starts later
+    then writes to that idle loop's signal wakeup pipe until it fills (``BlockingIOError`` in
+    ``_sighandler_noop``), and the next capture inherits the state.  The watcher the process
+    had is put back."""
+    loop = asyncio.new_event_loop()
+    if not hasattr(asyncio, "set_child_watcher"):  # Python 3.14+: pidfd or threads already
+        try:
+            yield loop
+        finally:
+            loop.close()
+        return
+    with warnings.catch_warnings():  # deprecated from 3.12, still what 3.10-3.13 consult
+        warnings.simplefilter("ignore", DeprecationWarning)
+        previous = asyncio.get_child_watcher()
+        watcher: Any
+        try:
+            os.close(os.pidfd_open(os.getpid()))  # Linux 5.3+
+            watcher = asyncio.PidfdChildWatcher()
+        except (AttributeError, OSError):
+            watcher = asyncio.ThreadedChildWatcher()
+        watcher.attach_loop(loop)
+        asyncio.set_child_watcher(watcher)
+    try:
+        yield loop
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            asyncio.set_child_watcher(previous)
+            watcher.close()
+        loop.close()
 
 
 def _tshark_failed(exc: Exception) -> str:
