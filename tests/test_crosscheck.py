@@ -44,6 +44,7 @@ from vxlankit.packet import CHECKSUM_BAD, CHECKSUM_GOOD, Layer, Packet
 from vxlankit.synth.ping import PingOptions, synthesize_ping
 
 REAL_CAPTURES = real_capture_names()
+PING_CAPTURE = Path(__file__).resolve().parents[1] / "captures" / "synth-ping-vni4096-proxy.pcapng"
 _unavailable = missing
 
 
@@ -509,7 +510,7 @@ def test_a_crosscheck_leaves_no_signal_handler_or_event_loop_behind(tshark: str)
     import subprocess
     import warnings
 
-    capture = Path(__file__).resolve().parents[1] / "captures" / "synth-ping-vni4096-proxy.pcapng"
+    capture = PING_CAPTURE
     handler = signal.getsignal(signal.SIGCHLD)
     wakeup = signal.set_wakeup_fd(-1)
     signal.set_wakeup_fd(wakeup)
@@ -526,3 +527,77 @@ def test_a_crosscheck_leaves_no_signal_handler_or_event_loop_behind(tshark: str)
             assert asyncio.get_child_watcher() is watcher
     # and children started afterwards are reaped as usual
     assert subprocess.run(["true"]).returncode == 0
+
+
+def test_a_crosscheck_runs_beside_a_watcher_bound_to_another_loop(tshark: str) -> None:
+    """A process whose child watcher serves only its own loop (a SafeChildWatcher) keeps it,
+    attached and working, and the crosscheck still runs."""
+    import asyncio
+    import signal
+    import warnings
+
+    if not hasattr(asyncio, "SafeChildWatcher"):
+        pytest.skip("no child watchers in this Python")
+    capture = PING_CAPTURE
+    other = asyncio.new_event_loop()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        previous = asyncio.get_event_loop_policy()._watcher  # type: ignore[attr-defined]
+        safe = asyncio.SafeChildWatcher()
+        safe.attach_loop(other)
+        asyncio.get_event_loop_policy()._watcher = safe  # type: ignore[attr-defined]
+    try:
+        handler = signal.getsignal(signal.SIGCHLD)
+        assert crosscheck(capture, limit=4).ok
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            assert asyncio.get_child_watcher() is safe
+        assert signal.getsignal(signal.SIGCHLD) == handler
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            safe.close()
+            asyncio.get_event_loop_policy()._watcher = previous  # type: ignore[attr-defined]
+        other.close()
+
+
+def test_tshark_is_let_exit_before_pyshark_cleans_it_up(tshark: str) -> None:
+    """At the end of tshark's output pyshark kills a process it has not yet seen exit, and
+    Python's kill polls first, reaping it under the child watcher (which then reports exit
+    status 255, a "crash").  The capture waits for the exit instead: nothing is killed."""
+    import asyncio
+
+    import pyshark
+
+    from vxlankit.crosscheck.wireshark import _capture_class
+
+    class Exiting:
+        """A process that exits by itself a moment after its output ended."""
+
+        def __init__(self) -> None:
+            self.returncode: int | None = None
+            self.pid = 1
+            self.killed = False
+
+        def kill(self) -> None:
+            self.killed = True
+
+        async def wait(self) -> int:
+            await asyncio.sleep(0.05)
+            self.returncode = 0
+            return 0
+
+    capture_path = PING_CAPTURE
+    loop = asyncio.new_event_loop()
+    try:
+        capture = _capture_class(pyshark)(str(capture_path), eventloop=loop, tshark_path=tshark)
+        process = Exiting()
+        capture._eof_reached = True
+        loop.run_until_complete(capture._cleanup_subprocess(process))
+        assert process.returncode == 0 and not process.killed
+        running = Exiting()  # output not at its end: pyshark kills it, as before
+        capture._eof_reached = False
+        loop.run_until_complete(capture._cleanup_subprocess(running))
+        assert running.killed
+    finally:
+        loop.close()

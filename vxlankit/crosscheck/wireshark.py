@@ -14,7 +14,7 @@ field's name, position and ``show`` string, nothing pyshark-specific.
 from __future__ import annotations
 
 import asyncio
-import os
+import functools
 import re
 import shutil
 import warnings
@@ -166,7 +166,7 @@ def dissect(path: Path, *, tshark: str, decode_as: Mapping[str, str],
     params = ["-c", str(limit)] if limit else None
     with _own_loop() as loop:
         try:
-            capture = pyshark.FileCapture(
+            capture = _capture_class(pyshark)(
                 str(path), keep_packets=False, decode_as=dict(decode_as) or None,
                 override_prefs=dict(PREFS), tshark_path=tshark, custom_parameters=params,
                 eventloop=loop)
@@ -187,41 +187,66 @@ def dissect(path: Path, *, tshark: str, decode_as: Mapping[str, str],
                 raise CrosscheckError(_tshark_failed(exc), path=str(path)) from None
 
 
+@functools.cache
+def _capture_class(pyshark: Any) -> Any:
+    """pyshark's ``FileCapture``, letting tshark exit before it is cleaned up.
+
+    At the end of its output pyshark cleans the process up at once: still running by its
+    count (the exit not yet learnt), it is killed, and Python's ``Popen.send_signal`` polls
+    first, reaping the process under the child watcher's feet.  The watcher then reports
+    "Unknown child process pid ..., will report returncode 255", pyshark calls that a crash,
+    and a complete comparison failed (now and then: it is a race).  Here the process is given
+    a few seconds to exit by itself once its output has ended, its exit status learnt the
+    watcher's way, before pyshark's own cleanup (which kills what is left)."""
+
+    class _FileCapture(pyshark.FileCapture):  # type: ignore[misc]
+        async def _cleanup_subprocess(self, process: Any) -> Any:
+            if self._eof_reached and process.returncode is None:
+                try:
+                    await asyncio.wait_for(process.wait(), _EXIT_WAIT_S)
+                except asyncio.TimeoutError:
+                    pass
+            return await super()._cleanup_subprocess(process)
+
+    return _FileCapture
+
+
+# Seconds tshark has to exit once its output has ended.
+_EXIT_WAIT_S = 5
+
+
 @contextmanager
 def _own_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """An event loop of pyshark's own, closed after, whose child watcher learns of tshark's
-    exit without signals (a pidfd, else a thread waiting for it).
+    """An event loop of pyshark's own, closed after.
 
     Left to itself, pyshark takes the thread's current loop, installs a SIGCHLD-driven
     ``SafeChildWatcher`` on it and leaves both behind: every child the process starts later
     then writes to that idle loop's signal wakeup pipe until it fills (``BlockingIOError`` in
-    ``_sighandler_noop``), and the next capture inherits the state.  The watcher the process
-    had is put back."""
+    ``_sighandler_noop``), and the next capture inherits the state.  Given a loop, pyshark
+    leaves the signals alone, and tshark's exit is learnt through asyncio's default watcher
+    (a thread per child), which serves any loop.  Should the process have a watcher bound to
+    another loop (a ``SafeChildWatcher`` of its own), a threaded one stands in for the
+    capture and the process's is put back as it was, neither closed nor moved."""
     loop = asyncio.new_event_loop()
-    if not hasattr(asyncio, "set_child_watcher"):  # Python 3.14+: pidfd or threads already
-        try:
-            yield loop
-        finally:
-            loop.close()
-        return
-    with warnings.catch_warnings():  # deprecated from 3.12, still what 3.10-3.13 consult
-        warnings.simplefilter("ignore", DeprecationWarning)
-        previous = asyncio.get_child_watcher()
-        watcher: Any
-        try:
-            os.close(os.pidfd_open(os.getpid()))  # Linux 5.3+
-            watcher = asyncio.PidfdChildWatcher()
-        except (AttributeError, OSError):
-            watcher = asyncio.ThreadedChildWatcher()
-        watcher.attach_loop(loop)
-        asyncio.set_child_watcher(watcher)
+    policy: Any = asyncio.get_event_loop_policy()
+    previous: Any = None
+    swapped = False
+    if hasattr(asyncio, "get_child_watcher"):  # 3.10-3.13; 3.14 has no watchers to consult
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            current = asyncio.get_child_watcher()
+            serves_any = (asyncio.ThreadedChildWatcher,
+                          getattr(asyncio, "PidfdChildWatcher", asyncio.ThreadedChildWatcher))
+            if not isinstance(current, serves_any) and hasattr(policy, "_watcher"):
+                previous = policy._watcher
+                policy._watcher = asyncio.ThreadedChildWatcher()
+                swapped = True
     try:
         yield loop
     finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            asyncio.set_child_watcher(previous)
-            watcher.close()
+        if swapped:
+            policy._watcher.close()
+            policy._watcher = previous
         loop.close()
 
 
