@@ -537,7 +537,7 @@ def test_a_crosscheck_runs_beside_a_watcher_bound_to_another_loop(tshark: str) -
     import warnings
 
     if not hasattr(asyncio, "SafeChildWatcher"):
-        pytest.skip("no child watchers in this Python")
+        missing("child watchers, which this Python no longer has")
     capture = PING_CAPTURE
     other = asyncio.new_event_loop()
     with warnings.catch_warnings():
