@@ -94,6 +94,14 @@ def header_length(buf: bytes, off: int) -> int:
 
 
 def decode(buf: bytes, off: int) -> dict[str, Any]:
+    return _decode(buf, off)[0]
+
+
+def _decode(buf: bytes, off: int) -> tuple[dict[str, Any], int, int, int, int, int, bytes,
+                                          bytes]:
+    """``decode``'s fields, and what ``dissect`` goes on with (version and IHL byte, header
+    length, total length, flags and offset word, protocol, source and destination bytes)
+    without looking them up again."""
     vihl, tos, tlen, ident, ffo, ttl, proto, csum, src, dst = _S.unpack_from(buf, off)
     hdr_len = (vihl & 0x0F) << 2
     return {
@@ -115,7 +123,7 @@ def decode(buf: bytes, off: int) -> dict[str, Any]:
         "ip.src": _ntoa(src),
         "ip.dst": _ntoa(dst),
         "ip.options": bytes(buf[off + 20 : off + hdr_len]) if hdr_len > 20 else b"",
-    }
+    }, vihl, hdr_len, tlen, ffo, proto, src, dst
 
 
 def encode(fields: dict[str, Any]) -> bytes:
@@ -191,13 +199,11 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
     if avail < MIN_HEADER_LEN:
         walk.cut(PROTO, off, MIN_HEADER_LEN)
         return None, off
-    fields = decode(buf, off)
-    hdr_len = fields["ip.hdr_len"]
-    total = fields["ip.len"]
+    fields, vihl, hdr_len, total, ffo, proto, src, dst = _decode(buf, off)
     layer = Layer(PROTO, fields, off, MIN_HEADER_LEN)
     walk.layers.append(layer)
     errors = walk.errors
-    if fields["ip.version"] != 4 or hdr_len < MIN_HEADER_LEN:
+    if vihl >> 4 != 4 or hdr_len < MIN_HEADER_LEN:
         layer.status = MALFORMED
         fields["ip.options"] = b""
         fields["ip.checksum.status"] = CHECKSUM_UNVERIFIED
@@ -234,8 +240,6 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
     else:
         walk.ip_complete = True
         walk.limit(off + total)
-    src = buf[off + 12:off + 16]
-    dst = buf[off + 16:off + 20]
     if hdr_len > MIN_HEADER_LEN:
         dst = final_destination(fields["ip.options"], dst)
     walk.ip_src = src
@@ -243,11 +247,11 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
     # Addresses as one integer: congruent (mod 0xffff) to their pseudo-header word sum.
     walk.ip_pseudo = int.from_bytes(src + dst, "big")
     walk.ip_v6 = False
-    if fields["ip.frag_offset"]:
+    if ffo & 0x1FFF:
         return "data", payload_start  # only first fragments carry the next header
-    if fields["ip.flags.mf"]:
+    if ffo & 0x2000:
         walk.ip_complete = False
-    return walk.tables["ip.proto"].get(fields["ip.proto"], "data"), payload_start
+    return walk.tables["ip.proto"].get(proto, "data"), payload_start
 
 
 def emit(fields: dict[str, Any], next_value: int | None, fix_lengths: bool

@@ -53,9 +53,14 @@ _S = struct.Struct("!HHHH")
 
 
 def decode(buf: bytes, off: int) -> dict[str, Any]:
+    return _decode(buf, off)[0]
+
+
+def _decode(buf: bytes, off: int) -> tuple[dict[str, Any], int, int, int, int]:
+    """``decode``'s fields and the four values, for ``dissect`` to go on with."""
     sport, dport, length, csum = _S.unpack_from(buf, off)
     return {"udp.srcport": sport, "udp.dstport": dport, "udp.length": length,
-            "udp.checksum": csum}
+            "udp.checksum": csum}, sport, dport, length, csum
 
 
 def encode(fields: dict[str, Any]) -> bytes:
@@ -76,8 +81,7 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
     if avail < HEADER_LEN:
         walk.cut(PROTO, off, HEADER_LEN)
         return None, off
-    fields = decode(buf, off)
-    ulen = fields["udp.length"]
+    fields, sport, dport, ulen, csum = _decode(buf, off)
     layer = Layer(PROTO, fields, off, HEADER_LEN)
     walk.layers.append(layer)
     if ulen < HEADER_LEN:
@@ -98,7 +102,7 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
                                f"{avail} bytes captured")
     else:
         walk.limit(off + ulen)
-    if fields["udp.checksum"] == 0:
+    if csum == 0:
         # Over IPv6 a zero checksum is illegal (RFC 8200 8.1): tshark's status 4.  Tunnels may
         # send it (RFC 6935), so it is no error of the packet and the payload is dissected.
         fields["udp.checksum.status"] = CHECKSUM_ILLEGAL if walk.ip_v6 else CHECKSUM_NOT_PRESENT
@@ -113,8 +117,7 @@ def dissect(walk: Walk, off: int) -> tuple[str | None, int]:
         fields["udp.checksum.status"] = CHECKSUM_UNVERIFIED
     # As Wireshark (packet-udp.c decode_udp_ports): the lower port first, then the higher one
     # (a DNS response comes from port 53); port 0 is no port.
-    return (port_layer(walk.tables["udp.port"], fields["udp.srcport"], fields["udp.dstport"])
-            or "data"), off + HEADER_LEN
+    return (port_layer(walk.tables["udp.port"], sport, dport) or "data"), off + HEADER_LEN
 
 
 def port_layer(ports: Mapping[int, str], sport: int, dport: int) -> str | None:
