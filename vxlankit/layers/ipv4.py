@@ -26,13 +26,12 @@ tshark's value), ``ip.ttl``, ``ip.proto``, ``ip.checksum``, ``ip.src``, ``ip.dst
 
 from __future__ import annotations
 
-import socket
 import struct
 from typing import Any
 
 from construct import Bytes, Computed, Int8ub, Int16ub, Rebuild, Struct, this
 
-from vxlankit.addr import ip_bytes
+from vxlankit.addr import IP_TEXTS, ip_bytes, ip_text
 from vxlankit.checksum import internet_checksum
 from vxlankit.checksum import verify as checksum_ok
 from vxlankit.errors import EncodeError
@@ -86,7 +85,7 @@ SCHEMA = Struct(
 )
 
 _S = struct.Struct("!BBHHHBBH4s4s")
-_ntoa = socket.inet_ntoa
+_ips = IP_TEXTS.get
 
 
 def header_length(buf: bytes, off: int) -> int:
@@ -120,8 +119,8 @@ def _decode(buf: bytes, off: int) -> tuple[dict[str, Any], int, int, int, int, i
         "ip.ttl": ttl,
         "ip.proto": proto,
         "ip.checksum": csum,
-        "ip.src": _ntoa(src),
-        "ip.dst": _ntoa(dst),
+        "ip.src": _ips(src) or ip_text(src),  # the shared cache: a few addresses repeat
+        "ip.dst": _ips(dst) or ip_text(dst),
         "ip.options": bytes(buf[off + 20 : off + hdr_len]) if hdr_len > 20 else b"",
     }, vihl, hdr_len, tlen, ffo, proto, src, dst
 
