@@ -529,21 +529,24 @@ def test_a_crosscheck_leaves_no_signal_handler_or_event_loop_behind(tshark: str)
     assert subprocess.run(["true"]).returncode == 0
 
 
-def test_a_crosscheck_runs_beside_a_watcher_bound_to_another_loop(tshark: str) -> None:
-    """A process whose child watcher serves only its own loop (a SafeChildWatcher) keeps it,
-    attached and working, and the crosscheck still runs."""
+@pytest.mark.parametrize("kind", ["SafeChildWatcher", "PidfdChildWatcher"])
+def test_a_crosscheck_runs_beside_a_watcher_bound_to_another_loop(tshark: str,
+                                                                   kind: str) -> None:
+    """A process whose child watcher serves only its own loop (a SafeChildWatcher; a pidfd
+    one before Python 3.12, found in review) keeps it, attached and working, and the
+    crosscheck still runs."""
     import asyncio
     import signal
     import warnings
 
-    if not hasattr(asyncio, "SafeChildWatcher"):
-        missing("child watchers, which this Python no longer has")
+    if not hasattr(asyncio, kind):
+        missing(f"asyncio.{kind}, which this Python no longer has")
     capture = PING_CAPTURE
     other = asyncio.new_event_loop()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         previous = asyncio.get_event_loop_policy()._watcher  # type: ignore[attr-defined]
-        safe = asyncio.SafeChildWatcher()
+        safe = getattr(asyncio, kind)()
         safe.attach_loop(other)
         asyncio.get_event_loop_policy()._watcher = safe  # type: ignore[attr-defined]
     try:

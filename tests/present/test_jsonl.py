@@ -410,3 +410,19 @@ def test_tcp_segments_of_one_shape_written_from_their_template() -> None:
             answered += 1
             bad += bool(packet.errors)
         assert answered == len(frames) and bad == 24
+
+
+def test_a_segment_under_another_layer_is_analysed_once() -> None:
+    """A TCP segment to a port with a layer above TCP (53: DNS) is dissected again by the
+    layers' steps; the stream analysis must see it once.  A window-scale option on a segment
+    without SYN shows it: analysed twice, its own window came out scaled (found in review)."""
+    segment = Layer("tcp", {
+        "tcp.srcport": 40000, "tcp.dstport": 53, "tcp.seq_raw": 1, "tcp.ack_raw": 1,
+        "tcp.hdr_len": None, "tcp.flags": 0x010, "tcp.window_size_value": 100,
+        "tcp.checksum": None, "tcp.urgent_pointer": 0,
+        "tcp.options": b"\x01\x03\x03\x07"})  # NOP, window scale 7
+    frame = encode([build.eth(), build.ipv4("10.0.0.1", "10.0.0.2"), segment])
+    rec = Record(frame, 1_000_000_000, Interface(1), number=1)
+    got = make_fast_json(analysis=Analysis())(rec, None)
+    assert got == record_json(rec, Analysis()(decode(frame)))
+    assert '"tcp.window_size":100' in (got or "")

@@ -10,9 +10,11 @@ writes ``PAR1``, then each part's bytes between its magic and its footer, and at
 footer: the first part's, with every part's row groups in order, their offsets moved by where
 their bytes landed, their ordinals renumbered and the row counts added up.
 
-The parts must have been written alike (same schema, same writer): the footers' other fields
-are compared, and a part that differs, is encrypted, or holds a field this module does not know
-to carry an offset is refused with :class:`SpliceError` before anything of it is written.
+The parts must have been written alike (same schema and metadata; the writer's name may
+differ): the footers' other fields are compared, and a part that differs, is encrypted, has a
+page index (an offset index lists its pages' absolute offsets) or holds a field this module
+does not know to carry an offset is refused with :class:`SpliceError` before anything of it
+is written.
 
 The Thrift definitions: https://github.com/apache/parquet-format/blob/master/src/main/thrift/parquet.thrift
 """
@@ -27,15 +29,18 @@ from vxlankit.bulk import thrift
 MAGIC = b"PAR1"
 
 # FileMetaData
-_F_NUM_ROWS, _F_ROW_GROUPS = 3, 4
+_F_NUM_ROWS, _F_ROW_GROUPS, _F_CREATED_BY = 3, 4, 6
 _F_ENCRYPTION = (8, 9)
 _F_KNOWN = frozenset(range(1, 10))
 # RowGroup
 _RG_COLUMNS, _RG_FILE_OFFSET, _RG_ORDINAL = 1, 5, 7
 _RG_KNOWN = frozenset(range(1, 8))
-# ColumnChunk: its file offset and the page indexes' offsets; 8 and 9 are encryption's
+# ColumnChunk: its file offset and the column index's; 4 is the offset index's, whose page
+# locations inside it are absolute offsets too (refused: not rewritten here); 8 and 9 are
+# encryption's
 _CC_META = 3
-_CC_OFFSETS = (2, 4, 6)
+_CC_OFFSETS = (2, 6)
+_CC_OFFSET_INDEX = 4
 _CC_ENCRYPTION = (8, 9)
 _CC_KNOWN = frozenset(range(1, 10))
 # ColumnMetaData: data, index and dictionary pages, bloom filter
@@ -87,6 +92,8 @@ def _moved(row_group: list[thrift.Field], shift: int) -> None:
         _check_known(chunk, _CC_KNOWN, "a column chunk")
         if any(thrift.get(chunk, fid) is not None for fid in _CC_ENCRYPTION):
             raise SpliceError("an encrypted column")
+        if thrift.get(chunk, _CC_OFFSET_INDEX) is not None:
+            raise SpliceError("a page index (its page locations are file offsets)")
         for fid in _CC_OFFSETS:
             place = thrift.get(chunk, fid)
             if place is not None and place[2]:  # 0: not set (pyarrow's deprecated file_offset)
@@ -102,8 +109,9 @@ def _moved(row_group: list[thrift.Field], shift: int) -> None:
 
 
 def _shared(meta: list[thrift.Field]) -> list[thrift.Field]:
-    """The footer's fields every part must share: all but the row groups and their count."""
-    return [f for f in meta if f[0] not in (_F_NUM_ROWS, _F_ROW_GROUPS)]
+    """The footer's fields every part must share: all but the row groups, their count and the
+    writer's name (workers of a Dask cluster may run another pyarrow release)."""
+    return [f for f in meta if f[0] not in (_F_NUM_ROWS, _F_ROW_GROUPS, _F_CREATED_BY)]
 
 
 class Splicer:

@@ -17,6 +17,7 @@ import asyncio
 import functools
 import re
 import shutil
+import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -235,8 +236,9 @@ def _own_loop() -> Iterator[asyncio.AbstractEventLoop]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             current = asyncio.get_child_watcher()
-            serves_any = (asyncio.ThreadedChildWatcher,
-                          getattr(asyncio, "PidfdChildWatcher", asyncio.ThreadedChildWatcher))
+            # A pidfd watcher serves any loop from 3.12 on; before, only its own, running.
+            serves_any: tuple[type, ...] = (asyncio.ThreadedChildWatcher,) + (
+                (asyncio.PidfdChildWatcher,) if sys.version_info >= (3, 12) else ())
             if not isinstance(current, serves_any) and hasattr(policy, "_watcher"):
                 previous = policy._watcher
                 policy._watcher = asyncio.ThreadedChildWatcher()

@@ -696,8 +696,10 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                     break
             if proto != 17 and proto != 1 and proto in ip_protocols:
                 # A transport this path does not read itself (TCP): its layer's own step.
+                # bare: with a layer above it (DNS over TCP) the steps below dissect the
+                # frame again, and the analysis must see the segment once.
                 found = dissect_transport(data, off, end, ip_off, ip_protocols[proto], options,
-                                          analysis)
+                                          analysis, bare=True)
                 if found is None or found[2] not in ("data", None):
                     return by_steps(record, file, frame_off, frame_end, depth0,
                                     parts[:marks[0]], protos[:marks[1]], errors[:marks[2]],
