@@ -248,56 +248,18 @@ class _Names:
     def read(self, pos: int) -> tuple[bytes, int, str | None]:
         """The name at ``pos``: its labels joined by dots, where what follows it starts, and an
         error (``None`` when it is well formed)."""
-        msg = self.msg
-        n = len(msg)
         labels: list[bytes] = []
-        size = 0
-        after = -1
-        seen: set[int] = set()
-        while True:
-            self.budget -= 1
-            if self.budget < 0:
-                return b".".join(labels), max(after, pos), (
-                    "name decompression exceeds its work budget")
-            if pos >= n:
-                return b".".join(labels), max(after, pos), f"name runs past the end at {pos}"
-            b = msg[pos]
-            if b == 0:
-                return b".".join(labels), (pos + 1 if after < 0 else after), None
-            kind = b & 0xC0
-            if kind == 0:
-                stop = pos + 1 + b
-                if stop > n:
-                    return b".".join(labels), max(after, n), (
-                        f"label at {pos} runs past the end")
-                labels.append(msg[pos + 1:stop])
-                size += b + 1
-                if size > 255:
-                    return b".".join(labels), max(after, stop), (
-                        f"name longer than 255 bytes at {pos}")
-                pos = stop
-                continue
-            if kind != 0xC0:
-                return b".".join(labels), max(after, pos + 1), (
-                    f"label type 0x{kind:02x} at {pos} is not supported")
-            if pos + 2 > n:
-                return b".".join(labels), max(after, n), f"compression pointer at {pos} cut short"
-            target = ((b & 0x3F) << 8) | msg[pos + 1]
-            if after < 0:
-                after = pos + 2
-            if target >= n:
-                return b".".join(labels), after, (
-                    f"compression pointer at {pos} points past the end ({target})")
-            if target in seen:
-                return b".".join(labels), after, f"compression pointer loop at {pos}"
-            seen.add(target)
-            pos = target
-
+        after, error = self._walk(pos, labels)
+        return b".".join(labels), after, error
 
     def skip(self, pos: int) -> tuple[int, str | None]:
-        """``read(pos)[1:]`` without the labels: where what follows the name starts, and its
-        error (the bulk path checks every message and shows none of its names).  Spends the
-        budget as ``read`` does, so a message checks as it parses."""
+        """``read(pos)[1:]`` without making the labels: the bulk path checks every message and
+        shows none of its names."""
+        return self._walk(pos, None)
+
+    def _walk(self, pos: int, labels: list[bytes] | None) -> tuple[int, str | None]:
+        """Follow the name at ``pos`` (its labels appended to ``labels``, when given, up to an
+        error), spending the budget: where what follows it starts, and its error."""
         msg = self.msg
         n = len(msg)
         size = 0
@@ -316,11 +278,13 @@ class _Names:
             if b == 0:
                 self.budget = budget
                 return (pos + 1 if after < 0 else after), None
-            if b < 0x40:
+            if b < 0x40:  # a label (the top two bits clear)
                 stop = pos + 1 + b
                 if stop > n:
                     self.budget = budget
                     return max(after, n), f"label at {pos} runs past the end"
+                if labels is not None:
+                    labels.append(msg[pos + 1:stop])
                 size += b + 1
                 if size > 255:
                     self.budget = budget
@@ -337,7 +301,7 @@ class _Names:
             if after < 0:
                 after = pos + 2
             if target >= n:
-                return after, (f"compression pointer at {pos} points past the end ({target})")
+                return after, f"compression pointer at {pos} points past the end ({target})"
             if seen is None:
                 seen = set()
             elif target in seen:
