@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from vxlankit.addr import ip6_str, ip_str
+from vxlankit.addr import IP_TEXTS, ip6_text, ip_text
 from vxlankit.checksum import internet_checksum, ones_complement_sum
 
 ETH_P_IP = 0x0800
@@ -110,18 +110,8 @@ class Ip:
         return self.frag != 0
 
 
-_texts: dict[bytes, str] = {}
 _IPV4 = struct.Struct("!BxHHHBBxx4s4s")
-
-
-def _addr(raw: bytes) -> str:
-    """An address as text, from a bounded cache: captures repeat a few addresses."""
-    text = _texts.get(raw)
-    if text is None:
-        if len(_texts) > 65536:
-            _texts.clear()
-        text = _texts[raw] = ip_str(raw) if len(raw) == 4 else ip6_str(raw)
-    return text
+_ips = IP_TEXTS.get  # the shared address caches: captures repeat a few addresses
 
 
 def ip(data: bytes, off: int, verify: bool = True) -> Ip | None:
@@ -136,13 +126,12 @@ def ip(data: bytes, off: int, verify: bool = True) -> Ip | None:
         if ihl < 20 or len(data) < off + ihl:
             return None
         ok = not verify or internet_checksum(data[off:off + ihl]) == 0
-        texts = _texts
-        return Ip(4, texts.get(src) or _addr(src), texts.get(dst) or _addr(dst), proto, ttl,
+        return Ip(4, _ips(src) or ip_text(src), _ips(dst) or ip_text(dst), proto, ttl,
                   ident, bool(ffo & 0x4000), ffo & 0x3FFF, total, off, off + ihl,
                   min(len(data), off + max(total, ihl)), ok)
     if version == 6 and len(data) >= off + 40:
         plen = (data[off + 4] << 8) | data[off + 5]
-        return Ip(6, _addr(data[off + 8:off + 24]), _addr(data[off + 24:off + 40]),
+        return Ip(6, ip6_text(data[off + 8:off + 24]), ip6_text(data[off + 24:off + 40]),
                   data[off + 6], data[off + 7], 0, True, 0, 40 + plen, off, off + 40,
                   min(len(data), off + 40 + plen), True)
     return None
