@@ -25,10 +25,10 @@ import operator
 import re
 import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from vxlankit.addr import pair_str
-from vxlankit.checksum import internet_checksum, pseudo_header_sum, transport_checksum
+from vxlankit.checksum import internet_checksum, pseudo_header_sum
 from vxlankit.codec import DEFAULT_OPTIONS, DecodeOptions, decode
 from vxlankit.codec.analysis import Analysis
 from vxlankit.codec.decode import dissect_frame, dissect_transport
@@ -336,6 +336,7 @@ def _header_writer(sample: bytes, index: int, checks: Sequence[str] = ()
 
 
 _Writer = Callable[[bytes, int], tuple[Any, ...]]
+_V = TypeVar("_V")
 
 
 @functools.cache
@@ -369,12 +370,12 @@ def _etype_reader() -> Callable[..., tuple[Any, ...]]:
 _read_etype = _etype_reader()  # the caller checks the 14 bytes are there
 
 
-def _keep(cache: dict[Any, str], key: Any, text: str) -> str:
-    """``cache[key] = text``, the cache cleared first when full (bounded memory)."""
+def _keep(cache: dict[Any, _V], key: Any, value: _V) -> _V:
+    """``cache[key] = value``, the cache cleared first when full (bounded memory)."""
     if len(cache) >= _CACHE_MAX:
         cache.clear()
-    cache[key] = text
-    return text
+    cache[key] = value
+    return value
 
 
 # A TCP segment's JSON from its values
@@ -546,9 +547,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
                 return None
             layers, step_errors, _, _ = step
             if shape != 2 and key not in segment_templates:
-                if len(segment_templates) >= _CACHE_MAX:
-                    segment_templates.clear()
-                segment_templates[key] = _segment_template(layers[0])
+                _keep(segment_templates, key, _segment_template(layers[0]))
             texts = [_layer_json(layer) for layer in layers]
             names = [layer.proto for layer in layers]
             if payload < end:
@@ -564,8 +563,7 @@ def make_fast_json(options: DecodeOptions = DEFAULT_OPTIONS, analysis: Analysis 
         calc = None
         errors = []
         if bad:
-            calc = transport_checksum(addrs[:4], addrs[4:], 6,
-                                      data[off:off + 16] + b"\0\0" + data[off + 18:end], False)
+            calc = tcp.right_checksum(data, off, end, addrs[:4], addrs[4:])
             errors.append(checksum_error(tcp.PROTO, off + 16, csum, calc))
         opts_hex = data[off + 20:payload].hex(":") if stamps is not None else None
         tsval, tsecr = stamps if stamps is not None else (None, None)
