@@ -82,30 +82,31 @@ def _check_known(fields: list[thrift.Field], known: frozenset[int], what: str) -
             raise SpliceError(f"{what} has field {fid}, which may hold a file offset")
 
 
+def _shift(fields: list[thrift.Field], fids: tuple[int, ...], shift: int) -> None:
+    """The offsets ``fids`` of ``fields`` moved by ``shift`` bytes, in place; 0 is no offset
+    (pyarrow writes its deprecated ``file_offset`` so) and stays 0."""
+    for fid in fids:
+        place = thrift.get(fields, fid)
+        if place is not None and place[2]:
+            place[2] += shift
+
+
 def _moved(row_group: list[thrift.Field], shift: int) -> None:
     """``row_group``'s offsets moved by ``shift`` bytes, in place."""
     _check_known(row_group, _RG_KNOWN, "a row group")
-    place = thrift.get(row_group, _RG_FILE_OFFSET)
-    if place is not None and place[2]:
-        place[2] += shift
+    _shift(row_group, (_RG_FILE_OFFSET,), shift)
     for chunk in _value(row_group, _RG_COLUMNS)[1]:
         _check_known(chunk, _CC_KNOWN, "a column chunk")
         if any(thrift.get(chunk, fid) is not None for fid in _CC_ENCRYPTION):
             raise SpliceError("an encrypted column")
         if thrift.get(chunk, _CC_OFFSET_INDEX) is not None:
             raise SpliceError("a page index (its page locations are file offsets)")
-        for fid in _CC_OFFSETS:
-            place = thrift.get(chunk, fid)
-            if place is not None and place[2]:  # 0: not set (pyarrow's deprecated file_offset)
-                place[2] += shift
+        _shift(chunk, _CC_OFFSETS, shift)
         meta = _value(chunk, _CC_META)
         if meta is None:
             raise SpliceError("a column chunk without its metadata")
         _check_known(meta, _CM_KNOWN, "a column's metadata")
-        for fid in _CM_OFFSETS:
-            place = thrift.get(meta, fid)
-            if place is not None and place[2]:
-                place[2] += shift
+        _shift(meta, _CM_OFFSETS, shift)
 
 
 def _shared(meta: list[thrift.Field]) -> list[thrift.Field]:
