@@ -55,19 +55,25 @@ def _groups(meta: list[thrift.Field]) -> list[list[thrift.Field]]:
     return thrift.get(meta, 4)[2][1]  # type: ignore[index,no-any-return]
 
 
+def _rewritten(data: bytes, change: Callable[[list[thrift.Field]], object]) -> bytes:
+    """The Parquet file ``data`` with its footer read, changed in place by ``change``, and
+    written back."""
+    meta, start = footer(data)
+    change(meta)
+    encoded = thrift.write_struct(meta)
+    return data[:start] + encoded + len(encoded).to_bytes(4, "little") + b"PAR1"
+
+
 def test_row_group_ordinals_are_renumbered() -> None:
     # pyarrow writes a row group's ordinal only with encryption; other writers always do.
-    def numbered(data: bytes) -> bytes:
-        meta, start = footer(data)
+    def numbered(meta: list[thrift.Field]) -> None:
         for i, group in enumerate(_groups(meta)):
             group.append([7, thrift.I16, i])
-        encoded = thrift.write_struct(meta)
-        return data[:start] + encoded + len(encoded).to_bytes(4, "little") + b"PAR1"
 
     out = io.BytesIO()
     splicer = Splicer(out)
     for a in range(0, 7, 2):
-        splicer.add(numbered(_parquet(BATCHES[a:a + 2])))
+        splicer.add(_rewritten(_parquet(BATCHES[a:a + 2]), numbered))
     splicer.close()
     meta, _ = footer(out.getvalue())
     assert [thrift.get(group, 7) for group in _groups(meta)] == [
@@ -109,12 +115,13 @@ def test_parts_from_another_pyarrow_release_still_splice() -> None:
     # The writer's name (created_by) may differ between a Dask cluster's workers.
     first = _parquet(BATCHES[:3])
     unknown_field = _with_field(_parquet(BATCHES[3:]), lambda meta: meta, [99, thrift.I32, 0])
-    meta, start = footer(_parquet(BATCHES[3:]))
-    for item in meta:
-        if item[0] == 6:
-            item[2] = b"parquet-cpp-arrow version 99.0.0"
-    encoded = thrift.write_struct(meta)
-    other = _parquet(BATCHES[3:])[:start] + encoded + len(encoded).to_bytes(4, "little") + b"PAR1"
+
+    def renamed(meta: list[thrift.Field]) -> None:
+        created_by = thrift.get(meta, 6)
+        assert created_by is not None
+        created_by[2] = b"parquet-cpp-arrow version 99.0.0"
+
+    other = _rewritten(_parquet(BATCHES[3:]), renamed)
     out = io.BytesIO()
     splicer = Splicer(out)
     splicer.add(first)
@@ -145,10 +152,7 @@ def _first_chunk(meta: list[thrift.Field]) -> list[thrift.Field]:
 def _with_field(data: bytes, where: Callable[[list[thrift.Field]], list[thrift.Field]],
                 field: thrift.Field) -> bytes:
     """``data`` with ``field`` added to the struct ``where`` picks out of its footer."""
-    meta, start = footer(data)
-    where(meta).append(field)
-    encoded = thrift.write_struct(meta)
-    return data[:start] + encoded + len(encoded).to_bytes(4, "little") + b"PAR1"
+    return _rewritten(data, lambda meta: where(meta).append(field))
 
 
 @pytest.mark.parametrize("bad, match", [
